@@ -1,0 +1,149 @@
+package model
+
+import "time"
+
+// Interface is a physical port of a gateway device and the VLANs bridged on it.
+// An empty SegmentationIDs means the connection's default segmentation id applies.
+type Interface struct {
+	Name            string
+	SegmentationIDs []int
+}
+
+// Device is a switch (by its hardware_vtep Physical_Switch name) taking part in a gateway.
+type Device struct {
+	ID         string
+	Name       string
+	Interfaces []Interface
+}
+
+// Gateway is a logical L2 gateway: one or more devices and their interfaces.
+type Gateway struct {
+	ID       string
+	Name     string
+	TenantID string
+	Devices  []Device
+}
+
+// HasSegmentationIDs reports whether any interface of the gateway carries a VLAN.
+func (g Gateway) HasSegmentationIDs() bool {
+	for _, d := range g.Devices {
+		for _, i := range d.Interfaces {
+			if len(i.SegmentationIDs) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// DeviceUpdate replaces the interface list of an existing device of a gateway.
+type DeviceUpdate struct {
+	Name       string
+	Interfaces []Interface
+}
+
+// GatewayUpdate is a PUT on a gateway; nil fields are left unchanged.
+type GatewayUpdate struct {
+	Name    *string
+	Devices []DeviceUpdate
+}
+
+// Connection binds a gateway to an overlay network.
+// SegmentationID is the default VLAN for interfaces that have none; nil when not given.
+type Connection struct {
+	ID             string
+	GatewayID      string
+	NetworkID      string
+	TenantID       string
+	SegmentationID *int
+}
+
+// Network is an overlay network. l2gw only programs VXLAN networks.
+type Network struct {
+	ID           string
+	Name         string
+	TenantID     string
+	AdminStateUp bool
+	NetworkType  string // "vxlan"
+	VNI          int    // provider:segmentation_id
+	MTU          int
+	Shared       bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// FixedIP is an address of a port.
+type FixedIP struct {
+	SubnetID  string
+	IPAddress string
+}
+
+// AddressPair is an extra MAC/IP a port may use (Neutron allowed_address_pairs).
+// An empty MAC means the port's own MAC.
+type AddressPair struct {
+	IPAddress  string
+	MACAddress string
+}
+
+// Port is a VM (or other endpoint) attachment to a network.
+type Port struct {
+	ID                  string
+	Name                string
+	NetworkID           string
+	TenantID            string
+	MACAddress          string
+	FixedIPs            []FixedIP
+	HostID              string // binding:host_id
+	DeviceOwner         string
+	DeviceID            string
+	AdminStateUp        bool
+	AllowedAddressPairs []AddressPair
+	// InterfaceName is binding:profile["interface_name"]: the host-side device
+	// (e.g. a tap) that the host agent attaches to the network's bridge.
+	InterfaceName string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Host is a compute host and the VTEP IP its VXLAN tunnels use.
+type Host struct {
+	ID            string
+	Name          string
+	VTEPIP        string
+	Description   string
+	LastHeartbeat time.Time // zero when never heard from
+	CreatedAt     time.Time
+}
+
+// SwitchPort is a Physical_Port reported by a switch agent.
+type SwitchPort struct {
+	Name        string
+	Description string
+	FaultStatus []string
+}
+
+// Switch is a hardware_vtep Physical_Switch as reported by its agent.
+type Switch struct {
+	ID            string
+	Name          string
+	Description   string
+	TunnelIPs     []string
+	ManagementIPs []string
+	FaultStatus   []string
+	Ports         []SwitchPort
+	Connected     bool
+	LastSeen      time.Time
+	LastSync      time.Time
+	SyncError     string
+}
+
+// LocalMAC is a MAC learned behind a switch port (hardware_vtep Ucast_Macs_Local),
+// i.e. a bare-metal host. NetworkID is resolved from the logical switch name.
+type LocalMAC struct {
+	Switch    string
+	NetworkID string
+	MAC       string
+	IPAddress string
+	// LocatorIP is the tunnel IP hosts must send to for this MAC.
+	LocatorIP string
+}

@@ -1,0 +1,82 @@
+package planner
+
+// Locator encapsulation hardware_vtep uses for VXLAN tunnels.
+const EncapVXLAN = "vxlan_over_ipv4"
+
+// UnknownDst is the Mcast_Macs_Remote MAC that carries BUM traffic.
+const UnknownDst = "unknown-dst"
+
+// Replication modes of a Logical_Switch (hardware_vtep schema 1.6+).
+const (
+	ReplicationSourceNode  = "source_node"
+	ReplicationServiceNode = "service_node"
+)
+
+// SwitchPlan is the desired hardware_vtep state l2gw owns on one switch.
+// Every map is keyed so plans can be diffed item by item.
+type SwitchPlan struct {
+	Switch          string                   `json:"switch"`
+	LogicalSwitches map[string]LogicalSwitch `json:"logical_switches"` // by LS name
+	Bindings        map[BindingKey]string    `json:"-"`                // -> LS name
+	RemoteMACs      map[MACKey]RemoteMAC     `json:"-"`
+	McastRemotes    map[string]McastRemote   `json:"mcast_remotes"` // by LS name (unknown-dst)
+}
+
+// LogicalSwitch is one connected network on a switch.
+type LogicalSwitch struct {
+	Name            string `json:"name"` // derived from the network id
+	NetworkID       string `json:"network_id"`
+	VNI             int    `json:"vni"`
+	ReplicationMode string `json:"replication_mode,omitempty"`
+	Description     string `json:"description,omitempty"`
+}
+
+// BindingKey is one (physical port, VLAN) of Physical_Port.vlan_bindings.
+type BindingKey struct {
+	Port string `json:"port"`
+	VLAN int    `json:"vlan"`
+}
+
+// MACKey identifies a remote MAC within a logical switch.
+type MACKey struct {
+	LogicalSwitch string `json:"logical_switch"`
+	MAC           string `json:"mac"`
+}
+
+// RemoteMAC is a Ucast_Macs_Remote row: a VM MAC behind a host VTEP.
+type RemoteMAC struct {
+	LogicalSwitch string `json:"logical_switch"`
+	MAC           string `json:"mac"`
+	IP            string `json:"ip,omitempty"`
+	LocatorIP     string `json:"locator_ip"`
+}
+
+// McastRemote is the unknown-dst Mcast_Macs_Remote row of a logical switch:
+// the locators (sorted) BUM frames are replicated to.
+type McastRemote struct {
+	LogicalSwitch string   `json:"logical_switch"`
+	LocatorIPs    []string `json:"locator_ips"`
+}
+
+// HostPlan is the desired data-plane state of one compute host.
+type HostPlan struct {
+	Host     string                 `json:"host"`
+	Networks map[string]HostNetwork `json:"networks"` // by network id
+}
+
+// HostNetwork is one network with a port on the host that is connected to
+// at least one gateway.
+type HostNetwork struct {
+	NetworkID  string     `json:"network_id"`
+	VNI        int        `json:"vni"`
+	MTU        int        `json:"mtu,omitempty"`
+	Interfaces []string   `json:"interfaces,omitempty"` // sorted host devices of the ports
+	FDB        []FDBEntry `json:"fdb,omitempty"`        // sorted by MAC: bare-metal MACs
+	FloodIPs   []string   `json:"flood_ips,omitempty"`  // sorted switch tunnel IPs
+}
+
+// FDBEntry sends a MAC to a switch's tunnel IP.
+type FDBEntry struct {
+	MAC   string `json:"mac"`
+	DstIP string `json:"dst_ip"`
+}

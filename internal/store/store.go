@@ -1,0 +1,164 @@
+// Package store persists l2gw's state in SQLite (embedded default) or
+// PostgreSQL. Every write is one transaction that also bumps the global
+// revision and appends to the change log the planner and watchers consume.
+package store
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+// Query narrows a list. Empty slices mean "any". Results are ordered by ID;
+// Marker (an ID) starts after that item and Limit (0 = no limit) caps the count.
+type Query struct {
+	IDs        []string
+	Names      []string
+	TenantIDs  []string
+	NetworkIDs []string // ports, connections, local MACs
+	GatewayIDs []string // connections
+	HostIDs    []string // ports (binding:host_id)
+	Marker     string
+	Limit      int
+}
+
+// Kind names the type of object a Change is about.
+type Kind string
+
+// The kinds of object in the change log.
+const (
+	KindGateway    Kind = "gateway"
+	KindConnection Kind = "connection"
+	KindNetwork    Kind = "network"
+	KindPort       Kind = "port"
+	KindHost       Kind = "host"
+	KindSwitch     Kind = "switch"   // ID is the switch name
+	KindLocalMAC   Kind = "localmac" // ID is "switch/network_id/mac"
+)
+
+// Op is what happened to the object.
+type Op string
+
+// The operations recorded in the change log.
+const (
+	OpCreate Op = "create"
+	OpUpdate Op = "update"
+	OpDelete Op = "delete"
+)
+
+// Change is one entry of the change log. Revisions are global, strictly
+// increasing and gap-free in commit order: a reader that has seen revision R
+// has seen every change <= R.
+type Change struct {
+	Revision int64
+	Kind     Kind
+	ID       string
+	Op       Op
+}
+
+// Snapshot is the whole state the planner needs, read in one transaction.
+type Snapshot struct {
+	Revision    int64
+	Gateways    []model.Gateway
+	Connections []model.Connection
+	Networks    []model.Network
+	Ports       []model.Port
+	Hosts       []model.Host
+	Switches    []model.Switch
+	LocalMACs   []model.LocalMAC
+}
+
+// SwitchReport is what a switch agent reports: the switch and its ports,
+// and the full set of local (bare-metal) MACs it currently learns.
+type SwitchReport struct {
+	Switch    model.Switch
+	LocalMACs []model.LocalMAC
+}
+
+// SwitchStatus is a switch agent's view of its session and last reconcile.
+type SwitchStatus struct {
+	Name      string
+	Connected bool
+	LastSync  time.Time // zero: never synced
+	Revision  int64     // plan revision last applied
+	Error     string    // empty when in sync
+}
+
+// Store is l2gw's persistence. Errors are *model.Fault values (or wrap
+// model.Err* sentinels) carrying the Neutron fault type where the API shows it.
+type Store interface {
+	CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error)
+	GetGateway(ctx context.Context, id string) (model.Gateway, error)
+	ListGateways(ctx context.Context, q Query) ([]model.Gateway, error)
+	// UpdateGateway applies a PUT; every listed device must belong to the
+	// gateway, its new interfaces must be ports of the reported switch and
+	// keep the gateway's VLAN mode (see reference-api.md "Update").
+	UpdateGateway(ctx context.Context, id string, u model.GatewayUpdate) (model.Gateway, error)
+	// DeleteGateway fails with ErrInUse (L2GatewayInUse) while connections exist.
+	DeleteGateway(ctx context.Context, id string) error
+
+	// CreateConnection runs the original's checks in its order inside the
+	// transaction (reference-api.md "Connection create").
+	CreateConnection(ctx context.Context, c model.Connection) (model.Connection, error)
+	GetConnection(ctx context.Context, id string) (model.Connection, error)
+	ListConnections(ctx context.Context, q Query) ([]model.Connection, error)
+	DeleteConnection(ctx context.Context, id string) error
+
+	// CreateNetworks creates all or none; a zero VNI is allocated from the
+	// configured range.
+	CreateNetworks(ctx context.Context, nets []model.Network) ([]model.Network, error)
+	GetNetwork(ctx context.Context, id string) (model.Network, error)
+	ListNetworks(ctx context.Context, q Query) ([]model.Network, error)
+	UpdateNetwork(ctx context.Context, n model.Network) (model.Network, error)
+	// DeleteNetwork also deletes the network's connections and ports.
+	DeleteNetwork(ctx context.Context, id string) error
+
+	// CreatePorts creates all or none; an empty MAC is generated.
+	CreatePorts(ctx context.Context, ports []model.Port) ([]model.Port, error)
+	GetPort(ctx context.Context, id string) (model.Port, error)
+	ListPorts(ctx context.Context, q Query) ([]model.Port, error)
+	UpdatePort(ctx context.Context, p model.Port) (model.Port, error)
+	DeletePort(ctx context.Context, id string) error
+
+	CreateHost(ctx context.Context, h model.Host) (model.Host, error)
+	GetHost(ctx context.Context, id string) (model.Host, error)
+	ListHosts(ctx context.Context, q Query) ([]model.Host, error)
+	UpdateHost(ctx context.Context, h model.Host) (model.Host, error)
+	DeleteHost(ctx context.Context, id string) error
+	// RegisterHost creates or updates the host by name (host agents call it
+	// at start and as a heartbeat).
+	RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error)
+
+	// ReportSwitch upserts the switch with its ports and replaces its local
+	// MACs; it appends change entries only for what actually changed.
+	ReportSwitch(ctx context.Context, r SwitchReport) error
+	// SetSwitchStatus records the agent's session and sync state.
+	SetSwitchStatus(ctx context.Context, s SwitchStatus) error
+	GetSwitch(ctx context.Context, name string) (model.Switch, error)
+	ListSwitches(ctx context.Context, q Query) ([]model.Switch, error)
+	ListLocalMACs(ctx context.Context, q Query) ([]model.LocalMAC, error)
+
+	// Revision is the newest committed revision.
+	Revision(ctx context.Context) (int64, error)
+	// Changes returns up to limit changes with Revision > after, oldest first.
+	// ErrCompacted (wrapped) means after is older than the log keeps.
+	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
+	Snapshot(ctx context.Context) (Snapshot, error)
+
+	Close() error
+}
+
+// ErrCompacted reports a change-log position older than the log still holds;
+// the reader must start again from a Snapshot.
+var ErrCompacted = errors.New("change log compacted")
+
+// Config tunes a Store; the zero value is usable.
+type Config struct {
+	// VNIMin and VNIMax bound the VNIs allocated to networks created without
+	// one; zero values mean 1000 and 2000 (Neutron's vni_ranges of the original).
+	VNIMin, VNIMax int
+	Logger         *slog.Logger // nil discards
+}
