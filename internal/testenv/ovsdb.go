@@ -1,0 +1,149 @@
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// VTEPSchema is Debian's hardware_vtep schema (package openvswitch-vtep).
+const VTEPSchema = "/usr/share/openvswitch/vtep.ovsschema"
+
+// OVSDB is a running ovsdb-server serving a hardware_vtep database.
+type OVSDB struct {
+	Dir     string // temp folder holding the db, socket, pidfile and log
+	DBPath  string
+	Socket  string // unix socket path
+	TCPPort int    // loopback TCP port, 0 when not asked for
+	pidfile string
+}
+
+// UnixTarget is the OVSDB connection string of the unix socket.
+func (o *OVSDB) UnixTarget() string { return "unix:" + o.Socket }
+
+// TCPTarget is the OVSDB connection string of the loopback TCP listener.
+func (o *OVSDB) TCPTarget() string { return fmt.Sprintf("tcp:127.0.0.1:%d", o.TCPPort) }
+
+// StartOVSDB creates an empty hardware_vtep database in a new temp folder and
+// serves it with a real ovsdb-server on a unix socket (and on a loopback TCP
+// port when tcp is true). The server is stopped by PID at cleanup.
+func StartOVSDB(t testing.TB, tcp bool) *OVSDB {
+	t.Helper()
+	RequireCommand(t, "ovsdb-server")
+	RequireCommand(t, "ovsdb-tool")
+	if _, err := os.Stat(VTEPSchema); err != nil {
+		Missing(t, VTEPSchema+" (package openvswitch-vtep)")
+	}
+	// Unix socket paths must stay under 108 bytes; t.TempDir() can be long.
+	dir, err := os.MkdirTemp("", "l2gw-ovsdb-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	o := &OVSDB{Dir: dir, DBPath: filepath.Join(dir, "vtep.db"), Socket: filepath.Join(dir, "db.sock")}
+	if out, err := exec.Command("ovsdb-tool", "create", o.DBPath, VTEPSchema).CombinedOutput(); err != nil {
+		t.Fatalf("ovsdb-tool create: %v: %s", err, out)
+	}
+	o.start(t, tcp)
+	t.Cleanup(func() {
+		o.Stop()
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(o.Dir, "ovsdb-server.log")); err == nil {
+				t.Logf("ovsdb-server.log:\n%s", b)
+			}
+		}
+	})
+	return o
+}
+
+var listeningPort = regexp.MustCompile(`listening on port (\d+)`)
+
+func (o *OVSDB) start(t testing.TB, tcp bool) {
+	t.Helper()
+	o.pidfile = filepath.Join(o.Dir, "ovsdb-server.pid")
+	logPath := filepath.Join(o.Dir, "ovsdb-server.log")
+	args := []string{
+		"--remote=punix:" + o.Socket,
+		"--pidfile=" + o.pidfile,
+		"--unixctl=" + filepath.Join(o.Dir, "ovsdb-server.ctl"),
+		"--log-file=" + logPath,
+		"--detach", "--no-chdir",
+	}
+	if tcp {
+		port := "0"
+		if o.TCPPort != 0 {
+			port = strconv.Itoa(o.TCPPort) // restart keeps the port
+		}
+		args = append(args, "--remote=ptcp:"+port+":127.0.0.1")
+	}
+	args = append(args, o.DBPath)
+	before, _ := os.ReadFile(logPath)
+	if out, err := exec.Command("ovsdb-server", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ovsdb-server: %v: %s", err, out)
+	}
+	if !tcp || o.TCPPort != 0 {
+		return
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(logPath)
+		if m := listeningPort.FindSubmatch(bytes.TrimPrefix(b, before)); m != nil {
+			o.TCPPort, _ = strconv.Atoi(string(m[1]))
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("ovsdb-server did not report its TCP port in %s", logPath)
+}
+
+// Stop kills the server (SIGTERM by PID) and waits until it has exited.
+func (o *OVSDB) Stop() {
+	b, err := os.ReadFile(o.pidfile)
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for i := 0; i < 500; i++ {
+		if syscall.Kill(pid, 0) != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	os.Remove(o.pidfile)
+}
+
+// Restart stops the server and starts it again on the same database, socket
+// and TCP port. With empty, the database is re-created empty first.
+func (o *OVSDB) Restart(t testing.TB, empty bool) {
+	t.Helper()
+	o.Stop()
+	if empty {
+		os.Remove(o.DBPath)
+		if out, err := exec.Command("ovsdb-tool", "create", o.DBPath, VTEPSchema).CombinedOutput(); err != nil {
+			t.Fatalf("ovsdb-tool create: %v: %s", err, out)
+		}
+	}
+	o.start(t, o.TCPPort != 0)
+}
+
+// VTEPCtl runs vtep-ctl against the database and returns its trimmed output.
+func (o *OVSDB) VTEPCtl(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("vtep-ctl", append([]string{"--db=" + o.UnixTarget()}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("vtep-ctl %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
