@@ -80,3 +80,65 @@ type FDBEntry struct {
 	MAC   string `json:"mac"`
 	DstIP string `json:"dst_ip"`
 }
+
+// Binding is one Physical_Port.vlan_bindings entry in list form: the port and
+// VLAN of BindingKey and the logical switch (by name) bridged there.
+type Binding struct {
+	Port          string `json:"port"`
+	VLAN          int    `json:"vlan"`
+	LogicalSwitch string `json:"logical_switch"`
+}
+
+// Key returns the binding's map key.
+func (b Binding) Key() BindingKey { return BindingKey{Port: b.Port, VLAN: b.VLAN} }
+
+// Key returns the row's map key.
+func (m RemoteMAC) Key() MACKey { return MACKey{LogicalSwitch: m.LogicalSwitch, MAC: m.MAC} }
+
+// NewSwitchPlan returns an empty plan for the named switch (all maps non-nil).
+func NewSwitchPlan(name string) SwitchPlan {
+	return SwitchPlan{
+		Switch:          name,
+		LogicalSwitches: map[string]LogicalSwitch{},
+		Bindings:        map[BindingKey]string{},
+		RemoteMACs:      map[MACKey]RemoteMAC{},
+		McastRemotes:    map[string]McastRemote{},
+	}
+}
+
+// NewHostPlan returns an empty plan for the named host (the map non-nil).
+func NewHostPlan(name string) HostPlan {
+	return HostPlan{Host: name, Networks: map[string]HostNetwork{}}
+}
+
+// SwitchDelta turns one SwitchPlan into another: keyed upserts (the whole
+// new row) and deletes (by key). A key is never both upserted and deleted.
+// Every list is sorted by key, so equal deltas have equal encodings.
+type SwitchDelta struct {
+	UpsertLogicalSwitches []LogicalSwitch `json:"upsert_logical_switches,omitempty"`
+	DeleteLogicalSwitches []string        `json:"delete_logical_switches,omitempty"`
+	UpsertBindings        []Binding       `json:"upsert_bindings,omitempty"`
+	DeleteBindings        []BindingKey    `json:"delete_bindings,omitempty"`
+	UpsertRemoteMACs      []RemoteMAC     `json:"upsert_remote_macs,omitempty"`
+	DeleteRemoteMACs      []MACKey        `json:"delete_remote_macs,omitempty"`
+	UpsertMcastRemotes    []McastRemote   `json:"upsert_mcast_remotes,omitempty"`
+	DeleteMcastRemotes    []string        `json:"delete_mcast_remotes,omitempty"` // by LS name
+}
+
+// Empty reports whether the delta changes nothing.
+func (d SwitchDelta) Empty() bool {
+	return len(d.UpsertLogicalSwitches) == 0 && len(d.DeleteLogicalSwitches) == 0 &&
+		len(d.UpsertBindings) == 0 && len(d.DeleteBindings) == 0 &&
+		len(d.UpsertRemoteMACs) == 0 && len(d.DeleteRemoteMACs) == 0 &&
+		len(d.UpsertMcastRemotes) == 0 && len(d.DeleteMcastRemotes) == 0
+}
+
+// HostDelta turns one HostPlan into another: whole networks upserted or
+// deleted by network id, sorted by network id.
+type HostDelta struct {
+	UpsertNetworks []HostNetwork `json:"upsert_networks,omitempty"`
+	DeleteNetworks []string      `json:"delete_networks,omitempty"`
+}
+
+// Empty reports whether the delta changes nothing.
+func (d HostDelta) Empty() bool { return len(d.UpsertNetworks) == 0 && len(d.DeleteNetworks) == 0 }

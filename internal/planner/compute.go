@@ -1,0 +1,427 @@
+package planner
+
+import (
+	"cmp"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+// maxVNI is the largest VXLAN network identifier (24 bits, RFC 7348 §5).
+const maxVNI = 1<<24 - 1
+
+// plannable reports whether a network can be bridged: a VXLAN network (an
+// empty type is taken as VXLAN) with a valid VNI.
+func plannable(n model.Network) bool {
+	return (n.NetworkType == "" || strings.EqualFold(n.NetworkType, "vxlan")) && n.VNI > 0 && n.VNI <= maxVNI
+}
+
+// recompute replaces what network n contributes to the plans, recording every
+// touched row in tr (nil: no recording). full=false keeps the switch side
+// and recomputes only the host side (FDB and flood lists).
+func (p *Planner) recompute(n string, full bool, tr *tracker) {
+	old := p.nets[n]
+	var np *netPlan
+	switch {
+	case full:
+		np = p.computeSwitchSide(n)
+	case old != nil:
+		c := *old
+		np = &c
+	default:
+		return
+	}
+	if np != nil {
+		p.computeHostSide(n, np)
+	}
+	if full {
+		p.applySwitchSide(n, old, np, tr)
+	}
+	p.applyHostSide(n, old, np, tr)
+	if np == nil {
+		delete(p.nets, n)
+	} else {
+		p.nets[n] = np
+	}
+}
+
+// computeSwitchSide computes the logical switch, bindings, remote MACs and
+// flood set of network n on every switch of its connected gateways; nil when
+// the network is not plannable or reaches no switch.
+func (p *Planner) computeSwitchSide(n string) *netPlan {
+	nw, ok := p.networks[n]
+	if !ok || !plannable(nw) {
+		return nil
+	}
+	bind := map[string]map[BindingKey]struct{}{}
+	for cid := range p.connsByNet[n] {
+		c := p.conns[cid]
+		gw, ok := p.gateways[c.GatewayID]
+		if !ok {
+			continue
+		}
+		for _, d := range gw.Devices {
+			if d.Name == "" {
+				continue
+			}
+			bs := bind[d.Name]
+			if bs == nil {
+				bs = map[BindingKey]struct{}{}
+				bind[d.Name] = bs
+			}
+			for _, itf := range d.Interfaces {
+				vlans := itf.SegmentationIDs
+				if len(vlans) == 0 && c.SegmentationID != nil {
+					vlans = []int{*c.SegmentationID}
+				}
+				for _, v := range vlans {
+					if itf.Name != "" && v >= 0 && v <= 4095 {
+						bs[BindingKey{Port: itf.Name, VLAN: v}] = struct{}{}
+					}
+				}
+			}
+		}
+	}
+	if len(bind) == 0 {
+		return nil
+	}
+	np := &netPlan{
+		ls: LogicalSwitch{
+			Name: n, NetworkID: n, VNI: nw.VNI,
+			ReplicationMode: p.mode, Description: nw.Name,
+		},
+		bindings: make(map[string][]BindingKey, len(bind)),
+		hostIfs:  map[string][]string{},
+	}
+	for sw, bs := range bind {
+		ks := make([]BindingKey, 0, len(bs))
+		for k := range bs {
+			ks = append(ks, k)
+		}
+		slices.SortFunc(ks, compareBindingKey)
+		np.bindings[sw] = ks
+	}
+
+	// A MAC claimed twice in the network (two ports, or a port and another
+	// port's address pair) goes to the port's own MAC first, then to the
+	// lowest port id: a rule independent of iteration order.
+	type claim struct {
+		pair   bool
+		portID string
+		row    RemoteMAC
+	}
+	claims := map[string]claim{}
+	offer := func(c claim) {
+		if cur, ok := claims[c.row.MAC]; ok {
+			if cur.pair != c.pair {
+				if c.pair {
+					return
+				}
+			} else if cur.portID <= c.portID {
+				return
+			}
+		}
+		claims[c.row.MAC] = c
+	}
+	vteps := map[string]struct{}{}
+	vtepOf := map[string]string{}
+	for pid := range p.portsByNet[n] {
+		pt := p.ports[pid]
+		if pt.HostID == "" {
+			continue
+		}
+		ifs := np.hostIfs[pt.HostID]
+		if pt.AdminStateUp && pt.InterfaceName != "" {
+			ifs = append(ifs, pt.InterfaceName)
+		}
+		np.hostIfs[pt.HostID] = ifs
+		vtep, ok := vtepOf[pt.HostID]
+		if !ok {
+			vtep = p.hostVTEP(pt.HostID)
+			vtepOf[pt.HostID] = vtep
+		}
+		if vtep == "" {
+			continue
+		}
+		vteps[vtep] = struct{}{}
+		own := normMAC(pt.MACAddress)
+		if own != "" {
+			ip := ""
+			if len(pt.FixedIPs) > 0 {
+				ip = hostIP(pt.FixedIPs[0].IPAddress)
+			}
+			offer(claim{portID: pid, row: RemoteMAC{LogicalSwitch: n, MAC: own, IP: ip, LocatorIP: vtep}})
+		}
+		var seen []string
+		for _, ap := range pt.AllowedAddressPairs {
+			mac := own
+			if ap.MACAddress != "" {
+				mac = normMAC(ap.MACAddress)
+			}
+			if mac == "" || mac == own || slices.Contains(seen, mac) {
+				continue // the port's own MAC, or a MAC already given by an earlier pair
+			}
+			seen = append(seen, mac)
+			offer(claim{pair: true, portID: pid, row: RemoteMAC{LogicalSwitch: n, MAC: mac, IP: hostIP(ap.IPAddress), LocatorIP: vtep}})
+		}
+	}
+	np.macs = make(map[MACKey]RemoteMAC, len(claims))
+	for _, c := range claims {
+		np.macs[c.row.Key()] = c.row
+	}
+	for h, ifs := range np.hostIfs {
+		if len(ifs) == 0 {
+			np.hostIfs[h] = nil
+			continue
+		}
+		slices.Sort(ifs)
+		np.hostIfs[h] = slices.Clip(slices.Compact(ifs))
+	}
+	locs := p.serviceNodes
+	if p.mode == ReplicationSourceNode {
+		locs = sortedKeys(vteps)
+	}
+	if len(locs) > 0 {
+		np.mcast = &McastRemote{LogicalSwitch: n, LocatorIPs: locs}
+	}
+	return np
+}
+
+// computeHostSide fills np.fdb (bare-metal MACs learned on the network's
+// switches) and np.flood (those switches' tunnel IPs).
+func (p *Planner) computeHostSide(n string, np *netPlan) {
+	type pick struct{ sw, dst string }
+	best := map[string]pick{}
+	for k := range p.localByNet[n] {
+		m := p.localMACs[k]
+		if _, ok := np.bindings[m.Switch]; !ok {
+			continue
+		}
+		mac := normMAC(m.MAC)
+		dst := ipv4(m.LocatorIP)
+		if dst == "" {
+			dst = firstTunnelIP(p.switches[m.Switch])
+		}
+		if mac == "" || dst == "" {
+			continue
+		}
+		// A MAC learned on two switches (moving, or looped) goes to the
+		// lowest switch name so the choice does not depend on order.
+		c := pick{sw: m.Switch, dst: dst}
+		if cur, ok := best[mac]; ok && cmp.Or(cmp.Compare(cur.sw, c.sw), cmp.Compare(cur.dst, c.dst)) <= 0 {
+			continue
+		}
+		best[mac] = c
+	}
+	np.fdb = nil
+	for _, mac := range sortedKeys(best) {
+		np.fdb = append(np.fdb, FDBEntry{MAC: mac, DstIP: best[mac].dst})
+	}
+	flood := map[string]struct{}{}
+	for sw := range np.bindings {
+		if ip := firstTunnelIP(p.switches[sw]); ip != "" {
+			flood[ip] = struct{}{}
+		}
+	}
+	np.flood = nil
+	if len(flood) > 0 {
+		np.flood = sortedKeys(flood)
+	}
+}
+
+// hostVTEP returns the VTEP IP of the host with that name (the lowest id
+// when several share it), "" when none is known.
+func (p *Planner) hostVTEP(name string) string {
+	ids := p.hostsByName[name]
+	if len(ids) == 0 {
+		return ""
+	}
+	best := ""
+	for id := range ids {
+		if best == "" || id < best {
+			best = id
+		}
+	}
+	return ipv4(p.hosts[best].VTEPIP)
+}
+
+// normMAC returns the canonical lower-case form of a 48-bit MAC, "" if s is
+// not one.
+func normMAC(s string) string {
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		return ""
+	}
+	return hw.String()
+}
+
+// hostIP returns the address of an IP or of a single-address prefix
+// (allowed_address_pairs may hold CIDRs), "" otherwise: Ucast_Macs_Remote's
+// ipaddr is one address.
+func hostIP(s string) string {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.String()
+	}
+	if pf, err := netip.ParsePrefix(s); err == nil && pf.Bits() == pf.Addr().BitLen() {
+		return pf.Addr().String()
+	}
+	return ""
+}
+
+// applySwitchSide turns the switch plans from old's contribution of network n
+// into np's.
+func (p *Planner) applySwitchSide(n string, old, np *netPlan, tr *tracker) {
+	sws := map[string]struct{}{}
+	if old != nil {
+		for sw := range old.bindings {
+			sws[sw] = struct{}{}
+		}
+	}
+	if np != nil {
+		for sw := range np.bindings {
+			sws[sw] = struct{}{}
+		}
+	}
+	for sw := range sws {
+		var oldB, newB []BindingKey
+		inOld, inNew := false, false
+		if old != nil {
+			oldB, inOld = old.bindings[sw]
+		}
+		if np != nil {
+			newB, inNew = np.bindings[sw]
+		}
+		sp := p.swPlans[sw]
+		if sp == nil {
+			s := NewSwitchPlan(sw)
+			sp = &s
+			p.swPlans[sw] = sp
+		}
+		t := tr.sw(sw)
+		if inNew {
+			t.touchLS(sp, n)
+			sp.LogicalSwitches[n] = np.ls
+			t.touchMcast(sp, n)
+			if np.mcast != nil {
+				sp.McastRemotes[n] = *np.mcast
+			} else {
+				delete(sp.McastRemotes, n)
+			}
+		} else {
+			t.touchLS(sp, n)
+			delete(sp.LogicalSwitches, n)
+			t.touchMcast(sp, n)
+			delete(sp.McastRemotes, n)
+		}
+		var oldM, newM map[MACKey]RemoteMAC
+		if inOld {
+			oldM = old.macs
+		}
+		if inNew {
+			newM = np.macs
+		}
+		for k, v := range newM {
+			if ov, ok := oldM[k]; !ok || ov != v {
+				t.touchMAC(sp, k)
+				sp.RemoteMACs[k] = v
+			}
+		}
+		for k := range oldM {
+			if _, ok := newM[k]; !ok {
+				t.touchMAC(sp, k)
+				delete(sp.RemoteMACs, k)
+			}
+		}
+		cl := p.claims[sw]
+		if cl == nil {
+			cl = map[BindingKey]map[string]struct{}{}
+			p.claims[sw] = cl
+		}
+		for _, k := range oldB {
+			if s := cl[k]; s != nil {
+				delete(s, n)
+				if len(s) == 0 {
+					delete(cl, k)
+				}
+			}
+		}
+		for _, k := range newB {
+			s := cl[k]
+			if s == nil {
+				s = map[string]struct{}{}
+				cl[k] = s
+			}
+			s[n] = struct{}{}
+		}
+		for _, ks := range [][]BindingKey{oldB, newB} {
+			for _, k := range ks {
+				t.touchBinding(sp, k)
+				// Two networks on one (port, VLAN) — possible when two
+				// gateways share an interface — cannot both be bridged: the
+				// lowest network id wins, whatever the order of events.
+				if w := minKey(cl[k]); w != "" {
+					sp.Bindings[k] = w
+				} else {
+					delete(sp.Bindings, k)
+				}
+			}
+		}
+		if len(cl) == 0 {
+			delete(p.claims, sw)
+		}
+	}
+}
+
+// applyHostSide turns the host plans from old's contribution of network n
+// into np's.
+func (p *Planner) applyHostSide(n string, old, np *netPlan, tr *tracker) {
+	hosts := map[string]struct{}{}
+	if old != nil {
+		for h := range old.hostIfs {
+			hosts[h] = struct{}{}
+		}
+	}
+	if np != nil {
+		for h := range np.hostIfs {
+			hosts[h] = struct{}{}
+		}
+	}
+	for h := range hosts {
+		hp := p.hostPlans[h]
+		if hp == nil {
+			x := NewHostPlan(h)
+			hp = &x
+			p.hostPlans[h] = hp
+		}
+		tr.touchHost(hp, n)
+		ifs, ok := []string(nil), false
+		if np != nil {
+			ifs, ok = np.hostIfs[h]
+		}
+		if !ok {
+			delete(hp.Networks, n)
+			continue
+		}
+		hp.Networks[n] = HostNetwork{
+			NetworkID:  n,
+			VNI:        np.ls.VNI,
+			MTU:        p.networks[n].MTU,
+			Interfaces: ifs,
+			FDB:        np.fdb,
+			FloodIPs:   np.flood,
+		}
+	}
+}
+
+func minKey(s map[string]struct{}) string {
+	best := ""
+	for k := range s {
+		if best == "" || k < best {
+			best = k
+		}
+	}
+	return best
+}

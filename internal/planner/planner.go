@@ -1,0 +1,444 @@
+package planner
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+// Config tunes a Planner. The zero value plans source-node replication.
+type Config struct {
+	// ReplicationMode of every logical switch: ReplicationSourceNode (the
+	// default when empty) or ReplicationServiceNode.
+	ReplicationMode string
+	// ServiceNodes are the IPv4 tunnel IPs of the service nodes. Required
+	// with, and only allowed with, ReplicationServiceNode; their sorted set
+	// is then the unknown-dst locator set of every logical switch instead of
+	// the network's hosts.
+	ServiceNodes []string
+}
+
+// Inventory is the whole stored state a plan is computed from (the planner's
+// view of a store snapshot).
+type Inventory struct {
+	Gateways    []model.Gateway
+	Connections []model.Connection
+	Networks    []model.Network
+	Ports       []model.Port
+	Hosts       []model.Host
+	Switches    []model.Switch
+	LocalMACs   []model.LocalMAC
+}
+
+// Result is what a Flush changed: a non-empty delta per switch and per host
+// whose plan changed. Both maps are non-nil.
+type Result struct {
+	Switches map[string]SwitchDelta
+	Hosts    map[string]HostDelta
+}
+
+// Empty reports whether no plan changed.
+func (r Result) Empty() bool { return len(r.Switches) == 0 && len(r.Hosts) == 0 }
+
+// Planner holds the stored state indexed by what each plan depends on, and
+// the current plan of every switch and host. Updates are staged with the
+// Upsert*/Delete* methods and take effect at Flush, which recomputes only the
+// networks they affect. A Planner is not safe for concurrent use.
+type Planner struct {
+	cfg          Config
+	mode         string
+	serviceNodes []string
+
+	gateways    map[string]model.Gateway
+	gwBySwitch  index // device (switch) name -> gateway ids
+	conns       map[string]model.Connection
+	connsByNet  index
+	connsByGw   index
+	networks    map[string]model.Network
+	ports       map[string]model.Port
+	portsByNet  index
+	portsByHost index // binding host name -> port ids
+	hosts       map[string]model.Host
+	hostsByName index
+	switches    map[string]model.Switch // by name
+	localMACs   map[LocalMACKey]model.LocalMAC
+	localByNet  map[string]map[LocalMACKey]struct{}
+
+	nets      map[string]*netPlan // networks that contribute to any plan
+	swPlans   map[string]*SwitchPlan
+	hostPlans map[string]*HostPlan
+	claims    map[string]map[BindingKey]map[string]struct{} // switch -> binding -> claiming networks
+
+	dirtyFull map[string]struct{} // networks to recompute entirely
+	dirtyHost map[string]struct{} // networks whose host side (FDB, flood) to recompute
+}
+
+// LocalMACKey identifies a stored local MAC: the store's change-log id of a
+// local MAC is Switch + "/" + NetworkID + "/" + MAC.
+type LocalMACKey struct {
+	Switch, NetworkID, MAC string
+}
+
+// netPlan is what one network contributes to the plans.
+type netPlan struct {
+	ls       LogicalSwitch
+	bindings map[string][]BindingKey // per switch taking part (key present even without bindings)
+	macs     map[MACKey]RemoteMAC    // identical on every switch of the network
+	mcast    *McastRemote            // nil: no unknown-dst row
+	hostIfs  map[string][]string     // hosts with a port on the network -> sorted up interfaces
+	fdb      []FDBEntry
+	flood    []string
+}
+
+// New validates cfg and returns a Planner holding the plans of inv.
+func New(cfg Config, inv Inventory) (*Planner, error) {
+	p := &Planner{cfg: cfg}
+	switch cfg.ReplicationMode {
+	case "", ReplicationSourceNode:
+		if len(cfg.ServiceNodes) > 0 {
+			return nil, fmt.Errorf("service nodes given with replication mode %s: %w", ReplicationSourceNode, model.ErrInvalid)
+		}
+		p.mode = ReplicationSourceNode
+	case ReplicationServiceNode:
+		if len(cfg.ServiceNodes) == 0 {
+			return nil, fmt.Errorf("replication mode %s needs service nodes: %w", ReplicationServiceNode, model.ErrInvalid)
+		}
+		for _, ip := range cfg.ServiceNodes {
+			if ipv4(ip) == "" {
+				return nil, fmt.Errorf("service node %q is not an IPv4 address: %w", ip, model.ErrInvalid)
+			}
+			p.serviceNodes = append(p.serviceNodes, ipv4(ip))
+		}
+		slices.Sort(p.serviceNodes)
+		p.serviceNodes = slices.Compact(p.serviceNodes)
+		p.mode = ReplicationServiceNode
+	default:
+		return nil, fmt.Errorf("unknown replication mode %q: %w", cfg.ReplicationMode, model.ErrInvalid)
+	}
+	p.reset()
+	for _, g := range inv.Gateways {
+		p.UpsertGateway(g)
+	}
+	for _, c := range inv.Connections {
+		p.UpsertConnection(c)
+	}
+	for _, n := range inv.Networks {
+		p.UpsertNetwork(n)
+	}
+	for _, pt := range inv.Ports {
+		p.UpsertPort(pt)
+	}
+	for _, h := range inv.Hosts {
+		p.UpsertHost(h)
+	}
+	for _, s := range inv.Switches {
+		p.UpsertSwitch(s)
+	}
+	for _, m := range inv.LocalMACs {
+		p.UpsertLocalMAC(m)
+	}
+	p.flush(nil)
+	return p, nil
+}
+
+func (p *Planner) reset() {
+	p.gateways = map[string]model.Gateway{}
+	p.gwBySwitch = index{}
+	p.conns = map[string]model.Connection{}
+	p.connsByNet = index{}
+	p.connsByGw = index{}
+	p.networks = map[string]model.Network{}
+	p.ports = map[string]model.Port{}
+	p.portsByNet = index{}
+	p.portsByHost = index{}
+	p.hosts = map[string]model.Host{}
+	p.hostsByName = index{}
+	p.switches = map[string]model.Switch{}
+	p.localMACs = map[LocalMACKey]model.LocalMAC{}
+	p.localByNet = map[string]map[LocalMACKey]struct{}{}
+	p.nets = map[string]*netPlan{}
+	p.swPlans = map[string]*SwitchPlan{}
+	p.hostPlans = map[string]*HostPlan{}
+	p.claims = map[string]map[BindingKey]map[string]struct{}{}
+	p.dirtyFull = map[string]struct{}{}
+	p.dirtyHost = map[string]struct{}{}
+}
+
+// SwitchPlan returns a copy of the named switch's plan (empty, never nil
+// maps, for a switch nothing is planned on).
+func (p *Planner) SwitchPlan(name string) SwitchPlan {
+	if sp, ok := p.swPlans[name]; ok {
+		return sp.Clone()
+	}
+	return NewSwitchPlan(name)
+}
+
+// HostPlan returns a copy of the named host's plan (empty for a host with
+// no planned network).
+func (p *Planner) HostPlan(name string) HostPlan {
+	if hp, ok := p.hostPlans[name]; ok {
+		return hp.Clone()
+	}
+	return NewHostPlan(name)
+}
+
+// Switches returns the sorted names of the switches with a non-empty plan.
+func (p *Planner) Switches() []string { return sortedKeys(p.swPlans) }
+
+// Hosts returns the sorted names of the hosts with a non-empty plan.
+func (p *Planner) Hosts() []string { return sortedKeys(p.hostPlans) }
+
+// UpsertGateway stages a created or updated gateway.
+func (p *Planner) UpsertGateway(g model.Gateway) {
+	p.unindexGateway(g.ID)
+	p.gateways[g.ID] = g
+	for _, d := range g.Devices {
+		p.gwBySwitch.add(d.Name, g.ID)
+	}
+	p.markConnsOf(g.ID)
+}
+
+// DeleteGateway stages the deletion of a gateway.
+func (p *Planner) DeleteGateway(id string) {
+	p.unindexGateway(id)
+	p.markConnsOf(id)
+}
+
+func (p *Planner) unindexGateway(id string) {
+	if old, ok := p.gateways[id]; ok {
+		for _, d := range old.Devices {
+			p.gwBySwitch.del(d.Name, id)
+		}
+		delete(p.gateways, id)
+	}
+}
+
+func (p *Planner) markConnsOf(gwID string) {
+	for cid := range p.connsByGw[gwID] {
+		p.dirtyFull[p.conns[cid].NetworkID] = struct{}{}
+	}
+}
+
+// UpsertConnection stages a created connection.
+func (p *Planner) UpsertConnection(c model.Connection) {
+	p.DeleteConnection(c.ID)
+	p.conns[c.ID] = c
+	p.connsByNet.add(c.NetworkID, c.ID)
+	p.connsByGw.add(c.GatewayID, c.ID)
+	p.dirtyFull[c.NetworkID] = struct{}{}
+}
+
+// DeleteConnection stages the deletion of a connection.
+func (p *Planner) DeleteConnection(id string) {
+	old, ok := p.conns[id]
+	if !ok {
+		return
+	}
+	delete(p.conns, id)
+	p.connsByNet.del(old.NetworkID, id)
+	p.connsByGw.del(old.GatewayID, id)
+	p.dirtyFull[old.NetworkID] = struct{}{}
+}
+
+// UpsertNetwork stages a created or updated network.
+func (p *Planner) UpsertNetwork(n model.Network) {
+	p.networks[n.ID] = n
+	p.dirtyFull[n.ID] = struct{}{}
+}
+
+// DeleteNetwork stages the deletion of a network. Its ports and connections
+// are deleted by their own changes.
+func (p *Planner) DeleteNetwork(id string) {
+	delete(p.networks, id)
+	p.dirtyFull[id] = struct{}{}
+}
+
+// UpsertPort stages a created or updated port.
+func (p *Planner) UpsertPort(pt model.Port) {
+	p.DeletePort(pt.ID)
+	p.ports[pt.ID] = pt
+	p.portsByNet.add(pt.NetworkID, pt.ID)
+	p.portsByHost.add(pt.HostID, pt.ID)
+	p.dirtyFull[pt.NetworkID] = struct{}{}
+}
+
+// DeletePort stages the deletion of a port.
+func (p *Planner) DeletePort(id string) {
+	old, ok := p.ports[id]
+	if !ok {
+		return
+	}
+	delete(p.ports, id)
+	p.portsByNet.del(old.NetworkID, id)
+	p.portsByHost.del(old.HostID, id)
+	p.dirtyFull[old.NetworkID] = struct{}{}
+}
+
+// UpsertHost stages a created or updated host. Only its name and VTEP IP
+// matter: a heartbeat recomputes nothing.
+func (p *Planner) UpsertHost(h model.Host) {
+	old, ok := p.hosts[h.ID]
+	if ok && old.Name == h.Name && old.VTEPIP == h.VTEPIP {
+		p.hosts[h.ID] = h
+		return
+	}
+	p.DeleteHost(h.ID)
+	p.hosts[h.ID] = h
+	p.hostsByName.add(h.Name, h.ID)
+	p.markPortsOfHost(h.Name)
+}
+
+// DeleteHost stages the deletion of a host by id.
+func (p *Planner) DeleteHost(id string) {
+	old, ok := p.hosts[id]
+	if !ok {
+		return
+	}
+	delete(p.hosts, id)
+	p.hostsByName.del(old.Name, id)
+	p.markPortsOfHost(old.Name)
+}
+
+func (p *Planner) markPortsOfHost(name string) {
+	for pid := range p.portsByHost[name] {
+		p.dirtyFull[p.ports[pid].NetworkID] = struct{}{}
+	}
+}
+
+// UpsertSwitch stages a reported switch (by name). Only its tunnel IPs
+// matter to plans, and only to host plans.
+func (p *Planner) UpsertSwitch(s model.Switch) {
+	old, ok := p.switches[s.Name]
+	p.switches[s.Name] = s
+	if ok && firstTunnelIP(old) == firstTunnelIP(s) {
+		return
+	}
+	p.markHostSideOfSwitch(s.Name)
+}
+
+// DeleteSwitch stages the deletion of a switch by name.
+func (p *Planner) DeleteSwitch(name string) {
+	if _, ok := p.switches[name]; !ok {
+		return
+	}
+	delete(p.switches, name)
+	p.markHostSideOfSwitch(name)
+}
+
+func (p *Planner) markHostSideOfSwitch(name string) {
+	for gid := range p.gwBySwitch[name] {
+		for cid := range p.connsByGw[gid] {
+			p.dirtyHost[p.conns[cid].NetworkID] = struct{}{}
+		}
+	}
+}
+
+// UpsertLocalMAC stages a MAC learned on a switch.
+func (p *Planner) UpsertLocalMAC(m model.LocalMAC) {
+	k := LocalMACKey{Switch: m.Switch, NetworkID: m.NetworkID, MAC: m.MAC}
+	if old, ok := p.localMACs[k]; ok && old == m {
+		return
+	}
+	p.localMACs[k] = m
+	if p.localByNet[m.NetworkID] == nil {
+		p.localByNet[m.NetworkID] = map[LocalMACKey]struct{}{}
+	}
+	p.localByNet[m.NetworkID][k] = struct{}{}
+	p.dirtyHost[m.NetworkID] = struct{}{}
+}
+
+// DeleteLocalMAC stages the deletion of a local MAC.
+func (p *Planner) DeleteLocalMAC(k LocalMACKey) {
+	if _, ok := p.localMACs[k]; !ok {
+		return
+	}
+	delete(p.localMACs, k)
+	delete(p.localByNet[k.NetworkID], k)
+	if len(p.localByNet[k.NetworkID]) == 0 {
+		delete(p.localByNet, k.NetworkID)
+	}
+	p.dirtyHost[k.NetworkID] = struct{}{}
+}
+
+// Flush recomputes the networks the staged updates affect and returns the
+// resulting change of every switch and host plan.
+func (p *Planner) Flush() Result {
+	tr := newTracker()
+	p.flush(tr)
+	return tr.result(p)
+}
+
+func (p *Planner) flush(tr *tracker) {
+	for n := range p.dirtyFull {
+		p.recompute(n, true, tr)
+		delete(p.dirtyHost, n)
+	}
+	for n := range p.dirtyHost {
+		p.recompute(n, false, tr)
+	}
+	clear(p.dirtyFull)
+	clear(p.dirtyHost)
+	for name, sp := range p.swPlans {
+		if sp.Empty() {
+			delete(p.swPlans, name)
+		}
+	}
+	for name, hp := range p.hostPlans {
+		if hp.Empty() {
+			delete(p.hostPlans, name)
+		}
+	}
+}
+
+// index maps a key to a set of ids.
+type index map[string]map[string]struct{}
+
+func (x index) add(k, id string) {
+	s := x[k]
+	if s == nil {
+		s = map[string]struct{}{}
+		x[k] = s
+	}
+	s[id] = struct{}{}
+}
+
+func (x index) del(k, id string) {
+	if s := x[k]; s != nil {
+		delete(s, id)
+		if len(s) == 0 {
+			delete(x, k)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// ipv4 returns the canonical form of an IPv4 address, or "" when s is not one
+// (hardware_vtep locators are vxlan_over_ipv4).
+func ipv4(s string) string {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Unmap().Is4() {
+		return ""
+	}
+	return a.Unmap().String()
+}
+
+// firstTunnelIP is the switch's tunnel IP hosts send to: the first valid
+// IPv4 of its reported tunnel_ips.
+func firstTunnelIP(s model.Switch) string {
+	for _, ip := range s.TunnelIPs {
+		if v := ipv4(ip); v != "" {
+			return v
+		}
+	}
+	return ""
+}

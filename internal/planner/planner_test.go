@@ -1,0 +1,366 @@
+package planner
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+const (
+	net1 = "373c9b99-bee0-4af7-aac8-fa69b61c848d"
+	net2 = "5d2b6a8e-0000-4000-8000-000000000002"
+)
+
+func intp(v int) *int { return &v }
+
+// base is the transcript's workload (transcript.md §2): gw1 = gatewayhost
+// port1+port2, net1 (VNI 1000) connected with default VLAN 100, p1 on
+// compute1 (127.0.0.11), p2 on compute2 (127.0.0.12).
+func base() Inventory {
+	return Inventory{
+		Gateways: []model.Gateway{{ID: "gw1", Name: "gw1", Devices: []model.Device{{
+			Name: "gatewayhost", Interfaces: []model.Interface{{Name: "port1"}, {Name: "port2"}},
+		}}}},
+		Connections: []model.Connection{{ID: "c1", GatewayID: "gw1", NetworkID: net1, SegmentationID: intp(100)}},
+		Networks:    []model.Network{{ID: net1, Name: "net1", NetworkType: "vxlan", VNI: 1000, MTU: 1450}},
+		Ports: []model.Port{
+			{ID: "p1", NetworkID: net1, MACAddress: "fa:16:3e:18:b5:c1", FixedIPs: []model.FixedIP{{IPAddress: "10.0.0.186"}}, HostID: "compute1", AdminStateUp: true, InterfaceName: "tap1"},
+			{ID: "p2", NetworkID: net1, MACAddress: "FA:16:3E:BC:94:CE", FixedIPs: []model.FixedIP{{IPAddress: "10.0.0.37"}, {IPAddress: "10.0.0.38"}}, HostID: "compute2", AdminStateUp: true, InterfaceName: "tap2"},
+		},
+		Hosts: []model.Host{
+			{ID: "h1", Name: "compute1", VTEPIP: "127.0.0.11"},
+			{ID: "h2", Name: "compute2", VTEPIP: "127.0.0.12"},
+		},
+		Switches: []model.Switch{{Name: "gatewayhost", TunnelIPs: []string{"127.0.0.42"}}},
+	}
+}
+
+func ls1() LogicalSwitch {
+	return LogicalSwitch{Name: net1, NetworkID: net1, VNI: 1000, ReplicationMode: ReplicationSourceNode, Description: "net1"}
+}
+
+func rmac(ls, mac, ip, loc string) (MACKey, RemoteMAC) {
+	return MACKey{LogicalSwitch: ls, MAC: mac}, RemoteMAC{LogicalSwitch: ls, MAC: mac, IP: ip, LocatorIP: loc}
+}
+
+func macs(rows ...RemoteMAC) map[MACKey]RemoteMAC {
+	m := map[MACKey]RemoteMAC{}
+	for _, r := range rows {
+		m[r.Key()] = r
+	}
+	return m
+}
+
+func r(ls, mac, ip, loc string) RemoteMAC {
+	_, v := rmac(ls, mac, ip, loc)
+	return v
+}
+
+// baseSwitch is the plan of gatewayhost for base().
+func baseSwitch() SwitchPlan {
+	return SwitchPlan{
+		Switch:          "gatewayhost",
+		LogicalSwitches: map[string]LogicalSwitch{net1: ls1()},
+		Bindings:        map[BindingKey]string{{"port1", 100}: net1, {"port2", 100}: net1},
+		RemoteMACs: macs(
+			r(net1, "fa:16:3e:18:b5:c1", "10.0.0.186", "127.0.0.11"),
+			r(net1, "fa:16:3e:bc:94:ce", "10.0.0.37", "127.0.0.12"),
+		),
+		McastRemotes: map[string]McastRemote{net1: {LogicalSwitch: net1, LocatorIPs: []string{"127.0.0.11", "127.0.0.12"}}},
+	}
+}
+
+func baseHost(name, itf string) HostPlan {
+	return HostPlan{Host: name, Networks: map[string]HostNetwork{net1: {
+		NetworkID: net1, VNI: 1000, MTU: 1450, Interfaces: []string{itf}, FloodIPs: []string{"127.0.0.42"},
+	}}}
+}
+
+// plans returns every non-empty plan of p.
+func plans(p *Planner) (map[string]SwitchPlan, map[string]HostPlan) {
+	sw := map[string]SwitchPlan{}
+	for _, n := range p.Switches() {
+		sw[n] = p.SwitchPlan(n)
+	}
+	hs := map[string]HostPlan{}
+	for _, n := range p.Hosts() {
+		hs[n] = p.HostPlan(n)
+	}
+	return sw, hs
+}
+
+func TestPlan(t *testing.T) {
+	tests := []struct {
+		name      string
+		cfg       Config
+		edit      func(*Inventory)
+		wantSw    func() map[string]SwitchPlan
+		wantHosts func() map[string]HostPlan
+	}{
+		{
+			name: "transcript connection",
+			edit: func(*Inventory) {},
+			wantSw: func() map[string]SwitchPlan {
+				return map[string]SwitchPlan{"gatewayhost": baseSwitch()}
+			},
+			wantHosts: func() map[string]HostPlan {
+				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+			},
+		},
+		{
+			name: "interface segmentation ids win over the default",
+			edit: func(inv *Inventory) {
+				inv.Gateways[0].Devices[0].Interfaces[0].SegmentationIDs = []int{200, 201}
+			},
+			wantSw: func() map[string]SwitchPlan {
+				sp := baseSwitch()
+				sp.Bindings = map[BindingKey]string{{"port1", 200}: net1, {"port1", 201}: net1, {"port2", 100}: net1}
+				return map[string]SwitchPlan{"gatewayhost": sp}
+			},
+			wantHosts: func() map[string]HostPlan {
+				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+			},
+		},
+		{
+			name: "allowed address pairs",
+			edit: func(inv *Inventory) {
+				inv.Ports[0].AllowedAddressPairs = []model.AddressPair{
+					{IPAddress: "10.0.0.200"},                                     // same MAC: no extra row
+					{IPAddress: "10.0.0.201", MACAddress: "fa:16:3e:18:b5:c1"},    // same MAC spelled out
+					{IPAddress: "10.0.0.202/32", MACAddress: "00:00:5E:00:01:01"}, // VRRP MAC, host prefix
+					{IPAddress: "10.0.0.203", MACAddress: "00:00:5e:00:01:01"},    // same pair MAC again
+					{IPAddress: "10.1.0.0/16", MACAddress: "00:00:5e:00:01:02"},   // network prefix: no ipaddr
+					{IPAddress: "10.0.0.204", MACAddress: "not-a-mac"},            // ignored
+				}
+			},
+			wantSw: func() map[string]SwitchPlan {
+				sp := baseSwitch()
+				sp.RemoteMACs = macs(
+					r(net1, "fa:16:3e:18:b5:c1", "10.0.0.186", "127.0.0.11"),
+					r(net1, "fa:16:3e:bc:94:ce", "10.0.0.37", "127.0.0.12"),
+					r(net1, "00:00:5e:00:01:01", "10.0.0.202", "127.0.0.11"),
+					r(net1, "00:00:5e:00:01:02", "", "127.0.0.11"),
+				)
+				return map[string]SwitchPlan{"gatewayhost": sp}
+			},
+			wantHosts: func() map[string]HostPlan {
+				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+			},
+		},
+		{
+			name: "admin down port keeps its MAC but is not bridged on the host",
+			edit: func(inv *Inventory) { inv.Ports[1].AdminStateUp = false },
+			wantSw: func() map[string]SwitchPlan {
+				return map[string]SwitchPlan{"gatewayhost": baseSwitch()}
+			},
+			wantHosts: func() map[string]HostPlan {
+				h2 := baseHost("compute2", "")
+				n := h2.Networks[net1]
+				n.Interfaces = nil
+				h2.Networks[net1] = n
+				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": h2}
+			},
+		},
+		{
+			name: "host without VTEP, unknown host and unbound port",
+			edit: func(inv *Inventory) {
+				inv.Hosts[1].VTEPIP = ""
+				inv.Ports = append(inv.Ports,
+					model.Port{ID: "p3", NetworkID: net1, MACAddress: "fa:16:3e:00:00:03", HostID: "compute9", AdminStateUp: true, InterfaceName: "tap3"},
+					model.Port{ID: "p4", NetworkID: net1, MACAddress: "fa:16:3e:00:00:04", AdminStateUp: true})
+			},
+			wantSw: func() map[string]SwitchPlan {
+				sp := baseSwitch()
+				sp.RemoteMACs = macs(r(net1, "fa:16:3e:18:b5:c1", "10.0.0.186", "127.0.0.11"))
+				sp.McastRemotes[net1] = McastRemote{LogicalSwitch: net1, LocatorIPs: []string{"127.0.0.11"}}
+				return map[string]SwitchPlan{"gatewayhost": sp}
+			},
+			wantHosts: func() map[string]HostPlan {
+				return map[string]HostPlan{
+					"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2"),
+					"compute9": baseHost("compute9", "tap3"),
+				}
+			},
+		},
+		{
+			name: "no VTEP anywhere: no mcast row",
+			edit: func(inv *Inventory) { inv.Hosts = nil },
+			wantSw: func() map[string]SwitchPlan {
+				sp := baseSwitch()
+				sp.RemoteMACs = map[MACKey]RemoteMAC{}
+				sp.McastRemotes = map[string]McastRemote{}
+				return map[string]SwitchPlan{"gatewayhost": sp}
+			},
+			wantHosts: func() map[string]HostPlan {
+				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+			},
+		},
+		{
+			name: "service node replication",
+			cfg:  Config{ReplicationMode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.9", "192.0.2.8", "192.0.2.9"}},
+			edit: func(*Inventory) {},
+			wantSw: func() map[string]SwitchPlan {
+				sp := baseSwitch()
+				l := ls1()
+				l.ReplicationMode = ReplicationServiceNode
+				sp.LogicalSwitches[net1] = l
+				sp.McastRemotes[net1] = McastRemote{LogicalSwitch: net1, LocatorIPs: []string{"192.0.2.8", "192.0.2.9"}}
+				return map[string]SwitchPlan{"gatewayhost": sp}
+			},
+			wantHosts: func() map[string]HostPlan {
+				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+			},
+		},
+		{
+			name: "two gateways and two devices: shared rows once, unreported switch still planned",
+			edit: func(inv *Inventory) {
+				inv.Gateways = append(inv.Gateways,
+					model.Gateway{ID: "gw2", Devices: []model.Device{{Name: "gatewayhost", Interfaces: []model.Interface{{Name: "port2"}, {Name: "port3", SegmentationIDs: []int{0}}}}}},
+					model.Gateway{ID: "gw3", Devices: []model.Device{
+						{Name: "gatewayhost", Interfaces: []model.Interface{{Name: "port1"}}},
+						{Name: "otherswitch", Interfaces: []model.Interface{{Name: "eth1", SegmentationIDs: []int{7}}}},
+					}})
+				inv.Connections = append(inv.Connections,
+					model.Connection{ID: "c2", GatewayID: "gw2", NetworkID: net1, SegmentationID: intp(100)},
+					model.Connection{ID: "c3", GatewayID: "gw3", NetworkID: net1, SegmentationID: intp(100)})
+			},
+			wantSw: func() map[string]SwitchPlan {
+				sp := baseSwitch()
+				sp.Bindings[BindingKey{"port3", 0}] = net1
+				other := baseSwitch()
+				other.Switch = "otherswitch"
+				other.Bindings = map[BindingKey]string{{"eth1", 7}: net1}
+				return map[string]SwitchPlan{"gatewayhost": sp, "otherswitch": other}
+			},
+			wantHosts: func() map[string]HostPlan {
+				// otherswitch is not reported: no tunnel IP to flood to yet.
+				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+			},
+		},
+		{
+			name: "local MACs reach the hosts of the network",
+			edit: func(inv *Inventory) {
+				inv.Switches = append(inv.Switches, model.Switch{Name: "sw9", TunnelIPs: []string{"192.0.2.99"}})
+				inv.LocalMACs = []model.LocalMAC{
+					{Switch: "gatewayhost", NetworkID: net1, MAC: "52:54:00:00:00:02"},
+					{Switch: "gatewayhost", NetworkID: net1, MAC: "52:54:00:00:00:01", LocatorIP: "127.0.0.43"},
+					{Switch: "sw9", NetworkID: net1, MAC: "52:54:00:00:00:03"},         // switch not in a connected gateway
+					{Switch: "gatewayhost", NetworkID: net2, MAC: "52:54:00:00:00:04"}, // other network
+				}
+			},
+			wantSw: func() map[string]SwitchPlan {
+				return map[string]SwitchPlan{"gatewayhost": baseSwitch()}
+			},
+			wantHosts: func() map[string]HostPlan {
+				out := map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+				for _, hp := range out {
+					n := hp.Networks[net1]
+					n.FDB = []FDBEntry{{MAC: "52:54:00:00:00:01", DstIP: "127.0.0.43"}, {MAC: "52:54:00:00:00:02", DstIP: "127.0.0.42"}}
+					hp.Networks[net1] = n
+				}
+				return out
+			},
+		},
+		{
+			name: "binding claimed by two networks goes to the lowest network id",
+			edit: func(inv *Inventory) {
+				inv.Networks = append(inv.Networks, model.Network{ID: "0-first", Name: "n0", VNI: 1001})
+				inv.Gateways = append(inv.Gateways, model.Gateway{ID: "gw2", Devices: []model.Device{{Name: "gatewayhost", Interfaces: []model.Interface{{Name: "port1"}}}}})
+				inv.Connections = append(inv.Connections, model.Connection{ID: "c2", GatewayID: "gw2", NetworkID: "0-first", SegmentationID: intp(100)})
+			},
+			wantSw: func() map[string]SwitchPlan {
+				sp := baseSwitch()
+				sp.LogicalSwitches["0-first"] = LogicalSwitch{Name: "0-first", NetworkID: "0-first", VNI: 1001, ReplicationMode: ReplicationSourceNode, Description: "n0"}
+				sp.Bindings[BindingKey{"port1", 100}] = "0-first"
+				return map[string]SwitchPlan{"gatewayhost": sp}
+			},
+			wantHosts: func() map[string]HostPlan {
+				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+			},
+		},
+		{
+			name: "duplicate MAC: own MAC beats a pair, then lowest port id",
+			edit: func(inv *Inventory) {
+				inv.Ports = append(inv.Ports,
+					model.Port{ID: "p0", NetworkID: net1, MACAddress: "fa:16:3e:bc:94:ce", FixedIPs: []model.FixedIP{{IPAddress: "10.0.0.99"}}, HostID: "compute1"},
+					model.Port{ID: "p00", NetworkID: net1, MACAddress: "fa:16:3e:00:00:09", HostID: "compute1",
+						AllowedAddressPairs: []model.AddressPair{{IPAddress: "10.0.0.98", MACAddress: "fa:16:3e:18:b5:c1"}}})
+			},
+			wantSw: func() map[string]SwitchPlan {
+				sp := baseSwitch()
+				sp.RemoteMACs = macs(
+					r(net1, "fa:16:3e:18:b5:c1", "10.0.0.186", "127.0.0.11"),
+					r(net1, "fa:16:3e:bc:94:ce", "10.0.0.99", "127.0.0.11"),
+					r(net1, "fa:16:3e:00:00:09", "", "127.0.0.11"),
+				)
+				return map[string]SwitchPlan{"gatewayhost": sp}
+			},
+			wantHosts: func() map[string]HostPlan {
+				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+			},
+		},
+		{
+			name: "network not VXLAN or without VNI: nothing",
+			edit: func(inv *Inventory) {
+				inv.Networks[0].NetworkType = "vlan"
+			},
+			wantSw:    func() map[string]SwitchPlan { return map[string]SwitchPlan{} },
+			wantHosts: func() map[string]HostPlan { return map[string]HostPlan{} },
+		},
+		{
+			name:      "no connection: nothing",
+			edit:      func(inv *Inventory) { inv.Connections = nil },
+			wantSw:    func() map[string]SwitchPlan { return map[string]SwitchPlan{} },
+			wantHosts: func() map[string]HostPlan { return map[string]HostPlan{} },
+		},
+		{
+			name:      "connection to a missing gateway: nothing",
+			edit:      func(inv *Inventory) { inv.Gateways = nil },
+			wantSw:    func() map[string]SwitchPlan { return map[string]SwitchPlan{} },
+			wantHosts: func() map[string]HostPlan { return map[string]HostPlan{} },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := base()
+			tt.edit(&inv)
+			p, err := New(tt.cfg, inv)
+			if err != nil {
+				t.Fatalf("New() error = %v", err)
+			}
+			sw, hs := plans(p)
+			if diff := cmp.Diff(tt.wantSw(), sw); diff != "" {
+				t.Errorf("switch plans (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantHosts(), hs); diff != "" {
+				t.Errorf("host plans (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNewConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr bool
+	}{
+		{"zero", Config{}, false},
+		{"source node", Config{ReplicationMode: ReplicationSourceNode}, false},
+		{"service node", Config{ReplicationMode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.1"}}, false},
+		{"service node without nodes", Config{ReplicationMode: ReplicationServiceNode}, true},
+		{"service node not IPv4", Config{ReplicationMode: ReplicationServiceNode, ServiceNodes: []string{"2001:db8::1"}}, true},
+		{"nodes with source node", Config{ServiceNodes: []string{"192.0.2.1"}}, true},
+		{"unknown mode", Config{ReplicationMode: "flood"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.cfg, Inventory{})
+			if (err != nil) != tt.wantErr {
+				t.Errorf("New(%+v) error = %v; want error %v", tt.cfg, err, tt.wantErr)
+			}
+		})
+	}
+}
