@@ -1,6 +1,103 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"io"
+	"os"
 
-// addClientCommands is owned by the CLI work (issue 3).
-func addClientCommands(root *cobra.Command) {}
+	"github.com/spf13/cobra"
+
+	"github.com/l2gw/l2gw/internal/client"
+)
+
+// cliOptions are the flags shared by every client command.
+type cliOptions struct {
+	url    string
+	token  string
+	format string
+}
+
+func (o *cliOptions) client() (*client.Client, error) {
+	var opts []client.Option
+	if o.token != "" {
+		opts = append(opts, client.WithToken(o.token))
+	}
+	opts = append(opts, client.WithUserAgent("l2gw-cli"))
+	return client.New(o.url, opts...)
+}
+
+// check validates the global flags once per command.
+func (o *cliOptions) check() error {
+	if o.format != formatTable && o.format != formatJSON {
+		return fmt.Errorf("--format %q: want %s or %s", o.format, formatTable, formatJSON)
+	}
+	return nil
+}
+
+// cliContext is what a client command's run function gets.
+type cliContext struct {
+	cmd    *cobra.Command
+	c      *client.Client
+	format string
+}
+
+func (x *cliContext) out() io.Writer { return x.cmd.OutOrStdout() }
+
+func (x *cliContext) object(v any) error { return printObject(x.out(), x.format, v) }
+
+// deleted confirms a deletion in table mode, like neutron ("Deleted network: net1").
+func (x *cliContext) deleted(resource, what string) error {
+	if x.format == formatJSON {
+		return nil
+	}
+	_, err := fmt.Fprintf(x.out(), "Deleted %s: %s\n", resource, what)
+	return err
+}
+
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// addClientCommands registers the seed's client commands
+// (l2-gateway-*, l2-gateway-connection-*) and the inventory commands
+// (net-*, port-*, host-*, switch-*, local-mac-list) on root, with the
+// persistent flags --url, --token and -f/--format.
+func addClientCommands(root *cobra.Command) {
+	o := &cliOptions{}
+	pf := root.PersistentFlags()
+	pf.StringVar(&o.url, "url", envOr("L2GW_URL", client.DefaultURL), "l2gw API endpoint (env L2GW_URL)")
+	pf.StringVar(&o.token, "token", os.Getenv("L2GW_TOKEN"), "Keystone token sent as X-Auth-Token (env L2GW_TOKEN)")
+	pf.StringVarP(&o.format, "format", "f", formatTable, "output format of client commands: table or json")
+
+	// run wraps a client command body: global flag checks, client set-up.
+	run := func(f func(x *cliContext, args []string) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			return f(&cliContext{cmd: cmd, c: c, format: o.format}, args)
+		}
+	}
+	for _, cmd := range gatewayCommands(run) {
+		cmd.GroupID = "l2gw"
+		root.AddCommand(cmd)
+	}
+	for _, cmd := range inventoryCommands(run) {
+		cmd.GroupID = "inventory"
+		root.AddCommand(cmd)
+	}
+	root.AddGroup(
+		&cobra.Group{ID: "l2gw", Title: "L2 gateway commands (the seed's CLI):"},
+		&cobra.Group{ID: "inventory", Title: "Inventory commands (networks, ports, hosts, switches):"},
+	)
+}
+
+// runner adapts a client command body to cobra.
+type runner func(f func(x *cliContext, args []string) error) func(*cobra.Command, []string) error
