@@ -38,6 +38,7 @@ func newRootCmd() *cobra.Command {
 	}
 	// Each role registers its sub-commands from its own file.
 	root.AddCommand(newServerCmd())
+	root.AddCommand(newSoftVTEPCmd())
 	addClientCommands(root)
 	return root
 }
