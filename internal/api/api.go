@@ -1,0 +1,268 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/l2gw/l2gw/internal/model"
+	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/store"
+)
+
+// Config tunes the API handler; the zero value is usable.
+type Config struct {
+	// Logger receives request failures (Error) and per-request detail
+	// (Debug). Nil discards.
+	Logger *slog.Logger
+	// Authenticator identifies callers. Nil means NoAuth: everyone is admin.
+	Authenticator Authenticator
+	// Policy decides who may do what. Nil means DefaultPolicy (admin only).
+	Policy *Policy
+	// MaxBodyBytes limits request bodies (413 above). Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Registry receives the API's metrics and is served on /metrics. Nil
+	// means a new registry of the handler's own.
+	Registry *prometheus.Registry
+	// Now is the clock (host liveness). Nil means time.Now.
+	Now func() time.Time
+}
+
+type handler struct {
+	st      store.Store
+	log     *slog.Logger
+	auth    Authenticator
+	policy  *Policy
+	maxBody int64
+	now     func() time.Time
+	mux     *http.ServeMux
+
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// New returns the HTTP handler of the whole northbound API.
+func New(st store.Store, cfg Config) http.Handler {
+	h := &handler{
+		st: st, log: cfg.Logger, auth: cfg.Authenticator, policy: cfg.Policy,
+		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if h.auth == nil {
+		h.auth = NoAuth{}
+	}
+	if h.policy == nil {
+		h.policy = DefaultPolicy()
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "l2gw_api_requests_total",
+		Help: "API requests by method, route pattern and status code.",
+	}, []string{"method", "route", "code"})
+	h.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "l2gw_api_request_duration_seconds",
+		Help:    "API request handling time by method and route pattern.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"method", "route"})
+	// A registry shared with other handlers may already hold them.
+	_ = reg.Register(h.requests)
+	_ = reg.Register(h.duration)
+	h.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return h.mux
+}
+
+// endpoint is one method of a route. auth false serves without credentials.
+type endpoint struct {
+	method string
+	fn     http.HandlerFunc
+	noAuth bool
+}
+
+func (h *handler) routes(metrics http.Handler) {
+	h.route("/{$}", endpoint{method: http.MethodGet, fn: h.versions, noAuth: true})
+	h.route(neutron.Base, endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
+	h.route(neutron.Base+"/{$}", endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
+	h.route("/healthz", endpoint{method: http.MethodGet, fn: h.healthz, noAuth: true})
+	h.route("/metrics", endpoint{method: http.MethodGet, fn: metrics.ServeHTTP, noAuth: true})
+	h.route(neutron.PathExtensions, endpoint{method: http.MethodGet, fn: h.listExtensions})
+	h.route(neutron.PathExtensions+"/{alias}", endpoint{method: http.MethodGet, fn: h.showExtension})
+
+	h.crud(neutron.Gateways, h.listGateways, h.createGateway, h.showGateway, h.updateGateway, h.deleteGateway)
+	h.crud(neutron.Connections, h.listConnections, h.createConnection, h.showConnection, h.updateConnection, h.deleteConnection)
+	h.crud(neutron.Networks, h.listNetworks, h.createNetworks, h.showNetwork, h.updateNetwork, h.deleteNetwork)
+	h.crud(neutron.Ports, h.listPorts, h.createPorts, h.showPort, h.updatePort, h.deletePort)
+	h.crud(neutron.Hosts, h.listHosts, h.createHost, h.showHost, h.updateHost, h.deleteHost)
+	h.crud(neutron.Switches, h.listSwitches, nil, h.showSwitch, nil, nil)
+	h.crud(neutron.LocalMACs, h.listLocalMACs, nil, nil, nil, nil)
+
+	// Anything else: Neutron's 404.
+	h.mux.HandleFunc("/", h.instrument("other", func(w http.ResponseWriter, r *http.Request) {
+		writeErrorBody(w, http.StatusNotFound, neutron.Error{Type: "HTTPNotFound", Message: "The resource could not be found."})
+	}))
+}
+
+func (h *handler) crud(res neutron.Resource, list, create, show, update, del http.HandlerFunc) {
+	var coll, member []endpoint
+	if list != nil {
+		coll = append(coll, endpoint{method: http.MethodGet, fn: list})
+	}
+	if create != nil {
+		coll = append(coll, endpoint{method: http.MethodPost, fn: create})
+	}
+	if show != nil {
+		member = append(member, endpoint{method: http.MethodGet, fn: show})
+	}
+	if update != nil {
+		member = append(member, endpoint{method: http.MethodPut, fn: update})
+	}
+	if del != nil {
+		member = append(member, endpoint{method: http.MethodDelete, fn: del})
+	}
+	h.route(res.Path, coll...)
+	if len(member) > 0 {
+		h.route(res.Path+"/{id}", member...)
+	}
+}
+
+// route registers "METHOD pattern" for each endpoint and, for the pattern
+// alone, a 405 NeutronError with Allow (ServeMux's own 405 is text/plain).
+func (h *handler) route(pattern string, eps ...endpoint) {
+	allow := make([]string, 0, len(eps)+1)
+	for _, ep := range eps {
+		fn := ep.fn
+		if !ep.noAuth {
+			fn = h.authenticate(fn)
+		}
+		h.mux.HandleFunc(ep.method+" "+pattern, h.instrument(pattern, fn))
+		allow = append(allow, ep.method)
+		if ep.method == http.MethodGet {
+			allow = append(allow, http.MethodHead)
+		}
+	}
+	slices.Sort(allow)
+	allowed := strings.Join(allow, ", ")
+	h.mux.HandleFunc(pattern, h.instrument(pattern, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allowed)
+		writeErrorBody(w, http.StatusMethodNotAllowed, neutron.Error{
+			Type: "HTTPMethodNotAllowed", Message: fmt.Sprintf("The method %s is not allowed for this resource.", r.Method),
+		})
+	}))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// instrument counts and times requests by route pattern, and turns a panic
+// (a bug) into a logged 500 rather than a dropped connection.
+func (h *handler) instrument(route string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				h.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+				if sw.code == 0 {
+					writeErrorBody(sw, http.StatusInternalServerError, neutron.Error{Type: "HTTPInternalServerError", Message: internalErrorMessage})
+				}
+			}
+			code := sw.code
+			if code == 0 {
+				code = http.StatusOK
+			}
+			h.requests.WithLabelValues(r.Method, route, strconv.Itoa(code)).Inc()
+			h.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+			h.log.Debug("request", logAttrs(r), "code", code, "duration", time.Since(start))
+		}()
+		next(sw, r)
+	}
+}
+
+func (h *handler) authenticate(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := h.auth.Authenticate(r)
+		if err != nil {
+			h.log.Debug("authentication failed", logAttrs(r), "err", err)
+			writeErrorBody(w, http.StatusUnauthorized, neutron.Error{Type: "HTTPUnauthorized", Message: "Authentication required"})
+			return
+		}
+		next(w, r.WithContext(withCredentials(r.Context(), c)))
+	}
+}
+
+// enforce applies the policy to the request's caller.
+func (h *handler) enforce(r *http.Request, action string) error {
+	c, ok := CredentialsFrom(r.Context())
+	if !ok {
+		return model.NewFault(errUnauthorized, "HTTPUnauthorized", "Authentication required")
+	}
+	return h.policy.Enforce(c, action)
+}
+
+// caller's project, the default tenant of created objects.
+func callerProject(r *http.Request) string {
+	c, _ := CredentialsFrom(r.Context())
+	return c.ProjectID
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeErrorBody(w, http.StatusInternalServerError, neutron.Error{Type: "HTTPInternalServerError", Message: internalErrorMessage})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.st.Revision(r.Context()); err != nil {
+		h.log.Warn("health check: store unavailable", "err", err)
+		http.Error(w, "store unavailable\n", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "ok\n")
+}
