@@ -53,4 +53,3 @@ func (h *handler) versionResources(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"resources": out})
 }
-

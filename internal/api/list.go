@@ -308,4 +308,3 @@ func boolStr(b bool) []string {
 }
 
 func one(s string) []string { return []string{s} }
-
