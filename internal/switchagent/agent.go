@@ -1,0 +1,570 @@
+package switchagent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ovn-org/libovsdb/model"
+	"github.com/ovn-org/libovsdb/ovsdb"
+
+	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/store"
+	"github.com/l2gw/l2gw/internal/vtepmodel/vtep"
+)
+
+// PlanUpdate is one version of the desired state of a switch.
+type PlanUpdate struct {
+	Revision int64 // store revision the plan was computed at
+	Plan     planner.SwitchPlan
+}
+
+// Plans delivers the desired state of switches. WatchSwitch returns a
+// channel that first carries the current plan of the named switch and then
+// every newer one (each a whole plan; intermediate ones may be skipped, only
+// the latest matters). The implementation closes the channel when ctx is
+// done or the feed fails and must never block sending once ctx is done; the
+// agent watches again (with backoff) when the channel closes early.
+type Plans interface {
+	WatchSwitch(ctx context.Context, name string) (<-chan PlanUpdate, error)
+}
+
+// Reporter receives what the agent learns: the switch inventory with its
+// local MACs (only when it changed) and the session/sync status.
+type Reporter interface {
+	ReportSwitch(ctx context.Context, r store.SwitchReport) error
+	SetSwitchStatus(ctx context.Context, s store.SwitchStatus) error
+}
+
+// Config configures an Agent. Zero durations take the documented defaults.
+type Config struct {
+	// Target is the switch's OVSDB endpoint: "tcp:HOST:PORT",
+	// "ssl:HOST:PORT" (with TLS) or "unix:PATH". Required.
+	Target string
+	// TLS is the client TLS configuration of ssl: targets.
+	TLS *tls.Config
+	// Switch is the Physical_Switch name served. Empty: the only switch the
+	// database holds (an error is reported while it holds none or several).
+	Switch string
+	// Owner is the other_config:l2gw-owner value marking our logical
+	// switches (see the package doc); empty means DefaultOwner.
+	Owner string
+	// Logger receives the agent's logs (and libovsdb's, at debug levels);
+	// nil discards.
+	Logger *slog.Logger
+	// ProbeInterval is the echo probe period: a session whose echo is not
+	// answered within it is closed and redialled. Default 5s; negative
+	// disables probes.
+	ProbeInterval time.Duration
+	// ConnectTimeout bounds a dial plus the initial monitor. Default 10s.
+	ConnectTimeout time.Duration
+	// BackoffMin and BackoffMax bound the capped exponential backoff of
+	// redials, plan watches and failed reconciles. Defaults 100ms and 30s.
+	BackoffMin, BackoffMax time.Duration
+	// AuditInterval is the period of the full reconcile that catches missed
+	// events. Default 1m; negative disables it.
+	AuditInterval time.Duration
+	// ReportDebounce is the minimum spacing of two ReportSwitch calls; the
+	// latest state is always reported eventually. Default 100ms.
+	ReportDebounce time.Duration
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.ProbeInterval, 5*time.Second)
+	def(&c.ConnectTimeout, 10*time.Second)
+	def(&c.BackoffMin, 100*time.Millisecond)
+	def(&c.BackoffMax, 30*time.Second)
+	def(&c.AuditInterval, time.Minute)
+	def(&c.ReportDebounce, 100*time.Millisecond)
+	if c.BackoffMax < c.BackoffMin {
+		c.BackoffMax = c.BackoffMin
+	}
+	if c.Owner == "" {
+		c.Owner = DefaultOwner
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Agent realises the plan of one hardware_vtep switch and reports it.
+type Agent struct {
+	cfg     Config
+	plans   Plans
+	rep     Reporter
+	log     *slog.Logger
+	logr    logr.Logger
+	dbModel model.ClientDBModel
+
+	kick        chan struct{} // worker wake-up (coalescing)
+	cacheEvent  chan struct{} // any cache event (for waiting on our own writes)
+	nameChanged chan struct{}
+
+	mu       sync.Mutex
+	sess     *session
+	connErr  string
+	name     string // served switch: configured or discovered
+	plan     *PlanUpdate
+	running  bool
+	worker   workerState // owned by the worker goroutine
+	lastStat *store.SwitchStatus
+}
+
+// workerState is touched only by the worker goroutine.
+type workerState struct {
+	lastReport     *store.SwitchReport
+	lastReportAt   time.Time
+	lastStatusAt   time.Time
+	appliedRev     int64
+	lastSync       time.Time
+	reportedDiscon bool
+}
+
+// New returns an Agent; it does nothing until Run.
+func New(cfg Config, plans Plans, rep Reporter) (*Agent, error) {
+	cfg.setDefaults()
+	if plans == nil || rep == nil {
+		return nil, errors.New("switch agent: plans and reporter are required")
+	}
+	if !strings.HasPrefix(cfg.Target, "tcp:") && !strings.HasPrefix(cfg.Target, "ssl:") && !strings.HasPrefix(cfg.Target, "unix:") {
+		return nil, fmt.Errorf("switch agent: target %q: want tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH", cfg.Target)
+	}
+	if strings.HasPrefix(cfg.Target, "ssl:") && cfg.TLS == nil {
+		return nil, fmt.Errorf("switch agent: target %q needs a TLS config", cfg.Target)
+	}
+	dbModel, err := vtep.FullDatabaseModel()
+	if err != nil {
+		return nil, fmt.Errorf("switch agent: hardware_vtep model: %w", err)
+	}
+	a := &Agent{
+		cfg: cfg, plans: plans, rep: rep,
+		log:         cfg.Logger.With("target", cfg.Target),
+		logr:        logr.FromSlogHandler(cfg.Logger.Handler()).WithName("libovsdb"),
+		dbModel:     dbModel,
+		kick:        make(chan struct{}, 1),
+		cacheEvent:  make(chan struct{}, 1),
+		nameChanged: make(chan struct{}, 1),
+		name:        cfg.Switch,
+	}
+	return a, nil
+}
+
+func (a *Agent) enqueue() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Run connects, watches the plan, reconciles and reports until ctx is done;
+// it returns nil then, after every goroutine it started has exited. It can
+// be called once.
+func (a *Agent) Run(ctx context.Context) error {
+	a.mu.Lock()
+	if a.running {
+		a.mu.Unlock()
+		return errors.New("switch agent: already running")
+	}
+	a.running = true
+	a.mu.Unlock()
+
+	a.log.Info("switch agent starting", "switch", a.cfg.Switch, "owner", a.cfg.Owner,
+		"probe_interval", a.cfg.ProbeInterval, "audit_interval", a.cfg.AuditInterval)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); a.sessionLoop(ctx) }()
+	go func() { defer wg.Done(); a.planLoop(ctx) }()
+	go func() { defer wg.Done(); a.workerLoop(ctx) }()
+	wg.Wait()
+
+	// Best effort: tell the server we are gone.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	a.mu.Lock()
+	name := a.name
+	a.mu.Unlock()
+	if name != "" {
+		st := store.SwitchStatus{Name: name, Connected: false, LastSync: a.worker.lastSync, Revision: a.worker.appliedRev, Error: "agent stopped"}
+		if err := a.rep.SetSwitchStatus(sctx, st); err != nil {
+			a.log.Debug("final status not reported", "err", err)
+		}
+	}
+	return nil
+}
+
+// backoff is a capped exponential backoff.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func (b *backoff) next() time.Duration {
+	if b.cur < b.min {
+		b.cur = b.min
+	} else {
+		b.cur *= 2
+		if b.cur > b.max {
+			b.cur = b.max
+		}
+	}
+	return b.cur
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+func (a *Agent) newBackoff() backoff { return backoff{min: a.cfg.BackoffMin, max: a.cfg.BackoffMax} }
+
+// sleep waits d or until ctx is done; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// sessionLoop dials, keeps the session until it dies, and redials.
+func (a *Agent) sessionLoop(ctx context.Context) {
+	bo := a.newBackoff()
+	for ctx.Err() == nil {
+		s, err := a.dial(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.mu.Lock()
+			a.connErr = fmt.Sprintf("connect %s: %v", a.cfg.Target, err)
+			a.mu.Unlock()
+			a.enqueue()
+			d := bo.next()
+			a.log.Warn("ovsdb connect failed", "err", err, "retry_in", d)
+			if !sleep(ctx, d) {
+				return
+			}
+			continue
+		}
+		bo.reset()
+		a.log.Info("ovsdb connected")
+		a.mu.Lock()
+		a.sess, a.connErr = s, ""
+		a.mu.Unlock()
+		a.enqueue()
+
+		select {
+		case <-ctx.Done():
+		case <-s.dead:
+		}
+		a.mu.Lock()
+		a.sess = nil
+		if ctx.Err() == nil {
+			a.connErr = "ovsdb session lost: " + s.why()
+		}
+		a.mu.Unlock()
+		s.close()
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("ovsdb session lost", "reason", s.why())
+		a.enqueue()
+		if !sleep(ctx, bo.next()) {
+			return
+		}
+	}
+}
+
+// planLoop keeps a plan watch open for the served switch.
+func (a *Agent) planLoop(ctx context.Context) {
+	bo := a.newBackoff()
+	for {
+		a.mu.Lock()
+		name := a.name
+		a.mu.Unlock()
+		if name == "" {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.nameChanged:
+				continue
+			}
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		ch, err := a.plans.WatchSwitch(wctx, name)
+		if err != nil {
+			cancel()
+			d := bo.next()
+			a.log.Warn("plan watch failed", "switch", name, "err", err, "retry_in", d)
+			if !sleep(ctx, d) {
+				return
+			}
+			continue
+		}
+		renamed := a.consumePlans(ctx, ch, name, &bo)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if !renamed {
+			d := bo.next()
+			a.log.Warn("plan watch ended", "switch", name, "retry_in", d)
+			if !sleep(ctx, d) {
+				return
+			}
+		}
+	}
+}
+
+// consumePlans stores plans from ch until it closes, ctx ends or the served
+// switch changes (then it returns true).
+func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, name string, bo *backoff) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-a.nameChanged:
+			a.mu.Lock()
+			cur := a.name
+			a.mu.Unlock()
+			if cur != name {
+				return true
+			}
+		case u, ok := <-ch:
+			if !ok {
+				return false
+			}
+			bo.reset()
+			a.mu.Lock()
+			if a.name == name {
+				a.plan = &u
+			}
+			a.mu.Unlock()
+			a.log.Debug("plan received", "switch", name, "revision", u.Revision)
+			a.enqueue()
+		}
+	}
+}
+
+// workerLoop runs sync on every kick, audit tick and retry.
+func (a *Agent) workerLoop(ctx context.Context) {
+	var audit <-chan time.Time
+	if a.cfg.AuditInterval > 0 {
+		t := time.NewTicker(a.cfg.AuditInterval)
+		defer t.Stop()
+		audit = t.C
+	}
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	bo := a.newBackoff()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.kick:
+		case <-audit:
+		case <-retry.C:
+		}
+		failed, again := a.sync(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case failed:
+			retry.Reset(bo.next())
+		case again > 0:
+			bo.reset()
+			retry.Reset(again)
+		default:
+			bo.reset()
+		}
+	}
+}
+
+// sync is one reconcile pass. It reports whether it failed (to retry with
+// backoff) or wants to run again after a delay (report debounce).
+func (a *Agent) sync(ctx context.Context) (failed bool, again time.Duration) {
+	a.mu.Lock()
+	s, connErr, name, plan := a.sess, a.connErr, a.name, a.plan
+	a.mu.Unlock()
+	w := &a.worker
+
+	if s == nil {
+		if name != "" {
+			a.setStatus(ctx, store.SwitchStatus{Name: name, Connected: false, LastSync: w.lastSync, Revision: w.appliedRev, Error: connErr}, false)
+		}
+		return false, 0
+	}
+	act := readActual(s.client.Cache())
+	swUUID, why := act.findSwitch(name)
+	if name == "" && swUUID != "" {
+		name = act.switches[swUUID].Name
+		a.mu.Lock()
+		if a.name != name {
+			a.name, a.plan = name, nil
+		}
+		a.mu.Unlock()
+		signal(a.nameChanged)
+		a.log.Info("serving the database's physical switch", "switch", name)
+		return false, 0 // wait for its plan
+	}
+	if swUUID == "" {
+		if name != "" {
+			a.setStatus(ctx, store.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: why}, false)
+		} else {
+			a.log.Warn("no switch to serve", "reason", why)
+		}
+		return false, 0
+	}
+	if plan == nil {
+		a.setStatus(ctx, store.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: "waiting for the plan"}, false)
+		return false, 0
+	}
+
+	// Report first: it reads the same snapshot and does not depend on the
+	// transaction below.
+	var reportErr error
+	rep := buildReport(act, swUUID, &plan.Plan, a.cfg.Owner)
+	if w.lastReport == nil || !reflect.DeepEqual(*w.lastReport, rep) {
+		if wait := a.cfg.ReportDebounce - time.Since(w.lastReportAt); wait > 0 {
+			again = wait
+		} else if err := a.rep.ReportSwitch(ctx, rep); err != nil {
+			reportErr = fmt.Errorf("report switch: %w", err)
+		} else {
+			w.lastReport, w.lastReportAt = &rep, time.Now()
+			a.log.Debug("switch reported", "switch", name, "local_macs", len(rep.LocalMACs))
+		}
+	}
+
+	ch := diffPlan(&plan.Plan, act, swUUID, a.cfg.Owner)
+	var txErr error
+	if len(ch.ops) > 0 {
+		start := time.Now()
+		txErr = a.apply(ctx, s, ch)
+		if txErr != nil {
+			a.log.Warn("reconcile failed", "switch", name, "ops", len(ch.ops), "err", txErr)
+		} else {
+			a.log.Info("reconciled", "switch", name, "revision", plan.Revision, "ops", len(ch.ops), "duration", time.Since(start))
+		}
+	}
+	if txErr == nil {
+		w.appliedRev, w.lastSync = plan.Revision, time.Now()
+	}
+	var msgs []string
+	if txErr != nil {
+		msgs = append(msgs, txErr.Error())
+	}
+	if reportErr != nil {
+		msgs = append(msgs, reportErr.Error())
+	}
+	msgs = append(msgs, ch.problems...)
+	st := store.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: strings.Join(msgs, "; ")}
+	a.setStatus(ctx, st, len(ch.ops) > 0)
+	return txErr != nil || reportErr != nil, again
+}
+
+// setStatus sends st when it differs from the last one sent (ignoring
+// LastSync), when force is set, or when the last one is older than the
+// audit interval.
+func (a *Agent) setStatus(ctx context.Context, st store.SwitchStatus, force bool) {
+	w := &a.worker
+	a.mu.Lock()
+	last := a.lastStat
+	a.mu.Unlock()
+	if !force && last != nil {
+		l := *last
+		l.LastSync = st.LastSync
+		if l == st && (a.cfg.AuditInterval <= 0 || time.Since(w.lastStatusAt) < a.cfg.AuditInterval) {
+			return
+		}
+	}
+	if err := a.rep.SetSwitchStatus(ctx, st); err != nil {
+		a.log.Warn("status not reported", "switch", st.Name, "err", err)
+		return
+	}
+	w.lastStatusAt = time.Now()
+	a.mu.Lock()
+	a.lastStat = &st
+	a.mu.Unlock()
+}
+
+// apply runs the change as one transaction, checks every result and waits
+// until the cache shows the rows it inserted and not those it deleted, so
+// that the next diff cannot insert them again.
+func (a *Agent) apply(ctx context.Context, s *session, ch change) error {
+	res, err := s.client.Transact(ctx, ch.ops...)
+	if err != nil {
+		s.fail("transact: " + err.Error())
+		return fmt.Errorf("transact %d operations: %w", len(ch.ops), err)
+	}
+	if opErrs, err := ovsdb.CheckOperationResults(res, ch.ops); err != nil {
+		detail := err.Error()
+		if len(opErrs) > 0 {
+			detail = opErrs[0].Error()
+		} else if len(res) > len(ch.ops) {
+			detail = res[len(ch.ops)].Error + ": " + res[len(ch.ops)].Details
+		}
+		return fmt.Errorf("transaction of %d operations failed: %s", len(ch.ops), detail)
+	}
+	var inserted []rowRef
+	for i, op := range ch.ops {
+		if op.Op == ovsdb.OperationInsert && i < len(res) {
+			inserted = append(inserted, rowRef{op.Table, res[i].UUID.GoUUID})
+		}
+	}
+	return a.waitCache(ctx, s, inserted, ch.deleted)
+}
+
+func (a *Agent) waitCache(ctx context.Context, s *session, present, absent []rowRef) error {
+	tc := s.client.Cache()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		present = filterRows(present, func(r rowRef) bool { return !hasRow(tc, r) })
+		absent = filterRows(absent, func(r rowRef) bool { return hasRow(tc, r) })
+		if len(present) == 0 && len(absent) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.dead:
+			return errors.New("ovsdb session lost while waiting for the transaction's updates")
+		case <-deadline.C:
+			return fmt.Errorf("cache did not show the transaction: %d rows missing, %d rows not deleted", len(present), len(absent))
+		case <-a.cacheEvent:
+		case <-tick.C:
+		}
+	}
+}
+
+func filterRows(rs []rowRef, keep func(rowRef) bool) []rowRef {
+	out := rs[:0]
+	for _, r := range rs {
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,124 @@
+package switchagent
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+
+	"github.com/l2gw/l2gw/internal/planner"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// planBuilder builds SwitchPlans for tests.
+type planBuilder struct{ p planner.SwitchPlan }
+
+func newPlan() *planBuilder { return &planBuilder{planner.NewSwitchPlan("gatewayhost")} }
+
+func (b *planBuilder) ls(name string, vni int) *planBuilder {
+	b.p.LogicalSwitches[name] = planner.LogicalSwitch{Name: name, NetworkID: "net-" + name, VNI: vni}
+	return b
+}
+
+func (b *planBuilder) bind(port string, vlan int, ls string) *planBuilder {
+	b.p.Bindings[planner.BindingKey{Port: port, VLAN: vlan}] = ls
+	return b
+}
+
+func (b *planBuilder) mac(ls, mac, ip, loc string) *planBuilder {
+	b.p.RemoteMACs[planner.MACKey{LogicalSwitch: ls, MAC: mac}] = planner.RemoteMAC{LogicalSwitch: ls, MAC: mac, IP: ip, LocatorIP: loc}
+	return b
+}
+
+func (b *planBuilder) flood(ls string, ips ...string) *planBuilder {
+	b.p.McastRemotes[ls] = planner.McastRemote{LogicalSwitch: ls, LocatorIPs: ips}
+	return b
+}
+
+func (b *planBuilder) build() planner.SwitchPlan { return b.p }
+
+// ourState is the part of the database a plan describes.
+func ourState(t testing.TB, lines []string) []string {
+	t.Helper()
+	return filter(lines, "ls ", "binding ", "Ucast_Macs_Remote ", "Mcast_Macs_Remote ", "locator ", "locator_set ")
+}
+
+func TestSeedWorkflow(t *testing.T) {
+	o := newSwitch(t, false, "port1", "port2")
+	before := rawDump(t, o)
+	plans, rec := newFakePlans(), &recorder{}
+	const (
+		h1, h2, h3 = "192.0.2.11", "192.0.2.12", "192.0.2.13"
+		m1, m2, m3 = "fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "fa:16:3e:00:00:03"
+	)
+	seed := func() *planBuilder {
+		return newPlan().ls("net1", 1000).bind("port1", 100, "net1").bind("port2", 100, "net1")
+	}
+	steps := []struct {
+		name string
+		plan planner.SwitchPlan
+		want []string
+	}{
+		{"seed", seed().mac("net1", m1, "10.0.0.1", h1).mac("net1", m2, "10.0.0.2", h2).flood("net1", h1, h2).build(), []string{
+			"Mcast_Macs_Remote net1 unknown-dst -> [192.0.2.11 192.0.2.12]",
+			"Ucast_Macs_Remote net1 fa:16:3e:00:00:01 ip=10.0.0.1 -> 192.0.2.11",
+			"Ucast_Macs_Remote net1 fa:16:3e:00:00:02 ip=10.0.0.2 -> 192.0.2.12",
+			"binding port1/100 net1",
+			"binding port2/100 net1",
+			"locator vxlan_over_ipv4 192.0.2.11 key=[]",
+			"locator vxlan_over_ipv4 192.0.2.12 key=[]",
+			"locator_set [192.0.2.11 192.0.2.12]",
+			"ls net1 key=[1000] other_config=map[l2gw-owner:l2gw]",
+		}},
+		{"port add", seed().mac("net1", m1, "10.0.0.1", h1).mac("net1", m2, "10.0.0.2", h2).mac("net1", m3, "10.0.0.3", h3).flood("net1", h1, h2, h3).build(), []string{
+			"Mcast_Macs_Remote net1 unknown-dst -> [192.0.2.11 192.0.2.12 192.0.2.13]",
+			"Ucast_Macs_Remote net1 fa:16:3e:00:00:01 ip=10.0.0.1 -> 192.0.2.11",
+			"Ucast_Macs_Remote net1 fa:16:3e:00:00:02 ip=10.0.0.2 -> 192.0.2.12",
+			"Ucast_Macs_Remote net1 fa:16:3e:00:00:03 ip=10.0.0.3 -> 192.0.2.13",
+			"binding port1/100 net1",
+			"binding port2/100 net1",
+			"locator vxlan_over_ipv4 192.0.2.11 key=[]",
+			"locator vxlan_over_ipv4 192.0.2.12 key=[]",
+			"locator vxlan_over_ipv4 192.0.2.13 key=[]",
+			"locator_set [192.0.2.11 192.0.2.12 192.0.2.13]",
+			"ls net1 key=[1000] other_config=map[l2gw-owner:l2gw]",
+		}},
+		{"port delete", seed().mac("net1", m2, "10.0.0.2", h2).mac("net1", m3, "10.0.0.3", h3).flood("net1", h2, h3).build(), []string{
+			"Mcast_Macs_Remote net1 unknown-dst -> [192.0.2.12 192.0.2.13]",
+			"Ucast_Macs_Remote net1 fa:16:3e:00:00:02 ip=10.0.0.2 -> 192.0.2.12",
+			"Ucast_Macs_Remote net1 fa:16:3e:00:00:03 ip=10.0.0.3 -> 192.0.2.13",
+			"binding port1/100 net1",
+			"binding port2/100 net1",
+			"locator vxlan_over_ipv4 192.0.2.12 key=[]",
+			"locator vxlan_over_ipv4 192.0.2.13 key=[]",
+			"locator_set [192.0.2.12 192.0.2.13]",
+			"ls net1 key=[1000] other_config=map[l2gw-owner:l2gw]",
+		}},
+		{"host move", seed().mac("net1", m2, "10.0.0.2", h3).mac("net1", m3, "10.0.0.3", h3).flood("net1", h3).build(), []string{
+			"Mcast_Macs_Remote net1 unknown-dst -> [192.0.2.13]",
+			"Ucast_Macs_Remote net1 fa:16:3e:00:00:02 ip=10.0.0.2 -> 192.0.2.13",
+			"Ucast_Macs_Remote net1 fa:16:3e:00:00:03 ip=10.0.0.3 -> 192.0.2.13",
+			"binding port1/100 net1",
+			"binding port2/100 net1",
+			"locator vxlan_over_ipv4 192.0.2.13 key=[]",
+			"locator_set [192.0.2.13]",
+			"ls net1 key=[1000] other_config=map[l2gw-owner:l2gw]",
+		}},
+		{"empty", newPlan().build(), nil},
+	}
+	for i, st := range steps {
+		rev := int64(i + 1)
+		plans.Set(rev, st.plan)
+		if i == 0 {
+			startAgent(t, Config{Target: o.UnixTarget(), Switch: "gatewayhost"}, plans, rec)
+		}
+		rec.waitSynced(t, rev, "")
+		if diff := cmp.Diff(st.want, ourState(t, state(t, o))); diff != "" {
+			t.Fatalf("%s: state (-want +got):\n%s", st.name, diff)
+		}
+	}
+	if diff := cmp.Diff(before, rawDump(t, o)); diff != "" {
+		t.Errorf("database after the empty plan differs from before (-before +after):\n%s", diff)
+	}
+}

@@ -1,0 +1,568 @@
+package switchagent
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ovn-org/libovsdb/ovsdb"
+
+	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/vtepmodel/vtep"
+)
+
+// OwnerKey is the Logical_Switch other_config key marking l2gw's logical
+// switches; its value is the agent's Config.Owner.
+const OwnerKey = "l2gw-owner"
+
+// DefaultOwner is the OwnerKey value used when Config.Owner is empty.
+const DefaultOwner = "l2gw"
+
+// rowRef names one row of one table.
+type rowRef struct {
+	table, uuid string
+}
+
+// change is the result of diffing a plan against the database: the
+// operations of one transaction, the rows it deletes (to wait for), and the
+// items that cannot be realised (reported as the sync error).
+type change struct {
+	ops      []ovsdb.Operation
+	deleted  []rowRef
+	problems []string
+}
+
+// diffPlan computes the minimal transaction that makes the part of the
+// database owned by owner equal plan on the switch swUUID (which must exist
+// in a). It is pure: no I/O.
+func diffPlan(plan *planner.SwitchPlan, a *actual, swUUID, owner string) change {
+	d := differ{plan: plan, a: a, owner: owner, ref: map[string]ovsdb.UUID{}, locNew: map[string]ovsdb.UUID{}, setNew: map[string]ovsdb.UUID{}}
+	d.index()
+	d.logicalSwitches()
+	d.remoteMACs()
+	d.mcastRemotes()
+	d.bindings(swUUID)
+	d.deleteStaleSwitches()
+	ops := make([]ovsdb.Operation, 0, len(d.locOps)+len(d.setOps)+len(d.lsOps)+len(d.rowOps)+len(d.portOps)+len(d.lsDelOps))
+	ops = append(ops, d.locOps...)
+	ops = append(ops, d.setOps...)
+	ops = append(ops, d.lsOps...)
+	ops = append(ops, d.rowOps...)
+	ops = append(ops, d.portOps...)
+	ops = append(ops, d.lsDelOps...)
+	slices.Sort(d.problems)
+	return change{ops: ops, deleted: d.deleted, problems: slices.Compact(d.problems)}
+}
+
+type differ struct {
+	plan  *planner.SwitchPlan
+	a     *actual
+	owner string
+
+	lsByName map[string]*vtep.LogicalSwitch
+	ours     map[string]bool      // our LS UUIDs
+	ref      map[string]ovsdb.UUID // plan LS name -> UUID or named UUID, when usable
+	locByIP  map[string]string    // vxlan locator without tunnel key, by dst_ip
+	setByKey map[string]string    // locator set UUID by sorted dst_ips
+	locNew   map[string]ovsdb.UUID
+	setNew   map[string]ovsdb.UUID
+	keepLS   map[string]bool // our LS UUIDs the plan still wants
+
+	locOps, setOps, lsOps, rowOps, portOps, lsDelOps []ovsdb.Operation
+	deleted                                          []rowRef
+	problems                                         []string
+}
+
+func (d *differ) problem(format string, args ...any) {
+	d.problems = append(d.problems, fmt.Sprintf(format, args...))
+}
+
+func (d *differ) index() {
+	d.lsByName = map[string]*vtep.LogicalSwitch{}
+	d.ours = map[string]bool{}
+	d.keepLS = map[string]bool{}
+	for u, ls := range d.a.lswitches {
+		d.lsByName[ls.Name] = ls
+		if ls.OtherConfig[OwnerKey] == d.owner {
+			d.ours[u] = true
+		}
+	}
+	d.locByIP = map[string]string{}
+	for u, l := range d.a.locators {
+		if l.EncapsulationType == planner.EncapVXLAN && l.TunnelKey == nil {
+			d.locByIP[l.DstIP] = u
+		}
+	}
+	d.setByKey = map[string]string{}
+	for u, s := range d.a.locatorSets {
+		if k, ok := d.setKeyOf(s); ok {
+			d.setByKey[k] = u
+		}
+	}
+}
+
+// setKeyOf is the sorted dst_ips of a locator set whose locators are all
+// plain VXLAN ones.
+func (d *differ) setKeyOf(s *vtep.PhysicalLocatorSet) (string, bool) {
+	ips := make([]string, 0, len(s.Locators))
+	for _, lu := range s.Locators {
+		l := d.a.locators[lu]
+		if l == nil || l.EncapsulationType != planner.EncapVXLAN || l.TunnelKey != nil {
+			return "", false
+		}
+		ips = append(ips, l.DstIP)
+	}
+	return setKey(ips), len(ips) > 0
+}
+
+func setKey(ips []string) string {
+	s := slices.Clone(ips)
+	slices.Sort(s)
+	return strings.Join(slices.Compact(s), ",")
+}
+
+func uuidCond(u string) []ovsdb.Condition {
+	return []ovsdb.Condition{{Column: "_uuid", Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: u}}}
+}
+
+func (d *differ) del(table, u string) {
+	op := ovsdb.Operation{Op: ovsdb.OperationDelete, Table: table, Where: uuidCond(u)}
+	if table == vtep.LogicalSwitchTable {
+		d.lsDelOps = append(d.lsDelOps, op)
+	} else {
+		d.rowOps = append(d.rowOps, op)
+	}
+	d.deleted = append(d.deleted, rowRef{table, u})
+}
+
+// locator returns the UUID of the plain VXLAN locator for ip, inserting one
+// (once per transaction) when none exists. Only call it for a row that will
+// reference the locator: an unreferenced insert would be garbage-collected.
+func (d *differ) locator(ip string) ovsdb.UUID {
+	if u, ok := d.locByIP[ip]; ok {
+		return ovsdb.UUID{GoUUID: u}
+	}
+	if u, ok := d.locNew[ip]; ok {
+		return u
+	}
+	name := fmt.Sprintf("loc%d", len(d.locNew))
+	d.locOps = append(d.locOps, ovsdb.Operation{
+		Op: ovsdb.OperationInsert, Table: vtep.PhysicalLocatorTable, UUIDName: name,
+		Row: ovsdb.Row{"encapsulation_type": planner.EncapVXLAN, "dst_ip": ip},
+	})
+	u := ovsdb.UUID{GoUUID: name}
+	d.locNew[ip] = u
+	return u
+}
+
+// locatorSet returns an existing or new locator set holding exactly ips.
+func (d *differ) locatorSet(ips []string) ovsdb.UUID {
+	k := setKey(ips)
+	if u, ok := d.setByKey[k]; ok {
+		return ovsdb.UUID{GoUUID: u}
+	}
+	if u, ok := d.setNew[k]; ok {
+		return u
+	}
+	locs := make([]any, 0, len(ips))
+	for _, ip := range strings.Split(k, ",") {
+		locs = append(locs, d.locator(ip))
+	}
+	name := fmt.Sprintf("set%d", len(d.setNew))
+	d.setOps = append(d.setOps, ovsdb.Operation{
+		Op: ovsdb.OperationInsert, Table: vtep.PhysicalLocatorSetTable, UUIDName: name,
+		Row: ovsdb.Row{"locators": ovsdb.OvsSet{GoSet: locs}},
+	})
+	u := ovsdb.UUID{GoUUID: name}
+	d.setNew[k] = u
+	return u
+}
+
+func optInt(v int) ovsdb.OvsSet {
+	if v <= 0 {
+		return ovsdb.OvsSet{GoSet: []any{}}
+	}
+	return ovsdb.OvsSet{GoSet: []any{v}}
+}
+
+func optString(v string) ovsdb.OvsSet {
+	if v == "" {
+		return ovsdb.OvsSet{GoSet: []any{}}
+	}
+	return ovsdb.OvsSet{GoSet: []any{v}}
+}
+
+func sortedKeys[K ~string, V any](m map[K]V) []K {
+	ks := make([]K, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func (d *differ) logicalSwitches() {
+	for i, name := range sortedKeys(d.plan.LogicalSwitches) {
+		want := d.plan.LogicalSwitches[name]
+		if name == "" {
+			d.problem("logical switch with an empty name")
+			continue
+		}
+		cur := d.lsByName[name]
+		if cur == nil {
+			row := ovsdb.Row{
+				"name":         name,
+				"description":  want.Description,
+				"tunnel_key":   optInt(want.VNI),
+				"other_config": ovsdb.OvsMap{GoMap: map[any]any{OwnerKey: d.owner}},
+			}
+			if want.ReplicationMode != "" {
+				row["replication_mode"] = want.ReplicationMode
+			}
+			u := fmt.Sprintf("ls%d", i)
+			d.lsOps = append(d.lsOps, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vtep.LogicalSwitchTable, UUIDName: u, Row: row})
+			d.ref[name] = ovsdb.UUID{GoUUID: u}
+			continue
+		}
+		if !d.ours[cur.UUID] {
+			d.problem("logical switch %s exists and is not owned by %s", quote(name), d.owner)
+			continue
+		}
+		d.ref[name] = ovsdb.UUID{GoUUID: cur.UUID}
+		d.keepLS[cur.UUID] = true
+		row := ovsdb.Row{}
+		if cur.TunnelKey == nil && want.VNI > 0 || cur.TunnelKey != nil && *cur.TunnelKey != want.VNI {
+			row["tunnel_key"] = optInt(want.VNI)
+		}
+		if cur.Description != want.Description {
+			row["description"] = want.Description
+		}
+		curMode := ""
+		if cur.ReplicationMode != nil {
+			curMode = *cur.ReplicationMode
+		}
+		if curMode != want.ReplicationMode {
+			row["replication_mode"] = optString(want.ReplicationMode)
+		}
+		if len(row) > 0 {
+			d.lsOps = append(d.lsOps, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vtep.LogicalSwitchTable, Where: uuidCond(cur.UUID), Row: row})
+		}
+	}
+}
+
+// macKey identifies a MAC row by its logical switch name and lower-case MAC.
+type macKey struct{ ls, mac string }
+
+func (d *differ) lsName(u string) string {
+	if ls := d.a.lswitches[u]; ls != nil {
+		return ls.Name
+	}
+	return ""
+}
+
+func (d *differ) remoteMACs() {
+	cur := map[macKey][]*vtep.UcastMacsRemote{}
+	for _, r := range d.a.ucastRemote {
+		if d.ours[r.LogicalSwitch] {
+			k := macKey{d.lsName(r.LogicalSwitch), strings.ToLower(r.MAC)}
+			cur[k] = append(cur[k], r)
+		}
+	}
+	wantKeys := make([]planner.MACKey, 0, len(d.plan.RemoteMACs))
+	for k := range d.plan.RemoteMACs {
+		wantKeys = append(wantKeys, k)
+	}
+	sort.Slice(wantKeys, func(i, j int) bool {
+		if wantKeys[i].LogicalSwitch != wantKeys[j].LogicalSwitch {
+			return wantKeys[i].LogicalSwitch < wantKeys[j].LogicalSwitch
+		}
+		return wantKeys[i].MAC < wantKeys[j].MAC
+	})
+	seen := map[macKey]bool{}
+	for _, pk := range wantKeys {
+		want := d.plan.RemoteMACs[pk]
+		ls, ok := d.ref[want.LogicalSwitch]
+		if !ok {
+			if _, inPlan := d.plan.LogicalSwitches[want.LogicalSwitch]; !inPlan {
+				d.problem("remote mac %s: logical switch %s not in the plan", want.MAC, quote(want.LogicalSwitch))
+			}
+			continue
+		}
+		if want.MAC == "" || want.LocatorIP == "" {
+			d.problem("remote mac %s in %s: empty mac or locator", want.MAC, quote(want.LogicalSwitch))
+			continue
+		}
+		k := macKey{want.LogicalSwitch, strings.ToLower(want.MAC)}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		rows := cur[k]
+		if len(rows) == 0 {
+			d.rowOps = append(d.rowOps, ovsdb.Operation{
+				Op: ovsdb.OperationInsert, Table: vtep.UcastMacsRemoteTable,
+				Row: ovsdb.Row{"MAC": want.MAC, "logical_switch": ls, "locator": d.locator(want.LocatorIP), "ipaddr": want.IP},
+			})
+			continue
+		}
+		// Keep the row closest to the plan; delete duplicates.
+		best := 0
+		for i, r := range rows {
+			if d.locIP(r.Locator) == want.LocatorIP && r.Ipaddr == want.IP {
+				best = i
+				break
+			}
+		}
+		keep := rows[best]
+		row := ovsdb.Row{}
+		if d.locIP(keep.Locator) != want.LocatorIP {
+			row["locator"] = d.locator(want.LocatorIP)
+		}
+		if keep.Ipaddr != want.IP {
+			row["ipaddr"] = want.IP
+		}
+		if keep.MAC != want.MAC {
+			row["MAC"] = want.MAC
+		}
+		if len(row) > 0 {
+			d.rowOps = append(d.rowOps, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vtep.UcastMacsRemoteTable, Where: uuidCond(keep.UUID), Row: row})
+		}
+		for i, r := range rows {
+			if i != best {
+				d.del(vtep.UcastMacsRemoteTable, r.UUID)
+			}
+		}
+	}
+	for _, k := range sortedMacKeys(cur) {
+		if seen[k] {
+			continue
+		}
+		for _, r := range cur[k] {
+			d.del(vtep.UcastMacsRemoteTable, r.UUID)
+		}
+	}
+}
+
+func sortedMacKeys[V any](m map[macKey]V) []macKey {
+	ks := make([]macKey, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool {
+		if ks[i].ls != ks[j].ls {
+			return ks[i].ls < ks[j].ls
+		}
+		return ks[i].mac < ks[j].mac
+	})
+	return ks
+}
+
+func (d *differ) locIP(u string) string {
+	if l := d.a.locators[u]; l != nil && l.EncapsulationType == planner.EncapVXLAN && l.TunnelKey == nil {
+		return l.DstIP
+	}
+	return ""
+}
+
+func (d *differ) mcastRemotes() {
+	cur := map[macKey][]*vtep.McastMacsRemote{}
+	for _, r := range d.a.mcastRemote {
+		if d.ours[r.LogicalSwitch] {
+			k := macKey{d.lsName(r.LogicalSwitch), strings.ToLower(r.MAC)}
+			cur[k] = append(cur[k], r)
+		}
+	}
+	seen := map[macKey]bool{}
+	for _, name := range sortedKeys(d.plan.McastRemotes) {
+		want := d.plan.McastRemotes[name]
+		lsName := want.LogicalSwitch
+		if lsName == "" {
+			lsName = name
+		}
+		ls, ok := d.ref[lsName]
+		if !ok {
+			if _, inPlan := d.plan.LogicalSwitches[lsName]; !inPlan {
+				d.problem("mcast remote: logical switch %s not in the plan", quote(lsName))
+			}
+			continue
+		}
+		var ips []string
+		for _, ip := range want.LocatorIPs {
+			if ip != "" {
+				ips = append(ips, ip)
+			}
+		}
+		if len(ips) == 0 {
+			continue // no row: a locator set needs at least one locator
+		}
+		k := macKey{lsName, planner.UnknownDst}
+		seen[k] = true
+		wantKey := setKey(ips)
+		rows := cur[k]
+		if len(rows) == 0 {
+			d.rowOps = append(d.rowOps, ovsdb.Operation{
+				Op: ovsdb.OperationInsert, Table: vtep.McastMacsRemoteTable,
+				Row: ovsdb.Row{"MAC": planner.UnknownDst, "logical_switch": ls, "locator_set": d.locatorSet(ips)},
+			})
+			continue
+		}
+		best := 0
+		for i, r := range rows {
+			if s := d.a.locatorSets[r.LocatorSet]; s != nil {
+				if got, ok := d.setKeyOf(s); ok && got == wantKey {
+					best = i
+					break
+				}
+			}
+		}
+		keep := rows[best]
+		var got string
+		if s := d.a.locatorSets[keep.LocatorSet]; s != nil {
+			got, _ = d.setKeyOf(s)
+		}
+		if got != wantKey {
+			d.rowOps = append(d.rowOps, ovsdb.Operation{
+				Op: ovsdb.OperationUpdate, Table: vtep.McastMacsRemoteTable, Where: uuidCond(keep.UUID),
+				Row: ovsdb.Row{"locator_set": d.locatorSet(ips)},
+			})
+		}
+		for i, r := range rows {
+			if i != best {
+				d.del(vtep.McastMacsRemoteTable, r.UUID)
+			}
+		}
+	}
+	for _, k := range sortedMacKeys(cur) {
+		if seen[k] {
+			continue
+		}
+		for _, r := range cur[k] {
+			d.del(vtep.McastMacsRemoteTable, r.UUID)
+		}
+	}
+}
+
+func (d *differ) bindings(swUUID string) {
+	sw := d.a.switches[swUUID]
+	onSwitch := map[string]bool{}
+	portByName := map[string]*vtep.PhysicalPort{}
+	if sw != nil {
+		for _, pu := range sw.Ports {
+			if p := d.a.ports[pu]; p != nil {
+				onSwitch[pu] = true
+				portByName[p.Name] = p
+			}
+		}
+	}
+	want := map[string]map[int]string{} // port name -> vlan -> LS name
+	for k, ls := range d.plan.Bindings {
+		if want[k.Port] == nil {
+			want[k.Port] = map[int]string{}
+		}
+		want[k.Port][k.VLAN] = ls
+	}
+	for _, name := range sortedKeys(want) {
+		if portByName[name] == nil {
+			d.problem("port %s not found on the switch", quote(name))
+		}
+	}
+	portUUIDs := sortedKeys(d.a.ports)
+	for _, pu := range portUUIDs {
+		p := d.a.ports[pu]
+		var w map[int]string
+		if onSwitch[pu] {
+			w = want[p.Name]
+		}
+		ins := map[any]any{}
+		del := map[any]any{}
+		for _, vlan := range sortedInts(w) {
+			lsName := w[vlan]
+			if vlan < 0 || vlan > 4095 {
+				d.problem("port %s: vlan %d out of range", quote(p.Name), vlan)
+				continue
+			}
+			ref, ok := d.ref[lsName]
+			if !ok {
+				if _, inPlan := d.plan.LogicalSwitches[lsName]; !inPlan {
+					d.problem("binding %s/%d: logical switch %s not in the plan", p.Name, vlan, quote(lsName))
+				}
+				continue
+			}
+			curLS, bound := p.VLANBindings[vlan]
+			switch {
+			case !bound:
+				ins[vlan] = ref
+			case curLS == ref.GoUUID:
+			case d.ours[curLS]:
+				del[vlan] = ovsdb.UUID{GoUUID: curLS}
+				ins[vlan] = ref
+			default:
+				d.problem("binding %s/%d is held by logical switch %s not owned by %s", p.Name, vlan, quote(d.lsName(curLS)), d.owner)
+			}
+		}
+		for vlan, curLS := range p.VLANBindings {
+			if !d.ours[curLS] {
+				continue
+			}
+			if _, wanted := w[vlan]; wanted {
+				if ref, ok := d.ref[w[vlan]]; ok && (ref.GoUUID == curLS || del[vlan] != nil) {
+					continue
+				}
+			}
+			del[vlan] = ovsdb.UUID{GoUUID: curLS}
+		}
+		var muts []ovsdb.Mutation
+		if len(del) > 0 {
+			muts = append(muts, ovsdb.Mutation{Column: "vlan_bindings", Mutator: ovsdb.MutateOperationDelete, Value: ovsdb.OvsMap{GoMap: del}})
+		}
+		if len(ins) > 0 {
+			muts = append(muts, ovsdb.Mutation{Column: "vlan_bindings", Mutator: ovsdb.MutateOperationInsert, Value: ovsdb.OvsMap{GoMap: ins}})
+		}
+		if len(muts) > 0 {
+			d.portOps = append(d.portOps, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: vtep.PhysicalPortTable, Where: uuidCond(pu), Mutations: muts})
+		}
+	}
+}
+
+func sortedInts[V any](m map[int]V) []int {
+	ks := make([]int, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// deleteStaleSwitches deletes our logical switches the plan no longer
+// wants. Their remote MACs and bindings are already deleted (they are not
+// in the plan); the switch-learnt local MACs in them go too, or the delete
+// would break referential integrity.
+func (d *differ) deleteStaleSwitches() {
+	routed := map[string]string{}
+	for _, r := range d.a.routers {
+		for _, ls := range r.SwitchBinding {
+			routed[ls] = r.Name
+		}
+	}
+	for _, u := range sortedKeys(d.ours) {
+		if d.keepLS[u] {
+			continue
+		}
+		if r, ok := routed[u]; ok {
+			d.problem("logical switch %s is still bound to logical router %s", quote(d.lsName(u)), quote(r))
+			continue
+		}
+		for _, lu := range sortedKeys(d.a.ucastLocal) {
+			if d.a.ucastLocal[lu].LogicalSwitch == u {
+				d.del(vtep.UcastMacsLocalTable, lu)
+			}
+		}
+		for _, mu := range sortedKeys(d.a.mcastLocal) {
+			if d.a.mcastLocal[mu].LogicalSwitch == u {
+				d.del(vtep.McastMacsLocalTable, mu)
+			}
+		}
+		d.del(vtep.LogicalSwitchTable, u)
+	}
+}

@@ -1,0 +1,46 @@
+// Package switchagent makes one hardware_vtep switch (an OVSDB server
+// speaking the hardware_vtep schema, RFC 7047) hold the state l2gw plans for
+// it, and reports the switch (ports, tunnel IPs, faults, local MACs) back.
+//
+// An Agent keeps one OVSDB session (tcp:, ssl: or unix:), redialled with a
+// capped exponential backoff and checked with echo probes, monitors the
+// tables it needs into libovsdb's cache, and runs a level-triggered
+// reconcile: every plan update, cache event, reconnect and periodic audit
+// only enqueues; one worker diffs the desired plan against the cached
+// database restricted to what l2gw owns and applies the minimal set of
+// operations in one transaction, then waits until the cache shows the
+// rows it inserted before diffing again.
+//
+// # Ownership
+//
+// l2gw records ownership in the database itself, so a restarted agent (or a
+// fresh cache after reconnect) knows exactly what it wrote:
+//
+//   - A Logical_Switch is l2gw's iff other_config:l2gw-owner equals the
+//     agent's owner value (Config.Owner, "l2gw" by default). The agent sets
+//     it when it inserts a logical switch and never adopts an existing
+//     logical switch without it: a plan naming a logical switch that exists
+//     but is not ours is reported as an error and left alone.
+//   - Every Ucast_Macs_Remote and Mcast_Macs_Remote row whose logical_switch
+//     is ours is ours, and so is every Physical_Port.vlan_bindings entry whose
+//     value is one of our logical switches. Bindings are changed only with
+//     mutate insert/delete of our (vlan, logical switch) pairs, never by
+//     rewriting the column, so foreign entries on the same port survive. A
+//     (port, VLAN) the plan wants that is bound to a foreign logical switch
+//     is left alone and reported as an error.
+//   - Physical_Locator and Physical_Locator_Set rows are shared: existing
+//     ones are reused (locators have a unique index on
+//     (encapsulation_type, dst_ip, tunnel_key)), new ones are inserted only
+//     in the transaction that references them, and none is ever deleted:
+//     ovsdb-server garbage-collects them once nothing references them.
+//   - Everything else (foreign logical switches, their MACs and bindings,
+//     Physical_Switch, Physical_Port rows) is never modified or deleted.
+//     The one exception: when one of our logical switches is removed, the
+//     Ucast_Macs_Local/Mcast_Macs_Local rows the switch learnt in it are
+//     deleted with it (referential integrity requires it).
+//
+// Removing an item from the plan removes exactly what it added. Ownership is
+// per database, not per Physical_Switch: an agent serves a database holding
+// one switch (the usual hardware_vtep deployment); agents sharing one
+// database must use distinct Owner values and logical switch names.
+package switchagent
