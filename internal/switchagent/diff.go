@@ -61,10 +61,10 @@ type differ struct {
 	owner string
 
 	lsByName map[string]*vtep.LogicalSwitch
-	ours     map[string]bool      // our LS UUIDs
+	ours     map[string]bool       // our LS UUIDs
 	ref      map[string]ovsdb.UUID // plan LS name -> UUID or named UUID, when usable
-	locByIP  map[string]string    // vxlan locator without tunnel key, by dst_ip
-	setByKey map[string]string    // locator set UUID by sorted dst_ips
+	locByIP  map[string]string     // vxlan locator without tunnel key, by dst_ip
+	setByKey map[string]string     // locator set UUID by sorted dst_ips
 	locNew   map[string]ovsdb.UUID
 	setNew   map[string]ovsdb.UUID
 	keepLS   map[string]bool // our LS UUIDs the plan still wants
