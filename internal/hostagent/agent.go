@@ -1,0 +1,441 @@
+package hostagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/l2gw/l2gw/internal/model"
+	"github.com/l2gw/l2gw/internal/planner"
+)
+
+// PlanUpdate is one version of the desired state of a host.
+type PlanUpdate struct {
+	Revision int64 // store revision the plan was computed at
+	Plan     planner.HostPlan
+}
+
+// Plans delivers the desired state of hosts. WatchHost returns a channel
+// that first carries the current plan of the named host and then every
+// newer one (each a whole plan; intermediate ones may be skipped, only the
+// latest matters). The implementation closes the channel when ctx is done or
+// the feed fails and must never block sending once ctx is done; the agent
+// watches again (with backoff) when the channel closes early.
+type Plans interface {
+	WatchHost(ctx context.Context, host string) (<-chan PlanUpdate, error)
+}
+
+// Registrar records the host and its VTEP IP; the agent calls it at start
+// and then periodically as a heartbeat. store.Store implements it.
+type Registrar interface {
+	RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error)
+}
+
+// Config configures an Agent. Zero durations take the documented defaults.
+type Config struct {
+	// Host is the host's name, as in ports' binding:host_id. Required.
+	Host string
+	// VTEPIP is the IPv4 address the host's VXLAN tunnels use. Required.
+	VTEPIP string
+	// NetNS is the network namespace to realise the plan in: a name under
+	// /run/netns or an absolute path. Empty: the agent's own namespace.
+	NetNS string
+	// Logger receives the agent's logs; nil discards.
+	Logger *slog.Logger
+	// ResyncInterval is the period of the full reconcile that catches
+	// changes no event reported. Default 1m; negative disables it.
+	ResyncInterval time.Duration
+	// HeartbeatInterval is the period of RegisterHost calls. Default 30s.
+	HeartbeatInterval time.Duration
+	// BackoffMin and BackoffMax bound the capped exponential backoff of
+	// failed reconciles, plan watches, registrations and link subscriptions.
+	// Defaults 100ms and 30s.
+	BackoffMin, BackoffMax time.Duration
+	// DefaultMTU is the MTU of networks whose plan has none; 0: DefaultMTU.
+	DefaultMTU int
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.ResyncInterval, time.Minute)
+	def(&c.HeartbeatInterval, 30*time.Second)
+	def(&c.BackoffMin, 100*time.Millisecond)
+	def(&c.BackoffMax, 30*time.Second)
+}
+
+// Status is a snapshot of what the agent has done.
+type Status struct {
+	// Registered is true once RegisterHost has succeeded.
+	Registered bool
+	// LastHeartbeat is the time of the last successful RegisterHost.
+	LastHeartbeat time.Time
+	// HavePlan is true once a plan has been received.
+	HavePlan bool
+	// AppliedRevision is the revision of the last plan realised without error.
+	AppliedRevision int64
+	// LastError is the error of the last reconcile, empty after a success.
+	LastError string
+	// MissingInterfaces are plan interfaces that do not exist (yet).
+	MissingInterfaces []string
+}
+
+// Agent keeps a host's kernel state equal to its plan: it registers the
+// host, watches its plan and reconciles on every plan update, on link events
+// of our devices and planned interfaces, and periodically.
+type Agent struct {
+	cfg   Config
+	vtep  net.IP
+	plans Plans
+	reg   Registrar
+	log   *slog.Logger
+	kick  chan struct{} // capacity 1: a pending reconcile
+
+	mu     sync.Mutex
+	plan   *PlanUpdate
+	wanted map[string]bool // planned interface names
+	status Status
+}
+
+// New returns an agent; Run starts it.
+func New(cfg Config, plans Plans, reg Registrar) (*Agent, error) {
+	cfg.setDefaults()
+	if cfg.Host == "" {
+		return nil, errors.New("host agent: host name required")
+	}
+	vtep := net.ParseIP(cfg.VTEPIP).To4()
+	if vtep == nil {
+		return nil, fmt.Errorf("host agent: vtep ip %q: not an IPv4 address", cfg.VTEPIP)
+	}
+	if plans == nil || reg == nil {
+		return nil, errors.New("host agent: plans and registrar required")
+	}
+	if cfg.BackoffMin <= 0 || cfg.BackoffMax < cfg.BackoffMin {
+		return nil, fmt.Errorf("host agent: backoff %v..%v: invalid", cfg.BackoffMin, cfg.BackoffMax)
+	}
+	if cfg.HeartbeatInterval < 0 {
+		return nil, fmt.Errorf("host agent: heartbeat interval %v: negative", cfg.HeartbeatInterval)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("host", cfg.Host)
+	return &Agent{cfg: cfg, vtep: vtep, plans: plans, reg: reg, log: log, kick: make(chan struct{}, 1)}, nil
+}
+
+// Status returns a snapshot of the agent's progress.
+func (a *Agent) Status() Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.status
+	s.MissingInterfaces = slices.Clone(s.MissingInterfaces)
+	return s
+}
+
+// Run registers the host and keeps its kernel state equal to its plan until
+// ctx is done; it then returns nil, leaving the kernel state in place (a
+// restarted agent takes it over without dropping traffic). Until the first
+// plan arrives nothing is changed. It returns an error only when it cannot
+// start (namespace or netlink unavailable).
+func (a *Agent) Run(ctx context.Context) error {
+	r, closeNS, err := a.open()
+	if err != nil {
+		return err
+	}
+	defer closeNS()
+	defer r.Close()
+	a.log.Info("host agent started", "vtep_ip", a.vtep.String(), "netns", a.cfg.NetNS,
+		"resync_interval", a.cfg.ResyncInterval, "heartbeat_interval", a.cfg.HeartbeatInterval)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { a.heartbeat(ctx) })
+	wg.Go(func() { a.watchPlans(ctx) })
+	wg.Go(func() { a.watchLinks(ctx, r) })
+	a.reconcileLoop(ctx, r)
+	cancel()
+	wg.Wait()
+	a.log.Info("host agent stopped")
+	return nil
+}
+
+// Cleanup removes every device and FDB entry the host agent owns in the
+// configured namespace (see the package comment).
+func (a *Agent) Cleanup(ctx context.Context) error {
+	r, closeNS, err := a.open()
+	if err != nil {
+		return err
+	}
+	defer closeNS()
+	defer r.Close()
+	if err := r.Cleanup(ctx); err != nil {
+		return fmt.Errorf("clean up host %s: %w", a.cfg.Host, err)
+	}
+	a.log.Info("host agent state removed", "netns", a.cfg.NetNS)
+	return nil
+}
+
+// open returns a Realiser in the configured namespace and a function that
+// closes the namespace handle.
+func (a *Agent) open() (*Realiser, func(), error) {
+	ns := netns.None()
+	if a.cfg.NetNS != "" {
+		var err error
+		if filepath.IsAbs(a.cfg.NetNS) {
+			ns, err = netns.GetFromPath(a.cfg.NetNS)
+		} else {
+			ns, err = netns.GetFromName(a.cfg.NetNS)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("open netns %s: %w", a.cfg.NetNS, err)
+		}
+	}
+	closeNS := func() {
+		if ns.IsOpen() {
+			ns.Close()
+		}
+	}
+	r, err := NewRealiser(ns, RealiserConfig{VTEPIP: a.vtep, DefaultMTU: a.cfg.DefaultMTU, Logger: a.log})
+	if err != nil {
+		closeNS()
+		return nil, nil, fmt.Errorf("host agent: %w", err)
+	}
+	return r, closeNS, nil
+}
+
+// enqueue asks for a reconcile; requests coalesce while one is pending.
+func (a *Agent) enqueue() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Agent) setPlan(u PlanUpdate) {
+	wanted := map[string]bool{}
+	for _, n := range u.Plan.Networks {
+		for _, ifc := range n.Interfaces {
+			wanted[ifc] = true
+		}
+	}
+	a.mu.Lock()
+	a.plan = &u
+	a.wanted = wanted
+	a.status.HavePlan = true
+	a.mu.Unlock()
+}
+
+func (a *Agent) currentPlan() (PlanUpdate, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.plan == nil {
+		return PlanUpdate{}, false
+	}
+	return *a.plan, true
+}
+
+// interesting reports whether a link event may need a reconcile: it is
+// about one of our devices or a planned interface.
+func (a *Agent) interesting(name string) bool {
+	if _, _, ok := parseOwned(name); ok {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.wanted[name]
+}
+
+// backoff is a capped exponential delay.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(2*b.cur, b.max)
+	}
+	return b.cur
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+// sleep waits d or until ctx is done; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// reconcileLoop is the single worker: one Realise at a time, on every
+// enqueue and resync tick, with capped backoff after failures.
+func (a *Agent) reconcileLoop(ctx context.Context, r *Realiser) {
+	var resync <-chan time.Time
+	if a.cfg.ResyncInterval > 0 {
+		t := time.NewTicker(a.cfg.ResyncInterval)
+		defer t.Stop()
+		resync = t.C
+	}
+	bo := backoff{min: a.cfg.BackoffMin, max: a.cfg.BackoffMax}
+	var lastMissing []string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.kick:
+		case <-resync:
+		}
+		u, ok := a.currentPlan()
+		if !ok {
+			continue // never touch the kernel before knowing the plan
+		}
+		start := time.Now()
+		res, err := r.Realise(ctx, u.Plan)
+		if ctx.Err() != nil {
+			return
+		}
+		a.mu.Lock()
+		a.status.MissingInterfaces = res.MissingInterfaces
+		if err != nil {
+			a.status.LastError = err.Error()
+		} else {
+			a.status.LastError = ""
+			a.status.AppliedRevision = u.Revision
+		}
+		a.mu.Unlock()
+		if !slices.Equal(lastMissing, res.MissingInterfaces) {
+			if len(res.MissingInterfaces) > 0 {
+				a.log.Info("waiting for interfaces", "interfaces", res.MissingInterfaces)
+			}
+			lastMissing = res.MissingInterfaces
+		}
+		if err != nil {
+			d := bo.next()
+			a.log.Warn("reconcile failed", "revision", u.Revision, "changes", res.Changes, "retry_in", d, "error", err)
+			if !sleep(ctx, d) {
+				return
+			}
+			a.enqueue()
+			continue
+		}
+		bo.reset()
+		if res.Changes > 0 {
+			a.log.Info("plan realised", "revision", u.Revision, "changes", res.Changes,
+				"networks", len(u.Plan.Networks), "duration", time.Since(start))
+		} else {
+			a.log.Debug("plan already realised", "revision", u.Revision)
+		}
+	}
+}
+
+// heartbeat registers the host now and every HeartbeatInterval, retrying
+// failures with backoff.
+func (a *Agent) heartbeat(ctx context.Context) {
+	bo := backoff{min: a.cfg.BackoffMin, max: min(a.cfg.BackoffMax, a.cfg.HeartbeatInterval)}
+	failing := false
+	for {
+		now := time.Now()
+		_, err := a.reg.RegisterHost(ctx, a.cfg.Host, a.vtep.String(), now)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := a.cfg.HeartbeatInterval
+		if err != nil {
+			wait = bo.next()
+			if !failing {
+				a.log.Warn("host registration failed", "retry_in", wait, "error", err)
+			} else {
+				a.log.Debug("host registration failed", "retry_in", wait, "error", err)
+			}
+			failing = true
+		} else {
+			bo.reset()
+			a.mu.Lock()
+			first := !a.status.Registered
+			a.status.Registered = true
+			a.status.LastHeartbeat = now
+			a.mu.Unlock()
+			if first || failing {
+				a.log.Info("host registered", "vtep_ip", a.vtep.String())
+			}
+			failing = false
+		}
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// watchPlans feeds plan updates to the reconcile loop, re-watching with
+// backoff when the feed fails.
+func (a *Agent) watchPlans(ctx context.Context) {
+	bo := backoff{min: a.cfg.BackoffMin, max: a.cfg.BackoffMax}
+	for {
+		ch, err := a.plans.WatchHost(ctx, a.cfg.Host)
+		if err == nil {
+			for u := range ch {
+				bo.reset()
+				a.setPlan(u)
+				a.enqueue()
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		d := bo.next()
+		if err != nil {
+			a.log.Warn("plan watch failed", "retry_in", d, "error", err)
+		} else {
+			a.log.Warn("plan watch ended", "retry_in", d)
+		}
+		if !sleep(ctx, d) {
+			return
+		}
+	}
+}
+
+// watchLinks enqueues a reconcile on link events of our devices and planned
+// interfaces (a tap appearing, a device deleted by hand), resubscribing with
+// backoff when the subscription breaks.
+func (a *Agent) watchLinks(ctx context.Context, r *Realiser) {
+	bo := backoff{min: a.cfg.BackoffMin, max: a.cfg.BackoffMax}
+	for {
+		start := time.Now()
+		err := r.WatchLinks(ctx, func(name string) {
+			if a.interesting(name) {
+				a.enqueue()
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		a.enqueue() // events may have been missed
+		if time.Since(start) > a.cfg.BackoffMax {
+			bo.reset() // it worked for a while: not a failure streak
+		}
+		d := bo.next()
+		a.log.Warn("link events lost", "retry_in", d, "error", err)
+		if !sleep(ctx, d) {
+			return
+		}
+	}
+}

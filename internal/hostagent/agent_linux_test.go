@@ -1,0 +1,292 @@
+package hostagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/l2gw/l2gw/internal/model"
+	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/testenv"
+)
+
+// feed is an in-process Plans: every watch gets the latest plan, then each
+// newer one. breakWatches ends the open watches as a failing feed would.
+type feed struct {
+	mu      sync.Mutex
+	latest  *PlanUpdate
+	changed chan struct{} // closed and replaced on every Publish / break
+	gen     int           // incremented by breakWatches
+	watches int
+}
+
+func newFeed() *feed { return &feed{changed: make(chan struct{})} }
+
+func (f *feed) notifyLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func (f *feed) Publish(u PlanUpdate) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.latest = &u
+	f.notifyLocked()
+}
+
+func (f *feed) breakWatches() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gen++
+	f.notifyLocked()
+}
+
+func (f *feed) Watches() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.watches
+}
+
+func (f *feed) WatchHost(ctx context.Context, host string) (<-chan PlanUpdate, error) {
+	f.mu.Lock()
+	f.watches++
+	gen := f.gen
+	f.mu.Unlock()
+	ch := make(chan PlanUpdate)
+	go func() {
+		defer close(ch)
+		var sent int64 = -1
+		for {
+			f.mu.Lock()
+			latest, changed, broken := f.latest, f.changed, f.gen != gen
+			f.mu.Unlock()
+			if broken {
+				return
+			}
+			if latest != nil && latest.Revision != sent {
+				select {
+				case ch <- *latest:
+					sent = latest.Revision
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// registrar records RegisterHost calls and fails the first failFirst ones.
+type registrar struct {
+	mu        sync.Mutex
+	failFirst int
+	calls     []string
+}
+
+func (r *registrar) RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, name+" "+vtepIP)
+	if len(r.calls) <= r.failFirst {
+		return model.Host{}, errors.New("server unavailable")
+	}
+	return model.Host{Name: name, VTEPIP: vtepIP, LastHeartbeat: at}, nil
+}
+
+func (r *registrar) Calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.calls...)
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// runAgent starts an agent and returns a function that stops it and checks
+// that Run returned nil.
+func runAgent(t *testing.T, cfg Config, plans Plans, reg Registrar) (*Agent, func()) {
+	t.Helper()
+	a, err := New(cfg, plans, reg)
+	if err != nil {
+		t.Fatalf("New() = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		t.Helper()
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v; want nil", err)
+		}
+	}
+	t.Cleanup(stop)
+	return a, stop
+}
+
+func TestAgent(t *testing.T) {
+	lab := testenv.NewNetLab(t)
+	c := newTestNS(t, lab, "compute")
+	setupForeign(t, lab, c.name)
+	foreign := kernelState(t, c.h)
+	cfg := Config{
+		Host:              "compute1",
+		VTEPIP:            hostVTEP,
+		NetNS:             c.name,
+		Logger:            testLogger(t),
+		ResyncInterval:    -1, // prove that link events, not a timer, enslave late taps
+		HeartbeatInterval: 20 * time.Millisecond,
+		BackoffMin:        time.Millisecond,
+		BackoffMax:        20 * time.Millisecond,
+	}
+	plans := newFeed()
+	reg := &registrar{failFirst: 2}
+	waitState := func(what, want string) {
+		t.Helper()
+		eventually(t, 10*time.Second, what, func() error {
+			if diff := cmp.Diff(want, kernelState(t, c.h)); diff != "" {
+				return fmt.Errorf("kernel state (-want +got):\n%s", diff)
+			}
+			return nil
+		})
+	}
+
+	a, stop := runAgent(t, cfg, plans, reg)
+
+	// Registration is retried until it succeeds, then repeated as heartbeat.
+	eventually(t, 10*time.Second, "heartbeats", func() error {
+		if n := len(reg.Calls()); n < 5 {
+			return fmt.Errorf("%d RegisterHost calls", n)
+		}
+		return nil
+	})
+	if got := reg.Calls()[0]; got != "compute1 "+hostVTEP {
+		t.Errorf("RegisterHost(%s); want compute1 %s", got, hostVTEP)
+	}
+	if !a.Status().Registered {
+		t.Errorf("Status().Registered = false after successful heartbeats")
+	}
+	// Before any plan, a link event must not make the agent clean up.
+	lab.IP(c.name, "link", "add", "l2vx77", "type", "vxlan", "id", "77", "local", hostVTEP, "dstport", "4789")
+	if diff := cmp.Diff(withForeign(foreign, "link l2vx77 vxlan down mtu 1500 vni 77 local 192.0.2.2 port 4789 learning true"),
+		kernelState(t, c.h)); diff != "" {
+		t.Errorf("kernel state before any plan (-want +got):\n%s", diff)
+	}
+
+	plan := hostPlan(planner.HostNetwork{NetworkID: "net-a", VNI: 1000, Interfaces: []string{"tap1"},
+		FDB: []planner.FDBEntry{{MAC: "02:00:00:00:00:01", DstIP: "192.0.2.1"}}, FloodIPs: []string{"192.0.2.1"}})
+	plans.Publish(PlanUpdate{Revision: 1, Plan: plan})
+	netA := []string{
+		"link l2br1000 bridge up mtu 1450",
+		"link l2vx1000 vxlan up mtu 1450 master l2br1000 vni 1000 local 192.0.2.2 port 4789 learning false",
+		"fdb l2vx1000 00:00:00:00:00:00 dst 192.0.2.1 self",
+		"fdb l2vx1000 02:00:00:00:00:01 dst 192.0.2.1 self",
+		"fdb l2vx1000 02:00:00:00:00:01 master static",
+	}
+	waitState("plan 1 realised", withForeign(foreign, netA...))
+	eventually(t, 10*time.Second, "tap1 reported missing", func() error {
+		if s := a.Status(); s.AppliedRevision != 1 || !cmp.Equal(s.MissingInterfaces, []string{"tap1"}) {
+			return fmt.Errorf("Status() = %+v", s)
+		}
+		return nil
+	})
+
+	// The VM's tap appears later: the link event enslaves it.
+	lab.Veth(c.name, "tap1", c.name, "tap1p")
+	withTap := append([]string{"link tap1 veth up mtu 1500 master l2br1000", "link tap1p veth up mtu 1500"}, netA...)
+	waitState("tap1 enslaved", withForeign(foreign, withTap...))
+
+	// A device deleted by hand comes back (link event on our device).
+	lab.IP(c.name, "link", "del", "l2vx1000")
+	waitState("l2vx1000 restored", withForeign(foreign, withTap...))
+
+	// The feed breaks; the agent watches again and gets the next plan.
+	watches := plans.Watches()
+	plans.breakWatches()
+	eventually(t, 10*time.Second, "plan re-watched", func() error {
+		if n := plans.Watches(); n <= watches {
+			return fmt.Errorf("%d watches", n)
+		}
+		return nil
+	})
+	plan2 := hostPlan(planner.HostNetwork{NetworkID: "net-a", VNI: 1000, Interfaces: []string{"tap1"},
+		FloodIPs: []string{"192.0.2.1", "192.0.2.3"}})
+	plans.Publish(PlanUpdate{Revision: 2, Plan: plan2})
+	state2 := withForeign(foreign,
+		"link tap1 veth up mtu 1500 master l2br1000",
+		"link tap1p veth up mtu 1500",
+		"link l2br1000 bridge up mtu 1450",
+		"link l2vx1000 vxlan up mtu 1450 master l2br1000 vni 1000 local 192.0.2.2 port 4789 learning false",
+		"fdb l2vx1000 00:00:00:00:00:00 dst 192.0.2.1 self",
+		"fdb l2vx1000 00:00:00:00:00:00 dst 192.0.2.3 self",
+	)
+	waitState("plan 2 realised", state2)
+
+	// Stopping leaves the data plane in place.
+	stop()
+	if diff := cmp.Diff(state2, kernelState(t, c.h)); diff != "" {
+		t.Errorf("kernel state after Run returned (-want +got):\n%s", diff)
+	}
+
+	// A restarted agent converges on the same state without duplicates.
+	a2, stop2 := runAgent(t, cfg, plans, &registrar{})
+	eventually(t, 10*time.Second, "restarted agent applied plan 2", func() error {
+		if s := a2.Status(); s.AppliedRevision != 2 {
+			return fmt.Errorf("Status() = %+v", s)
+		}
+		return nil
+	})
+	if diff := cmp.Diff(state2, kernelState(t, c.h)); diff != "" {
+		t.Errorf("kernel state after restart (-want +got):\n%s", diff)
+	}
+	stop2()
+
+	if err := a2.Cleanup(context.Background()); err != nil {
+		t.Fatalf("Cleanup() = %v", err)
+	}
+	if diff := cmp.Diff(withForeign(foreign, "link tap1 veth up mtu 1500", "link tap1p veth up mtu 1500"),
+		kernelState(t, c.h)); diff != "" {
+		t.Errorf("kernel state after Cleanup (-want +got):\n%s", diff)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	ok := Config{Host: "h", VTEPIP: "192.0.2.2"}
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no host", Config{VTEPIP: "192.0.2.2"}},
+		{"no vtep", Config{Host: "h"}},
+		{"ipv6 vtep", Config{Host: "h", VTEPIP: "2001:db8::1"}},
+		{"bad backoff", Config{Host: "h", VTEPIP: "192.0.2.2", BackoffMin: time.Second, BackoffMax: time.Millisecond}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.cfg, newFeed(), &registrar{}); err == nil {
+				t.Errorf("New(%+v) = nil error; want an error", tc.cfg)
+			}
+		})
+	}
+	if _, err := New(ok, newFeed(), &registrar{}); err != nil {
+		t.Errorf("New(%+v) = %v; want nil", ok, err)
+	}
+}
