@@ -105,88 +105,29 @@ func (p *Planner) computeSwitchSide(n string) *netPlan {
 		np.bindings[sw] = ks
 	}
 
-	// A MAC claimed twice in the network (two ports, or a port and another
-	// port's address pair) goes to the port's own MAC first, then to the
-	// lowest port id: a rule independent of iteration order.
-	type claim struct {
-		pair   bool
-		portID string
-		row    RemoteMAC
-	}
-	claims := map[string]claim{}
-	offer := func(c claim) {
-		if cur, ok := claims[c.row.MAC]; ok {
-			if cur.pair != c.pair {
-				if c.pair {
-					return
-				}
-			} else if cur.portID <= c.portID {
-				return
-			}
-		}
-		claims[c.row.MAC] = c
-	}
-	vteps := map[string]struct{}{}
+	np.ports = make(map[string]portContrib, len(p.portsByNet[n]))
+	np.claims = make(map[string][]claim, len(p.portsByNet[n]))
+	np.vtepRefs = map[string]int{}
+	np.hostPorts = map[string]map[string]string{}
 	vtepOf := map[string]string{}
 	for pid := range p.portsByNet[n] {
 		pt := p.ports[pid]
-		if pt.HostID == "" {
-			continue
-		}
-		ifs := np.hostIfs[pt.HostID]
-		if pt.AdminStateUp && pt.InterfaceName != "" {
-			ifs = append(ifs, pt.InterfaceName)
-		}
-		np.hostIfs[pt.HostID] = ifs
 		vtep, ok := vtepOf[pt.HostID]
 		if !ok {
 			vtep = p.hostVTEP(pt.HostID)
 			vtepOf[pt.HostID] = vtep
 		}
-		if vtep == "" {
-			continue
-		}
-		vteps[vtep] = struct{}{}
-		own := normMAC(pt.MACAddress)
-		if own != "" {
-			ip := ""
-			if len(pt.FixedIPs) > 0 {
-				ip = hostIP(pt.FixedIPs[0].IPAddress)
-			}
-			offer(claim{portID: pid, row: RemoteMAC{LogicalSwitch: n, MAC: own, IP: ip, LocatorIP: vtep}})
-		}
-		var seen []string
-		for _, ap := range pt.AllowedAddressPairs {
-			mac := own
-			if ap.MACAddress != "" {
-				mac = normMAC(ap.MACAddress)
-			}
-			if mac == "" || mac == own || slices.Contains(seen, mac) {
-				continue // the port's own MAC, or a MAC already given by an earlier pair
-			}
-			seen = append(seen, mac)
-			offer(claim{pair: true, portID: pid, row: RemoteMAC{LogicalSwitch: n, MAC: mac, IP: hostIP(ap.IPAddress), LocatorIP: vtep}})
-		}
+		np.addPort(pid, contribution(n, pt, vtep), nil)
 	}
-	np.macs = make(map[MACKey]RemoteMAC, len(claims))
-	for _, c := range claims {
-		np.macs[c.row.Key()] = c.row
+	np.macs = make(map[MACKey]RemoteMAC, len(np.claims))
+	for _, cs := range np.claims {
+		row := winner(cs)
+		np.macs[row.Key()] = row
 	}
-	for h, ifs := range np.hostIfs {
-		if len(ifs) == 0 {
-			np.hostIfs[h] = nil
-			continue
-		}
-		slices.Sort(ifs)
-		np.hostIfs[h] = slices.Clip(slices.Compact(ifs))
+	for h := range np.hostPorts {
+		np.hostIfs[h] = np.interfaces(h)
 	}
-	locs := p.serviceNodes
-	if p.mode == ReplicationSourceNode {
-		locs = sortedKeys(vteps)
-	}
-	if len(locs) > 0 {
-		np.mcast = &McastRemote{LogicalSwitch: n, LocatorIPs: locs}
-	}
+	np.mcast = p.mcast(n, np.vtepRefs)
 	return np
 }
 

@@ -73,6 +73,7 @@ type Planner struct {
 
 	dirtyFull map[string]struct{} // networks to recompute entirely
 	dirtyHost map[string]struct{} // networks whose host side (FDB, flood) to recompute
+	dirtyPort index               // network -> ports changed in it
 }
 
 // LocalMACKey identifies a stored local MAC: the store's change-log id of a
@@ -90,6 +91,13 @@ type netPlan struct {
 	hostIfs  map[string][]string     // hosts with a port on the network -> sorted up interfaces
 	fdb      []FDBEntry
 	flood    []string
+
+	// Per-port state, so that a port change updates the rows of that port
+	// only (see applyPorts).
+	ports     map[string]portContrib       // by port id
+	claims    map[string][]claim           // by MAC: every port claiming it
+	vtepRefs  map[string]int               // host VTEP -> ports behind it
+	hostPorts map[string]map[string]string // host -> port id -> bridged interface ("" for none)
 }
 
 // New validates cfg and returns a Planner holding the plans of inv.
@@ -164,6 +172,7 @@ func (p *Planner) reset() {
 	p.claims = map[string]map[BindingKey]map[string]struct{}{}
 	p.dirtyFull = map[string]struct{}{}
 	p.dirtyHost = map[string]struct{}{}
+	p.dirtyPort = index{}
 }
 
 // SwitchPlan returns a copy of the named switch's plan (empty, never nil
@@ -261,7 +270,7 @@ func (p *Planner) UpsertPort(pt model.Port) {
 	p.ports[pt.ID] = pt
 	p.portsByNet.add(pt.NetworkID, pt.ID)
 	p.portsByHost.add(pt.HostID, pt.ID)
-	p.dirtyFull[pt.NetworkID] = struct{}{}
+	p.dirtyPort.add(pt.NetworkID, pt.ID)
 }
 
 // DeletePort stages the deletion of a port.
@@ -273,7 +282,7 @@ func (p *Planner) DeletePort(id string) {
 	delete(p.ports, id)
 	p.portsByNet.del(old.NetworkID, id)
 	p.portsByHost.del(old.HostID, id)
-	p.dirtyFull[old.NetworkID] = struct{}{}
+	p.dirtyPort.add(old.NetworkID, id)
 }
 
 // UpsertHost stages a created or updated host. Only its name and VTEP IP
@@ -374,12 +383,17 @@ func (p *Planner) flush(tr *tracker) {
 	for n := range p.dirtyFull {
 		p.recompute(n, true, tr)
 		delete(p.dirtyHost, n)
+		delete(p.dirtyPort, n)
+	}
+	for n, pids := range p.dirtyPort {
+		p.applyPorts(n, pids, tr)
 	}
 	for n := range p.dirtyHost {
 		p.recompute(n, false, tr)
 	}
 	clear(p.dirtyFull)
 	clear(p.dirtyHost)
+	clear(p.dirtyPort)
 	for name, sp := range p.swPlans {
 		if sp.Empty() {
 			delete(p.swPlans, name)

@@ -1,0 +1,92 @@
+package planner
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+// bigInventory is one network with n ports spread over 100 hosts, connected
+// through one gateway of two switches with two interfaces each.
+func bigInventory(n int) Inventory {
+	inv := Inventory{
+		Gateways: []model.Gateway{{ID: "gw", Devices: []model.Device{
+			{Name: "sw1", Interfaces: []model.Interface{{Name: "p1"}, {Name: "p2"}}},
+			{Name: "sw2", Interfaces: []model.Interface{{Name: "p1"}, {Name: "p2"}}},
+		}}},
+		Connections: []model.Connection{{ID: "c", GatewayID: "gw", NetworkID: "net", SegmentationID: intp(100)}},
+		Networks:    []model.Network{{ID: "net", Name: "big", NetworkType: "vxlan", VNI: 5000, MTU: 1450}},
+		Switches: []model.Switch{
+			{Name: "sw1", TunnelIPs: []string{"192.0.2.1"}},
+			{Name: "sw2", TunnelIPs: []string{"192.0.2.2"}},
+		},
+	}
+	for h := range 100 {
+		inv.Hosts = append(inv.Hosts, model.Host{ID: fmt.Sprintf("hid%d", h), Name: fmt.Sprintf("host%d", h), VTEPIP: fmt.Sprintf("10.0.%d.%d", h/250, h%250+1)})
+	}
+	for i := range n {
+		inv.Ports = append(inv.Ports, model.Port{
+			ID: fmt.Sprintf("port%05d", i), NetworkID: "net",
+			MACAddress:    fmt.Sprintf("fa:16:3e:00:%02x:%02x", i>>8, i&0xff),
+			FixedIPs:      []model.FixedIP{{IPAddress: fmt.Sprintf("10.%d.%d.%d", 100+i>>16, (i>>8)&0xff, i&0xff)}},
+			HostID:        fmt.Sprintf("host%d", i%100),
+			AdminStateUp:  true,
+			InterfaceName: fmt.Sprintf("tap%05d", i),
+		})
+	}
+	return inv
+}
+
+func BenchmarkFullPlan10kPorts(b *testing.B) {
+	inv := bigInventory(10000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(Config{}, inv); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPortChange10kPorts(b *testing.B) {
+	inv := bigInventory(10000)
+	p, err := New(Config{}, inv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pt := inv.Ports[4242]
+	ips := []string{"10.200.0.1", "10.200.0.2"}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		pt.FixedIPs = []model.FixedIP{{IPAddress: ips[i%2]}}
+		i++
+		p.UpsertPort(pt)
+		res := p.Flush()
+		if len(res.Switches) != 2 {
+			b.Fatalf("Flush() changed %d switches; want 2", len(res.Switches))
+		}
+	}
+}
+
+func BenchmarkLocalMACChange10kPorts(b *testing.B) {
+	inv := bigInventory(10000)
+	p, err := New(Config{}, inv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := model.LocalMAC{Switch: "sw1", NetworkID: "net", MAC: "52:54:00:00:00:01"}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%2 == 0 {
+			p.UpsertLocalMAC(m)
+		} else {
+			p.DeleteLocalMAC(LocalMACKey{m.Switch, m.NetworkID, m.MAC})
+		}
+		i++
+		if res := p.Flush(); len(res.Hosts) != 100 {
+			b.Fatalf("Flush() changed %d hosts; want 100", len(res.Hosts))
+		}
+	}
+}

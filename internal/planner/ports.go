@@ -1,0 +1,253 @@
+package planner
+
+import (
+	"slices"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+// claim is a port's claim on a MAC of its network: its own MAC, or an
+// allowed address pair's.
+type claim struct {
+	pair   bool
+	portID string
+	row    RemoteMAC
+}
+
+// less orders claims: a MAC claimed twice in a network (two ports, or a port
+// and another port's address pair) goes to a port's own MAC first, then to
+// the lowest port id, a rule independent of the order of events.
+func (c claim) less(d claim) bool {
+	if c.pair != d.pair {
+		return !c.pair
+	}
+	return c.portID < d.portID
+}
+
+func winner(cs []claim) RemoteMAC {
+	best := cs[0]
+	for _, c := range cs[1:] {
+		if c.less(best) {
+			best = c
+		}
+	}
+	return best.row
+}
+
+// portContrib is what one port contributes to its network.
+type portContrib struct {
+	host   string // binding host name, "" when unbound
+	vtep   string // that host's VTEP IP, "" when unknown
+	iface  string // interface the host bridges, "" when none or admin down
+	claims []claim
+}
+
+// contribution computes what port pt (of network n, on a host whose VTEP is
+// vtep) contributes. Admin-down ports keep their MAC rows (the MAC is still
+// bound there, as in the original) but their interface is not bridged.
+func contribution(n string, pt model.Port, vtep string) portContrib {
+	c := portContrib{host: pt.HostID, vtep: vtep}
+	if pt.HostID == "" {
+		return c
+	}
+	if pt.AdminStateUp {
+		c.iface = pt.InterfaceName
+	}
+	if vtep == "" {
+		return c
+	}
+	own := normMAC(pt.MACAddress)
+	if own != "" {
+		ip := ""
+		if len(pt.FixedIPs) > 0 {
+			ip = hostIP(pt.FixedIPs[0].IPAddress)
+		}
+		c.claims = append(c.claims, claim{portID: pt.ID, row: RemoteMAC{LogicalSwitch: n, MAC: own, IP: ip, LocatorIP: vtep}})
+	}
+	for _, ap := range pt.AllowedAddressPairs {
+		mac := own
+		if ap.MACAddress != "" {
+			mac = normMAC(ap.MACAddress)
+		}
+		if mac == "" || slices.ContainsFunc(c.claims, func(x claim) bool { return x.row.MAC == mac }) {
+			continue // the port's own MAC, or a MAC already given by an earlier pair
+		}
+		c.claims = append(c.claims, claim{pair: true, portID: pt.ID, row: RemoteMAC{LogicalSwitch: n, MAC: mac, IP: hostIP(ap.IPAddress), LocatorIP: vtep}})
+	}
+	return c
+}
+
+// portTouch collects what a port change touched in a netPlan.
+type portTouch struct {
+	macs  map[string]struct{}
+	hosts map[string]struct{}
+	vteps bool // the set of VTEPs changed
+}
+
+func (np *netPlan) addPort(pid string, c portContrib, t *portTouch) {
+	if c.host == "" {
+		return
+	}
+	np.ports[pid] = c
+	hp := np.hostPorts[c.host]
+	if hp == nil {
+		hp = map[string]string{}
+		np.hostPorts[c.host] = hp
+	}
+	hp[pid] = c.iface
+	for _, cl := range c.claims {
+		np.claims[cl.row.MAC] = append(np.claims[cl.row.MAC], cl)
+	}
+	if c.vtep != "" {
+		np.vtepRefs[c.vtep]++
+	}
+	if t != nil {
+		t.hosts[c.host] = struct{}{}
+		for _, cl := range c.claims {
+			t.macs[cl.row.MAC] = struct{}{}
+		}
+		if c.vtep != "" && np.vtepRefs[c.vtep] == 1 {
+			t.vteps = true
+		}
+	}
+}
+
+func (np *netPlan) removePort(pid string, t *portTouch) {
+	c, ok := np.ports[pid]
+	if !ok {
+		return
+	}
+	delete(np.ports, pid)
+	if hp := np.hostPorts[c.host]; hp != nil {
+		delete(hp, pid)
+		if len(hp) == 0 {
+			delete(np.hostPorts, c.host)
+		}
+	}
+	for _, cl := range c.claims {
+		cs := slices.DeleteFunc(np.claims[cl.row.MAC], func(x claim) bool { return x.portID == pid })
+		if len(cs) == 0 {
+			delete(np.claims, cl.row.MAC)
+		} else {
+			np.claims[cl.row.MAC] = cs
+		}
+	}
+	if c.vtep != "" {
+		np.vtepRefs[c.vtep]--
+		if np.vtepRefs[c.vtep] == 0 {
+			delete(np.vtepRefs, c.vtep)
+			t.vteps = true
+		}
+	}
+	t.hosts[c.host] = struct{}{}
+	for _, cl := range c.claims {
+		t.macs[cl.row.MAC] = struct{}{}
+	}
+}
+
+// interfaces returns the sorted bridged interfaces of the network's ports on
+// host h (nil when none).
+func (np *netPlan) interfaces(h string) []string {
+	var ifs []string
+	for _, itf := range np.hostPorts[h] {
+		if itf != "" {
+			ifs = append(ifs, itf)
+		}
+	}
+	if len(ifs) == 0 {
+		return nil
+	}
+	slices.Sort(ifs)
+	return slices.Clip(slices.Compact(ifs))
+}
+
+// mcast returns the unknown-dst row of network n: the service nodes, or the
+// sorted VTEPs of the network's hosts; nil when there is none.
+func (p *Planner) mcast(n string, vtepRefs map[string]int) *McastRemote {
+	locs := p.serviceNodes
+	if p.mode == ReplicationSourceNode {
+		locs = sortedKeys(vtepRefs)
+	}
+	if len(locs) == 0 {
+		return nil
+	}
+	return &McastRemote{LogicalSwitch: n, LocatorIPs: locs}
+}
+
+// applyPorts updates the plans for changed ports pids of network n, touching
+// only their MAC rows, their hosts and the flood set: O(changed ports), not
+// O(ports of the network).
+func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
+	np := p.nets[n]
+	if np == nil {
+		return // the network reaches no switch: its ports plan nothing
+	}
+	t := &portTouch{macs: map[string]struct{}{}, hosts: map[string]struct{}{}}
+	for pid := range pids {
+		np.removePort(pid, t)
+		if pt, ok := p.ports[pid]; ok && pt.NetworkID == n {
+			np.addPort(pid, contribution(n, pt, p.hostVTEP(pt.HostID)), t)
+		}
+	}
+	for mac := range t.macs {
+		k := MACKey{LogicalSwitch: n, MAC: mac}
+		old, had := np.macs[k]
+		cs, has := np.claims[mac]
+		var row RemoteMAC
+		if has {
+			row = winner(cs)
+		}
+		if had == has && old == row {
+			continue
+		}
+		if has {
+			np.macs[k] = row
+		} else {
+			delete(np.macs, k)
+		}
+		for sw := range np.bindings {
+			sp := p.swPlans[sw]
+			tr.sw(sw).touchMAC(sp, k)
+			if has {
+				sp.RemoteMACs[k] = row
+			} else {
+				delete(sp.RemoteMACs, k)
+			}
+		}
+	}
+	if t.vteps && p.mode == ReplicationSourceNode {
+		np.mcast = p.mcast(n, np.vtepRefs)
+		for sw := range np.bindings {
+			sp := p.swPlans[sw]
+			tr.sw(sw).touchMcast(sp, n)
+			if np.mcast != nil {
+				sp.McastRemotes[n] = *np.mcast
+			} else {
+				delete(sp.McastRemotes, n)
+			}
+		}
+	}
+	for h := range t.hosts {
+		hp := p.hostPlans[h]
+		if hp == nil {
+			x := NewHostPlan(h)
+			hp = &x
+			p.hostPlans[h] = hp
+		}
+		tr.touchHost(hp, n)
+		if _, ok := np.hostPorts[h]; !ok {
+			delete(np.hostIfs, h)
+			delete(hp.Networks, n)
+			continue
+		}
+		np.hostIfs[h] = np.interfaces(h)
+		hp.Networks[n] = HostNetwork{
+			NetworkID:  n,
+			VNI:        np.ls.VNI,
+			MTU:        p.networks[n].MTU,
+			Interfaces: np.hostIfs[h],
+			FDB:        np.fdb,
+			FloodIPs:   np.flood,
+		}
+	}
+}
