@@ -108,25 +108,37 @@ type Agent struct {
 	status Status
 }
 
+// Validate checks the configuration (after applying defaults).
+func (c Config) Validate() error {
+	c.setDefaults()
+	if c.Host == "" {
+		return errors.New("host agent: host name required")
+	}
+	if net.ParseIP(c.VTEPIP).To4() == nil {
+		return fmt.Errorf("host agent: vtep ip %q: not an IPv4 address", c.VTEPIP)
+	}
+	if c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin {
+		return fmt.Errorf("host agent: backoff %v..%v: invalid", c.BackoffMin, c.BackoffMax)
+	}
+	if c.HeartbeatInterval < 0 {
+		return fmt.Errorf("host agent: heartbeat interval %v: negative", c.HeartbeatInterval)
+	}
+	if c.DefaultMTU < 0 || (c.DefaultMTU > 0 && c.DefaultMTU < 68) {
+		return fmt.Errorf("host agent: default mtu %d: too small", c.DefaultMTU)
+	}
+	return nil
+}
+
 // New returns an agent; Run starts it.
 func New(cfg Config, plans Plans, reg Registrar) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	cfg.setDefaults()
-	if cfg.Host == "" {
-		return nil, errors.New("host agent: host name required")
-	}
-	vtep := net.ParseIP(cfg.VTEPIP).To4()
-	if vtep == nil {
-		return nil, fmt.Errorf("host agent: vtep ip %q: not an IPv4 address", cfg.VTEPIP)
-	}
 	if plans == nil || reg == nil {
 		return nil, errors.New("host agent: plans and registrar required")
 	}
-	if cfg.BackoffMin <= 0 || cfg.BackoffMax < cfg.BackoffMin {
-		return nil, fmt.Errorf("host agent: backoff %v..%v: invalid", cfg.BackoffMin, cfg.BackoffMax)
-	}
-	if cfg.HeartbeatInterval < 0 {
-		return nil, fmt.Errorf("host agent: heartbeat interval %v: negative", cfg.HeartbeatInterval)
-	}
+	vtep := net.ParseIP(cfg.VTEPIP).To4()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -150,7 +162,7 @@ func (a *Agent) Status() Status {
 // plan arrives nothing is changed. It returns an error only when it cannot
 // start (namespace or netlink unavailable).
 func (a *Agent) Run(ctx context.Context) error {
-	r, closeNS, err := a.open()
+	r, closeNS, err := openRealiser(a.cfg.NetNS, RealiserConfig{VTEPIP: a.vtep, DefaultMTU: a.cfg.DefaultMTU, Logger: a.log})
 	if err != nil {
 		return err
 	}
@@ -175,32 +187,42 @@ func (a *Agent) Run(ctx context.Context) error {
 // Cleanup removes every device and FDB entry the host agent owns in the
 // configured namespace (see the package comment).
 func (a *Agent) Cleanup(ctx context.Context) error {
-	r, closeNS, err := a.open()
+	return Cleanup(ctx, a.cfg.NetNS, a.log)
+}
+
+// Cleanup removes every device and FDB entry the host agent owns in the
+// network namespace netNS (a name under /run/netns, an absolute path, or
+// empty for the caller's namespace). logger may be nil.
+func Cleanup(ctx context.Context, netNS string, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	r, closeNS, err := openRealiser(netNS, RealiserConfig{Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer closeNS()
 	defer r.Close()
 	if err := r.Cleanup(ctx); err != nil {
-		return fmt.Errorf("clean up host %s: %w", a.cfg.Host, err)
+		return fmt.Errorf("clean up host agent state: %w", err)
 	}
-	a.log.Info("host agent state removed", "netns", a.cfg.NetNS)
+	logger.Info("host agent state removed", "netns", netNS)
 	return nil
 }
 
-// open returns a Realiser in the configured namespace and a function that
+// openRealiser returns a Realiser in the namespace netNS and a function that
 // closes the namespace handle.
-func (a *Agent) open() (*Realiser, func(), error) {
+func openRealiser(netNS string, cfg RealiserConfig) (*Realiser, func(), error) {
 	ns := netns.None()
-	if a.cfg.NetNS != "" {
+	if netNS != "" {
 		var err error
-		if filepath.IsAbs(a.cfg.NetNS) {
-			ns, err = netns.GetFromPath(a.cfg.NetNS)
+		if filepath.IsAbs(netNS) {
+			ns, err = netns.GetFromPath(netNS)
 		} else {
-			ns, err = netns.GetFromName(a.cfg.NetNS)
+			ns, err = netns.GetFromName(netNS)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("open netns %s: %w", a.cfg.NetNS, err)
+			return nil, nil, fmt.Errorf("open netns %s: %w", netNS, err)
 		}
 	}
 	closeNS := func() {
@@ -208,7 +230,7 @@ func (a *Agent) open() (*Realiser, func(), error) {
 			ns.Close()
 		}
 	}
-	r, err := NewRealiser(ns, RealiserConfig{VTEPIP: a.vtep, DefaultMTU: a.cfg.DefaultMTU, Logger: a.log})
+	r, err := NewRealiser(ns, cfg)
 	if err != nil {
 		closeNS()
 		return nil, nil, fmt.Errorf("host agent: %w", err)

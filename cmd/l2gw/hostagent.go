@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/l2gw/l2gw/internal/hostagent"
+)
+
+// hostAgentConnect returns the host agent's link to the API server at
+// serverURL: its plan feed and its registrar.
+type hostAgentConnect func(serverURL string) (hostagent.Plans, hostagent.Registrar, error)
+
+// newHostAgentCmdWith is `l2gw host-agent`, reaching the server through
+// connect.
+//
+// TODO(#5): the server<->agent watch protocol does not exist yet. Once
+// internal/client implements hostagent.Plans and hostagent.Registrar over
+// HTTP, add
+//
+//	func newHostAgentCmd() *cobra.Command { return newHostAgentCmdWith(<client constructor>) }
+//
+// and register it in newRootCmd with root.AddCommand(newHostAgentCmd()).
+func newHostAgentCmdWith(connect hostAgentConnect) *cobra.Command {
+	var (
+		server, host, vtepIP, netnsName, logLevel string
+		cleanup                                   bool
+		resync, heartbeat                         time.Duration
+		mtu                                       int
+	)
+	cmd := &cobra.Command{
+		Use:   "host-agent",
+		Short: "Run the compute host agent: VXLAN, bridge and FDB state for the host's plan",
+		Long: `host-agent registers the host and its VTEP IP with the l2gw server, watches
+the host's plan and realises it with netlink: for each network with a port on
+the host, a bridge l2br<VNI> and a VXLAN device l2vx<VNI> (local = the VTEP
+IP, port 4789, learning off), the ports' host interfaces enslaved to the
+bridge, and FDB entries sending bare-metal MACs and flooded traffic to the
+switches' tunnel IPs.
+
+It owns exactly the devices named l2vx<VNI> and l2br<VNI> and the FDB entries
+on them; nothing else is touched. State is kept on exit, so forwarding
+continues while the agent restarts; --cleanup removes it on exit instead.
+
+Flags fall back to L2GW_HOST_AGENT_* environment variables (e.g.
+L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP).`,
+		Example: `  l2gw host-agent --server http://controller:9696 --host compute1 --vtep-ip 192.0.2.2`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := softVTEPEnv(cmd, "L2GW_HOST_AGENT_"); err != nil {
+				return err
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			if server == "" {
+				return errors.New("--server is required")
+			}
+			logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			cfg := hostagent.Config{
+				Host: host, VTEPIP: vtepIP, NetNS: netnsName, Logger: logger,
+				ResyncInterval: resync, HeartbeatInterval: heartbeat, DefaultMTU: mtu,
+			}
+			// Validate the flags before reaching out to the server.
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			plans, reg, err := connect(server)
+			if err != nil {
+				return fmt.Errorf("connect to %s: %w", server, err)
+			}
+			a, err := hostagent.New(cfg, plans, reg)
+			if err != nil {
+				return err
+			}
+			logger.Info("host agent config", "server", server, "host", host, "vtep_ip", vtepIP,
+				"netns", netnsName, "cleanup", cleanup, "resync", resync, "heartbeat", heartbeat, "mtu", mtu)
+			runErr := a.Run(cmd.Context())
+			if cleanup {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 30*time.Second)
+				defer cancel()
+				return errors.Join(runErr, a.Cleanup(ctx))
+			}
+			return runErr
+		},
+	}
+	hostname, _ := os.Hostname()
+	f := cmd.Flags()
+	f.StringVar(&server, "server", "", "l2gw API server URL")
+	f.StringVar(&host, "host", hostname, "host name, as in ports' binding:host_id")
+	f.StringVar(&vtepIP, "vtep-ip", "", "IPv4 address of the host's VXLAN tunnels")
+	f.StringVar(&netnsName, "netns", "", "named network namespace of the data plane (default: current)")
+	f.BoolVar(&cleanup, "cleanup", false, "remove every device and FDB entry the host agent owns on exit")
+	f.DurationVar(&resync, "resync", time.Minute, "period of the full reconcile")
+	f.DurationVar(&heartbeat, "heartbeat", 30*time.Second, "period of the host registration heartbeat")
+	f.IntVar(&mtu, "mtu", hostagent.DefaultMTU, "MTU of networks whose plan gives none")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
