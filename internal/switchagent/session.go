@@ -71,7 +71,9 @@ func (a *Agent) dial(ctx context.Context) (*session, error) {
 		c.Close()
 		return nil, err
 	}
-	sctx, cancel := context.WithCancel(ctx)
+	// The session outlives ctx until close: its disconnect watcher must see
+	// libovsdb's notification after Close.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &session{client: c, cancel: cancel, dead: make(chan struct{}), disconnected: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
