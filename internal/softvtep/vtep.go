@@ -98,6 +98,10 @@ func (v *VTEP) Run(ctx context.Context) error {
 	return nil
 }
 
+// reconcileTimeout bounds one reconcile, so a hung database connection
+// cannot stall the loop.
+const reconcileTimeout = 30 * time.Second
+
 // loop runs reconciles on triggers and on the resync tick, retrying failures
 // with capped exponential backoff.
 func (v *VTEP) loop(ctx context.Context, dp *dataplane) {
@@ -116,7 +120,10 @@ func (v *VTEP) loop(ctx context.Context, dp *dataplane) {
 		case <-tick.C:
 		case <-retry.C:
 		}
-		if err := v.reconcile(ctx, dp); err != nil {
+		rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
+		err := v.reconcile(rctx, dp)
+		cancel()
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
