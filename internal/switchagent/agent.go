@@ -455,19 +455,22 @@ func (a *Agent) sync(ctx context.Context) (failed bool, again time.Duration) {
 		}
 	}
 
+	diffStart := time.Now()
 	ch := diffPlan(&plan.Plan, act, swUUID, a.cfg.Owner)
+	diffDur := time.Since(diffStart)
 	var txErr error
+	committed := time.Now()
 	if len(ch.ops) > 0 {
 		start := time.Now()
-		txErr = a.apply(ctx, s, ch)
+		committed, txErr = a.apply(ctx, s, ch)
 		if txErr != nil {
 			a.log.Warn("reconcile failed", "switch", name, "ops", len(ch.ops), "err", txErr)
 		} else {
-			a.log.Info("reconciled", "switch", name, "revision", plan.Revision, "ops", len(ch.ops), "duration", time.Since(start))
+			a.log.Info("reconciled", "switch", name, "revision", plan.Revision, "ops", len(ch.ops), "diff_duration", diffDur, "duration", time.Since(start))
 		}
 	}
 	if txErr == nil {
-		w.appliedRev, w.lastSync = plan.Revision, time.Now()
+		w.appliedRev, w.lastSync = plan.Revision, committed
 	}
 	var msgs []string
 	if txErr != nil {
@@ -509,12 +512,16 @@ func (a *Agent) setStatus(ctx context.Context, st store.SwitchStatus, force bool
 
 // apply runs the change as one transaction, checks every result and waits
 // until the cache shows the rows it inserted and not those it deleted, so
-// that the next diff cannot insert them again.
-func (a *Agent) apply(ctx context.Context, s *session, ch change) error {
-	res, err := s.client.Transact(ctx, ch.ops...)
+// that the next diff cannot insert them again. It returns when the
+// transaction committed.
+func (a *Agent) apply(ctx context.Context, s *session, ch change) (time.Time, error) {
+	txStart := time.Now()
+	res, err := s.txn.Transact(ctx, ch.ops...)
+	committed := time.Now()
+	a.log.Debug("transaction done", "ops", len(ch.ops), "duration", committed.Sub(txStart))
 	if err != nil {
 		s.fail("transact: " + err.Error())
-		return fmt.Errorf("transact %d operations: %w", len(ch.ops), err)
+		return time.Time{}, fmt.Errorf("transact %d operations: %w", len(ch.ops), err)
 	}
 	if opErrs, err := ovsdb.CheckOperationResults(res, ch.ops); err != nil {
 		detail := err.Error()
@@ -523,7 +530,7 @@ func (a *Agent) apply(ctx context.Context, s *session, ch change) error {
 		} else if len(res) > len(ch.ops) {
 			detail = res[len(ch.ops)].Error + ": " + res[len(ch.ops)].Details
 		}
-		return fmt.Errorf("transaction of %d operations failed: %s", len(ch.ops), detail)
+		return time.Time{}, fmt.Errorf("transaction of %d operations failed: %s", len(ch.ops), detail)
 	}
 	var inserted []rowRef
 	for i, op := range ch.ops {
@@ -531,7 +538,7 @@ func (a *Agent) apply(ctx context.Context, s *session, ch change) error {
 			inserted = append(inserted, rowRef{op.Table, res[i].UUID.GoUUID})
 		}
 	}
-	return a.waitCache(ctx, s, inserted, ch.deleted)
+	return committed, a.waitCache(ctx, s, inserted, ch.deleted)
 }
 
 func (a *Agent) waitCache(ctx context.Context, s *session, present, absent []rowRef) error {

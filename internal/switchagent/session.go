@@ -11,19 +11,25 @@ import (
 	"github.com/ovn-org/libovsdb/model"
 )
 
-// session is one OVSDB connection with its monitor. It is dead once libovsdb
-// reports the disconnect, an echo probe fails or a transaction cannot be
-// sent; the session loop then closes it and dials a new one (a fresh client
-// and cache: nothing of the old session is reused).
+// session is a pair of OVSDB connections to the switch: client monitors
+// the tables into libovsdb's cache, txn sends transactions. Two connections
+// because libovsdb decodes monitor updates on the connection's read loop:
+// on one connection the reply of a 10,000-row transaction would wait until
+// the cache had decoded the 10,000 resulting row updates.
+//
+// A session is dead once libovsdb reports either disconnect, an echo probe
+// fails or a transaction cannot be sent; the session loop then closes it
+// and dials a new one (fresh clients and cache: nothing is reused).
 type session struct {
 	client client.Client
+	txn    client.Client
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	dead         chan struct{}
 	deadOnce     sync.Once
 	reason       string
-	disconnected chan struct{} // closed when libovsdb reported the disconnect
+	disconnected [2]chan struct{} // closed when libovsdb reported each disconnect
 	mu           sync.Mutex
 }
 
@@ -45,18 +51,36 @@ func (s *session) why() string {
 // close disconnects and waits for the session's goroutines (and libovsdb's
 // disconnect handling) to finish.
 func (s *session) close() {
-	s.client.Close()
-	select {
-	case <-s.disconnected:
-	case <-time.After(2 * time.Second):
+	timeout := time.After(2 * time.Second)
+	for i, c := range []client.Client{s.client, s.txn} {
+		if c == nil {
+			continue
+		}
+		c.Close()
+		select {
+		case <-s.disconnected[i]:
+		case <-timeout:
+		}
 	}
 	s.cancel()
 	s.wg.Wait()
 }
 
-// dial connects, monitors the tables the agent needs and starts the
-// session's disconnect watcher and echo prober.
-func (a *Agent) dial(ctx context.Context) (*session, error) {
+// watch fails the session when libovsdb reports c's disconnect.
+func (s *session) watch(ctx context.Context, c client.Client, i int) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-c.DisconnectNotify():
+			close(s.disconnected[i])
+			s.fail("disconnected")
+		case <-ctx.Done():
+		}
+	}()
+}
+
+func (a *Agent) newClient(ctx context.Context) (client.Client, error) {
 	opts := []client.Option{client.WithEndpoint(a.cfg.Target), client.WithLogger(&a.logr)}
 	if a.cfg.TLS != nil {
 		opts = append(opts, client.WithTLSConfig(a.cfg.TLS))
@@ -65,26 +89,35 @@ func (a *Agent) dial(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ovsdb client: %w", err)
 	}
-	cctx, cancelDial := context.WithTimeout(ctx, a.cfg.ConnectTimeout)
-	defer cancelDial()
-	if err := c.Connect(cctx); err != nil {
+	if err := c.Connect(ctx); err != nil {
 		c.Close()
 		return nil, err
 	}
-	// The session outlives ctx until close: its disconnect watcher must see
+	return c, nil
+}
+
+// dial connects, monitors the tables the agent needs and starts the
+// session's disconnect watcher and echo prober.
+func (a *Agent) dial(ctx context.Context) (*session, error) {
+	cctx, cancelDial := context.WithTimeout(ctx, a.cfg.ConnectTimeout)
+	defer cancelDial()
+	c, err := a.newClient(cctx)
+	if err != nil {
+		return nil, err
+	}
+	// The session outlives ctx until close: its disconnect watchers must see
 	// libovsdb's notification after Close.
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &session{client: c, cancel: cancel, dead: make(chan struct{}), disconnected: make(chan struct{})}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		select {
-		case <-c.DisconnectNotify():
-			close(s.disconnected)
-			s.fail("disconnected")
-		case <-sctx.Done():
-		}
-	}()
+	s := &session{client: c, cancel: cancel, dead: make(chan struct{}),
+		disconnected: [2]chan struct{}{make(chan struct{}), make(chan struct{})}}
+	s.watch(sctx, c, 0)
+	txn, err := a.newClient(cctx)
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("transaction connection: %w", err)
+	}
+	s.txn = txn
+	s.watch(sctx, txn, 1)
 	onEvent := func(string) {
 		signal(a.cacheEvent)
 		a.enqueue()
@@ -127,6 +160,9 @@ func (s *session) probe(ctx context.Context, interval time.Duration) {
 		}
 		ectx, cancel := context.WithTimeout(ctx, interval)
 		err := s.client.Echo(ectx)
+		if err == nil {
+			err = s.txn.Echo(ectx)
+		}
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			s.fail("echo: " + err.Error())
