@@ -195,7 +195,9 @@ func TestReconnectSameSocket(t *testing.T) {
 	startAgent(t, Config{Target: o.UnixTarget(), Switch: "gatewayhost"}, plans, rec)
 	rec.waitSynced(t, 1, "")
 	want := ourState(t, state(t, o))
+	rec.mu.Lock()
 	n := len(rec.statuses)
+	rec.mu.Unlock()
 
 	o.Restart(t, false)
 	eventually(t, 20*time.Second, func() string {
