@@ -2,7 +2,11 @@ package switchagent
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -334,6 +338,45 @@ func TestSwitchSelection(t *testing.T) {
 	startAgent(t, Config{Target: o.UnixTarget()}, plans, rec2)
 	rec2.waitSynced(t, 2, `port "port9" not found on the switch`)
 	if got := filter(state(t, o), "binding "); !cmp.Equal(got, []string{"binding port1/100 net1"}) {
+		t.Errorf("bindings %q", got)
+	}
+}
+
+func TestEchoProbeDetectsHungServer(t *testing.T) {
+	o := newSwitch(t, false, "port1")
+	plans, rec := newFakePlans(), &recorder{}
+	plans.Set(1, newPlan().ls("net1", 1000).bind("port1", 100, "net1").build())
+	startAgent(t, Config{Target: o.UnixTarget(), ProbeInterval: 200 * time.Millisecond, ConnectTimeout: 500 * time.Millisecond}, plans, rec)
+	rec.waitSynced(t, 1, "")
+	b, err := os.ReadFile(filepath.Join(o.Dir, "ovsdb-server.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}
+	defer resume()
+	eventually(t, 20*time.Second, func() string {
+		if s, _ := rec.lastStatus(); !s.Connected {
+			return ""
+		}
+		return "hung server not detected"
+	})
+	resume()
+	plans.Set(2, newPlan().ls("net1", 1000).bind("port1", 200, "net1").build())
+	rec.waitSynced(t, 2, "")
+	if got := filter(state(t, o), "binding "); !cmp.Equal(got, []string{"binding port1/200 net1"}) {
 		t.Errorf("bindings %q", got)
 	}
 }
