@@ -62,7 +62,7 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("api url %q: %w", baseURL, err)
+		return nil, fmt.Errorf("api url %q (want http://host:port): %w", baseURL, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("api url %q: want http://host:port or https://host:port", baseURL)
