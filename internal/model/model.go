@@ -135,6 +135,9 @@ type Switch struct {
 	LastSeen      time.Time
 	LastSync      time.Time
 	SyncError     string
+	// SyncRevision is the plan revision the switch's agent last applied
+	// (store.SwitchStatus.Revision); connection status compares it.
+	SyncRevision int64
 }
 
 // LocalMAC is a MAC learned behind a switch port (hardware_vtep Ucast_Macs_Local),

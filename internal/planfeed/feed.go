@@ -65,6 +65,7 @@ type Feed struct {
 	switches map[*Watch[planner.SwitchPlan, planner.SwitchDelta]]struct{}
 	hosts    map[*Watch[planner.HostPlan, planner.HostDelta]]struct{}
 	wg       sync.WaitGroup // adapter goroutines (SwitchPlans, HostPlans)
+	marks    marks          // when plans and objects last changed (resume.go)
 }
 
 // New returns a Feed reading src. It validates cfg.Planner.
@@ -197,6 +198,7 @@ func (f *Feed) snapshot(ctx context.Context) error {
 	defer f.mu.Unlock()
 	f.p = p
 	f.rev = snap.Revision
+	f.marks.reset(snap.Revision)
 	for w := range f.switches {
 		w.resetLocked()
 	}
@@ -239,6 +241,7 @@ func (f *Feed) follow(ctx context.Context) (int, error) {
 	}
 	res := f.p.Flush()
 	f.rev = rev
+	f.marks.note(chs, res, rev)
 	for w := range f.switches {
 		if d, ok := res.Switches[w.name]; ok {
 			w.pushLocked(rev, d, f.cfg.MaxPending)

@@ -1,0 +1,204 @@
+// Package agentapi is the server side of the server <-> agent protocol
+// (wire form and rules in internal/agentwire): switch reports and status,
+// host registration, and the switch and host plan streams served from a
+// planfeed.Feed; plus the per-switch status of gateway connections on the
+// northbound API. It also adapts the Feed to the agents' Plans interfaces
+// for agents running inside the server (Local).
+package agentapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/l2gw/l2gw/internal/agentwire"
+	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/model"
+	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/planfeed"
+	"github.com/l2gw/l2gw/internal/store"
+)
+
+// Store is what the handler needs of the store (store.Store implements it).
+type Store interface {
+	ReportSwitch(ctx context.Context, r store.SwitchReport) error
+	SetSwitchStatus(ctx context.Context, s store.SwitchStatus) error
+	GetSwitch(ctx context.Context, name string) (model.Switch, error)
+	RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error)
+	GetConnection(ctx context.Context, id string) (model.Connection, error)
+	GetGateway(ctx context.Context, id string) (model.Gateway, error)
+	Revision(ctx context.Context) (int64, error)
+}
+
+// Config tunes the handler; the zero value is usable.
+type Config struct {
+	// Logger receives failures (Error) and per-stream detail (Debug); nil discards.
+	Logger *slog.Logger
+	// Authenticator identifies callers; nil means api.NoAuth.
+	Authenticator api.Authenticator
+	// Policy decides who may do what; nil means api.DefaultPolicy (admin only).
+	// Actions: report_switch, update_switch_status, get_switch_plan,
+	// register_host, get_host_plan, get_l2_gateway_connection_status.
+	Policy *api.Policy
+	// Keepalive is the longest silence on a plan stream; zero means 15s.
+	// A stream whose write does not complete within 2×Keepalive is dropped.
+	Keepalive time.Duration
+	// MaxBodyBytes limits request bodies; zero means api.DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// StatusWait bounds how long a status request waits for the plans to
+	// catch up with the store; zero means 2s.
+	StatusWait time.Duration
+	// Now is the clock of host heartbeats; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the agent endpoints under agentwire.Prefix and
+// GET /v2.0/l2-gateway-connections/{id}/status.
+type Handler struct {
+	st   Store
+	feed *planfeed.Feed
+	cfg  Config
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// New returns the handler. The feed must be running for streams and status
+// to make progress.
+func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Policy == nil {
+		cfg.Policy = api.DefaultPolicy()
+	}
+	if cfg.Keepalive <= 0 {
+		cfg.Keepalive = 15 * time.Second
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = api.DefaultMaxBodyBytes
+	}
+	if cfg.StatusWait <= 0 {
+		cfg.StatusWait = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Handler{st: st, feed: feed, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	p := agentwire.Prefix
+	h.handle("POST "+p+"/switches/{name}/report", "report_switch", h.reportSwitch)
+	h.handle("PUT "+p+"/switches/{name}/status", "update_switch_status", h.switchStatus)
+	h.handle("GET "+p+"/switches/{name}/plan", "get_switch_plan", h.switchPlan)
+	h.handle("POST "+p+"/hosts/{name}/register", "register_host", h.registerHost)
+	h.handle("GET "+p+"/hosts/{name}/plan", "get_host_plan", h.hostPlan)
+	h.handle("GET "+neutron.PathConnections+"/{id}/status", "get_l2_gateway_connection_status", h.connectionStatus)
+	h.mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteError(w, r, h.log, model.NewFault(model.ErrNotFound, "HTTPNotFound", "The resource could not be found."))
+	})
+	return h
+}
+
+// Mount registers the handler on mux for its paths: agentwire.Prefix and
+// the connection status path. The rest of mux (the northbound API on "/")
+// is untouched.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.Handle(agentwire.Prefix+"/", h)
+	mux.Handle("GET "+neutron.PathConnections+"/{id}/status", h)
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// handle registers fn behind authentication and the policy action.
+func (h *Handler) handle(pattern, action string, fn http.HandlerFunc) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if _, err := api.Authorize(r, h.cfg.Authenticator, h.cfg.Policy, action); err != nil {
+			api.WriteError(w, r, h.log, err)
+			return
+		}
+		fn(w, r)
+	})
+}
+
+func invalid(format string, args ...any) error {
+	return model.NewFault(model.ErrInvalid, "HTTPBadRequest", format, args...)
+}
+
+// decode reads a JSON body into v, rejecting unknown keys (typos in an
+// agent are bugs better seen at once) and oversized bodies.
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return model.NewFault(model.ErrTooLarge, "HTTPRequestEntityTooLarge", "Request is too large.")
+		}
+		return invalid("Malformed request body: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid("Malformed request body: data after the JSON value")
+	}
+	return nil
+}
+
+func (h *Handler) reportSwitch(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	var rep agentwire.SwitchReport
+	if err := h.decode(w, r, &rep); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	if rep.Switch.Name != "" && rep.Switch.Name != name {
+		api.WriteError(w, r, h.log, invalid("Switch name %q in the body differs from %q in the path.", rep.Switch.Name, name))
+		return
+	}
+	if err := h.st.ReportSwitch(r.Context(), rep.Store(name)); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) switchStatus(w http.ResponseWriter, r *http.Request) {
+	var st agentwire.SwitchStatus
+	if err := h.decode(w, r, &st); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	if err := h.st.SetSwitchStatus(r.Context(), st.Store(r.PathValue("name"))); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) registerHost(w http.ResponseWriter, r *http.Request) {
+	var reg agentwire.HostRegistration
+	if err := h.decode(w, r, &reg); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	if ip := net.ParseIP(reg.VTEPIP); ip == nil || ip.To4() == nil {
+		api.WriteError(w, r, h.log, invalid("Invalid input for vtep_ip. Reason: '%s' is not a valid IPv4 address.", reg.VTEPIP))
+		return
+	}
+	now := h.cfg.Now()
+	hst, err := h.st.RegisterHost(r.Context(), r.PathValue("name"), reg.VTEPIP, now)
+	if err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	b, err := json.Marshal(agentwire.HostResponse{Host: neutron.FromHost(hst, now)})
+	if err != nil {
+		api.WriteError(w, r, h.log, fmt.Errorf("encode host: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,36 @@
+package agentapi
+
+import (
+	"context"
+
+	"github.com/l2gw/l2gw/internal/hostagent"
+	"github.com/l2gw/l2gw/internal/planfeed"
+	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/switchagent"
+)
+
+// Local serves plans to agents running inside the server, straight from
+// the feed: it implements switchagent.Plans and hostagent.Plans. The store
+// itself is their switchagent.Reporter and hostagent.Registrar.
+type Local struct {
+	Feed *planfeed.Feed
+}
+
+var (
+	_ switchagent.Plans = Local{}
+	_ hostagent.Plans   = Local{}
+)
+
+// WatchSwitch implements switchagent.Plans.
+func (l Local) WatchSwitch(ctx context.Context, name string) (<-chan switchagent.PlanUpdate, error) {
+	return planfeed.SwitchPlansFunc(ctx, l.Feed, name, func(rev int64, p planner.SwitchPlan) switchagent.PlanUpdate {
+		return switchagent.PlanUpdate{Revision: rev, Plan: p}
+	})
+}
+
+// WatchHost implements hostagent.Plans.
+func (l Local) WatchHost(ctx context.Context, name string) (<-chan hostagent.PlanUpdate, error) {
+	return planfeed.HostPlansFunc(ctx, l.Feed, name, func(rev int64, p planner.HostPlan) hostagent.PlanUpdate {
+		return hostagent.PlanUpdate{Revision: rev, Plan: p}
+	})
+}

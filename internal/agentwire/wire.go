@@ -1,0 +1,278 @@
+// Package agentwire is the wire form of the server <-> agent protocol, shared
+// by the server side (internal/agentapi) and the client (internal/client).
+//
+// All endpoints live under Prefix, take and return JSON, and follow the
+// northbound API's authentication and admin-only policy. Errors are
+// NeutronError bodies, as on /v2.0.
+//
+//	POST /l2gw/v1/switches/{name}/report   SwitchReport            -> 204
+//	PUT  /l2gw/v1/switches/{name}/status   SwitchStatus            -> 204
+//	GET  /l2gw/v1/switches/{name}/plan?revision=N                  -> stream of SwitchEvent
+//	POST /l2gw/v1/hosts/{name}/register    HostRegistration        -> 200 {"host": <neutron host>}
+//	GET  /l2gw/v1/hosts/{name}/plan?revision=N                     -> stream of HostEvent
+//	GET  /v2.0/l2-gateway-connections/{id}/status                  -> 200 ConnectionStatus
+//
+// # Plan streams
+//
+// A plan stream is newline-delimited JSON (Content-Type
+// application/x-ndjson), one Event per line, flushed as it is produced:
+//
+//	{"type":"snapshot","revision":12,"plan":{...}}   the whole plan at revision 12
+//	{"type":"delta","revision":15,"delta":{...}}     apply to the previous plan: now at 15
+//	{"type":"resumed","revision":17}                 the client's plan is current at 17
+//	{"type":"keepalive"}                             nothing new; the connection is alive
+//
+// Plans and deltas use the planner's JSON wire form (planner.SwitchPlan,
+// planner.SwitchDelta, planner.HostPlan, planner.HostDelta). A snapshot may
+// come again at any time (the server re-read its store, or the client fell
+// too far behind): it replaces the client's plan.
+//
+// Resume: a client that holds the plan at revision N (the revision of the
+// last snapshot, delta or resumed event it received) reconnects with
+// ?revision=N. When that plan is still current — the server has computed
+// plans at least up to N and the named plan has not changed after N, as far
+// as the serving process knows (it dates changes older than its own start,
+// or its last re-read of the change log, at that moment) — the stream starts
+// with a resumed event and then carries only newer deltas. Otherwise, and
+// always without ?revision or with revision=0, it starts with a snapshot.
+// Revisions are the store's global revisions; a plan's revision only ever
+// grows on one server's streams.
+//
+// Keepalive: the server writes a keepalive line whenever nothing else was
+// written for the interval it announces in the KeepaliveHeader response
+// header (a Go duration, e.g. "15s"). A client that reads nothing for several intervals
+// treats the connection as dead and reconnects with its revision; the
+// server drops a stream whose writes stall.
+package agentwire
+
+import (
+	"net/url"
+	"time"
+
+	"github.com/l2gw/l2gw/internal/model"
+	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/store"
+)
+
+// Prefix is the path prefix of every agent endpoint.
+const Prefix = "/l2gw/v1"
+
+// ContentTypeStream is the media type of plan streams.
+const ContentTypeStream = "application/x-ndjson"
+
+// KeepaliveHeader announces the longest gap between two lines of a plan
+// stream, as a Go duration ("15s").
+const KeepaliveHeader = "L2gw-Keepalive"
+
+// Event types of a plan stream.
+const (
+	EventSnapshot  = "snapshot"
+	EventDelta     = "delta"
+	EventResumed   = "resumed"
+	EventKeepalive = "keepalive"
+)
+
+// Event is one line of a plan stream: Plan is set on snapshots, Delta on
+// deltas; Revision on every type but keepalive.
+type Event[P, D any] struct {
+	Type     string `json:"type"`
+	Revision int64  `json:"revision,omitempty"`
+	Plan     *P     `json:"plan,omitempty"`
+	Delta    *D     `json:"delta,omitempty"`
+}
+
+// SwitchEvent is an Event of a switch plan stream.
+type SwitchEvent = Event[planner.SwitchPlan, planner.SwitchDelta]
+
+// HostEvent is an Event of a host plan stream.
+type HostEvent = Event[planner.HostPlan, planner.HostDelta]
+
+// SwitchReportPath is the path a switch agent reports the named switch to.
+func SwitchReportPath(name string) string {
+	return Prefix + "/switches/" + url.PathEscape(name) + "/report"
+}
+
+// SwitchStatusPath is the path of the named switch's agent status.
+func SwitchStatusPath(name string) string {
+	return Prefix + "/switches/" + url.PathEscape(name) + "/status"
+}
+
+// SwitchPlanPath is the plan stream of the named switch.
+func SwitchPlanPath(name string) string {
+	return Prefix + "/switches/" + url.PathEscape(name) + "/plan"
+}
+
+// HostRegisterPath is the registration (and heartbeat) path of a host.
+func HostRegisterPath(name string) string {
+	return Prefix + "/hosts/" + url.PathEscape(name) + "/register"
+}
+
+// HostPlanPath is the plan stream of the named host.
+func HostPlanPath(name string) string {
+	return Prefix + "/hosts/" + url.PathEscape(name) + "/plan"
+}
+
+// ConnectionStatusPath is the per-switch status of a gateway connection.
+func ConnectionStatusPath(id string) string {
+	return neutron.Connections.MemberPath(id) + "/status"
+}
+
+// SwitchReport is the body of a switch report: the switch as the agent
+// reads it from its hardware_vtep database, and the complete set of local
+// (bare-metal) MACs it learnt in l2gw's logical switches. The switch name
+// may be left empty; it is the path's.
+type SwitchReport struct {
+	Switch    Switch     `json:"switch"`
+	LocalMACs []LocalMAC `json:"local_macs"`
+}
+
+// Switch is a Physical_Switch with its ports.
+type Switch struct {
+	Name          string       `json:"name"`
+	Description   string       `json:"description"`
+	TunnelIPs     []string     `json:"tunnel_ips"`
+	ManagementIPs []string     `json:"management_ips"`
+	FaultStatus   []string     `json:"fault_status"`
+	Ports         []SwitchPort `json:"ports"`
+}
+
+// SwitchPort is a Physical_Port.
+type SwitchPort struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	FaultStatus []string `json:"fault_status"`
+}
+
+// LocalMAC is a Ucast_Macs_Local row of the reported switch, resolved to
+// the network of its logical switch.
+type LocalMAC struct {
+	NetworkID  string `json:"network_id"`
+	MACAddress string `json:"mac_address"`
+	IPAddress  string `json:"ip_address"`
+	LocatorIP  string `json:"locator_ip"`
+}
+
+// FromSwitchReport converts a store report to its wire form.
+func FromSwitchReport(r store.SwitchReport) SwitchReport {
+	s := r.Switch
+	out := SwitchReport{
+		Switch: Switch{
+			Name: s.Name, Description: s.Description, TunnelIPs: nonNil(s.TunnelIPs),
+			ManagementIPs: nonNil(s.ManagementIPs), FaultStatus: nonNil(s.FaultStatus),
+			Ports: make([]SwitchPort, 0, len(s.Ports)),
+		},
+		LocalMACs: make([]LocalMAC, 0, len(r.LocalMACs)),
+	}
+	for _, p := range s.Ports {
+		out.Switch.Ports = append(out.Switch.Ports, SwitchPort{Name: p.Name, Description: p.Description, FaultStatus: nonNil(p.FaultStatus)})
+	}
+	for _, m := range r.LocalMACs {
+		out.LocalMACs = append(out.LocalMACs, LocalMAC{NetworkID: m.NetworkID, MACAddress: m.MAC, IPAddress: m.IPAddress, LocatorIP: m.LocatorIP})
+	}
+	return out
+}
+
+// Store converts the report of the named switch back; empty lists become nil.
+func (r SwitchReport) Store(name string) store.SwitchReport {
+	out := store.SwitchReport{Switch: model.Switch{
+		Name: name, Description: r.Switch.Description, TunnelIPs: nilEmpty(r.Switch.TunnelIPs),
+		ManagementIPs: nilEmpty(r.Switch.ManagementIPs), FaultStatus: nilEmpty(r.Switch.FaultStatus),
+	}}
+	for _, p := range r.Switch.Ports {
+		out.Switch.Ports = append(out.Switch.Ports, model.SwitchPort{Name: p.Name, Description: p.Description, FaultStatus: nilEmpty(p.FaultStatus)})
+	}
+	for _, m := range r.LocalMACs {
+		out.LocalMACs = append(out.LocalMACs, model.LocalMAC{Switch: name, NetworkID: m.NetworkID, MAC: m.MACAddress, IPAddress: m.IPAddress, LocatorIP: m.LocatorIP})
+	}
+	return out
+}
+
+// SwitchStatus is the body of a switch status update: the agent's OVSDB
+// session, its last successful reconcile (RFC 3339, null when never), the
+// plan revision it last applied and its current error (empty when in sync).
+type SwitchStatus struct {
+	Connected bool         `json:"connected"`
+	LastSync  neutron.Time `json:"last_sync"`
+	Revision  int64        `json:"revision"`
+	Error     string       `json:"error"`
+}
+
+// FromSwitchStatus converts a store status to its wire form.
+func FromSwitchStatus(s store.SwitchStatus) SwitchStatus {
+	return SwitchStatus{Connected: s.Connected, LastSync: neutron.Time{Time: s.LastSync}, Revision: s.Revision, Error: s.Error}
+}
+
+// Store converts the status of the named switch back.
+func (s SwitchStatus) Store(name string) store.SwitchStatus {
+	return store.SwitchStatus{Name: name, Connected: s.Connected, LastSync: s.LastSync.Time, Revision: s.Revision, Error: s.Error}
+}
+
+// HostRegistration is the body of a host registration. The server records
+// its own time as the heartbeat.
+type HostRegistration struct {
+	VTEPIP string `json:"vtep_ip"`
+}
+
+// HostResponse is the answer to a registration: the host as /v2.0/hosts
+// shows it.
+type HostResponse struct {
+	Host neutron.Host `json:"host"`
+}
+
+// ToModel converts a host of the API back to the model.
+func ToModel(h neutron.Host) model.Host {
+	return model.Host{ID: h.ID, Name: h.Name, VTEPIP: h.VTEPIP, Description: h.Description,
+		LastHeartbeat: h.LastHeartbeat.Time, CreatedAt: h.CreatedAt.Time}
+}
+
+// Sync states of a connection on a switch.
+const (
+	StateInSync  = "in_sync"
+	StatePending = "pending"
+	StateError   = "error"
+)
+
+// ConnectionStatus is the answer of GET /v2.0/l2-gateway-connections/{id}/status:
+// one entry per switch of the connection's gateway, in the gateway's order.
+type ConnectionStatus struct {
+	Status []SwitchSync `json:"status"`
+}
+
+// SwitchSync is whether one switch holds a connection. State is in_sync
+// when the switch's agent applied a plan at least as new as the
+// connection's last change (Revision) with no error, error when the agent
+// reports one (Reason), pending otherwise (Reason says what is awaited).
+type SwitchSync struct {
+	Switch          string       `json:"switch"`
+	State           string       `json:"state"`
+	Reason          string       `json:"reason"`
+	Revision        int64        `json:"revision"`
+	AppliedRevision int64        `json:"applied_revision"`
+	Connected       bool         `json:"connected"`
+	LastSync        neutron.Time `json:"last_sync"`
+}
+
+// Keepalive returns the interval a KeepaliveHeader value announces (0 when
+// absent, malformed or not positive).
+func Keepalive(v string) time.Duration {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return d
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nilEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
