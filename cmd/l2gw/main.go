@@ -40,5 +40,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServerCmd())
 	root.AddCommand(newSoftVTEPCmd())
 	addClientCommands(root)
+	root.AddCommand(newSwitchAgentCmd(), newHostAgentCmd(), newConnectionStatusCmd())
 	return root
 }

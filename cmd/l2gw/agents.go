@@ -1,0 +1,237 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/l2gw/l2gw/internal/client"
+	"github.com/l2gw/l2gw/internal/hostagent"
+	"github.com/l2gw/l2gw/internal/switchagent"
+)
+
+// inheritedString is the value of a flag the root command defines for all
+// sub-commands (--token), or def when the command runs without the root.
+func inheritedString(cmd *cobra.Command, name, def string) string {
+	if f := cmd.Flags().Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return def
+}
+
+// agentLink connects an agent to the server at serverURL over the agent
+// protocol, authenticating with token (Keystone) when not empty.
+func agentLink(serverURL, token string, log *slog.Logger) (*client.AgentLink, error) {
+	opts := []client.Option{client.WithUserAgent("l2gw-agent")}
+	if token != "" {
+		opts = append(opts, client.WithToken(token))
+	}
+	c, err := client.New(serverURL, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return client.NewAgentLink(c, client.AgentConfig{Logger: log}), nil
+}
+
+// newHostAgentCmd is `l2gw host-agent` talking to the server over HTTP.
+func newHostAgentCmd() *cobra.Command {
+	var cmd *cobra.Command
+	cmd = newHostAgentCmdWith(func(serverURL string) (hostagent.Plans, hostagent.Registrar, error) {
+		log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("component", "agent_link")
+		link, err := agentLink(serverURL, inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")), log)
+		if err != nil {
+			return nil, nil, err
+		}
+		return link, link, nil
+	})
+	return cmd
+}
+
+// switchAgentOptions are the flags of `l2gw switch-agent`.
+type switchAgentOptions struct {
+	server, name, logLevel string
+	targets                []string
+	sslCert, sslKey, sslCA string
+	probe, audit           time.Duration
+}
+
+// ovsdbTLS is the client TLS configuration of ssl: targets.
+func (o *switchAgentOptions) ovsdbTLS() (*tls.Config, error) {
+	if o.sslCert == "" && o.sslKey == "" && o.sslCA == "" {
+		return nil, nil
+	}
+	if o.sslCert == "" || o.sslKey == "" || o.sslCA == "" {
+		return nil, errors.New("--ssl-cert, --ssl-key and --ssl-ca go together")
+	}
+	cert, err := tls.LoadX509KeyPair(o.sslCert, o.sslKey)
+	if err != nil {
+		return nil, fmt.Errorf("--ssl-cert/--ssl-key: %w", err)
+	}
+	pem, err := os.ReadFile(o.sslCA)
+	if err != nil {
+		return nil, fmt.Errorf("--ssl-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ssl-ca %s: no PEM certificate", o.sslCA)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// configs validates the options and returns one agent config per target.
+func (o *switchAgentOptions) configs(log *slog.Logger) ([]switchagent.Config, error) {
+	if o.server == "" {
+		return nil, errors.New("--server is required")
+	}
+	if len(o.targets) == 0 {
+		return nil, errors.New("--switch is required (tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH)")
+	}
+	if o.name != "" && len(o.targets) > 1 {
+		return nil, errors.New("--name pins the switch of a single --switch target")
+	}
+	tlsCfg, err := o.ovsdbTLS()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []switchagent.Config
+	for _, t := range o.targets {
+		if seen[t] {
+			return nil, fmt.Errorf("--switch %s given twice", t)
+		}
+		seen[t] = true
+		if !strings.HasPrefix(t, "tcp:") && !strings.HasPrefix(t, "ssl:") && !strings.HasPrefix(t, "unix:") {
+			return nil, fmt.Errorf("--switch %q: want tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH", t)
+		}
+		if strings.HasPrefix(t, "ssl:") && tlsCfg == nil {
+			return nil, fmt.Errorf("--switch %s needs --ssl-cert, --ssl-key and --ssl-ca", t)
+		}
+		out = append(out, switchagent.Config{
+			Target: t, TLS: tlsCfg, Switch: o.name, Logger: log,
+			ProbeInterval: o.probe, AuditInterval: o.audit,
+		})
+	}
+	return out, nil
+}
+
+// newSwitchAgentCmd is `l2gw switch-agent`.
+func newSwitchAgentCmd() *cobra.Command {
+	o := &switchAgentOptions{}
+	cmd := &cobra.Command{
+		Use:   "switch-agent",
+		Short: "Run the hardware_vtep switch agent: program VTEP switches with their plans",
+		Long: `switch-agent keeps one OVSDB session per --switch target (a hardware_vtep
+database: a VTEP switch, or ovsdb-server with the vtep schema), reports the
+switch (ports, tunnel IPs, faults, bare-metal MACs) to the l2gw server and
+makes the switch's hardware_vtep tables equal to the plan the server streams
+for it, owning only the rows it writes (see the README).
+
+Each target serves the database's only Physical_Switch, or the one named by
+--name (with a single target). Connections to the server and to the switches
+are retried with capped backoff; plan streams resume by revision.
+
+Flags fall back to L2GW_SWITCH_AGENT_* environment variables (e.g.
+L2GW_SWITCH_AGENT_SERVER, L2GW_SWITCH_AGENT_SWITCH="tcp:10.0.0.5:6640,unix:/run/vtep.sock");
+the token to --token / L2GW_TOKEN.`,
+		Example: `  l2gw switch-agent --server http://controller:9696 --switch tcp:192.0.2.10:6640
+  l2gw switch-agent --server http://127.0.0.1:9696 --switch unix:/run/openvswitch/vtep.sock --name gatewayhost`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := softVTEPEnv(cmd, "L2GW_SWITCH_AGENT_"); err != nil {
+				return err
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			cfgs, err := o.configs(logger)
+			if err != nil {
+				return err
+			}
+			link, err := agentLink(o.server, inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")), logger.With("component", "agent_link"))
+			if err != nil {
+				return fmt.Errorf("--server: %w", err)
+			}
+			agents := make([]*switchagent.Agent, len(cfgs))
+			for i, c := range cfgs {
+				if agents[i], err = switchagent.New(c, link, link); err != nil {
+					return err
+				}
+			}
+			logger.Info("switch agent config", "server", o.server, "switches", o.targets, "name", o.name,
+				"probe_interval", o.probe, "audit_interval", o.audit, "tls", o.sslCert != "")
+			ctx := cmd.Context()
+			errs := make([]error, len(agents))
+			var wg sync.WaitGroup
+			for i, a := range agents {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := a.Run(ctx); err != nil {
+						errs[i] = fmt.Errorf("switch %s: %w", cfgs[i].Target, err)
+					}
+				}()
+			}
+			wg.Wait()
+			return errors.Join(errs...)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", "", "l2gw API server URL")
+	f.StringArrayVar(&o.targets, "switch", nil, "OVSDB target of a switch: tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH (repeatable)")
+	f.StringVar(&o.name, "name", "", "Physical_Switch name to serve (default: the database's only switch)")
+	f.StringVar(&o.sslCert, "ssl-cert", "", "client certificate (PEM) for ssl: targets")
+	f.StringVar(&o.sslKey, "ssl-key", "", "client private key (PEM) for ssl: targets")
+	f.StringVar(&o.sslCA, "ssl-ca", "", "CA certificate (PEM) that signed the switches' certificates")
+	f.DurationVar(&o.probe, "probe-interval", 5*time.Second, "OVSDB echo probe period (negative disables)")
+	f.DurationVar(&o.audit, "audit-interval", time.Minute, "period of the full reconcile (negative disables)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+// newConnectionStatusCmd is `l2gw l2-gateway-connection-status <uuid>`:
+// whether each switch of the connection's gateway is programmed.
+func newConnectionStatusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "l2-gateway-connection-status <connection-uuid>",
+		Short:   "Show whether each switch of a gateway connection is programmed",
+		Args:    cobra.ExactArgs(1),
+		GroupID: "l2gw",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := &cliOptions{
+				url:    inheritedString(cmd, "url", envOr("L2GW_URL", client.DefaultURL)),
+				token:  inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")),
+				format: inheritedString(cmd, "format", formatTable),
+			}
+			if err := o.check(); err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			st, err := c.ConnectionStatus(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if o.format == formatJSON {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			rows := make([][]string, 0, len(st.Status))
+			for _, s := range st.Status {
+				rows = append(rows, []string{s.Switch, s.State, strconv.FormatInt(s.AppliedRevision, 10), strconv.FormatInt(s.Revision, 10), s.Reason})
+			}
+			return writeTable(cmd.OutOrStdout(), []string{"switch", "state", "applied_revision", "revision", "reason"}, rows)
+		},
+	}
+}
