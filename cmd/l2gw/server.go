@@ -1,8 +1,152 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
-// newServerCmd is owned by the API server work (issue 3).
+	"github.com/spf13/cobra"
+
+	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/server"
+)
+
+// serverFlags are the flags of `l2gw server`, with L2GW_* fallbacks.
+type serverFlags struct {
+	bind, database, dataDir, auth, logLevel string
+	insecureNoauthRemote                    bool
+	shutdownTimeout                         time.Duration
+}
+
 func newServerCmd() *cobra.Command {
-	return &cobra.Command{Use: "server", Short: "Run the l2gw API server"}
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the l2gw API server",
+		Long: `Run the l2gw API server: the Neutron-compatible REST API under /v2.0
+(l2-gateways, l2-gateway-connections, networks, ports, hosts, switches,
+local-macs), /healthz and /metrics, backed by SQLite (default) or PostgreSQL.
+
+With no flags it serves on 127.0.0.1:9696 with noauth (every caller is admin)
+and an SQLite database in the data directory ($L2GW_DATA_DIR, else
+$XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, logger, err := f.config()
+			if err != nil {
+				return err
+			}
+			cfg.Logger = logger
+			if err := server.Run(cmd.Context(), cfg); err != nil {
+				logger.Error("server failed", "err", err)
+				return errSilent
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.bind, "bind", envOr("L2GW_BIND", "127.0.0.1:9696"), "listen address host:port (port 0 picks one; env L2GW_BIND)")
+	fl.StringVar(&f.database, "database", os.Getenv("L2GW_DATABASE"), "store: sqlite:///path/l2gw.db or postgres://… (default sqlite in --data-dir; env L2GW_DATABASE)")
+	fl.StringVar(&f.dataDir, "data-dir", os.Getenv("L2GW_DATA_DIR"), "state directory, created if missing (default $XDG_STATE_HOME/l2gw or ~/.local/state/l2gw; env L2GW_DATA_DIR)")
+	fl.StringVar(&f.auth, "auth", envOr("L2GW_AUTH", "noauth"), "authentication: noauth (env L2GW_AUTH)")
+	fl.BoolVar(&f.insecureNoauthRemote, "insecure-noauth-remote", false, "allow --auth noauth on a non-loopback --bind (everyone on the network is admin)")
+	fl.StringVar(&f.logLevel, "log-level", envOr("L2GW_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env L2GW_LOG_LEVEL)")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long to drain requests at stop")
+	return cmd
+}
+
+// config validates the flags, creates the data directory and logs the
+// effective configuration once.
+func (f serverFlags) config() (server.Config, *slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return server.Config{}, nil, fmt.Errorf("--log-level %q: %w", f.logLevel, err)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if _, _, err := net.SplitHostPort(f.bind); err != nil {
+		return server.Config{}, nil, fmt.Errorf("--bind %q: %w", f.bind, err)
+	}
+	var auth api.Authenticator
+	switch f.auth {
+	case "noauth":
+		auth = api.NoAuth{}
+		if !isLoopback(f.bind) && !f.insecureNoauthRemote {
+			return server.Config{}, nil, fmt.Errorf("--auth noauth makes every caller admin: refusing non-loopback --bind %s without --insecure-noauth-remote", f.bind)
+		}
+	default:
+		return server.Config{}, nil, fmt.Errorf("--auth %q: only noauth is supported", f.auth)
+	}
+	dir := f.dataDir
+	if dir == "" {
+		d, err := defaultDataDir()
+		if err != nil {
+			return server.Config{}, nil, err
+		}
+		dir = d
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return server.Config{}, nil, fmt.Errorf("data dir: %w", err)
+	}
+	dsn := f.database
+	if dsn == "" {
+		abs, err := filepath.Abs(filepath.Join(dir, "l2gw.db"))
+		if err != nil {
+			return server.Config{}, nil, fmt.Errorf("data dir: %w", err)
+		}
+		dsn = "sqlite://" + abs
+	}
+	logger.Info("effective config", "bind", f.bind, "database", redactDSN(dsn), "data_dir", dir,
+		"auth", f.auth, "log_level", level.String(), "shutdown_timeout", f.shutdownTimeout)
+	return server.Config{
+		Bind:            f.bind,
+		Database:        dsn,
+		API:             api.Config{Authenticator: auth},
+		ShutdownTimeout: f.shutdownTimeout,
+	}, logger, nil
+}
+
+func defaultDataDir() (string, error) {
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "l2gw"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", errors.New("no data dir: set --data-dir, L2GW_DATA_DIR, XDG_STATE_HOME or HOME")
+	}
+	return filepath.Join(home, ".local", "state", "l2gw"), nil
+}
+
+// isLoopback reports whether host:port listens on loopback only.
+func isLoopback(bind string) bool {
+	host, _, err := net.SplitHostPort(bind)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
+}
+
+// redactDSN hides a password in a postgres:// DSN before logging it.
+func redactDSN(dsn string) string {
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return dsn
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return dsn
+	}
+	if user, _, hasPw := strings.Cut(userinfo, ":"); hasPw {
+		return scheme + "://" + user + ":xxxxx@" + host
+	}
+	return dsn
 }
