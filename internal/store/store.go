@@ -147,6 +147,13 @@ type Store interface {
 	// ErrCompacted (wrapped) means after is older than the log keeps.
 	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
 	Snapshot(ctx context.Context) (Snapshot, error)
+	// Notify returns a channel that is closed at the next commit made
+	// through this Store (in this process). Take it before reading Changes
+	// so no commit is missed.
+	Notify() <-chan struct{}
+	// WaitRevision blocks until this process has committed (or saw at Open)
+	// a revision >= rev, or ctx is done.
+	WaitRevision(ctx context.Context, rev int64) error
 
 	Close() error
 }
@@ -160,5 +167,9 @@ type Config struct {
 	// VNIMin and VNIMax bound the VNIs allocated to networks created without
 	// one; zero values mean 1000 and 2000 (Neutron's vni_ranges of the original).
 	VNIMin, VNIMax int
-	Logger         *slog.Logger // nil discards
+	// ChangeLogKeep is how many change-log entries are kept; older ones are
+	// compacted away (Changes then reports ErrCompacted). Zero means
+	// DefaultChangeLogKeep (100,000).
+	ChangeLogKeep int
+	Logger        *slog.Logger // nil discards
 }

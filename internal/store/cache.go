@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+// objCache holds every gateway and connection, sorted by id, so that lists
+// and gets (the API's hot path) cost no SQL. It is only used on SQLite, where
+// this process is the only writer: each write transaction records what it
+// changed (cacheDelta) and the store applies it after commit, still under
+// the writer lock, so the cache follows commit order. It is loaded lazily.
+//
+// Slices are copy-on-write: a reader's slice never changes under it, and the
+// model values inside are never modified once cached (callers must treat
+// what List/Get return as read-only in their nested slices).
+type objCache struct {
+	mu     sync.RWMutex
+	loaded bool
+	gws    []model.Gateway    // sorted by ID
+	conns  []model.Connection // sorted by ID
+}
+
+// cacheDelta is what one write transaction did to gateways and connections.
+type cacheDelta struct {
+	gwPut   []model.Gateway
+	gwDel   []string
+	connPut []model.Connection
+	connDel []string
+}
+
+func (w *wtx) putGateway(g model.Gateway)       { w.delta.gwPut = append(w.delta.gwPut, g) }
+func (w *wtx) delGateway(id string)             { w.delta.gwDel = append(w.delta.gwDel, id) }
+func (w *wtx) putConnection(c model.Connection) { w.delta.connPut = append(w.delta.connPut, c) }
+func (w *wtx) delConnection(id string)          { w.delta.connDel = append(w.delta.connDel, id) }
+
+func (c *objCache) apply(d *cacheDelta) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return
+	}
+	if len(d.gwPut)+len(d.gwDel) > 0 {
+		gws := slices.Clone(c.gws)
+		for _, g := range d.gwPut {
+			gws = upsert(gws, g, func(x model.Gateway) string { return x.ID })
+		}
+		for _, id := range d.gwDel {
+			gws = remove(gws, id, func(x model.Gateway) string { return x.ID })
+		}
+		c.gws = gws
+	}
+	if len(d.connPut)+len(d.connDel) > 0 {
+		conns := slices.Clone(c.conns)
+		for _, x := range d.connPut {
+			conns = upsert(conns, x, func(x model.Connection) string { return x.ID })
+		}
+		for _, id := range d.connDel {
+			conns = remove(conns, id, func(x model.Connection) string { return x.ID })
+		}
+		c.conns = conns
+	}
+}
+
+func upsert[T any](s []T, v T, key func(T) string) []T {
+	k := key(v)
+	i, found := slices.BinarySearchFunc(s, k, func(e T, k string) int { return strings.Compare(key(e), k) })
+	if found {
+		s[i] = v
+		return s
+	}
+	return slices.Insert(s, i, v)
+}
+
+func remove[T any](s []T, k string, key func(T) string) []T {
+	i, found := slices.BinarySearchFunc(s, k, func(e T, k string) int { return strings.Compare(key(e), k) })
+	if !found {
+		return s
+	}
+	return slices.Delete(s, i, i+1)
+}
+
+// get returns the cached gateways and connections, loading them on first use.
+func (c *objCache) get(ctx context.Context, s *sqlStore) ([]model.Gateway, []model.Connection, error) {
+	c.mu.RLock()
+	if c.loaded {
+		gws, conns := c.gws, c.conns
+		c.mu.RUnlock()
+		return gws, conns, nil
+	}
+	c.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		var gws []model.Gateway
+		var conns []model.Connection
+		err := s.readTx(ctx, func(d db) error {
+			var err error
+			if gws, err = listGateways(ctx, d, Query{}); err != nil {
+				return err
+			}
+			conns, err = listConnections(ctx, d, Query{})
+			return err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		c.gws, c.conns, c.loaded = gws, conns, true
+	}
+	return c.gws, c.conns, nil
+}
+
+// filterCached applies q to a slice sorted by id.
+func filterCached[T any](all []T, q Query, id func(*T) string, match func(*T) bool) []T {
+	start := 0
+	if q.Marker != "" {
+		start, _ = slices.BinarySearchFunc(all, q.Marker, func(e T, k string) int { return strings.Compare(id(&e), k) })
+		if start < len(all) && id(&all[start]) == q.Marker {
+			start++
+		}
+	}
+	n := len(all) - start
+	if q.Limit > 0 && q.Limit < n {
+		n = q.Limit
+	}
+	out := make([]T, 0, n)
+	for i := start; i < len(all); i++ {
+		if q.Limit > 0 && len(out) >= q.Limit {
+			break
+		}
+		if match(&all[i]) {
+			out = append(out, all[i])
+		}
+	}
+	return out
+}
+
+func inList(vals []string, v string) bool {
+	return len(vals) == 0 || slices.Contains(vals, v)
+}
+
+func (c *objCache) listGateways(ctx context.Context, s *sqlStore, q Query) ([]model.Gateway, error) {
+	gws, _, err := c.get(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.IDs) == 1 && q.Marker == "" {
+		if g, ok := find(gws, q.IDs[0], func(g model.Gateway) string { return g.ID }); ok && inList(q.Names, g.Name) && inList(q.TenantIDs, g.TenantID) {
+			return []model.Gateway{g}, nil
+		}
+		return []model.Gateway{}, nil
+	}
+	return filterCached(gws, q, func(g *model.Gateway) string { return g.ID }, func(g *model.Gateway) bool {
+		return inList(q.IDs, g.ID) && inList(q.Names, g.Name) && inList(q.TenantIDs, g.TenantID)
+	}), nil
+}
+
+func (c *objCache) listConnections(ctx context.Context, s *sqlStore, q Query) ([]model.Connection, error) {
+	_, conns, err := c.get(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return filterCached(conns, q, func(x *model.Connection) string { return x.ID }, func(x *model.Connection) bool {
+		return inList(q.IDs, x.ID) && inList(q.TenantIDs, x.TenantID) && inList(q.NetworkIDs, x.NetworkID) && inList(q.GatewayIDs, x.GatewayID)
+	}), nil
+}
+
+func find[T any](s []T, k string, key func(T) string) (T, bool) {
+	i, found := slices.BinarySearchFunc(s, k, func(e T, k string) int { return strings.Compare(key(e), k) })
+	if !found {
+		var zero T
+		return zero, false
+	}
+	return s[i], true
+}

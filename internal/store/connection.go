@@ -1,0 +1,258 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+func connectionNotFound() error {
+	// The original's text, double space included (no id).
+	return model.NewFault(model.ErrNotFound, "L2GatewayConnectionNotFound", "The connection  not found on the l2 gateway")
+}
+
+func connectionExists(c model.Connection) error {
+	// The original formats its Python mapping dict.
+	m := fmt.Sprintf("{'network_id': '%s', 'l2_gateway_id': '%s'", c.NetworkID, c.GatewayID)
+	if c.SegmentationID != nil {
+		m += fmt.Sprintf(", 'segmentation_id': '%d'", *c.SegmentationID)
+	}
+	m += "}"
+	return model.NewFault(model.ErrConflict, "L2GatewayConnectionExists", "The specified mapping '%s' exists on network gateway '%s'.", m, c.GatewayID)
+}
+
+// portUUID names a physical port in messages: a stable UUID derived from
+// switch and port (l2gw does not keep the switch's own OVSDB row UUIDs).
+func portUUID(device, iface string) string {
+	return uuid.NewSHA1(uuid.NameSpaceOID, []byte("l2gw-physical-port:"+device+"/"+iface)).String()
+}
+
+func duplicateSegmentationID(device, iface string) error {
+	return model.NewFault(model.ErrConflict, "L2GatewayDuplicateSegmentationID",
+		"Duplicate segmentation ID for the interface name=%s uuid=%s", iface, portUUID(device, iface))
+}
+
+// faulty reports whether a hardware_vtep fault status set means "not up".
+func faulty(status []string) bool {
+	for _, s := range status {
+		if s != "" && !strings.EqualFold(s, "UP") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (model.Connection, error) {
+	if c.ID == "" {
+		c.ID = uuid.NewString()
+	}
+	if c.SegmentationID != nil {
+		v := *c.SegmentationID
+		c.SegmentationID = &v
+	}
+	_, err := s.write(ctx, func(w *wtx) error {
+		// 1. network exists
+		var netType string
+		if err := w.queryRow(ctx, `SELECT network_type FROM networks WHERE id = $1`, c.NetworkID).Scan(&netType); err != nil {
+			if isNoRows(err) {
+				return networkNotFound(c.NetworkID)
+			}
+			return fmt.Errorf("create connection: %w", err)
+		}
+		// 2. default segmentation id against the gateway's VLAN mode
+		gw, gwFound, err := getGatewayTx(ctx, w, c.GatewayID)
+		if err != nil {
+			return err
+		}
+		isVLAN := gwFound && gw.HasSegmentationIDs()
+		if isVLAN && c.SegmentationID != nil {
+			return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: default segmentation_id should not be provided when segmentation_id is assigned during l2gateway creation.")
+		}
+		if !isVLAN && c.SegmentationID == nil {
+			return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id must be specified in create l2gateway connections.")
+		}
+		if c.SegmentationID != nil && (*c.SegmentationID < 0 || *c.SegmentationID > 4094) {
+			return segIDOutOfRange()
+		}
+		// 3. duplicate gateway + network
+		var one int
+		switch err := w.queryRow(ctx, `SELECT 1 FROM connections WHERE gateway_id = $1 AND network_id = $2`, c.GatewayID, c.NetworkID).Scan(&one); {
+		case err == nil:
+			return connectionExists(c)
+		case !isNoRows(err):
+			return fmt.Errorf("create connection: %w", err)
+		}
+		// 4. gateway exists
+		if !gwFound {
+			return gatewayNotFound(c.GatewayID)
+		}
+		// 5. devices are reported switches, interfaces their ports, all up
+		for _, d := range gw.Devices {
+			sw, ok, err := getSwitchTx(ctx, w.db, d.Name)
+			if err != nil {
+				return err
+			}
+			if !ok || !sw.reported {
+				return deviceNotFound(d.Name)
+			}
+			if faulty(sw.FaultStatus) {
+				return model.NewFault(model.ErrConflict, "L2GatewayPhysicalSwitchFaultStatus",
+					"Physical Switch '%s' switch_fault_status is '%s'", d.Name, strings.Join(sw.FaultStatus, ","))
+			}
+			for _, it := range d.Interfaces {
+				i := -1
+				for j := range sw.Ports {
+					if sw.Ports[j].Name == it.Name {
+						i = j
+						break
+					}
+				}
+				if i < 0 {
+					return interfaceNotFound(it.Name)
+				}
+				if p := sw.Ports[i]; faulty(p.FaultStatus) {
+					return model.NewFault(model.ErrConflict, "L2GatewayPhysicalPortFaultStatus",
+						"Physical Port '%s' in Physical switch '%s' port_fault_status is '%s'", it.Name, d.Name, strings.Join(p.FaultStatus, ","))
+				}
+			}
+		}
+		// 6. the network is VXLAN
+		if netType != "vxlan" {
+			return model.NewFault(model.ErrNotFound, "VxlanSegmentationIDNotFound", "vxlan segmentation id not found for the network '%s'", c.NetworkID)
+		}
+		var seg any
+		if c.SegmentationID != nil {
+			seg = *c.SegmentationID
+		}
+		if _, err := w.exec(ctx, `INSERT INTO connections (id, gateway_id, network_id, tenant_id, segmentation_id) VALUES ($1, $2, $3, $4, $5)`,
+			c.ID, c.GatewayID, c.NetworkID, c.TenantID, seg); err != nil {
+			if isUniqueViolation(err) {
+				return connectionExists(c)
+			}
+			return fmt.Errorf("create connection: %w", err)
+		}
+		// 7. no VLAN bound twice on one physical port (a UNIQUE index)
+		if err := insertBindings(ctx, w, gw, c); err != nil {
+			return err
+		}
+		w.change(KindConnection, c.ID, OpCreate)
+		w.putConnection(c)
+		return nil
+	})
+	if err != nil {
+		return model.Connection{}, err
+	}
+	return c, nil
+}
+
+// insertBindings records the (device, interface, VLAN) triples connection c
+// binds on gateway gw; a triple bound by another connection is a
+// L2GatewayDuplicateSegmentationID conflict.
+func insertBindings(ctx context.Context, w *wtx, gw model.Gateway, c model.Connection) error {
+	type key struct {
+		dev, iface string
+		vlan       int
+	}
+	seen := map[key]bool{}
+	for _, d := range gw.Devices {
+		for _, it := range d.Interfaces {
+			vlans := it.SegmentationIDs
+			if len(vlans) == 0 {
+				if c.SegmentationID == nil {
+					continue
+				}
+				vlans = []int{*c.SegmentationID}
+			}
+			for _, v := range vlans {
+				k := key{d.Name, it.Name, v}
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				if _, err := w.exec(ctx, `INSERT INTO connection_bindings (connection_id, device_name, interface_name, vlan) VALUES ($1, $2, $3, $4)`,
+					c.ID, d.Name, it.Name, v); err != nil {
+					if isUniqueViolation(err) {
+						return duplicateSegmentationID(d.Name, it.Name)
+					}
+					return fmt.Errorf("bind vlan %d on %s/%s: %w", v, d.Name, it.Name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) GetConnection(ctx context.Context, id string) (model.Connection, error) {
+	cs, err := s.ListConnections(ctx, Query{IDs: []string{id}})
+	if err != nil {
+		return model.Connection{}, err
+	}
+	if len(cs) == 0 {
+		return model.Connection{}, connectionNotFound()
+	}
+	return cs[0], nil
+}
+
+func (s *sqlStore) ListConnections(ctx context.Context, q Query) ([]model.Connection, error) {
+	if s.cache != nil {
+		return s.cache.listConnections(ctx, s, q)
+	}
+	return listConnections(ctx, s.reader(), q)
+}
+
+func listConnections(ctx context.Context, d db, q Query) ([]model.Connection, error) {
+	var wh where
+	wh.in("id", q.IDs)
+	wh.in("tenant_id", q.TenantIDs)
+	wh.in("network_id", q.NetworkIDs)
+	wh.in("gateway_id", q.GatewayIDs)
+	wh.page("id", q)
+	rows, err := d.query(ctx, `SELECT id, gateway_id, network_id, tenant_id, segmentation_id FROM connections`+wh.String()+wh.tail("id", q), wh.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	defer rows.Close()
+	out := []model.Connection{}
+	for rows.Next() {
+		var c model.Connection
+		var seg sql.NullInt64
+		if err := rows.Scan(&c.ID, &c.GatewayID, &c.NetworkID, &c.TenantID, &seg); err != nil {
+			return nil, fmt.Errorf("list connections: %w", err)
+		}
+		if seg.Valid {
+			v := int(seg.Int64)
+			c.SegmentationID = &v
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) DeleteConnection(ctx context.Context, id string) error {
+	_, err := s.write(ctx, func(w *wtx) error {
+		if _, err := w.exec(ctx, `DELETE FROM connection_bindings WHERE connection_id = $1`, id); err != nil {
+			return fmt.Errorf("delete connection: %w", err)
+		}
+		res, err := w.exec(ctx, `DELETE FROM connections WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete connection: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("delete connection: %w", err)
+		} else if n == 0 {
+			return connectionNotFound()
+		}
+		w.change(KindConnection, id, OpDelete)
+		w.delConnection(id)
+		return nil
+	})
+	return err
+}

@@ -1,0 +1,373 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+func gatewayNotFound(id string) error {
+	return model.NewFault(model.ErrNotFound, "L2GatewayNotFound", "L2 Gateway %s could not be found", id)
+}
+
+func deviceNotFound(name string) error {
+	return model.NewFault(model.ErrNotFound, "L2GatewayDeviceNotFound", "L2 Gateway Device %s could not be found.", name)
+}
+
+func interfaceNotFound(name string) error {
+	return model.NewFault(model.ErrNotFound, "L2GatewayInterfaceNotFound", "L2 Gateway interface '%s' not found.", name)
+}
+
+func segIDOutOfRange() error {
+	return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id is out of range.")
+}
+
+// normalizeInterfaces merges interfaces of the same name (first position
+// wins, VLANs appended in order without repeats) and drops VLAN 0, which
+// means "none".
+func normalizeInterfaces(in []model.Interface) ([]model.Interface, error) {
+	out := make([]model.Interface, 0, len(in))
+	idx := make(map[string]int, len(in))
+	for _, it := range in {
+		i, ok := idx[it.Name]
+		if !ok {
+			i = len(out)
+			idx[it.Name] = i
+			out = append(out, model.Interface{Name: it.Name})
+		}
+		for _, v := range it.SegmentationIDs {
+			if v < 0 || v > 4094 {
+				return nil, segIDOutOfRange()
+			}
+			if v != 0 && !slices.Contains(out[i].SegmentationIDs, v) {
+				out[i].SegmentationIDs = append(out[i].SegmentationIDs, v)
+			}
+		}
+	}
+	return out, nil
+}
+
+func formatVLANs(v []int) string {
+	var b strings.Builder
+	for i, x := range v {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(x))
+	}
+	return b.String()
+}
+
+func parseVLANs(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	out := make([]int, len(parts))
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("stored segmentation ids %q: %w", s, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (s *sqlStore) CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error) {
+	if gw.ID == "" {
+		gw.ID = uuid.NewString()
+	}
+	devs := make([]model.Device, len(gw.Devices))
+	for i, d := range gw.Devices {
+		ifs, err := normalizeInterfaces(d.Interfaces)
+		if err != nil {
+			return model.Gateway{}, err
+		}
+		devs[i] = model.Device{ID: d.ID, Name: d.Name, Interfaces: ifs}
+		if devs[i].ID == "" {
+			devs[i].ID = uuid.NewString()
+		}
+	}
+	gw.Devices = devs
+	_, err := s.write(ctx, func(w *wtx) error {
+		if _, err := w.exec(ctx, `INSERT INTO gateways (id, name, tenant_id) VALUES ($1, $2, $3)`, gw.ID, gw.Name, gw.TenantID); err != nil {
+			if isUniqueViolation(err) {
+				return model.NewFault(model.ErrConflict, "L2GatewayExists", "L2 Gateway %s already exists.", gw.ID)
+			}
+			return fmt.Errorf("create gateway: %w", err)
+		}
+		for i, d := range gw.Devices {
+			if _, err := w.exec(ctx, `INSERT INTO gateway_devices (id, gateway_id, position, name) VALUES ($1, $2, $3, $4)`, d.ID, gw.ID, i, d.Name); err != nil {
+				if isUniqueViolation(err) {
+					return model.NewFault(model.ErrConflict, "L2GatewayDeviceExists", "L2 Gateway Device %s already exists.", d.ID)
+				}
+				return fmt.Errorf("create gateway device: %w", err)
+			}
+			if err := insertInterfaces(ctx, w, d); err != nil {
+				return err
+			}
+		}
+		w.change(KindGateway, gw.ID, OpCreate)
+		w.putGateway(gw)
+		return nil
+	})
+	if err != nil {
+		return model.Gateway{}, err
+	}
+	return gw, nil
+}
+
+func insertInterfaces(ctx context.Context, w *wtx, d model.Device) error {
+	for j, it := range d.Interfaces {
+		if _, err := w.exec(ctx, `INSERT INTO gateway_interfaces (device_id, position, name, segmentation_ids) VALUES ($1, $2, $3, $4)`,
+			d.ID, j, it.Name, formatVLANs(it.SegmentationIDs)); err != nil {
+			return fmt.Errorf("create gateway interface: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) GetGateway(ctx context.Context, id string) (model.Gateway, error) {
+	var gws []model.Gateway
+	var err error
+	if s.cache != nil {
+		gws, err = s.cache.listGateways(ctx, s, Query{IDs: []string{id}})
+	} else {
+		gws, err = listGateways(ctx, s.reader(), Query{IDs: []string{id}})
+	}
+	if err != nil {
+		return model.Gateway{}, err
+	}
+	if len(gws) == 0 {
+		return model.Gateway{}, gatewayNotFound(id)
+	}
+	return gws[0], nil
+}
+
+func (s *sqlStore) ListGateways(ctx context.Context, q Query) ([]model.Gateway, error) {
+	if s.cache != nil {
+		return s.cache.listGateways(ctx, s, q)
+	}
+	return listGateways(ctx, s.reader(), q)
+}
+
+// getGatewayTx reads one gateway inside a write transaction.
+func getGatewayTx(ctx context.Context, w *wtx, id string) (model.Gateway, bool, error) {
+	if w.s.cache != nil {
+		// The cache follows every commit and we hold the writer lock.
+		gws, err := w.s.cache.listGateways(ctx, w.s, Query{IDs: []string{id}})
+		if err != nil {
+			return model.Gateway{}, false, err
+		}
+		if len(gws) == 0 {
+			return model.Gateway{}, false, nil
+		}
+		return gws[0], true, nil
+	}
+	gws, err := listGateways(ctx, w.db, Query{IDs: []string{id}})
+	if err != nil || len(gws) == 0 {
+		return model.Gateway{}, false, err
+	}
+	return gws[0], true, nil
+}
+
+func listGateways(ctx context.Context, d db, q Query) ([]model.Gateway, error) {
+	var wh where
+	wh.in("id", q.IDs)
+	wh.in("name", q.Names)
+	wh.in("tenant_id", q.TenantIDs)
+	wh.page("id", q)
+	filtered := len(wh.conds) > 0 || q.Limit > 0
+	text := `SELECT id, name, tenant_id FROM gateways` + wh.String() + wh.tail("id", q)
+	rows, err := d.query(ctx, text, wh.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list gateways: %w", err)
+	}
+	gws := []model.Gateway{}
+	idx := map[string]int{}
+	for rows.Next() {
+		var g model.Gateway
+		if err := rows.Scan(&g.ID, &g.Name, &g.TenantID); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list gateways: %w", err)
+		}
+		idx[g.ID] = len(gws)
+		gws = append(gws, g)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list gateways: %w", err)
+	}
+	if len(gws) == 0 {
+		return gws, nil
+	}
+	var dw where
+	if filtered && len(gws) <= 200 {
+		ids := make([]string, len(gws))
+		for i, g := range gws {
+			ids[i] = g.ID
+		}
+		dw.in("d.gateway_id", ids)
+	}
+	rows, err = d.query(ctx, `SELECT d.gateway_id, d.id, d.name, COALESCE(i.name, ''), COALESCE(i.segmentation_ids, '')
+		FROM gateway_devices d LEFT JOIN gateway_interfaces i ON i.device_id = d.id`+dw.String()+
+		` ORDER BY d.gateway_id, d.position, i.position`, dw.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list gateway devices: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var gid, did, dname, iname, vlans string
+		if err := rows.Scan(&gid, &did, &dname, &iname, &vlans); err != nil {
+			return nil, fmt.Errorf("list gateway devices: %w", err)
+		}
+		gi, ok := idx[gid]
+		if !ok {
+			continue
+		}
+		g := &gws[gi]
+		if n := len(g.Devices); n == 0 || g.Devices[n-1].ID != did {
+			g.Devices = append(g.Devices, model.Device{ID: did, Name: dname})
+		}
+		if iname == "" {
+			continue
+		}
+		v, err := parseVLANs(vlans)
+		if err != nil {
+			return nil, err
+		}
+		dev := &g.Devices[len(g.Devices)-1]
+		dev.Interfaces = append(dev.Interfaces, model.Interface{Name: iname, SegmentationIDs: v})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list gateway devices: %w", err)
+	}
+	return gws, nil
+}
+
+func (s *sqlStore) UpdateGateway(ctx context.Context, id string, u model.GatewayUpdate) (model.Gateway, error) {
+	var out model.Gateway
+	_, err := s.write(ctx, func(w *wtx) error {
+		gw, ok, err := getGatewayTx(ctx, w, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return gatewayNotFound(id)
+		}
+		// Work on a copy: cached values are shared.
+		gw.Devices = slices.Clone(gw.Devices)
+		if u.Name != nil && *u.Name != gw.Name {
+			gw.Name = *u.Name
+			if _, err := w.exec(ctx, `UPDATE gateways SET name = $1 WHERE id = $2`, gw.Name, id); err != nil {
+				return fmt.Errorf("update gateway: %w", err)
+			}
+		}
+		devicesChanged := false
+		for _, du := range u.Devices {
+			di := slices.IndexFunc(gw.Devices, func(d model.Device) bool { return d.Name == du.Name })
+			if di < 0 {
+				return deviceNotFound(du.Name)
+			}
+			dev := gw.Devices[di]
+			ifs, err := normalizeInterfaces(du.Interfaces)
+			if err != nil {
+				return err
+			}
+			hadVLANs := slices.ContainsFunc(dev.Interfaces, func(i model.Interface) bool { return len(i.SegmentationIDs) > 0 })
+			for _, it := range ifs {
+				has := len(it.SegmentationIDs) > 0
+				if hadVLANs && !has {
+					return model.NewFault(model.ErrInvalid, "L2GatewaySegmentationIDExists", "The segmentation id is already specified in existing gateway interfaces.")
+				}
+				if !hadVLANs && has {
+					return model.NewFault(model.ErrInvalid, "L2GatewaySegmentationIDNotExists", "The segmentation id is not specified in existing gateway interfaces.")
+				}
+			}
+			sw, known, err := getSwitchTx(ctx, w.db, dev.Name)
+			if err != nil {
+				return err
+			}
+			if known && sw.reported {
+				for _, it := range ifs {
+					old := slices.ContainsFunc(dev.Interfaces, func(o model.Interface) bool { return o.Name == it.Name })
+					if !old && !slices.ContainsFunc(sw.Ports, func(p model.SwitchPort) bool { return p.Name == it.Name }) {
+						return interfaceNotFound(it.Name)
+					}
+				}
+			}
+			if _, err := w.exec(ctx, `DELETE FROM gateway_interfaces WHERE device_id = $1`, dev.ID); err != nil {
+				return fmt.Errorf("update gateway: %w", err)
+			}
+			dev.Interfaces = ifs
+			if err := insertInterfaces(ctx, w, dev); err != nil {
+				return err
+			}
+			gw.Devices[di] = dev
+			devicesChanged = true
+		}
+		if devicesChanged {
+			conns, err := listConnections(ctx, w.db, Query{GatewayIDs: []string{id}})
+			if err != nil {
+				return err
+			}
+			for _, c := range conns {
+				if _, err := w.exec(ctx, `DELETE FROM connection_bindings WHERE connection_id = $1`, c.ID); err != nil {
+					return fmt.Errorf("update gateway bindings: %w", err)
+				}
+				if err := insertBindings(ctx, w, gw, c); err != nil {
+					return err
+				}
+			}
+		}
+		if u.Name != nil || devicesChanged {
+			w.change(KindGateway, id, OpUpdate)
+			w.putGateway(gw)
+		}
+		out = gw
+		return nil
+	})
+	if err != nil {
+		return model.Gateway{}, err
+	}
+	return out, nil
+}
+
+func (s *sqlStore) DeleteGateway(ctx context.Context, id string) error {
+	_, err := s.write(ctx, func(w *wtx) error {
+		var n int
+		if err := w.queryRow(ctx, `SELECT COUNT(*) FROM connections WHERE gateway_id = $1`, id).Scan(&n); err != nil {
+			return fmt.Errorf("delete gateway: %w", err)
+		}
+		if n > 0 {
+			return model.NewFault(model.ErrInUse, "L2GatewayInUse", "L2 Gateway '%s' still has active mappings with one or more neutron networks.", id)
+		}
+		res, err := w.exec(ctx, `DELETE FROM gateways WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete gateway: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("delete gateway: %w", err)
+		} else if n == 0 {
+			return gatewayNotFound(id)
+		}
+		w.change(KindGateway, id, OpDelete)
+		w.delGateway(id)
+		return nil
+	})
+	return err
+}
+
+// errNoRows is sql.ErrNoRows, for errors.Is in callers of queryRow.
+var errNoRows = sql.ErrNoRows
+
+func isNoRows(err error) bool { return errors.Is(err, errNoRows) }

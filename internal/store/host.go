@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+func hostNotFound(id string) error {
+	return model.NewFault(model.ErrNotFound, "HostNotFound", "Host %s could not be found.", id)
+}
+
+func hostExists(name string) error {
+	return model.NewFault(model.ErrConflict, "HostExists", "Host %s already exists.", name)
+}
+
+func (s *sqlStore) CreateHost(ctx context.Context, h model.Host) (model.Host, error) {
+	if h.ID == "" {
+		h.ID = uuid.NewString()
+	}
+	if h.CreatedAt.IsZero() {
+		h.CreatedAt = now()
+	}
+	h.CreatedAt = h.CreatedAt.UTC().Truncate(time.Microsecond)
+	if !h.LastHeartbeat.IsZero() {
+		h.LastHeartbeat = h.LastHeartbeat.UTC().Truncate(time.Microsecond)
+	}
+	_, err := s.write(ctx, func(w *wtx) error {
+		return insertHost(ctx, w, h)
+	})
+	if err != nil {
+		return model.Host{}, err
+	}
+	return h, nil
+}
+
+func insertHost(ctx context.Context, w *wtx, h model.Host) error {
+	var one int
+	if err := w.queryRow(ctx, `SELECT 1 FROM hosts WHERE name = $1`, h.Name).Scan(&one); err == nil {
+		return hostExists(h.Name)
+	} else if !isNoRows(err) {
+		return fmt.Errorf("create host: %w", err)
+	}
+	if _, err := w.exec(ctx, `INSERT INTO hosts (id, name, vtep_ip, description, last_heartbeat, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		h.ID, h.Name, h.VTEPIP, h.Description, toMicros(h.LastHeartbeat), toMicros(h.CreatedAt)); err != nil {
+		if isUniqueViolation(err) {
+			return hostExists(h.Name)
+		}
+		return fmt.Errorf("create host: %w", err)
+	}
+	w.change(KindHost, h.ID, OpCreate)
+	return nil
+}
+
+func (s *sqlStore) GetHost(ctx context.Context, id string) (model.Host, error) {
+	hs, err := listHosts(ctx, s.reader(), Query{IDs: []string{id}})
+	if err != nil {
+		return model.Host{}, err
+	}
+	if len(hs) == 0 {
+		return model.Host{}, hostNotFound(id)
+	}
+	return hs[0], nil
+}
+
+func (s *sqlStore) ListHosts(ctx context.Context, q Query) ([]model.Host, error) {
+	return listHosts(ctx, s.reader(), q)
+}
+
+func listHosts(ctx context.Context, d db, q Query) ([]model.Host, error) {
+	var wh where
+	wh.in("id", q.IDs)
+	wh.in("name", q.Names)
+	wh.page("id", q)
+	out := []model.Host{}
+	err := scanRows(ctx, d, `SELECT id, name, vtep_ip, description, last_heartbeat, created_at FROM hosts`+wh.String()+wh.tail("id", q), wh.args,
+		func(sc func(...any) error) error {
+			var h model.Host
+			var hb, c int64
+			if err := sc(&h.ID, &h.Name, &h.VTEPIP, &h.Description, &hb, &c); err != nil {
+				return err
+			}
+			h.LastHeartbeat, h.CreatedAt = fromMicros(hb), fromMicros(c)
+			out = append(out, h)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("list hosts: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateHost overwrites name, VTEP IP and description of the stored host h.ID.
+func (s *sqlStore) UpdateHost(ctx context.Context, h model.Host) (model.Host, error) {
+	var out model.Host
+	_, err := s.write(ctx, func(w *wtx) error {
+		cur, err := listHosts(ctx, w.db, Query{IDs: []string{h.ID}})
+		if err != nil {
+			return err
+		}
+		if len(cur) == 0 {
+			return hostNotFound(h.ID)
+		}
+		o := cur[0]
+		if h.Name != o.Name {
+			var one int
+			if err := w.queryRow(ctx, `SELECT 1 FROM hosts WHERE name = $1`, h.Name).Scan(&one); err == nil {
+				return hostExists(h.Name)
+			} else if !isNoRows(err) {
+				return fmt.Errorf("update host: %w", err)
+			}
+		}
+		o.Name, o.VTEPIP, o.Description = h.Name, h.VTEPIP, h.Description
+		if _, err := w.exec(ctx, `UPDATE hosts SET name = $1, vtep_ip = $2, description = $3 WHERE id = $4`, o.Name, o.VTEPIP, o.Description, o.ID); err != nil {
+			if isUniqueViolation(err) {
+				return hostExists(h.Name)
+			}
+			return fmt.Errorf("update host: %w", err)
+		}
+		w.change(KindHost, o.ID, OpUpdate)
+		out = o
+		return nil
+	})
+	if err != nil {
+		return model.Host{}, err
+	}
+	return out, nil
+}
+
+func (s *sqlStore) DeleteHost(ctx context.Context, id string) error {
+	_, err := s.write(ctx, func(w *wtx) error {
+		res, err := w.exec(ctx, `DELETE FROM hosts WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete host: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("delete host: %w", err)
+		} else if n == 0 {
+			return hostNotFound(id)
+		}
+		w.change(KindHost, id, OpDelete)
+		return nil
+	})
+	return err
+}
+
+// RegisterHost creates the host or updates its VTEP IP and heartbeat. A
+// heartbeat alone is recorded without a new revision (nothing a planner
+// or watcher acts on changed).
+func (s *sqlStore) RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error) {
+	at = at.UTC().Truncate(time.Microsecond)
+	var out model.Host
+	_, err := s.write(ctx, func(w *wtx) error {
+		cur, err := listHosts(ctx, w.db, Query{Names: []string{name}})
+		if err != nil {
+			return err
+		}
+		if len(cur) == 0 {
+			out = model.Host{ID: uuid.NewString(), Name: name, VTEPIP: vtepIP, LastHeartbeat: at, CreatedAt: now()}
+			return insertHost(ctx, w, out)
+		}
+		out = cur[0]
+		out.LastHeartbeat = at
+		if out.VTEPIP != vtepIP {
+			out.VTEPIP = vtepIP
+			w.change(KindHost, out.ID, OpUpdate)
+		}
+		if _, err := w.exec(ctx, `UPDATE hosts SET vtep_ip = $1, last_heartbeat = $2 WHERE id = $3`, out.VTEPIP, toMicros(at), out.ID); err != nil {
+			return fmt.Errorf("register host: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return model.Host{}, err
+	}
+	return out, nil
+}

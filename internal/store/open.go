@@ -1,0 +1,194 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DefaultChangeLogKeep is how many change-log entries a store keeps when
+// Config.ChangeLogKeep is zero.
+const DefaultChangeLogKeep = 100_000
+
+type dialect int
+
+const (
+	dialectSQLite dialect = iota
+	dialectPostgres
+)
+
+// Open connects to the database named by dsn, applies the embedded
+// migrations and returns a Store.
+//
+// dsn is one of:
+//   - sqlite:///abs/path/l2gw.db, sqlite://relative/path.db, or a bare file
+//     path: SQLite (pure Go driver) in WAL mode with synchronous=FULL, so
+//     every commit is durable; one writer connection and a pool of readers.
+//   - postgres://… or postgresql://…: PostgreSQL through pgx.
+func Open(ctx context.Context, dsn string, cfg Config) (Store, error) {
+	cfg = cfg.withDefaults()
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return openPostgres(ctx, dsn, cfg)
+	}
+	path, err := sqlitePath(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return openSQLite(ctx, path, cfg)
+}
+
+func (c Config) withDefaults() Config {
+	if c.VNIMin == 0 {
+		c.VNIMin = 1000
+	}
+	if c.VNIMax == 0 {
+		c.VNIMax = 2000
+	}
+	if c.ChangeLogKeep <= 0 {
+		c.ChangeLogKeep = DefaultChangeLogKeep
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// sqlitePath extracts the file path of a sqlite DSN.
+func sqlitePath(dsn string) (string, error) {
+	p := dsn
+	switch {
+	case strings.HasPrefix(dsn, "sqlite://"):
+		p = strings.TrimPrefix(dsn, "sqlite://")
+	case strings.HasPrefix(dsn, "sqlite:"):
+		p = strings.TrimPrefix(dsn, "sqlite:")
+	case strings.Contains(dsn, "://"):
+		return "", fmt.Errorf("open store: unsupported database url %q (want sqlite:// or postgres://)", redact(dsn))
+	}
+	if p == "" {
+		return "", errors.New("open store: empty sqlite path")
+	}
+	if strings.ContainsAny(p, "?#") {
+		return "", fmt.Errorf("open store: sqlite path %q must not contain '?' or '#'", p)
+	}
+	return filepath.Clean(p), nil
+}
+
+// redact hides a password in a URL for error messages.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "<unparsable dsn>"
+	}
+	return u.Redacted()
+}
+
+func openSQLite(ctx context.Context, path string, cfg Config) (Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	params := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	w, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&"+params)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	// SQLite has one writer: one connection serialises writes in process.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := migrate(ctx, w, goose.DialectSQLite3, nil); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", path+"?"+params+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	s, err := newSQLStore(ctx, w, r, dialectSQLite, cfg)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	cfg.Logger.Info("store opened", "backend", "sqlite", "path", path)
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, dsn string, cfg Config) (Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", redact(dsn), err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", redact(dsn), err)
+	}
+	// Several replicas may start at once: a session advisory lock keeps
+	// migrations to one of them.
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := migrate(ctx, db, goose.DialectPostgres, locker); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s, err := newSQLStore(ctx, db, db, dialectPostgres, cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	cfg.Logger.Info("store opened", "backend", "postgres", "dsn", redact(dsn))
+	return s, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB, d goose.Dialect, locker lock.SessionLocker) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if locker != nil {
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(d, db, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}

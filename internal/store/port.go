@@ -1,0 +1,304 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+func portNotFound(id string) error {
+	return model.NewFault(model.ErrNotFound, "PortNotFound", "Port %s could not be found.", id)
+}
+
+func macInUse(network, mac string) error {
+	return model.NewFault(model.ErrConflict, "MacAddressInUse",
+		"Unable to complete operation for network %s. The mac address %s is in use.", network, mac)
+}
+
+// randomMAC returns a MAC with OpenStack's fa:16:3e prefix.
+func randomMAC() string {
+	v := rand.Uint32()
+	return fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", byte(v>>16), byte(v>>8), byte(v))
+}
+
+func macTaken(ctx context.Context, w *wtx, network, mac string) (bool, error) {
+	var one int
+	err := w.queryRow(ctx, `SELECT 1 FROM ports WHERE network_id = $1 AND mac_address = $2`, network, mac).Scan(&one)
+	if err == nil {
+		return true, nil
+	}
+	if isNoRows(err) {
+		return false, nil
+	}
+	return false, fmt.Errorf("check mac: %w", err)
+}
+
+func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model.Port, error) {
+	out := make([]model.Port, len(ports))
+	_, err := s.write(ctx, func(w *wtx) error {
+		known := map[string]bool{}
+		for i, p := range ports {
+			if !known[p.NetworkID] {
+				var one int
+				if err := w.queryRow(ctx, `SELECT 1 FROM networks WHERE id = $1`, p.NetworkID).Scan(&one); err != nil {
+					if isNoRows(err) {
+						return networkNotFound(p.NetworkID)
+					}
+					return fmt.Errorf("create port: %w", err)
+				}
+				known[p.NetworkID] = true
+			}
+			if p.ID == "" {
+				p.ID = uuid.NewString()
+			}
+			if p.MACAddress == "" {
+				for tries := 0; ; tries++ {
+					p.MACAddress = randomMAC()
+					taken, err := macTaken(ctx, w, p.NetworkID, p.MACAddress)
+					if err != nil {
+						return err
+					}
+					if !taken {
+						break
+					}
+					if tries > 100 {
+						return model.NewFault(model.ErrConflict, "MacAddressGenerationFailure", "Unable to generate unique mac on network %s.", p.NetworkID)
+					}
+				}
+			} else {
+				p.MACAddress = strings.ToLower(p.MACAddress)
+				taken, err := macTaken(ctx, w, p.NetworkID, p.MACAddress)
+				if err != nil {
+					return err
+				}
+				if taken {
+					return macInUse(p.NetworkID, p.MACAddress)
+				}
+			}
+			if p.CreatedAt.IsZero() {
+				p.CreatedAt = now()
+			}
+			p.CreatedAt = p.CreatedAt.UTC().Truncate(time.Microsecond)
+			p.UpdatedAt = p.CreatedAt
+			if _, err := w.exec(ctx, `INSERT INTO ports (id, name, network_id, tenant_id, mac_address, host_id, device_owner, device_id, admin_state_up, interface_name, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				p.ID, p.Name, p.NetworkID, p.TenantID, p.MACAddress, p.HostID, p.DeviceOwner, p.DeviceID, p.AdminStateUp, p.InterfaceName,
+				toMicros(p.CreatedAt), toMicros(p.UpdatedAt)); err != nil {
+				if isUniqueViolation(err) {
+					return model.NewFault(model.ErrConflict, "PortExists", "Port %s already exists.", p.ID)
+				}
+				return fmt.Errorf("create port: %w", err)
+			}
+			if err := insertPortLists(ctx, w, p); err != nil {
+				return err
+			}
+			w.change(KindPort, p.ID, OpCreate)
+			out[i] = p
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func insertPortLists(ctx context.Context, w *wtx, p model.Port) error {
+	for i, f := range p.FixedIPs {
+		if _, err := w.exec(ctx, `INSERT INTO port_fixed_ips (port_id, position, subnet_id, ip_address) VALUES ($1, $2, $3, $4)`,
+			p.ID, i, f.SubnetID, f.IPAddress); err != nil {
+			return fmt.Errorf("port fixed ip: %w", err)
+		}
+	}
+	for i, a := range p.AllowedAddressPairs {
+		if _, err := w.exec(ctx, `INSERT INTO port_address_pairs (port_id, position, ip_address, mac_address) VALUES ($1, $2, $3, $4)`,
+			p.ID, i, a.IPAddress, strings.ToLower(a.MACAddress)); err != nil {
+			return fmt.Errorf("port address pair: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) GetPort(ctx context.Context, id string) (model.Port, error) {
+	ps, err := listPorts(ctx, s.reader(), Query{IDs: []string{id}})
+	if err != nil {
+		return model.Port{}, err
+	}
+	if len(ps) == 0 {
+		return model.Port{}, portNotFound(id)
+	}
+	return ps[0], nil
+}
+
+func (s *sqlStore) ListPorts(ctx context.Context, q Query) ([]model.Port, error) {
+	return listPorts(ctx, s.reader(), q)
+}
+
+func listPorts(ctx context.Context, d db, q Query) ([]model.Port, error) {
+	var wh where
+	wh.in("id", q.IDs)
+	wh.in("name", q.Names)
+	wh.in("tenant_id", q.TenantIDs)
+	wh.in("network_id", q.NetworkIDs)
+	wh.in("host_id", q.HostIDs)
+	wh.page("id", q)
+	filtered := len(wh.conds) > 0 || q.Limit > 0
+	rows, err := d.query(ctx, `SELECT id, name, network_id, tenant_id, mac_address, host_id, device_owner, device_id, admin_state_up, interface_name, created_at, updated_at FROM ports`+
+		wh.String()+wh.tail("id", q), wh.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list ports: %w", err)
+	}
+	out := []model.Port{}
+	idx := map[string]int{}
+	for rows.Next() {
+		var p model.Port
+		var c, u int64
+		if err := rows.Scan(&p.ID, &p.Name, &p.NetworkID, &p.TenantID, &p.MACAddress, &p.HostID, &p.DeviceOwner, &p.DeviceID,
+			&p.AdminStateUp, &p.InterfaceName, &c, &u); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list ports: %w", err)
+		}
+		p.CreatedAt, p.UpdatedAt = fromMicros(c), fromMicros(u)
+		idx[p.ID] = len(out)
+		out = append(out, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list ports: %w", err)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	var sub where
+	if filtered && len(out) <= 200 {
+		ids := make([]string, len(out))
+		for i, p := range out {
+			ids[i] = p.ID
+		}
+		sub.in("port_id", ids)
+	}
+	if err := scanRows(ctx, d, `SELECT port_id, subnet_id, ip_address FROM port_fixed_ips`+sub.String()+` ORDER BY port_id, position`, sub.args, func(sc func(...any) error) error {
+		var id string
+		var f model.FixedIP
+		if err := sc(&id, &f.SubnetID, &f.IPAddress); err != nil {
+			return err
+		}
+		if i, ok := idx[id]; ok {
+			out[i].FixedIPs = append(out[i].FixedIPs, f)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list port fixed ips: %w", err)
+	}
+	if err := scanRows(ctx, d, `SELECT port_id, ip_address, mac_address FROM port_address_pairs`+sub.String()+` ORDER BY port_id, position`, sub.args, func(sc func(...any) error) error {
+		var id string
+		var a model.AddressPair
+		if err := sc(&id, &a.IPAddress, &a.MACAddress); err != nil {
+			return err
+		}
+		if i, ok := idx[id]; ok {
+			out[i].AllowedAddressPairs = append(out[i].AllowedAddressPairs, a)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list port address pairs: %w", err)
+	}
+	return out, nil
+}
+
+// scanRows runs a query and calls fn with a Scan function for each row.
+func scanRows(ctx context.Context, d db, text string, args []any, fn func(scan func(...any) error) error) error {
+	rows, err := d.query(ctx, text, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// UpdatePort overwrites the mutable fields of the stored port p.ID: name,
+// MAC (kept when empty), fixed IPs, binding host, device owner/id, admin
+// state, allowed address pairs and interface name. The network stays.
+func (s *sqlStore) UpdatePort(ctx context.Context, p model.Port) (model.Port, error) {
+	var out model.Port
+	_, err := s.write(ctx, func(w *wtx) error {
+		cur, err := listPorts(ctx, w.db, Query{IDs: []string{p.ID}})
+		if err != nil {
+			return err
+		}
+		if len(cur) == 0 {
+			return portNotFound(p.ID)
+		}
+		o := cur[0]
+		if p.MACAddress != "" {
+			mac := strings.ToLower(p.MACAddress)
+			if mac != o.MACAddress {
+				taken, err := macTaken(ctx, w, o.NetworkID, mac)
+				if err != nil {
+					return err
+				}
+				if taken {
+					return macInUse(o.NetworkID, mac)
+				}
+				o.MACAddress = mac
+			}
+		}
+		o.Name, o.HostID, o.DeviceOwner, o.DeviceID, o.AdminStateUp, o.InterfaceName = p.Name, p.HostID, p.DeviceOwner, p.DeviceID, p.AdminStateUp, p.InterfaceName
+		o.FixedIPs, o.AllowedAddressPairs = p.FixedIPs, nil
+		for _, a := range p.AllowedAddressPairs {
+			a.MACAddress = strings.ToLower(a.MACAddress)
+			o.AllowedAddressPairs = append(o.AllowedAddressPairs, a)
+		}
+		o.UpdatedAt = now()
+		if _, err := w.exec(ctx, `UPDATE ports SET name = $1, mac_address = $2, host_id = $3, device_owner = $4, device_id = $5, admin_state_up = $6, interface_name = $7, updated_at = $8 WHERE id = $9`,
+			o.Name, o.MACAddress, o.HostID, o.DeviceOwner, o.DeviceID, o.AdminStateUp, o.InterfaceName, toMicros(o.UpdatedAt), o.ID); err != nil {
+			if isUniqueViolation(err) {
+				return macInUse(o.NetworkID, o.MACAddress)
+			}
+			return fmt.Errorf("update port: %w", err)
+		}
+		for _, t := range []string{"port_fixed_ips", "port_address_pairs"} {
+			if _, err := w.exec(ctx, `DELETE FROM `+t+` WHERE port_id = $1`, o.ID); err != nil {
+				return fmt.Errorf("update port: %w", err)
+			}
+		}
+		if err := insertPortLists(ctx, w, o); err != nil {
+			return err
+		}
+		w.change(KindPort, o.ID, OpUpdate)
+		out = o
+		return nil
+	})
+	if err != nil {
+		return model.Port{}, err
+	}
+	return out, nil
+}
+
+func (s *sqlStore) DeletePort(ctx context.Context, id string) error {
+	_, err := s.write(ctx, func(w *wtx) error {
+		res, err := w.exec(ctx, `DELETE FROM ports WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete port: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("delete port: %w", err)
+		} else if n == 0 {
+			return portNotFound(id)
+		}
+		w.change(KindPort, id, OpDelete)
+		return nil
+	})
+	return err
+}

@@ -1,0 +1,562 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+)
+
+// sqlStore is the Store on database/sql, shared by SQLite and PostgreSQL.
+type sqlStore struct {
+	w, r *sql.DB // writer and readers (the same pool on PostgreSQL)
+	d    dialect
+	cfg  Config
+	log  *slog.Logger
+
+	// wmu serialises writers in this process: SQLite has one writer anyway,
+	// and it keeps cache updates in commit order.
+	wmu          sync.Mutex
+	sinceCompact int // change rows written since the last compaction; guarded by wmu
+
+	stmts  sync.Map             // stmtKey -> *sql.Stmt on the reader pool (SQLite only)
+	wconn  *sql.Conn            // SQLite: the writer connection; nil on PostgreSQL
+	wstmts map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
+
+	mu     sync.Mutex
+	rev    int64         // newest revision committed by this process (or seen at open)
+	notify chan struct{} // closed and replaced at each commit
+
+	cache *objCache // gateways and connections; nil on PostgreSQL
+}
+
+func newSQLStore(ctx context.Context, w, r *sql.DB, d dialect, cfg Config) (*sqlStore, error) {
+	s := &sqlStore{w: w, r: r, d: d, cfg: cfg, log: cfg.Logger, notify: make(chan struct{})}
+	if d == dialectSQLite {
+		s.cache = &objCache{}
+		c, err := w.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("open store: writer connection: %w", err)
+		}
+		s.wconn, s.wstmts = c, map[string]*sql.Stmt{}
+	}
+	if err := r.QueryRowContext(ctx, `SELECT rev FROM revision WHERE id = 1`).Scan(&s.rev); err != nil {
+		return nil, fmt.Errorf("open store: read revision: %w", err)
+	}
+	return s, nil
+}
+
+func (s *sqlStore) Close() error {
+	var errs []error
+	s.stmts.Range(func(_, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
+	s.wmu.Lock()
+	for _, st := range s.wstmts {
+		errs = append(errs, st.Close())
+	}
+	if s.wconn != nil {
+		errs = append(errs, s.wconn.Close())
+	}
+	s.wmu.Unlock()
+	errs = append(errs, s.w.Close())
+	if s.r != s.w {
+		errs = append(errs, s.r.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// maxCachedStmts bounds the prepared statements kept per pool.
+const maxCachedStmts = 512
+
+type stmtKey struct {
+	db   *sql.DB
+	text string
+}
+
+// stmt returns a statement prepared on the reader pool for text, or nil when
+// statements are not cached (PostgreSQL: pgx caches them itself). With
+// prepare false it only looks up: a caller holding a pooled connection must
+// not wait for a second one.
+func (s *sqlStore) stmt(ctx context.Context, db *sql.DB, text string, prepare bool) *sql.Stmt {
+	if s.d != dialectSQLite {
+		return nil
+	}
+	k := stmtKey{db, text}
+	if v, ok := s.stmts.Load(k); ok {
+		return v.(*sql.Stmt)
+	}
+	if !prepare {
+		return nil
+	}
+	n := 0
+	s.stmts.Range(func(_, _ any) bool { n++; return n < maxCachedStmts })
+	if n >= maxCachedStmts {
+		return nil
+	}
+	st, err := db.PrepareContext(ctx, text)
+	if err != nil {
+		return nil // the caller runs the query unprepared and sees the error
+	}
+	if v, loaded := s.stmts.LoadOrStore(k, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt)
+	}
+	return st
+}
+
+// wstmt returns a statement prepared on the SQLite writer connection, or nil
+// when too many are cached. Callers hold wmu.
+func (s *sqlStore) wstmt(ctx context.Context, text string) *sql.Stmt {
+	if st, ok := s.wstmts[text]; ok {
+		return st
+	}
+	if len(s.wstmts) >= maxCachedStmts {
+		return nil
+	}
+	st, err := s.wconn.PrepareContext(ctx, text)
+	if err != nil {
+		return nil
+	}
+	s.wstmts[text] = st
+	return st
+}
+
+// db runs statements on a pool, inside a transaction, or on the SQLite
+// writer connection, through cached prepared statements where possible.
+type db struct {
+	s    *sqlStore
+	pool *sql.DB
+	tx   *sql.Tx   // a transaction on pool, or nil
+	conn *sql.Conn // the SQLite writer connection (transaction by BEGIN/COMMIT), or nil
+}
+
+func (s *sqlStore) reader() db { return db{s: s, pool: s.r} }
+
+// prepared picks the statement for text, or nil to run it unprepared.
+func (d db) prepared(ctx context.Context, text string) *sql.Stmt {
+	switch {
+	case d.conn != nil:
+		return d.s.wstmt(ctx, text)
+	case d.tx != nil:
+		if st := d.s.stmt(ctx, d.pool, text, false); st != nil {
+			return d.tx.StmtContext(ctx, st)
+		}
+		return nil
+	default:
+		return d.s.stmt(ctx, d.pool, text, true)
+	}
+}
+
+func (d db) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	if st := d.prepared(ctx, text); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	switch {
+	case d.conn != nil:
+		return d.conn.QueryContext(ctx, text, args...)
+	case d.tx != nil:
+		return d.tx.QueryContext(ctx, text, args...)
+	}
+	return d.pool.QueryContext(ctx, text, args...)
+}
+
+func (d db) queryRow(ctx context.Context, text string, args ...any) *sql.Row {
+	if st := d.prepared(ctx, text); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	switch {
+	case d.conn != nil:
+		return d.conn.QueryRowContext(ctx, text, args...)
+	case d.tx != nil:
+		return d.tx.QueryRowContext(ctx, text, args...)
+	}
+	return d.pool.QueryRowContext(ctx, text, args...)
+}
+
+func (d db) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	if st := d.prepared(ctx, text); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	switch {
+	case d.conn != nil:
+		return d.conn.ExecContext(ctx, text, args...)
+	case d.tx != nil:
+		return d.tx.ExecContext(ctx, text, args...)
+	}
+	return d.pool.ExecContext(ctx, text, args...)
+}
+
+// readTx runs fn in one read transaction (a consistent snapshot).
+func (s *sqlStore) readTx(ctx context.Context, fn func(db) error) error {
+	var opts *sql.TxOptions
+	if s.d == dialectPostgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	tx, err := s.r.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(db{s: s, pool: s.r, tx: tx}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// wtx is a write transaction. Writers record their changes with change();
+// the commit bumps the revision once when there is any.
+type wtx struct {
+	db
+	ctx       context.Context
+	rev       int64 // revision before this transaction
+	compacted int64
+	changes   []Change
+	delta     cacheDelta
+}
+
+func (w *wtx) change(k Kind, id string, op Op) {
+	w.changes = append(w.changes, Change{Kind: k, ID: id, Op: op})
+}
+
+// write runs fn in one write transaction. On PostgreSQL the revision row is
+// locked first, which serialises writers across replicas, so revisions are
+// gap-free in commit order.
+func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	w := &wtx{ctx: ctx}
+	var commit func() error
+	if s.wconn != nil {
+		// SQLite: BEGIN IMMEDIATE on the one writer connection, whose
+		// prepared statements then live as long as the store.
+		if _, err := s.wconn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+			return 0, fmt.Errorf("begin: %w", err)
+		}
+		done := false
+		defer func() {
+			if !done {
+				// Not ctx: a cancelled context must still roll back.
+				s.wconn.ExecContext(context.Background(), `ROLLBACK`) //nolint:errcheck // SQLite may have rolled back already
+			}
+		}()
+		commit = func() error {
+			if _, err := s.wconn.ExecContext(context.Background(), `COMMIT`); err != nil {
+				return err
+			}
+			done = true
+			return nil
+		}
+		w.db = db{s: s, pool: s.w, conn: s.wconn}
+	} else {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return 0, fmt.Errorf("begin: %w", err)
+		}
+		defer tx.Rollback()
+		commit = tx.Commit
+		w.db = db{s: s, pool: s.w, tx: tx}
+	}
+	lockRev := `SELECT rev, compacted FROM revision WHERE id = 1`
+	if s.d == dialectPostgres {
+		lockRev += ` FOR UPDATE`
+	}
+	if err := w.queryRow(ctx, lockRev).Scan(&w.rev, &w.compacted); err != nil {
+		return 0, fmt.Errorf("lock revision: %w", err)
+	}
+	if err := fn(w); err != nil {
+		return 0, err
+	}
+	rev := w.rev
+	if len(w.changes) > 0 {
+		rev++
+		if err := s.logChanges(ctx, w, rev); err != nil {
+			return 0, err
+		}
+	}
+	if err := commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	if len(w.changes) > 0 {
+		if s.cache != nil {
+			s.cache.apply(&w.delta)
+		}
+		s.committed(rev)
+	}
+	return rev, nil
+}
+
+// changeBatch is how many change rows one INSERT carries.
+const changeBatch = 100
+
+func (s *sqlStore) logChanges(ctx context.Context, w *wtx, rev int64) error {
+	if _, err := w.exec(ctx, `UPDATE revision SET rev = $1 WHERE id = 1`, rev); err != nil {
+		return fmt.Errorf("bump revision: %w", err)
+	}
+	for start := 0; start < len(w.changes); start += changeBatch {
+		batch := w.changes[start:min(start+changeBatch, len(w.changes))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO changes (rev, seq, kind, obj_id, op) VALUES `)
+		args := make([]any, 0, 5*len(batch))
+		for i, c := range batch {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			n := len(args)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
+			args = append(args, rev, start+i, string(c.Kind), c.ID, string(c.Op))
+		}
+		if _, err := w.exec(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("log changes: %w", err)
+		}
+	}
+	if s.d == dialectPostgres {
+		// Other replicas may LISTEN l2gw_revision to learn of commits.
+		if _, err := w.exec(ctx, `SELECT pg_notify('l2gw_revision', $1)`, strconv.FormatInt(rev, 10)); err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+	}
+	s.sinceCompact += len(w.changes)
+	keep := s.cfg.ChangeLogKeep
+	if s.sinceCompact >= max(1, min(keep/10, 1000)) {
+		s.sinceCompact = 0
+		var cut int64
+		err := w.queryRow(ctx, `SELECT rev FROM changes ORDER BY rev DESC, seq DESC LIMIT 1 OFFSET $1`, keep).Scan(&cut)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("compact changes: %w", err)
+		default:
+			if _, err := w.exec(ctx, `DELETE FROM changes WHERE rev <= $1`, cut); err != nil {
+				return fmt.Errorf("compact changes: %w", err)
+			}
+			if _, err := w.exec(ctx, `UPDATE revision SET compacted = $1 WHERE id = 1`, cut); err != nil {
+				return fmt.Errorf("compact changes: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// committed publishes a new revision to in-process waiters.
+func (s *sqlStore) committed(rev int64) {
+	s.mu.Lock()
+	if rev > s.rev {
+		s.rev = rev
+	}
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// Notify returns a channel closed at the next commit made through this
+// Store (in this process). Typical use:
+//
+//	for {
+//		ch := s.Notify()
+//		... read Changes(after, n) ...
+//		select { case <-ch: case <-ctx.Done(): return }
+//	}
+//
+// Taking the channel before reading guarantees no commit is missed.
+// Commits by other processes (PostgreSQL replicas) are not seen here; they
+// are announced with pg_notify on channel "l2gw_revision".
+func (s *sqlStore) Notify() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notify
+}
+
+// WaitRevision blocks until this process has committed (or seen at open) a
+// revision >= rev, or ctx is done.
+func (s *sqlStore) WaitRevision(ctx context.Context, rev int64) error {
+	for {
+		s.mu.Lock()
+		cur, ch := s.rev, s.notify
+		s.mu.Unlock()
+		if cur >= rev {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *sqlStore) Revision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := s.reader().queryRow(ctx, `SELECT rev FROM revision WHERE id = 1`).Scan(&rev); err != nil {
+		return 0, fmt.Errorf("read revision: %w", err)
+	}
+	return rev, nil
+}
+
+// Changes never splits a revision: when limit cuts into one, the rest of
+// that revision is returned too, so "after = last Revision" resumes safely.
+func (s *sqlStore) Changes(ctx context.Context, after int64, limit int) ([]Change, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var out []Change
+	err := s.readTx(ctx, func(d db) error {
+		var compacted int64
+		if err := d.queryRow(ctx, `SELECT compacted FROM revision WHERE id = 1`).Scan(&compacted); err != nil {
+			return fmt.Errorf("read changes: %w", err)
+		}
+		if after < compacted {
+			return fmt.Errorf("changes after %d (log starts after %d): %w", after, compacted, ErrCompacted)
+		}
+		var err error
+		out, err = scanChanges(ctx, d, `SELECT rev, seq, kind, obj_id, op FROM changes WHERE rev > $1 ORDER BY rev, seq LIMIT $2`, after, limit)
+		if err != nil || len(out) < limit {
+			return err
+		}
+		// Count the entries of the last revision already read to find its next seq.
+		lastSeq := 0
+		for _, c := range out {
+			if c.Revision == out[len(out)-1].Revision {
+				lastSeq++
+			}
+		}
+		last := out[len(out)-1]
+		rest, err := scanChanges(ctx, d, `SELECT rev, seq, kind, obj_id, op FROM changes WHERE rev = $1 AND seq >= $2 ORDER BY seq`, last.Revision, lastSeq)
+		out = append(out, rest...)
+		return err
+	})
+	return out, err
+}
+
+func scanChanges(ctx context.Context, d db, q string, args ...any) ([]Change, error) {
+	rows, err := d.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		var c Change
+		var kind, op string
+		var seq int
+		if err := rows.Scan(&c.Revision, &seq, &kind, &c.ID, &op); err != nil {
+			return nil, fmt.Errorf("read changes: %w", err)
+		}
+		c.Kind, c.Op = Kind(kind), Op(op)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Snapshot(ctx context.Context) (Snapshot, error) {
+	var snap Snapshot
+	err := s.readTx(ctx, func(d db) error {
+		var err error
+		if err = d.queryRow(ctx, `SELECT rev FROM revision WHERE id = 1`).Scan(&snap.Revision); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		if snap.Gateways, err = listGateways(ctx, d, Query{}); err != nil {
+			return err
+		}
+		if snap.Connections, err = listConnections(ctx, d, Query{}); err != nil {
+			return err
+		}
+		if snap.Networks, err = listNetworks(ctx, d, Query{}); err != nil {
+			return err
+		}
+		if snap.Ports, err = listPorts(ctx, d, Query{}); err != nil {
+			return err
+		}
+		if snap.Hosts, err = listHosts(ctx, d, Query{}); err != nil {
+			return err
+		}
+		if snap.Switches, err = listSwitches(ctx, d, Query{}); err != nil {
+			return err
+		}
+		snap.LocalMACs, err = listLocalMACs(ctx, d, Query{})
+		return err
+	})
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot: %w", err)
+	}
+	return snap, nil
+}
+
+// isUniqueViolation reports a UNIQUE/PRIMARY KEY constraint failure.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		// SQLITE_CONSTRAINT_UNIQUE (2067), SQLITE_CONSTRAINT_PRIMARYKEY (1555).
+		return se.Code() == 2067 || se.Code() == 1555
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	return false
+}
+
+// where builds a WHERE clause with $N placeholders.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) arg(v any) string {
+	w.args = append(w.args, v)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+func (w *where) in(col string, vals []string) {
+	if len(vals) == 0 {
+		return
+	}
+	if len(vals) == 1 {
+		w.conds = append(w.conds, col+" = "+w.arg(vals[0]))
+		return
+	}
+	ph := make([]string, len(vals))
+	for i, v := range vals {
+		ph[i] = w.arg(v)
+	}
+	w.conds = append(w.conds, col+" IN ("+strings.Join(ph, ", ")+")")
+}
+
+func (w *where) cond(c string, v any) {
+	w.conds = append(w.conds, strings.Replace(c, "?", w.arg(v), 1))
+}
+
+// page adds the marker condition on col; suffix returns ORDER BY and LIMIT.
+func (w *where) page(col string, q Query) {
+	if q.Marker != "" {
+		w.cond(col+" > ?", q.Marker)
+	}
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+func (w *where) tail(col string, q Query) string {
+	s := " ORDER BY " + col
+	if q.Limit > 0 {
+		s += " LIMIT " + w.arg(q.Limit)
+	}
+	return s
+}
+
+var _ Store = (*sqlStore)(nil)
