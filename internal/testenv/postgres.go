@@ -157,4 +157,3 @@ func PostgresDatabase(t testing.TB, serverDSN string) string {
 	u.Path = "/" + name
 	return u.String()
 }
-
