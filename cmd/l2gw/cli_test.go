@@ -316,3 +316,29 @@ func TestCLIUnreachable(t *testing.T) {
 		t.Errorf("l2-gateway-list against a closed port: err = %v; want a request error", err)
 	}
 }
+
+func TestCLIEnvironment(t *testing.T) {
+	url := startAPI(t)
+	t.Setenv("L2GW_URL", url)
+	t.Setenv("L2GW_TOKEN", "secret-token")
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"-f", "json", "net-list"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("net-list with L2GW_URL: %v", err)
+	}
+	if got := strings.TrimSpace(out.String()); got != "[]" {
+		t.Errorf("net-list -f json = %q; want []", got)
+	}
+	out.Reset()
+	root = newRootCmd()
+	root.SetOut(&out)
+	root.SetArgs([]string{"--help"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "secret-token") {
+		t.Errorf("--help shows the token from L2GW_TOKEN:\n%s", out.String())
+	}
+}

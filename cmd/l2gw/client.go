@@ -68,8 +68,12 @@ func envOr(key, def string) string {
 func addClientCommands(root *cobra.Command) {
 	o := &cliOptions{}
 	pf := root.PersistentFlags()
-	pf.StringVar(&o.url, "url", envOr("L2GW_URL", client.DefaultURL), "l2gw API endpoint (env L2GW_URL)")
-	pf.StringVar(&o.token, "token", os.Getenv("L2GW_TOKEN"), "Keystone token sent as X-Auth-Token (env L2GW_TOKEN)")
+	pf.StringVar(&o.url, "url", client.DefaultURL, "l2gw API endpoint (env L2GW_URL)")
+	pf.StringVar(&o.token, "token", "", "Keystone token sent as X-Auth-Token (env L2GW_TOKEN)")
+	// The environment sets the values but not the defaults help prints:
+	// a token must never appear in --help output.
+	o.url = envOr("L2GW_URL", client.DefaultURL)
+	o.token = os.Getenv("L2GW_TOKEN")
 	pf.StringVarP(&o.format, "format", "f", formatTable, "output format of client commands: table or json")
 
 	// run wraps a client command body: global flag checks, client set-up.
