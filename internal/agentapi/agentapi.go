@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/l2gw/l2gw/internal/agentwire"
@@ -114,14 +115,28 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// handle registers fn behind authentication and the policy action.
+// handle registers fn for "METHOD path" behind authentication and the
+// policy action, and a NeutronError 405 with Allow for other methods.
 func (h *Handler) handle(pattern, action string, fn http.HandlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if _, err := api.Authorize(r, h.cfg.Authenticator, h.cfg.Policy, action); err != nil {
 			api.WriteError(w, r, h.log, err)
 			return
 		}
 		fn(w, r)
+	})
+	allow := method
+	if method == http.MethodGet {
+		allow += ", " + http.MethodHead
+	}
+	h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		b, _ := json.Marshal(neutron.ErrorBody{NeutronError: neutron.Error{Type: "HTTPMethodNotAllowed",
+			Message: fmt.Sprintf("The method %s is not allowed for this resource.", r.Method)}})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_, _ = w.Write(b)
 	})
 }
 
