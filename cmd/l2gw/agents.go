@@ -235,3 +235,36 @@ func newConnectionStatusCmd() *cobra.Command {
 		},
 	}
 }
+
+// envList splits a comma-separated environment variable (nil when unset).
+func envList(key string) []string {
+	v := os.Getenv(key)
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// embeddedSwitches validates `l2gw server --switch` targets: unix: and
+// tcp: (an in-server agent has no TLS flags; run switch-agent for ssl:).
+func embeddedSwitches(targets []string) ([]switchagent.Config, error) {
+	seen := map[string]bool{}
+	var out []switchagent.Config
+	for _, t := range targets {
+		if !strings.HasPrefix(t, "unix:") && !strings.HasPrefix(t, "tcp:") {
+			return nil, fmt.Errorf("--switch %q: want unix:PATH or tcp:HOST:PORT (ssl: targets: run l2gw switch-agent)", t)
+		}
+		if seen[t] {
+			return nil, fmt.Errorf("--switch %s given twice", t)
+		}
+		seen[t] = true
+		out = append(out, switchagent.Config{Target: t})
+	}
+	return out, nil
+}

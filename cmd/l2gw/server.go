@@ -22,6 +22,7 @@ type serverFlags struct {
 	bind, database, dataDir, auth, logLevel string
 	insecureNoauthRemote                    bool
 	shutdownTimeout                         time.Duration
+	switches                                []string // OVSDB targets of embedded switch agents
 }
 
 func newServerCmd() *cobra.Command {
@@ -58,6 +59,7 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.BoolVar(&f.insecureNoauthRemote, "insecure-noauth-remote", false, "allow --auth noauth on a non-loopback --bind (everyone on the network is admin)")
 	fl.StringVar(&f.logLevel, "log-level", envOr("L2GW_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env L2GW_LOG_LEVEL)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long to drain requests at stop")
+	fl.StringArrayVar(&f.switches, "switch", envList("L2GW_SWITCH"), "run a switch agent in the server for this OVSDB target: unix:PATH, tcp:HOST:PORT (repeatable; env L2GW_SWITCH, comma-separated)")
 	return cmd
 }
 
@@ -101,13 +103,18 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		}
 		dsn = "sqlite://" + abs
 	}
+	switches, err := embeddedSwitches(f.switches)
+	if err != nil {
+		return server.Config{}, nil, err
+	}
 	logger.Info("effective config", "bind", f.bind, "database", redactDSN(dsn), "data_dir", dir,
-		"auth", f.auth, "log_level", level.String(), "shutdown_timeout", f.shutdownTimeout)
+		"auth", f.auth, "log_level", level.String(), "shutdown_timeout", f.shutdownTimeout, "switches", f.switches)
 	return server.Config{
 		Bind:            f.bind,
 		Database:        dsn,
 		API:             api.Config{Authenticator: auth},
 		ShutdownTimeout: f.shutdownTimeout,
+		Switches:        switches,
 	}, logger, nil
 }
 

@@ -14,8 +14,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/planfeed"
 	"github.com/l2gw/l2gw/internal/store"
+	"github.com/l2gw/l2gw/internal/switchagent"
 )
 
 // DefaultShutdownTimeout bounds the drain of in-flight requests at stop.
@@ -37,6 +40,15 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Components run beside the API until the server stops.
 	Components []Component
+	// Feed tunes the plan feed, which always runs and serves the agent
+	// protocol under /l2gw/v1 (internal/agentapi).
+	Feed planfeed.Config
+	// Agents tunes the agent protocol; its Authenticator and Policy default
+	// to the API's.
+	Agents agentapi.Config
+	// Switches are switch agents run inside the server, on the plan feed
+	// and the store directly (no HTTP); nil loggers take Logger.
+	Switches []switchagent.Config
 	// Listening, when set, is called with the actual listen address once the
 	// server is ready to answer.
 	Listening func(addr net.Addr)
@@ -70,8 +82,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.API.Logger == nil {
 		cfg.API.Logger = log
 	}
+	handler, feed, agents, err := plans(st, cfg, log)
+	if err != nil {
+		st.Close()
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api.New(st, cfg.API),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -86,6 +104,22 @@ func Run(ctx context.Context, cfg Config) error {
 		wg.Go(func() {
 			if err := c(runCtx, st); err != nil && runCtx.Err() == nil {
 				errc <- fmt.Errorf("component: %w", err)
+				cancel()
+			}
+		})
+	}
+	// The feed stops with runCtx, which also ends the plan streams (their
+	// watches close), so Shutdown below does not wait for them.
+	wg.Go(func() {
+		if err := feed.Run(runCtx); err != nil && runCtx.Err() == nil {
+			errc <- fmt.Errorf("plan feed: %w", err)
+			cancel()
+		}
+	})
+	for _, a := range agents {
+		wg.Go(func() {
+			if err := a.Run(runCtx); err != nil && runCtx.Err() == nil {
+				errc <- fmt.Errorf("switch agent: %w", err)
 				cancel()
 			}
 		})
@@ -121,4 +155,41 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// plans creates the plan feed, the HTTP handler (the northbound API, and
+// the agent protocol beside it) and the embedded switch agents.
+func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfeed.Feed, []*switchagent.Agent, error) {
+	if cfg.Feed.Logger == nil {
+		cfg.Feed.Logger = log.With("component", "planfeed")
+	}
+	feed, err := planfeed.New(st, cfg.Feed)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ac := cfg.Agents
+	if ac.Logger == nil {
+		ac.Logger = log.With("component", "agentapi")
+	}
+	if ac.Authenticator == nil {
+		ac.Authenticator = cfg.API.Authenticator
+	}
+	if ac.Policy == nil {
+		ac.Policy = cfg.API.Policy
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", api.New(st, cfg.API))
+	agentapi.New(st, feed, ac).Mount(mux)
+	var agents []*switchagent.Agent
+	for _, sc := range cfg.Switches {
+		if sc.Logger == nil {
+			sc.Logger = log.With("component", "switchagent")
+		}
+		a, err := switchagent.New(sc, agentapi.Local{Feed: feed}, st)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		agents = append(agents, a)
+	}
+	return mux, feed, agents, nil
 }
