@@ -185,7 +185,7 @@ func parseAddressPairs(v any) ([]model.AddressPair, error) {
 			return nil, invalidAttr("allowed_address_pairs", fmt.Sprintf("'%s' is not a valid IP address", s))
 		}
 		p := model.AddressPair{IPAddress: ip}
-		if mv, ok := m["mac_address"]; ok && mv != nil {
+		if mv, ok := m["mac_address"]; ok && mv != nil && mv != "" {
 			mac, err := macAttr("allowed_address_pairs", mv)
 			if err != nil {
 				return nil, err
