@@ -202,4 +202,3 @@ func TestSeedWorkflowEmbeddedAgent(t *testing.T) {
 }
 
 func slicesEqual(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
-
