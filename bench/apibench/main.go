@@ -1,0 +1,184 @@
+// Command apibench measures the l2gw API server: it starts `l2gw server` on
+// SQLite as a separate process on a loopback port, then prints requests or
+// create+delete pairs per second, p50 and p99 for the list, gateway and
+// connection scenarios of issue 3 at several concurrencies, the server's
+// RSS and its time from process start to first answer, next to the
+// original networking-l2gw's figures. See bench/README.md.
+//
+//	go run ./bench/apibench [-duration 5s] [-concurrency 1,8,32] [-runs 3] [-binary path]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	duration := flag.Duration("duration", 5*time.Second, "length of one run of one scenario at one concurrency")
+	concFlag := flag.String("concurrency", "1,8,32", "comma-separated numbers of concurrent clients")
+	runs := flag.Int("runs", 3, "runs of each scenario and concurrency (the median is reported)")
+	binary := flag.String("binary", "", "l2gw binary to run (default: go build ./cmd/l2gw)")
+	inproc := flag.Bool("inprocess", false, "serve the API inside this process instead (for profiling; RSS then includes the client)")
+	cpuprofile := flag.String("cpuprofile", "", "with -inprocess: write a CPU profile of the load phase to this file")
+	flag.Parse()
+
+	conc, err := parseConcurrency(*concFlag)
+	if err == nil && (*runs < 1 || *duration <= 0) {
+		err = fmt.Errorf("-runs and -duration must be positive")
+	}
+	if err == nil && *cpuprofile != "" && !*inproc {
+		err = fmt.Errorf("-cpuprofile needs -inprocess")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "apibench:", err)
+		os.Exit(2)
+	}
+	// Bound the whole bench: every run plus generous setup time.
+	limit := time.Duration(*runs*len(conc)*len(scenarios))*(*duration+15*time.Second) + 3*time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, options{duration: *duration, conc: conc, runs: *runs, binary: *binary, inproc: *inproc, cpuprofile: *cpuprofile})
+	stop()
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "apibench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	duration   time.Duration
+	conc       []int
+	runs       int
+	binary     string
+	inproc     bool
+	cpuprofile string
+}
+
+func parseConcurrency(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 1024 {
+			return nil, fmt.Errorf("-concurrency: %q is not a number in 1..1024", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// report is everything the tables print.
+type report struct {
+	starts          []time.Duration
+	rssIdle, rssEnd int64
+	peak            int64
+	results         [][][]result // [scenario][concurrency][run]
+}
+
+func run(ctx context.Context, o options) error {
+	tmp, err := os.MkdirTemp("", "apibench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	dataDir := filepath.Join(tmp, "data")
+	if err := os.Mkdir(dataDir, 0o755); err != nil {
+		return err
+	}
+	dsn := "sqlite://" + filepath.Join(dataDir, "l2gw.db")
+	if err := seed(ctx, dsn); err != nil {
+		return err
+	}
+	maxC := slices.Max(o.conc)
+	hc := newHTTPClient(maxC + 4)
+	defer hc.CloseIdleConnections()
+
+	var rep report
+	var srv *server
+	if o.inproc {
+		if srv, err = startInProcess(ctx, dsn, o.cpuprofile); err != nil {
+			return err
+		}
+		rep.starts = append(rep.starts, srv.started)
+	} else {
+		bin := o.binary
+		if bin == "" {
+			logf("building l2gw")
+			if bin, err = buildBinary(ctx, tmp); err != nil {
+				return err
+			}
+		}
+		// Start it -runs times (on the same database) for the start-up
+		// figure; keep the last one for the load.
+		for i := range o.runs {
+			if srv, err = startServer(ctx, bin, dataDir, dsn, hc); err != nil {
+				return err
+			}
+			rep.starts = append(rep.starts, srv.started)
+			logf("server %s pid %d answered %.0f ms after start", srv.url, srv.pid, ms(srv.started))
+			if i < o.runs-1 {
+				srv.stop()
+			}
+		}
+	}
+	defer srv.stop()
+
+	select { // let start-up work (migrations, GC) settle before "idle"
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if rep.rssIdle, _, err = srv.memory(); err != nil {
+		return err
+	}
+	a := &apiClient{url: srv.url, hc: hc}
+	srv.profile(true)
+	for _, sc := range scenarios {
+		fn, err := sc.setup(ctx, a, maxC)
+		if err != nil {
+			return fmt.Errorf("%s: setup: %w", sc.name, err)
+		}
+		var byConc [][]result
+		for _, c := range o.conc {
+			var rs []result
+			for i := range o.runs {
+				r := load(ctx, c, o.duration, fn)
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				logf("%s C=%d run %d: %.0f %s, %d errors%s", sc.name, c, i+1, r.rate, sc.unit, r.errs, sampleErr(r))
+				rs = append(rs, r)
+			}
+			byConc = append(byConc, rs)
+		}
+		rep.results = append(rep.results, byConc)
+	}
+	srv.profile(false)
+	if rep.rssEnd, rep.peak, err = srv.memory(); err != nil {
+		return err
+	}
+	printReport(os.Stdout, o, rep)
+	return nil
+}
+
+func sampleErr(r result) string {
+	if r.sample == nil {
+		return ""
+	}
+	return " (first: " + r.sample.Error() + ")"
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

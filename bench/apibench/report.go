@@ -1,0 +1,170 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// stat is the median, min and max of one figure over the runs.
+type stat struct{ med, lo, hi float64 }
+
+func statOf(v []float64) stat {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return stat{med, s[0], s[len(s)-1]}
+}
+
+func (s stat) String() string {
+	return fmt.Sprintf("%s (%s–%s)", num(s.med), num(s.lo), num(s.hi))
+}
+
+// num prints a figure with 3 significant digits and thousands separators.
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		s := strconv.FormatFloat(v, 'f', 0, 64)
+		for i := len(s) - 3; i > 0; i -= 3 {
+			s = s[:i] + "," + s[i:]
+		}
+		return s
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+// over applies f to every run.
+func over(rs []result, f func(result) float64) stat {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	return statOf(v)
+}
+
+func p(kind string, q float64) func(result) float64 {
+	return func(r result) float64 { return ms(quantile(r.lat[kind], q)) }
+}
+
+// worstP99 is a run's highest p99 over its request kinds.
+func worstP99(r result) float64 {
+	w := 0.0
+	for k := range r.lat {
+		w = max(w, p(k, 0.99)(r))
+	}
+	return w
+}
+
+func kinds(rs []result) []string {
+	var ks []string
+	for _, r := range rs {
+		for k := range r.lat {
+			if !slices.Contains(ks, k) {
+				ks = append(ks, k)
+			}
+		}
+	}
+	// Creates before deletes, as the requests are sent.
+	slices.SortFunc(ks, func(a, b string) int { return strings.Compare(b, a) })
+	return ks
+}
+
+func printReport(w io.Writer, o options, rep report) {
+	fmt.Fprintf(w, "\n## l2gw API (SQLite), %d runs of %s each, median (min–max)\n\n", o.runs, o.duration)
+	fmt.Fprintln(w, "| scenario | C | rate | request | p50 ms | p99 ms | errors |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	for si, sc := range scenarios {
+		for ci, c := range o.conc {
+			rs := rep.results[si][ci]
+			errs := 0
+			for _, r := range rs {
+				errs += r.errs
+			}
+			for ki, k := range kinds(rs) {
+				name, cs, rate, es := "", "", "", ""
+				if ki == 0 {
+					name, cs, es = sc.name, strconv.Itoa(c), strconv.Itoa(errs)
+					rate = over(rs, func(r result) float64 { return r.rate }).String() + " " + sc.unit
+				}
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", name, cs, rate, k,
+					num(over(rs, p(k, 0.5)).med), over(rs, p(k, 0.99)), es)
+			}
+		}
+	}
+
+	fmt.Fprintf(w, "\n## Against the original (neutron-server + networking-l2gw, PostgreSQL)\n\n")
+	fmt.Fprintf(w, "Cells: l2gw median (worst p99 over request kinds) / original → ratio.\n\n")
+	fmt.Fprintf(w, "| scenario |")
+	for _, c := range o.conc {
+		fmt.Fprintf(w, " C=%d |", c)
+	}
+	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---|", len(o.conc)))
+	for si, sc := range scenarios {
+		fmt.Fprintf(w, "| %s, %s (p99) |", sc.name, sc.unit)
+		for ci, c := range o.conc {
+			rs := rep.results[si][ci]
+			rate := over(rs, func(r result) float64 { return r.rate }).med
+			cell := fmt.Sprintf("%s (%s ms)", num(rate), num(over(rs, worstP99).med))
+			if orig, ok := sc.orig[c]; ok {
+				op := ""
+				if orig[1] > 0 {
+					op = fmt.Sprintf(" (%s ms)", num(orig[1]))
+				}
+				cell += fmt.Sprintf(" / %s%s → %s×", num(orig[0]), op, num(rate/orig[0]))
+			}
+			fmt.Fprintf(w, " %s |", cell)
+		}
+		fmt.Fprintln(w)
+	}
+
+	starts := make([]float64, len(rep.starts))
+	for i, d := range rep.starts {
+		starts[i] = ms(d)
+	}
+	st := statOf(starts)
+	fmt.Fprintf(w, "\nServer RSS: idle %.1f MB, after the run %.1f MB, peak %.1f MB (original ~929 MB idle).\n",
+		mb(rep.rssIdle), mb(rep.rssEnd), mb(rep.peak))
+	fmt.Fprintf(w, "First answer after process start: %s ms over %d starts (original 1.9 s).\n", st, len(starts))
+	if o.inproc {
+		fmt.Fprintln(w, "(-inprocess: RSS and start-up are of the bench process itself, not comparable.)")
+	}
+
+	// The targets, at C=32 (or the highest concurrency run).
+	ci := slices.Index(o.conc, 32)
+	if ci < 0 {
+		ci = slices.Index(o.conc, slices.Max(o.conc))
+	}
+	c := o.conc[ci]
+	fmt.Fprintf(w, "\nTargets (at C=%d):\n", c)
+	check := func(ok bool, format string, args ...any) {
+		mark := "ok  "
+		if !ok {
+			mark = "MISS"
+		}
+		fmt.Fprintf(w, "- %s %s\n", mark, fmt.Sprintf(format, args...))
+	}
+	mins := []float64{4400, 1000, 460}
+	for si, sc := range scenarios {
+		rs := rep.results[si][ci]
+		rate := over(rs, func(r result) float64 { return r.rate }).med
+		errs := 0
+		for _, r := range rs {
+			errs += r.errs
+		}
+		p99 := over(rs, worstP99).med
+		check(rate >= mins[si] && errs == 0 && p99 < 20, "%s: %s %s ≥ %s, %d errors, p99 %s ms < 20 ms",
+			sc.name, num(rate), sc.unit, num(mins[si]), errs, num(p99))
+	}
+	check(mb(rep.rssIdle) < 40, "RSS idle %.1f MB < 40 MB", mb(rep.rssIdle))
+	check(st.med < 200, "first answer %s ms < 200 ms", num(st.med))
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
