@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/l2gw/l2gw/internal/agentwire"
+	"github.com/l2gw/l2gw/internal/client"
+	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/testenv"
+)
+
+// proc is a running l2gw process whose stderr is kept for failure logs.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan error
+	addr chan string // the server's listen address, from its "listening" log
+
+	mu   sync.Mutex
+	logs strings.Builder
+}
+
+func startProc(t *testing.T, name, bin string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "L2GW_DATABASE=", "L2GW_BIND=", "L2GW_SWITCH=", "L2GW_TOKEN=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, done: make(chan error, 1), addr: make(chan string, 1)}
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.logs.WriteString(line + "\n")
+			p.mu.Unlock()
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" && rec.Addr != "" {
+				select {
+				case p.addr <- rec.Addr:
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		<-logsDone
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("%s log:\n%s", name, p.logs.String())
+			p.mu.Unlock()
+		}
+	})
+	return p
+}
+
+// listening waits for the server's listen address.
+func (p *proc) listening(t *testing.T) string {
+	t.Helper()
+	select {
+	case a := <-p.addr:
+		return a
+	case err := <-p.done:
+		p.done <- err
+		t.Fatalf("%s exited before listening: %v", p.name, err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not log its listen address within 30s", p.name)
+	}
+	return ""
+}
+
+// terminate sends SIGTERM and expects a clean exit.
+func (p *proc) terminate(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Fatalf("%s exit after SIGTERM: %v; want status 0", p.name, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not stop within 20s of SIGTERM", p.name)
+	}
+}
+
+func (p *proc) running() bool {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return false
+	default:
+		return true
+	}
+}
+
+func poll(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s; last: %s", what, why)
+		}
+		<-tick.C
+	}
+}
+
+func ovsdbDump(t *testing.T, o *testenv.OVSDB) string {
+	t.Helper()
+	out, err := exec.Command("ovsdb-client", "dump", o.UnixTarget(), "hardware_vtep").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ovsdb-client dump: %v: %s", err, out)
+	}
+	return string(out)
+}
+
+// remoteMACs is the switch's only logical switch's remote MACs (vtep-ctl
+// list-remote-macs), or why there is none.
+func remoteMACs(t *testing.T, o *testenv.OVSDB) (string, bool) {
+	ls := o.VTEPCtl(t, "list-ls")
+	if ls == "" || strings.Contains(ls, "\n") {
+		return "logical switches: " + ls, false
+	}
+	if b := o.VTEPCtl(t, "list-bindings", "gatewayhost", "port1"); b != "0100 "+ls {
+		return "port1 bindings: " + b, false
+	}
+	return o.VTEPCtl(t, "list-remote-macs", ls), true
+}
+
+// TestSwitchAgentProcess runs `l2gw switch-agent` as its own process
+// against a real ovsdb-server and an `l2gw server` process that is
+// restarted on the same data directory and port: the agent reconnects,
+// resumes and keeps converging.
+func TestSwitchAgentProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	o := testenv.StartOVSDB(t, false)
+	o.VTEPCtl(t, "add-ps", "gatewayhost", "--", "set", "Physical_Switch", "gatewayhost", "tunnel_ips=192.0.2.10",
+		"--", "add-port", "gatewayhost", "port1", "--", "add-port", "gatewayhost", "port2")
+	before := ovsdbDump(t, o)
+	bin := buildL2GW(t)
+	dataDir := filepath.Join(t.TempDir(), "state")
+
+	srv := startProc(t, "server", bin, "server", "--bind", "127.0.0.1:0", "--data-dir", dataDir)
+	addr := srv.listening(t)
+	agent := startProc(t, "switch-agent", bin, "switch-agent", "--server", "http://"+addr, "--switch", o.UnixTarget(),
+		"--probe-interval", "1s", "--log-level", "debug")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := client.New("http://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = c.CreateHost(ctx, neutron.HostCreate{Name: "compute1", VTEPIP: "192.0.2.1"})
+	must(err)
+	_, err = c.CreateHost(ctx, neutron.HostCreate{Name: "compute2", VTEPIP: "192.0.2.2"})
+	must(err)
+	n, err := c.CreateNetwork(ctx, neutron.NetworkCreate{Name: "net1", NetworkType: "vxlan", SegmentationID: 1000})
+	must(err)
+	for _, p := range []neutron.PortCreate{
+		{NetworkID: n.ID, MACAddress: "fa:16:3e:00:00:01", HostID: "compute1"},
+		{NetworkID: n.ID, MACAddress: "fa:16:3e:00:00:02", HostID: "compute2"},
+	} {
+		_, err = c.CreatePort(ctx, p)
+		must(err)
+	}
+	poll(t, "the agent reports gatewayhost", func() (bool, string) {
+		sws, err := c.ListSwitches(ctx, client.Filter("name", "gatewayhost"))
+		return err == nil && len(sws) == 1 && sws[0].Connected, "not yet"
+	})
+	gw, err := c.CreateGateway(ctx, neutron.GatewayCreate{Name: "gw1", Devices: []neutron.DeviceRequest{{DeviceName: "gatewayhost",
+		Interfaces: []neutron.InterfaceRequest{{Name: "port1"}, {Name: "port2"}}}}})
+	must(err)
+	conn, err := c.CreateConnection(ctx, neutron.ConnectionCreate{L2GatewayID: gw.ID, NetworkID: n.ID, SegmentationID: "100"})
+	must(err)
+
+	want := `ucast-mac-remote
+  fa:16:3e:00:00:01 -> vxlan_over_ipv4/192.0.2.1
+  fa:16:3e:00:00:02 -> vxlan_over_ipv4/192.0.2.2
+
+mcast-mac-remote
+  unknown-dst -> vxlan_over_ipv4/192.0.2.1
+  unknown-dst -> vxlan_over_ipv4/192.0.2.2`
+	converged := func(what string) {
+		t.Helper()
+		poll(t, what, func() (bool, string) {
+			got, ok := remoteMACs(t, o)
+			return ok && got == want, got
+		})
+		poll(t, what+": connection in sync", func() (bool, string) {
+			st, err := c.ConnectionStatus(ctx, conn.ID)
+			if err != nil || len(st.Status) != 1 {
+				return false, "status: " + errString(err)
+			}
+			return st.Status[0].State == agentwire.StateInSync, st.Status[0].State + " " + st.Status[0].Reason
+		})
+	}
+	converged("seed connection programmed by the agent process")
+
+	// The server restarts on the same data directory and port; the agent
+	// keeps running, reconnects and follows the changes made afterwards.
+	srv.terminate(t)
+	srv = startProc(t, "server (restarted)", bin, "server", "--bind", addr, "--data-dir", dataDir)
+	if got := srv.listening(t); got != addr {
+		t.Fatalf("restarted server listens on %s; want %s", got, addr)
+	}
+	_, err = c.CreatePort(ctx, neutron.PortCreate{NetworkID: n.ID, MACAddress: "fa:16:3e:00:00:03", HostID: "compute2"})
+	must(err)
+	want = strings.Replace(want, "vxlan_over_ipv4/192.0.2.2\n", "vxlan_over_ipv4/192.0.2.2\n  fa:16:3e:00:00:03 -> vxlan_over_ipv4/192.0.2.2\n", 1)
+	converged("a port created after the server restart")
+	if !agent.running() {
+		t.Fatal("the switch agent exited while the server restarted")
+	}
+
+	// Deleting the connection leaves the switch exactly as it was.
+	must(c.DeleteConnection(ctx, conn.ID))
+	poll(t, "switch back to its state before the connection", func() (bool, string) {
+		got := ovsdbDump(t, o)
+		return got == before, got
+	})
+	agent.terminate(t)
+	poll(t, "the stopped agent shows as disconnected", func() (bool, string) {
+		sw, err := c.GetSwitch(ctx, "gatewayhost")
+		return err == nil && !sw.Connected, "still connected"
+	})
+	srv.terminate(t)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
