@@ -16,8 +16,9 @@ import (
 // the writer lock, so the cache follows commit order. It is loaded lazily.
 //
 // Slices are copy-on-write: a reader's slice never changes under it, and the
-// model values inside are never modified once cached (callers must treat
-// what List/Get return as read-only in their nested slices).
+// model values inside are never modified once cached. Unfiltered lists
+// return the cached slice itself (clipped, so append copies): callers must
+// treat what List/Get return as read-only.
 type objCache struct {
 	mu     sync.RWMutex
 	loaded bool
@@ -148,6 +149,10 @@ func (c *objCache) listGateways(ctx context.Context, s *sqlStore, q Query) ([]mo
 	if err != nil {
 		return nil, err
 	}
+	if len(q.IDs)+len(q.Names)+len(q.TenantIDs) == 0 && q.Marker == "" && q.Limit == 0 {
+		// Shared, not copied: see objCache.
+		return slices.Clip(gws), nil
+	}
 	if len(q.IDs) == 1 && q.Marker == "" {
 		if g, ok := find(gws, q.IDs[0], func(g model.Gateway) string { return g.ID }); ok && inList(q.Names, g.Name) && inList(q.TenantIDs, g.TenantID) {
 			return []model.Gateway{g}, nil
@@ -163,6 +168,9 @@ func (c *objCache) listConnections(ctx context.Context, s *sqlStore, q Query) ([
 	_, conns, err := c.get(ctx, s)
 	if err != nil {
 		return nil, err
+	}
+	if len(q.IDs)+len(q.TenantIDs)+len(q.NetworkIDs)+len(q.GatewayIDs) == 0 && q.Marker == "" && q.Limit == 0 {
+		return slices.Clip(conns), nil
 	}
 	return filterCached(conns, q, func(x *model.Connection) string { return x.ID }, func(x *model.Connection) bool {
 		return inList(q.IDs, x.ID) && inList(q.TenantIDs, x.TenantID) && inList(q.NetworkIDs, x.NetworkID) && inList(q.GatewayIDs, x.GatewayID)

@@ -93,32 +93,8 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		}
 		// 5. devices are reported switches, interfaces their ports, all up
 		for _, d := range gw.Devices {
-			sw, ok, err := getSwitchTx(ctx, w.db, d.Name)
-			if err != nil {
+			if err := checkDevice(ctx, w, d); err != nil {
 				return err
-			}
-			if !ok || !sw.reported {
-				return deviceNotFound(d.Name)
-			}
-			if faulty(sw.FaultStatus) {
-				return model.NewFault(model.ErrConflict, "L2GatewayPhysicalSwitchFaultStatus",
-					"Physical Switch '%s' switch_fault_status is '%s'", d.Name, strings.Join(sw.FaultStatus, ","))
-			}
-			for _, it := range d.Interfaces {
-				i := -1
-				for j := range sw.Ports {
-					if sw.Ports[j].Name == it.Name {
-						i = j
-						break
-					}
-				}
-				if i < 0 {
-					return interfaceNotFound(it.Name)
-				}
-				if p := sw.Ports[i]; faulty(p.FaultStatus) {
-					return model.NewFault(model.ErrConflict, "L2GatewayPhysicalPortFaultStatus",
-						"Physical Port '%s' in Physical switch '%s' port_fault_status is '%s'", it.Name, d.Name, strings.Join(p.FaultStatus, ","))
-				}
 			}
 		}
 		// 6. the network is VXLAN
@@ -148,6 +124,53 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		return model.Connection{}, err
 	}
 	return c, nil
+}
+
+// checkDevice checks that d is a reported switch whose fault status is up
+// and that each interface is an up port of it (networking-l2gw's
+// _check_port_fault_status_and_switch_fault_status, same exceptions).
+func checkDevice(ctx context.Context, w *wtx, d model.Device) error {
+	var reported bool
+	var fault string
+	if err := w.queryRow(ctx, `SELECT reported, fault_status FROM switches WHERE name = $1`, d.Name).Scan(&reported, &fault); err != nil {
+		if isNoRows(err) {
+			return deviceNotFound(d.Name)
+		}
+		return fmt.Errorf("check switch %s: %w", d.Name, err)
+	}
+	if !reported {
+		return deviceNotFound(d.Name)
+	}
+	if fault != "[]" {
+		status, err := parseList(fault)
+		if err != nil {
+			return err
+		}
+		if faulty(status) {
+			return model.NewFault(model.ErrConflict, "L2GatewayPhysicalSwitchFaultStatus",
+				"Physical Switch '%s' switch_fault_status is '%s'", d.Name, strings.Join(status, ","))
+		}
+	}
+	for _, it := range d.Interfaces {
+		if err := w.queryRow(ctx, `SELECT fault_status FROM switch_ports WHERE switch_name = $1 AND name = $2`, d.Name, it.Name).Scan(&fault); err != nil {
+			if isNoRows(err) {
+				return interfaceNotFound(it.Name)
+			}
+			return fmt.Errorf("check switch port %s/%s: %w", d.Name, it.Name, err)
+		}
+		if fault == "[]" {
+			continue
+		}
+		status, err := parseList(fault)
+		if err != nil {
+			return err
+		}
+		if faulty(status) {
+			return model.NewFault(model.ErrConflict, "L2GatewayPhysicalPortFaultStatus",
+				"Physical Port '%s' in Physical switch '%s' port_fault_status is '%s'", it.Name, d.Name, strings.Join(status, ","))
+		}
+	}
+	return nil
 }
 
 // insertBindings records the (device, interface, VLAN) triples connection c

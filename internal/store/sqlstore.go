@@ -26,9 +26,14 @@ type sqlStore struct {
 	wmu          sync.Mutex
 	sinceCompact int // change rows written since the last compaction; guarded by wmu
 
-	stmts  sync.Map             // stmtKey -> *sql.Stmt on the reader pool (SQLite only)
-	wconn  *sql.Conn            // SQLite: the writer connection; nil on PostgreSQL
-	wstmts map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
+	stmts sync.Map  // stmtKey -> *sql.Stmt on the reader pool (SQLite only)
+	wconn *sql.Conn // SQLite: the writer connection; nil on PostgreSQL
+	qmu   sync.Mutex
+	queue []*wreq // SQLite writes waiting for the next group commit; guarded by qmu
+	// batchGateways is set while a group commit holds uncommitted gateway
+	// changes, when the cache must not stand in for the database. Guarded by wmu.
+	batchGateways bool
+	wstmts        map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
 
 	mu     sync.Mutex
 	rev    int64         // newest revision committed by this process (or seen at open)
@@ -227,49 +232,23 @@ func (w *wtx) change(k Kind, id string, op Op) {
 	w.changes = append(w.changes, Change{Kind: k, ID: id, Op: op})
 }
 
-// write runs fn in one write transaction. On PostgreSQL the revision row is
-// locked first, which serialises writers across replicas, so revisions are
-// gap-free in commit order.
+// write runs fn in one write transaction and returns the revision after it.
+// On PostgreSQL the revision row is locked first, which serialises writers
+// across replicas, so revisions are gap-free in commit order. On SQLite,
+// concurrent writes are group-committed (see writeSQLite).
 func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, error) {
+	if s.wconn != nil {
+		return s.writeSQLite(ctx, fn)
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	w := &wtx{ctx: ctx}
-	var commit func() error
-	if s.wconn != nil {
-		// SQLite: BEGIN IMMEDIATE on the one writer connection, whose
-		// prepared statements then live as long as the store.
-		if _, err := s.wconn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-			return 0, fmt.Errorf("begin: %w", err)
-		}
-		done := false
-		defer func() {
-			if !done {
-				// Not ctx: a cancelled context must still roll back.
-				s.wconn.ExecContext(context.Background(), `ROLLBACK`) //nolint:errcheck // SQLite may have rolled back already
-			}
-		}()
-		commit = func() error {
-			if _, err := s.wconn.ExecContext(context.Background(), `COMMIT`); err != nil {
-				return err
-			}
-			done = true
-			return nil
-		}
-		w.db = db{s: s, pool: s.w, conn: s.wconn}
-	} else {
-		tx, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return 0, fmt.Errorf("begin: %w", err)
-		}
-		defer tx.Rollback()
-		commit = tx.Commit
-		w.db = db{s: s, pool: s.w, tx: tx}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
 	}
-	lockRev := `SELECT rev, compacted FROM revision WHERE id = 1`
-	if s.d == dialectPostgres {
-		lockRev += ` FOR UPDATE`
-	}
-	if err := w.queryRow(ctx, lockRev).Scan(&w.rev, &w.compacted); err != nil {
+	defer tx.Rollback()
+	w := &wtx{ctx: ctx, db: db{s: s, pool: s.w, tx: tx}}
+	if err := w.queryRow(ctx, `SELECT rev, compacted FROM revision WHERE id = 1 FOR UPDATE`).Scan(&w.rev, &w.compacted); err != nil {
 		return 0, fmt.Errorf("lock revision: %w", err)
 	}
 	if err := fn(w); err != nil {
@@ -282,16 +261,130 @@ func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, err
 			return 0, err
 		}
 	}
-	if err := commit(); err != nil {
+	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	if len(w.changes) > 0 {
-		if s.cache != nil {
-			s.cache.apply(&w.delta)
-		}
 		s.committed(rev)
 	}
 	return rev, nil
+}
+
+// wreq is one write waiting for the SQLite group commit.
+type wreq struct {
+	ctx  context.Context
+	fn   func(w *wtx) error
+	w    *wtx
+	rev  int64
+	err  error
+	done chan struct{}
+}
+
+// writeSQLite group-commits: a writer queues its request, and whoever holds
+// the writer lock runs every queued request in one transaction, each inside
+// its own SAVEPOINT (a failing one is rolled back alone, and gets its own
+// revision when it succeeds), then commits once. With synchronous=FULL the
+// fsync is the cost of a commit, so concurrent writers share it.
+func (s *sqlStore) writeSQLite(ctx context.Context, fn func(w *wtx) error) (int64, error) {
+	req := &wreq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	s.qmu.Lock()
+	s.queue = append(s.queue, req)
+	s.qmu.Unlock()
+	s.wmu.Lock()
+	select {
+	case <-req.done: // a previous leader ran it
+		s.wmu.Unlock()
+		return req.rev, req.err
+	default:
+	}
+	s.qmu.Lock()
+	batch := s.queue
+	s.queue = nil
+	s.qmu.Unlock()
+	s.runBatch(batch)
+	s.wmu.Unlock()
+	return req.rev, req.err
+}
+
+// runBatch runs and commits a group of writes; callers hold wmu.
+func (s *sqlStore) runBatch(batch []*wreq) {
+	bg := context.Background() // transaction control must survive a cancelled request
+	finish := func(err error) {
+		for _, r := range batch {
+			if r.err == nil && err != nil {
+				r.err, r.rev = err, 0
+			}
+			close(r.done)
+		}
+	}
+	if _, err := s.wconn.ExecContext(bg, `BEGIN IMMEDIATE`); err != nil {
+		finish(fmt.Errorf("begin: %w", err))
+		return
+	}
+	d := db{s: s, pool: s.w, conn: s.wconn}
+	var rev, compacted int64
+	if err := d.queryRow(bg, `SELECT rev, compacted FROM revision WHERE id = 1`).Scan(&rev, &compacted); err != nil {
+		s.wconn.ExecContext(bg, `ROLLBACK`) //nolint:errcheck // best effort
+		finish(fmt.Errorf("read revision: %w", err))
+		return
+	}
+	s.batchGateways = false
+	var committed []*wreq
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := d.exec(bg, `SAVEPOINT w`); err != nil {
+			s.wconn.ExecContext(bg, `ROLLBACK`) //nolint:errcheck // best effort
+			finish(fmt.Errorf("savepoint: %w", err))
+			return
+		}
+		w := &wtx{ctx: r.ctx, db: d, rev: rev, compacted: compacted}
+		err := r.fn(w)
+		if err == nil && len(w.changes) > 0 {
+			err = s.logChanges(r.ctx, w, rev+1)
+		}
+		if err != nil {
+			if _, rerr := d.exec(bg, `ROLLBACK TO w`); rerr != nil {
+				// SQLite rolled the whole transaction back (I/O error, full disk).
+				s.wconn.ExecContext(bg, `ROLLBACK`) //nolint:errcheck // may be gone already
+				r.err = err
+				finish(fmt.Errorf("write aborted: %w", rerr))
+				return
+			}
+			r.err = err
+		} else {
+			if len(w.changes) > 0 {
+				rev++
+				if len(w.delta.gwPut)+len(w.delta.gwDel) > 0 {
+					s.batchGateways = true // later requests must not read gateways from the cache
+				}
+			}
+			r.w, r.rev = w, rev
+			committed = append(committed, r)
+		}
+		if _, err := d.exec(bg, `RELEASE w`); err != nil {
+			s.wconn.ExecContext(bg, `ROLLBACK`) //nolint:errcheck // best effort
+			finish(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+	}
+	if _, err := s.wconn.ExecContext(bg, `COMMIT`); err != nil {
+		s.wconn.ExecContext(bg, `ROLLBACK`) //nolint:errcheck // best effort
+		finish(fmt.Errorf("commit: %w", err))
+		return
+	}
+	s.batchGateways = false
+	for _, r := range committed {
+		if len(r.w.changes) > 0 {
+			s.cache.apply(&r.w.delta)
+		}
+	}
+	if len(committed) > 0 {
+		s.committed(rev)
+	}
+	finish(nil)
 }
 
 // changeBatch is how many change rows one INSERT carries.

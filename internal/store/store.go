@@ -89,6 +89,10 @@ type SwitchStatus struct {
 
 // Store is l2gw's persistence. Errors are *model.Fault values (or wrap
 // model.Err* sentinels) carrying the Neutron fault type where the API shows it.
+//
+// Values returned by Get and List methods may share memory with the store's
+// cache (gateways and connections on SQLite): treat them as read-only, and
+// copy before modifying nested slices.
 type Store interface {
 	CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error)
 	GetGateway(ctx context.Context, id string) (model.Gateway, error)

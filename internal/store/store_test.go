@@ -1029,6 +1029,10 @@ func testConcurrentConnections(t *testing.T, s store.Store) {
 	if wins != 1 || faults["L2GatewayConnectionExists"] != workers-1 {
 		t.Errorf("same gateway/network: %d wins, faults %v; want 1 and %d exists", wins, faults, workers-1)
 	}
+	// The losers' partial writes were rolled back.
+	if cs, _ := s.ListConnections(ctx, store.Query{}); len(cs) != 2 {
+		t.Errorf("ListConnections = %d connections; want 2", len(cs))
+	}
 	// Revisions stay gap-free under concurrency.
 	changes, err := s.Changes(ctx, 0, 10000)
 	if err != nil {
