@@ -13,9 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/client"
+	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
@@ -237,6 +241,15 @@ mcast-mac-remote
 		})
 	}
 	converged("seed connection programmed by the agent process")
+	out, err := exec.Command(bin, "--url", "http://"+addr, "l2-gateway-connection-status", conn.ID).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "gatewayhost") || !strings.Contains(string(out), "in_sync") {
+		t.Errorf("l2gw l2-gateway-connection-status = %v\n%s; want gatewayhost in_sync", err, out)
+	}
+	out, err = exec.Command(bin, "--url", "http://"+addr, "-f", "json", "l2-gateway-connection-status", conn.ID).Output()
+	var st agentwire.ConnectionStatus
+	if err != nil || json.Unmarshal(out, &st) != nil || len(st.Status) != 1 || st.Status[0].State != agentwire.StateInSync {
+		t.Errorf("l2gw -f json l2-gateway-connection-status = %v\n%s; want one in_sync entry", err, out)
+	}
 
 	// The server restarts on the same data directory and port; the agent
 	// keeps running, reconnects and follows the changes made afterwards.
@@ -272,4 +285,158 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestHostAgentProcess runs `l2gw host-agent` as its own process in a
+// network namespace against an `l2gw server` process: it registers and
+// heartbeats (alive in /v2.0/hosts), and realises its plan stream.
+func TestHostAgentProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	lab := testenv.NewNetLab(t)
+	ns := lab.AddNS("compute9")
+	lab.Addr(ns, "lo", "192.0.2.9/32")
+	bin := buildL2GW(t)
+	srv := startProc(t, "server", bin, "server", "--bind", "127.0.0.1:0", "--data-dir", t.TempDir())
+	base := "http://" + srv.listening(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := client.New(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := startProc(t, "host-agent", bin, "host-agent", "--server", base, "--host", "compute9", "--vtep-ip", "192.0.2.9",
+		"--netns", ns, "--heartbeat", "200ms", "--log-level", "debug")
+
+	var first neutron.Host
+	poll(t, "compute9 registered and alive", func() (bool, string) {
+		hs, err := c.ListHosts(ctx, client.Filter("name", "compute9"))
+		if err != nil || len(hs) != 1 {
+			return false, "hosts: " + errString(err)
+		}
+		first = hs[0]
+		return hs[0].Alive && hs[0].VTEPIP == "192.0.2.9", "not alive"
+	})
+	poll(t, "heartbeats advance", func() (bool, string) {
+		h, err := c.GetHost(ctx, first.ID)
+		return err == nil && h.Alive && h.LastHeartbeat.After(first.LastHeartbeat.Time), "heartbeat " + h.LastHeartbeat.String()
+	})
+
+	// A switch (reported over the agent protocol), a network with a port on
+	// compute9, and a connection: the host's plan has the network.
+	link := client.NewAgentLink(c, client.AgentConfig{})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(link.ReportSwitch(ctx, storeSwitchReport("sw1", "192.0.2.10", "p1")))
+	n, err := c.CreateNetwork(ctx, neutron.NetworkCreate{Name: "net1", NetworkType: "vxlan", SegmentationID: 1000})
+	must(err)
+	_, err = c.CreatePort(ctx, neutron.PortCreate{NetworkID: n.ID, MACAddress: "fa:16:3e:00:00:09", HostID: "compute9"})
+	must(err)
+	gw, err := c.CreateGateway(ctx, neutron.GatewayCreate{Name: "gw1", Devices: []neutron.DeviceRequest{{DeviceName: "sw1",
+		Interfaces: []neutron.InterfaceRequest{{Name: "p1"}}}}})
+	must(err)
+	conn, err := c.CreateConnection(ctx, neutron.ConnectionCreate{L2GatewayID: gw.ID, NetworkID: n.ID, SegmentationID: "100"})
+	must(err)
+	poll(t, "l2vx1000 flooding to the switch", func() (bool, string) {
+		link := lab.IP(ns, "-d", "link", "show")
+		if !strings.Contains(link, "l2vx1000") || !strings.Contains(link, "vxlan id 1000") {
+			return false, link
+		}
+		fdb, err := lab.Exec(ns, "bridge", "fdb", "show", "dev", "l2vx1000")
+		return err == nil && strings.Contains(fdb, "00:00:00:00:00:00 dst 192.0.2.10"), fdb
+	})
+
+	must(c.DeleteConnection(ctx, conn.ID))
+	poll(t, "l2vx1000 removed", func() (bool, string) {
+		link := lab.IP(ns, "link", "show")
+		return !strings.Contains(link, "l2vx1000") && !strings.Contains(link, "l2br1000"), link
+	})
+	agent.terminate(t)
+	srv.terminate(t)
+}
+
+func storeSwitchReport(name, tunnelIP string, ports ...string) store.SwitchReport {
+	sw := model.Switch{Name: name, TunnelIPs: []string{tunnelIP}}
+	for _, p := range ports {
+		sw.Ports = append(sw.Ports, model.SwitchPort{Name: p})
+	}
+	return store.SwitchReport{Switch: sw}
+}
+
+func TestSwitchAgentFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string // substring; empty: valid
+		targets int
+	}{
+		{"one target", []string{"--server", "http://x", "--switch", "tcp:192.0.2.1:6640"}, nil, "", 1},
+		{"two targets", []string{"--server", "http://x", "--switch", "unix:/a.sock", "--switch", "tcp:h:6640"}, nil, "", 2},
+		{"env fallback", nil, map[string]string{"L2GW_SWITCH_AGENT_SERVER": "http://x", "L2GW_SWITCH_AGENT_SWITCH": "unix:/a.sock,unix:/b.sock"}, "", 2},
+		{"pinned name", []string{"--server", "http://x", "--switch", "unix:/a.sock", "--name", "gatewayhost"}, nil, "", 1},
+		{"no server", []string{"--switch", "unix:/a.sock"}, nil, "--server", 0},
+		{"no switch", []string{"--server", "http://x"}, nil, "--switch is required", 0},
+		{"bad target", []string{"--server", "http://x", "--switch", "http://sw:6640"}, nil, "want tcp:", 0},
+		{"duplicate", []string{"--server", "http://x", "--switch", "unix:/a", "--switch", "unix:/a"}, nil, "twice", 0},
+		{"name with two targets", []string{"--server", "http://x", "--switch", "unix:/a", "--switch", "unix:/b", "--name", "n"}, nil, "single", 0},
+		{"ssl without certs", []string{"--server", "http://x", "--switch", "ssl:sw:6640"}, nil, "--ssl-cert", 0},
+		{"partial certs", []string{"--server", "http://x", "--switch", "ssl:sw:6640", "--ssl-cert", "c.pem"}, nil, "go together", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			cmd := newSwitchAgentCmd()
+			var got []string
+			cmd.RunE = func(cmd *cobra.Command, _ []string) error { return nil } // parse only
+			cmd.SetArgs(tc.args)
+			if err := cmd.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			if err := softVTEPEnv(cmd, "L2GW_SWITCH_AGENT_"); err != nil {
+				t.Fatal(err)
+			}
+			o := &switchAgentOptions{}
+			o.server, _ = cmd.Flags().GetString("server")
+			o.targets, _ = cmd.Flags().GetStringArray("switch")
+			o.name, _ = cmd.Flags().GetString("name")
+			o.sslCert, _ = cmd.Flags().GetString("ssl-cert")
+			cfgs, err := o.configs(nil)
+			for _, c := range cfgs {
+				got = append(got, c.Target)
+			}
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("configs() error = %v; want none", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("configs() error = %v; want one containing %q", err, tc.wantErr)
+			case len(got) != tc.targets:
+				t.Errorf("targets = %v; want %d", got, tc.targets)
+			}
+		})
+	}
+}
+
+func TestServerSwitchFlag(t *testing.T) {
+	for _, tc := range []struct {
+		targets []string
+		ok      bool
+	}{
+		{[]string{"unix:/run/vtep.sock", "tcp:127.0.0.1:6640"}, true},
+		{[]string{"ssl:sw:6640"}, false},
+		{[]string{"unix:/a", "unix:/a"}, false},
+		{[]string{"/run/vtep.sock"}, false},
+	} {
+		cfgs, err := embeddedSwitches(tc.targets)
+		if (err == nil) != tc.ok || (tc.ok && len(cfgs) != len(tc.targets)) {
+			t.Errorf("embeddedSwitches(%q) = %v, %v; want ok=%v", tc.targets, cfgs, err, tc.ok)
+		}
+	}
 }
