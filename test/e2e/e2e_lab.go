@@ -104,8 +104,6 @@ var labCounter atomic.Uint32
 type LabConfig struct {
 	Bin    string     // l2gw binary (BuildL2GW); required
 	Switch SwitchKind // default SoftVTEP
-	// NoUDPChecksum starts the host agents with --vxlan-udp-csum=false.
-	// Unused unless the host agent has that flag.
 }
 
 // NewLab builds the whole lab and starts every process; it returns once the

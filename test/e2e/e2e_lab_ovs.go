@@ -108,3 +108,22 @@ func (l *Lab) OVSState() (string, error) {
 	}
 	return b.String(), nil
 }
+
+// TaggedFlows returns the OpenFlow rules ovs-vtep installed on the physical
+// switch bridge for VLAN 100 bindings ("dl_vlan=100" in, "mod_vlan_vid:100"
+// out) that matched packets: proof the traffic was 802.1Q tagged on the
+// switch's ports (vtep-lab.md section 6).
+func (l *Lab) TaggedFlows() ([]string, error) {
+	out, err := l.run("ovs-ofctl", "dump-flows", SwitchName)
+	if err != nil {
+		return nil, fmt.Errorf("ovs-ofctl dump-flows %s: %v: %s", SwitchName, err, out)
+	}
+	var flows []string
+	for _, line := range strings.Split(out, "\n") {
+		tagged := strings.Contains(line, fmt.Sprintf("dl_vlan=%d", VLAN)) || strings.Contains(line, fmt.Sprintf("mod_vlan_vid:%d", VLAN))
+		if tagged && !strings.Contains(line, "n_packets=0,") {
+			flows = append(flows, strings.TrimSpace(line))
+		}
+	}
+	return flows, nil
+}

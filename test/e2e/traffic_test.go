@@ -119,6 +119,16 @@ func seedWorkflow(t *testing.T, lab *Lab) {
 			t.Errorf("connected state %q has no %q:\n%s", key, want, connected[key])
 		}
 	}
+	if lab.Kind == OVSVTEP {
+		// Both directions of the VLAN 100 bindings carried packets.
+		flows, err := lab.TaggedFlows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(flows) < 4 {
+			t.Errorf("ovs-vtep VLAN %d flows with packets = %q; want in and out flows of port1 and port2", VLAN, flows)
+		}
+	}
 	// The pings crossed the tunnels (the devices are new: counters from 0).
 	rx, tx := vxlanCounters(t, lab)
 	for i, h := range []string{"compute1", "compute2"} {
