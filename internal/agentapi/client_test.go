@@ -72,14 +72,14 @@ func TestAgentLinkWatchReconnectsAndResumes(t *testing.T) {
 		t.Fatalf("plan after a port differs from the feed's (-feed +link):\n%s", diff)
 	}
 
-	// The connection drops; an unrelated change happens meanwhile. The link
-	// reconnects with its revision, is resumed, and hands on the same plan
-	// at the newer revision.
-	e.srv.CloseClientConnections()
+	// An unrelated change (no event for sw1), then the connection drops.
+	// The link reconnects with its revision, is resumed, and hands on the
+	// same plan at the newer revision.
 	if _, err := e.st.CreateHost(e.ctx, model.Host{Name: "compute3", VTEPIP: "192.0.2.3"}); err != nil {
 		t.Fatal(err)
 	}
 	cur := e.revision()
+	e.srv.CloseClientConnections()
 	resumed := recv(t, ch, cur)
 	if diff := cmp.Diff(u.Plan, resumed.Plan); diff != "" {
 		t.Errorf("plan after resume (-before +after):\n%s", diff)
