@@ -4,43 +4,45 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"time"
 
 	"github.com/l2gw/l2gw/internal/api"
-	"github.com/l2gw/l2gw/internal/store"
+	l2gwserver "github.com/l2gw/l2gw/internal/server"
 )
 
-// startInProcess serves the API from this process on a loopback port, the
-// way `l2gw server` wires it (store.Open + api.New), so a CPU profile of the
-// load phase shows where the server's time goes. The profile also holds
-// the bench client; filter with `go tool pprof -focus`.
-func startInProcess(ctx context.Context, dsn, cpuprofile string) (*server, error) {
+// startInProcess runs server.Run (what `l2gw server` runs) inside this
+// process on a loopback port, so a CPU profile of the load phase shows where
+// the server's time goes. The profile also holds the bench client: read it
+// with `go tool pprof -focus`.
+func startInProcess(ctx context.Context, dataDir, cpuprofile string) (*server, error) {
 	t0 := time.Now()
-	st, err := store.Open(ctx, dsn, store.Config{})
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	hs := &http.Server{Handler: api.New(st, api.Config{}), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan struct{})
-	go func() { // owned by s.halt
-		defer close(served)
-		_ = hs.Serve(ln)
+	ctx, cancel := context.WithCancel(ctx)
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { // owned by s.halt, which cancels and waits
+		done <- l2gwserver.Run(ctx, l2gwserver.Config{
+			Bind:      "127.0.0.1:0",
+			Database:  "sqlite://" + filepath.Join(dataDir, "l2gw.db"),
+			API:       api.Config{Authenticator: api.NoAuth{}},
+			Listening: func(a net.Addr) { addr <- a },
+		})
 	}()
-	s := &server{url: "http://" + ln.Addr().String(), pid: os.Getpid(), started: time.Since(t0)}
+	var s *server
+	select {
+	case a := <-addr:
+		s = &server{url: "http://" + a.String(), pid: os.Getpid(), started: time.Since(t0)}
+	case err := <-done:
+		cancel()
+		return nil, fmt.Errorf("in-process server: %w", err)
+	}
 	s.halt = func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-		<-served
-		_ = st.Close()
+		cancel()
+		if err := <-done; err != nil {
+			logf("in-process server: %v", err)
+		}
 	}
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)

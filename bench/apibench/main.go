@@ -29,9 +29,13 @@ func main() {
 	binary := flag.String("binary", "", "l2gw binary to run (default: go build ./cmd/l2gw)")
 	inproc := flag.Bool("inprocess", false, "serve the API inside this process instead (for profiling; RSS then includes the client)")
 	cpuprofile := flag.String("cpuprofile", "", "with -inprocess: write a CPU profile of the load phase to this file")
+	only := flag.String("scenarios", "list,gateway,connection", "comma-separated scenarios to run (list, gateway, connection)")
 	flag.Parse()
 
 	conc, err := parseConcurrency(*concFlag)
+	if err == nil {
+		err = selectScenarios(*only)
+	}
 	if err == nil && (*runs < 1 || *duration <= 0) {
 		err = fmt.Errorf("-runs and -duration must be positive")
 	}
@@ -64,6 +68,22 @@ type options struct {
 	cpuprofile string
 }
 
+// selectScenarios keeps the scenarios whose first word is listed.
+func selectScenarios(s string) error {
+	want := strings.Split(s, ",")
+	var keep []scenario
+	for _, sc := range scenarios {
+		if slices.Contains(want, strings.Fields(sc.name)[0]) {
+			keep = append(keep, sc)
+		}
+	}
+	if len(keep) == 0 {
+		return fmt.Errorf("-scenarios %q: none of list, gateway, connection", s)
+	}
+	scenarios = keep
+	return nil
+}
+
 func parseConcurrency(s string) ([]int, error) {
 	var out []int
 	for f := range strings.SplitSeq(s, ",") {
@@ -94,10 +114,6 @@ func run(ctx context.Context, o options) error {
 	if err := os.Mkdir(dataDir, 0o755); err != nil {
 		return err
 	}
-	dsn := "sqlite://" + filepath.Join(dataDir, "l2gw.db")
-	if err := seed(ctx, dsn); err != nil {
-		return err
-	}
 	maxC := slices.Max(o.conc)
 	hc := newHTTPClient(maxC + 4)
 	defer hc.CloseIdleConnections()
@@ -105,7 +121,7 @@ func run(ctx context.Context, o options) error {
 	var rep report
 	var srv *server
 	if o.inproc {
-		if srv, err = startInProcess(ctx, dsn, o.cpuprofile); err != nil {
+		if srv, err = startInProcess(ctx, dataDir, o.cpuprofile); err != nil {
 			return err
 		}
 		rep.starts = append(rep.starts, srv.started)
@@ -120,7 +136,7 @@ func run(ctx context.Context, o options) error {
 		// Start it -runs times (on the same database) for the start-up
 		// figure; keep the last one for the load.
 		for i := range o.runs {
-			if srv, err = startServer(ctx, bin, dataDir, dsn, hc); err != nil {
+			if srv, err = startServer(ctx, bin, dataDir, hc); err != nil {
 				return err
 			}
 			rep.starts = append(rep.starts, srv.started)

@@ -151,7 +151,6 @@ func printReport(w io.Writer, o options, rep report) {
 		}
 		fmt.Fprintf(w, "- %s %s\n", mark, fmt.Sprintf(format, args...))
 	}
-	mins := []float64{4400, 1000, 460}
 	for si, sc := range scenarios {
 		rs := rep.results[si][ci]
 		rate := over(rs, func(r result) float64 { return r.rate }).med
@@ -160,8 +159,8 @@ func printReport(w io.Writer, o options, rep report) {
 			errs += r.errs
 		}
 		p99 := over(rs, worstP99).med
-		check(rate >= mins[si] && errs == 0 && p99 < 20, "%s: %s %s ≥ %s, %d errors, p99 %s ms < 20 ms",
-			sc.name, num(rate), sc.unit, num(mins[si]), errs, num(p99))
+		check(rate >= sc.target && errs == 0 && p99 < 20, "%s: %s %s ≥ %s, %d errors, p99 %s ms < 20 ms",
+			sc.name, num(rate), sc.unit, num(sc.target), errs, num(p99))
 	}
 	check(mb(rep.rssIdle) < 40, "RSS idle %.1f MB < 40 MB", mb(rep.rssIdle))
 	check(st.med < 200, "first answer %s ms < 200 ms", num(st.med))

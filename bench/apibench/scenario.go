@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/neutron"
 )
 
@@ -16,6 +18,8 @@ type scenario struct {
 	// orig holds the original's figures at C=1, 8, 32 (rate, p99 in ms;
 	// p99 0 when not published).
 	orig map[int][2]float64
+	// target is the minimum rate at C=32.
+	target float64
 	// setup prepares the server for up to maxC workers and returns the op.
 	setup func(ctx context.Context, a *apiClient, maxC int) (op, error)
 }
@@ -31,17 +35,17 @@ const (
 
 var scenarios = []scenario{
 	{
-		name: "list", unit: "req/s",
+		name: "list", unit: "req/s", target: 4400,
 		orig:  map[int][2]float64{1: {4.6, 268}, 8: {10.1, 1200}, 32: {8.7, 7000}},
 		setup: setupList,
 	},
 	{
-		name: "gateway create+delete", unit: "pairs/s",
+		name: "gateway create+delete", unit: "pairs/s", target: 1000,
 		orig:  map[int][2]float64{1: {32.7, 0}, 8: {58.1, 0}, 32: {52.6, 0}},
 		setup: setupGateways,
 	},
 	{
-		name: "connection create+delete", unit: "pairs/s",
+		name: "connection create+delete", unit: "pairs/s", target: 460,
 		orig:  map[int][2]float64{1: {6.0, 0}, 8: {5.8, 0}, 32: {2.3, 0}},
 		setup: setupConnections,
 	},
@@ -103,10 +107,30 @@ func setupGateways(_ context.Context, a *apiClient, maxC int) (op, error) {
 	}, nil
 }
 
-// setupConnections creates one gateway on the reported bench switch (all its
-// ports, no VLANs) and one network per worker. Each worker connects its
+// benchSwitch is the switch the connection scenario's gateway sits on, and
+// benchPorts its ports. Connection create needs a switch known from an
+// agent's report, so the setup reports it as a switch agent does.
+const benchSwitch = "bench-sw"
+
+var benchPorts = []string{"p1", "p2", "p3", "p4"}
+
+// setupConnections reports the bench switch, creates one gateway on it (all
+// its ports, no VLANs) and one network per worker. Each worker connects its
 // network with a new VLAN from its own slice of 1..4094, then disconnects.
 func setupConnections(ctx context.Context, a *apiClient, maxC int) (op, error) {
+	rep := agentwire.SwitchReport{Switch: agentwire.Switch{Name: benchSwitch, TunnelIPs: []string{"192.0.2.1"}}}
+	for _, p := range benchPorts {
+		rep.Switch.Ports = append(rep.Switch.Ports, agentwire.SwitchPort{Name: p})
+	}
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return nil, err
+	}
+	if code, b, err := a.do(ctx, http.MethodPost, agentwire.SwitchReportPath(benchSwitch), body, true); err != nil {
+		return nil, err
+	} else if code != http.StatusNoContent {
+		return nil, fmt.Errorf("switch report: %d %s", code, b)
+	}
 	gw, err := a.create(ctx, neutron.PathGateways, neutron.KeyGateway, gatewayBody("bench-shared", benchSwitch, benchPorts...))
 	if err != nil {
 		return nil, err

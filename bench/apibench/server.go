@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,18 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/l2gw/l2gw/internal/model"
-	"github.com/l2gw/l2gw/internal/store"
 )
-
-// benchSwitch is the switch the connection scenario's gateway sits on. The
-// API only reads switches (agents report them), so the bench reports it
-// through the store before the server starts.
-const benchSwitch = "bench-sw"
-
-// benchPorts are the switch ports the shared gateway uses.
-var benchPorts = []string{"p1", "p2", "p3", "p4"}
 
 // buildBinary builds ./cmd/l2gw of the module holding the working directory.
 func buildBinary(ctx context.Context, dir string) (string, error) {
@@ -45,20 +33,6 @@ func buildBinary(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("build l2gw: %w", err)
 	}
 	return bin, nil
-}
-
-// seed writes, before any server runs, what only an agent could report.
-func seed(ctx context.Context, dsn string) error {
-	st, err := store.Open(ctx, dsn, store.Config{})
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	sw := model.Switch{Name: benchSwitch, TunnelIPs: []string{"192.0.2.1"}, Connected: true}
-	for _, p := range benchPorts {
-		sw.Ports = append(sw.Ports, model.SwitchPort{Name: p})
-	}
-	err = st.ReportSwitch(ctx, store.SwitchReport{Switch: sw})
-	return errors.Join(err, st.Close())
 }
 
 // server is a running API server: an `l2gw server` process, or the API
@@ -88,13 +62,13 @@ var listenRE = regexp.MustCompile(`listening.*?(127\.0\.0\.1:[1-9][0-9]*)`)
 
 // startServer starts bin on a random loopback port and waits for its first
 // successful /healthz answer.
-func startServer(ctx context.Context, bin, dataDir, dsn string, hc *http.Client) (*server, error) {
+func startServer(ctx context.Context, bin, dataDir string, hc *http.Client) (*server, error) {
 	logPath := filepath.Join(dataDir, "server.log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "server", "--bind", "127.0.0.1:0", "--data-dir", dataDir, "--database", dsn)
+	cmd := exec.Command(bin, "server", "--bind", "127.0.0.1:0", "--data-dir", dataDir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
