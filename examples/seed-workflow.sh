@@ -33,6 +33,7 @@ NSS=()
 cleanup() {
   local rc=$?
   set +e
+  trap '' PIPE INT TERM    # finish cleaning even if stdout is gone (| head) or on a second Ctrl-C
   echo
   echo "==> cleaning up"
   for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill "${PIDS[i]}" 2>/dev/null; done
@@ -52,6 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'exit 141' PIPE
 
 step() { echo; echo "==> $*"; }
 run()  { echo "\$ l2gw $*"; "$L2GW" --url "$URL" "$@"; }
