@@ -223,6 +223,24 @@ func (l *Lab) buildNetwork() {
 	}
 }
 
+// AddVM adds a VM: namespace Prefix+name whose eth0 (overlay MTU, ip/24)
+// is cabled to device tap on the compute host namespace computeNS. The
+// device is given to a port with `port-create --interface tap`.
+func (l *Lab) AddVM(name, computeNS, tap, ip string) Endpoint {
+	l.t.Helper()
+	e := Endpoint{Name: name, NS: l.ns(name), IP: ip}
+	l.veth(e.NS, "eth0", computeNS, tap)
+	l.endpointAddr(&e)
+	return e
+}
+
+// FlushNeighbours empties e's ARP cache, so a measured first ping starts
+// from nothing learnt.
+func (l *Lab) FlushNeighbours(e Endpoint) {
+	l.t.Helper()
+	l.IP(e.NS, "neigh", "flush", "all")
+}
+
 // endpointAddr sets the overlay MTU and IP on e's eth0 and reads its MAC.
 func (l *Lab) endpointAddr(e *Endpoint) {
 	l.t.Helper()
