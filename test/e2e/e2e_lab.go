@@ -241,6 +241,14 @@ func (l *Lab) FlushNeighbours(e Endpoint) {
 	l.IP(e.NS, "neigh", "flush", "all")
 }
 
+// PinNeighbour gives from a permanent ARP entry for to, so pings between
+// them need no ARP exchange: a measured first reply then depends on the
+// data plane only, not on the kernel's 1 s ARP retry timer.
+func (l *Lab) PinNeighbour(from, to Endpoint) {
+	l.t.Helper()
+	l.IP(from.NS, "neigh", "replace", to.IP, "lladdr", to.MAC, "dev", "eth0", "nud", "permanent")
+}
+
 // endpointAddr sets the overlay MTU and IP on e's eth0 and reads its MAC.
 func (l *Lab) endpointAddr(e *Endpoint) {
 	l.t.Helper()
