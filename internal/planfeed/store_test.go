@@ -2,7 +2,6 @@ package planfeed
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
