@@ -6,7 +6,7 @@
 // body, and the conversions from internal/model.
 //
 // Shapes follow networking-l2gw on neutron-server 21 (see
-// /work/shared/reference-api.md): a gateway interface's segmentation_id is a
+// shared/reference-api.md): a gateway interface's segmentation_id is a
 // list of strings; a connection's segmentation_id is an integer, or "" when
 // none was given.
 package neutron
