@@ -15,6 +15,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/reconcile"
 )
 
 // PlanUpdate is one version of the desired state of a host.
@@ -280,34 +281,6 @@ func (a *Agent) interesting(name string) bool {
 	return a.wanted[name]
 }
 
-// backoff is a capped exponential delay.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return b.cur
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-// sleep waits d or until ctx is done; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // reconcileLoop is the single worker: one Realise at a time, on every
 // enqueue and resync tick, with capped backoff after failures.
 func (a *Agent) reconcileLoop(ctx context.Context, r *Realiser) {
@@ -317,7 +290,7 @@ func (a *Agent) reconcileLoop(ctx context.Context, r *Realiser) {
 		defer t.Stop()
 		resync = t.C
 	}
-	bo := backoff{min: a.cfg.BackoffMin, max: a.cfg.BackoffMax}
+	bo := reconcile.Backoff{Min: a.cfg.BackoffMin, Max: a.cfg.BackoffMax}
 	var lastMissing []string
 	for {
 		select {
@@ -351,15 +324,15 @@ func (a *Agent) reconcileLoop(ctx context.Context, r *Realiser) {
 			lastMissing = res.MissingInterfaces
 		}
 		if err != nil {
-			d := bo.next()
+			d := bo.Next()
 			a.log.Warn("reconcile failed", "revision", u.Revision, "changes", res.Changes, "retry_in", d, "error", err)
-			if !sleep(ctx, d) {
+			if !reconcile.Sleep(ctx, d) {
 				return
 			}
 			a.enqueue()
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		if res.Changes > 0 {
 			a.log.Info("plan realised", "revision", u.Revision, "changes", res.Changes,
 				"networks", len(u.Plan.Networks), "duration", time.Since(start))
@@ -372,7 +345,7 @@ func (a *Agent) reconcileLoop(ctx context.Context, r *Realiser) {
 // heartbeat registers the host now and every HeartbeatInterval, retrying
 // failures with backoff.
 func (a *Agent) heartbeat(ctx context.Context) {
-	bo := backoff{min: a.cfg.BackoffMin, max: min(a.cfg.BackoffMax, a.cfg.HeartbeatInterval)}
+	bo := reconcile.Backoff{Min: a.cfg.BackoffMin, Max: min(a.cfg.BackoffMax, a.cfg.HeartbeatInterval)}
 	failing := false
 	for {
 		now := time.Now()
@@ -382,7 +355,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		}
 		wait := a.cfg.HeartbeatInterval
 		if err != nil {
-			wait = bo.next()
+			wait = bo.Next()
 			if !failing {
 				a.log.Warn("host registration failed", "retry_in", wait, "error", err)
 			} else {
@@ -390,7 +363,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			}
 			failing = true
 		} else {
-			bo.reset()
+			bo.Reset()
 			a.mu.Lock()
 			first := !a.status.Registered
 			a.status.Registered = true
@@ -401,7 +374,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			}
 			failing = false
 		}
-		if !sleep(ctx, wait) {
+		if !reconcile.Sleep(ctx, wait) {
 			return
 		}
 	}
@@ -410,12 +383,12 @@ func (a *Agent) heartbeat(ctx context.Context) {
 // watchPlans feeds plan updates to the reconcile loop, re-watching with
 // backoff when the feed fails.
 func (a *Agent) watchPlans(ctx context.Context) {
-	bo := backoff{min: a.cfg.BackoffMin, max: a.cfg.BackoffMax}
+	bo := reconcile.Backoff{Min: a.cfg.BackoffMin, Max: a.cfg.BackoffMax}
 	for {
 		ch, err := a.plans.WatchHost(ctx, a.cfg.Host)
 		if err == nil {
 			for u := range ch {
-				bo.reset()
+				bo.Reset()
 				a.setPlan(u)
 				a.enqueue()
 			}
@@ -423,13 +396,13 @@ func (a *Agent) watchPlans(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		d := bo.next()
+		d := bo.Next()
 		if err != nil {
 			a.log.Warn("plan watch failed", "retry_in", d, "error", err)
 		} else {
 			a.log.Warn("plan watch ended", "retry_in", d)
 		}
-		if !sleep(ctx, d) {
+		if !reconcile.Sleep(ctx, d) {
 			return
 		}
 	}
@@ -439,7 +412,7 @@ func (a *Agent) watchPlans(ctx context.Context) {
 // interfaces (a tap appearing, a device deleted by hand), resubscribing with
 // backoff when the subscription breaks.
 func (a *Agent) watchLinks(ctx context.Context, r *Realiser) {
-	bo := backoff{min: a.cfg.BackoffMin, max: a.cfg.BackoffMax}
+	bo := reconcile.Backoff{Min: a.cfg.BackoffMin, Max: a.cfg.BackoffMax}
 	for {
 		start := time.Now()
 		err := r.WatchLinks(ctx, func(name string) {
@@ -452,11 +425,11 @@ func (a *Agent) watchLinks(ctx context.Context, r *Realiser) {
 		}
 		a.enqueue() // events may have been missed
 		if time.Since(start) > a.cfg.BackoffMax {
-			bo.reset() // it worked for a while: not a failure streak
+			bo.Reset() // it worked for a while: not a failure streak
 		}
-		d := bo.next()
+		d := bo.Next()
 		a.log.Warn("link events lost", "retry_in", d, "error", err)
-		if !sleep(ctx, d) {
+		if !reconcile.Sleep(ctx, d) {
 			return
 		}
 	}
