@@ -49,15 +49,16 @@ func readActual(tc *cache.TableCache) *actual {
 }
 
 func rows[T model.Model](tc *cache.TableCache, table string) map[string]T {
-	out := map[string]T{}
 	if tc == nil {
-		return out
+		return map[string]T{}
 	}
 	rc := tc.Table(table)
 	if rc == nil {
-		return out
+		return map[string]T{}
 	}
-	for uuid, m := range rc.RowsShallow() {
+	rs := rc.RowsShallow()
+	out := make(map[string]T, len(rs))
+	for uuid, m := range rs {
 		if r, ok := m.(T); ok {
 			out[uuid] = r
 		}
