@@ -16,6 +16,7 @@ import (
 	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/reconcile"
 	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/vtepmodel/vtep"
 )
@@ -211,37 +212,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// backoff is a capped exponential backoff.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur < b.min {
-		b.cur = b.min
-	} else {
-		b.cur *= 2
-		if b.cur > b.max {
-			b.cur = b.max
-		}
-	}
-	return b.cur
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-func (a *Agent) newBackoff() backoff { return backoff{min: a.cfg.BackoffMin, max: a.cfg.BackoffMax} }
-
-// sleep waits d or until ctx is done; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+func (a *Agent) newBackoff() reconcile.Backoff {
+	return reconcile.Backoff{Min: a.cfg.BackoffMin, Max: a.cfg.BackoffMax}
 }
 
 // sessionLoop dials, keeps the session until it dies, and redials.
@@ -257,14 +229,14 @@ func (a *Agent) sessionLoop(ctx context.Context) {
 			a.connErr = fmt.Sprintf("connect %s: %v", a.cfg.Target, err)
 			a.mu.Unlock()
 			a.enqueue()
-			d := bo.next()
+			d := bo.Next()
 			a.log.Warn("ovsdb connect failed", "err", err, "retry_in", d)
-			if !sleep(ctx, d) {
+			if !reconcile.Sleep(ctx, d) {
 				return
 			}
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		a.log.Info("ovsdb connected")
 		a.mu.Lock()
 		a.sess, a.connErr = s, ""
@@ -287,7 +259,7 @@ func (a *Agent) sessionLoop(ctx context.Context) {
 		}
 		a.log.Warn("ovsdb session lost", "reason", s.why())
 		a.enqueue()
-		if !sleep(ctx, bo.next()) {
+		if !reconcile.Sleep(ctx, bo.Next()) {
 			return
 		}
 	}
@@ -312,9 +284,9 @@ func (a *Agent) planLoop(ctx context.Context) {
 		ch, err := a.plans.WatchSwitch(wctx, name)
 		if err != nil {
 			cancel()
-			d := bo.next()
+			d := bo.Next()
 			a.log.Warn("plan watch failed", "switch", name, "err", err, "retry_in", d)
-			if !sleep(ctx, d) {
+			if !reconcile.Sleep(ctx, d) {
 				return
 			}
 			continue
@@ -325,9 +297,9 @@ func (a *Agent) planLoop(ctx context.Context) {
 			return
 		}
 		if !renamed {
-			d := bo.next()
+			d := bo.Next()
 			a.log.Warn("plan watch ended", "switch", name, "retry_in", d)
-			if !sleep(ctx, d) {
+			if !reconcile.Sleep(ctx, d) {
 				return
 			}
 		}
@@ -336,7 +308,7 @@ func (a *Agent) planLoop(ctx context.Context) {
 
 // consumePlans stores plans from ch until it closes, ctx ends or the served
 // switch changes (then it returns true).
-func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, name string, bo *backoff) bool {
+func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, name string, bo *reconcile.Backoff) bool {
 	for {
 		select {
 		case <-ctx.Done():
@@ -352,7 +324,7 @@ func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, name str
 			if !ok {
 				return false
 			}
-			bo.reset()
+			bo.Reset()
 			a.mu.Lock()
 			if a.name == name {
 				a.plan = &u
@@ -390,12 +362,12 @@ func (a *Agent) workerLoop(ctx context.Context) {
 		}
 		switch {
 		case failed:
-			retry.Reset(bo.next())
+			retry.Reset(bo.Next())
 		case again > 0:
-			bo.reset()
+			bo.Reset()
 			retry.Reset(again)
 		default:
-			bo.reset()
+			bo.Reset()
 		}
 	}
 }
