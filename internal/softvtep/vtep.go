@@ -13,6 +13,8 @@ import (
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/l2gw/l2gw/internal/reconcile"
 )
 
 // VTEP is a software hardware_vtep switch. Create it with New and start it
@@ -110,8 +112,7 @@ func (v *VTEP) loop(ctx context.Context, dp *dataplane) {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
-	const minBackoff, maxBackoff = 50 * time.Millisecond, 5 * time.Second
-	backoff := minBackoff
+	bo := reconcile.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		select {
 		case <-ctx.Done():
@@ -127,12 +128,12 @@ func (v *VTEP) loop(ctx context.Context, dp *dataplane) {
 			if ctx.Err() != nil {
 				return
 			}
-			v.log.Warn("reconcile failed; retrying", "error", err, "backoff", backoff)
-			retry.Reset(backoff)
-			backoff = min(2*backoff, maxBackoff)
+			d := bo.Next()
+			v.log.Warn("reconcile failed; retrying", "error", err, "backoff", d)
+			retry.Reset(d)
 			continue
 		}
-		backoff = minBackoff
+		bo.Reset()
 	}
 }
 
@@ -194,19 +195,18 @@ func (v *VTEP) reconcile(ctx context.Context, dp *dataplane) error {
 // runDB keeps one OVSDB session open, reconnecting with capped backoff, and
 // triggers a reconcile on every connect and cache change.
 func (v *VTEP) runDB(ctx context.Context) {
-	const minBackoff, maxBackoff = 100 * time.Millisecond, 5 * time.Second
-	backoff := minBackoff
+	bo := reconcile.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
 		c, err := dial(ctx, v.log, v.cfg.OVSDB, v.trigger)
 		if err != nil {
-			v.log.Warn("ovsdb connect failed; retrying", "error", err, "backoff", backoff)
-			if !sleepCtx(ctx, backoff) {
+			d := bo.Next()
+			v.log.Warn("ovsdb connect failed; retrying", "error", err, "backoff", d)
+			if !reconcile.Sleep(ctx, d) {
 				return
 			}
-			backoff = min(2*backoff, maxBackoff)
 			continue
 		}
-		backoff = minBackoff
+		bo.Reset()
 		v.log.Info("ovsdb connected", "ovsdb", v.cfg.OVSDB)
 		v.db.Store(&session{c: c})
 		v.trigger()
@@ -283,7 +283,7 @@ func (v *VTEP) watchNetlink(ctx context.Context, ns *netns.NsHandle) {
 				v.trigger()
 			}
 		}
-		if !sleepCtx(ctx, time.Second) {
+		if !reconcile.Sleep(ctx, time.Second) {
 			return
 		}
 	}
@@ -306,15 +306,4 @@ func drain(done chan struct{}, links chan netlink.LinkUpdate, neighs chan netlin
 		}
 	}
 	return nil, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
