@@ -17,6 +17,7 @@ import (
 	"github.com/l2gw/l2gw/internal/hostagent"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/reconcile"
 	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/switchagent"
 )
@@ -149,20 +150,16 @@ func watchPlans[P, D, U any](ctx context.Context, l *AgentLink, path, kind, name
 				return false
 			}
 		}
-		bo := backoff{min: l.cfg.BackoffMin, max: l.cfg.BackoffMax}
+		bo := reconcile.Backoff{Min: l.cfg.BackoffMin, Max: l.cfg.BackoffMax}
 		for {
-			err := streamPlans(ctx, l, path, &st, apply, emit, bo.reset)
+			err := streamPlans(ctx, l, path, &st, apply, emit, bo.Reset)
 			if ctx.Err() != nil {
 				return
 			}
-			d := bo.next()
+			d := bo.Next()
 			log.Warn("plan stream lost, reconnecting", "err", err, "revision", st.rev, "retry_in", d)
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !reconcile.Sleep(ctx, d) {
 				return
-			case <-t.C:
 			}
 		}
 	}()
@@ -284,20 +281,6 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 	}
 	return req, nil
 }
-
-// backoff is a capped exponential backoff.
-type backoff struct{ min, max, cur time.Duration }
-
-func (b *backoff) next() time.Duration {
-	if b.cur < b.min {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return b.cur
-}
-
-func (b *backoff) reset() { b.cur = 0 }
 
 // ConnectionStatus returns, per switch of the connection's gateway, whether
 // the switch holds the connection (GET /v2.0/l2-gateway-connections/{id}/status).
