@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,108 +18,6 @@ import (
 	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
-
-// proc is a running l2gw process whose stderr is kept for failure logs.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan error
-	addr chan string // the server's listen address, from its "listening" log
-
-	mu   sync.Mutex
-	logs strings.Builder
-}
-
-func startProc(t *testing.T, name, bin string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "L2GW_DATABASE=", "L2GW_BIND=", "L2GW_SWITCH=", "L2GW_TOKEN=")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, done: make(chan error, 1), addr: make(chan string, 1)}
-	logsDone := make(chan struct{})
-	go func() {
-		defer close(logsDone)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.logs.WriteString(line + "\n")
-			p.mu.Unlock()
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" && rec.Addr != "" {
-				select {
-				case p.addr <- rec.Addr:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		<-logsDone
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("%s log:\n%s", name, p.logs.String())
-			p.mu.Unlock()
-		}
-	})
-	return p
-}
-
-// listening waits for the server's listen address.
-func (p *proc) listening(t *testing.T) string {
-	t.Helper()
-	select {
-	case a := <-p.addr:
-		return a
-	case err := <-p.done:
-		p.done <- err
-		t.Fatalf("%s exited before listening: %v", p.name, err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not log its listen address within 30s", p.name)
-	}
-	return ""
-}
-
-// terminate sends SIGTERM and expects a clean exit.
-func (p *proc) terminate(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		p.done <- err
-		if err != nil {
-			t.Fatalf("%s exit after SIGTERM: %v; want status 0", p.name, err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s did not stop within 20s of SIGTERM", p.name)
-	}
-}
-
-func (p *proc) running() bool {
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return false
-	default:
-		return true
-	}
-}
 
 func poll(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
@@ -176,12 +70,12 @@ func TestSwitchAgentProcess(t *testing.T) {
 	o.VTEPCtl(t, "add-ps", "gatewayhost", "--", "set", "Physical_Switch", "gatewayhost", "tunnel_ips=192.0.2.10",
 		"--", "add-port", "gatewayhost", "port1", "--", "add-port", "gatewayhost", "port2")
 	before := ovsdbDump(t, o)
-	bin := buildL2GW(t)
+	bin := testenv.BuildL2GW(t)
 	dataDir := filepath.Join(t.TempDir(), "state")
 
-	srv := startProc(t, "server", bin, "server", "--bind", "127.0.0.1:0", "--data-dir", dataDir)
-	addr := srv.listening(t)
-	agent := startProc(t, "switch-agent", bin, "switch-agent", "--server", "http://"+addr, "--switch", o.UnixTarget(),
+	srv := testenv.StartL2GW(t, "server", bin, "server", "--bind", "127.0.0.1:0", "--data-dir", dataDir)
+	addr := srv.Listening(t)
+	agent := testenv.StartL2GW(t, "switch-agent", bin, "switch-agent", "--server", "http://"+addr, "--switch", o.UnixTarget(),
 		"--probe-interval", "1s", "--log-level", "debug")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -253,16 +147,16 @@ mcast-mac-remote
 
 	// The server restarts on the same data directory and port; the agent
 	// keeps running, reconnects and follows the changes made afterwards.
-	srv.terminate(t)
-	srv = startProc(t, "server (restarted)", bin, "server", "--bind", addr, "--data-dir", dataDir)
-	if got := srv.listening(t); got != addr {
+	srv.Terminate(t)
+	srv = testenv.StartL2GW(t, "server (restarted)", bin, "server", "--bind", addr, "--data-dir", dataDir)
+	if got := srv.Listening(t); got != addr {
 		t.Fatalf("restarted server listens on %s; want %s", got, addr)
 	}
 	_, err = c.CreatePort(ctx, neutron.PortCreate{NetworkID: n.ID, MACAddress: "fa:16:3e:00:00:03", HostID: "compute2"})
 	must(err)
 	want = strings.Replace(want, "vxlan_over_ipv4/192.0.2.2\n", "vxlan_over_ipv4/192.0.2.2\n  fa:16:3e:00:00:03 -> vxlan_over_ipv4/192.0.2.2\n", 1)
 	converged("a port created after the server restart")
-	if !agent.running() {
+	if !agent.Running() {
 		t.Fatal("the switch agent exited while the server restarted")
 	}
 
@@ -272,12 +166,12 @@ mcast-mac-remote
 		got := ovsdbDump(t, o)
 		return got == before, got
 	})
-	agent.terminate(t)
+	agent.Terminate(t)
 	poll(t, "the stopped agent shows as disconnected", func() (bool, string) {
 		sw, err := c.GetSwitch(ctx, "gatewayhost")
 		return err == nil && !sw.Connected, "still connected"
 	})
-	srv.terminate(t)
+	srv.Terminate(t)
 }
 
 func errString(err error) string {
@@ -297,16 +191,15 @@ func TestHostAgentProcess(t *testing.T) {
 	lab := testenv.NewNetLab(t)
 	ns := lab.AddNS("compute9")
 	lab.Addr(ns, "lo", "192.0.2.9/32")
-	bin := buildL2GW(t)
-	srv := startProc(t, "server", bin, "server", "--bind", "127.0.0.1:0", "--data-dir", t.TempDir())
-	base := "http://" + srv.listening(t)
+	bin := testenv.BuildL2GW(t)
+	srv, base := testenv.StartServer(t, bin, "--data-dir", t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := client.New(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent := startProc(t, "host-agent", bin, "host-agent", "--server", base, "--host", "compute9", "--vtep-ip", "192.0.2.9",
+	agent := testenv.StartL2GW(t, "host-agent", bin, "host-agent", "--server", base, "--host", "compute9", "--vtep-ip", "192.0.2.9",
 		"--netns", ns, "--heartbeat", "200ms", "--log-level", "debug")
 
 	var first neutron.Host
@@ -356,8 +249,8 @@ func TestHostAgentProcess(t *testing.T) {
 		link := lab.IP(ns, "link", "show")
 		return !strings.Contains(link, "l2vx1000") && !strings.Contains(link, "l2br1000"), link
 	})
-	agent.terminate(t)
-	srv.terminate(t)
+	agent.Terminate(t)
+	srv.Terminate(t)
 }
 
 func storeSwitchReport(name, tunnelIP string, ports ...string) store.SwitchReport {
