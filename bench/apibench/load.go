@@ -123,6 +123,7 @@ type result struct {
 	errs   int
 	lat    map[string][]time.Duration // sorted
 	sample error
+	cpu    usage // filled in by the caller
 }
 
 // load runs op with c workers for d. Workers finish the iteration they are

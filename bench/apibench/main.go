@@ -167,11 +167,21 @@ func run(ctx context.Context, o options) error {
 		for _, c := range o.conc {
 			var rs []result
 			for i := range o.runs {
+				before, err := sampleCPU(srv.pid)
+				if err != nil {
+					return err
+				}
+				t := time.Now()
 				r := load(ctx, c, o.duration, fn)
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				logf("%s C=%d run %d: %.0f %s, %d errors%s", sc.name, c, i+1, r.rate, sc.unit, r.errs, sampleErr(r))
+				after, err := sampleCPU(srv.pid)
+				if err != nil {
+					return err
+				}
+				r.cpu = cpuUsage(before, after, time.Since(t).Seconds())
+				logf("%s C=%d run %d: %.0f %s, %d errors%s; %s", sc.name, c, i+1, r.rate, sc.unit, r.errs, sampleErr(r), r.cpu)
 				rs = append(rs, r)
 			}
 			byConc = append(byConc, rs)

@@ -79,8 +79,10 @@ func kinds(rs []result) []string {
 
 func printReport(w io.Writer, o options, rep report) {
 	fmt.Fprintf(w, "\n## l2gw API (SQLite), %d runs of %s each, median (min–max)\n\n", o.runs, o.duration)
-	fmt.Fprintln(w, "| scenario | C | rate | request | p50 ms | p99 ms | errors |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "CPU columns: CPUs used by the server, and by other processes than server and bench (noise), medians.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| scenario | C | rate | request | p50 ms | p99 ms | errors | server CPU | others CPU |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	for si, sc := range scenarios {
 		for ci, c := range o.conc {
 			rs := rep.results[si][ci]
@@ -89,13 +91,15 @@ func printReport(w io.Writer, o options, rep report) {
 				errs += r.errs
 			}
 			for ki, k := range kinds(rs) {
-				name, cs, rate, es := "", "", "", ""
+				name, cs, rate, es, scpu, ocpu := "", "", "", "", "", ""
 				if ki == 0 {
 					name, cs, es = sc.name, strconv.Itoa(c), strconv.Itoa(errs)
 					rate = over(rs, func(r result) float64 { return r.rate }).String() + " " + sc.unit
+					scpu = num(over(rs, func(r result) float64 { return r.cpu.server }).med)
+					ocpu = num(over(rs, func(r result) float64 { return r.cpu.others }).med)
 				}
-				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", name, cs, rate, k,
-					num(over(rs, p(k, 0.5)).med), over(rs, p(k, 0.99)), es)
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, cs, rate, k,
+					num(over(rs, p(k, 0.5)).med), over(rs, p(k, 0.99)), es, scpu, ocpu)
 			}
 		}
 	}
