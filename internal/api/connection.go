@@ -168,11 +168,7 @@ func (h *handler) listConnections(w http.ResponseWriter, r *http.Request) {
 		res: neutron.Connections,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Connection, error) {
 			cs, err := h.st.ListConnections(ctx, q)
-			out := make([]neutron.Connection, len(cs))
-			for i, c := range cs {
-				out[i] = neutron.FromConnection(c)
-			}
-			return out, err
+			return toWire(cs, neutron.FromConnection), err
 		},
 		id: func(c neutron.Connection) string { return c.ID },
 		attr: func(c neutron.Connection, k string) ([]string, bool) {

@@ -308,11 +308,7 @@ func (h *handler) listGateways(w http.ResponseWriter, r *http.Request) {
 		res: neutron.Gateways,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Gateway, error) {
 			gws, err := h.st.ListGateways(ctx, q)
-			out := make([]neutron.Gateway, len(gws))
-			for i, g := range gws {
-				out[i] = neutron.FromGateway(g)
-			}
-			return out, err
+			return toWire(gws, neutron.FromGateway), err
 		},
 		id: func(g neutron.Gateway) string { return g.ID },
 		attr: func(g neutron.Gateway, k string) ([]string, bool) {

@@ -154,11 +154,7 @@ func (h *handler) listHosts(w http.ResponseWriter, r *http.Request) {
 		res: neutron.Hosts,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Host, error) {
 			hs, err := h.st.ListHosts(ctx, q)
-			out := make([]neutron.Host, len(hs))
-			for i, x := range hs {
-				out[i] = neutron.FromHost(x, now)
-			}
-			return out, err
+			return toWire(hs, func(x model.Host) neutron.Host { return neutron.FromHost(x, now) }), err
 		},
 		id: func(x neutron.Host) string { return x.ID },
 		attr: func(x neutron.Host, k string) ([]string, bool) {
@@ -218,11 +214,7 @@ func (h *handler) listSwitches(w http.ResponseWriter, r *http.Request) {
 		res: neutron.Switches,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Switch, error) {
 			ss, err := h.st.ListSwitches(ctx, q)
-			out := make([]neutron.Switch, len(ss))
-			for i, s := range ss {
-				out[i] = neutron.FromSwitch(s)
-			}
-			return out, err
+			return toWire(ss, neutron.FromSwitch), err
 		},
 		id: func(s neutron.Switch) string { return s.ID },
 		attr: func(s neutron.Switch, k string) ([]string, bool) {
@@ -263,11 +255,7 @@ func (h *handler) listLocalMACs(w http.ResponseWriter, r *http.Request) {
 		res: neutron.LocalMACs,
 		list: func(ctx context.Context, q store.Query) ([]neutron.LocalMAC, error) {
 			ms, err := h.st.ListLocalMACs(ctx, q)
-			out := make([]neutron.LocalMAC, len(ms))
-			for i, m := range ms {
-				out[i] = neutron.FromLocalMAC(m)
-			}
-			return out, err
+			return toWire(ms, neutron.FromLocalMAC), err
 		},
 		attr: func(m neutron.LocalMAC, k string) ([]string, bool) {
 			switch k {

@@ -109,45 +109,10 @@ func optionalStrings(res map[string]any, names ...string) (int, error) {
 }
 
 func (h *handler) createNetworks(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "create_network"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	body, err := readJSON(w, r, h.maxBody)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	items, bulk, err := envelope(body, neutron.KeyNetwork, neutron.KeyNetworks, true)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	nets := make([]model.Network, len(items))
-	for i, res := range items {
-		if nets[i], err = decodeNetworkCreate(res, callerProject(r)); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-	}
-	nets, err = h.st.CreateNetworks(r.Context(), nets)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	out := make([]neutron.Network, len(nets))
-	for i, n := range nets {
-		out[i] = neutron.FromNetwork(n)
-	}
-	if bulk {
-		writeJSON(w, http.StatusCreated, map[string]any{neutron.KeyNetworks: selectFields(out, nonEmpty(r.URL.Query()["fields"]))})
-		return
-	}
-	if len(out) != 1 {
-		h.writeError(w, r, fmt.Errorf("store created %d networks for one", len(out)))
-		return
-	}
-	writeMember(w, r, http.StatusCreated, neutron.KeyNetwork, out[0])
+	serveCreate(h, w, r, bulkCreate[model.Network, neutron.Network]{
+		action: "create_network", member: neutron.KeyNetwork, collection: neutron.KeyNetworks,
+		decode: decodeNetworkCreate, create: h.st.CreateNetworks, wire: neutron.FromNetwork,
+	})
 }
 
 func (h *handler) showNetwork(w http.ResponseWriter, r *http.Request) {
@@ -238,11 +203,7 @@ func (h *handler) listNetworks(w http.ResponseWriter, r *http.Request) {
 		res: neutron.Networks,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Network, error) {
 			ns, err := h.st.ListNetworks(ctx, q)
-			out := make([]neutron.Network, len(ns))
-			for i, n := range ns {
-				out[i] = neutron.FromNetwork(n)
-			}
-			return out, err
+			return toWire(ns, neutron.FromNetwork), err
 		},
 		id: func(n neutron.Network) string { return n.ID },
 		attr: func(n neutron.Network, k string) ([]string, bool) {

@@ -218,45 +218,10 @@ func decodePortCreate(res map[string]any, project string) (model.Port, error) {
 }
 
 func (h *handler) createPorts(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "create_port"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	body, err := readJSON(w, r, h.maxBody)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	items, bulk, err := envelope(body, neutron.KeyPort, neutron.KeyPorts, true)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	ports := make([]model.Port, len(items))
-	for i, res := range items {
-		if ports[i], err = decodePortCreate(res, callerProject(r)); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-	}
-	ports, err = h.st.CreatePorts(r.Context(), ports)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	out := make([]neutron.Port, len(ports))
-	for i, p := range ports {
-		out[i] = neutron.FromPort(p)
-	}
-	if bulk {
-		writeJSON(w, http.StatusCreated, map[string]any{neutron.KeyPorts: selectFields(out, nonEmpty(r.URL.Query()["fields"]))})
-		return
-	}
-	if len(out) != 1 {
-		h.writeError(w, r, fmt.Errorf("store created %d ports for one", len(out)))
-		return
-	}
-	writeMember(w, r, http.StatusCreated, neutron.KeyPort, out[0])
+	serveCreate(h, w, r, bulkCreate[model.Port, neutron.Port]{
+		action: "create_port", member: neutron.KeyPort, collection: neutron.KeyPorts,
+		decode: decodePortCreate, create: h.st.CreatePorts, wire: neutron.FromPort,
+	})
 }
 
 func (h *handler) showPort(w http.ResponseWriter, r *http.Request) {
@@ -337,11 +302,7 @@ func (h *handler) listPorts(w http.ResponseWriter, r *http.Request) {
 		res: neutron.Ports,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Port, error) {
 			ps, err := h.st.ListPorts(ctx, q)
-			out := make([]neutron.Port, len(ps))
-			for i, p := range ps {
-				out[i] = neutron.FromPort(p)
-			}
-			return out, err
+			return toWire(ps, neutron.FromPort), err
 		},
 		id: func(p neutron.Port) string { return p.ID },
 		attr: func(p neutron.Port, k string) ([]string, bool) {
