@@ -1,21 +1,16 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -65,8 +60,9 @@ func TestConnectionChurn(t *testing.T) {
 	o.VTEPCtl(t, "bind-ls", churnSwitch, "port1", "999", churnForeignLS)
 	o.VTEPCtl(t, "add-ucast-remote", churnForeignLS, churnForeignMAC, "198.51.100.1")
 
-	bin := buildL2GW(t)
-	url := startChurnServer(t, bin, t.TempDir(), o.UnixTarget())
+	bin := testenv.BuildL2GW(t)
+	dir := t.TempDir()
+	_, url := testenv.StartServer(t, bin, "--data-dir", dir, "--database", "sqlite://"+filepath.Join(dir, "l2gw.db"), "--switch", o.UnixTarget())
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: churnWorkers + 4}, Timeout: 30 * time.Second}
 	t.Cleanup(hc.CloseIdleConnections)
 	api, err := client.New(url, client.WithHTTPClient(hc))
@@ -434,74 +430,4 @@ func churnPoll(t *testing.T, what string, cond func() (bool, string)) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling with a deadline
 	}
-}
-
-// churnListenRE finds the bound address in the server's JSON "listening" line.
-var churnListenRE = regexp.MustCompile(`"msg":"listening".*?"addr":"(127\.0\.0\.1:[1-9][0-9]*)"`)
-
-// startChurnServer runs `l2gw server --switch target` on a loopback port
-// chosen by the kernel, with an SQLite store in dir, and returns its URL
-// once /healthz answers. It is stopped by PID at cleanup (SIGTERM, then
-// SIGKILL), printing its log when the test failed.
-func startChurnServer(t *testing.T, bin, dir, target string) string {
-	t.Helper()
-	logPath := filepath.Join(dir, "server.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "server", "--bind", "127.0.0.1:0", "--data-dir", dir,
-		"--database", "sqlite://"+filepath.Join(dir, "l2gw.db"), "--switch", target)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start l2gw server: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }() // ends with the process
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			if len(b) > 64<<10 {
-				b = b[len(b)-64<<10:]
-			}
-			t.Logf("l2gw server log (tail):\n%s", b)
-		}
-	})
-	var url string
-	churnPoll(t, "l2gw server listening", func() (bool, string) {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("l2gw server exited: %v", err)
-		default:
-		}
-		f, err := os.Open(logPath)
-		if err != nil {
-			return false, err.Error()
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			if m := churnListenRE.FindSubmatch(sc.Bytes()); m != nil {
-				url = "http://" + string(m[1])
-				return true, ""
-			}
-		}
-		return false, "no listening line yet"
-	})
-	if err := waitHealthy(url, exited, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return url
 }

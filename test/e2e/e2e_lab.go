@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -518,9 +517,8 @@ func waitListening(p *Proc, timeout time.Duration) (string, error) {
 		defer f.Close()
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" && rec.Addr != "" {
-				addr = rec.Addr
+			if a, ok := testenv.ListenAddr(sc.Bytes()); ok {
+				addr = a
 				return nil
 			}
 		}
@@ -618,18 +616,6 @@ func (l *Lab) PingUntil(from Endpoint, ip string, timeout time.Duration) error {
 	}
 }
 
-// BuildL2GW compiles ./cmd/l2gw of this source tree into dir.
-func BuildL2GW(dir string) (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", fmt.Errorf("cannot locate the source tree")
-	}
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	bin := filepath.Join(dir, "l2gw")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/l2gw")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/l2gw: %w\n%s", err, out)
-	}
-	return bin, nil
-}
+// BuildL2GW compiles ./cmd/l2gw of this source tree into dir (tests use
+// testenv.BuildL2GW, which builds once per test binary).
+func BuildL2GW(dir string) (string, error) { return testenv.BuildL2GWInto(dir) }

@@ -4,16 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,107 +20,6 @@ import (
 	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
-
-// buildL2GW compiles the l2gw binary into a temp folder.
-func buildL2GW(t *testing.T) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("cannot locate the source tree")
-	}
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	bin := filepath.Join(t.TempDir(), "l2gw")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/l2gw")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startServer runs `l2gw server` on a free loopback port with its database
-// in dir and returns its URL once /healthz answers. The process is killed
-// by PID at cleanup. A port taken between the probe and the bind gets one
-// retry on another port.
-func startServer(t *testing.T, bin, dir string) string {
-	t.Helper()
-	var lastErr error
-	for attempt := 0; attempt < 2; attempt++ {
-		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		logPath := filepath.Join(dir, fmt.Sprintf("server-%d.log", attempt))
-		logf, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "server", "--bind", addr, "--data-dir", dir, "--database", "sqlite://"+dbPath(dir))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			t.Fatalf("start l2gw server: %v", err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }() // ends when the process does
-		stop := func() {
-			_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-			logf.Close()
-		}
-		url := "http://" + addr
-		if lastErr = waitHealthy(url, exited, 30*time.Second); lastErr == nil {
-			t.Cleanup(func() {
-				stop()
-				if t.Failed() {
-					b, _ := os.ReadFile(logPath)
-					t.Logf("l2gw server log:\n%s", b)
-				}
-			})
-			return url
-		}
-		stop()
-		b, _ := os.ReadFile(logPath)
-		lastErr = fmt.Errorf("%w\nserver log:\n%s", lastErr, b)
-	}
-	t.Fatalf("l2gw server did not come up: %v", lastErr)
-	return ""
-}
-
-// waitHealthy polls url/healthz until it answers 200, the process exits or
-// the deadline passes.
-func waitHealthy(url string, exited <-chan error, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	hc := &http.Client{Timeout: time.Second}
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			return fmt.Errorf("server exited: %v", err)
-		default:
-		}
-		resp, err := hc.Get(url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case err := <-exited:
-			return fmt.Errorf("server exited: %v", err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return errors.New("no 200 from /healthz before the deadline")
-}
 
 func dbPath(dir string) string { return filepath.Join(dir, "l2gw.db") }
 
@@ -204,10 +98,10 @@ func TestOpenStackClient(t *testing.T) {
 	if _, err := os.Stat("/usr/lib/python3/dist-packages/networking_l2gw"); err != nil {
 		testenv.Missing(t, "networking-l2gw client plugin (python3-networking-l2gw) not installed")
 	}
-	bin := buildL2GW(t)
+	bin := testenv.BuildL2GW(t)
 	dir := t.TempDir()
 	seedSwitch(t, dir)
-	url := startServer(t, bin, dir)
+	_, url := testenv.StartServer(t, bin, "--data-dir", dir, "--database", "sqlite://"+dbPath(dir))
 
 	// The network comes from our API, as in a standalone deployment.
 	ctx := context.Background()

@@ -28,10 +28,7 @@ func TestTraffic(t *testing.T) {
 	if _, err := os.Stat(testenv.VTEPSchema); err != nil {
 		testenv.Missing(t, testenv.VTEPSchema+" (openvswitch-vtep)")
 	}
-	bin, err := BuildL2GW(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.BuildL2GW(t)
 	for _, kind := range []SwitchKind{SoftVTEP, OVSVTEP} {
 		var (
 			prefix string
