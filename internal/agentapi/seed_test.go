@@ -2,6 +2,7 @@ package agentapi_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -188,6 +189,17 @@ func TestSeedWorkflowEmbeddedAgent(t *testing.T) {
 	if !sw.Connected || sw.LastSync.IsZero() || sw.SyncError != "" || !slicesEqual(sw.TunnelIPs, []string{"192.0.2.10"}) {
 		t.Errorf("switch in the API = %+v; want connected, synced, no error, tunnel IP 192.0.2.10", sw)
 	}
+
+	// A bare-metal MAC the switch learns behind a port reaches the API.
+	o.VTEPCtl(t, "add-ucast-local", conn.NetworkID, "00:aa:bb:cc:dd:01", "192.0.2.10")
+	waitFor(t, "learned MAC in /v2.0/local-macs", func() (bool, string) {
+		macs, err := c.ListLocalMACs(ctx, client.Filter("network_id", conn.NetworkID))
+		if err != nil {
+			return false, err.Error()
+		}
+		want := neutron.LocalMAC{Switch: "gatewayhost", NetworkID: conn.NetworkID, MACAddress: "00:aa:bb:cc:dd:01", LocatorIP: "192.0.2.10"}
+		return len(macs) == 1 && macs[0] == want, fmt.Sprintf("%+v", macs)
+	})
 
 	if err := c.DeleteConnection(ctx, conn.ID); err != nil {
 		t.Fatal(err)
