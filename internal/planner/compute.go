@@ -91,7 +91,7 @@ func (p *Planner) computeSwitchSide(n string) *netPlan {
 	np := &netPlan{
 		ls: LogicalSwitch{
 			Name: n, NetworkID: n, VNI: nw.VNI,
-			ReplicationMode: p.mode, Description: nw.Name,
+			Description: nw.Name, // ReplicationMode is per switch
 		},
 		bindings: make(map[string][]BindingKey, len(bind)),
 		hostIfs:  map[string][]string{},
@@ -127,7 +127,7 @@ func (p *Planner) computeSwitchSide(n string) *netPlan {
 	for h := range np.hostPorts {
 		np.hostIfs[h] = np.interfaces(h)
 	}
-	np.mcast = p.mcast(n, np.vtepRefs)
+	np.mcast = sourceNodeMcast(n, np.vtepRefs)
 	return np
 }
 
@@ -243,11 +243,14 @@ func (p *Planner) applySwitchSide(n string, old, np *netPlan, tr *tracker) {
 		}
 		t := tr.sw(sw)
 		if inNew {
+			rep := p.replicationOf(sw)
 			t.touchLS(sp, n)
-			sp.LogicalSwitches[n] = np.ls
+			ls := np.ls
+			ls.ReplicationMode = rep.mode
+			sp.LogicalSwitches[n] = ls
 			t.touchMcast(sp, n)
-			if np.mcast != nil {
-				sp.McastRemotes[n] = *np.mcast
+			if m := np.mcastFor(rep); m != nil {
+				sp.McastRemotes[n] = *m
 			} else {
 				delete(sp.McastRemotes, n)
 			}

@@ -222,25 +222,42 @@ func TestIncremental(t *testing.T) {
 		}},
 		{name: "change and change back in one flush", changes: [][]change{{delPort("p1"), upPort(p1), delConn("c1"), upConn(c1)}}, wantNil: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(base())
-			p, err := New(Config{}, w.inventory())
-			if err != nil {
-				t.Fatal(err)
-			}
-			sw, hs := plans(p)
-			var res Result
-			for _, batch := range tt.changes {
-				for _, c := range batch {
-					c.do(w, p)
+	// Every case runs with source-node replication everywhere, with a
+	// service-node override on gatewayhost, and with service-node default
+	// and a source-node override on sw2.
+	configs := []struct {
+		name string
+		cfg  Config
+	}{
+		{"source node", Config{}},
+		{"service node override", Config{Switches: map[string]Replication{
+			"gatewayhost": {Mode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.51", "192.0.2.50"}},
+		}}},
+		{"source node override", Config{ReplicationMode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.60"}, Switches: map[string]Replication{
+			"sw2": {Mode: ReplicationSourceNode},
+		}}},
+	}
+	for _, c := range configs {
+		for _, tt := range tests {
+			t.Run(c.name+"/"+tt.name, func(t *testing.T) {
+				w := newWorld(base())
+				p, err := New(c.cfg, w.inventory())
+				if err != nil {
+					t.Fatal(err)
 				}
-				sw, hs, res = checkFlush(t, Config{}, p, w, sw, hs)
-			}
-			if res.Empty() != tt.wantNil {
-				t.Errorf("last Flush() = %+v; want empty %v", res, tt.wantNil)
-			}
-		})
+				sw, hs := plans(p)
+				var res Result
+				for _, batch := range tt.changes {
+					for _, ch := range batch {
+						ch.do(w, p)
+					}
+					sw, hs, res = checkFlush(t, c.cfg, p, w, sw, hs)
+				}
+				if res.Empty() != tt.wantNil {
+					t.Errorf("last Flush() = %+v; want empty %v", res, tt.wantNil)
+				}
+			})
+		}
 	}
 }
 
@@ -250,10 +267,17 @@ func TestIncremental(t *testing.T) {
 // the reported deltas are exact.
 func TestIncrementalRandom(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		cfg := Config{}
-		if rapid.Bool().Draw(rt, "service_node") {
-			cfg = Config{ReplicationMode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.200"}}
-		}
+		cfg := rapid.SampledFrom([]Config{
+			{},
+			{ReplicationMode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.200"}},
+			// Per-switch overrides both ways: sw1 floods to service nodes
+			// while the others replicate at the source, and the reverse.
+			{Switches: map[string]Replication{"sw1": {Mode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.201", "192.0.2.202"}}}},
+			{ReplicationMode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.200"}, Switches: map[string]Replication{
+				"sw2": {Mode: ReplicationSourceNode},
+				"sw3": {Mode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.203"}},
+			}},
+		}).Draw(rt, "config")
 		w := newWorld(Inventory{})
 		p, err := New(cfg, Inventory{})
 		if err != nil {

@@ -8,16 +8,94 @@ import (
 	"github.com/l2gw/l2gw/internal/model"
 )
 
-// Config tunes a Planner. The zero value plans source-node replication.
+// Config tunes a Planner. The zero value plans source-node replication on
+// every switch.
 type Config struct {
-	// ReplicationMode of every logical switch: ReplicationSourceNode (the
-	// default when empty) or ReplicationServiceNode.
+	// ReplicationMode of the logical switches on a switch without an entry
+	// in Switches: ReplicationSourceNode (the default when empty) or
+	// ReplicationServiceNode.
 	ReplicationMode string
-	// ServiceNodes are the IPv4 tunnel IPs of the service nodes. Required
-	// with, and only allowed with, ReplicationServiceNode; their sorted set
-	// is then the unknown-dst locator set of every logical switch instead of
-	// the network's hosts.
+	// ServiceNodes are the IPv4 tunnel IPs of the service nodes of that
+	// default. Required with, and only allowed with, ReplicationServiceNode;
+	// their sorted set is then the unknown-dst locator set of every logical
+	// switch instead of the network's hosts.
 	ServiceNodes []string
+	// Switches overrides the default per switch (by Physical_Switch name):
+	// real switches differ in which replication they support (hardware_vtep
+	// schema, Logical_Switch replication_mode).
+	Switches map[string]Replication
+}
+
+// Replication is how a switch replicates BUM frames of its logical
+// switches: the Logical_Switch replication_mode and, for service-node
+// replication, the service nodes that receive them.
+type Replication struct {
+	// Mode is ReplicationSourceNode (the default when empty) or
+	// ReplicationServiceNode.
+	Mode string
+	// ServiceNodes are IPv4 tunnel IPs, required with, and only allowed
+	// with, ReplicationServiceNode.
+	ServiceNodes []string
+}
+
+// replication is a validated Replication: a mode and, for service-node
+// replication, its sorted, deduplicated, canonical service nodes.
+type replication struct {
+	mode  string
+	nodes []string
+}
+
+func (r Replication) resolve() (replication, error) {
+	switch r.Mode {
+	case "", ReplicationSourceNode:
+		if len(r.ServiceNodes) > 0 {
+			return replication{}, fmt.Errorf("service nodes given with replication mode %s: %w", ReplicationSourceNode, model.ErrInvalid)
+		}
+		return replication{mode: ReplicationSourceNode}, nil
+	case ReplicationServiceNode:
+		if len(r.ServiceNodes) == 0 {
+			return replication{}, fmt.Errorf("replication mode %s needs service nodes: %w", ReplicationServiceNode, model.ErrInvalid)
+		}
+		nodes := make([]string, 0, len(r.ServiceNodes))
+		for _, ip := range r.ServiceNodes {
+			v := ipv4(ip)
+			if v == "" {
+				return replication{}, fmt.Errorf("service node %q is not an IPv4 address: %w", ip, model.ErrInvalid)
+			}
+			nodes = append(nodes, v)
+		}
+		slices.Sort(nodes)
+		return replication{mode: ReplicationServiceNode, nodes: slices.Clip(slices.Compact(nodes))}, nil
+	default:
+		return replication{}, fmt.Errorf("unknown replication mode %q: %w", r.Mode, model.ErrInvalid)
+	}
+}
+
+// Validate reports whether New would accept c: known modes, IPv4 service
+// nodes given exactly with service-node replication, and non-empty switch
+// names. Errors wrap model.ErrInvalid.
+func (c Config) Validate() error {
+	_, _, err := c.resolve()
+	return err
+}
+
+func (c Config) resolve() (replication, map[string]replication, error) {
+	def, err := Replication{Mode: c.ReplicationMode, ServiceNodes: c.ServiceNodes}.resolve()
+	if err != nil {
+		return replication{}, nil, err
+	}
+	per := make(map[string]replication, len(c.Switches))
+	for sw, r := range c.Switches {
+		if sw == "" {
+			return replication{}, nil, fmt.Errorf("replication override for an empty switch name: %w", model.ErrInvalid)
+		}
+		rr, err := r.resolve()
+		if err != nil {
+			return replication{}, nil, fmt.Errorf("switch %s: %w", sw, err)
+		}
+		per[sw] = rr
+	}
+	return def, per, nil
 }
 
 // Inventory is the whole stored state a plan is computed from (the planner's
@@ -47,9 +125,9 @@ func (r Result) Empty() bool { return len(r.Switches) == 0 && len(r.Hosts) == 0 
 // Upsert*/Delete* methods and take effect at Flush, which recomputes only the
 // networks they affect. A Planner is not safe for concurrent use.
 type Planner struct {
-	cfg          Config
-	mode         string
-	serviceNodes []string
+	cfg       Config
+	defRep    replication            // of switches without an override
+	switchRep map[string]replication // per-switch overrides
 
 	gateways    map[string]model.Gateway
 	gwBySwitch  index // device (switch) name -> gateway ids
@@ -102,29 +180,11 @@ type netPlan struct {
 
 // New validates cfg and returns a Planner holding the plans of inv.
 func New(cfg Config, inv Inventory) (*Planner, error) {
-	p := &Planner{cfg: cfg}
-	switch cfg.ReplicationMode {
-	case "", ReplicationSourceNode:
-		if len(cfg.ServiceNodes) > 0 {
-			return nil, fmt.Errorf("service nodes given with replication mode %s: %w", ReplicationSourceNode, model.ErrInvalid)
-		}
-		p.mode = ReplicationSourceNode
-	case ReplicationServiceNode:
-		if len(cfg.ServiceNodes) == 0 {
-			return nil, fmt.Errorf("replication mode %s needs service nodes: %w", ReplicationServiceNode, model.ErrInvalid)
-		}
-		for _, ip := range cfg.ServiceNodes {
-			if ipv4(ip) == "" {
-				return nil, fmt.Errorf("service node %q is not an IPv4 address: %w", ip, model.ErrInvalid)
-			}
-			p.serviceNodes = append(p.serviceNodes, ipv4(ip))
-		}
-		slices.Sort(p.serviceNodes)
-		p.serviceNodes = slices.Compact(p.serviceNodes)
-		p.mode = ReplicationServiceNode
-	default:
-		return nil, fmt.Errorf("unknown replication mode %q: %w", cfg.ReplicationMode, model.ErrInvalid)
+	def, per, err := cfg.resolve()
+	if err != nil {
+		return nil, err
 	}
+	p := &Planner{cfg: cfg, defRep: def, switchRep: per}
 	p.reset()
 	for _, g := range inv.Gateways {
 		p.UpsertGateway(g)
@@ -149,6 +209,14 @@ func New(cfg Config, inv Inventory) (*Planner, error) {
 	}
 	p.flush(nil)
 	return p, nil
+}
+
+// replicationOf returns the replication of switch sw.
+func (p *Planner) replicationOf(sw string) replication {
+	if r, ok := p.switchRep[sw]; ok {
+		return r
+	}
+	return p.defRep
 }
 
 func (p *Planner) reset() {

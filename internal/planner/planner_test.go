@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -214,6 +215,69 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		{
+			name: "per-switch service node override",
+			cfg: Config{Switches: map[string]Replication{
+				"otherswitch": {Mode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.51", "192.0.2.50"}},
+				"unused":      {Mode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.99"}},
+			}},
+			edit: func(inv *Inventory) {
+				inv.Gateways[0].Devices = append(inv.Gateways[0].Devices, model.Device{Name: "otherswitch", Interfaces: []model.Interface{{Name: "eth1"}}})
+				inv.Switches = append(inv.Switches, model.Switch{Name: "otherswitch", TunnelIPs: []string{"127.0.0.43"}})
+			},
+			wantSw: func() map[string]SwitchPlan {
+				other := baseSwitch()
+				other.Switch = "otherswitch"
+				other.Bindings = map[BindingKey]string{{"eth1", 100}: net1}
+				l := ls1()
+				l.ReplicationMode = ReplicationServiceNode
+				other.LogicalSwitches[net1] = l
+				other.McastRemotes[net1] = McastRemote{LogicalSwitch: net1, LocatorIPs: []string{"192.0.2.50", "192.0.2.51"}}
+				return map[string]SwitchPlan{"gatewayhost": baseSwitch(), "otherswitch": other}
+			},
+			wantHosts: func() map[string]HostPlan {
+				// Hosts flood to every switch whatever its replication.
+				out := map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+				for _, hp := range out {
+					n := hp.Networks[net1]
+					n.FloodIPs = []string{"127.0.0.42", "127.0.0.43"}
+					hp.Networks[net1] = n
+				}
+				return out
+			},
+		},
+		{
+			name: "per-switch source node override of a service node default",
+			cfg: Config{ReplicationMode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.9"}, Switches: map[string]Replication{
+				"gatewayhost": {Mode: ReplicationSourceNode},
+			}},
+			edit: func(*Inventory) {},
+			wantSw: func() map[string]SwitchPlan {
+				return map[string]SwitchPlan{"gatewayhost": baseSwitch()}
+			},
+			wantHosts: func() map[string]HostPlan {
+				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+			},
+		},
+		{
+			name: "service node switch without host VTEPs still has its service nodes",
+			cfg: Config{Switches: map[string]Replication{
+				"gatewayhost": {Mode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.50"}},
+			}},
+			edit: func(inv *Inventory) { inv.Hosts = nil },
+			wantSw: func() map[string]SwitchPlan {
+				sp := baseSwitch()
+				l := ls1()
+				l.ReplicationMode = ReplicationServiceNode
+				sp.LogicalSwitches[net1] = l
+				sp.RemoteMACs = map[MACKey]RemoteMAC{}
+				sp.McastRemotes[net1] = McastRemote{LogicalSwitch: net1, LocatorIPs: []string{"192.0.2.50"}}
+				return map[string]SwitchPlan{"gatewayhost": sp}
+			},
+			wantHosts: func() map[string]HostPlan {
+				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+			},
+		},
+		{
 			name: "two gateways and two devices: shared rows once, unreported switch still planned",
 			edit: func(inv *Inventory) {
 				inv.Gateways = append(inv.Gateways,
@@ -354,12 +418,25 @@ func TestNewConfig(t *testing.T) {
 		{"service node not IPv4", Config{ReplicationMode: ReplicationServiceNode, ServiceNodes: []string{"2001:db8::1"}}, true},
 		{"nodes with source node", Config{ServiceNodes: []string{"192.0.2.1"}}, true},
 		{"unknown mode", Config{ReplicationMode: "flood"}, true},
+		{"per-switch service node", Config{Switches: map[string]Replication{"tor1": {Mode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.50", "::ffff:192.0.2.51"}}}}, false},
+		{"per-switch source node under service default", Config{ReplicationMode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.1"}, Switches: map[string]Replication{"tor2": {}}}, false},
+		{"per-switch service node without nodes", Config{Switches: map[string]Replication{"tor1": {Mode: ReplicationServiceNode}}}, true},
+		{"per-switch service node not IPv4", Config{Switches: map[string]Replication{"tor1": {Mode: ReplicationServiceNode, ServiceNodes: []string{"tor9"}}}}, true},
+		{"per-switch nodes with source node", Config{Switches: map[string]Replication{"tor1": {Mode: ReplicationSourceNode, ServiceNodes: []string{"192.0.2.1"}}}}, true},
+		{"per-switch unknown mode", Config{Switches: map[string]Replication{"tor1": {Mode: "flood"}}}, true},
+		{"per-switch empty name", Config{Switches: map[string]Replication{"": {}}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New(tt.cfg, Inventory{})
 			if (err != nil) != tt.wantErr {
 				t.Errorf("New(%+v) error = %v; want error %v", tt.cfg, err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, model.ErrInvalid) {
+				t.Errorf("New(%+v) error = %v; want model.ErrInvalid", tt.cfg, err)
+			}
+			if verr := tt.cfg.Validate(); (verr != nil) != tt.wantErr {
+				t.Errorf("%+v.Validate() = %v; want error %v", tt.cfg, verr, tt.wantErr)
 			}
 		})
 	}

@@ -161,17 +161,23 @@ func (np *netPlan) interfaces(h string) []string {
 	return slices.Clip(slices.Compact(ifs))
 }
 
-// mcast returns the unknown-dst row of network n: the service nodes, or the
+// sourceNodeMcast returns the source-node unknown-dst row of network n: the
 // sorted VTEPs of the network's hosts; nil when there is none.
-func (p *Planner) mcast(n string, vtepRefs map[string]int) *McastRemote {
-	locs := p.serviceNodes
-	if p.mode == ReplicationSourceNode {
-		locs = sortedKeys(vtepRefs)
-	}
-	if len(locs) == 0 {
+func sourceNodeMcast(n string, vtepRefs map[string]int) *McastRemote {
+	if len(vtepRefs) == 0 {
 		return nil
 	}
-	return &McastRemote{LogicalSwitch: n, LocatorIPs: locs}
+	return &McastRemote{LogicalSwitch: n, LocatorIPs: sortedKeys(vtepRefs)}
+}
+
+// mcastFor returns the network's unknown-dst row on a switch replicating
+// with rep: the service nodes, or the source-node row; nil when there is
+// none.
+func (np *netPlan) mcastFor(rep replication) *McastRemote {
+	if rep.mode == ReplicationServiceNode {
+		return &McastRemote{LogicalSwitch: np.ls.Name, LocatorIPs: rep.nodes}
+	}
+	return np.mcast
 }
 
 // applyPorts updates the plans for changed ports pids of network n, touching
@@ -215,9 +221,14 @@ func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 			}
 		}
 	}
-	if t.vteps && p.mode == ReplicationSourceNode {
-		np.mcast = p.mcast(n, np.vtepRefs)
+	if t.vteps {
+		// Only source-node switches flood to the hosts; service-node
+		// switches keep their service nodes.
+		np.mcast = sourceNodeMcast(n, np.vtepRefs)
 		for sw := range np.bindings {
+			if p.replicationOf(sw).mode != ReplicationSourceNode {
+				continue
+			}
 			sp := p.swPlans[sw]
 			tr.sw(sw).touchMcast(sp, n)
 			if np.mcast != nil {
