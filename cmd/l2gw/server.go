@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/planfeed"
+	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/server"
 )
 
@@ -23,6 +25,7 @@ type serverFlags struct {
 	insecureNoauthRemote                    bool
 	shutdownTimeout                         time.Duration
 	switches                                []string // OVSDB targets of embedded switch agents
+	replication                             replicationFlags
 }
 
 func newServerCmd() *cobra.Command {
@@ -60,6 +63,12 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.StringVar(&f.logLevel, "log-level", envOr("L2GW_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env L2GW_LOG_LEVEL)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long to drain requests at stop")
 	fl.StringArrayVar(&f.switches, "switch", envList("L2GW_SWITCH"), "run a switch agent in the server for this OVSDB target: unix:PATH, tcp:HOST:PORT (repeatable; env L2GW_SWITCH, comma-separated)")
+	fl.StringVar(&f.replication.mode, "replication-mode", envOr("L2GW_REPLICATION_MODE", planner.ReplicationSourceNode),
+		"BUM replication of logical switches: source_node (switches flood to the network's host VTEPs) or service_node (to --service-node) (env L2GW_REPLICATION_MODE)")
+	fl.StringArrayVar(&f.replication.serviceNodes, "service-node", envList("L2GW_SERVICE_NODES"),
+		"IPv4 tunnel IP of a service node, with --replication-mode service_node (repeatable; env L2GW_SERVICE_NODES, comma-separated)")
+	fl.StringArrayVar(&f.replication.switches, "switch-replication", splitSwitchReplication(os.Getenv("L2GW_SWITCH_REPLICATION")),
+		"per-switch replication NAME=MODE[:IP,IP…], e.g. tor1=service_node:192.0.2.50,192.0.2.51 or tor2=source_node (repeatable; env L2GW_SWITCH_REPLICATION, separated by ';' or spaces)")
 	return cmd
 }
 
@@ -83,6 +92,10 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		}
 	default:
 		return server.Config{}, nil, fmt.Errorf("--auth %q: only noauth is supported", f.auth)
+	}
+	rep, err := f.replication.planner()
+	if err != nil {
+		return server.Config{}, nil, err
 	}
 	dir := f.dataDir
 	if dir == "" {
@@ -108,13 +121,15 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		return server.Config{}, nil, err
 	}
 	logger.Info("effective config", "bind", f.bind, "database", redactDSN(dsn), "data_dir", dir,
-		"auth", f.auth, "log_level", level.String(), "shutdown_timeout", f.shutdownTimeout, "switches", f.switches)
+		"auth", f.auth, "log_level", level.String(), "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
+		"replication", replicationLog(rep))
 	return server.Config{
 		Bind:            f.bind,
 		Database:        dsn,
 		API:             api.Config{Authenticator: auth},
 		ShutdownTimeout: f.shutdownTimeout,
 		Switches:        switches,
+		Feed:            planfeed.Config{Planner: rep},
 	}, logger, nil
 }
 
