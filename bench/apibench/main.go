@@ -46,6 +46,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "apibench:", err)
 		os.Exit(2)
 	}
+	// A closed stdout (| head) must not kill us before the server is
+	// stopped and the temp dir removed.
+	signal.Ignore(syscall.SIGPIPE)
 	// Bound the whole bench: every run plus generous setup time.
 	limit := time.Duration(*runs*len(conc)*len(scenarios))*(*duration+15*time.Second) + 3*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
