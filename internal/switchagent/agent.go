@@ -131,6 +131,7 @@ type workerState struct {
 	appliedRev     int64
 	lastSync       time.Time
 	reportedDiscon bool
+	inc            incState
 }
 
 // New returns an Agent; it does nothing until Run.
@@ -149,6 +150,7 @@ func New(cfg Config, plans Plans, rep Reporter) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("switch agent: hardware_vtep model: %w", err)
 	}
+	dbModel.SetIndexes(map[string][]model.ClientIndex{vtep.UcastMacsRemoteTable: {remoteMACIndex}})
 	a := &Agent{
 		cfg: cfg, plans: plans, rep: rep,
 		log:         cfg.Logger.With("target", cfg.Target),
@@ -349,14 +351,16 @@ func (a *Agent) workerLoop(ctx context.Context) {
 	defer retry.Stop()
 	bo := a.newBackoff()
 	for {
+		isAudit := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.kick:
 		case <-audit:
+			isAudit = true
 		case <-retry.C:
 		}
-		failed, again := a.sync(ctx)
+		failed, again := a.sync(ctx, isAudit)
 		if ctx.Err() != nil {
 			return
 		}
@@ -372,9 +376,10 @@ func (a *Agent) workerLoop(ctx context.Context) {
 	}
 }
 
-// sync is one reconcile pass. It reports whether it failed (to retry with
-// backoff) or wants to run again after a delay (report debounce).
-func (a *Agent) sync(ctx context.Context) (failed bool, again time.Duration) {
+// sync is one reconcile pass (audit: a periodic one, which diffs in full).
+// It reports whether it failed (to retry with backoff) or wants to run
+// again after a delay (report debounce).
+func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.Duration) {
 	a.mu.Lock()
 	s, connErr, name, plan := a.sess, a.connErr, a.name, a.plan
 	a.mu.Unlock()
@@ -386,7 +391,17 @@ func (a *Agent) sync(ctx context.Context) (failed bool, again time.Duration) {
 		}
 		return false, 0
 	}
+	inc := &w.inc
+	inc.begin(s)
+	// Events before the snapshot: every queued event's rows are in it.
+	evs, evFull := s.takeMACEvents()
 	act := readActual(s.client.Cache())
+	synced := false
+	defer func() {
+		if !synced {
+			inc.invalidate()
+		}
+	}()
 	swUUID, why := act.findSwitch(name)
 	if name == "" && swUUID != "" {
 		name = act.switches[swUUID].Name
@@ -428,21 +443,28 @@ func (a *Agent) sync(ctx context.Context) (failed bool, again time.Duration) {
 	}
 
 	diffStart := time.Now()
-	ch := diffPlan(&plan.Plan, act, swUUID, a.cfg.Owner)
+	scope := inc.scope(plan, act, evs, evFull, audit, a.cfg.Owner)
+	ch := diffPlanScoped(&plan.Plan, act, swUUID, a.cfg.Owner, scope)
 	diffDur := time.Since(diffStart)
 	var txErr error
 	committed := time.Now()
+	var written map[string]bool
 	if len(ch.ops) > 0 {
 		start := time.Now()
-		committed, txErr = a.apply(ctx, s, ch)
+		committed, written, txErr = a.apply(ctx, s, ch)
 		if txErr != nil {
 			a.log.Warn("reconcile failed", "switch", name, "ops", len(ch.ops), "err", txErr)
 		} else {
-			a.log.Info("reconciled", "switch", name, "revision", plan.Revision, "ops", len(ch.ops), "diff_duration", diffDur, "duration", time.Since(start))
+			a.log.Info("reconciled", "switch", name, "revision", plan.Revision, "ops", len(ch.ops), "full", ch.full,
+				"diff_duration", diffDur, "duration", time.Since(start))
 		}
 	}
+	inc.done(plan, scope, ch, txErr == nil, written)
+	synced = true
+	problems := ch.problems
 	if txErr == nil {
 		w.appliedRev, w.lastSync = plan.Revision, committed
+		problems = inc.problems(ch)
 	}
 	var msgs []string
 	if txErr != nil {
@@ -451,7 +473,7 @@ func (a *Agent) sync(ctx context.Context) (failed bool, again time.Duration) {
 	if reportErr != nil {
 		msgs = append(msgs, reportErr.Error())
 	}
-	msgs = append(msgs, ch.problems...)
+	msgs = append(msgs, problems...)
 	st := store.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: strings.Join(msgs, "; ")}
 	a.setStatus(ctx, st, len(ch.ops) > 0)
 	return txErr != nil || reportErr != nil, again
@@ -486,14 +508,14 @@ func (a *Agent) setStatus(ctx context.Context, st store.SwitchStatus, force bool
 // until the cache shows the rows it inserted and not those it deleted, so
 // that the next diff cannot insert them again. It returns when the
 // transaction committed.
-func (a *Agent) apply(ctx context.Context, s *session, ch change) (time.Time, error) {
+func (a *Agent) apply(ctx context.Context, s *session, ch change) (time.Time, map[string]bool, error) {
 	txStart := time.Now()
 	res, err := s.txn.Transact(ctx, ch.ops...)
 	committed := time.Now()
 	a.log.Debug("transaction done", "ops", len(ch.ops), "duration", committed.Sub(txStart))
 	if err != nil {
 		s.fail("transact: " + err.Error())
-		return time.Time{}, fmt.Errorf("transact %d operations: %w", len(ch.ops), err)
+		return time.Time{}, nil, fmt.Errorf("transact %d operations: %w", len(ch.ops), err)
 	}
 	if opErrs, err := ovsdb.CheckOperationResults(res, ch.ops); err != nil {
 		detail := err.Error()
@@ -502,15 +524,23 @@ func (a *Agent) apply(ctx context.Context, s *session, ch change) (time.Time, er
 		} else if len(res) > len(ch.ops) {
 			detail = res[len(ch.ops)].Error + ": " + res[len(ch.ops)].Details
 		}
-		return time.Time{}, fmt.Errorf("transaction of %d operations failed: %s", len(ch.ops), detail)
+		return time.Time{}, nil, fmt.Errorf("transaction of %d operations failed: %s", len(ch.ops), detail)
 	}
 	var inserted []rowRef
+	written := map[string]bool{}
 	for i, op := range ch.ops {
 		if op.Op == ovsdb.OperationInsert && i < len(res) {
 			inserted = append(inserted, rowRef{op.Table, res[i].UUID.GoUUID})
+			if op.Table == vtep.UcastMacsRemoteTable {
+				written[res[i].UUID.GoUUID] = true
+			}
+		} else if op.Table == vtep.UcastMacsRemoteTable && len(op.Where) == 1 {
+			if u, ok := op.Where[0].Value.(ovsdb.UUID); ok {
+				written[u.GoUUID] = true
+			}
 		}
 	}
-	return committed, a.waitCache(ctx, s, inserted, ch.deleted)
+	return committed, written, a.waitCache(ctx, s, inserted, ch.deleted)
 }
 
 func (a *Agent) waitCache(ctx context.Context, s *session, present, absent []rowRef) error {

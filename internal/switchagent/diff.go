@@ -31,15 +31,58 @@ type change struct {
 	ops      []ovsdb.Operation
 	deleted  []rowRef
 	problems []string
+
+	// full reports whether every remote MAC was diffed (always when no
+	// scope was given, or when the scope was dropped because the logical
+	// switches changed). lsPrint fingerprints the logical switches the MAC
+	// diff resolved against (see macScope). baseProblems are the problems
+	// of everything but remote MACs; macProblems are those of the remote
+	// MAC row keys diffed (problems holds both, sorted).
+	full         bool
+	lsPrint      string
+	baseProblems []string
+	macProblems  map[macKey][]string
+}
+
+// macScope restricts the remote MAC diff to some row keys: the caller knows
+// that every other key is as the plan wants (it was diffed before against
+// the same logical switches and neither the plan nor the database changed
+// it since). lsPrint is the change.lsPrint of that earlier diff: when the
+// logical switches no longer resolve the same way, the scope is dropped and
+// every key is diffed.
+type macScope struct {
+	keys map[macKey][]string // row key -> other spellings of the MAC seen in rows
+	// irregular lists the plan keys whose row key is not
+	// macKey{key.LogicalSwitch, lower(key.MAC)} (plans from the planner have
+	// none), by row key.
+	irregular map[macKey][]planner.MACKey
+	lsPrint   string
+}
+
+// rowKeyOf is the row key of a plan MAC.
+func rowKeyOf(m planner.RemoteMAC) macKey {
+	return macKey{m.LogicalSwitch, strings.ToLower(m.MAC)}
 }
 
 // diffPlan computes the minimal transaction that makes the part of the
 // database owned by owner equal plan on the switch swUUID (which must exist
 // in a). It is pure: no I/O.
 func diffPlan(plan *planner.SwitchPlan, a *actual, swUUID, owner string) change {
-	d := differ{plan: plan, a: a, owner: owner, ref: map[string]ovsdb.UUID{}, locNew: map[string]ovsdb.UUID{}, setNew: map[string]ovsdb.UUID{}}
+	return diffPlanScoped(plan, a, swUUID, owner, nil)
+}
+
+// diffPlanScoped is diffPlan diffing only the remote MACs of scope (all when
+// scope is nil or no longer applies; see macScope). With a scope that holds
+// every key that is not as the plan wants it returns what diffPlan returns.
+func diffPlanScoped(plan *planner.SwitchPlan, a *actual, swUUID, owner string, scope *macScope) change {
+	d := differ{plan: plan, a: a, owner: owner, ref: map[string]ovsdb.UUID{}, locNew: map[string]ovsdb.UUID{}, setNew: map[string]ovsdb.UUID{},
+		macProblems: map[macKey][]string{}}
 	d.index()
 	d.logicalSwitches()
+	lsPrint := d.lsFingerprint()
+	if scope != nil && scope.lsPrint == lsPrint {
+		d.scope = scope
+	}
 	d.remoteMACs()
 	d.mcastRemotes()
 	d.bindings(swUUID)
@@ -51,8 +94,34 @@ func diffPlan(plan *planner.SwitchPlan, a *actual, swUUID, owner string) change 
 	ops = append(ops, d.rowOps...)
 	ops = append(ops, d.portOps...)
 	ops = append(ops, d.lsDelOps...)
-	slices.Sort(d.problems)
-	return change{ops: ops, deleted: d.deleted, problems: slices.Compact(d.problems)}
+	baseProblems := slices.Clone(d.problems)
+	slices.Sort(baseProblems)
+	problems := slices.Clone(baseProblems)
+	for _, ps := range d.macProblems {
+		problems = append(problems, ps...)
+	}
+	slices.Sort(problems)
+	return change{ops: ops, deleted: d.deleted, problems: slices.Compact(problems),
+		full: d.scope == nil, lsPrint: lsPrint, baseProblems: slices.Compact(baseProblems), macProblems: d.macProblems}
+}
+
+// lsFingerprint identifies how the plan's logical switch names resolve
+// (d.ref) and which logical switches are ours: the remote MAC diff of a key
+// depends on nothing else of the logical switches.
+func (d *differ) lsFingerprint() string {
+	var b strings.Builder
+	for _, name := range sortedKeys(d.ref) {
+		b.WriteString(name)
+		b.WriteByte('=')
+		b.WriteString(d.ref[name].GoUUID)
+		b.WriteByte(';')
+	}
+	b.WriteByte('|')
+	for _, u := range sortedKeys(d.ours) {
+		b.WriteString(u)
+		b.WriteByte(';')
+	}
+	return b.String()
 }
 
 type differ struct {
@@ -68,6 +137,9 @@ type differ struct {
 	locNew   map[string]ovsdb.UUID
 	setNew   map[string]ovsdb.UUID
 	keepLS   map[string]bool // our LS UUIDs the plan still wants
+	scope    *macScope       // nil: diff every remote MAC
+
+	macProblems map[macKey][]string
 
 	locOps, setOps, lsOps, rowOps, portOps, lsDelOps []ovsdb.Operation
 	deleted                                          []rowRef
@@ -261,51 +333,104 @@ func (d *differ) lsName(u string) string {
 	return ""
 }
 
+func (d *differ) macProblem(k macKey, format string, args ...any) {
+	d.macProblems[k] = append(d.macProblems[k], fmt.Sprintf(format, args...))
+}
+
+// ourLS returns the UUID of our logical switch named name, or "".
+func (d *differ) ourLS(name string) string {
+	if ls := d.lsByName[name]; ls != nil && d.ours[ls.UUID] {
+		return ls.UUID
+	}
+	return ""
+}
+
 func (d *differ) remoteMACs() {
-	cur := make(map[macKey][]*vtep.UcastMacsRemote, len(d.a.ucastRemote))
-	for _, r := range d.a.ucastRemote {
-		if d.ours[r.LogicalSwitch] {
-			k := macKey{d.lsName(r.LogicalSwitch), strings.ToLower(r.MAC)}
-			cur[k] = append(cur[k], r)
-		}
-	}
-	// A plan key whose row exists exactly as wanted, alone under its row
-	// key, yields no operation and no problem whatever the order, so only
-	// the others are walked in sorted order below (same operations, same
-	// order as walking every key; a full sort of 10,000 keys per sync
-	// dominated the agent's CPU).
-	owners := make(map[macKey]int, len(d.plan.RemoteMACs)) // plan keys per row key; clean: -1
-	for _, want := range d.plan.RemoteMACs {
-		owners[macKey{want.LogicalSwitch, strings.ToLower(want.MAC)}]++
-	}
+	var cur map[macKey][]*vtep.UcastMacsRemote
+	var owners map[macKey]int // plan keys per row key; clean (full diff only): -1
 	var wantKeys []planner.MACKey
-	for pk, want := range d.plan.RemoteMACs {
-		k := macKey{want.LogicalSwitch, strings.ToLower(want.MAC)}
-		if rows := cur[k]; owners[k] == 1 && len(rows) == 1 && want.MAC != "" && want.LocatorIP != "" &&
-			rows[0].MAC == want.MAC && rows[0].Ipaddr == want.IP && d.locIP(rows[0].Locator) == want.LocatorIP {
-			if _, ok := d.ref[want.LogicalSwitch]; ok {
-				owners[k] = -1
-				continue
+	if d.scope == nil {
+		all := d.a.remoteRows()
+		cur = make(map[macKey][]*vtep.UcastMacsRemote, len(all))
+		for _, r := range all {
+			if d.ours[r.LogicalSwitch] {
+				k := macKey{d.lsName(r.LogicalSwitch), strings.ToLower(r.MAC)}
+				cur[k] = append(cur[k], r)
 			}
 		}
-		wantKeys = append(wantKeys, pk)
+		// A plan key whose row exists exactly as wanted, alone under its
+		// row key, yields no operation and no problem whatever the order,
+		// so only the others are walked in sorted order below (same
+		// operations, same order as walking every key; a full sort of
+		// 10,000 keys per sync dominated the agent's CPU).
+		owners = make(map[macKey]int, len(d.plan.RemoteMACs))
+		for _, want := range d.plan.RemoteMACs {
+			owners[rowKeyOf(want)]++
+		}
+		for pk, want := range d.plan.RemoteMACs {
+			k := rowKeyOf(want)
+			if rows := cur[k]; owners[k] == 1 && len(rows) == 1 && want.MAC != "" && want.LocatorIP != "" &&
+				rows[0].MAC == want.MAC && rows[0].Ipaddr == want.IP && d.locIP(rows[0].Locator) == want.LocatorIP {
+				if _, ok := d.ref[want.LogicalSwitch]; ok {
+					owners[k] = -1
+					continue
+				}
+			}
+			wantKeys = append(wantKeys, pk)
+		}
+	} else {
+		// Only the scope's row keys: their rows by indexed lookups, their
+		// plan keys by map lookups.
+		cur = make(map[macKey][]*vtep.UcastMacsRemote, len(d.scope.keys))
+		owners = make(map[macKey]int, len(d.scope.keys))
+		for k, spellings := range d.scope.keys {
+			if lsu := d.ourLS(k.ls); lsu != "" {
+				var rows []*vtep.UcastMacsRemote
+				rows = append(rows, d.a.remoteByKey(lsu, k.mac)...)
+				for _, mac := range spellings {
+					if mac != k.mac {
+						rows = append(rows, d.a.remoteByKey(lsu, mac)...)
+					}
+				}
+				if len(rows) > 0 {
+					cur[k] = rows
+				}
+			}
+			pk := planner.MACKey{LogicalSwitch: k.ls, MAC: k.mac}
+			if want, ok := d.plan.RemoteMACs[pk]; ok && rowKeyOf(want) == k {
+				wantKeys = append(wantKeys, pk)
+				owners[k]++
+			}
+			for _, pk := range d.scope.irregular[k] {
+				if want, ok := d.plan.RemoteMACs[pk]; ok && rowKeyOf(want) == k {
+					wantKeys = append(wantKeys, pk)
+					owners[k]++
+				}
+			}
+		}
+	}
+	for _, rows := range cur {
+		if len(rows) > 1 {
+			slices.SortFunc(rows, func(a, b *vtep.UcastMacsRemote) int { return strings.Compare(a.UUID, b.UUID) })
+		}
 	}
 	slices.SortFunc(wantKeys, comparePlanMAC)
+	wantKeys = slices.Compact(wantKeys)
 	seen := map[macKey]bool{}
 	for _, pk := range wantKeys {
 		want := d.plan.RemoteMACs[pk]
+		k := rowKeyOf(want)
 		ls, ok := d.ref[want.LogicalSwitch]
 		if !ok {
 			if _, inPlan := d.plan.LogicalSwitches[want.LogicalSwitch]; !inPlan {
-				d.problem("remote mac %s: logical switch %s not in the plan", want.MAC, quote(want.LogicalSwitch))
+				d.macProblem(k, "remote mac %s: logical switch %s not in the plan", want.MAC, quote(want.LogicalSwitch))
 			}
 			continue
 		}
 		if want.MAC == "" || want.LocatorIP == "" {
-			d.problem("remote mac %s in %s: empty mac or locator", want.MAC, quote(want.LogicalSwitch))
+			d.macProblem(k, "remote mac %s in %s: empty mac or locator", want.MAC, quote(want.LogicalSwitch))
 			continue
 		}
-		k := macKey{want.LogicalSwitch, strings.ToLower(want.MAC)}
 		if seen[k] {
 			continue
 		}

@@ -9,6 +9,8 @@ import (
 	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
+
+	"github.com/l2gw/l2gw/internal/vtepmodel/vtep"
 )
 
 // session is a pair of OVSDB connections to the switch: client monitors
@@ -31,6 +33,10 @@ type session struct {
 	reason       string
 	disconnected [2]chan struct{} // closed when libovsdb reported each disconnect
 	mu           sync.Mutex
+
+	evMu      sync.Mutex
+	macEvents []macEvent // unread Ucast_Macs_Remote events (see incremental.go)
+	evFull    bool       // the next sync must diff in full
 }
 
 func (s *session) fail(why string) {
@@ -123,9 +129,29 @@ func (a *Agent) dial(ctx context.Context) (*session, error) {
 		a.enqueue()
 	}
 	c.Cache().AddEventHandler(&cache.EventHandlerFuncs{
-		AddFunc:    func(t string, _ model.Model) { onEvent(t) },
-		UpdateFunc: func(t string, _, _ model.Model) { onEvent(t) },
-		DeleteFunc: func(t string, _ model.Model) { onEvent(t) },
+		AddFunc: func(t string, m model.Model) {
+			if r, ok := m.(*vtep.UcastMacsRemote); ok {
+				s.addMACEvent(nil, r)
+			}
+			onEvent(t)
+		},
+		UpdateFunc: func(t string, old, new model.Model) {
+			switch t {
+			case vtep.UcastMacsRemoteTable:
+				o, _ := old.(*vtep.UcastMacsRemote)
+				n, _ := new.(*vtep.UcastMacsRemote)
+				s.addMACEvent(o, n)
+			case vtep.PhysicalLocatorTable:
+				s.markFull() // the remote MACs' locator IPs may have changed
+			}
+			onEvent(t)
+		},
+		DeleteFunc: func(t string, m model.Model) {
+			if r, ok := m.(*vtep.UcastMacsRemote); ok {
+				s.addMACEvent(r, nil)
+			}
+			onEvent(t)
+		},
 	})
 	var mopts []client.MonitorOption
 	for _, m := range monitoredModels() {

@@ -21,6 +21,52 @@ type actual struct {
 	ucastLocal  map[string]*vtep.UcastMacsLocal
 	mcastLocal  map[string]*vtep.McastMacsLocal
 	routers     map[string]*vtep.LogicalRouter
+
+	// tc, when set, is the cache the view was read from: ucastRemote is
+	// then read on first use (remoteRows) and remoteByKey uses the cache's
+	// client index instead of a copy of the table.
+	tc *cache.TableCache
+}
+
+// remoteMACIndex is the client index of Ucast_Macs_Remote rows by logical
+// switch and MAC (exact spelling) that remoteByKey looks rows up with.
+var remoteMACIndex = model.ClientIndex{Columns: []model.ColumnKey{{Column: "logical_switch"}, {Column: "MAC"}}}
+
+// remoteRows returns every Ucast_Macs_Remote row by UUID.
+func (a *actual) remoteRows() map[string]*vtep.UcastMacsRemote {
+	if a.ucastRemote == nil {
+		a.ucastRemote = rows[*vtep.UcastMacsRemote](a.tc, vtep.UcastMacsRemoteTable)
+	}
+	return a.ucastRemote
+}
+
+// remoteByKey returns the Ucast_Macs_Remote rows in logical switch ls with
+// exactly this MAC spelling.
+func (a *actual) remoteByKey(ls, mac string) []*vtep.UcastMacsRemote {
+	if a.tc == nil || a.ucastRemote != nil {
+		var out []*vtep.UcastMacsRemote
+		for _, r := range a.remoteRows() {
+			if r.LogicalSwitch == ls && r.MAC == mac {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	rc := a.tc.Table(vtep.UcastMacsRemoteTable)
+	if rc == nil {
+		return nil
+	}
+	found, err := rc.RowsByModels([]model.Model{&vtep.UcastMacsRemote{LogicalSwitch: ls, MAC: mac}})
+	if err != nil {
+		return nil
+	}
+	out := make([]*vtep.UcastMacsRemote, 0, len(found))
+	for _, m := range found {
+		if r, ok := m.(*vtep.UcastMacsRemote); ok && r.LogicalSwitch == ls && r.MAC == mac {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // monitoredModels are the tables the agent monitors (all columns).
@@ -32,15 +78,16 @@ func monitoredModels() []model.Model {
 	}
 }
 
-// readActual copies the cache's row maps (not the rows) into an actual.
+// readActual copies the cache's row maps (not the rows) into an actual,
+// except Ucast_Macs_Remote, which is read on first use.
 func readActual(tc *cache.TableCache) *actual {
 	return &actual{
+		tc:          tc,
 		switches:    rows[*vtep.PhysicalSwitch](tc, vtep.PhysicalSwitchTable),
 		ports:       rows[*vtep.PhysicalPort](tc, vtep.PhysicalPortTable),
 		lswitches:   rows[*vtep.LogicalSwitch](tc, vtep.LogicalSwitchTable),
 		locators:    rows[*vtep.PhysicalLocator](tc, vtep.PhysicalLocatorTable),
 		locatorSets: rows[*vtep.PhysicalLocatorSet](tc, vtep.PhysicalLocatorSetTable),
-		ucastRemote: rows[*vtep.UcastMacsRemote](tc, vtep.UcastMacsRemoteTable),
 		mcastRemote: rows[*vtep.McastMacsRemote](tc, vtep.McastMacsRemoteTable),
 		ucastLocal:  rows[*vtep.UcastMacsLocal](tc, vtep.UcastMacsLocalTable),
 		mcastLocal:  rows[*vtep.McastMacsLocal](tc, vtep.McastMacsLocalTable),
