@@ -23,6 +23,8 @@ type OVSDB struct {
 	DBPath  string
 	Socket  string // unix socket path
 	TCPPort int    // loopback TCP port, 0 when not asked for
+	SSLPort int    // loopback SSL port (StartOVSDBTLS), 0 otherwise
+	tls     *TLSFiles
 	pidfile string
 }
 
@@ -32,10 +34,29 @@ func (o *OVSDB) UnixTarget() string { return "unix:" + o.Socket }
 // TCPTarget is the OVSDB connection string of the loopback TCP listener.
 func (o *OVSDB) TCPTarget() string { return fmt.Sprintf("tcp:127.0.0.1:%d", o.TCPPort) }
 
+// SSLTarget is the OVSDB connection string of the loopback SSL listener.
+func (o *OVSDB) SSLTarget() string { return fmt.Sprintf("ssl:127.0.0.1:%d", o.SSLPort) }
+
 // StartOVSDB creates an empty hardware_vtep database in a new temp folder and
 // serves it with a real ovsdb-server on a unix socket (and on a loopback TCP
 // port when tcp is true). The server is stopped by PID at cleanup.
 func StartOVSDB(t testing.TB, tcp bool) *OVSDB {
+	t.Helper()
+	return startOVSDB(t, tcp, false)
+}
+
+// StartOVSDBTLS is StartOVSDB with, instead of TCP, a loopback SSL listener
+// (ovsdb-server --remote=pssl:0:127.0.0.1) using a new throw-away PKI
+// (NewTLSFiles) written into the server's folder. ovsdb-server requires
+// clients to present a certificate signed by files.CACert. vtep-ctl and
+// ovsdb-client keep using the unix socket.
+func StartOVSDBTLS(t testing.TB) (o *OVSDB, files TLSFiles) {
+	t.Helper()
+	o = startOVSDB(t, false, true)
+	return o, *o.tls
+}
+
+func startOVSDB(t testing.TB, tcp, ssl bool) *OVSDB {
 	t.Helper()
 	RequireCommand(t, "ovsdb-server")
 	RequireCommand(t, "ovsdb-tool")
@@ -51,6 +72,10 @@ func StartOVSDB(t testing.TB, tcp bool) *OVSDB {
 	o := &OVSDB{Dir: dir, DBPath: filepath.Join(dir, "vtep.db"), Socket: filepath.Join(dir, "db.sock")}
 	if out, err := exec.Command("ovsdb-tool", "create", o.DBPath, VTEPSchema).CombinedOutput(); err != nil {
 		t.Fatalf("ovsdb-tool create: %v: %s", err, out)
+	}
+	if ssl {
+		f := NewTLSFiles(t, dir)
+		o.tls = &f
 	}
 	o.start(t, tcp)
 	t.Cleanup(func() {
@@ -84,24 +109,34 @@ func (o *OVSDB) start(t testing.TB, tcp bool) {
 		}
 		args = append(args, "--remote=ptcp:"+port+":127.0.0.1")
 	}
+	// ovsdb-server logs TCP and SSL listeners alike ("0:127.0.0.1:
+	// listening on port N"), so a server has one or the other, never both.
+	if o.tls != nil {
+		args = append(args, "--remote=pssl:"+strconv.Itoa(o.SSLPort)+":127.0.0.1",
+			"--private-key="+o.tls.ServerKey, "--certificate="+o.tls.ServerCert, "--ca-cert="+o.tls.CACert)
+	}
 	args = append(args, o.DBPath)
 	before, _ := os.ReadFile(logPath)
 	if out, err := exec.Command("ovsdb-server", args...).CombinedOutput(); err != nil {
 		t.Fatalf("ovsdb-server: %v: %s", err, out)
 	}
-	if !tcp || o.TCPPort != 0 {
+	portOf := &o.TCPPort
+	if o.tls != nil {
+		portOf = &o.SSLPort
+	}
+	if (!tcp && o.tls == nil) || *portOf != 0 {
 		return
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		b, _ := os.ReadFile(logPath)
 		if m := listeningPort.FindSubmatch(bytes.TrimPrefix(b, before)); m != nil {
-			o.TCPPort, _ = strconv.Atoi(string(m[1]))
+			*portOf, _ = strconv.Atoi(string(m[1]))
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("ovsdb-server did not report its TCP port in %s", logPath)
+	t.Fatalf("ovsdb-server did not report its listening port in %s", logPath)
 }
 
 // Stop kills the server (SIGTERM by PID) and waits until it has exited.
@@ -125,7 +160,7 @@ func (o *OVSDB) Stop() {
 }
 
 // Restart stops the server and starts it again on the same database, socket
-// and TCP port. With empty, the database is re-created empty first.
+// and TCP (or SSL) port. With empty, the database is re-created empty first.
 func (o *OVSDB) Restart(t testing.TB, empty bool) {
 	t.Helper()
 	o.Stop()
