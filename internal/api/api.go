@@ -45,6 +45,7 @@ type handler struct {
 	maxBody int64
 	now     func() time.Time
 	mux     *http.ServeMux
+	lists   *listCache
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -55,6 +56,7 @@ func New(st store.Store, cfg Config) http.Handler {
 	h := &handler{
 		st: st, log: cfg.Logger, auth: cfg.Authenticator, policy: cfg.Policy,
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
+		lists: newListCache(st),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -251,6 +253,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		writeErrorBody(w, http.StatusInternalServerError, neutron.Error{Type: "HTTPInternalServerError", Message: internalErrorMessage})
 		return
 	}
+	writeJSONBytes(w, status, b)
+}
+
+// writeJSONBytes answers an encoded JSON body.
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)

@@ -165,7 +165,8 @@ func (h *handler) listConnections(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	serveList(h, w, r, collection[neutron.Connection]{
-		res: neutron.Connections,
+		res:  neutron.Connections,
+		kind: store.KindConnection,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Connection, error) {
 			cs, err := h.st.ListConnections(ctx, q)
 			return toWire(cs, neutron.FromConnection), err

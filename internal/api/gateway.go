@@ -305,7 +305,8 @@ func (h *handler) listGateways(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	serveList(h, w, r, collection[neutron.Gateway]{
-		res: neutron.Gateways,
+		res:  neutron.Gateways,
+		kind: store.KindGateway,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Gateway, error) {
 			gws, err := h.st.ListGateways(ctx, q)
 			return toWire(gws, neutron.FromGateway), err

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -23,6 +24,9 @@ var reservedParams = map[string]bool{
 // collection describes how to list one resource of wire type N.
 type collection[N any] struct {
 	res neutron.Resource
+	// kind, when the store serves this list from memory, lets the encoded
+	// bodies be kept between commits (listCache); empty: never kept.
+	kind store.Kind
 	// list reads from the store and converts to wire objects.
 	list func(ctx context.Context, q store.Query) ([]N, error)
 	id   func(N) string // paging key; nil: no paging
@@ -99,6 +103,33 @@ func serveList[N any](h *handler, w http.ResponseWriter, r *http.Request, c coll
 		h.writeError(w, r, err)
 		return
 	}
+	gen, cacheable := h.lists.generation(c.kind)
+	var key string
+	if cacheable {
+		// The body depends on the query and, through the paging links, on
+		// the request's base URL and path.
+		key = r.URL.Path + "?" + r.URL.RawQuery
+		if p.limit > 0 {
+			key = requestBase(r) + key
+		}
+		if b, ok := h.lists.get(c.kind, gen, key); ok {
+			writeJSONBytes(w, http.StatusOK, b)
+			return
+		}
+	}
+	b, err := listBody(r, c, p)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if cacheable {
+		h.lists.put(c.kind, gen, key, b)
+	}
+	writeJSONBytes(w, http.StatusOK, b)
+}
+
+// listBody reads the list and encodes the response body.
+func listBody[N any](r *http.Request, c collection[N], p listParams) ([]byte, error) {
 	var q store.Query
 	pushedAll := true
 	known := map[string][]string{}
@@ -126,8 +157,7 @@ func serveList[N any](h *handler, w http.ResponseWriter, r *http.Request, c coll
 	}
 	items, err := c.list(r.Context(), q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return nil, err
 	}
 	items = filterItems(items, p.filters, c.attr)
 	if c.id == nil && p.limit > 0 && len(items) > p.limit {
@@ -153,7 +183,11 @@ func serveList[N any](h *handler, w http.ResponseWriter, r *http.Request, c coll
 	if len(links) > 0 {
 		body[c.res.Collection+neutron.LinksSuffix] = links
 	}
-	writeJSON(w, http.StatusOK, body)
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", c.res.Collection, err)
+	}
+	return b, nil
 }
 
 // filterItems keeps the items matching every filter (values of one key OR).

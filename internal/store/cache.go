@@ -24,6 +24,9 @@ type objCache struct {
 	loaded bool
 	gws    []model.Gateway    // sorted by ID
 	conns  []model.Connection // sorted by ID
+	// gwGen and connGen count the commits that changed gateways and
+	// connections (see ListGeneration).
+	gwGen, connGen uint64
 }
 
 // cacheDelta is what one write transaction did to gateways and connections.
@@ -42,6 +45,12 @@ func (w *wtx) delConnection(id string)          { w.delta.connDel = append(w.del
 func (c *objCache) apply(d *cacheDelta) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(d.gwPut)+len(d.gwDel) > 0 {
+		c.gwGen++
+	}
+	if len(d.connPut)+len(d.connDel) > 0 {
+		c.connGen++
+	}
 	if !c.loaded {
 		return
 	}
@@ -83,6 +92,28 @@ func remove[T any](s []T, k string, key func(T) string) []T {
 		return s
 	}
 	return slices.Delete(s, i, i+1)
+}
+
+// ListGeneration returns a number that changes whenever a commit of this
+// process changes the gateways (KindGateway) or connections (KindConnection)
+// that ListGateways and ListConnections return; ok is false when lists are
+// not served from memory (PostgreSQL, other kinds) and no such number exists.
+// A caller may keep what it derived from a list between two equal
+// generations: read the generation, list, read it again, and keep the result
+// only if both are equal. It is a hint for caches, not a revision.
+func (s *sqlStore) ListGeneration(kind Kind) (gen uint64, ok bool) {
+	if s.cache == nil {
+		return 0, false
+	}
+	s.cache.mu.RLock()
+	defer s.cache.mu.RUnlock()
+	switch kind {
+	case KindGateway:
+		return s.cache.gwGen, true
+	case KindConnection:
+		return s.cache.connGen, true
+	}
+	return 0, false
 }
 
 // get returns the cached gateways and connections, loading them on first use.
