@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -128,21 +130,59 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 
 // checkDevice checks that d is a reported switch whose fault status is up
 // and that each interface is an up port of it (networking-l2gw's
-// _check_port_fault_status_and_switch_fault_status, same exceptions).
+// _check_port_fault_status_and_switch_fault_status, same exceptions, in
+// the same order). One statement reads the switch and the named ports.
 func checkDevice(ctx context.Context, w *wtx, d model.Device) error {
-	var reported bool
-	var fault string
-	if err := w.queryRow(ctx, `SELECT reported, fault_status FROM switches WHERE name = $1`, d.Name).Scan(&reported, &fault); err != nil {
-		if isNoRows(err) {
-			return deviceNotFound(d.Name)
+	names := make([]string, 0, len(d.Interfaces))
+	for _, it := range d.Interfaces {
+		if !slices.Contains(names, it.Name) {
+			names = append(names, it.Name)
 		}
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT s.reported, s.fault_status, p.name, p.fault_status FROM switches s LEFT JOIN switch_ports p ON p.switch_name = s.name`)
+	args := []any{d.Name}
+	if len(names) > 0 {
+		q.WriteString(` AND p.name IN (`)
+		for i, n := range names {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			args = append(args, n)
+			q.WriteString("$" + strconv.Itoa(len(args)))
+		}
+		q.WriteString(`)`)
+	} else {
+		q.WriteString(` AND 0 = 1`)
+	}
+	q.WriteString(` WHERE s.name = $1`)
+	rows, err := w.query(ctx, q.String(), args...)
+	if err != nil {
 		return fmt.Errorf("check switch %s: %w", d.Name, err)
 	}
-	if !reported {
+	defer rows.Close()
+	found := false
+	var reported bool
+	var swFault string
+	portFault := make(map[string]string, len(names))
+	for rows.Next() {
+		var pName, pFault sql.NullString
+		if err := rows.Scan(&reported, &swFault, &pName, &pFault); err != nil {
+			return fmt.Errorf("check switch %s: %w", d.Name, err)
+		}
+		found = true
+		if pName.Valid {
+			portFault[pName.String] = pFault.String
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check switch %s: %w", d.Name, err)
+	}
+	if !found || !reported {
 		return deviceNotFound(d.Name)
 	}
-	if fault != "[]" {
-		status, err := parseList(fault)
+	if swFault != "[]" {
+		status, err := parseList(swFault)
 		if err != nil {
 			return err
 		}
@@ -152,11 +192,9 @@ func checkDevice(ctx context.Context, w *wtx, d model.Device) error {
 		}
 	}
 	for _, it := range d.Interfaces {
-		if err := w.queryRow(ctx, `SELECT fault_status FROM switch_ports WHERE switch_name = $1 AND name = $2`, d.Name, it.Name).Scan(&fault); err != nil {
-			if isNoRows(err) {
-				return interfaceNotFound(it.Name)
-			}
-			return fmt.Errorf("check switch port %s/%s: %w", d.Name, it.Name, err)
+		fault, ok := portFault[it.Name]
+		if !ok {
+			return interfaceNotFound(it.Name)
 		}
 		if fault == "[]" {
 			continue
@@ -173,15 +211,18 @@ func checkDevice(ctx context.Context, w *wtx, d model.Device) error {
 	return nil
 }
 
+// binding is one (device, interface, VLAN) triple a connection binds.
+type binding struct {
+	dev, iface string
+	vlan       int
+}
+
 // insertBindings records the (device, interface, VLAN) triples connection c
-// binds on gateway gw; a triple bound by another connection is a
-// L2GatewayDuplicateSegmentationID conflict.
+// binds on gateway gw, in one statement; a triple bound by another
+// connection is a L2GatewayDuplicateSegmentationID conflict (the first such
+// triple in the gateway's order is named).
 func insertBindings(ctx context.Context, w *wtx, gw model.Gateway, c model.Connection) error {
-	type key struct {
-		dev, iface string
-		vlan       int
-	}
-	seen := map[key]bool{}
+	var want []binding
 	for _, d := range gw.Devices {
 		for _, it := range d.Interfaces {
 			vlans := it.SegmentationIDs
@@ -192,19 +233,59 @@ func insertBindings(ctx context.Context, w *wtx, gw model.Gateway, c model.Conne
 				vlans = []int{*c.SegmentationID}
 			}
 			for _, v := range vlans {
-				k := key{d.Name, it.Name, v}
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				if _, err := w.exec(ctx, `INSERT INTO connection_bindings (connection_id, device_name, interface_name, vlan) VALUES ($1, $2, $3, $4)`,
-					c.ID, d.Name, it.Name, v); err != nil {
-					if isUniqueViolation(err) {
-						return duplicateSegmentationID(d.Name, it.Name)
-					}
-					return fmt.Errorf("bind vlan %d on %s/%s: %w", v, d.Name, it.Name, err)
+				if k := (binding{d.Name, it.Name, v}); !slices.Contains(want, k) {
+					want = append(want, k)
 				}
 			}
+		}
+	}
+	for start := 0; start < len(want); start += bindingBatch {
+		if err := insertBindingRows(ctx, w, c.ID, want[start:min(start+bindingBatch, len(want))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bindingBatch is how many bindings one INSERT carries.
+const bindingBatch = 100
+
+func insertBindingRows(ctx context.Context, w *wtx, connID string, rows []binding) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO connection_bindings (connection_id, device_name, interface_name, vlan) VALUES `)
+	args := make([]any, 0, 1+3*len(rows))
+	args = append(args, connID)
+	for i, b := range rows {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "($1, $%d, $%d, $%d)", n+1, n+2, n+3)
+		args = append(args, b.dev, b.iface, b.vlan)
+	}
+	// A triple already bound is skipped, not an error (which would abort
+	// the whole transaction on PostgreSQL): what was not inserted is the
+	// conflict.
+	q.WriteString(` ON CONFLICT DO NOTHING RETURNING device_name, interface_name, vlan`)
+	res, err := w.query(ctx, q.String(), args...)
+	if err != nil {
+		return fmt.Errorf("bind vlans of connection %s: %w", connID, err)
+	}
+	defer res.Close()
+	inserted := make(map[binding]bool, len(rows))
+	for res.Next() {
+		var b binding
+		if err := res.Scan(&b.dev, &b.iface, &b.vlan); err != nil {
+			return fmt.Errorf("bind vlans of connection %s: %w", connID, err)
+		}
+		inserted[b] = true
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("bind vlans of connection %s: %w", connID, err)
+	}
+	for _, b := range rows {
+		if !inserted[b] {
+			return duplicateSegmentationID(b.dev, b.iface)
 		}
 	}
 	return nil
@@ -261,9 +342,7 @@ func listConnections(ctx context.Context, d db, q Query) ([]model.Connection, er
 
 func (s *sqlStore) DeleteConnection(ctx context.Context, id string) error {
 	_, err := s.write(ctx, func(w *wtx) error {
-		if _, err := w.exec(ctx, `DELETE FROM connection_bindings WHERE connection_id = $1`, id); err != nil {
-			return fmt.Errorf("delete connection: %w", err)
-		}
+		// The bindings go with it (ON DELETE CASCADE; SQLite runs with foreign_keys on).
 		res, err := w.exec(ctx, `DELETE FROM connections WHERE id = $1`, id)
 		if err != nil {
 			return fmt.Errorf("delete connection: %w", err)
