@@ -532,11 +532,11 @@ func (a *Agent) apply(ctx context.Context, s *session, ch change) (time.Time, ma
 		if op.Op == ovsdb.OperationInsert && i < len(res) {
 			inserted = append(inserted, rowRef{op.Table, res[i].UUID.GoUUID})
 			if op.Table == vtep.UcastMacsRemoteTable {
-				written[res[i].UUID.GoUUID] = true
+				written[res[i].UUID.GoUUID] = false
 			}
 		} else if op.Table == vtep.UcastMacsRemoteTable && len(op.Where) == 1 {
 			if u, ok := op.Where[0].Value.(ovsdb.UUID); ok {
-				written[u.GoUUID] = true
+				written[u.GoUUID] = op.Op == ovsdb.OperationDelete
 			}
 		}
 	}

@@ -106,14 +106,20 @@ func diffPlanScoped(plan *planner.SwitchPlan, a *actual, swUUID, owner string, s
 }
 
 // lsFingerprint identifies how the plan's logical switch names resolve
-// (d.ref) and which logical switches are ours: the remote MAC diff of a key
-// depends on nothing else of the logical switches.
+// (d.ref), which logical switches the plan holds and which ones are ours:
+// the remote MAC diff of a key depends on nothing else of the logical
+// switches.
 func (d *differ) lsFingerprint() string {
 	var b strings.Builder
 	for _, name := range sortedKeys(d.ref) {
 		b.WriteString(name)
 		b.WriteByte('=')
 		b.WriteString(d.ref[name].GoUUID)
+		b.WriteByte(';')
+	}
+	b.WriteByte('|')
+	for _, name := range sortedKeys(d.plan.LogicalSwitches) {
+		b.WriteString(name)
 		b.WriteByte(';')
 	}
 	b.WriteByte('|')
@@ -384,28 +390,27 @@ func (d *differ) remoteMACs() {
 		cur = make(map[macKey][]*vtep.UcastMacsRemote, len(d.scope.keys))
 		owners = make(map[macKey]int, len(d.scope.keys))
 		for k, spellings := range d.scope.keys {
-			if lsu := d.ourLS(k.ls); lsu != "" {
-				var rows []*vtep.UcastMacsRemote
-				rows = append(rows, d.a.remoteByKey(lsu, k.mac)...)
-				for _, mac := range spellings {
-					if mac != k.mac {
-						rows = append(rows, d.a.remoteByKey(lsu, mac)...)
-					}
-				}
-				if len(rows) > 0 {
-					cur[k] = rows
-				}
-			}
-			pk := planner.MACKey{LogicalSwitch: k.ls, MAC: k.mac}
-			if want, ok := d.plan.RemoteMACs[pk]; ok && rowKeyOf(want) == k {
-				wantKeys = append(wantKeys, pk)
-				owners[k]++
-			}
-			for _, pk := range d.scope.irregular[k] {
+			// Rows are looked up by exact MAC: the lower-case one, those
+			// the scope saw in events, and those the plan wants.
+			macs := append([]string{k.mac}, spellings...)
+			for _, pk := range append([]planner.MACKey{{LogicalSwitch: k.ls, MAC: k.mac}}, d.scope.irregular[k]...) {
 				if want, ok := d.plan.RemoteMACs[pk]; ok && rowKeyOf(want) == k {
 					wantKeys = append(wantKeys, pk)
 					owners[k]++
+					macs = append(macs, want.MAC)
 				}
+			}
+			lsu := d.ourLS(k.ls)
+			if lsu == "" {
+				continue
+			}
+			slices.Sort(macs)
+			var rows []*vtep.UcastMacsRemote
+			for _, mac := range slices.Compact(macs) {
+				rows = append(rows, d.a.remoteByKey(lsu, mac)...)
+			}
+			if len(rows) > 0 {
+				cur[k] = rows
 			}
 		}
 	}

@@ -85,7 +85,7 @@ type incState struct {
 	lsPrint     string
 	macProblems map[macKey][]string
 	dirty       map[macKey][]string
-	written     [2]map[string]bool // Ucast_Macs_Remote rows of the last two transactions
+	written     [2]map[string]bool // Ucast_Macs_Remote rows of the last two transactions: UUID -> deleted
 
 	plan      *PlanUpdate // plan irregular belongs to
 	irregular map[macKey][]planner.MACKey
@@ -160,7 +160,7 @@ func (in *incState) scope(plan *PlanUpdate, act *actual, evs []macEvent, evFull,
 		}
 	}
 	for _, e := range evs {
-		if in.ownWrite(e, plan, act) {
+		if in.ownWrite(e, plan, act, owner) {
 			continue
 		}
 		for _, r := range []*vtep.UcastMacsRemote{e.old, e.new} {
@@ -185,18 +185,21 @@ func (in *incState) scope(plan *PlanUpdate, act *actual, evs []macEvent, evFull,
 // transactions showing what the plan wants: a row it deleted, or a row it
 // inserted or updated that now matches the plan exactly. A duplicate
 // inserted by another writer has its own UUID and is not dropped.
-func (in *incState) ownWrite(e macEvent, plan *PlanUpdate, act *actual) bool {
-	if !in.written[0][e.uuid] && !in.written[1][e.uuid] {
-		return false
+func (in *incState) ownWrite(e macEvent, plan *PlanUpdate, act *actual, owner string) bool {
+	deleted, ok := in.written[0][e.uuid]
+	if !ok {
+		if deleted, ok = in.written[1][e.uuid]; !ok {
+			return false
+		}
 	}
-	if e.new == nil {
-		return true
+	if e.new == nil || deleted {
+		return e.new == nil && deleted
 	}
-	if e.old != nil && e.old.MAC != e.new.MAC {
-		return false
+	if e.old != nil && (e.old.MAC != e.new.MAC || e.old.LogicalSwitch != e.new.LogicalSwitch) {
+		return false // the row left its key: that key needs a look
 	}
 	ls := act.lswitches[e.new.LogicalSwitch]
-	if ls == nil {
+	if ls == nil || ls.OtherConfig[OwnerKey] != owner {
 		return false
 	}
 	want, ok := plan.Plan.RemoteMACs[planner.MACKey{LogicalSwitch: ls.Name, MAC: e.new.MAC}]
@@ -209,7 +212,8 @@ func (in *incState) ownWrite(e macEvent, plan *PlanUpdate, act *actual) bool {
 
 // done records the outcome of a sync of plan that computed ch with scope
 // (nil: full) and ran its transaction: ok when it succeeded; written are
-// the Ucast_Macs_Remote rows the transaction inserted, updated or deleted.
+// the Ucast_Macs_Remote rows the transaction inserted or updated (false)
+// or deleted (true), by UUID.
 func (in *incState) done(plan *PlanUpdate, scope *macScope, ch change, ok bool, written map[string]bool) {
 	if written != nil {
 		in.written[1], in.written[0] = in.written[0], written
