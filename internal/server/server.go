@@ -1,6 +1,6 @@
 // Package server runs l2gw's API server: it opens the store, listens, serves
-// the northbound API and stops cleanly when its context ends. Later roles
-// (embedded agents, switch sessions) plug in as Components.
+// the northbound API and the agent protocol beside the plan feed, runs the
+// embedded switch agents, and stops cleanly when its context ends.
 package server
 
 import (
@@ -24,11 +24,6 @@ import (
 // DefaultShutdownTimeout bounds the drain of in-flight requests at stop.
 const DefaultShutdownTimeout = 10 * time.Second
 
-// Component is a part that runs beside the API with the same store (an
-// embedded agent, a switch session...). It must return when ctx is done; an
-// error return stops the whole server.
-type Component func(ctx context.Context, st store.Store) error
-
 // Config is the server's configuration; Bind and Database are required.
 type Config struct {
 	Bind     string // host:port; port 0 picks a free port
@@ -38,8 +33,6 @@ type Config struct {
 	Logger   *slog.Logger // nil discards
 	// ShutdownTimeout bounds the drain at stop; zero means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
-	// Components run beside the API until the server stops.
-	Components []Component
 	// Feed tunes the plan feed, which always runs and serves the agent
 	// protocol under /l2gw/v1 (internal/agentapi).
 	Feed planfeed.Config
@@ -55,7 +48,7 @@ type Config struct {
 }
 
 // Run listens on cfg.Bind, opens the store and serves until ctx is done or a
-// component fails; it then drains requests, stops the components and closes
+// part (plan feed, embedded agent, HTTP server) fails; it then drains requests, stops the agents and closes
 // the store. It returns nil after a clean stop by ctx.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
@@ -98,16 +91,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, len(cfg.Components)+1)
+	errc := make(chan error, len(agents)+2) // feed, agents, HTTP server
 	var wg sync.WaitGroup
-	for _, c := range cfg.Components {
-		wg.Go(func() {
-			if err := c(runCtx, st); err != nil && runCtx.Err() == nil {
-				errc <- fmt.Errorf("component: %w", err)
-				cancel()
-			}
-		})
-	}
 	// The feed stops with runCtx, which also ends the plan streams (their
 	// watches close), so Shutdown below does not wait for them.
 	wg.Go(func() {
