@@ -48,8 +48,9 @@ type Config struct {
 }
 
 // Run listens on cfg.Bind, opens the store and serves until ctx is done or a
-// part (plan feed, embedded agent, HTTP server) fails; it then drains requests, stops the agents and closes
-// the store. It returns nil after a clean stop by ctx.
+// part (plan feed, embedded agent, HTTP server) fails; it then drains
+// requests, stops the feed and agents and closes the store. It returns nil
+// after a clean stop by ctx.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
 	if log == nil {
