@@ -17,14 +17,22 @@ type Local struct {
 }
 
 var (
-	_ switchagent.Plans = Local{}
-	_ hostagent.Plans   = Local{}
+	_ switchagent.DeltaPlans = Local{}
+	_ hostagent.Plans        = Local{}
 )
 
 // WatchSwitch implements switchagent.Plans.
 func (l Local) WatchSwitch(ctx context.Context, name string) (<-chan switchagent.PlanUpdate, error) {
 	return planfeed.SwitchPlansFunc(ctx, l.Feed, name, func(rev int64, p planner.SwitchPlan) switchagent.PlanUpdate {
 		return switchagent.PlanUpdate{Revision: rev, Plan: p}
+	})
+}
+
+// WatchSwitchDeltas implements switchagent.DeltaPlans: the feed's events
+// as they are, so that no whole plan is copied per change.
+func (l Local) WatchSwitchDeltas(ctx context.Context, name string) (<-chan switchagent.PlanEvent, error) {
+	return planfeed.SwitchEventsFunc(ctx, l.Feed, name, func(ev planfeed.SwitchEvent) switchagent.PlanEvent {
+		return switchagent.PlanEvent{Revision: ev.Revision, Plan: ev.Plan, Delta: ev.Delta}
 	})
 }
 

@@ -85,3 +85,43 @@ func latest[P, D, U any](ctx context.Context, f *Feed, w *Watch[P, D], apply fun
 	}()
 	return out
 }
+
+// SwitchEventsFunc delivers the watch events of the named switch's plan as
+// mk(event) values, in order and without dropping any: first the whole plan
+// (a private copy), then deltas (a whole plan again whenever the consumer
+// fell too far behind the feed). Deltas are shared between watchers and
+// must not be modified. The channel is closed when ctx is done or the feed
+// stops. No plan is copied per change: the consumer applies the deltas.
+func SwitchEventsFunc[U any](ctx context.Context, f *Feed, name string, mk func(ev SwitchEvent) U) (<-chan U, error) {
+	w, err := f.WatchSwitch(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan U, 16)
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		w.Stop()
+		close(out)
+		return out, nil
+	}
+	f.wg.Add(1) // under mu and before closed: never concurrent with Run's Wait
+	f.mu.Unlock()
+	go func() {
+		defer f.wg.Done()
+		defer close(out)
+		defer w.Stop()
+		for {
+			ev, err := w.Next(ctx)
+			if err != nil {
+				return
+			}
+			select {
+			case out <- mk(ev):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}

@@ -37,6 +37,27 @@ type Plans interface {
 	WatchSwitch(ctx context.Context, name string) (<-chan PlanUpdate, error)
 }
 
+// PlanEvent is one step of a DeltaPlans watch: a whole plan (Plan non-nil:
+// the agent takes ownership of it and may modify it) or a delta to apply
+// to the plan of the previous events. Revision is the store revision the
+// plan reflects after the event.
+type PlanEvent struct {
+	Revision int64
+	Plan     *planner.SwitchPlan
+	Delta    planner.SwitchDelta // never modified by the agent
+}
+
+// DeltaPlans is implemented by a Plans that can deliver changes as deltas:
+// WatchSwitchDeltas returns a channel that first carries the whole current
+// plan of the named switch and then every change in order (a whole plan
+// again whenever deltas were lost). It never skips a delta; it is closed
+// when ctx is done or the feed fails. With it the agent's work per change
+// is proportional to the change: no whole-plan copy or comparison.
+type DeltaPlans interface {
+	Plans
+	WatchSwitchDeltas(ctx context.Context, name string) (<-chan PlanEvent, error)
+}
+
 // Reporter receives what the agent learns: the switch inventory with its
 // local MACs (only when it changed) and the session/sync status.
 type Reporter interface {
@@ -116,8 +137,9 @@ type Agent struct {
 	mu       sync.Mutex
 	sess     *session
 	connErr  string
-	name     string // served switch: configured or discovered
-	plan     *PlanUpdate
+	name     string      // served switch: configured or discovered
+	plan     *PlanUpdate // latest whole plan
+	deltas   []PlanEvent // deltas received after plan (DeltaPlans)
 	running  bool
 	worker   workerState // owned by the worker goroutine
 	lastStat *store.SwitchStatus
@@ -132,6 +154,8 @@ type workerState struct {
 	lastSync       time.Time
 	reportedDiscon bool
 	inc            incState
+	planSrc        *PlanUpdate // a.plan the worker's plan started from
+	plan           *PlanUpdate // the worker's plan: planSrc with the deltas applied
 }
 
 // New returns an Agent; it does nothing until Run.
@@ -283,7 +307,14 @@ func (a *Agent) planLoop(ctx context.Context) {
 			}
 		}
 		wctx, cancel := context.WithCancel(ctx)
-		ch, err := a.plans.WatchSwitch(wctx, name)
+		var ch <-chan PlanUpdate
+		var evs <-chan PlanEvent
+		var err error
+		if dp, ok := a.plans.(DeltaPlans); ok {
+			evs, err = dp.WatchSwitchDeltas(wctx, name)
+		} else {
+			ch, err = a.plans.WatchSwitch(wctx, name)
+		}
 		if err != nil {
 			cancel()
 			d := bo.Next()
@@ -293,7 +324,7 @@ func (a *Agent) planLoop(ctx context.Context) {
 			}
 			continue
 		}
-		renamed := a.consumePlans(ctx, ch, name, &bo)
+		renamed := a.consumePlans(ctx, ch, evs, name, &bo)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -308,9 +339,10 @@ func (a *Agent) planLoop(ctx context.Context) {
 	}
 }
 
-// consumePlans stores plans from ch until it closes, ctx ends or the served
-// switch changes (then it returns true).
-func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, name string, bo *reconcile.Backoff) bool {
+// consumePlans stores plans from ch, or plans and deltas from evs (the
+// other one is nil), until it closes, ctx ends or the served switch
+// changes (then it returns true).
+func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, evs <-chan PlanEvent, name string, bo *reconcile.Backoff) bool {
 	for {
 		select {
 		case <-ctx.Done():
@@ -329,10 +361,26 @@ func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, name str
 			bo.Reset()
 			a.mu.Lock()
 			if a.name == name {
-				a.plan = &u
+				a.plan, a.deltas = &u, nil
 			}
 			a.mu.Unlock()
 			a.log.Debug("plan received", "switch", name, "revision", u.Revision)
+			a.enqueue()
+		case e, ok := <-evs:
+			if !ok {
+				return false
+			}
+			bo.Reset()
+			a.mu.Lock()
+			if a.name == name {
+				switch {
+				case e.Plan != nil:
+					a.plan, a.deltas = &PlanUpdate{Revision: e.Revision, Plan: *e.Plan}, nil
+				case a.plan != nil:
+					a.deltas = append(a.deltas, e)
+				}
+			}
+			a.mu.Unlock()
 			a.enqueue()
 		}
 	}
@@ -381,9 +429,11 @@ func (a *Agent) workerLoop(ctx context.Context) {
 // again after a delay (report debounce).
 func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.Duration) {
 	a.mu.Lock()
-	s, connErr, name, plan := a.sess, a.connErr, a.name, a.plan
+	s, connErr, name, src, deltas := a.sess, a.connErr, a.name, a.plan, a.deltas
+	a.deltas = nil
 	a.mu.Unlock()
 	w := &a.worker
+	plan := w.foldPlan(src, deltas)
 
 	if s == nil {
 		if name != "" {
@@ -407,7 +457,7 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 		name = act.switches[swUUID].Name
 		a.mu.Lock()
 		if a.name != name {
-			a.name, a.plan = name, nil
+			a.name, a.plan, a.deltas = name, nil, nil
 		}
 		a.mu.Unlock()
 		signal(a.nameChanged)
@@ -477,6 +527,23 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 	st := store.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: strings.Join(msgs, "; ")}
 	a.setStatus(ctx, st, len(ch.ops) > 0)
 	return txErr != nil || reportErr != nil, again
+}
+
+// foldPlan brings the worker's plan up to date: src is the latest whole
+// plan, deltas the changes received after it (applied in place: a plan
+// with deltas came from DeltaPlans, which hands it over).
+func (w *workerState) foldPlan(src *PlanUpdate, deltas []PlanEvent) *PlanUpdate {
+	if src != w.planSrc {
+		w.planSrc, w.plan = src, src
+	}
+	for _, e := range deltas {
+		if w.plan == nil {
+			break
+		}
+		w.inc.applyDelta(w.plan, e.Delta)
+		w.plan.Revision = e.Revision
+	}
+	return w.plan
 }
 
 // setStatus sends st when it differs from the last one sent (ignoring

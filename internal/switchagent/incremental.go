@@ -127,14 +127,7 @@ func (in *incState) scope(plan *PlanUpdate, act *actual, evs []macEvent, evFull,
 		in.dirty = map[macKey][]string{}
 	}
 	limit := max(256, len(plan.Plan.RemoteMACs)/4)
-	mark := func(ls, mac string) {
-		k := macKey{ls, strings.ToLower(mac)}
-		sp := in.dirty[k]
-		if mac != k.mac && !containsString(sp, mac) {
-			sp = append(sp, mac)
-		}
-		in.dirty[k] = sp
-	}
+	mark := in.mark
 	if in.base != plan {
 		old, cur := in.base.Plan.RemoteMACs, plan.Plan.RemoteMACs
 		for pk, want := range cur {
@@ -178,7 +171,59 @@ func (in *incState) scope(plan *PlanUpdate, act *actual, evs []macEvent, evFull,
 			return nil
 		}
 	}
+	if len(in.dirty) > limit {
+		in.dirty = nil
+		return nil
+	}
 	return &macScope{keys: in.dirty, irregular: in.irregular, lsPrint: in.lsPrint}
+}
+
+// mark makes the remote MAC row key of (ls, mac) dirty.
+func (in *incState) mark(ls, mac string) {
+	if in.dirty == nil {
+		in.dirty = map[macKey][]string{}
+	}
+	k := macKey{ls, strings.ToLower(mac)}
+	sp := in.dirty[k]
+	if mac != k.mac && !containsString(sp, mac) {
+		sp = append(sp, mac)
+	}
+	in.dirty[k] = sp
+}
+
+// applyDelta applies d to the worker's plan p (PlanUpdate plan) and marks
+// the remote MAC keys it changes dirty, keeping the irregular index of p.
+func (in *incState) applyDelta(plan *PlanUpdate, d planner.SwitchDelta) {
+	p := &plan.Plan
+	track := in.plan == plan
+	unindex := func(pk planner.MACKey, m planner.RemoteMAC) {
+		in.mark(m.LogicalSwitch, m.MAC)
+		if k := rowKeyOf(m); track && (k.ls != pk.LogicalSwitch || k.mac != pk.MAC) {
+			in.irregular[k] = slices.DeleteFunc(in.irregular[k], func(x planner.MACKey) bool { return x == pk })
+			if len(in.irregular[k]) == 0 {
+				delete(in.irregular, k)
+			}
+		}
+	}
+	for _, pk := range d.DeleteRemoteMACs {
+		if old, ok := p.RemoteMACs[pk]; ok {
+			unindex(pk, old)
+		}
+	}
+	for _, m := range d.UpsertRemoteMACs {
+		pk := m.Key()
+		if old, ok := p.RemoteMACs[pk]; ok {
+			unindex(pk, old)
+		}
+		in.mark(m.LogicalSwitch, m.MAC)
+		if k := rowKeyOf(m); track && (k.ls != pk.LogicalSwitch || k.mac != pk.MAC) {
+			if in.irregular == nil {
+				in.irregular = map[macKey][]planner.MACKey{}
+			}
+			in.irregular[k] = append(in.irregular[k], pk)
+		}
+	}
+	p.Apply(d)
 }
 
 // ownWrite reports whether e is the echo of one of the agent's last

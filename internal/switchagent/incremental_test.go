@@ -198,6 +198,24 @@ func TestIncrementalEqualsFull(t *testing.T) {
 				p2.Plan.LogicalSwitches = p1.Plan.LogicalSwitches
 			}
 		}
+		regular := func(p planner.SwitchPlan) bool {
+			for pk, m := range p.RemoteMACs {
+				if pk != m.Key() {
+					return false
+				}
+			}
+			return true
+		}
+		// Deltas key MACs by RemoteMAC.Key: only plans without irregular keys.
+		if p2 != p1 && regular(p1.Plan) && regular(p2.Plan) && rapid.Bool().Draw(t, "as a delta") {
+			// DeltaPlans: the worker's plan is changed in place.
+			in.applyDelta(p1, planner.DiffSwitch(p1.Plan, p2.Plan))
+			if diff := cmp.Diff(p2.Plan.RemoteMACs, p1.Plan.RemoteMACs); diff != "" {
+				t.Fatalf("plan after the delta (-want +got):\n%s", diff)
+			}
+			p1.Revision = p2.Revision
+			p2 = p1
+		}
 		full := diffPlan(&p2.Plan, a, "S", "l2gw")
 		scope := in.scope(p2, a, events, false, false, "l2gw")
 		got := diffPlanScoped(&p2.Plan, a, "S", "l2gw", scope)
