@@ -131,7 +131,8 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 // checkDevice checks that d is a reported switch whose fault status is up
 // and that each interface is an up port of it (networking-l2gw's
 // _check_port_fault_status_and_switch_fault_status, same exceptions, in
-// the same order). One statement reads the switch and the named ports.
+// the same order). One statement answers the usual case, where all is
+// well; otherwise checkDeviceSlow finds the failing check.
 func checkDevice(ctx context.Context, w *wtx, d model.Device) error {
 	names := make([]string, 0, len(d.Interfaces))
 	for _, it := range d.Interfaces {
@@ -139,50 +140,51 @@ func checkDevice(ctx context.Context, w *wtx, d model.Device) error {
 			names = append(names, it.Name)
 		}
 	}
+	if len(names) == 0 {
+		return checkDeviceSlow(ctx, w, d)
+	}
 	var q strings.Builder
-	q.WriteString(`SELECT s.reported, s.fault_status, p.name, p.fault_status FROM switches s LEFT JOIN switch_ports p ON p.switch_name = s.name`)
+	q.WriteString(`SELECT s.reported, s.fault_status, (SELECT COUNT(*) FROM switch_ports p WHERE p.switch_name = s.name AND p.fault_status = '[]' AND p.name IN (`)
 	args := []any{d.Name}
-	if len(names) > 0 {
-		q.WriteString(` AND p.name IN (`)
-		for i, n := range names {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			args = append(args, n)
-			q.WriteString("$" + strconv.Itoa(len(args)))
+	for i, n := range names {
+		if i > 0 {
+			q.WriteString(", ")
 		}
-		q.WriteString(`)`)
-	} else {
-		q.WriteString(` AND 0 = 1`)
+		args = append(args, n)
+		q.WriteString("$" + strconv.Itoa(len(args)))
 	}
-	q.WriteString(` WHERE s.name = $1`)
-	rows, err := w.query(ctx, q.String(), args...)
-	if err != nil {
-		return fmt.Errorf("check switch %s: %w", d.Name, err)
-	}
-	defer rows.Close()
-	found := false
+	q.WriteString(`)) FROM switches s WHERE s.name = $1`)
 	var reported bool
-	var swFault string
-	portFault := make(map[string]string, len(names))
-	for rows.Next() {
-		var pName, pFault sql.NullString
-		if err := rows.Scan(&reported, &swFault, &pName, &pFault); err != nil {
-			return fmt.Errorf("check switch %s: %w", d.Name, err)
+	var fault string
+	var upPorts int
+	if err := w.queryRow(ctx, q.String(), args...).Scan(&reported, &fault, &upPorts); err != nil {
+		if isNoRows(err) {
+			return deviceNotFound(d.Name)
 		}
-		found = true
-		if pName.Valid {
-			portFault[pName.String] = pFault.String
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("check switch %s: %w", d.Name, err)
 	}
-	if !found || !reported {
+	if reported && fault == "[]" && upPorts == len(names) {
+		return nil
+	}
+	return checkDeviceSlow(ctx, w, d)
+}
+
+// checkDeviceSlow is checkDevice with one statement per interface, to
+// find which check fails and answer the original's exception.
+func checkDeviceSlow(ctx context.Context, w *wtx, d model.Device) error {
+	var reported bool
+	var fault string
+	if err := w.queryRow(ctx, `SELECT reported, fault_status FROM switches WHERE name = $1`, d.Name).Scan(&reported, &fault); err != nil {
+		if isNoRows(err) {
+			return deviceNotFound(d.Name)
+		}
+		return fmt.Errorf("check switch %s: %w", d.Name, err)
+	}
+	if !reported {
 		return deviceNotFound(d.Name)
 	}
-	if swFault != "[]" {
-		status, err := parseList(swFault)
+	if fault != "[]" {
+		status, err := parseList(fault)
 		if err != nil {
 			return err
 		}
@@ -192,9 +194,11 @@ func checkDevice(ctx context.Context, w *wtx, d model.Device) error {
 		}
 	}
 	for _, it := range d.Interfaces {
-		fault, ok := portFault[it.Name]
-		if !ok {
-			return interfaceNotFound(it.Name)
+		if err := w.queryRow(ctx, `SELECT fault_status FROM switch_ports WHERE switch_name = $1 AND name = $2`, d.Name, it.Name).Scan(&fault); err != nil {
+			if isNoRows(err) {
+				return interfaceNotFound(it.Name)
+			}
+			return fmt.Errorf("check switch port %s/%s: %w", d.Name, it.Name, err)
 		}
 		if fault == "[]" {
 			continue
@@ -262,6 +266,28 @@ func insertBindingRows(ctx context.Context, w *wtx, connID string, rows []bindin
 		n := len(args)
 		fmt.Fprintf(&q, "($1, $%d, $%d, $%d)", n+1, n+2, n+3)
 		args = append(args, b.dev, b.iface, b.vlan)
+	}
+	if w.s.d == dialectSQLite {
+		// A failing statement is undone alone: on a conflict, look for the
+		// first triple already bound.
+		_, err := w.exec(ctx, q.String(), args...)
+		if err == nil || !isUniqueViolation(err) {
+			if err != nil {
+				return fmt.Errorf("bind vlans of connection %s: %w", connID, err)
+			}
+			return nil
+		}
+		for _, b := range rows {
+			var one int
+			err := w.queryRow(ctx, `SELECT 1 FROM connection_bindings WHERE device_name = $1 AND interface_name = $2 AND vlan = $3`, b.dev, b.iface, b.vlan).Scan(&one)
+			if err == nil {
+				return duplicateSegmentationID(b.dev, b.iface)
+			}
+			if !isNoRows(err) {
+				return fmt.Errorf("bind vlans of connection %s: %w", connID, err)
+			}
+		}
+		return fmt.Errorf("bind vlans of connection %s: unique violation on no known binding", connID)
 	}
 	// A triple already bound is skipped, not an error (which would abort
 	// the whole transaction on PostgreSQL): what was not inserted is the

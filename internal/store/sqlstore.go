@@ -257,7 +257,7 @@ func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, err
 	rev := w.rev
 	if len(w.changes) > 0 {
 		rev++
-		if err := s.logChanges(ctx, w, rev); err != nil {
+		if err := s.logChanges(ctx, w, rev, true); err != nil {
 			return 0, err
 		}
 	}
@@ -329,6 +329,7 @@ func (s *sqlStore) runBatch(batch []*wreq) {
 		return
 	}
 	s.batchGateways = false
+	startRev := rev
 	var committed []*wreq
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -343,7 +344,7 @@ func (s *sqlStore) runBatch(batch []*wreq) {
 		w := &wtx{ctx: r.ctx, db: d, rev: rev, compacted: compacted}
 		err := r.fn(w)
 		if err == nil && len(w.changes) > 0 {
-			err = s.logChanges(r.ctx, w, rev+1)
+			err = s.logChanges(r.ctx, w, rev+1, false)
 		}
 		if err != nil {
 			if _, rerr := d.exec(bg, `ROLLBACK TO w`); rerr != nil {
@@ -370,6 +371,13 @@ func (s *sqlStore) runBatch(batch []*wreq) {
 			return
 		}
 	}
+	if len(committed) > 0 && rev > startRev {
+		if _, err := d.exec(bg, `UPDATE revision SET rev = $1 WHERE id = 1`, rev); err != nil {
+			s.wconn.ExecContext(bg, `ROLLBACK`) //nolint:errcheck // best effort
+			finish(fmt.Errorf("bump revision: %w", err))
+			return
+		}
+	}
 	if _, err := s.wconn.ExecContext(bg, `COMMIT`); err != nil {
 		s.wconn.ExecContext(bg, `ROLLBACK`) //nolint:errcheck // best effort
 		finish(fmt.Errorf("commit: %w", err))
@@ -390,9 +398,14 @@ func (s *sqlStore) runBatch(batch []*wreq) {
 // changeBatch is how many change rows one INSERT carries.
 const changeBatch = 100
 
-func (s *sqlStore) logChanges(ctx context.Context, w *wtx, rev int64) error {
-	if _, err := w.exec(ctx, `UPDATE revision SET rev = $1 WHERE id = 1`, rev); err != nil {
-		return fmt.Errorf("bump revision: %w", err)
+// logChanges appends w's changes to the log at revision rev; with bump it
+// also records rev as the newest revision (the SQLite group commit does so
+// once per batch instead).
+func (s *sqlStore) logChanges(ctx context.Context, w *wtx, rev int64, bump bool) error {
+	if bump {
+		if _, err := w.exec(ctx, `UPDATE revision SET rev = $1 WHERE id = 1`, rev); err != nil {
+			return fmt.Errorf("bump revision: %w", err)
+		}
 	}
 	for start := 0; start < len(w.changes); start += changeBatch {
 		batch := w.changes[start:min(start+changeBatch, len(w.changes))]
