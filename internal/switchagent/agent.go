@@ -601,10 +601,15 @@ func (a *Agent) apply(ctx context.Context, s *session, ch change) (time.Time, ma
 			if op.Table == vtep.UcastMacsRemoteTable {
 				written[res[i].UUID.GoUUID] = false
 			}
-		} else if op.Table == vtep.UcastMacsRemoteTable && len(op.Where) == 1 {
+		} else if op.Table == vtep.UcastMacsRemoteTable && op.Op == ovsdb.OperationUpdate && len(op.Where) == 1 {
 			if u, ok := op.Where[0].Value.(ovsdb.UUID); ok {
-				written[u.GoUUID] = op.Op == ovsdb.OperationDelete
+				written[u.GoUUID] = false
 			}
+		}
+	}
+	for _, r := range ch.deleted {
+		if r.table == vtep.UcastMacsRemoteTable {
+			written[r.uuid] = true
 		}
 	}
 	return committed, written, a.waitCache(ctx, s, inserted, ch.deleted)

@@ -483,9 +483,21 @@ func (d *differ) remoteMACs() {
 		}
 	}
 	slices.SortFunc(stale, compareRowMAC)
+	// Every row in one of our logical switches the plan no longer holds is
+	// stale: one delete by logical switch instead of one per row.
+	gone := map[string]bool{}
 	for _, k := range stale {
 		for _, r := range cur[k] {
-			d.del(vtep.UcastMacsRemoteTable, r.UUID)
+			if d.keepLS[r.LogicalSwitch] {
+				d.del(vtep.UcastMacsRemoteTable, r.UUID)
+				continue
+			}
+			if !gone[r.LogicalSwitch] {
+				gone[r.LogicalSwitch] = true
+				d.rowOps = append(d.rowOps, ovsdb.Operation{Op: ovsdb.OperationDelete, Table: vtep.UcastMacsRemoteTable,
+					Where: []ovsdb.Condition{{Column: "logical_switch", Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: r.LogicalSwitch}}}})
+			}
+			d.deleted = append(d.deleted, rowRef{vtep.UcastMacsRemoteTable, r.UUID})
 		}
 	}
 }

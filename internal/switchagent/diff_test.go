@@ -121,7 +121,7 @@ func TestDiffPlan(t *testing.T) {
 		want: []string{
 			"delete Logical_Switch L2",
 			"delete Ucast_Macs_Local M1",
-			"delete Ucast_Macs_Remote U1",
+			"delete Ucast_Macs_Remote L2", // where logical_switch == L2
 			"mutate Physical_Port P1 delete{map[100:{L2}]}",
 			"update Logical_Switch L1 map[tunnel_key:{[2000]}]",
 		},
@@ -172,5 +172,39 @@ func TestDiffPlan(t *testing.T) {
 			// Report building reads the same state: it must not panic either.
 			_ = buildReport(a, "S", &tt.plan, "l2gw")
 		})
+	}
+}
+
+// TestDiffDeletesRemovedSwitchMACsByCondition: the remote MACs of a logical
+// switch that leaves the plan go in one delete by logical switch, and the
+// agent still waits for each row to disappear.
+func TestDiffDeletesRemovedSwitchMACsByCondition(t *testing.T) {
+	a := baseActual()
+	for i, ls := range []string{"L2", "L2", "L2", "L1"} {
+		u := fmt.Sprintf("U%d", i)
+		a.ucastRemote[u] = &vtep.UcastMacsRemote{UUID: u, MAC: fmt.Sprintf("aa:00:00:00:00:%02d", i), LogicalSwitch: ls, Locator: "C1"}
+	}
+	plan := newPlan().ls("ls1", 1000).mac("ls1", "aa:00:00:00:00:03", "", "192.0.2.1").build()
+	ch := diffPlan(&plan, a, "S", "l2gw")
+	var macDeletes []ovsdb.Operation
+	for _, op := range ch.ops {
+		if op.Table == vtep.UcastMacsRemoteTable {
+			macDeletes = append(macDeletes, op)
+		}
+	}
+	want := []ovsdb.Operation{{Op: ovsdb.OperationDelete, Table: vtep.UcastMacsRemoteTable,
+		Where: []ovsdb.Condition{{Column: "logical_switch", Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: "L2"}}}}}
+	if diff := cmp.Diff(want, macDeletes); diff != "" {
+		t.Errorf("remote MAC operations (-want +got):\n%s", diff)
+	}
+	var deleted []string
+	for _, r := range ch.deleted {
+		if r.table == vtep.UcastMacsRemoteTable {
+			deleted = append(deleted, r.uuid)
+		}
+	}
+	sort.Strings(deleted)
+	if diff := cmp.Diff([]string{"U0", "U1", "U2"}, deleted); diff != "" {
+		t.Errorf("rows waited for (-want +got):\n%s", diff)
 	}
 }

@@ -86,6 +86,9 @@ func applyMACOps(t *rapid.T, a *actual, ops []ovsdb.Operation, next *int) {
 			u := fmt.Sprintf("U%d", *next)
 			a.ucastRemote[u] = &vtep.UcastMacsRemote{UUID: u, MAC: op.Row["MAC"].(string), LogicalSwitch: res(op.Row["logical_switch"]),
 				Locator: res(op.Row["locator"]), Ipaddr: op.Row["ipaddr"].(string)}
+		case op.Op == ovsdb.OperationDelete && op.Where[0].Column == "logical_switch":
+			ls := op.Where[0].Value.(ovsdb.UUID).GoUUID
+			maps.DeleteFunc(a.ucastRemote, func(_ string, r *vtep.UcastMacsRemote) bool { return r.LogicalSwitch == ls })
 		case op.Op == ovsdb.OperationDelete:
 			delete(a.ucastRemote, op.Where[0].Value.(ovsdb.UUID).GoUUID)
 		case op.Op == ovsdb.OperationUpdate:
