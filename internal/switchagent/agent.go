@@ -501,7 +501,7 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 	var written map[string]bool
 	if len(ch.ops) > 0 {
 		start := time.Now()
-		committed, written, txErr = a.apply(ctx, s, ch)
+		committed, written, txErr = a.apply(ctx, s, &ch)
 		if txErr != nil {
 			a.log.Warn("reconcile failed", "switch", name, "ops", len(ch.ops), "err", txErr)
 		} else {
@@ -575,7 +575,7 @@ func (a *Agent) setStatus(ctx context.Context, st store.SwitchStatus, force bool
 // until the cache shows the rows it inserted and not those it deleted, so
 // that the next diff cannot insert them again. It returns when the
 // transaction committed.
-func (a *Agent) apply(ctx context.Context, s *session, ch change) (time.Time, map[string]bool, error) {
+func (a *Agent) apply(ctx context.Context, s *session, ch *change) (time.Time, map[string]bool, error) {
 	txStart := time.Now()
 	res, err := s.txn.Transact(ctx, ch.ops...)
 	committed := time.Now()
@@ -598,6 +598,9 @@ func (a *Agent) apply(ctx context.Context, s *session, ch change) (time.Time, ma
 	for i, op := range ch.ops {
 		if op.Op == ovsdb.OperationInsert && i < len(res) {
 			inserted = append(inserted, rowRef{op.Table, res[i].UUID.GoUUID})
+			if op.Table == vtep.LogicalSwitchTable && op.UUIDName != "" {
+				ch.resolveLS(op.UUIDName, res[i].UUID.GoUUID)
+			}
 			if op.Table == vtep.UcastMacsRemoteTable {
 				written[res[i].UUID.GoUUID] = false
 			}

@@ -2,6 +2,7 @@ package switchagent
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -34,12 +35,12 @@ type change struct {
 
 	// full reports whether every remote MAC was diffed (always when no
 	// scope was given, or when the scope was dropped because the logical
-	// switches changed). lsPrint fingerprints the logical switches the MAC
+	// switches changed). ls is the state of the logical switches the MAC
 	// diff resolved against (see macScope). baseProblems are the problems
 	// of everything but remote MACs; macProblems are those of the remote
 	// MAC row keys diffed (problems holds both, sorted).
 	full         bool
-	lsPrint      string
+	ls           lsState
 	baseProblems []string
 	macProblems  map[macKey][]string
 }
@@ -79,8 +80,8 @@ func diffPlanScoped(plan *planner.SwitchPlan, a *actual, swUUID, owner string, s
 		macProblems: map[macKey][]string{}}
 	d.index()
 	d.logicalSwitches()
-	lsPrint := d.lsFingerprint()
-	if scope != nil && scope.lsPrint == lsPrint {
+	ls := d.lsState()
+	if scope != nil && scope.lsPrint == ls.print() {
 		d.scope = scope
 	}
 	d.remoteMACs()
@@ -102,32 +103,58 @@ func diffPlanScoped(plan *planner.SwitchPlan, a *actual, swUUID, owner string, s
 	}
 	slices.Sort(problems)
 	return change{ops: ops, deleted: d.deleted, problems: slices.Compact(problems),
-		full: d.scope == nil, lsPrint: lsPrint, baseProblems: slices.Compact(baseProblems), macProblems: d.macProblems}
+		full: d.scope == nil, ls: ls, baseProblems: slices.Compact(baseProblems), macProblems: d.macProblems}
 }
 
-// lsFingerprint identifies how the plan's logical switch names resolve
-// (d.ref), which logical switches the plan holds and which ones are ours:
-// the remote MAC diff of a key depends on nothing else of the logical
-// switches.
-func (d *differ) lsFingerprint() string {
+// lsState is what the remote MAC diff of a key depends on of the logical
+// switches: how the plan's names resolve (d.ref: a UUID or the named UUID
+// of an insert), which names the plan holds, and which switches are ours.
+type lsState struct {
+	refs map[string]string
+	plan []string
+	ours map[string]bool
+}
+
+func (d *differ) lsState() lsState {
+	st := lsState{refs: make(map[string]string, len(d.ref)), plan: sortedKeys(d.plan.LogicalSwitches), ours: maps.Clone(d.ours)}
+	for name, u := range d.ref {
+		st.refs[name] = u.GoUUID
+	}
+	return st
+}
+
+// print is the fingerprint macScope.lsPrint compares.
+func (st lsState) print() string {
 	var b strings.Builder
-	for _, name := range sortedKeys(d.ref) {
+	for _, name := range sortedKeys(st.refs) {
 		b.WriteString(name)
 		b.WriteByte('=')
-		b.WriteString(d.ref[name].GoUUID)
+		b.WriteString(st.refs[name])
 		b.WriteByte(';')
 	}
 	b.WriteByte('|')
-	for _, name := range sortedKeys(d.plan.LogicalSwitches) {
+	for _, name := range st.plan {
 		b.WriteString(name)
 		b.WriteByte(';')
 	}
 	b.WriteByte('|')
-	for _, u := range sortedKeys(d.ours) {
+	for _, u := range sortedKeys(st.ours) {
 		b.WriteString(u)
 		b.WriteByte(';')
 	}
 	return b.String()
+}
+
+// resolveLS records that the logical switch inserted as named is real and
+// ours, once the transaction committed, so that the next sync (which sees
+// the real UUID) can stay incremental.
+func (c *change) resolveLS(named, real string) {
+	for name, u := range c.ls.refs {
+		if u == named {
+			c.ls.refs[name] = real
+			c.ls.ours[real] = true
+		}
+	}
 }
 
 type differ struct {

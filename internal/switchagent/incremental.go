@@ -277,7 +277,7 @@ func (in *incState) done(plan *PlanUpdate, scope *macScope, ch change, ok bool, 
 			in.macProblems[k] = ps
 		}
 	}
-	in.valid, in.base, in.lsPrint, in.dirty = true, plan, ch.lsPrint, nil
+	in.valid, in.base, in.lsPrint, in.dirty = true, plan, ch.ls.print(), nil
 }
 
 // problems returns the sync's problems: ch's own ones and those of every

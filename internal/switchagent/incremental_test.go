@@ -285,3 +285,27 @@ func TestScopeFallsBackToFull(t *testing.T) {
 		t.Errorf("diff with changed logical switches stayed scoped")
 	}
 }
+
+// TestResolveLS: once the transaction inserting a logical switch
+// committed, the fingerprint the worker keeps equals the one the next
+// sync computes, so a new network costs one full diff, not two.
+func TestResolveLS(t *testing.T) {
+	a := baseActual()
+	plan := newPlan().ls("ls1", 1000).ls("ls2", 0).ls("ls9", 9).build()
+	ch := diffPlan(&plan, a, "S", "l2gw")
+	var named string
+	for _, op := range ch.ops {
+		if op.Table == vtep.LogicalSwitchTable && op.Op == ovsdb.OperationInsert {
+			named = op.UUIDName
+		}
+	}
+	if named == "" {
+		t.Fatal("no logical switch insert")
+	}
+	ch.resolveLS(named, "L9")
+	a.lswitches["L9"] = &vtep.LogicalSwitch{UUID: "L9", Name: "ls9", OtherConfig: map[string]string{OwnerKey: "l2gw"}}
+	next := diffPlan(&plan, a, "S", "l2gw")
+	if diff := cmp.Diff(next.ls.print(), ch.ls.print()); diff != "" {
+		t.Errorf("fingerprint (-next sync +resolved):\n%s", diff)
+	}
+}
