@@ -11,6 +11,15 @@
 // operations in one transaction, then waits until the cache shows the
 // rows it inserted before diffing again.
 //
+// The diff is incremental in steady state (incremental.go): remote MACs,
+// the only part of a plan that grows with the network, are diffed only
+// for the keys the plan changed (from deltas when Plans is a DeltaPlans,
+// else by comparing with the last realised plan) or other writers touched
+// (cache events; the echo of the agent's own transaction is dropped),
+// looked up through a client index of the cache. The full diff runs on
+// the first sync of every session, on audit ticks, after any failure and
+// whenever the logical switches change.
+//
 // # Ownership
 //
 // l2gw records ownership in the database itself, so a restarted agent (or a
