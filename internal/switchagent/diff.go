@@ -199,12 +199,8 @@ func (d *differ) index() {
 			d.locByIP[l.DstIP] = u
 		}
 	}
-	d.setByKey = map[string]string{}
-	for u, s := range d.a.locatorSets {
-		if k, ok := d.setKeyOf(s); ok {
-			d.setByKey[k] = u
-		}
-	}
+	// setByKey is built on first use (locatorSet): keying every set sorts
+	// its dst_ips, which a sync with no flood change does not need.
 }
 
 // setKeyOf is the sorted dst_ips of a locator set whose locators are all
@@ -264,6 +260,16 @@ func (d *differ) locator(ip string) ovsdb.UUID {
 // locatorSet returns an existing or new locator set holding exactly ips.
 func (d *differ) locatorSet(ips []string) ovsdb.UUID {
 	k := setKey(ips)
+	if d.setByKey == nil {
+		d.setByKey = make(map[string]string, len(d.a.locatorSets))
+		for _, u := range sortedKeys(d.a.locatorSets) {
+			if sk, ok := d.setKeyOf(d.a.locatorSets[u]); ok {
+				if _, dup := d.setByKey[sk]; !dup {
+					d.setByKey[sk] = u
+				}
+			}
+		}
+	}
 	if u, ok := d.setByKey[k]; ok {
 		return ovsdb.UUID{GoUUID: u}
 	}
