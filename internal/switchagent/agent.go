@@ -134,12 +134,13 @@ type Agent struct {
 	cacheEvent  chan struct{} // any cache event (for waiting on our own writes)
 	nameChanged chan struct{}
 
+	deltaLimits deltaLimits
+
 	mu       sync.Mutex
 	sess     *session
 	connErr  string
 	name     string      // served switch: configured or discovered
-	plan     *PlanUpdate // latest whole plan
-	deltas   []PlanEvent // deltas received after plan (DeltaPlans)
+	pend     pendingPlan // latest whole plan and the deltas received after it
 	running  bool
 	worker   workerState // owned by the worker goroutine
 	lastStat *store.SwitchStatus
@@ -154,7 +155,7 @@ type workerState struct {
 	lastSync       time.Time
 	reportedDiscon bool
 	inc            incState
-	planSrc        *PlanUpdate // a.plan the worker's plan started from
+	planSrc        *PlanUpdate // a.pend.plan the worker's plan started from
 	plan           *PlanUpdate // the worker's plan: planSrc with the deltas applied
 }
 
@@ -184,6 +185,7 @@ func New(cfg Config, plans Plans, rep Reporter) (*Agent, error) {
 		cacheEvent:  make(chan struct{}, 1),
 		nameChanged: make(chan struct{}, 1),
 		name:        cfg.Switch,
+		deltaLimits: defaultDeltaLimits,
 	}
 	return a, nil
 }
@@ -361,7 +363,7 @@ func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, evs <-ch
 			bo.Reset()
 			a.mu.Lock()
 			if a.name == name {
-				a.plan, a.deltas = &u, nil
+				a.pend.setPlan(&u)
 			}
 			a.mu.Unlock()
 			a.log.Debug("plan received", "switch", name, "revision", u.Revision)
@@ -373,11 +375,10 @@ func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, evs <-ch
 			bo.Reset()
 			a.mu.Lock()
 			if a.name == name {
-				switch {
-				case e.Plan != nil:
-					a.plan, a.deltas = &PlanUpdate{Revision: e.Revision, Plan: *e.Plan}, nil
-				case a.plan != nil:
-					a.deltas = append(a.deltas, e)
+				if e.Plan != nil {
+					a.pend.setPlan(&PlanUpdate{Revision: e.Revision, Plan: *e.Plan})
+				} else if a.pend.addDelta(e, a.deltaLimits) {
+					a.log.Debug("pending plan deltas collapsed into a whole plan", "switch", name, "revision", e.Revision)
 				}
 			}
 			a.mu.Unlock()
@@ -428,12 +429,13 @@ func (a *Agent) workerLoop(ctx context.Context) {
 // It reports whether it failed (to retry with backoff) or wants to run
 // again after a delay (report debounce).
 func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.Duration) {
-	a.mu.Lock()
-	s, connErr, name, src, deltas := a.sess, a.connErr, a.name, a.plan, a.deltas
-	a.deltas = nil
-	a.mu.Unlock()
 	w := &a.worker
-	plan := w.foldPlan(src, deltas)
+	a.mu.Lock()
+	s, connErr, name := a.sess, a.connErr, a.name
+	// Under a.mu: the plan loop may copy the plan (pendingPlan.addDelta)
+	// while the worker folds deltas into it.
+	plan := w.foldPlan(a.pend.take())
+	a.mu.Unlock()
 
 	if s == nil {
 		if name != "" {
@@ -457,7 +459,8 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 		name = act.switches[swUUID].Name
 		a.mu.Lock()
 		if a.name != name {
-			a.name, a.plan, a.deltas = name, nil, nil
+			a.name = name
+			a.pend.setPlan(nil)
 		}
 		a.mu.Unlock()
 		signal(a.nameChanged)

@@ -18,7 +18,10 @@
 // (cache events; the echo of the agent's own transaction is dropped),
 // looked up through a client index of the cache. The full diff runs on
 // the first sync of every session, on audit ticks, after any failure and
-// whenever the logical switches change.
+// whenever the logical switches change. Deltas received while the worker
+// is busy (a slow switch) queue up to 1,024 deltas or about the plan's own
+// size (pending.go); past that they are applied to a copy of the plan,
+// which the worker then takes as a whole plan.
 //
 // # Ownership
 //
