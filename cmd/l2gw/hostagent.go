@@ -18,15 +18,8 @@ import (
 type hostAgentConnect func(serverURL string) (hostagent.Plans, hostagent.Registrar, error)
 
 // newHostAgentCmdWith is `l2gw host-agent`, reaching the server through
-// connect.
-//
-// TODO(#5): the server<->agent watch protocol does not exist yet. Once
-// internal/client implements hostagent.Plans and hostagent.Registrar over
-// HTTP, add
-//
-//	func newHostAgentCmd() *cobra.Command { return newHostAgentCmdWith(<client constructor>) }
-//
-// and register it in newRootCmd with root.AddCommand(newHostAgentCmd()).
+// connect (newHostAgentCmd in agents.go passes the HTTP agent link; tests
+// pass in-process ones).
 func newHostAgentCmdWith(connect hostAgentConnect) *cobra.Command {
 	var (
 		server, host, vtepIP, netnsName, logLevel string
