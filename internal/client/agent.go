@@ -39,7 +39,7 @@ type AgentConfig struct {
 }
 
 // AgentLink is an agent's link to the server over the agent protocol
-// (internal/agentwire): it implements switchagent.Plans and
+// (internal/agentwire): it implements switchagent.DeltaPlans and
 // switchagent.Reporter, and hostagent.Plans and hostagent.Registrar.
 type AgentLink struct {
 	c   *Client
@@ -48,10 +48,10 @@ type AgentLink struct {
 }
 
 var (
-	_ switchagent.Plans    = (*AgentLink)(nil)
-	_ switchagent.Reporter = (*AgentLink)(nil)
-	_ hostagent.Plans      = (*AgentLink)(nil)
-	_ hostagent.Registrar  = (*AgentLink)(nil)
+	_ switchagent.DeltaPlans = (*AgentLink)(nil)
+	_ switchagent.Reporter   = (*AgentLink)(nil)
+	_ hostagent.Plans        = (*AgentLink)(nil)
+	_ hostagent.Registrar    = (*AgentLink)(nil)
 )
 
 // NewAgentLink returns the agent link through c (its URL, token and HTTP
@@ -112,6 +112,36 @@ func (l *AgentLink) WatchSwitch(ctx context.Context, name string) (<-chan switch
 		}), nil
 }
 
+// WatchSwitchDeltas implements switchagent.DeltaPlans: the stream's events
+// as they come, in order and none dropped (the send waits for the agent):
+// a snapshot as a whole plan (decoded for the agent alone), a delta as a
+// delta, and a resumed stream (after a reconnect) as an empty delta at the
+// newer revision, so the agent keeps its plan. The stream is reopened as
+// WatchSwitch's is; the channel is closed only when ctx is done.
+func (l *AgentLink) WatchSwitchDeltas(ctx context.Context, name string) (<-chan switchagent.PlanEvent, error) {
+	out := make(chan switchagent.PlanEvent, 16)
+	go func() {
+		defer close(out)
+		runStreams(ctx, l, agentwire.SwitchPlanPath(name), "switch", name,
+			func(ev agentwire.Event[planner.SwitchPlan, planner.SwitchDelta]) bool {
+				pe := switchagent.PlanEvent{Revision: ev.Revision}
+				switch ev.Type {
+				case agentwire.EventSnapshot:
+					pe.Plan = ev.Plan
+				case agentwire.EventDelta:
+					pe.Delta = *ev.Delta
+				}
+				select {
+				case out <- pe:
+					return true
+				case <-ctx.Done():
+					return false
+				}
+			})
+	}()
+	return out, nil
+}
+
 // WatchHost implements hostagent.Plans, as WatchSwitch does for switches.
 func (l *AgentLink) WatchHost(ctx context.Context, name string) (<-chan hostagent.PlanUpdate, error) {
 	return watchPlans(ctx, l, agentwire.HostPlanPath(name), "host", name,
@@ -121,24 +151,26 @@ func (l *AgentLink) WatchHost(ctx context.Context, name string) (<-chan hostagen
 		}), nil
 }
 
-// planState is a watcher's copy of a plan and its revision.
-type planState[P any] struct {
-	plan P
-	rev  int64
-	have bool
-}
-
 // watchPlans runs one plan stream per ctx in a goroutine that ends when
-// ctx is done (then it closes the channel).
+// ctx is done (then it closes the channel); it folds the events into a
+// plan of its own and sends a copy of it per event, replacing an unread
+// older one.
 func watchPlans[P, D, U any](ctx context.Context, l *AgentLink, path, kind, name string,
 	apply func(*P, D), mk func(int64, P) U) <-chan U {
 	out := make(chan U, 1)
 	go func() {
 		defer close(out)
-		log := l.log.With(kind, name)
-		var st planState[P]
-		emit := func() bool {
-			u := mk(st.rev, st.plan)
+		var plan P
+		runStreams(ctx, l, path, kind, name, func(ev agentwire.Event[P, D]) bool {
+			switch ev.Type {
+			case agentwire.EventSnapshot:
+				plan = *ev.Plan
+			case agentwire.EventDelta:
+				apply(&plan, *ev.Delta)
+			}
+			// A resumed stream hands on the same plan again so the agent
+			// records (and reports) the newer revision.
+			u := mk(ev.Revision, plan)
 			select {
 			case <-out: // replace the unread older plan
 			default:
@@ -149,33 +181,51 @@ func watchPlans[P, D, U any](ctx context.Context, l *AgentLink, path, kind, name
 			case <-ctx.Done():
 				return false
 			}
-		}
-		bo := reconcile.Backoff{Min: l.cfg.BackoffMin, Max: l.cfg.BackoffMax}
-		for {
-			err := streamPlans(ctx, l, path, &st, apply, emit, bo.Reset)
-			if ctx.Err() != nil {
-				return
-			}
-			d := bo.Next()
-			log.Warn("plan stream lost, reconnecting", "err", err, "revision", st.rev, "retry_in", d)
-			if !reconcile.Sleep(ctx, d) {
-				return
-			}
-		}
+		})
 	}()
 	return out
 }
 
-// streamPlans reads one plan stream into st until it fails; emit hands
-// the current plan on (false: ctx is done); connected is called once the
-// server answered.
-func streamPlans[P, D any](ctx context.Context, l *AgentLink, path string, st *planState[P],
-	apply func(*P, D), emit func() bool, connected func()) error {
+// runStreams reads plan streams until ctx is done, reopening each after a
+// failure with capped backoff and resuming from the last revision handed
+// to emit. emit gets every snapshot, delta and resumed event, checked:
+// a snapshot has a plan, and a delta or resumed event comes only after a
+// snapshot (of this stream or an earlier one); it returns false when ctx
+// is done.
+func runStreams[P, D any](ctx context.Context, l *AgentLink, path, kind, name string, emit func(agentwire.Event[P, D]) bool) {
+	log := l.log.With(kind, name)
+	var cur cursor
+	bo := reconcile.Backoff{Min: l.cfg.BackoffMin, Max: l.cfg.BackoffMax}
+	for {
+		err := streamPlans(ctx, l, path, &cur, emit, bo.Reset)
+		if ctx.Err() != nil {
+			return
+		}
+		d := bo.Next()
+		log.Warn("plan stream lost, reconnecting", "err", err, "revision", cur.rev, "retry_in", d)
+		if !reconcile.Sleep(ctx, d) {
+			return
+		}
+	}
+}
+
+// cursor is how far a watcher's plan streams got: the revision of the last
+// event handed on, and whether a snapshot was (so a stream can resume).
+type cursor struct {
+	rev  int64
+	have bool
+}
+
+// streamPlans reads one plan stream, handing its events to emit, until it
+// fails or emit returns false; connected is called once the server
+// answered.
+func streamPlans[P, D any](ctx context.Context, l *AgentLink, path string, cur *cursor,
+	emit func(agentwire.Event[P, D]) bool, connected func()) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	q := url.Values{}
-	if st.have {
-		q.Set("revision", strconv.FormatInt(st.rev, 10))
+	if cur.have {
+		q.Set("revision", strconv.FormatInt(cur.rev, 10))
 	}
 	req, err := l.c.newRequest(sctx, http.MethodGet, path, q)
 	if err != nil {
@@ -219,26 +269,26 @@ func streamPlans[P, D any](ctx context.Context, l *AgentLink, path string, st *p
 			if ev.Plan == nil {
 				return errors.New("plan stream: snapshot without a plan")
 			}
-			st.plan, st.rev, st.have = *ev.Plan, ev.Revision, true
 		case agentwire.EventDelta:
-			if !st.have || ev.Delta == nil {
+			if !cur.have || ev.Delta == nil {
 				return errors.New("plan stream: delta without a plan to apply it to")
 			}
-			apply(&st.plan, *ev.Delta)
-			st.rev = ev.Revision
 		case agentwire.EventResumed:
-			if !st.have {
+			if !cur.have {
 				return errors.New("plan stream: resumed without a plan")
 			}
-			// The plan is current at this revision: hand it on again so
-			// the agent records (and reports) the newer revision.
-			st.rev = ev.Revision
 		default: // keepalive, and types of newer servers
 			continue
 		}
-		if !emit() {
+		// The idle timer must not fire while emit waits for the agent: the
+		// stream is not silent, the agent is busy.
+		timer.Stop()
+		ok := emit(ev)
+		timer.Reset(idle)
+		if !ok {
 			return ctx.Err()
 		}
+		cur.rev, cur.have = ev.Revision, true
 	}
 }
 
