@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/model"
@@ -159,6 +161,21 @@ mcast-mac-remote
 	if !agent.Running() {
 		t.Fatal("the switch agent exited while the server restarted")
 	}
+
+	// An agent killed with -9 says nothing; the server shows its switch
+	// disconnected once the agent's plan stream is gone, and connected
+	// again when a new agent takes over.
+	agent.Kill(t)
+	poll(t, "the killed agent's switch shows as disconnected", func() (bool, string) {
+		sw, err := c.GetSwitch(ctx, "gatewayhost")
+		return err == nil && !sw.Connected && sw.SyncError == agentapi.ErrAgentGone, fmt.Sprintf("%+v %v", sw, err)
+	})
+	agent = testenv.StartL2GW(t, "switch-agent (new)", bin, "switch-agent", "--server", "http://"+addr, "--switch", o.UnixTarget(),
+		"--probe-interval", "1s")
+	poll(t, "the new agent's switch shows as connected", func() (bool, string) {
+		sw, err := c.GetSwitch(ctx, "gatewayhost")
+		return err == nil && sw.Connected && sw.SyncError == "", fmt.Sprintf("%+v %v", sw, err)
+	})
 
 	// Deleting the connection leaves the switch exactly as it was.
 	must(c.DeleteConnection(ctx, conn.ID))

@@ -67,6 +67,8 @@ type Handler struct {
 	cfg  Config
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// agents tracks which switches have an agent with a plan stream open.
+	agents presence
 }
 
 // New returns the handler. The feed must be running for streams and status
@@ -186,7 +188,7 @@ func (h *Handler) switchStatus(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, h.log, err)
 		return
 	}
-	if err := h.st.SetSwitchStatus(r.Context(), st.Store(r.PathValue("name"))); err != nil {
+	if err := h.agents.setStatus(r.Context(), h.st, st.Store(r.PathValue("name"))); err != nil {
 		api.WriteError(w, r, h.log, err)
 		return
 	}

@@ -29,6 +29,13 @@ func parseRevision(r *http.Request) (int64, error) {
 }
 
 func (h *Handler) switchPlan(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	h.agents.open(name)
+	defer func() {
+		if err := h.agents.close(r.Context(), h.st, name); err != nil {
+			h.log.Error("mark switch disconnected", "switch", name, "err", err)
+		}
+	}()
 	serveStream(h, w, r, "switch", func(ctx context.Context, name string, from int64) (*planfeed.Watch[planner.SwitchPlan, planner.SwitchDelta], int64, error) {
 		return h.feed.WatchSwitchFrom(ctx, name, from)
 	})

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,12 @@ type AgentLink struct {
 	c   *Client
 	cfg AgentConfig
 	log *slog.Logger
+
+	// statusMu orders status updates and holds the last one per switch, sent
+	// again when the switch's plan stream reconnects: the server marks a
+	// switch disconnected when its last stream ends.
+	statusMu sync.Mutex
+	status   map[string]store.SwitchStatus
 }
 
 var (
@@ -83,9 +90,32 @@ func (l *AgentLink) ReportSwitch(ctx context.Context, r store.SwitchReport) erro
 
 // SetSwitchStatus implements switchagent.Reporter.
 func (l *AgentLink) SetSwitchStatus(ctx context.Context, s store.SwitchStatus) error {
+	l.statusMu.Lock()
+	defer l.statusMu.Unlock()
+	if l.status == nil {
+		l.status = make(map[string]store.SwitchStatus)
+	}
+	l.status[s.Name] = s
+	return l.putStatus(ctx, s)
+}
+
+func (l *AgentLink) putStatus(ctx context.Context, s store.SwitchStatus) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
 	defer cancel()
 	return l.c.do(ctx, http.MethodPut, agentwire.SwitchStatusPath(s.Name), nil, agentwire.FromSwitchStatus(s), nil)
+}
+
+// resendStatus sends the switch's last status again, if there is one.
+func (l *AgentLink) resendStatus(ctx context.Context, name string) {
+	l.statusMu.Lock()
+	defer l.statusMu.Unlock()
+	s, ok := l.status[name]
+	if !ok {
+		return
+	}
+	if err := l.putStatus(ctx, s); err != nil {
+		l.log.Warn("resend switch status", "switch", name, "err", err)
+	}
 }
 
 // RegisterHost implements hostagent.Registrar. The server records its own
@@ -105,7 +135,7 @@ func (l *AgentLink) RegisterHost(ctx context.Context, name, vtepIP string, _ tim
 // stream is reopened after any failure with capped backoff, resuming from
 // the last revision received; the channel is closed only when ctx is done.
 func (l *AgentLink) WatchSwitch(ctx context.Context, name string) (<-chan switchagent.PlanUpdate, error) {
-	return watchPlans(ctx, l, agentwire.SwitchPlanPath(name), "switch", name,
+	return watchPlans(ctx, l, agentwire.SwitchPlanPath(name), streamSwitch, name,
 		func(p *planner.SwitchPlan, d planner.SwitchDelta) { p.Apply(d) },
 		func(rev int64, p planner.SwitchPlan) switchagent.PlanUpdate {
 			return switchagent.PlanUpdate{Revision: rev, Plan: p.Clone()}
@@ -122,7 +152,7 @@ func (l *AgentLink) WatchSwitchDeltas(ctx context.Context, name string) (<-chan 
 	out := make(chan switchagent.PlanEvent, 16)
 	go func() {
 		defer close(out)
-		runStreams(ctx, l, agentwire.SwitchPlanPath(name), "switch", name,
+		runStreams(ctx, l, agentwire.SwitchPlanPath(name), streamSwitch, name,
 			func(ev agentwire.Event[planner.SwitchPlan, planner.SwitchDelta]) bool {
 				pe := switchagent.PlanEvent{Revision: ev.Revision}
 				switch ev.Type {
@@ -144,12 +174,18 @@ func (l *AgentLink) WatchSwitchDeltas(ctx context.Context, name string) (<-chan 
 
 // WatchHost implements hostagent.Plans, as WatchSwitch does for switches.
 func (l *AgentLink) WatchHost(ctx context.Context, name string) (<-chan hostagent.PlanUpdate, error) {
-	return watchPlans(ctx, l, agentwire.HostPlanPath(name), "host", name,
+	return watchPlans(ctx, l, agentwire.HostPlanPath(name), streamHost, name,
 		func(p *planner.HostPlan, d planner.HostDelta) { p.Apply(d) },
 		func(rev int64, p planner.HostPlan) hostagent.PlanUpdate {
 			return hostagent.PlanUpdate{Revision: rev, Plan: p.Clone()}
 		}), nil
 }
+
+// The kinds of plan stream, also the log key naming the switch or host.
+const (
+	streamSwitch = "switch"
+	streamHost   = "host"
+)
 
 // watchPlans runs one plan stream per ctx in a goroutine that ends when
 // ctx is done (then it closes the channel); it folds the events into a
@@ -196,8 +232,14 @@ func runStreams[P, D any](ctx context.Context, l *AgentLink, path, kind, name st
 	log := l.log.With(kind, name)
 	var cur cursor
 	bo := reconcile.Backoff{Min: l.cfg.BackoffMin, Max: l.cfg.BackoffMax}
+	connected := bo.Reset
+	if kind == streamSwitch {
+		// The server marked the switch disconnected when the previous
+		// stream ended; the agent's last status puts it right.
+		connected = func() { bo.Reset(); l.resendStatus(ctx, name) }
+	}
 	for {
-		err := streamPlans(ctx, l, path, &cur, emit, bo.Reset)
+		err := streamPlans(ctx, l, path, &cur, emit, connected)
 		if ctx.Err() != nil {
 			return
 		}

@@ -226,6 +226,20 @@ func (p *L2GW) Terminate(t testing.TB) {
 	}
 }
 
+// Kill sends SIGKILL, as a crash would, and waits until the process is gone.
+func (p *L2GW) Kill(t testing.TB) {
+	t.Helper()
+	if err := syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not die within 20s of SIGKILL", p.Name)
+	}
+}
+
 // Running reports whether the process has not exited yet.
 func (p *L2GW) Running() bool {
 	select {
