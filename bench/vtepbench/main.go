@@ -17,7 +17,7 @@
 //     database) and the switch re-created as a rebooting switch does; time
 //     from the Physical_Switch reappearing to every row restored.
 //
-// Usage (from the module root; see /work/notes/readme-vtepbench.md):
+// Usage (from the module root; see bench/README.md):
 //
 //	go run ./bench/vtepbench [-runs 3] [-ports 10000] [-hosts 100] [-churn 1000] [-binary path]
 //	go run ./bench/vtepbench -inprocess -cpuprofile cpu.out   # profile server+agent
