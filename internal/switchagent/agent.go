@@ -14,7 +14,9 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/reconcile"
 	"github.com/l2gw/l2gw/internal/store"
@@ -96,6 +98,9 @@ type Config struct {
 	// ReportDebounce is the minimum spacing of two ReportSwitch calls; the
 	// latest state is always reported eventually. Default 100ms.
 	ReportDebounce time.Duration
+	// Registerer receives the agent's metrics (metrics.go); agents sharing
+	// one share the metrics. Nil: not registered.
+	Registerer prometheus.Registerer
 }
 
 func (c *Config) setDefaults() {
@@ -135,6 +140,7 @@ type Agent struct {
 	nameChanged chan struct{}
 
 	deltaLimits deltaLimits
+	m           *agentMetrics
 
 	mu       sync.Mutex
 	sess     *session
@@ -186,6 +192,7 @@ func New(cfg Config, plans Plans, rep Reporter) (*Agent, error) {
 		nameChanged: make(chan struct{}, 1),
 		name:        cfg.Switch,
 		deltaLimits: defaultDeltaLimits,
+		m:           newAgentMetrics(cfg.Registerer),
 	}
 	return a, nil
 }
@@ -224,6 +231,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); a.planLoop(ctx) }()
 	go func() { defer wg.Done(); a.workerLoop(ctx) }()
 	wg.Wait()
+	a.m.connected.Set(0)
+	a.m.rec.SetQueue(0)
 
 	// Best effort: tell the server we are gone.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -269,12 +278,14 @@ func (a *Agent) sessionLoop(ctx context.Context) {
 		a.mu.Lock()
 		a.sess, a.connErr = s, ""
 		a.mu.Unlock()
+		a.m.connected.Set(1)
 		a.enqueue()
 
 		select {
 		case <-ctx.Done():
 		case <-s.dead:
 		}
+		a.m.connected.Set(0)
 		a.mu.Lock()
 		a.sess = nil
 		if ctx.Err() == nil {
@@ -364,6 +375,7 @@ func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, evs <-ch
 			a.mu.Lock()
 			if a.name == name {
 				a.pend.setPlan(&u)
+				a.m.rec.SetQueue(0)
 			}
 			a.mu.Unlock()
 			a.log.Debug("plan received", "switch", name, "revision", u.Revision)
@@ -378,8 +390,10 @@ func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, evs <-ch
 				if e.Plan != nil {
 					a.pend.setPlan(&PlanUpdate{Revision: e.Revision, Plan: *e.Plan})
 				} else if a.pend.addDelta(e, a.deltaLimits) {
+					a.m.collapsed.Inc()
 					a.log.Debug("pending plan deltas collapsed into a whole plan", "switch", name, "revision", e.Revision)
 				}
+				a.m.rec.SetQueue(len(a.pend.deltas))
 			}
 			a.mu.Unlock()
 			a.enqueue()
@@ -429,12 +443,23 @@ func (a *Agent) workerLoop(ctx context.Context) {
 // It reports whether it failed (to retry with backoff) or wants to run
 // again after a delay (report debounce).
 func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.Duration) {
+	start, result := time.Now(), metrics.ResultNoop
+	defer func() {
+		if ctx.Err() != nil {
+			return // stopping: not a run
+		}
+		if failed {
+			result = metrics.ResultError
+		}
+		a.m.rec.Done(start, result)
+	}()
 	w := &a.worker
 	a.mu.Lock()
 	s, connErr, name := a.sess, a.connErr, a.name
 	// Under a.mu: the plan loop may copy the plan (pendingPlan.addDelta)
 	// while the worker folds deltas into it.
 	plan := w.foldPlan(a.pend.take())
+	a.m.rec.SetQueue(0)
 	a.mu.Unlock()
 
 	if s == nil {
@@ -461,6 +486,7 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 		if a.name != name {
 			a.name = name
 			a.pend.setPlan(nil)
+			a.m.rec.SetQueue(0)
 		}
 		a.mu.Unlock()
 		signal(a.nameChanged)
@@ -508,6 +534,7 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 		if txErr != nil {
 			a.log.Warn("reconcile failed", "switch", name, "ops", len(ch.ops), "err", txErr)
 		} else {
+			result = metrics.ResultOK
 			a.log.Info("reconciled", "switch", name, "revision", plan.Revision, "ops", len(ch.ops), "full", ch.full,
 				"diff_duration", diffDur, "duration", time.Since(start))
 		}
@@ -580,6 +607,7 @@ func (a *Agent) setStatus(ctx context.Context, st store.SwitchStatus, force bool
 // transaction committed.
 func (a *Agent) apply(ctx context.Context, s *session, ch *change) (time.Time, map[string]bool, error) {
 	txStart := time.Now()
+	a.m.txOps.Observe(float64(len(ch.ops)))
 	res, err := s.txn.Transact(ctx, ch.ops...)
 	committed := time.Now()
 	a.log.Debug("transaction done", "ops", len(ch.ops), "duration", committed.Sub(txStart))

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/l2gw/l2gw/internal/planner"
@@ -107,18 +108,68 @@ func TestSeedWorkflow(t *testing.T) {
 		}},
 		{"empty", newPlan().build(), nil},
 	}
+	reg := prometheus.NewRegistry()
+	var stop func()
 	for i, st := range steps {
 		rev := int64(i + 1)
 		plans.Set(rev, st.plan)
 		if i == 0 {
-			startAgent(t, Config{Target: o.UnixTarget(), Switch: "gatewayhost"}, plans, rec)
+			stop = startAgent(t, Config{Target: o.UnixTarget(), Switch: "gatewayhost", Registerer: reg}, plans, rec)
 		}
 		rec.waitSynced(t, rev, "")
 		if diff := cmp.Diff(st.want, ourState(t, state(t, o))); diff != "" {
 			t.Fatalf("%s: state (-want +got):\n%s", st.name, diff)
 		}
+		// Every step changes the switch: one more run with result ok, each
+		// writing one transaction; none failed.
+		m := agentCounts(t, reg)
+		if m.ok < float64(i+1) || m.ok != m.transactions || m.errors != 0 || m.connected != 1 {
+			t.Errorf("%s: metrics %+v; want ok >= %d, ok == transactions, no errors, connected 1", st.name, m, i+1)
+		}
 	}
 	if diff := cmp.Diff(before, rawDump(t, o)); diff != "" {
 		t.Errorf("database after the empty plan differs from before (-before +after):\n%s", diff)
 	}
+	stop()
+	if m := agentCounts(t, reg); m.connected != 0 || m.queue != 0 {
+		t.Errorf("metrics after stop %+v; want connected 0, queue 0", m)
+	}
+}
+
+// agentMetricValues are the switch agent's metrics on a registry.
+type agentMetricValues struct {
+	ok, errors, transactions, connected, queue float64
+}
+
+func agentCounts(t testing.TB, reg *prometheus.Registry) agentMetricValues {
+	t.Helper()
+	var v agentMetricValues
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			switch mf.GetName() {
+			case "l2gw_reconcile_runs_total":
+				if labels["component"] == "switchagent" && labels["result"] == "ok" {
+					v.ok = m.GetCounter().GetValue()
+				}
+				if labels["component"] == "switchagent" && labels["result"] == "error" {
+					v.errors = m.GetCounter().GetValue()
+				}
+			case "l2gw_reconcile_queue_depth":
+				v.queue = m.GetGauge().GetValue()
+			case "l2gw_switchagent_ovsdb_connected":
+				v.connected = m.GetGauge().GetValue()
+			case "l2gw_switchagent_transaction_operations":
+				v.transactions = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return v
 }

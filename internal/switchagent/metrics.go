@@ -1,0 +1,36 @@
+package switchagent
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/l2gw/l2gw/internal/metrics"
+)
+
+// agentMetrics are an agent's metrics: the shared reconcile ones
+// (component "switchagent"; the queue depth is the plan deltas waiting for
+// the worker) and the OVSDB side's. Agents sharing a registry share them.
+type agentMetrics struct {
+	rec       *metrics.Reconcile
+	connected *metrics.Gauge      // l2gw_switchagent_ovsdb_connected
+	txOps     prometheus.Observer // l2gw_switchagent_transaction_operations
+	collapsed prometheus.Counter  // l2gw_switchagent_plan_deltas_collapsed_total
+}
+
+func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
+	return &agentMetrics{
+		rec: metrics.NewReconcile(reg, "switchagent"),
+		connected: metrics.NewGauge(metrics.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "l2gw_switchagent_ovsdb_connected",
+			Help: "OVSDB sessions of switch agents that are connected (1 per connected switch).",
+		}))),
+		txOps: metrics.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "l2gw_switchagent_transaction_operations",
+			Help:    "Operations per OVSDB transaction written by switch agents.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9), // 1 .. 65536
+		})),
+		collapsed: metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "l2gw_switchagent_plan_deltas_collapsed_total",
+			Help: "Times the queue of plan deltas waiting for a busy worker was collapsed into a whole plan.",
+		})),
+	}
+}
