@@ -11,8 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netns"
 
+	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/reconcile"
@@ -62,6 +64,9 @@ type Config struct {
 	BackoffMin, BackoffMax time.Duration
 	// DefaultMTU is the MTU of networks whose plan has none; 0: DefaultMTU.
 	DefaultMTU int
+	// Registerer receives the agent's metrics (internal/metrics' reconcile
+	// metrics, component "hostagent"). Nil: not registered.
+	Registerer prometheus.Registerer
 }
 
 func (c *Config) setDefaults() {
@@ -102,6 +107,7 @@ type Agent struct {
 	reg   Registrar
 	log   *slog.Logger
 	kick  chan struct{} // capacity 1: a pending reconcile
+	m     *metrics.Reconcile
 
 	mu     sync.Mutex
 	plan   *PlanUpdate
@@ -145,7 +151,8 @@ func New(cfg Config, plans Plans, reg Registrar) (*Agent, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("host", cfg.Host)
-	return &Agent{cfg: cfg, vtep: vtep, plans: plans, reg: reg, log: log, kick: make(chan struct{}, 1)}, nil
+	return &Agent{cfg: cfg, vtep: vtep, plans: plans, reg: reg, log: log, kick: make(chan struct{}, 1),
+		m: metrics.NewReconcile(cfg.Registerer, "hostagent")}, nil
 }
 
 // Status returns a snapshot of the agent's progress.
@@ -181,6 +188,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.reconcileLoop(ctx, r)
 	cancel()
 	wg.Wait()
+	a.m.SetQueue(0)
 	a.log.Info("host agent stopped")
 	return nil
 }
@@ -245,6 +253,7 @@ func (a *Agent) enqueue() {
 	case a.kick <- struct{}{}:
 	default:
 	}
+	a.m.SetQueue(len(a.kick))
 }
 
 func (a *Agent) setPlan(u PlanUpdate) {
@@ -299,6 +308,7 @@ func (a *Agent) reconcileLoop(ctx context.Context, r *Realiser) {
 		case <-a.kick:
 		case <-resync:
 		}
+		a.m.SetQueue(len(a.kick))
 		u, ok := a.currentPlan()
 		if !ok {
 			continue // never touch the kernel before knowing the plan
@@ -307,6 +317,14 @@ func (a *Agent) reconcileLoop(ctx context.Context, r *Realiser) {
 		res, err := r.Realise(ctx, u.Plan)
 		if ctx.Err() != nil {
 			return
+		}
+		switch {
+		case err != nil:
+			a.m.Done(start, metrics.ResultError)
+		case res.Changes > 0:
+			a.m.Done(start, metrics.ResultOK)
+		default:
+			a.m.Done(start, metrics.ResultNoop)
 		}
 		a.mu.Lock()
 		a.status.MissingInterfaces = res.MissingInterfaces

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
@@ -169,7 +170,10 @@ func TestAgent(t *testing.T) {
 		})
 	}
 
-	a, stop := runAgent(t, cfg, plans, reg)
+	metrics1 := prometheus.NewRegistry()
+	cfg1 := cfg
+	cfg1.Registerer = metrics1
+	a, stop := runAgent(t, cfg1, plans, reg)
 
 	// Registration is retried until it succeeds, then repeated as heartbeat.
 	eventually(t, 10*time.Second, "heartbeats", func() error {
@@ -202,6 +206,9 @@ func TestAgent(t *testing.T) {
 		"fdb l2vx1000 02:00:00:00:00:01 master static",
 	}
 	waitState("plan 1 realised", withForeign(foreign, netA...))
+	if got := realiseRuns(t, metrics1, "ok"); got < 1 {
+		t.Errorf("runs{ok} after plan 1 = %v; want >= 1", got)
+	}
 	eventually(t, 10*time.Second, "tap1 reported missing", func() error {
 		if s := a.Status(); s.AppliedRevision != 1 || !cmp.Equal(s.MissingInterfaces, []string{"tap1"}) {
 			return fmt.Errorf("Status() = %+v", s)
@@ -247,7 +254,10 @@ func TestAgent(t *testing.T) {
 	}
 
 	// A restarted agent converges on the same state without duplicates.
-	a2, stop2 := runAgent(t, cfg, plans, &registrar{})
+	metrics2 := prometheus.NewRegistry()
+	cfg2 := cfg
+	cfg2.Registerer = metrics2
+	a2, stop2 := runAgent(t, cfg2, plans, &registrar{})
 	eventually(t, 10*time.Second, "restarted agent applied plan 2", func() error {
 		if s := a2.Status(); s.AppliedRevision != 2 {
 			return fmt.Errorf("Status() = %+v", s)
@@ -258,6 +268,10 @@ func TestAgent(t *testing.T) {
 		t.Errorf("kernel state after restart (-want +got):\n%s", diff)
 	}
 	stop2()
+	// The restarted agent found the plan realised: its runs changed nothing.
+	if noop, ok, failed := realiseRuns(t, metrics2, "noop"), realiseRuns(t, metrics2, "ok"), realiseRuns(t, metrics2, "error"); noop < 1 || ok != 0 || failed != 0 {
+		t.Errorf("restarted agent runs noop=%v ok=%v error=%v; want noop >= 1, no ok, no error", noop, ok, failed)
+	}
 
 	if err := a2.Cleanup(context.Background()); err != nil {
 		t.Fatalf("Cleanup() = %v", err)
@@ -289,4 +303,33 @@ func TestNewValidates(t *testing.T) {
 	if _, err := New(ok, newFeed(), &registrar{}); err != nil {
 		t.Errorf("New(%+v) = %v; want nil", ok, err)
 	}
+}
+
+// realiseRuns is l2gw_reconcile_runs_total of the host agent with result.
+func realiseRuns(t *testing.T, reg *prometheus.Registry, result string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "l2gw_reconcile_runs_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var comp, res string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "component":
+					comp = l.GetValue()
+				case "result":
+					res = l.GetValue()
+				}
+			}
+			if comp == "hostagent" && res == result {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
