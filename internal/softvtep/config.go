@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Port maps a Physical_Port of the switch to the Linux interface behind it.
@@ -47,6 +49,9 @@ type Config struct {
 	// MTU of the VXLAN devices. Zero means 1450 (1500 underlay minus 50 bytes
 	// of VXLAN encapsulation).
 	MTU int
+	// Registerer receives the soft VTEP's metrics (internal/metrics'
+	// reconcile metrics, component "softvtep"). Nil: not registered.
+	Registerer prometheus.Registerer
 }
 
 func (c *Config) validate() error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -36,7 +37,8 @@ type lab struct {
 	sw, bm, cp, vm     string
 	db                 *testenv.OVSDB
 	swh                *netlink.Handle
-	foreignBr, foreign string // devices in sw the soft VTEP must never touch
+	foreignBr, foreign string               // devices in sw the soft VTEP must never touch
+	metrics            *prometheus.Registry // of the last soft VTEP started
 }
 
 func newLab(t *testing.T) *lab {
@@ -138,10 +140,12 @@ func (l *lab) startVTEP(t *testing.T, cleanup bool) (stop func()) {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	l.metrics = prometheus.NewRegistry()
 	v, err := New(logger, Config{
 		OVSDB: l.db.UnixTarget(), Name: "gatewayhost", TunnelIP: netip.MustParseAddr(swUnderlay),
 		Ports: []Port{{Name: "port1", Interface: "p1"}}, NetNS: l.sw,
 		Cleanup: cleanup, ResyncInterval: 500 * time.Millisecond,
+		Registerer: l.metrics,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -405,6 +409,9 @@ func TestSoftVTEPEmptiedDatabase(t *testing.T) {
 	l.db.VTEPCtl(t, "add-ucast-remote", "ls1", vmMAC, cpUnderlay)
 	l.db.VTEPCtl(t, "add-mcast-remote", "ls1", "unknown-dst", cpUnderlay)
 	l.waitState(t, slices.Clone(wantBound))
+	if ok, failed := l.runs(t, "ok"), l.runs(t, "error"); ok < 1 || failed != 0 {
+		t.Errorf("reconcile runs ok=%v error=%v; want ok >= 1, no error", ok, failed)
+	}
 
 	l.db.Restart(t, true)
 	eventually(t, "switch registered again", func() string {
@@ -477,4 +484,29 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// runs is l2gw_reconcile_runs_total{component="softvtep",result=result} of
+// the last soft VTEP started.
+func (l *lab) runs(t *testing.T, result string) float64 {
+	t.Helper()
+	mfs, err := l.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "l2gw_reconcile_runs_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			if labels["component"] == "softvtep" && labels["result"] == result {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/reconcile"
 )
 
@@ -24,6 +25,7 @@ type VTEP struct {
 	log  *slog.Logger
 	kick chan struct{}
 	db   atomic.Pointer[session]
+	m    *metrics.Reconcile
 }
 
 // session is one OVSDB connection.
@@ -40,6 +42,7 @@ func New(logger *slog.Logger, cfg Config) (*VTEP, error) {
 		cfg:  cfg.withDefaults(),
 		log:  logger.With("switch", cfg.Name),
 		kick: make(chan struct{}, 1),
+		m:    metrics.NewReconcile(cfg.Registerer, "softvtep"),
 	}, nil
 }
 
@@ -49,6 +52,7 @@ func (v *VTEP) trigger() {
 	case v.kick <- struct{}{}:
 	default:
 	}
+	v.m.SetQueue(len(v.kick))
 }
 
 // Run registers the switch, realises the database until ctx is done, and
@@ -89,6 +93,7 @@ func (v *VTEP) Run(ctx context.Context) error {
 	v.loop(runCtx, dp)
 	cancel()
 	wg.Wait()
+	v.m.SetQueue(0)
 
 	if v.cfg.Cleanup {
 		if _, err := dp.apply(plan{switches: map[int]*lsPlan{}, faults: map[string][]string{}}); err != nil {
@@ -121,9 +126,20 @@ func (v *VTEP) loop(ctx context.Context, dp *dataplane) {
 		case <-tick.C:
 		case <-retry.C:
 		}
+		v.m.SetQueue(len(v.kick))
+		start := time.Now()
 		rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 		err := v.reconcile(rctx, dp)
 		cancel()
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			v.m.Done(start, metrics.ResultError)
+		case v.db.Load() == nil:
+			v.m.Done(start, metrics.ResultNoop) // no database: Linux left alone
+		default:
+			v.m.Done(start, metrics.ResultOK)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
