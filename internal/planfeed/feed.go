@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/store"
@@ -51,6 +53,9 @@ type Config struct {
 	// are replaced by one whole plan; zero means 1024.
 	MaxPending int
 	Logger     *slog.Logger // nil discards
+	// Registerer receives the feed's metrics (metrics.go). Nil: not
+	// registered.
+	Registerer prometheus.Registerer
 }
 
 // ErrClosed is returned by Watch.Next once the feed has stopped.
@@ -72,6 +77,7 @@ type Feed struct {
 	hosts    map[*Watch[planner.HostPlan, planner.HostDelta]]struct{}
 	wg       sync.WaitGroup // adapter goroutines (SwitchPlans, HostPlans)
 	marks    marks          // when plans and objects last changed (resume.go)
+	m        *feedMetrics
 }
 
 // New returns a Feed reading src. It validates cfg.Planner.
@@ -100,6 +106,7 @@ func New(src Source, cfg Config) (*Feed, error) {
 		changed:  make(chan struct{}),
 		switches: map[*Watch[planner.SwitchPlan, planner.SwitchDelta]]struct{}{},
 		hosts:    map[*Watch[planner.HostPlan, planner.HostDelta]]struct{}{},
+		m:        newFeedMetrics(cfg.Registerer),
 	}, nil
 }
 
@@ -240,6 +247,8 @@ func (f *Feed) snapshot(ctx context.Context) error {
 		w.resetLocked()
 	}
 	f.advanceLocked()
+	f.m.snapshots.Inc()
+	f.m.revision.Set(float64(snap.Revision))
 	f.log.Debug("plans rebuilt from snapshot", "revision", snap.Revision)
 	return nil
 }
@@ -287,6 +296,9 @@ func (f *Feed) follow(ctx context.Context) (int, error) {
 		}
 	}
 	f.advanceLocked()
+	f.m.batches.Inc()
+	f.m.changes.Add(float64(len(chs)))
+	f.m.revision.Set(float64(rev))
 	f.log.Debug("plans updated", "revision", rev, "changes", len(chs), "switches", len(res.Switches), "hosts", len(res.Hosts))
 	return len(chs), nil
 }

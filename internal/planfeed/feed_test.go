@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/store"
 )
@@ -16,7 +19,8 @@ func TestFeedFollowInterval(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m := newMem()
-	f, err := New(m, Config{PollInterval: time.Hour, FollowInterval: time.Hour})
+	reg := prometheus.NewRegistry()
+	f, err := New(m, Config{PollInterval: time.Hour, FollowInterval: time.Hour, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,5 +41,23 @@ func TestFeedFollowInterval(t *testing.T) {
 	}
 	if got := f.Revision(); got != 1 {
 		t.Errorf("Revision() = %d; want 1 (the second commit waits for the interval)", got)
+	}
+	// One snapshot (revision 0), then one batch of one change.
+	for _, c := range []struct {
+		name string
+		c    prometheus.Collector
+		want float64
+	}{
+		{"l2gw_planfeed_revision", f.m.revision, 1},
+		{"l2gw_planfeed_snapshots_total", f.m.snapshots, 1},
+		{"l2gw_planfeed_follow_batches_total", f.m.batches, 1},
+		{"l2gw_planfeed_changes_total", f.m.changes, 1},
+	} {
+		if got := testutil.ToFloat64(c.c); got != c.want {
+			t.Errorf("%s = %v; want %v", c.name, got, c.want)
+		}
+	}
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 4 {
+		t.Errorf("registry holds %d metrics (%v); want the feed's 4", n, err)
 	}
 }
