@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/api"
 	"github.com/l2gw/l2gw/internal/model"
@@ -57,6 +59,9 @@ type Config struct {
 	StatusWait time.Duration
 	// Now is the clock of host heartbeats; nil means time.Now.
 	Now func() time.Time
+	// Registerer receives the handler's metrics (metrics.go). Nil: not
+	// registered.
+	Registerer prometheus.Registerer
 }
 
 // Handler serves the agent endpoints under agentwire.Prefix and
@@ -69,6 +74,7 @@ type Handler struct {
 	mux  *http.ServeMux
 	// agents tracks which switches have an agent with a plan stream open.
 	agents presence
+	m      *handlerMetrics
 }
 
 // New returns the handler. The feed must be running for streams and status
@@ -92,7 +98,7 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{st: st, feed: feed, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{st: st, feed: feed, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), m: newHandlerMetrics(cfg.Registerer)}
 	p := agentwire.Prefix
 	h.handle("POST "+p+"/switches/{name}/report", "report_switch", h.reportSwitch)
 	h.handle("PUT "+p+"/switches/{name}/status", "update_switch_status", h.switchStatus)
@@ -100,9 +106,9 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	h.handle("POST "+p+"/hosts/{name}/register", "register_host", h.registerHost)
 	h.handle("GET "+p+"/hosts/{name}/plan", "get_host_plan", h.hostPlan)
 	h.handle("GET "+neutron.PathConnections+"/{id}/status", "get_l2_gateway_connection_status", h.connectionStatus)
-	h.mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
+	h.mux.HandleFunc(p+"/", h.count("other", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, h.log, model.NewFault(model.ErrNotFound, "HTTPNotFound", "The resource could not be found."))
-	})
+	}))
 	return h
 }
 
@@ -121,25 +127,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // policy action, and a NeutronError 405 with Allow for other methods.
 func (h *Handler) handle(pattern, action string, fn http.HandlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
-	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	h.mux.HandleFunc(pattern, h.count(path, func(w http.ResponseWriter, r *http.Request) {
 		if _, err := api.Authorize(r, h.cfg.Authenticator, h.cfg.Policy, action); err != nil {
 			api.WriteError(w, r, h.log, err)
 			return
 		}
 		fn(w, r)
-	})
+	}))
 	allow := method
 	if method == http.MethodGet {
 		allow += ", " + http.MethodHead
 	}
-	h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+	h.mux.HandleFunc(path, h.count(path, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
 		b, _ := json.Marshal(neutron.ErrorBody{NeutronError: neutron.Error{Type: "HTTPMethodNotAllowed",
 			Message: fmt.Sprintf("The method %s is not allowed for this resource.", r.Method)}})
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		_, _ = w.Write(b)
-	})
+	}))
 }
 
 func invalid(format string, args ...any) error {

@@ -120,6 +120,9 @@ func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, k
 		return
 	}
 	defer wt.Stop()
+	streams := h.m.streams.WithLabelValues(kind)
+	streams.Inc()
+	defer streams.Dec()
 	log.Debug("plan stream opened", "from", from, "resumed", resumed)
 	if resumed > 0 {
 		if err := sw.write(agentwire.Event[P, D]{Type: agentwire.EventResumed, Revision: resumed}); err != nil {

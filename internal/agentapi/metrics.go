@@ -1,0 +1,67 @@
+package agentapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/l2gw/l2gw/internal/metrics"
+)
+
+// handlerMetrics are the agent endpoints' metrics (Config.Registerer).
+type handlerMetrics struct {
+	requests *prometheus.CounterVec // l2gw_agentapi_requests_total{method,route,code}
+	streams  *prometheus.GaugeVec   // l2gw_agentapi_plan_streams{kind}
+}
+
+func newHandlerMetrics(reg prometheus.Registerer) *handlerMetrics {
+	return &handlerMetrics{
+		requests: metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "l2gw_agentapi_requests_total",
+			Help: "Agent protocol requests by method, route pattern and status code (plan streams count when they end).",
+		}, []string{"method", "route", "code"})),
+		streams: metrics.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "l2gw_agentapi_plan_streams",
+			Help: "Plan streams open to agents by kind (switch, host).",
+		}, []string{"kind"})),
+	}
+}
+
+// statusWriter records the status code; Unwrap keeps
+// http.ResponseController (flushes, write deadlines of plan streams) working.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// count counts the requests fn answers under route.
+func (h *Handler) count(route string, fn http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			code := sw.code
+			if code == 0 {
+				code = http.StatusOK
+			}
+			h.m.requests.WithLabelValues(r.Method, route, strconv.Itoa(code)).Inc()
+		}()
+		fn(sw, r)
+	}
+}
