@@ -16,7 +16,7 @@ type handlerMetrics struct {
 }
 
 func newHandlerMetrics(reg prometheus.Registerer) *handlerMetrics {
-	return &handlerMetrics{
+	m := &handlerMetrics{
 		requests: metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "l2gw_agentapi_requests_total",
 			Help: "Agent protocol requests by method, route pattern and status code (plan streams count when they end).",
@@ -26,6 +26,10 @@ func newHandlerMetrics(reg prometheus.Registerer) *handlerMetrics {
 			Help: "Plan streams open to agents by kind (switch, host).",
 		}, []string{"kind"})),
 	}
+	// Both kinds from the start: none open reads 0, not absent.
+	m.streams.WithLabelValues("switch")
+	m.streams.WithLabelValues("host")
+	return m
 }
 
 // statusWriter records the status code; Unwrap keeps

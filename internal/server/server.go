@@ -16,6 +16,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/planfeed"
 	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/switchagent"
@@ -75,6 +76,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.API.Logger == nil {
 		cfg.API.Logger = log
+	}
+	// One registry for everything the server runs, served on /metrics by
+	// the API.
+	if cfg.API.Registry == nil {
+		cfg.API.Registry = metrics.NewRegistry()
 	}
 	handler, feed, agents, err := plans(st, cfg, log)
 	if err != nil {
@@ -149,6 +155,9 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	if cfg.Feed.Logger == nil {
 		cfg.Feed.Logger = log.With("component", "planfeed")
 	}
+	if cfg.Feed.Registerer == nil {
+		cfg.Feed.Registerer = cfg.API.Registry
+	}
 	feed, err := planfeed.New(st, cfg.Feed)
 	if err != nil {
 		return nil, nil, nil, err
@@ -163,6 +172,9 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	if ac.Policy == nil {
 		ac.Policy = cfg.API.Policy
 	}
+	if ac.Registerer == nil {
+		ac.Registerer = cfg.API.Registry
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api.New(st, cfg.API))
 	agentapi.New(st, feed, ac).Mount(mux)
@@ -170,6 +182,9 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	for _, sc := range cfg.Switches {
 		if sc.Logger == nil {
 			sc.Logger = log.With("component", "switchagent")
+		}
+		if sc.Registerer == nil {
+			sc.Registerer = cfg.API.Registry
 		}
 		a, err := switchagent.New(sc, agentapi.Local{Feed: feed}, st)
 		if err != nil {

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/l2gw/l2gw/internal/switchagent"
+	"github.com/l2gw/l2gw/internal/testenv"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestMetricsEmbeddedAgents runs the server with two embedded switch
+// agents: its /metrics serves the API's, the plan feed's, the agent
+// protocol's and both agents' metrics from one registry.
+func TestMetricsEmbeddedAgents(t *testing.T) {
+	var targets []switchagent.Config
+	for _, name := range []string{"tor1", "tor2"} {
+		o := testenv.StartOVSDB(t, false)
+		o.VTEPCtl(t, "add-ps", name, "--", "set", "Physical_Switch", name, "tunnel_ips=192.0.2.10", "--", "add-port", name, "port1")
+		targets = append(targets, switchagent.Config{Target: o.UnixTarget(), ProbeInterval: -1})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{
+			Bind:      "127.0.0.1:0",
+			Database:  "sqlite://" + filepath.Join(t.TempDir(), "l2gw.db"),
+			Switches:  targets,
+			Listening: func(a net.Addr) { addrc <- a.String() },
+		})
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatalf("Run = %v before listening", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server not listening within 30s")
+	}
+
+	want := []string{
+		"l2gw_switchagent_ovsdb_connected 2",
+		`l2gw_reconcile_runs_total{component="switchagent",result="noop"}`,
+		"l2gw_switchagent_transaction_operations_count",
+		"l2gw_planfeed_revision",
+		"l2gw_planfeed_snapshots_total 1",
+		`l2gw_agentapi_plan_streams{kind="switch"} 0`,
+		"l2gw_api_requests_total",
+		"go_goroutines",
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		body := get(t, client, "http://"+addr+"/metrics")
+		var missing []string
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /metrics lacks %q within 30s:\n%s", missing, body)
+		}
+		<-tick.C
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v; want nil after cancel", err)
+	}
+}
+
+func get(t *testing.T, c *http.Client, url string) string {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
+}
