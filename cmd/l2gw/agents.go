@@ -16,6 +16,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/hostagent"
+	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/switchagent"
 )
 
@@ -59,6 +60,7 @@ func newHostAgentCmd() *cobra.Command {
 // switchAgentOptions are the flags of `l2gw switch-agent`.
 type switchAgentOptions struct {
 	server, name, logLevel string
+	metricsBind            string
 	targets                []string
 	sslCert, sslKey, sslCA string
 	probe, audit           time.Duration
@@ -162,16 +164,22 @@ the token to --token / L2GW_TOKEN.`,
 			if err != nil {
 				return fmt.Errorf("--server: %w", err)
 			}
+			reg := metrics.NewRegistry()
 			agents := make([]*switchagent.Agent, len(cfgs))
 			for i, c := range cfgs {
+				c.Registerer = reg
 				if agents[i], err = switchagent.New(c, link, link); err != nil {
 					return err
 				}
 			}
 			logger.Info("switch agent config", "server", o.server, "switches", o.targets, "name", o.name,
-				"probe_interval", o.probe, "audit_interval", o.audit, "tls", o.sslCert != "")
+				"probe_interval", o.probe, "audit_interval", o.audit, "tls", o.sslCert != "", "metrics_bind", o.metricsBind)
 			ctx := cmd.Context()
-			errs := make([]error, len(agents))
+			stopMetrics, err := startMetrics(ctx, o.metricsBind, reg, logger)
+			if err != nil {
+				return err
+			}
+			errs := make([]error, len(agents)+1)
 			var wg sync.WaitGroup
 			for i, a := range agents {
 				wg.Add(1)
@@ -183,6 +191,7 @@ the token to --token / L2GW_TOKEN.`,
 				}()
 			}
 			wg.Wait()
+			errs[len(agents)] = stopMetrics()
 			return errors.Join(errs...)
 		},
 	}
@@ -196,6 +205,7 @@ the token to --token / L2GW_TOKEN.`,
 	f.DurationVar(&o.probe, "probe-interval", 5*time.Second, "OVSDB echo probe period (negative disables)")
 	f.DurationVar(&o.audit, "audit-interval", time.Minute, "period of the full reconcile (negative disables)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/l2gw/l2gw/internal/hostagent"
+	"github.com/l2gw/l2gw/internal/metrics"
 )
 
 // hostAgentConnect returns the host agent's link to the API server at
@@ -23,6 +24,7 @@ type hostAgentConnect func(serverURL string) (hostagent.Plans, hostagent.Registr
 func newHostAgentCmdWith(connect hostAgentConnect) *cobra.Command {
 	var (
 		server, host, vtepIP, netnsName, logLevel string
+		metricsBind                               string
 		cleanup                                   bool
 		resync, heartbeat                         time.Duration
 		mtu                                       int
@@ -57,9 +59,11 @@ L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP).`,
 				return errors.New("--server is required")
 			}
 			logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			metricsReg := metrics.NewRegistry()
 			cfg := hostagent.Config{
 				Host: host, VTEPIP: vtepIP, NetNS: netnsName, Logger: logger,
 				ResyncInterval: resync, HeartbeatInterval: heartbeat, DefaultMTU: mtu,
+				Registerer: metricsReg,
 			}
 			// Validate the flags before reaching out to the server.
 			if err := cfg.Validate(); err != nil {
@@ -74,8 +78,12 @@ L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP).`,
 				return err
 			}
 			logger.Info("host agent config", "server", server, "host", host, "vtep_ip", vtepIP,
-				"netns", netnsName, "cleanup", cleanup, "resync", resync, "heartbeat", heartbeat, "mtu", mtu)
-			runErr := a.Run(cmd.Context())
+				"netns", netnsName, "cleanup", cleanup, "resync", resync, "heartbeat", heartbeat, "mtu", mtu, "metrics_bind", metricsBind)
+			stopMetrics, err := startMetrics(cmd.Context(), metricsBind, metricsReg, logger)
+			if err != nil {
+				return err
+			}
+			runErr := errors.Join(a.Run(cmd.Context()), stopMetrics())
 			if cleanup {
 				ctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 30*time.Second)
 				defer cancel()
@@ -95,5 +103,6 @@ L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP).`,
 	f.DurationVar(&heartbeat, "heartbeat", 30*time.Second, "period of the host registration heartbeat")
 	f.IntVar(&mtu, "mtu", hostagent.DefaultMTU, "MTU of networks whose plan gives none")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/softvtep"
 )
 
@@ -18,6 +20,7 @@ import (
 func newSoftVTEPCmd() *cobra.Command {
 	var (
 		ovsdbTarget, name, tunnelIP, netnsName, logLevel string
+		metricsBind                                      string
 		ports                                            []string
 		cleanup                                          bool
 		resync                                           time.Duration
@@ -52,9 +55,11 @@ L2GW_SOFT_VTEP_OVSDB, L2GW_SOFT_VTEP_PORT="port1=p1,port2=p2").`,
 				return fmt.Errorf("--log-level: %w", err)
 			}
 			logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			reg := metrics.NewRegistry()
 			cfg := softvtep.Config{
 				OVSDB: ovsdbTarget, Name: name, NetNS: netnsName,
 				Cleanup: cleanup, ResyncInterval: resync, MTU: mtu,
+				Registerer: reg,
 			}
 			if tunnelIP != "" {
 				ip, err := netip.ParseAddr(tunnelIP)
@@ -74,7 +79,11 @@ L2GW_SOFT_VTEP_OVSDB, L2GW_SOFT_VTEP_PORT="port1=p1,port2=p2").`,
 			if err != nil {
 				return err
 			}
-			return v.Run(cmd.Context())
+			stopMetrics, err := startMetrics(cmd.Context(), metricsBind, reg, logger)
+			if err != nil {
+				return err
+			}
+			return errors.Join(v.Run(cmd.Context()), stopMetrics())
 		},
 	}
 	f := cmd.Flags()
@@ -87,6 +96,7 @@ L2GW_SOFT_VTEP_OVSDB, L2GW_SOFT_VTEP_PORT="port1=p1,port2=p2").`,
 	f.DurationVar(&resync, "resync", 5*time.Second, "period of the full reconcile")
 	f.IntVar(&mtu, "mtu", 1450, "MTU of the VXLAN devices")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }
 
