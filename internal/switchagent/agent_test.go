@@ -1,7 +1,9 @@
 package switchagent
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -121,11 +123,15 @@ func TestSeedWorkflow(t *testing.T) {
 			t.Fatalf("%s: state (-want +got):\n%s", st.name, diff)
 		}
 		// Every step changes the switch: one more run with result ok, each
-		// writing one transaction; none failed.
-		m := agentCounts(t, reg)
-		if m.ok < float64(i+1) || m.ok != m.transactions || m.errors != 0 || m.connected != 1 {
-			t.Errorf("%s: metrics %+v; want ok >= %d, ok == transactions, no errors, connected 1", st.name, m, i+1)
-		}
+		// writing one transaction; none failed. The run is counted just
+		// after its status is reported.
+		eventually(t, 10*time.Second, func() string {
+			m := agentCounts(t, reg)
+			if m.ok < float64(i+1) || m.ok != m.transactions || m.errors != 0 || m.connected != 1 {
+				return fmt.Sprintf("%s: metrics %+v; want ok >= %d, ok == transactions, no errors, connected 1", st.name, m, i+1)
+			}
+			return ""
+		})
 	}
 	if diff := cmp.Diff(before, rawDump(t, o)); diff != "" {
 		t.Errorf("database after the empty plan differs from before (-before +after):\n%s", diff)
