@@ -93,11 +93,13 @@ func New(st store.Store, cfg Config) http.Handler {
 	return h.mux
 }
 
-// endpoint is one method of a route. auth false serves without credentials.
+// endpoint is one method of a route. noAuth serves without credentials;
+// otherwise the caller must be allowed action by the policy.
 type endpoint struct {
 	method string
 	fn     http.HandlerFunc
 	noAuth bool
+	action string // policy action, e.g. "create_port"
 }
 
 func (h *handler) routes(metrics http.Handler) {
@@ -123,22 +125,25 @@ func (h *handler) routes(metrics http.Handler) {
 	}))
 }
 
+// crud routes a resource's handlers (nil: method not allowed), each behind
+// the policy action Neutron names it by: get_, create_, update_ or delete_
+// and the member key (lists are get_ too).
 func (h *handler) crud(res neutron.Resource, list, create, show, update, del http.HandlerFunc) {
 	var coll, member []endpoint
 	if list != nil {
-		coll = append(coll, endpoint{method: http.MethodGet, fn: list})
+		coll = append(coll, endpoint{method: http.MethodGet, fn: list, action: "get_" + res.Member})
 	}
 	if create != nil {
-		coll = append(coll, endpoint{method: http.MethodPost, fn: create})
+		coll = append(coll, endpoint{method: http.MethodPost, fn: create, action: "create_" + res.Member})
 	}
 	if show != nil {
-		member = append(member, endpoint{method: http.MethodGet, fn: show})
+		member = append(member, endpoint{method: http.MethodGet, fn: show, action: "get_" + res.Member})
 	}
 	if update != nil {
-		member = append(member, endpoint{method: http.MethodPut, fn: update})
+		member = append(member, endpoint{method: http.MethodPut, fn: update, action: "update_" + res.Member})
 	}
 	if del != nil {
-		member = append(member, endpoint{method: http.MethodDelete, fn: del})
+		member = append(member, endpoint{method: http.MethodDelete, fn: del, action: "delete_" + res.Member})
 	}
 	h.route(res.Path, coll...)
 	if len(member) > 0 {
@@ -152,6 +157,9 @@ func (h *handler) route(pattern string, eps ...endpoint) {
 	allow := make([]string, 0, len(eps)+1)
 	for _, ep := range eps {
 		fn := ep.fn
+		if ep.action != "" {
+			fn = h.authorize(ep.action, fn)
+		}
 		if !ep.noAuth {
 			fn = h.authenticate(fn)
 		}
@@ -229,6 +237,17 @@ func (h *handler) authenticate(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		next(w, r.WithContext(withCredentials(r.Context(), c)))
+	}
+}
+
+// authorize serves next only to callers the policy allows action.
+func (h *handler) authorize(action string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h.enforce(r, action); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		next(w, r)
 	}
 }
 

@@ -200,10 +200,6 @@ func decodeGatewayUpdate(body any) (model.GatewayUpdate, []deviceIn, error) {
 }
 
 func (h *handler) createGateway(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "create_l2_gateway"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	body, err := readJSON(w, r, h.maxBody)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -223,10 +219,6 @@ func (h *handler) createGateway(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) showGateway(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "get_l2_gateway"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	gw, err := h.st.GetGateway(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.writeError(w, r, err)
@@ -236,10 +228,6 @@ func (h *handler) showGateway(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) updateGateway(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "update_l2_gateway"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	id := r.PathValue("id")
 	body, err := readJSON(w, r, h.maxBody)
 	if err != nil {
@@ -288,10 +276,6 @@ func hasDevice(gw model.Gateway, name string) bool {
 }
 
 func (h *handler) deleteGateway(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "delete_l2_gateway"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	if err := h.st.DeleteGateway(r.Context(), r.PathValue("id")); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -300,10 +284,6 @@ func (h *handler) deleteGateway(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) listGateways(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "get_l2_gateway"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	serveList(h, w, r, collection[neutron.Gateway]{
 		res:  neutron.Gateways,
 		kind: store.KindGateway,

@@ -45,10 +45,6 @@ func decodeHostCreate(body any) (model.Host, error) {
 }
 
 func (h *handler) createHost(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "create_host"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	body, err := readJSON(w, r, h.maxBody)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -67,10 +63,6 @@ func (h *handler) createHost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) showHost(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "get_host"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	hst, err := h.st.GetHost(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.writeError(w, r, err)
@@ -80,10 +72,6 @@ func (h *handler) showHost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) updateHost(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "update_host"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	body, err := readJSON(w, r, h.maxBody)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -133,10 +121,6 @@ func (h *handler) updateHost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) deleteHost(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "delete_host"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	if err := h.st.DeleteHost(r.Context(), r.PathValue("id")); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -145,10 +129,6 @@ func (h *handler) deleteHost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) listHosts(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "get_host"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	now := h.now()
 	serveList(h, w, r, collection[neutron.Host]{
 		res: neutron.Hosts,
@@ -181,10 +161,6 @@ func (h *handler) listHosts(w http.ResponseWriter, r *http.Request) {
 
 // showSwitch finds a switch by name, else by id.
 func (h *handler) showSwitch(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "get_switch"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	key := r.PathValue("id")
 	sw, err := h.st.GetSwitch(r.Context(), key)
 	if errors.Is(err, model.ErrNotFound) {
@@ -206,10 +182,6 @@ func (h *handler) showSwitch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) listSwitches(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "get_switch"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	serveList(h, w, r, collection[neutron.Switch]{
 		res: neutron.Switches,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Switch, error) {
@@ -247,10 +219,6 @@ func (h *handler) listSwitches(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) listLocalMACs(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "get_local_mac"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	serveList(h, w, r, collection[neutron.LocalMAC]{
 		res: neutron.LocalMACs,
 		list: func(ctx context.Context, q store.Query) ([]neutron.LocalMAC, error) {

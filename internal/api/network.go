@@ -110,16 +110,12 @@ func optionalStrings(res map[string]any, names ...string) (int, error) {
 
 func (h *handler) createNetworks(w http.ResponseWriter, r *http.Request) {
 	serveCreate(h, w, r, bulkCreate[model.Network, neutron.Network]{
-		action: "create_network", member: neutron.KeyNetwork, collection: neutron.KeyNetworks,
+		member: neutron.KeyNetwork, collection: neutron.KeyNetworks,
 		decode: decodeNetworkCreate, create: h.st.CreateNetworks, wire: neutron.FromNetwork,
 	})
 }
 
 func (h *handler) showNetwork(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "get_network"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	n, err := h.st.GetNetwork(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.writeError(w, r, err)
@@ -129,10 +125,6 @@ func (h *handler) showNetwork(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) updateNetwork(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "update_network"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	body, err := readJSON(w, r, h.maxBody)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -183,10 +175,6 @@ func (h *handler) updateNetwork(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) deleteNetwork(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "delete_network"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	if err := h.st.DeleteNetwork(r.Context(), r.PathValue("id")); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -195,10 +183,6 @@ func (h *handler) deleteNetwork(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) listNetworks(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "get_network"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	serveList(h, w, r, collection[neutron.Network]{
 		res: neutron.Networks,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Network, error) {

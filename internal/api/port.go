@@ -219,16 +219,12 @@ func decodePortCreate(res map[string]any, project string) (model.Port, error) {
 
 func (h *handler) createPorts(w http.ResponseWriter, r *http.Request) {
 	serveCreate(h, w, r, bulkCreate[model.Port, neutron.Port]{
-		action: "create_port", member: neutron.KeyPort, collection: neutron.KeyPorts,
+		member: neutron.KeyPort, collection: neutron.KeyPorts,
 		decode: decodePortCreate, create: h.st.CreatePorts, wire: neutron.FromPort,
 	})
 }
 
 func (h *handler) showPort(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "get_port"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	p, err := h.st.GetPort(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.writeError(w, r, err)
@@ -238,10 +234,6 @@ func (h *handler) showPort(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) updatePort(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "update_port"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	body, err := readJSON(w, r, h.maxBody)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -282,10 +274,6 @@ func (h *handler) updatePort(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) deletePort(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "delete_port"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	if err := h.st.DeletePort(r.Context(), r.PathValue("id")); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -294,10 +282,6 @@ func (h *handler) deletePort(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) listPorts(w http.ResponseWriter, r *http.Request) {
-	if err := h.enforce(r, "get_port"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	serveList(h, w, r, collection[neutron.Port]{
 		res: neutron.Ports,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Port, error) {
