@@ -17,6 +17,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/reconcile"
 	"github.com/l2gw/l2gw/internal/store"
 )
 
@@ -198,26 +199,11 @@ func (f *Feed) run(ctx context.Context) error {
 		case <-wake:
 			// Commits are streaming in when the last read found changes
 			// only just now: let more of them gather.
-			if !pause(ctx, f.cfg.FollowInterval-time.Since(lastRead)) {
+			if !reconcile.Sleep(ctx, f.cfg.FollowInterval-time.Since(lastRead)) {
 				return nil
 			}
 		case <-tick.C:
 		}
-	}
-}
-
-// pause waits d (nothing when d <= 0); false means ctx is done.
-func pause(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
