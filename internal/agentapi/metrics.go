@@ -32,39 +32,12 @@ func newHandlerMetrics(reg prometheus.Registerer) *handlerMetrics {
 	return m
 }
 
-// statusWriter records the status code; Unwrap keeps
-// http.ResponseController (flushes, write deadlines of plan streams) working.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // count counts the requests fn answers under route.
 func (h *Handler) count(route string, fn http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &metrics.StatusWriter{ResponseWriter: w}
 		defer func() {
-			code := sw.code
-			if code == 0 {
-				code = http.StatusOK
-			}
-			h.m.requests.WithLabelValues(r.Method, route, strconv.Itoa(code)).Inc()
+			h.m.requests.WithLabelValues(r.Method, route, strconv.Itoa(sw.Code())).Inc()
 		}()
 		fn(sw, r)
 	}

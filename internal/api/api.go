@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
 	"github.com/l2gw/l2gw/internal/store"
@@ -179,47 +180,23 @@ func (h *handler) route(pattern string, eps ...endpoint) {
 	}))
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // instrument counts and times requests by route pattern, and turns a panic
 // (a bug) into a logged 500 rather than a dropped connection.
 func (h *handler) instrument(route string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &metrics.StatusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
 				h.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
-				if sw.code == 0 {
+				if !sw.Written() {
 					writeErrorBody(sw, http.StatusInternalServerError, neutron.Error{Type: "HTTPInternalServerError", Message: internalErrorMessage})
 				}
 			}
-			code := sw.code
-			if code == 0 {
-				code = http.StatusOK
-			}
+			code := sw.Code()
 			h.requests.WithLabelValues(r.Method, route, strconv.Itoa(code)).Inc()
 			h.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
 			h.log.Debug("request", logAttrs(r), "code", code, "duration", time.Since(start))
