@@ -20,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/l2gw/l2gw/bench/internal/l2gwproc"
 )
 
 func main() {
@@ -132,7 +134,7 @@ func run(ctx context.Context, o options) error {
 		bin := o.binary
 		if bin == "" {
 			logf("building l2gw")
-			if bin, err = buildBinary(ctx, tmp); err != nil {
+			if bin, err = l2gwproc.Build(tmp); err != nil {
 				return err
 			}
 		}

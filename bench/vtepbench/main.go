@@ -34,6 +34,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/l2gw/l2gw/bench/internal/l2gwproc"
 )
 
 type options struct {
@@ -121,7 +123,7 @@ func run(ctx context.Context, o options) (err error) {
 		bin := o.binary
 		if bin == "" {
 			logln("building l2gw")
-			if bin, err = buildBinary(ctx, tmp); err != nil {
+			if bin, err = l2gwproc.Build(tmp); err != nil {
 				return err
 			}
 		}
@@ -147,7 +149,7 @@ func run(ctx context.Context, o options) (err error) {
 	if err := b.convergence(ctx, &r); err != nil {
 		return fmt.Errorf("convergence: %w", err)
 	}
-	if r.rss, err = rss(srv.pid); err != nil {
+	if r.rss, _, err = l2gwproc.Memory(srv.pid); err != nil {
 		return err
 	}
 	if o.churn > 0 {
