@@ -47,7 +47,7 @@ func TestSwitchAgentProcessSSL(t *testing.T) {
 	must(err)
 	_, err = c.CreatePort(ctx, neutron.PortCreate{NetworkID: n.ID, MACAddress: "fa:16:3e:00:00:01", HostID: "compute1"})
 	must(err)
-	poll(t, "the agent reports gatewayhost over ssl", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "the agent reports gatewayhost over ssl", func() (bool, string) {
 		sws, err := c.ListSwitches(ctx, client.Filter("name", "gatewayhost"))
 		return err == nil && len(sws) == 1 && sws[0].Connected, "not yet"
 	})
@@ -57,7 +57,7 @@ func TestSwitchAgentProcessSSL(t *testing.T) {
 	conn, err := c.CreateConnection(ctx, neutron.ConnectionCreate{L2GatewayID: gw.ID, NetworkID: n.ID, SegmentationID: "100"})
 	must(err)
 
-	poll(t, "connection in sync", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "connection in sync", func() (bool, string) {
 		st, err := c.ConnectionStatus(ctx, conn.ID)
 		if err != nil || len(st.Status) != 1 {
 			return false, "status: " + errString(err)

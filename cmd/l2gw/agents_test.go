@@ -21,23 +21,6 @@ import (
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
-func poll(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30s; last: %s", what, why)
-		}
-		<-tick.C
-	}
-}
-
 func ovsdbDump(t *testing.T, o *testenv.OVSDB) string {
 	t.Helper()
 	out, err := exec.Command("ovsdb-client", "dump", o.UnixTarget(), "hardware_vtep").CombinedOutput()
@@ -105,7 +88,7 @@ func TestSwitchAgentProcess(t *testing.T) {
 		_, err = c.CreatePort(ctx, p)
 		must(err)
 	}
-	poll(t, "the agent reports gatewayhost", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "the agent reports gatewayhost", func() (bool, string) {
 		sws, err := c.ListSwitches(ctx, client.Filter("name", "gatewayhost"))
 		return err == nil && len(sws) == 1 && sws[0].Connected, "not yet"
 	})
@@ -124,11 +107,11 @@ mcast-mac-remote
   unknown-dst -> vxlan_over_ipv4/192.0.2.2`
 	converged := func(what string) {
 		t.Helper()
-		poll(t, what, func() (bool, string) {
+		testenv.Eventually(t, 30*time.Second, what, func() (bool, string) {
 			got, ok := remoteMACs(t, o)
 			return ok && got == want, got
 		})
-		poll(t, what+": connection in sync", func() (bool, string) {
+		testenv.Eventually(t, 30*time.Second, what+": connection in sync", func() (bool, string) {
 			st, err := c.ConnectionStatus(ctx, conn.ID)
 			if err != nil || len(st.Status) != 1 {
 				return false, "status: " + errString(err)
@@ -166,25 +149,25 @@ mcast-mac-remote
 	// disconnected once the agent's plan stream is gone, and connected
 	// again when a new agent takes over.
 	agent.Kill(t)
-	poll(t, "the killed agent's switch shows as disconnected", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "the killed agent's switch shows as disconnected", func() (bool, string) {
 		sw, err := c.GetSwitch(ctx, "gatewayhost")
 		return err == nil && !sw.Connected && sw.SyncError == agentapi.ErrAgentGone, fmt.Sprintf("%+v %v", sw, err)
 	})
 	agent = testenv.StartL2GW(t, "switch-agent (new)", bin, "switch-agent", "--server", "http://"+addr, "--switch", o.UnixTarget(),
 		"--probe-interval", "1s")
-	poll(t, "the new agent's switch shows as connected", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "the new agent's switch shows as connected", func() (bool, string) {
 		sw, err := c.GetSwitch(ctx, "gatewayhost")
 		return err == nil && sw.Connected && sw.SyncError == "", fmt.Sprintf("%+v %v", sw, err)
 	})
 
 	// Deleting the connection leaves the switch exactly as it was.
 	must(c.DeleteConnection(ctx, conn.ID))
-	poll(t, "switch back to its state before the connection", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "switch back to its state before the connection", func() (bool, string) {
 		got := ovsdbDump(t, o)
 		return got == before, got
 	})
 	agent.Terminate(t)
-	poll(t, "the stopped agent shows as disconnected", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "the stopped agent shows as disconnected", func() (bool, string) {
 		sw, err := c.GetSwitch(ctx, "gatewayhost")
 		return err == nil && !sw.Connected, "still connected"
 	})
@@ -220,7 +203,7 @@ func TestHostAgentProcess(t *testing.T) {
 		"--netns", ns, "--heartbeat", "200ms", "--log-level", "debug")
 
 	var first neutron.Host
-	poll(t, "compute9 registered and alive", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "compute9 registered and alive", func() (bool, string) {
 		hs, err := c.ListHosts(ctx, client.Filter("name", "compute9"))
 		if err != nil || len(hs) != 1 {
 			return false, "hosts: " + errString(err)
@@ -228,7 +211,7 @@ func TestHostAgentProcess(t *testing.T) {
 		first = hs[0]
 		return hs[0].Alive && hs[0].VTEPIP == "192.0.2.9", "not alive"
 	})
-	poll(t, "heartbeats advance", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "heartbeats advance", func() (bool, string) {
 		h, err := c.GetHost(ctx, first.ID)
 		return err == nil && h.Alive && h.LastHeartbeat.After(first.LastHeartbeat.Time), "heartbeat " + h.LastHeartbeat.String()
 	})
@@ -252,7 +235,7 @@ func TestHostAgentProcess(t *testing.T) {
 	must(err)
 	conn, err := c.CreateConnection(ctx, neutron.ConnectionCreate{L2GatewayID: gw.ID, NetworkID: n.ID, SegmentationID: "100"})
 	must(err)
-	poll(t, "l2vx1000 flooding to the switch", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "l2vx1000 flooding to the switch", func() (bool, string) {
 		link := lab.IP(ns, "-d", "link", "show")
 		if !strings.Contains(link, "l2vx1000") || !strings.Contains(link, "vxlan id 1000") {
 			return false, link
@@ -262,7 +245,7 @@ func TestHostAgentProcess(t *testing.T) {
 	})
 
 	must(c.DeleteConnection(ctx, conn.ID))
-	poll(t, "l2vx1000 removed", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "l2vx1000 removed", func() (bool, string) {
 		link := lab.IP(ns, "link", "show")
 		return !strings.Contains(link, "l2vx1000") && !strings.Contains(link, "l2br1000"), link
 	})

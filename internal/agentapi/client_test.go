@@ -17,6 +17,7 @@ import (
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/switchagent"
+	"github.com/l2gw/l2gw/internal/testenv"
 )
 
 func (e *env) link(cfg client.AgentConfig) *client.AgentLink {
@@ -121,7 +122,7 @@ func TestAgentLinkDetectsSilentStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := recv(t, ch, e.revision())
-	eventually(t, "reconnection after silence", func() (bool, string) {
+	testenv.Eventually(t, 20*time.Second, "reconnection after silence", func() (bool, string) {
 		reqs := e.planRequests()
 		n := 0
 		for _, r := range reqs {

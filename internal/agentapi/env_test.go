@@ -264,23 +264,3 @@ func (e *env) do(method, path, body string, hdr ...string) (int, []byte) {
 	}
 	return res.StatusCode, b
 }
-
-// eventually polls cond until it holds or 20s pass.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	var last string
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		last = why
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within 20s; last: %s", what, last)
-		}
-		<-tick.C
-	}
-}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/agentwire"
+	"github.com/l2gw/l2gw/internal/testenv"
 )
 
 // metricValue is the value of the counter or gauge name with exactly the
@@ -84,7 +85,7 @@ func TestMetrics(t *testing.T) {
 
 	// A plan stream counts as a request when it ends.
 	st.close()
-	eventually(t, "stream closed in the metrics", func() (bool, string) {
+	testenv.Eventually(t, 20*time.Second, "stream closed in the metrics", func() (bool, string) {
 		s, r := streams(), requests("GET", agentwire.Prefix+"/switches/{name}/plan", "200")
 		return s == 0 && r == 1, fmt.Sprintf("streams %v, plan requests %v", s, r)
 	})

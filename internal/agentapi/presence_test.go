@@ -3,9 +3,11 @@ package agentapi_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/agentwire"
+	"github.com/l2gw/l2gw/internal/testenv"
 )
 
 // A switch whose agent reports over HTTP is shown disconnected once its last
@@ -48,7 +50,7 @@ func TestSwitchDisconnectedWhenStreamsEnd(t *testing.T) {
 				}
 				s.close()
 			}
-			eventually(t, "switch status after the last stream", func() (bool, string) {
+			testenv.Eventually(t, 20*time.Second, "switch status after the last stream", func() (bool, string) {
 				sw := e.apiSwitch("sw1")
 				return sw.Connected == tc.wantConnected && sw.SyncError == tc.wantError,
 					"connected=" + map[bool]string{true: "true", false: "false"}[sw.Connected] + " sync_error=" + sw.SyncError

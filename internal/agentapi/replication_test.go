@@ -66,7 +66,7 @@ func TestPerSwitchReplication(t *testing.T) {
 	}
 
 	conn := seedWorkflow(t, ctx, c) // gw1 = gatewayhost port1;port2
-	waitFor(t, "tor1 reported", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "tor1 reported", func() (bool, string) {
 		sws, err := c.ListSwitches(ctx, client.Filter("name", "tor1"))
 		return err == nil && len(sws) == 1 && len(sws[0].Ports) == 1, "not yet"
 	})
@@ -92,7 +92,7 @@ func TestPerSwitchReplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantReplication(t, gh, "gatewayhost", planner.ReplicationSourceNode, "192.0.2.1", "192.0.2.2", "192.0.2.3")
-	waitFor(t, "vm3 on tor1", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "vm3 on tor1", func() (bool, string) {
 		macs := tor.VTEPCtl(t, "list-remote-macs", conn.NetworkID)
 		return strings.Contains(macs, "fa:16:3e:00:00:03 -> vxlan_over_ipv4/192.0.2.3"), macs
 	})
@@ -107,7 +107,7 @@ func wantReplication(t *testing.T, o *testenv.OVSDB, sw, mode string, locators .
 	for _, ip := range locators {
 		want = append(want, "  unknown-dst -> vxlan_over_ipv4/"+ip)
 	}
-	waitFor(t, sw+" replication "+mode, func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, sw+" replication "+mode, func() (bool, string) {
 		ls := o.VTEPCtl(t, "list-ls")
 		if ls == "" || strings.Contains(ls, "\n") {
 			return false, "logical switches: " + ls

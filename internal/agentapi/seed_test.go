@@ -63,7 +63,7 @@ func seedWorkflow(t *testing.T, ctx context.Context, c *client.Client) neutron.C
 		FixedIPs: []neutron.FixedIP{{IPAddress: "10.0.0.2"}}})
 	must(err)
 	// The switch agent reports the switch; connections need it known.
-	waitFor(t, "gatewayhost reported", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "gatewayhost reported", func() (bool, string) {
 		sws, err := c.ListSwitches(ctx, client.Filter("name", "gatewayhost"))
 		return err == nil && len(sws) == 1 && len(sws[0].Ports) == 2, "not yet"
 	})
@@ -73,24 +73,6 @@ func seedWorkflow(t *testing.T, ctx context.Context, c *client.Client) neutron.C
 	conn, err := c.CreateConnection(ctx, neutron.ConnectionCreate{L2GatewayID: gw.ID, NetworkID: n.ID, SegmentationID: "100"})
 	must(err)
 	return conn
-}
-
-// waitFor polls cond for up to 30s.
-func waitFor(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30s; last: %s", what, why)
-		}
-		<-tick.C
-	}
 }
 
 // wantSeedOnSwitch waits until the switch holds the seed connection: one
@@ -105,7 +87,7 @@ func wantSeedOnSwitch(t *testing.T, o *testenv.OVSDB) {
 mcast-mac-remote
   unknown-dst -> vxlan_over_ipv4/192.0.2.1
   unknown-dst -> vxlan_over_ipv4/192.0.2.2`
-	waitFor(t, "seed connection on the switch", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "seed connection on the switch", func() (bool, string) {
 		ls := o.VTEPCtl(t, "list-ls")
 		if ls == "" || strings.Contains(ls, "\n") {
 			return false, "logical switches: " + ls
@@ -128,7 +110,7 @@ mcast-mac-remote
 // connectionState waits until every switch of the connection reports state.
 func connectionState(t *testing.T, ctx context.Context, c *client.Client, id, state string) {
 	t.Helper()
-	waitFor(t, "connection "+state, func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "connection "+state, func() (bool, string) {
 		st, err := c.ConnectionStatus(ctx, id)
 		if err != nil {
 			return false, err.Error()
@@ -192,7 +174,7 @@ func TestSeedWorkflowEmbeddedAgent(t *testing.T) {
 
 	// A bare-metal MAC the switch learns behind a port reaches the API.
 	o.VTEPCtl(t, "add-ucast-local", conn.NetworkID, "00:aa:bb:cc:dd:01", "192.0.2.10")
-	waitFor(t, "learned MAC in /v2.0/local-macs", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "learned MAC in /v2.0/local-macs", func() (bool, string) {
 		macs, err := c.ListLocalMACs(ctx, client.Filter("network_id", conn.NetworkID))
 		if err != nil {
 			return false, err.Error()
@@ -204,7 +186,7 @@ func TestSeedWorkflowEmbeddedAgent(t *testing.T) {
 	if err := c.DeleteConnection(ctx, conn.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "switch back to its state before the connection", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "switch back to its state before the connection", func() (bool, string) {
 		got := dump(t, o)
 		return got == before, got
 	})

@@ -78,7 +78,7 @@ func TestConnectionChurn(t *testing.T) {
 
 	// Inventory: 4 hosts with VTEPs, 8 networks with 3 ports on them and a
 	// port on a host l2gw does not know (never programmed).
-	churnPoll(t, "switch reported", func() (bool, string) {
+	testenv.Eventually(t, churnSettle, "switch reported", func() (bool, string) {
 		sw, err := api.GetSwitch(ctx, churnSwitch)
 		return err == nil && sw.Connected && len(sw.Ports) == len(churnPorts), fmt.Sprintf("%+v %v", sw, err)
 	})
@@ -244,7 +244,7 @@ func churnStep(ctx context.Context, api *client.Client, rng *rand.Rand, gw strin
 func churnCheck(ctx context.Context, t *testing.T, api *client.Client, snap func(context.Context) []string, foreign []string, conns []neutron.Connection) {
 	t.Helper()
 	for _, c := range conns {
-		churnPoll(t, "connection "+c.ID+" in_sync", func() (bool, string) {
+		testenv.Eventually(t, churnSettle, "connection "+c.ID+" in_sync", func() (bool, string) {
 			st, err := api.ConnectionStatus(ctx, c.ID)
 			if err != nil {
 				return false, err.Error()
@@ -413,21 +413,5 @@ func churnSnapshotter(t *testing.T, target string) func(context.Context) []strin
 		}
 		sort.Strings(out)
 		return out
-	}
-}
-
-// churnPoll polls cond until it holds or churnSettle passes.
-func churnPoll(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(churnSettle)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached after %v: %s", what, churnSettle, state)
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
 	}
 }
