@@ -17,7 +17,6 @@ import (
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
-	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
@@ -253,12 +252,12 @@ func TestHostAgentProcess(t *testing.T) {
 	srv.Terminate(t)
 }
 
-func storeSwitchReport(name, tunnelIP string, ports ...string) store.SwitchReport {
+func storeSwitchReport(name, tunnelIP string, ports ...string) model.SwitchReport {
 	sw := model.Switch{Name: name, TunnelIPs: []string{tunnelIP}}
 	for _, p := range ports {
 		sw.Ports = append(sw.Ports, model.SwitchPort{Name: p})
 	}
-	return store.SwitchReport{Switch: sw}
+	return model.SwitchReport{Switch: sw}
 }
 
 func TestSwitchAgentFlags(t *testing.T) {

@@ -34,7 +34,7 @@ func startAPI(t *testing.T) string {
 	for _, p := range []string{"port1", "port2", "port3", "port4"} {
 		sw.Ports = append(sw.Ports, model.SwitchPort{Name: p})
 	}
-	if err := st.ReportSwitch(ctx, store.SwitchReport{Switch: sw}); err != nil {
+	if err := st.ReportSwitch(ctx, model.SwitchReport{Switch: sw}); err != nil {
 		t.Fatalf("ReportSwitch: %v", err)
 	}
 	srv := httptest.NewServer(api.New(st, api.Config{}))

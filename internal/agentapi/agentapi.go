@@ -25,13 +25,12 @@ import (
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
 	"github.com/l2gw/l2gw/internal/planfeed"
-	"github.com/l2gw/l2gw/internal/store"
 )
 
 // Store is what the handler needs of the store (store.Store implements it).
 type Store interface {
-	ReportSwitch(ctx context.Context, r store.SwitchReport) error
-	SetSwitchStatus(ctx context.Context, s store.SwitchStatus) error
+	ReportSwitch(ctx context.Context, r model.SwitchReport) error
+	SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error
 	GetSwitch(ctx context.Context, name string) (model.Switch, error)
 	RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error)
 	GetConnection(ctx context.Context, id string) (model.Connection, error)

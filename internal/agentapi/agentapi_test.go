@@ -177,7 +177,7 @@ func TestConnectionStatus(t *testing.T) {
 	}
 	setStatus := func(connected bool, rev int64, errText string) {
 		t.Helper()
-		if err := e.st.SetSwitchStatus(e.ctx, store.SwitchStatus{Name: "sw1", Connected: connected, LastSync: time.Now(), Revision: rev, Error: errText}); err != nil {
+		if err := e.st.SetSwitchStatus(e.ctx, model.SwitchStatus{Name: "sw1", Connected: connected, LastSync: time.Now(), Revision: rev, Error: errText}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -138,7 +138,7 @@ func TestAgentLinkReportsAndRegisters(t *testing.T) {
 	e := newEnv(t, agentapi.Config{})
 	s := e.seed()
 	l := e.link(client.AgentConfig{})
-	rep := store.SwitchReport{
+	rep := model.SwitchReport{
 		Switch: model.Switch{Name: "sw1", TunnelIPs: []string{"192.0.2.10"}, ManagementIPs: []string{"198.51.100.1"},
 			Ports: []model.SwitchPort{{Name: "p1", Description: "to bm1"}, {Name: "p2", FaultStatus: []string{"down"}}}},
 		LocalMACs: []model.LocalMAC{{Switch: "sw1", NetworkID: s.net, MAC: "52:54:00:00:00:01", IPAddress: "10.0.0.100", LocatorIP: "192.0.2.10"}},
@@ -161,7 +161,7 @@ func TestAgentLinkReportsAndRegisters(t *testing.T) {
 		t.Errorf("stored local MACs (-want +got):\n%s", diff)
 	}
 
-	st := store.SwitchStatus{Name: "sw1", Connected: true, LastSync: time.Now().UTC().Truncate(time.Second), Revision: 42, Error: "port p3 unknown"}
+	st := model.SwitchStatus{Name: "sw1", Connected: true, LastSync: time.Now().UTC().Truncate(time.Second), Revision: 42, Error: "port p3 unknown"}
 	if err := l.SetSwitchStatus(e.ctx, st); err != nil {
 		t.Fatalf("SetSwitchStatus: %v", err)
 	}
@@ -193,7 +193,7 @@ func TestAgentLinkConnectionStatus(t *testing.T) {
 	e := newEnv(t, agentapi.Config{})
 	s := e.seed()
 	rev := e.revision()
-	if err := e.st.SetSwitchStatus(e.ctx, store.SwitchStatus{Name: "sw1", Connected: true, Revision: rev}); err != nil {
+	if err := e.st.SetSwitchStatus(e.ctx, model.SwitchStatus{Name: "sw1", Connected: true, Revision: rev}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := client.New(e.srv.URL)

@@ -114,7 +114,7 @@ func (e *env) seed() seed {
 			e.t.Fatal(err)
 		}
 	}
-	must(e.st.ReportSwitch(ctx, store.SwitchReport{Switch: model.Switch{Name: "sw1", TunnelIPs: []string{"192.0.2.10"},
+	must(e.st.ReportSwitch(ctx, model.SwitchReport{Switch: model.Switch{Name: "sw1", TunnelIPs: []string{"192.0.2.10"},
 		Ports: []model.SwitchPort{{Name: "p1"}, {Name: "p2"}}}}))
 	_, err := e.st.CreateHost(ctx, model.Host{Name: "compute1", VTEPIP: "192.0.2.1"})
 	must(err)

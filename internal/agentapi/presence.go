@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/l2gw/l2gw/internal/store"
+	"github.com/l2gw/l2gw/internal/model"
 )
 
 // ErrAgentGone is the sync error shown for a switch whose agent has no plan
@@ -56,13 +56,13 @@ func (p *presence) close(ctx context.Context, st Store, name string) error {
 	if err != nil || !sw.Connected {
 		return nil // never reported, or already shown disconnected
 	}
-	return st.SetSwitchStatus(ctx, store.SwitchStatus{
+	return st.SetSwitchStatus(ctx, model.SwitchStatus{
 		Name: name, Connected: false, LastSync: sw.LastSync, Revision: sw.SyncRevision, Error: ErrAgentGone,
 	})
 }
 
 // setStatus writes an agent's status, ordered with the disconnect marks.
-func (p *presence) setStatus(ctx context.Context, st Store, s store.SwitchStatus) error {
+func (p *presence) setStatus(ctx context.Context, st Store, s model.SwitchStatus) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.remote == nil {

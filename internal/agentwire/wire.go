@@ -52,7 +52,6 @@ import (
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
 	"github.com/l2gw/l2gw/internal/planner"
-	"github.com/l2gw/l2gw/internal/store"
 )
 
 // Prefix is the path prefix of every agent endpoint.
@@ -154,7 +153,7 @@ type LocalMAC struct {
 }
 
 // FromSwitchReport converts a store report to its wire form.
-func FromSwitchReport(r store.SwitchReport) SwitchReport {
+func FromSwitchReport(r model.SwitchReport) SwitchReport {
 	s := r.Switch
 	out := SwitchReport{
 		Switch: Switch{
@@ -174,8 +173,8 @@ func FromSwitchReport(r store.SwitchReport) SwitchReport {
 }
 
 // Store converts the report of the named switch back; empty lists become nil.
-func (r SwitchReport) Store(name string) store.SwitchReport {
-	out := store.SwitchReport{Switch: model.Switch{
+func (r SwitchReport) Store(name string) model.SwitchReport {
+	out := model.SwitchReport{Switch: model.Switch{
 		Name: name, Description: r.Switch.Description, TunnelIPs: nilEmpty(r.Switch.TunnelIPs),
 		ManagementIPs: nilEmpty(r.Switch.ManagementIPs), FaultStatus: nilEmpty(r.Switch.FaultStatus),
 	}}
@@ -199,13 +198,13 @@ type SwitchStatus struct {
 }
 
 // FromSwitchStatus converts a store status to its wire form.
-func FromSwitchStatus(s store.SwitchStatus) SwitchStatus {
+func FromSwitchStatus(s model.SwitchStatus) SwitchStatus {
 	return SwitchStatus{Connected: s.Connected, LastSync: neutron.Time{Time: s.LastSync}, Revision: s.Revision, Error: s.Error}
 }
 
 // Store converts the status of the named switch back.
-func (s SwitchStatus) Store(name string) store.SwitchStatus {
-	return store.SwitchStatus{Name: name, Connected: s.Connected, LastSync: s.LastSync.Time, Revision: s.Revision, Error: s.Error}
+func (s SwitchStatus) Store(name string) model.SwitchStatus {
+	return model.SwitchStatus{Name: name, Connected: s.Connected, LastSync: s.LastSync.Time, Revision: s.Revision, Error: s.Error}
 }
 
 // HostRegistration is the body of a host registration. The server records

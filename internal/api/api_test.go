@@ -53,7 +53,7 @@ func (e *env) reportSwitch(name string, ports ...string) {
 	for _, p := range ports {
 		sw.Ports = append(sw.Ports, model.SwitchPort{Name: p})
 	}
-	if err := e.st.ReportSwitch(context.Background(), store.SwitchReport{Switch: sw}); err != nil {
+	if err := e.st.ReportSwitch(context.Background(), model.SwitchReport{Switch: sw}); err != nil {
 		e.t.Fatalf("ReportSwitch: %v", err)
 	}
 }

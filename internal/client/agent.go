@@ -19,7 +19,6 @@ import (
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/reconcile"
-	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/switchagent"
 )
 
@@ -51,7 +50,7 @@ type AgentLink struct {
 	// again when the switch's plan stream reconnects: the server marks a
 	// switch disconnected when its last stream ends.
 	statusMu sync.Mutex
-	status   map[string]store.SwitchStatus
+	status   map[string]model.SwitchStatus
 }
 
 var (
@@ -82,24 +81,24 @@ func NewAgentLink(c *Client, cfg AgentConfig) *AgentLink {
 }
 
 // ReportSwitch implements switchagent.Reporter.
-func (l *AgentLink) ReportSwitch(ctx context.Context, r store.SwitchReport) error {
+func (l *AgentLink) ReportSwitch(ctx context.Context, r model.SwitchReport) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
 	defer cancel()
 	return l.c.do(ctx, http.MethodPost, agentwire.SwitchReportPath(r.Switch.Name), nil, agentwire.FromSwitchReport(r), nil)
 }
 
 // SetSwitchStatus implements switchagent.Reporter.
-func (l *AgentLink) SetSwitchStatus(ctx context.Context, s store.SwitchStatus) error {
+func (l *AgentLink) SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error {
 	l.statusMu.Lock()
 	defer l.statusMu.Unlock()
 	if l.status == nil {
-		l.status = make(map[string]store.SwitchStatus)
+		l.status = make(map[string]model.SwitchStatus)
 	}
 	l.status[s.Name] = s
 	return l.putStatus(ctx, s)
 }
 
-func (l *AgentLink) putStatus(ctx context.Context, s store.SwitchStatus) error {
+func (l *AgentLink) putStatus(ctx context.Context, s model.SwitchStatus) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
 	defer cancel()
 	return l.c.do(ctx, http.MethodPut, agentwire.SwitchStatusPath(s.Name), nil, agentwire.FromSwitchStatus(s), nil)

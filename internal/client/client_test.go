@@ -47,7 +47,7 @@ func newServer(t *testing.T) (string, *tokens) {
 	t.Cleanup(func() { st.Close() })
 	sw := model.Switch{Name: "gatewayhost", TunnelIPs: []string{"192.0.2.100"}, Connected: true,
 		Ports: []model.SwitchPort{{Name: "port1"}, {Name: "port2"}, {Name: "port3"}}}
-	if err := st.ReportSwitch(ctx, store.SwitchReport{Switch: sw}); err != nil {
+	if err := st.ReportSwitch(ctx, model.SwitchReport{Switch: sw}); err != nil {
 		t.Fatalf("ReportSwitch: %v", err)
 	}
 	tk := &tokens{}

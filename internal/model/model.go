@@ -136,7 +136,7 @@ type Switch struct {
 	LastSync      time.Time
 	SyncError     string
 	// SyncRevision is the plan revision the switch's agent last applied
-	// (store.SwitchStatus.Revision); connection status compares it.
+	// (model.SwitchStatus.Revision); connection status compares it.
 	SyncRevision int64
 }
 
@@ -149,4 +149,20 @@ type LocalMAC struct {
 	IPAddress string
 	// LocatorIP is the tunnel IP hosts must send to for this MAC.
 	LocatorIP string
+}
+
+// SwitchReport is what a switch agent reports: the switch and its ports,
+// and the full set of local (bare-metal) MACs it currently learns.
+type SwitchReport struct {
+	Switch    Switch
+	LocalMACs []LocalMAC
+}
+
+// SwitchStatus is a switch agent's view of its session and last reconcile.
+type SwitchStatus struct {
+	Name      string
+	Connected bool
+	LastSync  time.Time // zero: never synced
+	Revision  int64     // plan revision last applied
+	Error     string    // empty when in sync
 }

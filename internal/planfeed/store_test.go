@@ -114,7 +114,7 @@ func TestFeedFollowsStore(t *testing.T) {
 		}
 	}
 
-	must(e.st.ReportSwitch(ctx, store.SwitchReport{Switch: model.Switch{
+	must(e.st.ReportSwitch(ctx, model.SwitchReport{Switch: model.Switch{
 		Name: "gatewayhost", TunnelIPs: []string{"127.0.0.42"},
 		Ports: []model.SwitchPort{{Name: "port1"}, {Name: "port2"}},
 	}}))
@@ -150,7 +150,7 @@ func TestFeedFollowsStore(t *testing.T) {
 	must(err)
 	_, err = e.st.CreatePorts(ctx, []model.Port{{NetworkID: net1, HostID: "compute2", AdminStateUp: true}})
 	must(err)
-	must(e.st.ReportSwitch(ctx, store.SwitchReport{
+	must(e.st.ReportSwitch(ctx, model.SwitchReport{
 		Switch:    model.Switch{Name: "gatewayhost", TunnelIPs: []string{"127.0.0.42"}, Ports: []model.SwitchPort{{Name: "port1"}, {Name: "port2"}}},
 		LocalMACs: []model.LocalMAC{{Switch: "gatewayhost", NetworkID: net1, MAC: "52:54:00:00:00:01"}},
 	}))
@@ -178,7 +178,7 @@ func TestFeedPlansChannel(t *testing.T) {
 	if !u.Plan.Empty() || u.Plan.Switch != "sw1" {
 		t.Errorf("first update = %+v; want the empty plan of sw1", u)
 	}
-	if err := e.st.ReportSwitch(ctx, store.SwitchReport{Switch: model.Switch{Name: "sw1", Ports: []model.SwitchPort{{Name: "p1"}}}}); err != nil {
+	if err := e.st.ReportSwitch(ctx, model.SwitchReport{Switch: model.Switch{Name: "sw1", Ports: []model.SwitchPort{{Name: "p1"}}}}); err != nil {
 		t.Fatal(err)
 	}
 	nets, err := e.st.CreateNetworks(ctx, []model.Network{{Name: "n", NetworkType: "vxlan", VNI: 1234}})

@@ -54,7 +54,7 @@ func BenchmarkConnectionCreateDelete(b *testing.B) {
 	for i := range ports {
 		ports[i] = fmt.Sprint("p", i)
 	}
-	r := store.SwitchReport{Switch: model.Switch{Name: "sw1"}}
+	r := model.SwitchReport{Switch: model.Switch{Name: "sw1"}}
 	for _, p := range ports {
 		r.Switch.Ports = append(r.Switch.Ports, model.SwitchPort{Name: p})
 	}
@@ -105,7 +105,7 @@ func mustGatewayB(b *testing.B, s store.Store, devs ...model.Device) model.Gatew
 func BenchmarkConnectionCreateDelete4(b *testing.B) {
 	s := openBench(b)
 	ctx := context.Background()
-	r := store.SwitchReport{Switch: model.Switch{Name: "sw1"}}
+	r := model.SwitchReport{Switch: model.Switch{Name: "sw1"}}
 	for _, p := range []string{"p1", "p2", "p3", "p4"} {
 		r.Switch.Ports = append(r.Switch.Ports, model.SwitchPort{Name: p})
 	}

@@ -71,22 +71,6 @@ type Snapshot struct {
 	LocalMACs   []model.LocalMAC
 }
 
-// SwitchReport is what a switch agent reports: the switch and its ports,
-// and the full set of local (bare-metal) MACs it currently learns.
-type SwitchReport struct {
-	Switch    model.Switch
-	LocalMACs []model.LocalMAC
-}
-
-// SwitchStatus is a switch agent's view of its session and last reconcile.
-type SwitchStatus struct {
-	Name      string
-	Connected bool
-	LastSync  time.Time // zero: never synced
-	Revision  int64     // plan revision last applied
-	Error     string    // empty when in sync
-}
-
 // Store is l2gw's persistence. Errors are *model.Fault values (or wrap
 // model.Err* sentinels) carrying the Neutron fault type where the API shows it.
 //
@@ -138,9 +122,9 @@ type Store interface {
 
 	// ReportSwitch upserts the switch with its ports and replaces its local
 	// MACs; it appends change entries only for what actually changed.
-	ReportSwitch(ctx context.Context, r SwitchReport) error
+	ReportSwitch(ctx context.Context, r model.SwitchReport) error
 	// SetSwitchStatus records the agent's session and sync state.
-	SetSwitchStatus(ctx context.Context, s SwitchStatus) error
+	SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error
 	GetSwitch(ctx context.Context, name string) (model.Switch, error)
 	ListSwitches(ctx context.Context, q Query) ([]model.Switch, error)
 	ListLocalMACs(ctx context.Context, q Query) ([]model.LocalMAC, error)

@@ -152,7 +152,7 @@ func mustNetwork(t *testing.T, s store.Store, n model.Network) model.Network {
 
 func mustReport(t *testing.T, s store.Store, sw string, ports ...string) {
 	t.Helper()
-	r := store.SwitchReport{Switch: model.Switch{Name: sw, TunnelIPs: []string{"192.0.2.1"}}}
+	r := model.SwitchReport{Switch: model.Switch{Name: sw, TunnelIPs: []string{"192.0.2.1"}}}
 	for _, p := range ports {
 		r.Switch.Ports = append(r.Switch.Ports, model.SwitchPort{Name: p})
 	}
@@ -373,11 +373,11 @@ func testConnectionCreateChecks(t *testing.T, s store.Store) {
 	vlanNet := mustNetwork(t, s, model.Network{Name: "vlan", NetworkType: "vlan", VNI: 5})
 	unknownSw := mustGateway(t, s, "gu", dev("sw1", iface("p4")), dev("otherswitch", iface("eth1")))
 	unknownPort := mustGateway(t, s, "gp", dev("sw1", iface("p9")))
-	if err := s.ReportSwitch(ctx, store.SwitchReport{Switch: model.Switch{Name: "swfault", FaultStatus: []string{"power_supply_failure"},
+	if err := s.ReportSwitch(ctx, model.SwitchReport{Switch: model.Switch{Name: "swfault", FaultStatus: []string{"power_supply_failure"},
 		Ports: []model.SwitchPort{{Name: "x"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReportSwitch(ctx, store.SwitchReport{Switch: model.Switch{Name: "swpfault", FaultStatus: []string{"UP"},
+	if err := s.ReportSwitch(ctx, model.SwitchReport{Switch: model.Switch{Name: "swpfault", FaultStatus: []string{"UP"},
 		Ports: []model.SwitchPort{{Name: "ok", FaultStatus: []string{"UP"}}, {Name: "down", FaultStatus: []string{"link_down"}}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -854,7 +854,7 @@ func testSnapshot(t *testing.T, s store.Store) {
 	}
 	ps, _ := s.CreatePorts(ctx, []model.Port{{NetworkID: f.net.ID, HostID: "compute1"}})
 	h, _ := s.RegisterHost(ctx, "compute1", "192.0.2.11", time.Now())
-	if err := s.ReportSwitch(ctx, store.SwitchReport{
+	if err := s.ReportSwitch(ctx, model.SwitchReport{
 		Switch:    model.Switch{Name: "sw1", TunnelIPs: []string{"192.0.2.1"}, Ports: []model.SwitchPort{{Name: "p1"}, {Name: "p2"}, {Name: "p3"}, {Name: "p4"}}},
 		LocalMACs: []model.LocalMAC{{NetworkID: f.net.ID, MAC: "00:00:00:00:00:01", LocatorIP: "192.0.2.1"}},
 	}); err != nil {
@@ -889,7 +889,7 @@ func testSnapshot(t *testing.T, s store.Store) {
 
 func testReportSwitch(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	report := store.SwitchReport{
+	report := model.SwitchReport{
 		Switch: model.Switch{Name: "sw1", Description: "d", TunnelIPs: []string{"192.0.2.2", "192.0.2.1"},
 			Ports: []model.SwitchPort{{Name: "p2"}, {Name: "p1", FaultStatus: []string{"UP"}}}},
 		LocalMACs: []model.LocalMAC{{NetworkID: "n1", MAC: "00:00:00:00:00:01", LocatorIP: "192.0.2.1"}, {NetworkID: "n1", MAC: "00:00:00:00:00:02"}},
@@ -942,13 +942,13 @@ func testReportSwitch(t *testing.T, s store.Store) {
 	// Status: only Connected/Error changes are logged.
 	r = rev(t, s)
 	at := time.Now().UTC().Truncate(time.Microsecond)
-	if err := s.SetSwitchStatus(ctx, store.SwitchStatus{Name: "sw1", Connected: true, LastSync: at, Revision: 7}); err != nil {
+	if err := s.SetSwitchStatus(ctx, model.SwitchStatus{Name: "sw1", Connected: true, LastSync: at, Revision: 7}); err != nil {
 		t.Fatal(err)
 	}
 	if rev(t, s) != r {
 		t.Errorf("SetSwitchStatus(sync only) bumped the revision")
 	}
-	if err := s.SetSwitchStatus(ctx, store.SwitchStatus{Name: "sw1", Connected: false, LastSync: at, Revision: 7, Error: "boom"}); err != nil {
+	if err := s.SetSwitchStatus(ctx, model.SwitchStatus{Name: "sw1", Connected: false, LastSync: at, Revision: 7, Error: "boom"}); err != nil {
 		t.Fatal(err)
 	}
 	if rev(t, s) != r+1 {
@@ -959,7 +959,7 @@ func testReportSwitch(t *testing.T, s store.Store) {
 		t.Errorf("GetSwitch after status = %+v", sw)
 	}
 	// A switch only known from its status cannot take connections.
-	if err := s.SetSwitchStatus(ctx, store.SwitchStatus{Name: "sw9", Error: "connection refused"}); err != nil {
+	if err := s.SetSwitchStatus(ctx, model.SwitchStatus{Name: "sw9", Error: "connection refused"}); err != nil {
 		t.Fatal(err)
 	}
 	if sw, err := s.GetSwitch(ctx, "sw9"); err != nil || sw.SyncError != "connection refused" {

@@ -191,7 +191,7 @@ func sameInventory(a, b model.Switch) bool {
 // ReportSwitch upserts the switch inventory and replaces its local MACs.
 // An identical report writes nothing and logs no change (except refreshing
 // LastSeen once per LastSeenInterval, without a revision).
-func (s *sqlStore) ReportSwitch(ctx context.Context, r SwitchReport) error {
+func (s *sqlStore) ReportSwitch(ctx context.Context, r model.SwitchReport) error {
 	if r.Switch.Name == "" {
 		return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: switch name is empty.")
 	}
@@ -306,7 +306,7 @@ func replaceLocalMACs(ctx context.Context, w *wtx, sw string, macs []model.Local
 // Only a change of Connected or Error is logged as a change; LastSync and
 // Revision are recorded without a new revision (they change at every sync,
 // and logging them would wake every watcher for nothing).
-func (s *sqlStore) SetSwitchStatus(ctx context.Context, st SwitchStatus) error {
+func (s *sqlStore) SetSwitchStatus(ctx context.Context, st model.SwitchStatus) error {
 	if st.Name == "" {
 		return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: switch name is empty.")
 	}

@@ -12,14 +12,14 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/ovn-org/libovsdb/model"
+	ovsmodel "github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/l2gw/l2gw/internal/metrics"
+	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/reconcile"
-	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/vtepmodel/vtep"
 )
 
@@ -63,8 +63,8 @@ type DeltaPlans interface {
 // Reporter receives what the agent learns: the switch inventory with its
 // local MACs (only when it changed) and the session/sync status.
 type Reporter interface {
-	ReportSwitch(ctx context.Context, r store.SwitchReport) error
-	SetSwitchStatus(ctx context.Context, s store.SwitchStatus) error
+	ReportSwitch(ctx context.Context, r model.SwitchReport) error
+	SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error
 }
 
 // Config configures an Agent. Zero durations take the documented defaults.
@@ -133,7 +133,7 @@ type Agent struct {
 	rep     Reporter
 	log     *slog.Logger
 	logr    logr.Logger
-	dbModel model.ClientDBModel
+	dbModel ovsmodel.ClientDBModel
 
 	kick        chan struct{} // worker wake-up (coalescing)
 	cacheEvent  chan struct{} // any cache event (for waiting on our own writes)
@@ -149,12 +149,12 @@ type Agent struct {
 	pend     pendingPlan // latest whole plan and the deltas received after it
 	running  bool
 	worker   workerState // owned by the worker goroutine
-	lastStat *store.SwitchStatus
+	lastStat *model.SwitchStatus
 }
 
 // workerState is touched only by the worker goroutine.
 type workerState struct {
-	lastReport     *store.SwitchReport
+	lastReport     *model.SwitchReport
 	lastReportAt   time.Time
 	lastStatusAt   time.Time
 	appliedRev     int64
@@ -181,7 +181,7 @@ func New(cfg Config, plans Plans, rep Reporter) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("switch agent: hardware_vtep model: %w", err)
 	}
-	dbModel.SetIndexes(map[string][]model.ClientIndex{vtep.UcastMacsRemoteTable: {remoteMACIndex}})
+	dbModel.SetIndexes(map[string][]ovsmodel.ClientIndex{vtep.UcastMacsRemoteTable: {remoteMACIndex}})
 	a := &Agent{
 		cfg: cfg, plans: plans, rep: rep,
 		log:         cfg.Logger.With("target", cfg.Target),
@@ -241,7 +241,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	name := a.name
 	a.mu.Unlock()
 	if name != "" {
-		st := store.SwitchStatus{Name: name, Connected: false, LastSync: a.worker.lastSync, Revision: a.worker.appliedRev, Error: "agent stopped"}
+		st := model.SwitchStatus{Name: name, Connected: false, LastSync: a.worker.lastSync, Revision: a.worker.appliedRev, Error: "agent stopped"}
 		if err := a.rep.SetSwitchStatus(sctx, st); err != nil {
 			a.log.Debug("final status not reported", "err", err)
 		}
@@ -464,7 +464,7 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 
 	if s == nil {
 		if name != "" {
-			a.setStatus(ctx, store.SwitchStatus{Name: name, Connected: false, LastSync: w.lastSync, Revision: w.appliedRev, Error: connErr}, false)
+			a.setStatus(ctx, model.SwitchStatus{Name: name, Connected: false, LastSync: w.lastSync, Revision: w.appliedRev, Error: connErr}, false)
 		}
 		return false, 0
 	}
@@ -495,14 +495,14 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 	}
 	if swUUID == "" {
 		if name != "" {
-			a.setStatus(ctx, store.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: why}, false)
+			a.setStatus(ctx, model.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: why}, false)
 		} else {
 			a.log.Warn("no switch to serve", "reason", why)
 		}
 		return false, 0
 	}
 	if plan == nil {
-		a.setStatus(ctx, store.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: "waiting for the plan"}, false)
+		a.setStatus(ctx, model.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: "waiting for the plan"}, false)
 		return false, 0
 	}
 
@@ -554,7 +554,7 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 		msgs = append(msgs, reportErr.Error())
 	}
 	msgs = append(msgs, problems...)
-	st := store.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: strings.Join(msgs, "; ")}
+	st := model.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: strings.Join(msgs, "; ")}
 	a.setStatus(ctx, st, len(ch.ops) > 0)
 	return txErr != nil || reportErr != nil, again
 }
@@ -579,7 +579,7 @@ func (w *workerState) foldPlan(src *PlanUpdate, deltas []PlanEvent) *PlanUpdate 
 // setStatus sends st when it differs from the last one sent (ignoring
 // LastSync), when force is set, or when the last one is older than the
 // audit interval.
-func (a *Agent) setStatus(ctx context.Context, st store.SwitchStatus, force bool) {
+func (a *Agent) setStatus(ctx context.Context, st model.SwitchStatus, force bool) {
 	w := &a.worker
 	a.mu.Lock()
 	last := a.lastStat

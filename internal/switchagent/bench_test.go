@@ -11,22 +11,22 @@ import (
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
+	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
-	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/testenv"
 	"github.com/l2gw/l2gw/internal/vtepmodel/vtep"
 )
 
 // notifier is a Reporter that forwards statuses on a channel.
-type notifier struct{ st chan store.SwitchStatus }
+type notifier struct{ st chan model.SwitchStatus }
 
-func (n *notifier) ReportSwitch(context.Context, store.SwitchReport) error { return nil }
-func (n *notifier) SetSwitchStatus(_ context.Context, s store.SwitchStatus) error {
+func (n *notifier) ReportSwitch(context.Context, model.SwitchReport) error { return nil }
+func (n *notifier) SetSwitchStatus(_ context.Context, s model.SwitchStatus) error {
 	n.st <- s
 	return nil
 }
 
-func (n *notifier) wait(b *testing.B, ok func(store.SwitchStatus) bool) {
+func (n *notifier) wait(b *testing.B, ok func(model.SwitchStatus) bool) {
 	b.Helper()
 	deadline := time.After(60 * time.Second)
 	for {
@@ -123,10 +123,10 @@ func BenchmarkConverge10k(b *testing.B) {
 	const n, hosts = 10000, 100
 	o := newSwitch(b, false, "port1", "port2")
 	raw := rawClient(b, o)
-	plans, nt := newFakePlans(), &notifier{st: make(chan store.SwitchStatus, 1024)}
+	plans, nt := newFakePlans(), &notifier{st: make(chan model.SwitchStatus, 1024)}
 	plans.Set(1, newPlan().build())
 	startAgent(b, Config{Target: o.UnixTarget(), Switch: "gatewayhost", AuditInterval: -1}, plans, nt)
-	nt.wait(b, func(s store.SwitchStatus) bool { return s.Revision == 1 })
+	nt.wait(b, func(s model.SwitchStatus) bool { return s.Revision == 1 })
 	big := bigPlan(n, hosts)
 	rev := int64(1)
 	var agentTotal, commitTotal, rawTotal time.Duration
@@ -139,7 +139,7 @@ func BenchmarkConverge10k(b *testing.B) {
 		plans.Set(rev, big)
 		want := rev
 		var committed time.Time
-		nt.wait(b, func(s store.SwitchStatus) bool { committed = s.LastSync; return s.Revision == want && s.Error == "" })
+		nt.wait(b, func(s model.SwitchStatus) bool { committed = s.LastSync; return s.Revision == want && s.Error == "" })
 		agentTotal += time.Since(start)
 		commitTotal += committed.Sub(start)
 		runs++
@@ -147,7 +147,7 @@ func BenchmarkConverge10k(b *testing.B) {
 		rev++
 		plans.Set(rev, newPlan().build())
 		want = rev
-		nt.wait(b, func(s store.SwitchStatus) bool { return s.Revision == want && s.Error == "" })
+		nt.wait(b, func(s model.SwitchStatus) bool { return s.Revision == want && s.Error == "" })
 	}
 	b.ReportMetric(agentTotal.Seconds()/float64(runs), "agent-s")
 	b.ReportMetric(rawTotal.Seconds()/float64(runs), "raw-s")
@@ -165,19 +165,19 @@ func BenchmarkResync10k(b *testing.B) {
 	const n, hosts = 10000, 100
 	o := testenv.StartOVSDB(b, false)
 	createSwitch(b, o, "port1", "port2")
-	plans, nt := newFakePlans(), &notifier{st: make(chan store.SwitchStatus, 1024)}
+	plans, nt := newFakePlans(), &notifier{st: make(chan model.SwitchStatus, 1024)}
 	plans.Set(1, bigPlan(n, hosts))
 	startAgent(b, Config{Target: o.UnixTarget(), Switch: "gatewayhost", AuditInterval: -1, BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond}, plans, nt)
-	nt.wait(b, func(s store.SwitchStatus) bool { return s.Revision == 1 && s.Error == "" && s.Connected })
+	nt.wait(b, func(s model.SwitchStatus) bool { return s.Revision == 1 && s.Error == "" && s.Connected })
 	var total, commitTotal time.Duration
 	runs := 0
 	for b.Loop() {
 		o.Restart(b, true)
-		nt.wait(b, func(s store.SwitchStatus) bool { return s.Connected && s.Error != "" })
+		nt.wait(b, func(s model.SwitchStatus) bool { return s.Connected && s.Error != "" })
 		start := time.Now()
 		createSwitch(b, o, "port1", "port2")
 		var committed time.Time
-		nt.wait(b, func(s store.SwitchStatus) bool { committed = s.LastSync; return s.Connected && s.Error == "" })
+		nt.wait(b, func(s model.SwitchStatus) bool { committed = s.LastSync; return s.Connected && s.Error == "" })
 		total += time.Since(start)
 		commitTotal += committed.Sub(start)
 		runs++

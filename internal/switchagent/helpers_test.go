@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
-	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
@@ -65,38 +65,38 @@ func (f *fakePlans) WatchSwitch(ctx context.Context, name string) (<-chan PlanUp
 // recorder is a Reporter that keeps everything it is told.
 type recorder struct {
 	mu       sync.Mutex
-	reports  []store.SwitchReport
-	statuses []store.SwitchStatus
+	reports  []model.SwitchReport
+	statuses []model.SwitchStatus
 }
 
-func (r *recorder) ReportSwitch(_ context.Context, rep store.SwitchReport) error {
+func (r *recorder) ReportSwitch(_ context.Context, rep model.SwitchReport) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reports = append(r.reports, rep)
 	return nil
 }
 
-func (r *recorder) SetSwitchStatus(_ context.Context, s store.SwitchStatus) error {
+func (r *recorder) SetSwitchStatus(_ context.Context, s model.SwitchStatus) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.statuses = append(r.statuses, s)
 	return nil
 }
 
-func (r *recorder) lastReport() (store.SwitchReport, bool) {
+func (r *recorder) lastReport() (model.SwitchReport, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.reports) == 0 {
-		return store.SwitchReport{}, false
+		return model.SwitchReport{}, false
 	}
 	return r.reports[len(r.reports)-1], true
 }
 
-func (r *recorder) lastStatus() (store.SwitchStatus, bool) {
+func (r *recorder) lastStatus() (model.SwitchStatus, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.statuses) == 0 {
-		return store.SwitchStatus{}, false
+		return model.SwitchStatus{}, false
 	}
 	return r.statuses[len(r.statuses)-1], true
 }

@@ -7,18 +7,17 @@ import (
 
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
-	"github.com/l2gw/l2gw/internal/store"
 )
 
 // buildReport describes the switch swUUID and the MACs it learnt in our
 // logical switches. A local MAC is reported only when its logical switch is
 // ours and in plan (the plan maps it to a network id).
-func buildReport(a *actual, swUUID string, plan *planner.SwitchPlan, owner string) store.SwitchReport {
+func buildReport(a *actual, swUUID string, plan *planner.SwitchPlan, owner string) model.SwitchReport {
 	sw := a.switches[swUUID]
 	if sw == nil {
-		return store.SwitchReport{}
+		return model.SwitchReport{}
 	}
-	r := store.SwitchReport{Switch: model.Switch{
+	r := model.SwitchReport{Switch: model.Switch{
 		Name:          sw.Name,
 		Description:   sw.Description,
 		TunnelIPs:     sortedCopy(sw.TunnelIPs),

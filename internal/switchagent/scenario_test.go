@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/l2gw/l2gw/internal/model"
-	"github.com/l2gw/l2gw/internal/store"
 )
 
 func TestPerInterfaceVLANs(t *testing.T) {
@@ -285,7 +284,7 @@ func TestReportLocalMACs(t *testing.T) {
 	uuid := o.VTEPCtl(t, "--bare", "--columns=_uuid", "find", "Ucast_Macs_Local", `MAC="00:AA:00:00:00:01"`)
 	o.VTEPCtl(t, "set", "Ucast_Macs_Local", uuid, "ipaddr=203.0.113.12")
 	o.VTEPCtl(t, "add-ucast-local", "foreign", "00:aa:00:00:00:02", "192.0.2.1") // not ours: not reported
-	want := store.SwitchReport{
+	want := model.SwitchReport{
 		Switch: model.Switch{
 			Name: "gatewayhost", TunnelIPs: []string{"192.0.2.1"}, ManagementIPs: []string{"198.51.100.1"},
 			Ports: []model.SwitchPort{{Name: "port1"}, {Name: "port2", FaultStatus: []string{"cable"}}},

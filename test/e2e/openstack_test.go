@@ -40,7 +40,7 @@ func seedSwitch(t *testing.T, dir string) {
 	for _, p := range []string{"port1", "port2", "port3", "port4"} {
 		sw.Ports = append(sw.Ports, model.SwitchPort{Name: p})
 	}
-	if err := st.ReportSwitch(ctx, store.SwitchReport{Switch: sw}); err != nil {
+	if err := st.ReportSwitch(ctx, model.SwitchReport{Switch: sw}); err != nil {
 		t.Fatalf("ReportSwitch: %v", err)
 	}
 }
