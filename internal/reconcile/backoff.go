@@ -2,21 +2,25 @@ package reconcile
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 )
 
-// Backoff is a capped exponential delay for retrying after failures. The
-// first call of Next after construction or Reset returns Min; each later call
-// doubles the previous delay, capped at Max. A Max below Min caps every delay
-// after the first at Max. The zero value returns zero delays; a Backoff is not
-// safe for concurrent use.
+// Backoff is a capped exponential delay with jitter for retrying after
+// failures. Each failure streak starts at Min and doubles per attempt up to
+// Max (a Max below Min caps every delay after the first at Max); Next returns
+// a random delay between half that step and the step itself, so that many
+// agents failing at once (a server restart) do not retry in lockstep. The
+// zero value returns zero delays; a Backoff is not safe for concurrent use.
 type Backoff struct {
-	// Min is the first delay of a failure streak.
+	// Min is the first step of a failure streak.
 	Min time.Duration
-	// Max caps the delays after the first.
+	// Max caps the steps after the first.
 	Max time.Duration
 
 	cur time.Duration
+	// rand returns a number in [0, 1); nil means math/rand/v2.
+	rand func() float64
 }
 
 // Next returns the delay to wait before the next attempt and advances the
@@ -29,10 +33,15 @@ func (b *Backoff) Next() time.Duration {
 	} else {
 		b.cur *= 2
 	}
-	return b.cur
+	r := rand.Float64
+	if b.rand != nil {
+		r = b.rand
+	}
+	half := b.cur / 2
+	return half + time.Duration(r()*float64(b.cur-half))
 }
 
-// Reset ends a failure streak: the next call of Next returns Min again.
+// Reset ends a failure streak: the next call of Next starts from Min again.
 func (b *Backoff) Reset() { b.cur = 0 }
 
 // Sleep waits d or until ctx is done, whichever comes first, and reports

@@ -32,7 +32,7 @@ func TestBackoff(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := Backoff{Min: tc.min, Max: tc.max}
+			b := Backoff{Min: tc.min, Max: tc.max, rand: func() float64 { return 1 }} // the top of each step
 			var got []time.Duration
 			for _, op := range tc.ops {
 				switch op {
@@ -80,5 +80,27 @@ func TestSleep(t *testing.T) {
 				t.Errorf("Sleep(ctx, %v) = %v; want %v", tc.d, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestBackoffJitter(t *testing.T) {
+	const step = 100 * time.Millisecond
+	b := Backoff{Min: step, Max: step, rand: func() float64 { return 0 }}
+	if got := b.Next(); got != step/2 {
+		t.Errorf("Next() with rand 0 = %v; want %v", got, step/2)
+	}
+	// Real randomness: every delay within [step/2, step], and not all equal
+	// (agents restarted together must spread out).
+	b = Backoff{Min: step, Max: step}
+	seen := map[time.Duration]bool{}
+	for range 100 {
+		d := b.Next()
+		if d < step/2 || d > step {
+			t.Fatalf("Next() = %v; want within [%v, %v]", d, step/2, step)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("100 delays took %d distinct values; want jitter", len(seen))
 	}
 }
