@@ -224,7 +224,7 @@ func setKey(ips []string) string {
 }
 
 func uuidCond(u string) []ovsdb.Condition {
-	return []ovsdb.Condition{{Column: "_uuid", Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: u}}}
+	return []ovsdb.Condition{{Column: vtep.UUIDColumn, Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: u}}}
 }
 
 func (d *differ) del(table, u string) {
@@ -250,7 +250,7 @@ func (d *differ) locator(ip string) ovsdb.UUID {
 	name := fmt.Sprintf("loc%d", len(d.locNew))
 	d.locOps = append(d.locOps, ovsdb.Operation{
 		Op: ovsdb.OperationInsert, Table: vtep.PhysicalLocatorTable, UUIDName: name,
-		Row: ovsdb.Row{"encapsulation_type": planner.EncapVXLAN, "dst_ip": ip},
+		Row: ovsdb.Row{vtep.PhysicalLocatorEncapsulationTypeColumn: planner.EncapVXLAN, vtep.PhysicalLocatorDstIPColumn: ip},
 	})
 	u := ovsdb.UUID{GoUUID: name}
 	d.locNew[ip] = u
@@ -283,7 +283,7 @@ func (d *differ) locatorSet(ips []string) ovsdb.UUID {
 	name := fmt.Sprintf("set%d", len(d.setNew))
 	d.setOps = append(d.setOps, ovsdb.Operation{
 		Op: ovsdb.OperationInsert, Table: vtep.PhysicalLocatorSetTable, UUIDName: name,
-		Row: ovsdb.Row{"locators": ovsdb.OvsSet{GoSet: locs}},
+		Row: ovsdb.Row{vtep.PhysicalLocatorSetLocatorsColumn: ovsdb.OvsSet{GoSet: locs}},
 	})
 	u := ovsdb.UUID{GoUUID: name}
 	d.setNew[k] = u
@@ -323,13 +323,13 @@ func (d *differ) logicalSwitches() {
 		cur := d.lsByName[name]
 		if cur == nil {
 			row := ovsdb.Row{
-				"name":         name,
-				"description":  want.Description,
-				"tunnel_key":   optInt(want.VNI),
-				"other_config": ovsdb.OvsMap{GoMap: map[any]any{OwnerKey: d.owner}},
+				vtep.LogicalSwitchNameColumn:        name,
+				vtep.LogicalSwitchDescriptionColumn: want.Description,
+				vtep.LogicalSwitchTunnelKeyColumn:   optInt(want.VNI),
+				vtep.LogicalSwitchOtherConfigColumn: ovsdb.OvsMap{GoMap: map[any]any{OwnerKey: d.owner}},
 			}
 			if want.ReplicationMode != "" {
-				row["replication_mode"] = want.ReplicationMode
+				row[vtep.LogicalSwitchReplicationModeColumn] = want.ReplicationMode
 			}
 			u := fmt.Sprintf("ls%d", i)
 			d.lsOps = append(d.lsOps, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vtep.LogicalSwitchTable, UUIDName: u, Row: row})
@@ -344,17 +344,17 @@ func (d *differ) logicalSwitches() {
 		d.keepLS[cur.UUID] = true
 		row := ovsdb.Row{}
 		if cur.TunnelKey == nil && want.VNI > 0 || cur.TunnelKey != nil && *cur.TunnelKey != want.VNI {
-			row["tunnel_key"] = optInt(want.VNI)
+			row[vtep.LogicalSwitchTunnelKeyColumn] = optInt(want.VNI)
 		}
 		if cur.Description != want.Description {
-			row["description"] = want.Description
+			row[vtep.LogicalSwitchDescriptionColumn] = want.Description
 		}
 		curMode := ""
 		if cur.ReplicationMode != nil {
 			curMode = *cur.ReplicationMode
 		}
 		if curMode != want.ReplicationMode {
-			row["replication_mode"] = optString(want.ReplicationMode)
+			row[vtep.LogicalSwitchReplicationModeColumn] = optString(want.ReplicationMode)
 		}
 		if len(row) > 0 {
 			d.lsOps = append(d.lsOps, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vtep.LogicalSwitchTable, Where: uuidCond(cur.UUID), Row: row})
@@ -384,134 +384,189 @@ func (d *differ) ourLS(name string) string {
 	return ""
 }
 
+// macWork is what the remote MAC diff walks: the rows of the row keys it
+// diffs and the plan keys it diffs, each sorted so that the operations come
+// out in the same order whatever the map order.
+type macWork struct {
+	rows map[macKey][]*vtep.UcastMacsRemote // rows in our logical switches by row key, sorted by UUID
+	plan []planner.MACKey                   // plan keys to diff, sorted
+	// owners counts the plan keys of each row key, or is cleanKey for a
+	// row key that is exactly as the plan wants (full diff only: nil when
+	// scoped).
+	owners map[macKey]int
+}
+
+// cleanKey marks a row key of macWork.owners that needs no operation.
+const cleanKey = -1
+
+// remoteMACs diffs the remote MACs of d.scope (all of them when nil): it
+// inserts, updates and deletes Ucast_Macs_Remote rows in our logical
+// switches until each row key holds exactly the row the plan wants.
 func (d *differ) remoteMACs() {
-	var cur map[macKey][]*vtep.UcastMacsRemote
-	var owners map[macKey]int // plan keys per row key; clean (full diff only): -1
-	var wantKeys []planner.MACKey
+	var w macWork
 	if d.scope == nil {
-		all := d.a.remoteRows()
-		cur = make(map[macKey][]*vtep.UcastMacsRemote, len(all))
-		for _, r := range all {
-			if d.ours[r.LogicalSwitch] {
-				k := macKey{d.lsName(r.LogicalSwitch), strings.ToLower(r.MAC)}
-				cur[k] = append(cur[k], r)
-			}
-		}
-		// A plan key whose row exists exactly as wanted, alone under its
-		// row key, yields no operation and no problem whatever the order,
-		// so only the others are walked in sorted order below (same
-		// operations, same order as walking every key; a full sort of
-		// 10,000 keys per sync dominated the agent's CPU).
-		owners = make(map[macKey]int, len(d.plan.RemoteMACs))
-		for _, want := range d.plan.RemoteMACs {
-			owners[rowKeyOf(want)]++
-		}
-		for pk, want := range d.plan.RemoteMACs {
-			k := rowKeyOf(want)
-			if rows := cur[k]; owners[k] == 1 && len(rows) == 1 && want.MAC != "" && want.LocatorIP != "" &&
-				rows[0].MAC == want.MAC && rows[0].Ipaddr == want.IP && d.locIP(rows[0].Locator) == want.LocatorIP {
-				if _, ok := d.ref[want.LogicalSwitch]; ok {
-					owners[k] = -1
-					continue
-				}
-			}
-			wantKeys = append(wantKeys, pk)
-		}
+		w = d.allMACs()
 	} else {
-		// Only the scope's row keys: their rows by indexed lookups, their
-		// plan keys by map lookups.
-		cur = make(map[macKey][]*vtep.UcastMacsRemote, len(d.scope.keys))
-		owners = make(map[macKey]int, len(d.scope.keys))
-		for k, spellings := range d.scope.keys {
-			// Rows are looked up by exact MAC: the lower-case one, those
-			// the scope saw in events, and those the plan wants.
-			macs := append([]string{k.mac}, spellings...)
-			for _, pk := range append([]planner.MACKey{{LogicalSwitch: k.ls, MAC: k.mac}}, d.scope.irregular[k]...) {
-				if want, ok := d.plan.RemoteMACs[pk]; ok && rowKeyOf(want) == k {
-					wantKeys = append(wantKeys, pk)
-					owners[k]++
-					macs = append(macs, want.MAC)
-				}
-			}
-			lsu := d.ourLS(k.ls)
-			if lsu == "" {
-				continue
-			}
-			slices.Sort(macs)
-			var rows []*vtep.UcastMacsRemote
-			for _, mac := range slices.Compact(macs) {
-				rows = append(rows, d.a.remoteByKey(lsu, mac)...)
-			}
-			if len(rows) > 0 {
-				cur[k] = rows
-			}
-		}
+		w = d.scopedMACs()
 	}
-	for _, rows := range cur {
+	for _, rows := range w.rows {
 		if len(rows) > 1 {
 			slices.SortFunc(rows, func(a, b *vtep.UcastMacsRemote) int { return strings.Compare(a.UUID, b.UUID) })
 		}
 	}
-	slices.SortFunc(wantKeys, comparePlanMAC)
-	wantKeys = slices.Compact(wantKeys)
+	slices.SortFunc(w.plan, comparePlanMAC)
+	w.plan = slices.Compact(w.plan)
 	seen := map[macKey]bool{}
-	for _, pk := range wantKeys {
-		want := d.plan.RemoteMACs[pk]
-		k := rowKeyOf(want)
-		ls, ok := d.ref[want.LogicalSwitch]
-		if !ok {
-			if _, inPlan := d.plan.LogicalSwitches[want.LogicalSwitch]; !inPlan {
-				d.macProblem(k, "remote mac %s: logical switch %s not in the plan", want.MAC, quote(want.LogicalSwitch))
-			}
-			continue
-		}
-		if want.MAC == "" || want.LocatorIP == "" {
-			d.macProblem(k, "remote mac %s in %s: empty mac or locator", want.MAC, quote(want.LogicalSwitch))
-			continue
-		}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		rows := cur[k]
-		if len(rows) == 0 {
-			d.rowOps = append(d.rowOps, ovsdb.Operation{
-				Op: ovsdb.OperationInsert, Table: vtep.UcastMacsRemoteTable,
-				Row: ovsdb.Row{"MAC": want.MAC, "logical_switch": ls, "locator": d.locator(want.LocatorIP), "ipaddr": want.IP},
-			})
-			continue
-		}
-		// Keep the row closest to the plan; delete duplicates.
-		best := 0
-		for i, r := range rows {
-			if d.locIP(r.Locator) == want.LocatorIP && r.Ipaddr == want.IP {
-				best = i
-				break
-			}
-		}
-		keep := rows[best]
-		row := ovsdb.Row{}
-		if d.locIP(keep.Locator) != want.LocatorIP {
-			row["locator"] = d.locator(want.LocatorIP)
-		}
-		if keep.Ipaddr != want.IP {
-			row["ipaddr"] = want.IP
-		}
-		if keep.MAC != want.MAC {
-			row["MAC"] = want.MAC
-		}
-		if len(row) > 0 {
-			d.rowOps = append(d.rowOps, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vtep.UcastMacsRemoteTable, Where: uuidCond(keep.UUID), Row: row})
-		}
-		for i, r := range rows {
-			if i != best {
-				d.del(vtep.UcastMacsRemoteTable, r.UUID)
-			}
+	for _, pk := range w.plan {
+		d.remoteMAC(d.plan.RemoteMACs[pk], w.rows, seen)
+	}
+	d.deleteStaleMACs(w, seen)
+}
+
+// allMACs is the work of a full diff: every row in our logical switches
+// and every plan key, except those exactly as wanted.
+func (d *differ) allMACs() macWork {
+	all := d.a.remoteRows()
+	w := macWork{rows: make(map[macKey][]*vtep.UcastMacsRemote, len(all))}
+	for _, r := range all {
+		if d.ours[r.LogicalSwitch] {
+			k := macKey{d.lsName(r.LogicalSwitch), strings.ToLower(r.MAC)}
+			w.rows[k] = append(w.rows[k], r)
 		}
 	}
+	// A plan key whose row exists exactly as wanted, alone under its row
+	// key, yields no operation and no problem whatever the order, so only
+	// the others are walked in sorted order (same operations, same order
+	// as walking every key; a full sort of 10,000 keys per sync dominated
+	// the agent's CPU).
+	w.owners = make(map[macKey]int, len(d.plan.RemoteMACs))
+	for _, want := range d.plan.RemoteMACs {
+		w.owners[rowKeyOf(want)]++
+	}
+	for pk, want := range d.plan.RemoteMACs {
+		if k := rowKeyOf(want); w.owners[k] == 1 && d.asWanted(want, w.rows[k]) {
+			w.owners[k] = cleanKey
+			continue
+		}
+		w.plan = append(w.plan, pk)
+	}
+	return w
+}
+
+// asWanted reports whether rows is exactly the one row want asks for in a
+// logical switch the diff can write.
+func (d *differ) asWanted(want planner.RemoteMAC, rows []*vtep.UcastMacsRemote) bool {
+	if len(rows) != 1 || want.MAC == "" || want.LocatorIP == "" {
+		return false
+	}
+	r := rows[0]
+	if r.MAC != want.MAC || r.Ipaddr != want.IP || d.locIP(r.Locator) != want.LocatorIP {
+		return false
+	}
+	_, ok := d.ref[want.LogicalSwitch]
+	return ok
+}
+
+// scopedMACs is the work of a scoped diff: the scope's row keys, their rows
+// by indexed lookups and their plan keys by map lookups.
+func (d *differ) scopedMACs() macWork {
+	w := macWork{rows: make(map[macKey][]*vtep.UcastMacsRemote, len(d.scope.keys))}
+	for k, spellings := range d.scope.keys {
+		// Rows are looked up by exact MAC: the lower-case one, those the
+		// scope saw in events, and those the plan wants.
+		macs := append([]string{k.mac}, spellings...)
+		for _, pk := range append([]planner.MACKey{{LogicalSwitch: k.ls, MAC: k.mac}}, d.scope.irregular[k]...) {
+			if want, ok := d.plan.RemoteMACs[pk]; ok && rowKeyOf(want) == k {
+				w.plan = append(w.plan, pk)
+				macs = append(macs, want.MAC)
+			}
+		}
+		lsu := d.ourLS(k.ls)
+		if lsu == "" {
+			continue
+		}
+		slices.Sort(macs)
+		var rows []*vtep.UcastMacsRemote
+		for _, mac := range slices.Compact(macs) {
+			rows = append(rows, d.a.remoteByKey(lsu, mac)...)
+		}
+		if len(rows) > 0 {
+			w.rows[k] = rows
+		}
+	}
+	return w
+}
+
+// remoteMAC makes the row key of want hold exactly want, given its current
+// rows (sorted by UUID), unless an earlier plan key with the same row key
+// (in seen) already did.
+func (d *differ) remoteMAC(want planner.RemoteMAC, rows map[macKey][]*vtep.UcastMacsRemote, seen map[macKey]bool) {
+	k := rowKeyOf(want)
+	ls, ok := d.ref[want.LogicalSwitch]
+	if !ok {
+		if _, inPlan := d.plan.LogicalSwitches[want.LogicalSwitch]; !inPlan {
+			d.macProblem(k, "remote mac %s: logical switch %s not in the plan", want.MAC, quote(want.LogicalSwitch))
+		}
+		return
+	}
+	if want.MAC == "" || want.LocatorIP == "" {
+		d.macProblem(k, "remote mac %s in %s: empty mac or locator", want.MAC, quote(want.LogicalSwitch))
+		return
+	}
+	if seen[k] {
+		return
+	}
+	seen[k] = true
+	if len(rows[k]) == 0 {
+		d.rowOps = append(d.rowOps, ovsdb.Operation{
+			Op: ovsdb.OperationInsert, Table: vtep.UcastMacsRemoteTable,
+			Row: ovsdb.Row{
+				vtep.UcastMacsRemoteMACColumn: want.MAC, vtep.UcastMacsRemoteLogicalSwitchColumn: ls,
+				vtep.UcastMacsRemoteLocatorColumn: d.locator(want.LocatorIP), vtep.UcastMacsRemoteIpaddrColumn: want.IP,
+			},
+		})
+		return
+	}
+	d.updateRemoteMAC(want, rows[k])
+}
+
+// updateRemoteMAC keeps the row of rows closest to want, updates what
+// differs of it and deletes the others (duplicates).
+func (d *differ) updateRemoteMAC(want planner.RemoteMAC, rows []*vtep.UcastMacsRemote) {
+	best := 0
+	for i, r := range rows {
+		if d.locIP(r.Locator) == want.LocatorIP && r.Ipaddr == want.IP {
+			best = i
+			break
+		}
+	}
+	keep := rows[best]
+	row := ovsdb.Row{}
+	if d.locIP(keep.Locator) != want.LocatorIP {
+		row[vtep.UcastMacsRemoteLocatorColumn] = d.locator(want.LocatorIP)
+	}
+	if keep.Ipaddr != want.IP {
+		row[vtep.UcastMacsRemoteIpaddrColumn] = want.IP
+	}
+	if keep.MAC != want.MAC {
+		row[vtep.UcastMacsRemoteMACColumn] = want.MAC
+	}
+	if len(row) > 0 {
+		d.rowOps = append(d.rowOps, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vtep.UcastMacsRemoteTable, Where: uuidCond(keep.UUID), Row: row})
+	}
+	for i, r := range rows {
+		if i != best {
+			d.del(vtep.UcastMacsRemoteTable, r.UUID)
+		}
+	}
+}
+
+// deleteStaleMACs deletes the rows of w's row keys that no plan key
+// claimed (seen) and that are not clean (macWork.owners).
+func (d *differ) deleteStaleMACs(w macWork, seen map[macKey]bool) {
 	var stale []macKey
-	for k := range cur {
-		if !seen[k] && owners[k] != -1 {
+	for k := range w.rows {
+		if !seen[k] && w.owners[k] != cleanKey {
 			stale = append(stale, k)
 		}
 	}
@@ -520,7 +575,7 @@ func (d *differ) remoteMACs() {
 	// stale: one delete by logical switch instead of one per row.
 	gone := map[string]bool{}
 	for _, k := range stale {
-		for _, r := range cur[k] {
+		for _, r := range w.rows[k] {
 			if d.keepLS[r.LogicalSwitch] {
 				d.del(vtep.UcastMacsRemoteTable, r.UUID)
 				continue
@@ -528,7 +583,7 @@ func (d *differ) remoteMACs() {
 			if !gone[r.LogicalSwitch] {
 				gone[r.LogicalSwitch] = true
 				d.rowOps = append(d.rowOps, ovsdb.Operation{Op: ovsdb.OperationDelete, Table: vtep.UcastMacsRemoteTable,
-					Where: []ovsdb.Condition{{Column: "logical_switch", Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: r.LogicalSwitch}}}})
+					Where: []ovsdb.Condition{{Column: vtep.UcastMacsRemoteLogicalSwitchColumn, Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: r.LogicalSwitch}}}})
 			}
 			d.deleted = append(d.deleted, rowRef{vtep.UcastMacsRemoteTable, r.UUID})
 		}
@@ -608,7 +663,10 @@ func (d *differ) mcastRemotes() {
 		if len(rows) == 0 {
 			d.rowOps = append(d.rowOps, ovsdb.Operation{
 				Op: ovsdb.OperationInsert, Table: vtep.McastMacsRemoteTable,
-				Row: ovsdb.Row{"MAC": planner.UnknownDst, "logical_switch": ls, "locator_set": d.locatorSet(ips)},
+				Row: ovsdb.Row{
+					vtep.McastMacsRemoteMACColumn: planner.UnknownDst, vtep.McastMacsRemoteLogicalSwitchColumn: ls,
+					vtep.McastMacsRemoteLocatorSetColumn: d.locatorSet(ips),
+				},
 			})
 			continue
 		}
@@ -629,7 +687,7 @@ func (d *differ) mcastRemotes() {
 		if got != wantKey {
 			d.rowOps = append(d.rowOps, ovsdb.Operation{
 				Op: ovsdb.OperationUpdate, Table: vtep.McastMacsRemoteTable, Where: uuidCond(keep.UUID),
-				Row: ovsdb.Row{"locator_set": d.locatorSet(ips)},
+				Row: ovsdb.Row{vtep.McastMacsRemoteLocatorSetColumn: d.locatorSet(ips)},
 			})
 		}
 		for i, r := range rows {
@@ -719,10 +777,10 @@ func (d *differ) bindings(swUUID string) {
 		}
 		var muts []ovsdb.Mutation
 		if len(del) > 0 {
-			muts = append(muts, ovsdb.Mutation{Column: "vlan_bindings", Mutator: ovsdb.MutateOperationDelete, Value: ovsdb.OvsMap{GoMap: del}})
+			muts = append(muts, ovsdb.Mutation{Column: vtep.PhysicalPortVLANBindingsColumn, Mutator: ovsdb.MutateOperationDelete, Value: ovsdb.OvsMap{GoMap: del}})
 		}
 		if len(ins) > 0 {
-			muts = append(muts, ovsdb.Mutation{Column: "vlan_bindings", Mutator: ovsdb.MutateOperationInsert, Value: ovsdb.OvsMap{GoMap: ins}})
+			muts = append(muts, ovsdb.Mutation{Column: vtep.PhysicalPortVLANBindingsColumn, Mutator: ovsdb.MutateOperationInsert, Value: ovsdb.OvsMap{GoMap: ins}})
 		}
 		if len(muts) > 0 {
 			d.portOps = append(d.portOps, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: vtep.PhysicalPortTable, Where: uuidCond(pu), Mutations: muts})
