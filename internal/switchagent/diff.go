@@ -1,10 +1,10 @@
 package switchagent
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -95,15 +95,13 @@ func diffPlanScoped(plan *planner.SwitchPlan, a *actual, swUUID, owner string, s
 	ops = append(ops, d.rowOps...)
 	ops = append(ops, d.portOps...)
 	ops = append(ops, d.lsDelOps...)
-	baseProblems := slices.Clone(d.problems)
-	slices.Sort(baseProblems)
+	baseProblems := sortCompact(slices.Clone(d.problems))
 	problems := slices.Clone(baseProblems)
 	for _, ps := range d.macProblems {
 		problems = append(problems, ps...)
 	}
-	slices.Sort(problems)
-	return change{ops: ops, deleted: d.deleted, problems: slices.Compact(problems),
-		full: d.scope == nil, ls: ls, baseProblems: slices.Compact(baseProblems), macProblems: d.macProblems}
+	return change{ops: ops, deleted: d.deleted, problems: sortCompact(problems),
+		full: d.scope == nil, ls: ls, baseProblems: baseProblems, macProblems: d.macProblems}
 }
 
 // lsState is what the remote MAC diff of a key depends on of the logical
@@ -304,7 +302,7 @@ func optString(v string) ovsdb.OvsSet {
 	return ovsdb.OvsSet{GoSet: []any{v}}
 }
 
-func sortedKeys[K ~string, V any](m map[K]V) []K {
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	ks := make([]K, 0, len(m))
 	for k := range m {
 		ks = append(ks, k)
@@ -604,20 +602,6 @@ func compareRowMAC(a, b macKey) int {
 	return strings.Compare(a.mac, b.mac)
 }
 
-func sortedMacKeys[V any](m map[macKey]V) []macKey {
-	ks := make([]macKey, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Slice(ks, func(i, j int) bool {
-		if ks[i].ls != ks[j].ls {
-			return ks[i].ls < ks[j].ls
-		}
-		return ks[i].mac < ks[j].mac
-	})
-	return ks
-}
-
 func (d *differ) locIP(u string) string {
 	if l := d.a.locators[u]; l != nil && l.EncapsulationType == planner.EncapVXLAN && l.TunnelKey == nil {
 		return l.DstIP
@@ -696,7 +680,7 @@ func (d *differ) mcastRemotes() {
 			}
 		}
 	}
-	for _, k := range sortedMacKeys(cur) {
+	for _, k := range slices.SortedFunc(maps.Keys(cur), compareRowMAC) {
 		if seen[k] {
 			continue
 		}
@@ -739,7 +723,7 @@ func (d *differ) bindings(swUUID string) {
 		}
 		ins := map[any]any{}
 		del := map[any]any{}
-		for _, vlan := range sortedInts(w) {
+		for _, vlan := range sortedKeys(w) {
 			lsName := w[vlan]
 			if vlan < 0 || vlan > 4095 {
 				d.problem("port %s: vlan %d out of range", quote(p.Name), vlan)
@@ -786,15 +770,6 @@ func (d *differ) bindings(swUUID string) {
 			d.portOps = append(d.portOps, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: vtep.PhysicalPortTable, Where: uuidCond(pu), Mutations: muts})
 		}
 	}
-}
-
-func sortedInts[V any](m map[int]V) []int {
-	ks := make([]int, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // deleteStaleSwitches deletes our logical switches the plan no longer

@@ -185,7 +185,7 @@ func (in *incState) mark(ls, mac string) {
 	}
 	k := macKey{ls, strings.ToLower(mac)}
 	sp := in.dirty[k]
-	if mac != k.mac && !containsString(sp, mac) {
+	if mac != k.mac && !slices.Contains(sp, mac) {
 		sp = append(sp, mac)
 	}
 	in.dirty[k] = sp
@@ -291,15 +291,6 @@ func (in *incState) problems(ch change) []string {
 		out = append(out, ps...)
 	}
 	return sortCompact(out)
-}
-
-func containsString(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func sortCompact(s []string) []string {
