@@ -24,11 +24,18 @@ var defaultDeltaLimits = deltaLimits{count: 1024, minItems: 4096}
 type pendingPlan struct {
 	plan   *PlanUpdate
 	deltas []PlanEvent
-	items  int // total size of deltas
+	items  int    // total size of deltas
+	gen    uint64 // generation of the last plan set
 }
 
-// setPlan replaces the plan (nil: none yet) and drops the queued deltas.
+// setPlan replaces the plan (nil: none yet) and drops the queued deltas. A
+// plan gets the next generation (PlanUpdate.gen), by which the worker
+// tells it from the plan it realised before (see incState).
 func (p *pendingPlan) setPlan(u *PlanUpdate) {
+	if u != nil {
+		p.gen++
+		u.gen = p.gen
+	}
 	p.plan, p.deltas, p.items = u, nil, 0
 }
 
