@@ -48,11 +48,11 @@ type change struct {
 // macScope restricts the remote MAC diff to some row keys: the caller knows
 // that every other key is as the plan wants (it was diffed before against
 // the same logical switches and neither the plan nor the database changed
-// it since). lsPrint is the change.lsPrint of that earlier diff: when the
-// logical switches no longer resolve the same way, the scope is dropped and
-// every key is diffed.
+// it since). lsPrint is the fingerprint (lsState.print) of the logical
+// switches of that earlier diff: when they no longer resolve the same way,
+// the scope is dropped and every key is diffed.
 type macScope struct {
-	keys map[macKey][]string // row key -> other spellings of the MAC seen in rows
+	keys map[macKey][]string // row key -> other spellings of the MAC seen in plans and rows
 	// irregular lists the plan keys whose row key is not
 	// macKey{key.LogicalSwitch, lower(key.MAC)} (plans from the planner have
 	// none), by row key.
@@ -66,8 +66,8 @@ func rowKeyOf(m planner.RemoteMAC) macKey {
 }
 
 // diffPlan computes the minimal transaction that makes the part of the
-// database owned by owner equal plan on the switch swUUID (which must exist
-// in a). It is pure: no I/O.
+// database owned by owner equal plan on the switch swUUID (whose ports the
+// bindings are on; a switch missing from a has none). It is pure: no I/O.
 func diffPlan(plan *planner.SwitchPlan, a *actual, swUUID, owner string) change {
 	return diffPlanScoped(plan, a, swUUID, owner, nil)
 }
@@ -143,9 +143,9 @@ func (st lsState) print() string {
 	return b.String()
 }
 
-// resolveLS records that the logical switch inserted as named is real and
-// ours, once the transaction committed, so that the next sync (which sees
-// the real UUID) can stay incremental.
+// resolveLS records that the logical switch inserted as named has the UUID
+// real and is ours, once the transaction committed, so that the next sync
+// (which sees the real UUID) can stay incremental.
 func (c *change) resolveLS(named, real string) {
 	for name, u := range c.ls.refs {
 		if u == named {
@@ -155,6 +155,11 @@ func (c *change) resolveLS(named, real string) {
 	}
 }
 
+// differ holds one diff's indexes of the database and the operations it
+// builds, by kind, in the order diffPlanScoped emits them: locators and
+// locator sets first (rows below reference them by named UUID), then
+// logical switches, MAC rows, bindings and last the deletes of logical
+// switches (after every row that references them).
 type differ struct {
 	plan  *planner.SwitchPlan
 	a     *actual
@@ -181,6 +186,7 @@ func (d *differ) problem(format string, args ...any) {
 	d.problems = append(d.problems, fmt.Sprintf(format, args...))
 }
 
+// index builds the lookups of the database the diff needs.
 func (d *differ) index() {
 	d.lsByName = map[string]*vtep.LogicalSwitch{}
 	d.ours = map[string]bool{}
@@ -225,6 +231,8 @@ func uuidCond(u string) []ovsdb.Condition {
 	return []ovsdb.Condition{{Column: vtep.UUIDColumn, Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: u}}}
 }
 
+// del deletes row u of table (logical switches after everything else) and
+// records it for the wait on the cache.
 func (d *differ) del(table, u string) {
 	op := ovsdb.Operation{Op: ovsdb.OperationDelete, Table: table, Where: uuidCond(u)}
 	if table == vtep.LogicalSwitchTable {
@@ -311,6 +319,9 @@ func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	return ks
 }
 
+// logicalSwitches inserts the plan's logical switches that do not exist
+// (marked ours) and updates ours that differ; a name held by a foreign
+// logical switch is a problem.
 func (d *differ) logicalSwitches() {
 	for i, name := range sortedKeys(d.plan.LogicalSwitches) {
 		want := d.plan.LogicalSwitches[name]
@@ -602,6 +613,8 @@ func compareRowMAC(a, b macKey) int {
 	return strings.Compare(a.mac, b.mac)
 }
 
+// locIP is the dst_ip of locator u when it is a plain VXLAN one (no
+// tunnel key), else "".
 func (d *differ) locIP(u string) string {
 	if l := d.a.locators[u]; l != nil && l.EncapsulationType == planner.EncapVXLAN && l.TunnelKey == nil {
 		return l.DstIP
@@ -609,6 +622,9 @@ func (d *differ) locIP(u string) string {
 	return ""
 }
 
+// mcastRemotes makes each plan logical switch's unknown-dst
+// Mcast_Macs_Remote row point at a locator set holding exactly its flood
+// locators, and deletes our other Mcast_Macs_Remote rows.
 func (d *differ) mcastRemotes() {
 	cur := map[macKey][]*vtep.McastMacsRemote{}
 	for _, r := range d.a.mcastRemote {
@@ -690,6 +706,10 @@ func (d *differ) mcastRemotes() {
 	}
 }
 
+// bindings mutates Physical_Port vlan_bindings: on the ports of switch
+// swUUID the (vlan, logical switch) pairs the plan wants are inserted, and
+// on every port the pairs of our logical switches it does not want are
+// deleted; pairs of foreign logical switches are never touched.
 func (d *differ) bindings(swUUID string) {
 	sw := d.a.switches[swUUID]
 	onSwitch := map[string]bool{}

@@ -14,10 +14,11 @@ import (
 // 10,000 MACs that is tens of milliseconds, paid on every port change. So
 // after a successful sync the worker remembers the plan it realised, and
 // the next sync diffs only the remote MAC row keys that may differ from it:
-// those the plan changed (a map comparison with the remembered plan) and
-// those whose rows other writers touched (cache events). Everything else
-// of the plan (logical switches, bindings, flood rows) is small and always
-// diffed whole.
+// those the plan changed (marked as deltas are applied, or found by a map
+// comparison when a new whole plan replaced the realised one, told apart by
+// generation) and those whose rows other writers touched (cache events).
+// Everything else of the plan (logical switches, bindings, flood rows) is
+// small and always diffed whole.
 //
 // The full diff stays the safety net: it runs on the first sync of a
 // session (connect, reconnect, an emptied database), on audit ticks, after

@@ -41,8 +41,9 @@ func (p *pendingPlan) setPlan(u *PlanUpdate) {
 
 // addDelta queues e (dropped while there is no plan to apply it to). Past
 // the limits it collapses the queue: the deltas are applied to a copy of
-// the plan, which becomes the new whole plan (the worker then compares it
-// with the plan it realised, as for any whole plan), and it reports true.
+// the plan, which becomes the new whole plan with a new generation (the
+// worker then compares it with the plan it realised, as for any whole
+// plan), and it reports true.
 // The old plan is not modified: the worker may be reading it.
 func (p *pendingPlan) addDelta(e PlanEvent, lim deltaLimits) bool {
 	if p.plan == nil {
