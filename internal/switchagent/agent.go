@@ -27,6 +27,8 @@ import (
 type PlanUpdate struct {
 	Revision int64 // store revision the plan was computed at
 	Plan     planner.SwitchPlan
+
+	gen uint64 // set by the agent (pendingPlan.setPlan); producers leave it zero
 }
 
 // Plans delivers the desired state of switches. WatchSwitch returns a
@@ -142,6 +144,8 @@ type Agent struct {
 	deltaLimits deltaLimits
 	m           *agentMetrics
 
+	sessions uint64 // sessions dialled (sessionLoop only; see session.gen)
+
 	mu       sync.Mutex
 	sess     *session
 	connErr  string
@@ -161,8 +165,7 @@ type workerState struct {
 	lastSync       time.Time
 	reportedDiscon bool
 	inc            incState
-	planSrc        *PlanUpdate // a.pend.plan the worker's plan started from
-	plan           *PlanUpdate // the worker's plan: planSrc with the deltas applied
+	plan           *PlanUpdate // the worker's plan: a.pend.plan, deltas applied in place
 }
 
 // New returns an Agent; it does nothing until Run.
@@ -561,11 +564,10 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 
 // foldPlan brings the worker's plan up to date: src is the latest whole
 // plan, deltas the changes received after it (applied in place: a plan
-// with deltas came from DeltaPlans, which hands it over).
+// with deltas came from DeltaPlans, which hands it over; its generation
+// stays, a new whole plan has a new one).
 func (w *workerState) foldPlan(src *PlanUpdate, deltas []PlanEvent) *PlanUpdate {
-	if src != w.planSrc {
-		w.planSrc, w.plan = src, src
-	}
+	w.plan = src
 	for _, e := range deltas {
 		if w.plan == nil {
 			break

@@ -1,10 +1,10 @@
 package switchagent
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -48,11 +48,11 @@ type change struct {
 // macScope restricts the remote MAC diff to some row keys: the caller knows
 // that every other key is as the plan wants (it was diffed before against
 // the same logical switches and neither the plan nor the database changed
-// it since). lsPrint is the change.lsPrint of that earlier diff: when the
-// logical switches no longer resolve the same way, the scope is dropped and
-// every key is diffed.
+// it since). lsPrint is the fingerprint (lsState.print) of the logical
+// switches of that earlier diff: when they no longer resolve the same way,
+// the scope is dropped and every key is diffed.
 type macScope struct {
-	keys map[macKey][]string // row key -> other spellings of the MAC seen in rows
+	keys map[macKey][]string // row key -> other spellings of the MAC seen in plans and rows
 	// irregular lists the plan keys whose row key is not
 	// macKey{key.LogicalSwitch, lower(key.MAC)} (plans from the planner have
 	// none), by row key.
@@ -66,8 +66,8 @@ func rowKeyOf(m planner.RemoteMAC) macKey {
 }
 
 // diffPlan computes the minimal transaction that makes the part of the
-// database owned by owner equal plan on the switch swUUID (which must exist
-// in a). It is pure: no I/O.
+// database owned by owner equal plan on the switch swUUID (whose ports the
+// bindings are on; a switch missing from a has none). It is pure: no I/O.
 func diffPlan(plan *planner.SwitchPlan, a *actual, swUUID, owner string) change {
 	return diffPlanScoped(plan, a, swUUID, owner, nil)
 }
@@ -95,15 +95,13 @@ func diffPlanScoped(plan *planner.SwitchPlan, a *actual, swUUID, owner string, s
 	ops = append(ops, d.rowOps...)
 	ops = append(ops, d.portOps...)
 	ops = append(ops, d.lsDelOps...)
-	baseProblems := slices.Clone(d.problems)
-	slices.Sort(baseProblems)
+	baseProblems := sortCompact(slices.Clone(d.problems))
 	problems := slices.Clone(baseProblems)
 	for _, ps := range d.macProblems {
 		problems = append(problems, ps...)
 	}
-	slices.Sort(problems)
-	return change{ops: ops, deleted: d.deleted, problems: slices.Compact(problems),
-		full: d.scope == nil, ls: ls, baseProblems: slices.Compact(baseProblems), macProblems: d.macProblems}
+	return change{ops: ops, deleted: d.deleted, problems: sortCompact(problems),
+		full: d.scope == nil, ls: ls, baseProblems: baseProblems, macProblems: d.macProblems}
 }
 
 // lsState is what the remote MAC diff of a key depends on of the logical
@@ -145,9 +143,9 @@ func (st lsState) print() string {
 	return b.String()
 }
 
-// resolveLS records that the logical switch inserted as named is real and
-// ours, once the transaction committed, so that the next sync (which sees
-// the real UUID) can stay incremental.
+// resolveLS records that the logical switch inserted as named has the UUID
+// real and is ours, once the transaction committed, so that the next sync
+// (which sees the real UUID) can stay incremental.
 func (c *change) resolveLS(named, real string) {
 	for name, u := range c.ls.refs {
 		if u == named {
@@ -157,6 +155,11 @@ func (c *change) resolveLS(named, real string) {
 	}
 }
 
+// differ holds one diff's indexes of the database and the operations it
+// builds, by kind, in the order diffPlanScoped emits them: locators and
+// locator sets first (rows below reference them by named UUID), then
+// logical switches, MAC rows, bindings and last the deletes of logical
+// switches (after every row that references them).
 type differ struct {
 	plan  *planner.SwitchPlan
 	a     *actual
@@ -183,6 +186,7 @@ func (d *differ) problem(format string, args ...any) {
 	d.problems = append(d.problems, fmt.Sprintf(format, args...))
 }
 
+// index builds the lookups of the database the diff needs.
 func (d *differ) index() {
 	d.lsByName = map[string]*vtep.LogicalSwitch{}
 	d.ours = map[string]bool{}
@@ -224,9 +228,11 @@ func setKey(ips []string) string {
 }
 
 func uuidCond(u string) []ovsdb.Condition {
-	return []ovsdb.Condition{{Column: "_uuid", Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: u}}}
+	return []ovsdb.Condition{{Column: vtep.UUIDColumn, Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: u}}}
 }
 
+// del deletes row u of table (logical switches after everything else) and
+// records it for the wait on the cache.
 func (d *differ) del(table, u string) {
 	op := ovsdb.Operation{Op: ovsdb.OperationDelete, Table: table, Where: uuidCond(u)}
 	if table == vtep.LogicalSwitchTable {
@@ -250,7 +256,7 @@ func (d *differ) locator(ip string) ovsdb.UUID {
 	name := fmt.Sprintf("loc%d", len(d.locNew))
 	d.locOps = append(d.locOps, ovsdb.Operation{
 		Op: ovsdb.OperationInsert, Table: vtep.PhysicalLocatorTable, UUIDName: name,
-		Row: ovsdb.Row{"encapsulation_type": planner.EncapVXLAN, "dst_ip": ip},
+		Row: ovsdb.Row{vtep.PhysicalLocatorEncapsulationTypeColumn: planner.EncapVXLAN, vtep.PhysicalLocatorDstIPColumn: ip},
 	})
 	u := ovsdb.UUID{GoUUID: name}
 	d.locNew[ip] = u
@@ -283,7 +289,7 @@ func (d *differ) locatorSet(ips []string) ovsdb.UUID {
 	name := fmt.Sprintf("set%d", len(d.setNew))
 	d.setOps = append(d.setOps, ovsdb.Operation{
 		Op: ovsdb.OperationInsert, Table: vtep.PhysicalLocatorSetTable, UUIDName: name,
-		Row: ovsdb.Row{"locators": ovsdb.OvsSet{GoSet: locs}},
+		Row: ovsdb.Row{vtep.PhysicalLocatorSetLocatorsColumn: ovsdb.OvsSet{GoSet: locs}},
 	})
 	u := ovsdb.UUID{GoUUID: name}
 	d.setNew[k] = u
@@ -304,7 +310,7 @@ func optString(v string) ovsdb.OvsSet {
 	return ovsdb.OvsSet{GoSet: []any{v}}
 }
 
-func sortedKeys[K ~string, V any](m map[K]V) []K {
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	ks := make([]K, 0, len(m))
 	for k := range m {
 		ks = append(ks, k)
@@ -313,6 +319,9 @@ func sortedKeys[K ~string, V any](m map[K]V) []K {
 	return ks
 }
 
+// logicalSwitches inserts the plan's logical switches that do not exist
+// (marked ours) and updates ours that differ; a name held by a foreign
+// logical switch is a problem.
 func (d *differ) logicalSwitches() {
 	for i, name := range sortedKeys(d.plan.LogicalSwitches) {
 		want := d.plan.LogicalSwitches[name]
@@ -323,13 +332,13 @@ func (d *differ) logicalSwitches() {
 		cur := d.lsByName[name]
 		if cur == nil {
 			row := ovsdb.Row{
-				"name":         name,
-				"description":  want.Description,
-				"tunnel_key":   optInt(want.VNI),
-				"other_config": ovsdb.OvsMap{GoMap: map[any]any{OwnerKey: d.owner}},
+				vtep.LogicalSwitchNameColumn:        name,
+				vtep.LogicalSwitchDescriptionColumn: want.Description,
+				vtep.LogicalSwitchTunnelKeyColumn:   optInt(want.VNI),
+				vtep.LogicalSwitchOtherConfigColumn: ovsdb.OvsMap{GoMap: map[any]any{OwnerKey: d.owner}},
 			}
 			if want.ReplicationMode != "" {
-				row["replication_mode"] = want.ReplicationMode
+				row[vtep.LogicalSwitchReplicationModeColumn] = want.ReplicationMode
 			}
 			u := fmt.Sprintf("ls%d", i)
 			d.lsOps = append(d.lsOps, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vtep.LogicalSwitchTable, UUIDName: u, Row: row})
@@ -344,17 +353,17 @@ func (d *differ) logicalSwitches() {
 		d.keepLS[cur.UUID] = true
 		row := ovsdb.Row{}
 		if cur.TunnelKey == nil && want.VNI > 0 || cur.TunnelKey != nil && *cur.TunnelKey != want.VNI {
-			row["tunnel_key"] = optInt(want.VNI)
+			row[vtep.LogicalSwitchTunnelKeyColumn] = optInt(want.VNI)
 		}
 		if cur.Description != want.Description {
-			row["description"] = want.Description
+			row[vtep.LogicalSwitchDescriptionColumn] = want.Description
 		}
 		curMode := ""
 		if cur.ReplicationMode != nil {
 			curMode = *cur.ReplicationMode
 		}
 		if curMode != want.ReplicationMode {
-			row["replication_mode"] = optString(want.ReplicationMode)
+			row[vtep.LogicalSwitchReplicationModeColumn] = optString(want.ReplicationMode)
 		}
 		if len(row) > 0 {
 			d.lsOps = append(d.lsOps, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vtep.LogicalSwitchTable, Where: uuidCond(cur.UUID), Row: row})
@@ -384,134 +393,189 @@ func (d *differ) ourLS(name string) string {
 	return ""
 }
 
+// macWork is what the remote MAC diff walks: the rows of the row keys it
+// diffs and the plan keys it diffs, each sorted so that the operations come
+// out in the same order whatever the map order.
+type macWork struct {
+	rows map[macKey][]*vtep.UcastMacsRemote // rows in our logical switches by row key, sorted by UUID
+	plan []planner.MACKey                   // plan keys to diff, sorted
+	// owners counts the plan keys of each row key, or is cleanKey for a
+	// row key that is exactly as the plan wants (full diff only: nil when
+	// scoped).
+	owners map[macKey]int
+}
+
+// cleanKey marks a row key of macWork.owners that needs no operation.
+const cleanKey = -1
+
+// remoteMACs diffs the remote MACs of d.scope (all of them when nil): it
+// inserts, updates and deletes Ucast_Macs_Remote rows in our logical
+// switches until each row key holds exactly the row the plan wants.
 func (d *differ) remoteMACs() {
-	var cur map[macKey][]*vtep.UcastMacsRemote
-	var owners map[macKey]int // plan keys per row key; clean (full diff only): -1
-	var wantKeys []planner.MACKey
+	var w macWork
 	if d.scope == nil {
-		all := d.a.remoteRows()
-		cur = make(map[macKey][]*vtep.UcastMacsRemote, len(all))
-		for _, r := range all {
-			if d.ours[r.LogicalSwitch] {
-				k := macKey{d.lsName(r.LogicalSwitch), strings.ToLower(r.MAC)}
-				cur[k] = append(cur[k], r)
-			}
-		}
-		// A plan key whose row exists exactly as wanted, alone under its
-		// row key, yields no operation and no problem whatever the order,
-		// so only the others are walked in sorted order below (same
-		// operations, same order as walking every key; a full sort of
-		// 10,000 keys per sync dominated the agent's CPU).
-		owners = make(map[macKey]int, len(d.plan.RemoteMACs))
-		for _, want := range d.plan.RemoteMACs {
-			owners[rowKeyOf(want)]++
-		}
-		for pk, want := range d.plan.RemoteMACs {
-			k := rowKeyOf(want)
-			if rows := cur[k]; owners[k] == 1 && len(rows) == 1 && want.MAC != "" && want.LocatorIP != "" &&
-				rows[0].MAC == want.MAC && rows[0].Ipaddr == want.IP && d.locIP(rows[0].Locator) == want.LocatorIP {
-				if _, ok := d.ref[want.LogicalSwitch]; ok {
-					owners[k] = -1
-					continue
-				}
-			}
-			wantKeys = append(wantKeys, pk)
-		}
+		w = d.allMACs()
 	} else {
-		// Only the scope's row keys: their rows by indexed lookups, their
-		// plan keys by map lookups.
-		cur = make(map[macKey][]*vtep.UcastMacsRemote, len(d.scope.keys))
-		owners = make(map[macKey]int, len(d.scope.keys))
-		for k, spellings := range d.scope.keys {
-			// Rows are looked up by exact MAC: the lower-case one, those
-			// the scope saw in events, and those the plan wants.
-			macs := append([]string{k.mac}, spellings...)
-			for _, pk := range append([]planner.MACKey{{LogicalSwitch: k.ls, MAC: k.mac}}, d.scope.irregular[k]...) {
-				if want, ok := d.plan.RemoteMACs[pk]; ok && rowKeyOf(want) == k {
-					wantKeys = append(wantKeys, pk)
-					owners[k]++
-					macs = append(macs, want.MAC)
-				}
-			}
-			lsu := d.ourLS(k.ls)
-			if lsu == "" {
-				continue
-			}
-			slices.Sort(macs)
-			var rows []*vtep.UcastMacsRemote
-			for _, mac := range slices.Compact(macs) {
-				rows = append(rows, d.a.remoteByKey(lsu, mac)...)
-			}
-			if len(rows) > 0 {
-				cur[k] = rows
-			}
-		}
+		w = d.scopedMACs()
 	}
-	for _, rows := range cur {
+	for _, rows := range w.rows {
 		if len(rows) > 1 {
 			slices.SortFunc(rows, func(a, b *vtep.UcastMacsRemote) int { return strings.Compare(a.UUID, b.UUID) })
 		}
 	}
-	slices.SortFunc(wantKeys, comparePlanMAC)
-	wantKeys = slices.Compact(wantKeys)
+	slices.SortFunc(w.plan, comparePlanMAC)
+	w.plan = slices.Compact(w.plan)
 	seen := map[macKey]bool{}
-	for _, pk := range wantKeys {
-		want := d.plan.RemoteMACs[pk]
-		k := rowKeyOf(want)
-		ls, ok := d.ref[want.LogicalSwitch]
-		if !ok {
-			if _, inPlan := d.plan.LogicalSwitches[want.LogicalSwitch]; !inPlan {
-				d.macProblem(k, "remote mac %s: logical switch %s not in the plan", want.MAC, quote(want.LogicalSwitch))
-			}
-			continue
-		}
-		if want.MAC == "" || want.LocatorIP == "" {
-			d.macProblem(k, "remote mac %s in %s: empty mac or locator", want.MAC, quote(want.LogicalSwitch))
-			continue
-		}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		rows := cur[k]
-		if len(rows) == 0 {
-			d.rowOps = append(d.rowOps, ovsdb.Operation{
-				Op: ovsdb.OperationInsert, Table: vtep.UcastMacsRemoteTable,
-				Row: ovsdb.Row{"MAC": want.MAC, "logical_switch": ls, "locator": d.locator(want.LocatorIP), "ipaddr": want.IP},
-			})
-			continue
-		}
-		// Keep the row closest to the plan; delete duplicates.
-		best := 0
-		for i, r := range rows {
-			if d.locIP(r.Locator) == want.LocatorIP && r.Ipaddr == want.IP {
-				best = i
-				break
-			}
-		}
-		keep := rows[best]
-		row := ovsdb.Row{}
-		if d.locIP(keep.Locator) != want.LocatorIP {
-			row["locator"] = d.locator(want.LocatorIP)
-		}
-		if keep.Ipaddr != want.IP {
-			row["ipaddr"] = want.IP
-		}
-		if keep.MAC != want.MAC {
-			row["MAC"] = want.MAC
-		}
-		if len(row) > 0 {
-			d.rowOps = append(d.rowOps, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vtep.UcastMacsRemoteTable, Where: uuidCond(keep.UUID), Row: row})
-		}
-		for i, r := range rows {
-			if i != best {
-				d.del(vtep.UcastMacsRemoteTable, r.UUID)
-			}
+	for _, pk := range w.plan {
+		d.remoteMAC(d.plan.RemoteMACs[pk], w.rows, seen)
+	}
+	d.deleteStaleMACs(w, seen)
+}
+
+// allMACs is the work of a full diff: every row in our logical switches
+// and every plan key, except those exactly as wanted.
+func (d *differ) allMACs() macWork {
+	all := d.a.remoteRows()
+	w := macWork{rows: make(map[macKey][]*vtep.UcastMacsRemote, len(all))}
+	for _, r := range all {
+		if d.ours[r.LogicalSwitch] {
+			k := macKey{d.lsName(r.LogicalSwitch), strings.ToLower(r.MAC)}
+			w.rows[k] = append(w.rows[k], r)
 		}
 	}
+	// A plan key whose row exists exactly as wanted, alone under its row
+	// key, yields no operation and no problem whatever the order, so only
+	// the others are walked in sorted order (same operations, same order
+	// as walking every key; a full sort of 10,000 keys per sync dominated
+	// the agent's CPU).
+	w.owners = make(map[macKey]int, len(d.plan.RemoteMACs))
+	for _, want := range d.plan.RemoteMACs {
+		w.owners[rowKeyOf(want)]++
+	}
+	for pk, want := range d.plan.RemoteMACs {
+		if k := rowKeyOf(want); w.owners[k] == 1 && d.asWanted(want, w.rows[k]) {
+			w.owners[k] = cleanKey
+			continue
+		}
+		w.plan = append(w.plan, pk)
+	}
+	return w
+}
+
+// asWanted reports whether rows is exactly the one row want asks for in a
+// logical switch the diff can write.
+func (d *differ) asWanted(want planner.RemoteMAC, rows []*vtep.UcastMacsRemote) bool {
+	if len(rows) != 1 || want.MAC == "" || want.LocatorIP == "" {
+		return false
+	}
+	r := rows[0]
+	if r.MAC != want.MAC || r.Ipaddr != want.IP || d.locIP(r.Locator) != want.LocatorIP {
+		return false
+	}
+	_, ok := d.ref[want.LogicalSwitch]
+	return ok
+}
+
+// scopedMACs is the work of a scoped diff: the scope's row keys, their rows
+// by indexed lookups and their plan keys by map lookups.
+func (d *differ) scopedMACs() macWork {
+	w := macWork{rows: make(map[macKey][]*vtep.UcastMacsRemote, len(d.scope.keys))}
+	for k, spellings := range d.scope.keys {
+		// Rows are looked up by exact MAC: the lower-case one, those the
+		// scope saw in events, and those the plan wants.
+		macs := append([]string{k.mac}, spellings...)
+		for _, pk := range append([]planner.MACKey{{LogicalSwitch: k.ls, MAC: k.mac}}, d.scope.irregular[k]...) {
+			if want, ok := d.plan.RemoteMACs[pk]; ok && rowKeyOf(want) == k {
+				w.plan = append(w.plan, pk)
+				macs = append(macs, want.MAC)
+			}
+		}
+		lsu := d.ourLS(k.ls)
+		if lsu == "" {
+			continue
+		}
+		slices.Sort(macs)
+		var rows []*vtep.UcastMacsRemote
+		for _, mac := range slices.Compact(macs) {
+			rows = append(rows, d.a.remoteByKey(lsu, mac)...)
+		}
+		if len(rows) > 0 {
+			w.rows[k] = rows
+		}
+	}
+	return w
+}
+
+// remoteMAC makes the row key of want hold exactly want, given its current
+// rows (sorted by UUID), unless an earlier plan key with the same row key
+// (in seen) already did.
+func (d *differ) remoteMAC(want planner.RemoteMAC, rows map[macKey][]*vtep.UcastMacsRemote, seen map[macKey]bool) {
+	k := rowKeyOf(want)
+	ls, ok := d.ref[want.LogicalSwitch]
+	if !ok {
+		if _, inPlan := d.plan.LogicalSwitches[want.LogicalSwitch]; !inPlan {
+			d.macProblem(k, "remote mac %s: logical switch %s not in the plan", want.MAC, quote(want.LogicalSwitch))
+		}
+		return
+	}
+	if want.MAC == "" || want.LocatorIP == "" {
+		d.macProblem(k, "remote mac %s in %s: empty mac or locator", want.MAC, quote(want.LogicalSwitch))
+		return
+	}
+	if seen[k] {
+		return
+	}
+	seen[k] = true
+	if len(rows[k]) == 0 {
+		d.rowOps = append(d.rowOps, ovsdb.Operation{
+			Op: ovsdb.OperationInsert, Table: vtep.UcastMacsRemoteTable,
+			Row: ovsdb.Row{
+				vtep.UcastMacsRemoteMACColumn: want.MAC, vtep.UcastMacsRemoteLogicalSwitchColumn: ls,
+				vtep.UcastMacsRemoteLocatorColumn: d.locator(want.LocatorIP), vtep.UcastMacsRemoteIpaddrColumn: want.IP,
+			},
+		})
+		return
+	}
+	d.updateRemoteMAC(want, rows[k])
+}
+
+// updateRemoteMAC keeps the row of rows closest to want, updates what
+// differs of it and deletes the others (duplicates).
+func (d *differ) updateRemoteMAC(want planner.RemoteMAC, rows []*vtep.UcastMacsRemote) {
+	best := 0
+	for i, r := range rows {
+		if d.locIP(r.Locator) == want.LocatorIP && r.Ipaddr == want.IP {
+			best = i
+			break
+		}
+	}
+	keep := rows[best]
+	row := ovsdb.Row{}
+	if d.locIP(keep.Locator) != want.LocatorIP {
+		row[vtep.UcastMacsRemoteLocatorColumn] = d.locator(want.LocatorIP)
+	}
+	if keep.Ipaddr != want.IP {
+		row[vtep.UcastMacsRemoteIpaddrColumn] = want.IP
+	}
+	if keep.MAC != want.MAC {
+		row[vtep.UcastMacsRemoteMACColumn] = want.MAC
+	}
+	if len(row) > 0 {
+		d.rowOps = append(d.rowOps, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vtep.UcastMacsRemoteTable, Where: uuidCond(keep.UUID), Row: row})
+	}
+	for i, r := range rows {
+		if i != best {
+			d.del(vtep.UcastMacsRemoteTable, r.UUID)
+		}
+	}
+}
+
+// deleteStaleMACs deletes the rows of w's row keys that no plan key
+// claimed (seen) and that are not clean (macWork.owners).
+func (d *differ) deleteStaleMACs(w macWork, seen map[macKey]bool) {
 	var stale []macKey
-	for k := range cur {
-		if !seen[k] && owners[k] != -1 {
+	for k := range w.rows {
+		if !seen[k] && w.owners[k] != cleanKey {
 			stale = append(stale, k)
 		}
 	}
@@ -520,7 +584,7 @@ func (d *differ) remoteMACs() {
 	// stale: one delete by logical switch instead of one per row.
 	gone := map[string]bool{}
 	for _, k := range stale {
-		for _, r := range cur[k] {
+		for _, r := range w.rows[k] {
 			if d.keepLS[r.LogicalSwitch] {
 				d.del(vtep.UcastMacsRemoteTable, r.UUID)
 				continue
@@ -528,7 +592,7 @@ func (d *differ) remoteMACs() {
 			if !gone[r.LogicalSwitch] {
 				gone[r.LogicalSwitch] = true
 				d.rowOps = append(d.rowOps, ovsdb.Operation{Op: ovsdb.OperationDelete, Table: vtep.UcastMacsRemoteTable,
-					Where: []ovsdb.Condition{{Column: "logical_switch", Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: r.LogicalSwitch}}}})
+					Where: []ovsdb.Condition{{Column: vtep.UcastMacsRemoteLogicalSwitchColumn, Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: r.LogicalSwitch}}}})
 			}
 			d.deleted = append(d.deleted, rowRef{vtep.UcastMacsRemoteTable, r.UUID})
 		}
@@ -549,20 +613,8 @@ func compareRowMAC(a, b macKey) int {
 	return strings.Compare(a.mac, b.mac)
 }
 
-func sortedMacKeys[V any](m map[macKey]V) []macKey {
-	ks := make([]macKey, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Slice(ks, func(i, j int) bool {
-		if ks[i].ls != ks[j].ls {
-			return ks[i].ls < ks[j].ls
-		}
-		return ks[i].mac < ks[j].mac
-	})
-	return ks
-}
-
+// locIP is the dst_ip of locator u when it is a plain VXLAN one (no
+// tunnel key), else "".
 func (d *differ) locIP(u string) string {
 	if l := d.a.locators[u]; l != nil && l.EncapsulationType == planner.EncapVXLAN && l.TunnelKey == nil {
 		return l.DstIP
@@ -570,6 +622,9 @@ func (d *differ) locIP(u string) string {
 	return ""
 }
 
+// mcastRemotes makes each plan logical switch's unknown-dst
+// Mcast_Macs_Remote row point at a locator set holding exactly its flood
+// locators, and deletes our other Mcast_Macs_Remote rows.
 func (d *differ) mcastRemotes() {
 	cur := map[macKey][]*vtep.McastMacsRemote{}
 	for _, r := range d.a.mcastRemote {
@@ -608,7 +663,10 @@ func (d *differ) mcastRemotes() {
 		if len(rows) == 0 {
 			d.rowOps = append(d.rowOps, ovsdb.Operation{
 				Op: ovsdb.OperationInsert, Table: vtep.McastMacsRemoteTable,
-				Row: ovsdb.Row{"MAC": planner.UnknownDst, "logical_switch": ls, "locator_set": d.locatorSet(ips)},
+				Row: ovsdb.Row{
+					vtep.McastMacsRemoteMACColumn: planner.UnknownDst, vtep.McastMacsRemoteLogicalSwitchColumn: ls,
+					vtep.McastMacsRemoteLocatorSetColumn: d.locatorSet(ips),
+				},
 			})
 			continue
 		}
@@ -629,7 +687,7 @@ func (d *differ) mcastRemotes() {
 		if got != wantKey {
 			d.rowOps = append(d.rowOps, ovsdb.Operation{
 				Op: ovsdb.OperationUpdate, Table: vtep.McastMacsRemoteTable, Where: uuidCond(keep.UUID),
-				Row: ovsdb.Row{"locator_set": d.locatorSet(ips)},
+				Row: ovsdb.Row{vtep.McastMacsRemoteLocatorSetColumn: d.locatorSet(ips)},
 			})
 		}
 		for i, r := range rows {
@@ -638,7 +696,7 @@ func (d *differ) mcastRemotes() {
 			}
 		}
 	}
-	for _, k := range sortedMacKeys(cur) {
+	for _, k := range slices.SortedFunc(maps.Keys(cur), compareRowMAC) {
 		if seen[k] {
 			continue
 		}
@@ -648,6 +706,10 @@ func (d *differ) mcastRemotes() {
 	}
 }
 
+// bindings mutates Physical_Port vlan_bindings: on the ports of switch
+// swUUID the (vlan, logical switch) pairs the plan wants are inserted, and
+// on every port the pairs of our logical switches it does not want are
+// deleted; pairs of foreign logical switches are never touched.
 func (d *differ) bindings(swUUID string) {
 	sw := d.a.switches[swUUID]
 	onSwitch := map[string]bool{}
@@ -681,7 +743,7 @@ func (d *differ) bindings(swUUID string) {
 		}
 		ins := map[any]any{}
 		del := map[any]any{}
-		for _, vlan := range sortedInts(w) {
+		for _, vlan := range sortedKeys(w) {
 			lsName := w[vlan]
 			if vlan < 0 || vlan > 4095 {
 				d.problem("port %s: vlan %d out of range", quote(p.Name), vlan)
@@ -719,24 +781,15 @@ func (d *differ) bindings(swUUID string) {
 		}
 		var muts []ovsdb.Mutation
 		if len(del) > 0 {
-			muts = append(muts, ovsdb.Mutation{Column: "vlan_bindings", Mutator: ovsdb.MutateOperationDelete, Value: ovsdb.OvsMap{GoMap: del}})
+			muts = append(muts, ovsdb.Mutation{Column: vtep.PhysicalPortVLANBindingsColumn, Mutator: ovsdb.MutateOperationDelete, Value: ovsdb.OvsMap{GoMap: del}})
 		}
 		if len(ins) > 0 {
-			muts = append(muts, ovsdb.Mutation{Column: "vlan_bindings", Mutator: ovsdb.MutateOperationInsert, Value: ovsdb.OvsMap{GoMap: ins}})
+			muts = append(muts, ovsdb.Mutation{Column: vtep.PhysicalPortVLANBindingsColumn, Mutator: ovsdb.MutateOperationInsert, Value: ovsdb.OvsMap{GoMap: ins}})
 		}
 		if len(muts) > 0 {
 			d.portOps = append(d.portOps, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: vtep.PhysicalPortTable, Where: uuidCond(pu), Mutations: muts})
 		}
 	}
-}
-
-func sortedInts[V any](m map[int]V) []int {
-	ks := make([]int, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // deleteStaleSwitches deletes our logical switches the plan no longer

@@ -2,24 +2,30 @@
 // speaking the hardware_vtep schema, RFC 7047) hold the state l2gw plans for
 // it, and reports the switch (ports, tunnel IPs, faults, local MACs) back.
 //
-// An Agent keeps one OVSDB session (tcp:, ssl: or unix:), redialled with a
-// capped exponential backoff and checked with echo probes, monitors the
-// tables it needs into libovsdb's cache, and runs a level-triggered
-// reconcile: every plan update, cache event, reconnect and periodic audit
-// only enqueues; one worker diffs the desired plan against the cached
-// database restricted to what l2gw owns and applies the minimal set of
-// operations in one transaction, then waits until the cache shows the
-// rows it inserted before diffing again.
+// An Agent keeps one OVSDB session (tcp:, ssl: or unix:) of two
+// connections, one monitoring the tables it needs into libovsdb's cache and
+// one sending transactions (session.go), redialled with a capped
+// exponential backoff and checked with echo probes. It runs a
+// level-triggered reconcile: every plan update, cache event, reconnect and
+// periodic audit only enqueues; one worker diffs the desired plan against
+// the cached database restricted to what l2gw owns and applies the minimal
+// set of operations in one transaction, then waits until the cache shows
+// the rows it inserted and not those it deleted before diffing again.
+// Operations name tables and columns with the constants generated with the
+// models (internal/vtepmodel).
 //
 // The diff is incremental in steady state (incremental.go): remote MACs,
 // the only part of a plan that grows with the network, are diffed only
-// for the keys the plan changed (from deltas when Plans is a DeltaPlans,
-// else by comparing with the last realised plan) or other writers touched
-// (cache events; the echo of the agent's own transaction is dropped),
-// looked up through a client index of the cache. The full diff runs on
-// the first sync of every session, on audit ticks, after any failure and
-// whenever the logical switches change. Deltas received while the worker
-// is busy (a slow switch) queue up to 1,024 deltas or about the plan's own
+// for the keys the plan changed (from deltas when Plans is a DeltaPlans;
+// by comparing a new whole plan with the last realised one) or other
+// writers touched (cache events; the echo of the agent's own transactions
+// is dropped), looked up through a client index of the cache. The full
+// diff runs on the first sync of every session, on audit ticks, after any
+// failure, whenever the logical switches resolve differently, after a
+// locator change or an overflow of the event queue, and when more row keys
+// are dirty than the larger of 256 and a quarter of the plan's MACs.
+// Deltas received while the worker is busy (a slow switch) queue up to
+// 1,024 deltas holding up to the larger of 4,096 rows and the plan's own
 // size (pending.go); past that they are applied to a copy of the plan,
 // which the worker then takes as a whole plan.
 //
@@ -46,7 +52,8 @@
 //     in the transaction that references them, and none is ever deleted:
 //     ovsdb-server garbage-collects them once nothing references them.
 //   - Everything else (foreign logical switches, their MACs and bindings,
-//     Physical_Switch, Physical_Port rows) is never modified or deleted.
+//     Physical_Switch rows, Physical_Port rows beyond our vlan_bindings
+//     entries) is never modified or deleted.
 //     The one exception: when one of our logical switches is removed, the
 //     Ucast_Macs_Local/Mcast_Macs_Local rows the switch learnt in it are
 //     deleted with it (referential integrity requires it).

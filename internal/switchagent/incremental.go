@@ -14,10 +14,11 @@ import (
 // 10,000 MACs that is tens of milliseconds, paid on every port change. So
 // after a successful sync the worker remembers the plan it realised, and
 // the next sync diffs only the remote MAC row keys that may differ from it:
-// those the plan changed (a map comparison with the remembered plan) and
-// those whose rows other writers touched (cache events). Everything else
-// of the plan (logical switches, bindings, flood rows) is small and always
-// diffed whole.
+// those the plan changed (marked as deltas are applied, or found by a map
+// comparison when a new whole plan replaced the realised one, told apart by
+// generation) and those whose rows other writers touched (cache events).
+// Everything else of the plan (logical switches, bindings, flood rows) is
+// small and always diffed whole.
 //
 // The full diff stays the safety net: it runs on the first sync of a
 // session (connect, reconnect, an emptied database), on audit ticks, after
@@ -78,17 +79,31 @@ func (s *session) takeMACEvents() ([]macEvent, bool) {
 }
 
 // incState is the worker's memory between syncs (worker goroutine only).
+//
+// It tells plans and sessions apart by generation, not by pointer: a whole
+// plan gets a new PlanUpdate.gen when it replaces the pending one
+// (pendingPlan.setPlan) and keeps it while deltas are applied to it in
+// place (applyDelta marks what they change); every session gets a new
+// session.gen when dialled. Generation 0 is unknown: such a plan is
+// compared in full with the last one realised, as if it were new.
 type incState struct {
-	sess        *session
-	valid       bool        // base, lsPrint and macProblems describe the database
-	base        *PlanUpdate // plan realised by the last successful sync
+	sessGen     uint64                               // session the state describes
+	valid       bool                                 // base*, lsPrint and macProblems describe the database
+	baseGen     uint64                               // generation of the plan realised by the last successful sync
+	baseMACs    map[planner.MACKey]planner.RemoteMAC // its remote MACs (the plan's own map, not a copy)
 	lsPrint     string
 	macProblems map[macKey][]string
 	dirty       map[macKey][]string
 	written     [2]map[string]bool // Ucast_Macs_Remote rows of the last two transactions: UUID -> deleted
 
-	plan      *PlanUpdate // plan irregular belongs to
-	irregular map[macKey][]planner.MACKey
+	irregularGen uint64 // generation of the plan irregular indexes; 0: none
+	irregular    map[macKey][]planner.MACKey
+}
+
+// samePlan reports whether a plan of generation gen is the one of
+// generation known (the same whole plan, deltas applied since or not).
+func samePlan(gen, known uint64) bool {
+	return gen != 0 && gen == known
 }
 
 // invalidate makes the next sync full.
@@ -99,8 +114,8 @@ func (in *incState) invalidate() {
 
 // begin starts a sync on session s: a new session starts from scratch.
 func (in *incState) begin(s *session) {
-	if in.sess != s {
-		*in = incState{sess: s}
+	if in.sessGen != s.gen {
+		*in = incState{sessGen: s.gen}
 	}
 }
 
@@ -108,8 +123,8 @@ func (in *incState) begin(s *session) {
 // all of them. evs are the queued cache events (read before act), evFull
 // whether the session asked for a full diff.
 func (in *incState) scope(plan *PlanUpdate, act *actual, evs []macEvent, evFull, audit bool, owner string) *macScope {
-	if in.plan != plan {
-		in.plan, in.irregular = plan, nil
+	if !samePlan(plan.gen, in.irregularGen) {
+		in.irregularGen, in.irregular = plan.gen, nil
 		for pk, want := range plan.Plan.RemoteMACs {
 			if k := rowKeyOf(want); k.ls != pk.LogicalSwitch || k.mac != pk.MAC {
 				if in.irregular == nil {
@@ -119,7 +134,7 @@ func (in *incState) scope(plan *PlanUpdate, act *actual, evs []macEvent, evFull,
 			}
 		}
 	}
-	if !in.valid || evFull || audit || in.base == nil {
+	if !in.valid || evFull || audit {
 		in.dirty = nil
 		return nil
 	}
@@ -128,8 +143,8 @@ func (in *incState) scope(plan *PlanUpdate, act *actual, evs []macEvent, evFull,
 	}
 	limit := max(256, len(plan.Plan.RemoteMACs)/4)
 	mark := in.mark
-	if in.base != plan {
-		old, cur := in.base.Plan.RemoteMACs, plan.Plan.RemoteMACs
+	if !samePlan(plan.gen, in.baseGen) {
+		old, cur := in.baseMACs, plan.Plan.RemoteMACs
 		for pk, want := range cur {
 			if was, ok := old[pk]; !ok || was != want {
 				mark(want.LogicalSwitch, want.MAC)
@@ -185,17 +200,18 @@ func (in *incState) mark(ls, mac string) {
 	}
 	k := macKey{ls, strings.ToLower(mac)}
 	sp := in.dirty[k]
-	if mac != k.mac && !containsString(sp, mac) {
+	if mac != k.mac && !slices.Contains(sp, mac) {
 		sp = append(sp, mac)
 	}
 	in.dirty[k] = sp
 }
 
-// applyDelta applies d to the worker's plan p (PlanUpdate plan) and marks
-// the remote MAC keys it changes dirty, keeping the irregular index of p.
+// applyDelta applies d to the worker's plan in place (its generation stays)
+// and marks the remote MAC keys it changes dirty, keeping the irregular
+// index when it is the plan's.
 func (in *incState) applyDelta(plan *PlanUpdate, d planner.SwitchDelta) {
 	p := &plan.Plan
-	track := in.plan == plan
+	track := samePlan(plan.gen, in.irregularGen)
 	unindex := func(pk planner.MACKey, m planner.RemoteMAC) {
 		in.mark(m.LogicalSwitch, m.MAC)
 		if k := rowKeyOf(m); track && (k.ls != pk.LogicalSwitch || k.mac != pk.MAC) {
@@ -277,7 +293,7 @@ func (in *incState) done(plan *PlanUpdate, scope *macScope, ch change, ok bool, 
 			in.macProblems[k] = ps
 		}
 	}
-	in.valid, in.base, in.lsPrint, in.dirty = true, plan, ch.ls.print(), nil
+	in.valid, in.baseGen, in.baseMACs, in.lsPrint, in.dirty = true, plan.gen, plan.Plan.RemoteMACs, ch.ls.print(), nil
 }
 
 // problems returns the sync's problems: ch's own ones and those of every
@@ -291,15 +307,6 @@ func (in *incState) problems(ch change) []string {
 		out = append(out, ps...)
 	}
 	return sortCompact(out)
-}
-
-func containsString(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func sortCompact(s []string) []string {

@@ -134,12 +134,12 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			r := drawRow(t, a, next)
 			a.ucastRemote[r.UUID] = r
 		}
-		sess := &session{}
+		sess := &session{gen: 1}
 		var in incState
 		in.begin(sess)
 
 		// Sync p1 in full and apply it.
-		p1 := &PlanUpdate{Revision: 1, Plan: drawPlan(t, "p1")}
+		p1 := &PlanUpdate{Revision: 1, Plan: drawPlan(t, "p1"), gen: 1}
 		sc := in.scope(p1, a, nil, false, false, "l2gw")
 		if sc != nil {
 			t.Fatalf("first sync scoped")
@@ -194,7 +194,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 
 		p2 := p1
 		if rapid.Bool().Draw(t, "plan changes") {
-			p2 = &PlanUpdate{Revision: 2, Plan: drawPlan(t, "p2")}
+			p2 = &PlanUpdate{Revision: 2, Plan: drawPlan(t, "p2"), gen: 2}
 			if rapid.Bool().Draw(t, "p2 extends p1") {
 				p2.Plan.RemoteMACs = maps.Clone(p1.Plan.RemoteMACs)
 				maps.Copy(p2.Plan.RemoteMACs, drawPlan(t, "p2 extra").RemoteMACs)
@@ -218,6 +218,11 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			}
 			p1.Revision = p2.Revision
 			p2 = p1
+		} else if p2 != p1 && rapid.Bool().Draw(t, "p2 in p1's place") {
+			// A new whole plan at the address of the old one: the
+			// generation, not the pointer, tells them apart.
+			*p1 = *p2
+			p2 = p1
 		}
 		full := diffPlan(&p2.Plan, a, "S", "l2gw")
 		scope := in.scope(p2, a, events, false, false, "l2gw")
@@ -238,10 +243,10 @@ func TestIncrementalEqualsFull(t *testing.T) {
 // TestScopeFallsBackToFull: the cases where the worker must diff in full.
 func TestScopeFallsBackToFull(t *testing.T) {
 	a := baseActual()
-	p := &PlanUpdate{Revision: 1, Plan: newPlan().ls("ls1", 1000).ls("ls2", 0).mac("ls1", "aa:00:00:00:00:01", "", "192.0.2.1").build()}
+	p := &PlanUpdate{Revision: 1, Plan: newPlan().ls("ls1", 1000).ls("ls2", 0).mac("ls1", "aa:00:00:00:00:01", "", "192.0.2.1").build(), gen: 1}
 	synced := func() *incState {
 		in := &incState{}
-		in.begin(&session{})
+		in.begin(&session{gen: 1})
 		ch := diffPlanScoped(&p.Plan, a, "S", "l2gw", in.scope(p, a, nil, false, false, "l2gw"))
 		in.done(p, nil, ch, true, nil)
 		return in
@@ -254,13 +259,16 @@ func TestScopeFallsBackToFull(t *testing.T) {
 		{"steady state is scoped", func(in *incState) *macScope { return in.scope(p, a, nil, false, false, "l2gw") }, true},
 		{"audit", func(in *incState) *macScope { return in.scope(p, a, nil, false, true, "l2gw") }, false},
 		{"session asked for full", func(in *incState) *macScope { return in.scope(p, a, nil, true, false, "l2gw") }, false},
-		{"new session", func(in *incState) *macScope { in.begin(&session{}); return in.scope(p, a, nil, false, false, "l2gw") }, false},
+		{"new session", func(in *incState) *macScope {
+			in.begin(&session{gen: 2})
+			return in.scope(p, a, nil, false, false, "l2gw")
+		}, false},
 		{"failed sync", func(in *incState) *macScope {
 			in.done(p, nil, change{}, false, nil)
 			return in.scope(p, a, nil, false, false, "l2gw")
 		}, false},
 		{"too many changed keys", func(in *incState) *macScope {
-			big := &PlanUpdate{Revision: 2, Plan: newPlan().ls("ls1", 1000).ls("ls2", 0).build()}
+			big := &PlanUpdate{Revision: 2, Plan: newPlan().ls("ls1", 1000).ls("ls2", 0).build(), gen: 2}
 			for i := range 300 {
 				m := planner.RemoteMAC{LogicalSwitch: "ls1", MAC: fmt.Sprintf("aa:00:00:00:%02x:%02x", i/256, i%256), LocatorIP: "192.0.2.1"}
 				big.Plan.RemoteMACs[m.Key()] = m

@@ -24,18 +24,26 @@ var defaultDeltaLimits = deltaLimits{count: 1024, minItems: 4096}
 type pendingPlan struct {
 	plan   *PlanUpdate
 	deltas []PlanEvent
-	items  int // total size of deltas
+	items  int    // total size of deltas
+	gen    uint64 // generation of the last plan set
 }
 
-// setPlan replaces the plan (nil: none yet) and drops the queued deltas.
+// setPlan replaces the plan (nil: none yet) and drops the queued deltas. A
+// plan gets the next generation (PlanUpdate.gen), by which the worker
+// tells it from the plan it realised before (see incState).
 func (p *pendingPlan) setPlan(u *PlanUpdate) {
+	if u != nil {
+		p.gen++
+		u.gen = p.gen
+	}
 	p.plan, p.deltas, p.items = u, nil, 0
 }
 
 // addDelta queues e (dropped while there is no plan to apply it to). Past
 // the limits it collapses the queue: the deltas are applied to a copy of
-// the plan, which becomes the new whole plan (the worker then compares it
-// with the plan it realised, as for any whole plan), and it reports true.
+// the plan, which becomes the new whole plan with a new generation (the
+// worker then compares it with the plan it realised, as for any whole
+// plan), and it reports true.
 // The old plan is not modified: the worker may be reading it.
 func (p *pendingPlan) addDelta(e PlanEvent, lim deltaLimits) bool {
 	if p.plan == nil {

@@ -154,3 +154,36 @@ func TestDefaultDeltaLimits(t *testing.T) {
 		t.Errorf("folded plan: %d MACs at revision %d; want 10000 at 10001", len(got.Plan.RemoteMACs), got.Revision)
 	}
 }
+
+// TestPlanGenerations: every whole plan, received or collapsed from
+// deltas, gets a new generation; deltas folded into the worker's plan keep
+// it (incState tells plans apart by it).
+func TestPlanGenerations(t *testing.T) {
+	var p pendingPlan
+	var w workerState
+	lim := deltaLimits{count: 2, minItems: 1 << 20}
+	p.setPlan(&PlanUpdate{Revision: 1, Plan: newPlan().ls("ls1", 1000).build()})
+	first := w.foldPlan(p.take())
+	if first.gen == 0 {
+		t.Fatalf("first plan has generation 0; want a known one")
+	}
+	p.addDelta(PlanEvent{Revision: 2, Delta: upserts(2, 3)}, lim)
+	if got := w.foldPlan(p.take()); got.gen != first.gen {
+		t.Errorf("after a delta: generation %d; want %d (same plan)", got.gen, first.gen)
+	}
+	p.setPlan(&PlanUpdate{Revision: 3, Plan: newPlan().ls("ls1", 1000).build()})
+	second := w.foldPlan(p.take())
+	if second.gen <= first.gen {
+		t.Errorf("new whole plan: generation %d; want > %d", second.gen, first.gen)
+	}
+	for i := range 3 {
+		p.addDelta(PlanEvent{Revision: int64(4 + i), Delta: upserts(3+i, 4+i)}, lim)
+	}
+	if got := w.foldPlan(p.take()); got.gen <= second.gen || got.Revision != 6 {
+		t.Errorf("collapsed deltas: generation %d at revision %d; want > %d at 6", got.gen, got.Revision, second.gen)
+	}
+	p.setPlan(nil)
+	if got := w.foldPlan(p.take()); got != nil {
+		t.Errorf("after setPlan(nil): plan %+v; want none", got)
+	}
+}

@@ -23,6 +23,7 @@ import (
 // fails or a transaction cannot be sent; the session loop then closes it
 // and dials a new one (fresh clients and cache: nothing is reused).
 type session struct {
+	gen    uint64 // unique per agent, from 1: tells a new session from the last one
 	client client.Client
 	txn    client.Client
 	cancel context.CancelFunc
@@ -114,7 +115,8 @@ func (a *Agent) dial(ctx context.Context) (*session, error) {
 	// The session outlives ctx until close: its disconnect watchers must see
 	// libovsdb's notification after Close.
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &session{client: c, cancel: cancel, dead: make(chan struct{}),
+	a.sessions++
+	s := &session{gen: a.sessions, client: c, cancel: cancel, dead: make(chan struct{}),
 		disconnected: [2]chan struct{}{make(chan struct{}), make(chan struct{})}}
 	s.watch(sctx, c, 0)
 	txn, err := a.newClient(cctx)

@@ -30,7 +30,9 @@ type actual struct {
 
 // remoteMACIndex is the client index of Ucast_Macs_Remote rows by logical
 // switch and MAC (exact spelling) that remoteByKey looks rows up with.
-var remoteMACIndex = model.ClientIndex{Columns: []model.ColumnKey{{Column: "logical_switch"}, {Column: "MAC"}}}
+var remoteMACIndex = model.ClientIndex{Columns: []model.ColumnKey{
+	{Column: vtep.UcastMacsRemoteLogicalSwitchColumn}, {Column: vtep.UcastMacsRemoteMACColumn},
+}}
 
 // remoteRows returns every Ucast_Macs_Remote row by UUID.
 func (a *actual) remoteRows() map[string]*vtep.UcastMacsRemote {
