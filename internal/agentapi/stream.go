@@ -36,15 +36,19 @@ func (h *Handler) switchPlan(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("mark switch disconnected", "switch", name, "err", err)
 		}
 	}()
-	serveStream(h, w, r, "switch", func(ctx context.Context, name string, from int64) (*planfeed.Watch[planner.SwitchPlan, planner.SwitchDelta], int64, error) {
-		return h.feed.WatchSwitchFrom(ctx, name, from)
-	})
+	if h.feed == nil {
+		writeUnavailable(w)
+		return
+	}
+	serveStream(h, w, r, "switch", h.feed.Switches())
 }
 
 func (h *Handler) hostPlan(w http.ResponseWriter, r *http.Request) {
-	serveStream(h, w, r, "host", func(ctx context.Context, name string, from int64) (*planfeed.Watch[planner.HostPlan, planner.HostDelta], int64, error) {
-		return h.feed.WatchHostFrom(ctx, name, from)
-	})
+	if h.feed == nil {
+		writeUnavailable(w)
+		return
+	}
+	serveStream(h, w, r, "host", h.feed.Hosts())
 }
 
 // streamWriter writes the lines of one plan stream.
@@ -70,11 +74,10 @@ func (s *streamWriter) write(v any) error {
 }
 
 // serveStream answers a plan stream (agentwire's package doc): headers at
-// once, keepalives while the feed has no snapshot yet, then a snapshot or
-// a resumed line, then deltas (and snapshots when the feed resets the
-// watch), with keepalives in every silence.
-func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, kind string,
-	open func(ctx context.Context, name string, from int64) (*planfeed.Watch[P, D], int64, error)) {
+// once, then the watch's events (a snapshot or a resumed line first, then
+// deltas, and snapshots when the feed resets the watch), with keepalives in
+// every silence, the wait for the feed's first snapshot included.
+func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, kind string, src planfeed.Plans[P, D]) {
 	ctx := r.Context()
 	name := r.PathValue("name")
 	from, err := parseRevision(r)
@@ -82,10 +85,14 @@ func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, k
 		api.WriteError(w, r, h.log, err)
 		return
 	}
-	if h.feed == nil {
+	log := h.log.With(kind, name)
+	wt, err := src.Watch(ctx, name, from)
+	if err != nil {
+		log.Debug("plan stream not opened", "err", err)
 		writeUnavailable(w)
 		return
 	}
+	defer wt.Close()
 	ka := h.cfg.Keepalive
 	w.Header().Set("Content-Type", agentwire.ContentTypeStream)
 	w.Header().Set("Cache-Control", "no-store")
@@ -96,60 +103,27 @@ func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, k
 	if err := sw.rc.Flush(); err != nil {
 		return
 	}
-	log := h.log.With(kind, name)
-	keepalive := agentwire.Event[P, D]{Type: agentwire.EventKeepalive}
-
-	// Wait for the feed's first snapshot, keeping the connection alive.
-	for {
-		wctx, cancel := context.WithTimeout(ctx, ka)
-		err := h.feed.WaitRevision(wctx, 0)
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
-			return
-		}
-		if sw.write(keepalive) != nil {
-			return
-		}
-	}
-	wt, resumed, err := open(ctx, name, from)
-	if err != nil {
-		log.Debug("plan stream not opened", "err", err)
-		return
-	}
-	defer wt.Stop()
 	streams := h.m.streams.WithLabelValues(kind)
 	streams.Inc()
 	defer streams.Dec()
-	log.Debug("plan stream opened", "from", from, "resumed", resumed)
-	if resumed > 0 {
-		if err := sw.write(agentwire.Event[P, D]{Type: agentwire.EventResumed, Revision: resumed}); err != nil {
-			return
-		}
-	}
+	log.Debug("plan stream opened", "from", from)
+	keepalive := planner.Event[P, D]{Type: agentwire.EventKeepalive}
 	for {
 		nctx, cancel := context.WithTimeout(ctx, ka)
 		ev, err := wt.Next(nctx)
 		cancel()
-		var out agentwire.Event[P, D]
 		switch {
-		case err == nil && ev.Plan != nil:
-			out = agentwire.Event[P, D]{Type: agentwire.EventSnapshot, Revision: ev.Revision, Plan: ev.Plan}
 		case err == nil:
-			d := ev.Delta
-			out = agentwire.Event[P, D]{Type: agentwire.EventDelta, Revision: ev.Revision, Delta: &d}
 		case ctx.Err() != nil:
 			log.Debug("plan stream closed by the client")
 			return
 		case errors.Is(err, context.DeadlineExceeded):
-			out = keepalive
+			ev = keepalive
 		default: // the feed stopped: the client reconnects (to this server restarted, or another)
 			log.Debug("plan stream ended", "err", err)
 			return
 		}
-		if err := sw.write(out); err != nil {
+		if err := sw.write(ev); err != nil {
 			log.Debug("plan stream write failed", "err", err)
 			return
 		}

@@ -15,7 +15,8 @@
 // # Plan streams
 //
 // A plan stream is newline-delimited JSON (Content-Type
-// application/x-ndjson), one Event per line, flushed as it is produced:
+// application/x-ndjson), one planner.Event per line, flushed as it is
+// produced:
 //
 //	{"type":"snapshot","revision":12,"plan":{...}}   the whole plan at revision 12
 //	{"type":"delta","revision":15,"delta":{...}}     apply to the previous plan: now at 15
@@ -64,28 +65,9 @@ const ContentTypeStream = "application/x-ndjson"
 // stream, as a Go duration ("15s").
 const KeepaliveHeader = "L2gw-Keepalive"
 
-// Event types of a plan stream.
-const (
-	EventSnapshot  = "snapshot"
-	EventDelta     = "delta"
-	EventResumed   = "resumed"
-	EventKeepalive = "keepalive"
-)
-
-// Event is one line of a plan stream: Plan is set on snapshots, Delta on
-// deltas; Revision on every type but keepalive.
-type Event[P, D any] struct {
-	Type     string `json:"type"`
-	Revision int64  `json:"revision,omitempty"`
-	Plan     *P     `json:"plan,omitempty"`
-	Delta    *D     `json:"delta,omitempty"`
-}
-
-// SwitchEvent is an Event of a switch plan stream.
-type SwitchEvent = Event[planner.SwitchPlan, planner.SwitchDelta]
-
-// HostEvent is an Event of a host plan stream.
-type HostEvent = Event[planner.HostPlan, planner.HostDelta]
+// EventKeepalive is the type of the stream lines that only keep the
+// connection alive; every other line is a planner.Event.
+const EventKeepalive planner.EventType = "keepalive"
 
 // SwitchReportPath is the path a switch agent reports the named switch to.
 func SwitchReportPath(name string) string {

@@ -76,7 +76,6 @@ type Feed struct {
 	changed  chan struct{} // closed and replaced when rev advances or the feed closes
 	switches map[*Watch[planner.SwitchPlan, planner.SwitchDelta]]struct{}
 	hosts    map[*Watch[planner.HostPlan, planner.HostDelta]]struct{}
-	wg       sync.WaitGroup // adapter goroutines (SwitchPlans, HostPlans)
 	marks    marks          // when plans and objects last changed (resume.go)
 	m        *feedMetrics
 }
@@ -141,7 +140,7 @@ func (f *Feed) WaitRevision(ctx context.Context, rev int64) error {
 
 // Run follows the change log until ctx is done; it returns nil then, or the
 // error that stopped it. Watchers are closed (Next returns ErrClosed) when
-// Run returns, and Run waits for the adapter goroutines to end.
+// Run returns.
 func (f *Feed) Run(ctx context.Context) error {
 	err := f.run(ctx)
 	f.mu.Lock()
@@ -155,7 +154,6 @@ func (f *Feed) Run(ctx context.Context) error {
 		w.wakeLocked()
 	}
 	f.mu.Unlock()
-	f.wg.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -273,12 +271,12 @@ func (f *Feed) follow(ctx context.Context) (int, error) {
 	f.marks.note(chs, res, rev)
 	for w := range f.switches {
 		if d, ok := res.Switches[w.name]; ok {
-			w.pushLocked(rev, d, f.cfg.MaxPending)
+			w.pushLocked(rev, &d, f.cfg.MaxPending)
 		}
 	}
 	for w := range f.hosts {
 		if d, ok := res.Hosts[w.name]; ok {
-			w.pushLocked(rev, d, f.cfg.MaxPending)
+			w.pushLocked(rev, &d, f.cfg.MaxPending)
 		}
 	}
 	f.advanceLocked()

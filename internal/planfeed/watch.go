@@ -4,96 +4,116 @@ import (
 	"context"
 
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
 )
 
-// Event is one step of a watch: a whole plan (Plan non-nil: the first event,
-// and whenever the watcher fell too far behind or the feed re-read a
-// snapshot) or a delta to apply to the previous state. Revision is the store
-// revision the plan after this event reflects.
-type Event[P, D any] struct {
-	Revision int64
-	Plan     *P
-	Delta    D
+// Plans serves the plans of one kind (switches or hosts) from a Feed. It
+// implements planstream.Source; Watch is the feed's one entry point.
+type Plans[P, D any] struct {
+	f *Feed
+	k *kind[P, D]
 }
 
-// SwitchEvent is an Event of a switch plan.
-type SwitchEvent = Event[planner.SwitchPlan, planner.SwitchDelta]
+// kind ties a plan type to the feed's state.
+type kind[P, D any] struct {
+	plan     func(*planner.Planner, string) P
+	marks    func(*marks) map[string]int64
+	watchers func(*Feed) map[*Watch[P, D]]struct{}
+}
 
-// HostEvent is an Event of a host plan.
-type HostEvent = Event[planner.HostPlan, planner.HostDelta]
+var (
+	switchKind = &kind[planner.SwitchPlan, planner.SwitchDelta]{
+		plan:     (*planner.Planner).SwitchPlan,
+		marks:    func(m *marks) map[string]int64 { return m.switches },
+		watchers: func(f *Feed) map[*Watch[planner.SwitchPlan, planner.SwitchDelta]]struct{} { return f.switches },
+	}
+	hostKind = &kind[planner.HostPlan, planner.HostDelta]{
+		plan:     (*planner.Planner).HostPlan,
+		marks:    func(m *marks) map[string]int64 { return m.hosts },
+		watchers: func(f *Feed) map[*Watch[planner.HostPlan, planner.HostDelta]]struct{} { return f.hosts },
+	}
+)
+
+// Switches returns the source of switch plans (by Physical_Switch name; a
+// switch nobody plans anything on has an empty plan).
+func (f *Feed) Switches() Plans[planner.SwitchPlan, planner.SwitchDelta] {
+	return Plans[planner.SwitchPlan, planner.SwitchDelta]{f: f, k: switchKind}
+}
+
+// Hosts returns the source of host plans (by name, as in ports'
+// binding:host_id).
+func (f *Feed) Hosts() Plans[planner.HostPlan, planner.HostDelta] {
+	return Plans[planner.HostPlan, planner.HostDelta]{f: f, k: hostKind}
+}
+
+var (
+	_ planstream.SwitchSource = Plans[planner.SwitchPlan, planner.SwitchDelta]{}
+	_ planstream.HostSource   = Plans[planner.HostPlan, planner.HostDelta]{}
+)
+
+// Watch subscribes to the named plan. It does not block: the first Next
+// waits for the feed's first snapshot. A watcher that holds the plan at
+// revision from gets a resumed event first when that plan is still current
+// (from is not newer than the feed, and the plan has not changed after
+// from, as far as the feed knows: it dates what changed before its last
+// snapshot at that snapshot); otherwise, and with from 0, a snapshot.
+// The watch ends when ctx is done or Close is called.
+func (p Plans[P, D]) Watch(ctx context.Context, name string, from int64) (planstream.Stream[P, D], error) {
+	w := &Watch[P, D]{f: p.f, k: p.k, name: name, from: from, needPlan: true, wake: make(chan struct{}, 1)}
+	f := p.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, ErrClosed
+	}
+	p.k.watchers(f)[w] = struct{}{}
+	w.stopCtx = context.AfterFunc(ctx, w.Close)
+	return w, nil
+}
 
 // Watch is a subscription to one switch's or host's plan. Events queue
 // without blocking the feed; Next takes them in order.
 type Watch[P, D any] struct {
 	f        *Feed
+	k        *kind[P, D]
 	name     string
-	plan     func(*planner.Planner, string) P
+	from     int64 // the watcher's revision, for the first event only
 	needPlan bool
-	pending  []Event[P, D]
+	pending  []planner.Event[P, D]
 	wake     chan struct{} // 1-buffered
 	stopped  bool
-	unlink   func()
+	stopCtx  func() bool
 }
 
-// WatchSwitch subscribes to the plan of the named switch (a switch nobody
-// plans anything on has an empty plan). The watch ends when ctx is done.
-func (f *Feed) WatchSwitch(ctx context.Context, name string) (*Watch[planner.SwitchPlan, planner.SwitchDelta], error) {
-	w := &Watch[planner.SwitchPlan, planner.SwitchDelta]{f: f, name: name, plan: (*planner.Planner).SwitchPlan, needPlan: true, wake: make(chan struct{}, 1)}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return nil, ErrClosed
-	}
-	f.switches[w] = struct{}{}
-	w.unlink = func() { delete(f.switches, w) }
-	context.AfterFunc(ctx, w.Stop)
-	return w, nil
-}
-
-// WatchHost subscribes to the plan of the named host (by name, as in ports'
-// binding:host_id). The watch ends when ctx is done.
-func (f *Feed) WatchHost(ctx context.Context, name string) (*Watch[planner.HostPlan, planner.HostDelta], error) {
-	w := &Watch[planner.HostPlan, planner.HostDelta]{f: f, name: name, plan: (*planner.Planner).HostPlan, needPlan: true, wake: make(chan struct{}, 1)}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return nil, ErrClosed
-	}
-	f.hosts[w] = struct{}{}
-	w.unlink = func() { delete(f.hosts, w) }
-	context.AfterFunc(ctx, w.Stop)
-	return w, nil
-}
-
-// Stop ends the watch: Next returns ErrClosed from now on.
-func (w *Watch[P, D]) Stop() {
+// Close ends the watch: Next returns ErrClosed from now on.
+func (w *Watch[P, D]) Close() {
 	w.f.mu.Lock()
 	defer w.f.mu.Unlock()
 	if !w.stopped {
 		w.stopped = true
-		w.unlink()
+		delete(w.k.watchers(w.f), w)
 		w.wakeLocked()
+	}
+	if w.stopCtx != nil {
+		w.stopCtx()
 	}
 }
 
-// Next returns the next event, waiting for one until ctx is done. The first
-// event carries the whole plan (waiting for the feed's first snapshot).
-func (w *Watch[P, D]) Next(ctx context.Context) (Event[P, D], error) {
+// Next returns the next event, waiting for one until ctx is done.
+func (w *Watch[P, D]) Next(ctx context.Context) (planner.Event[P, D], error) {
 	for {
 		w.f.mu.Lock()
 		switch {
 		case w.stopped || w.f.closed:
 			w.f.mu.Unlock()
-			return Event[P, D]{}, ErrClosed
+			return planner.Event[P, D]{}, ErrClosed
 		case w.f.p != nil && w.needPlan:
-			p := w.plan(w.f.p, w.name)
-			ev := Event[P, D]{Revision: w.f.rev, Plan: &p}
-			w.needPlan, w.pending = false, nil
+			ev := w.firstLocked()
 			w.f.mu.Unlock()
 			return ev, nil
 		case len(w.pending) > 0:
 			ev := w.pending[0]
-			w.pending[0] = Event[P, D]{}
+			w.pending[0] = planner.Event[P, D]{}
 			w.pending = w.pending[1:]
 			w.f.mu.Unlock()
 			return ev, nil
@@ -102,9 +122,22 @@ func (w *Watch[P, D]) Next(ctx context.Context) (Event[P, D], error) {
 		select {
 		case <-w.wake:
 		case <-ctx.Done():
-			return Event[P, D]{}, ctx.Err()
+			return planner.Event[P, D]{}, ctx.Err()
 		}
 	}
+}
+
+// firstLocked returns the event that starts (or restarts) the watch: a
+// resumed event when the watcher's plan at w.from is current, else the
+// whole plan.
+func (w *Watch[P, D]) firstLocked() planner.Event[P, D] {
+	f, from := w.f, w.from
+	w.needPlan, w.pending, w.from = false, nil, 0
+	if from > 0 && from <= f.rev && f.marks.get(w.k.marks(&f.marks), w.name) <= from {
+		return planner.Event[P, D]{Type: planner.EventResumed, Revision: f.rev}
+	}
+	p := w.k.plan(f.p, w.name)
+	return planner.Event[P, D]{Type: planner.EventSnapshot, Revision: f.rev, Plan: &p}
 }
 
 func (w *Watch[P, D]) wakeLocked() {
@@ -116,18 +149,19 @@ func (w *Watch[P, D]) wakeLocked() {
 
 // resetLocked makes the next event a whole plan.
 func (w *Watch[P, D]) resetLocked() {
-	w.needPlan, w.pending = true, nil
+	w.needPlan, w.pending, w.from = true, nil, 0
 	w.wakeLocked()
 }
 
-func (w *Watch[P, D]) pushLocked(rev int64, d D, maxPending int) {
+// pushLocked queues a delta (shared with the other watchers of the plan).
+func (w *Watch[P, D]) pushLocked(rev int64, d *D, maxPending int) {
 	if w.needPlan {
-		return // the coming whole plan includes d
+		return // the coming first event covers d
 	}
 	if len(w.pending) >= maxPending {
 		w.resetLocked()
 		return
 	}
-	w.pending = append(w.pending, Event[P, D]{Revision: rev, Delta: d})
+	w.pending = append(w.pending, planner.Event[P, D]{Type: planner.EventDelta, Revision: rev, Delta: d})
 	w.wakeLocked()
 }

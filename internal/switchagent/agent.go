@@ -16,54 +16,22 @@ import (
 	"github.com/ovn-org/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
 	"github.com/l2gw/l2gw/internal/reconcile"
 	"github.com/l2gw/l2gw/internal/vtepmodel/vtep"
 )
 
-// PlanUpdate is one version of the desired state of a switch.
-type PlanUpdate struct {
-	Revision int64 // store revision the plan was computed at
-	Plan     planner.SwitchPlan
-
-	gen uint64 // set by the agent (pendingPlan.setPlan); producers leave it zero
-}
-
-// Plans delivers the desired state of switches. WatchSwitch returns a
-// channel that first carries the current plan of the named switch and then
-// every newer one (each a whole plan; intermediate ones may be skipped, only
-// the latest matters). The implementation closes the channel when ctx is
-// done or the feed fails and must never block sending once ctx is done; the
-// agent watches again (with backoff) when the channel closes early.
-type Plans interface {
-	WatchSwitch(ctx context.Context, name string) (<-chan PlanUpdate, error)
-}
-
-// PlanEvent is one step of a DeltaPlans watch: a whole plan (Plan non-nil:
-// the agent takes ownership of it and may modify it) or a delta to apply
-// to the plan of the previous events. Revision is the store revision the
-// plan reflects after the event.
-type PlanEvent struct {
-	Revision int64
-	Plan     *planner.SwitchPlan
-	Delta    planner.SwitchDelta // never modified by the agent
-}
-
-// DeltaPlans is implemented by a Plans that can deliver changes as deltas:
-// WatchSwitchDeltas returns a channel that first carries the whole current
-// plan of the named switch and then every change in order (a whole plan
-// again whenever deltas were lost). It never skips a delta; it is closed
-// when ctx is done or the feed fails. With it the agent's work per change
-// is proportional to the change: no whole-plan copy or comparison.
-type DeltaPlans interface {
-	Plans
-	WatchSwitchDeltas(ctx context.Context, name string) (<-chan PlanEvent, error)
-}
+// workerPlan is the plan the worker realises: a whole plan from the
+// watch (its generation tells a new one from the last) with the deltas
+// received since applied in place.
+type workerPlan = planstream.Base[planner.SwitchPlan]
 
 // Reporter receives what the agent learns: the switch inventory with its
-// local MACs (only when it changed) and the session/sync status.
+// local MACs (only when it changed) and the session/sync status. Its calls
+// run in the agent's own sender goroutines, never in a reconcile pass: a
+// slow or unreachable server does not hold up the switch.
 type Reporter interface {
 	ReportSwitch(ctx context.Context, r model.SwitchReport) error
 	SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error
@@ -131,45 +99,47 @@ func (c *Config) setDefaults() {
 // Agent realises the plan of one hardware_vtep switch and reports it.
 type Agent struct {
 	cfg     Config
-	plans   Plans
+	plans   planstream.SwitchSource
 	rep     Reporter
 	log     *slog.Logger
 	logr    logr.Logger
 	dbModel ovsmodel.ClientDBModel
 
-	kick        chan struct{} // worker wake-up (coalescing)
+	loop        *reconcile.Loop
+	reports     *reconcile.Mailbox[model.SwitchReport]
+	statuses    *reconcile.Mailbox[model.SwitchStatus]
 	cacheEvent  chan struct{} // any cache event (for waiting on our own writes)
 	nameChanged chan struct{}
 
-	deltaLimits deltaLimits
-	m           *agentMetrics
+	m *agentMetrics
 
 	sessions uint64 // sessions dialled (sessionLoop only; see session.gen)
 
-	mu       sync.Mutex
-	sess     *session
-	connErr  string
-	name     string      // served switch: configured or discovered
-	pend     pendingPlan // latest whole plan and the deltas received after it
-	running  bool
-	worker   workerState // owned by the worker goroutine
-	lastStat *model.SwitchStatus
+	mu      sync.Mutex
+	sess    *session
+	connErr string
+	name    string // served switch: configured or discovered
+	// pend holds the latest whole plan and the deltas received after it;
+	// the worker applies the deltas it takes to the plan under mu too,
+	// since pend may copy the plan (planstream.Pending).
+	pend    *planstream.Pending[planner.SwitchPlan, planner.SwitchDelta]
+	running bool
+	worker  workerState // owned by the worker goroutine
 }
 
 // workerState is touched only by the worker goroutine.
 type workerState struct {
-	lastReport     *model.SwitchReport
-	lastReportAt   time.Time
-	lastStatusAt   time.Time
-	appliedRev     int64
-	lastSync       time.Time
-	reportedDiscon bool
-	inc            incState
-	plan           *PlanUpdate // the worker's plan: a.pend.plan, deltas applied in place
+	lastReport   *model.SwitchReport // last put in the report mailbox
+	lastStatus   *model.SwitchStatus // last put in the status mailbox
+	lastStatusAt time.Time
+	appliedRev   int64
+	lastSync     time.Time
+	inc          incState
+	plan         *workerPlan // the pending base, deltas applied in place
 }
 
 // New returns an Agent; it does nothing until Run.
-func New(cfg Config, plans Plans, rep Reporter) (*Agent, error) {
+func New(cfg Config, plans planstream.SwitchSource, rep Reporter) (*Agent, error) {
 	cfg.setDefaults()
 	if plans == nil || rep == nil {
 		return nil, errors.New("switch agent: plans and reporter are required")
@@ -190,21 +160,29 @@ func New(cfg Config, plans Plans, rep Reporter) (*Agent, error) {
 		log:         cfg.Logger.With("target", cfg.Target),
 		logr:        logr.FromSlogHandler(cfg.Logger.Handler()).WithName("libovsdb"),
 		dbModel:     dbModel,
-		kick:        make(chan struct{}, 1),
+		reports:     reconcile.NewMailbox[model.SwitchReport](),
+		statuses:    reconcile.NewMailbox[model.SwitchStatus](),
 		cacheEvent:  make(chan struct{}, 1),
 		nameChanged: make(chan struct{}, 1),
 		name:        cfg.Switch,
-		deltaLimits: defaultDeltaLimits,
+		pend:        planstream.NewPending(planstream.Switch, planstream.Limits{}),
 		m:           newAgentMetrics(cfg.Registerer),
 	}
+	a.loop = reconcile.NewLoop(reconcile.LoopConfig{
+		BackoffMin: cfg.BackoffMin, BackoffMax: cfg.BackoffMax, Resync: cfg.AuditInterval,
+		Metrics: a.m.rec, QueueDepth: a.queued,
+	})
 	return a, nil
 }
 
-func (a *Agent) enqueue() {
-	select {
-	case a.kick <- struct{}{}:
-	default:
-	}
+// enqueue asks the worker for a reconcile pass. Not under a.mu.
+func (a *Agent) enqueue() { a.loop.Trigger() }
+
+// queued returns how many plan deltas wait for the worker.
+func (a *Agent) queued() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pend.Queued()
 }
 
 func signal(c chan struct{}) {
@@ -229,27 +207,46 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("switch agent starting", "switch", a.cfg.Switch, "owner", a.cfg.Owner,
 		"probe_interval", a.cfg.ProbeInterval, "audit_interval", a.cfg.AuditInterval)
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); a.sessionLoop(ctx) }()
-	go func() { defer wg.Done(); a.planLoop(ctx) }()
-	go func() { defer wg.Done(); a.workerLoop(ctx) }()
+	wg.Go(func() { a.sessionLoop(ctx) })
+	wg.Go(func() { a.planLoop(ctx) })
+	wg.Go(func() { a.loop.Run(ctx, a.pass) })
+	wg.Go(func() {
+		a.reports.Run(ctx, a.mailboxConfig(a.cfg.ReportDebounce), func(ctx context.Context, r model.SwitchReport) error {
+			if err := a.rep.ReportSwitch(ctx, r); err != nil {
+				a.log.Warn("switch report not sent", "switch", r.Switch.Name, "err", err)
+				return err
+			}
+			a.log.Debug("switch reported", "switch", r.Switch.Name, "local_macs", len(r.LocalMACs))
+			return nil
+		})
+	})
+	wg.Go(func() {
+		a.statuses.Run(ctx, a.mailboxConfig(0), func(ctx context.Context, s model.SwitchStatus) error {
+			if err := a.rep.SetSwitchStatus(ctx, s); err != nil {
+				a.log.Warn("status not reported", "switch", s.Name, "err", err)
+				return err
+			}
+			return nil
+		})
+	})
 	wg.Wait()
 	a.m.connected.Set(0)
-	a.m.rec.SetQueue(0)
 
 	// Best effort: tell the server we are gone.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	a.mu.Lock()
-	name := a.name
-	a.mu.Unlock()
+	name := a.servedName()
 	if name != "" {
-		st := model.SwitchStatus{Name: name, Connected: false, LastSync: a.worker.lastSync, Revision: a.worker.appliedRev, Error: "agent stopped"}
+		st := a.worker.status(name, false, "agent stopped")
 		if err := a.rep.SetSwitchStatus(sctx, st); err != nil {
 			a.log.Debug("final status not reported", "err", err)
 		}
 	}
 	return nil
+}
+
+func (a *Agent) mailboxConfig(minInterval time.Duration) reconcile.MailboxConfig {
+	return reconcile.MailboxConfig{MinInterval: minInterval, BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax}
 }
 
 func (a *Agent) newBackoff() reconcile.Backoff {
@@ -307,13 +304,11 @@ func (a *Agent) sessionLoop(ctx context.Context) {
 	}
 }
 
-// planLoop keeps a plan watch open for the served switch.
+// planLoop keeps a plan watch open for the served switch, and opens one
+// for the new name when the served switch changes.
 func (a *Agent) planLoop(ctx context.Context) {
-	bo := a.newBackoff()
 	for {
-		a.mu.Lock()
-		name := a.name
-		a.mu.Unlock()
+		name := a.servedName()
 		if name == "" {
 			select {
 			case <-ctx.Done():
@@ -323,153 +318,78 @@ func (a *Agent) planLoop(ctx context.Context) {
 			}
 		}
 		wctx, cancel := context.WithCancel(ctx)
-		var ch <-chan PlanUpdate
-		var evs <-chan PlanEvent
-		var err error
-		if dp, ok := a.plans.(DeltaPlans); ok {
-			evs, err = dp.WatchSwitchDeltas(wctx, name)
-		} else {
-			ch, err = a.plans.WatchSwitch(wctx, name)
-		}
-		if err != nil {
-			cancel()
-			d := bo.Next()
-			a.log.Warn("plan watch failed", "switch", name, "err", err, "retry_in", d)
-			if !reconcile.Sleep(ctx, d) {
-				return
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			cfg := planstream.FollowConfig{
+				BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax, Logger: a.log,
+				// A server forgets an agent's status when its plan stream
+				// ends: tell it again on every new stream.
+				Opened: a.statuses.Resend,
 			}
-			continue
+			planstream.Follow(wctx, a.plans, name, cfg, func(ev planner.SwitchEvent) { a.takeEvent(name, ev) })
+		})
+		for renamed := false; !renamed && ctx.Err() == nil; {
+			select {
+			case <-ctx.Done():
+			case <-a.nameChanged:
+				renamed = a.servedName() != name
+			}
 		}
-		renamed := a.consumePlans(ctx, ch, evs, name, &bo)
 		cancel()
+		wg.Wait()
 		if ctx.Err() != nil {
 			return
-		}
-		if !renamed {
-			d := bo.Next()
-			a.log.Warn("plan watch ended", "switch", name, "retry_in", d)
-			if !reconcile.Sleep(ctx, d) {
-				return
-			}
 		}
 	}
 }
 
-// consumePlans stores plans from ch, or plans and deltas from evs (the
-// other one is nil), until it closes, ctx ends or the served switch
-// changes (then it returns true).
-func (a *Agent) consumePlans(ctx context.Context, ch <-chan PlanUpdate, evs <-chan PlanEvent, name string, bo *reconcile.Backoff) bool {
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-a.nameChanged:
-			a.mu.Lock()
-			cur := a.name
-			a.mu.Unlock()
-			if cur != name {
-				return true
-			}
-		case u, ok := <-ch:
-			if !ok {
-				return false
-			}
-			bo.Reset()
-			a.mu.Lock()
-			if a.name == name {
-				a.pend.setPlan(&u)
-				a.m.rec.SetQueue(0)
-			}
-			a.mu.Unlock()
-			a.log.Debug("plan received", "switch", name, "revision", u.Revision)
-			a.enqueue()
-		case e, ok := <-evs:
-			if !ok {
-				return false
-			}
-			bo.Reset()
-			a.mu.Lock()
-			if a.name == name {
-				if e.Plan != nil {
-					a.pend.setPlan(&PlanUpdate{Revision: e.Revision, Plan: *e.Plan})
-				} else if a.pend.addDelta(e, a.deltaLimits) {
-					a.m.collapsed.Inc()
-					a.log.Debug("pending plan deltas collapsed into a whole plan", "switch", name, "revision", e.Revision)
-				}
-				a.m.rec.SetQueue(len(a.pend.deltas))
-			}
-			a.mu.Unlock()
-			a.enqueue()
-		}
-	}
+func (a *Agent) servedName() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.name
 }
 
-// workerLoop runs sync on every kick, audit tick and retry.
-func (a *Agent) workerLoop(ctx context.Context) {
-	var audit <-chan time.Time
-	if a.cfg.AuditInterval > 0 {
-		t := time.NewTicker(a.cfg.AuditInterval)
-		defer t.Stop()
-		audit = t.C
+// takeEvent hands a plan event of the named switch to the worker.
+func (a *Agent) takeEvent(name string, ev planner.SwitchEvent) {
+	a.mu.Lock()
+	collapsed := false
+	if a.name == name {
+		collapsed = a.pend.Add(ev)
 	}
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
-	bo := a.newBackoff()
-	for {
-		isAudit := false
-		select {
-		case <-ctx.Done():
-			return
-		case <-a.kick:
-		case <-audit:
-			isAudit = true
-		case <-retry.C:
-		}
-		failed, again := a.sync(ctx, isAudit)
-		if ctx.Err() != nil {
-			return
-		}
-		switch {
-		case failed:
-			retry.Reset(bo.Next())
-		case again > 0:
-			bo.Reset()
-			retry.Reset(again)
-		default:
-			bo.Reset()
-		}
+	a.mu.Unlock()
+	if collapsed {
+		a.m.collapsed.Inc()
+		a.log.Debug("pending plan deltas collapsed into a whole plan", "switch", name, "revision", ev.Revision)
 	}
+	if ev.Type == planner.EventSnapshot {
+		a.log.Debug("plan received", "switch", name, "revision", ev.Revision)
+	}
+	a.enqueue()
+}
+
+// pass is one reconcile pass of the loop (resync: the periodic audit,
+// which diffs in full).
+func (a *Agent) pass(ctx context.Context, resync bool) reconcile.Outcome {
+	changed, err := a.sync(ctx, resync)
+	return reconcile.Outcome{Changed: changed, Err: err}
 }
 
 // sync is one reconcile pass (audit: a periodic one, which diffs in full).
-// It reports whether it failed (to retry with backoff) or wants to run
-// again after a delay (report debounce).
-func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.Duration) {
-	start, result := time.Now(), metrics.ResultNoop
-	defer func() {
-		if ctx.Err() != nil {
-			return // stopping: not a run
-		}
-		if failed {
-			result = metrics.ResultError
-		}
-		a.m.rec.Done(start, result)
-	}()
+// It reports whether it changed the switch, or why it failed.
+func (a *Agent) sync(ctx context.Context, audit bool) (changed bool, err error) {
 	w := &a.worker
 	a.mu.Lock()
 	s, connErr, name := a.sess, a.connErr, a.name
-	// Under a.mu: the plan loop may copy the plan (pendingPlan.addDelta)
-	// while the worker folds deltas into it.
-	plan := w.foldPlan(a.pend.take())
-	a.m.rec.SetQueue(0)
+	base, deltas := a.pend.Take()
+	// Under a.mu: pend may copy the plan while deltas are applied to it.
+	plan := w.foldPlan(base, deltas)
 	a.mu.Unlock()
 
 	if s == nil {
 		if name != "" {
-			a.setStatus(ctx, model.SwitchStatus{Name: name, Connected: false, LastSync: w.lastSync, Revision: w.appliedRev, Error: connErr}, false)
+			a.setStatus(w.status(name, false, connErr), false)
 		}
-		return false, 0
+		return false, nil
 	}
 	inc := &w.inc
 	inc.begin(s)
@@ -482,66 +402,19 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 			inc.invalidate()
 		}
 	}()
-	swUUID, why := act.findSwitch(name)
-	if name == "" && swUUID != "" {
-		name = act.switches[swUUID].Name
-		a.mu.Lock()
-		if a.name != name {
-			a.name = name
-			a.pend.setPlan(nil)
-			a.m.rec.SetQueue(0)
-		}
-		a.mu.Unlock()
-		signal(a.nameChanged)
-		a.log.Info("serving the database's physical switch", "switch", name)
-		return false, 0 // wait for its plan
+	swUUID, ok := a.servedSwitch(act, name)
+	if !ok || plan == nil {
+		return false, nil
 	}
-	if swUUID == "" {
-		if name != "" {
-			a.setStatus(ctx, model.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: why}, false)
-		} else {
-			a.log.Warn("no switch to serve", "reason", why)
-		}
-		return false, 0
-	}
-	if plan == nil {
-		a.setStatus(ctx, model.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: "waiting for the plan"}, false)
-		return false, 0
-	}
-
 	// Report first: it reads the same snapshot and does not depend on the
 	// transaction below.
-	var reportErr error
-	rep := buildReport(act, swUUID, &plan.Plan, a.cfg.Owner)
-	if w.lastReport == nil || !reflect.DeepEqual(*w.lastReport, rep) {
-		if wait := a.cfg.ReportDebounce - time.Since(w.lastReportAt); wait > 0 {
-			again = wait
-		} else if err := a.rep.ReportSwitch(ctx, rep); err != nil {
-			reportErr = fmt.Errorf("report switch: %w", err)
-		} else {
-			w.lastReport, w.lastReportAt = &rep, time.Now()
-			a.log.Debug("switch reported", "switch", name, "local_macs", len(rep.LocalMACs))
-		}
-	}
+	a.report(buildReport(act, swUUID, plan.Plan, a.cfg.Owner))
 
 	diffStart := time.Now()
 	scope := inc.scope(plan, act, evs, evFull, audit, a.cfg.Owner)
-	ch := diffPlanScoped(&plan.Plan, act, swUUID, a.cfg.Owner, scope)
+	ch := diffPlanScoped(plan.Plan, act, swUUID, a.cfg.Owner, scope)
 	diffDur := time.Since(diffStart)
-	var txErr error
-	committed := time.Now()
-	var written map[string]bool
-	if len(ch.ops) > 0 {
-		start := time.Now()
-		committed, written, txErr = a.apply(ctx, s, &ch)
-		if txErr != nil {
-			a.log.Warn("reconcile failed", "switch", name, "ops", len(ch.ops), "err", txErr)
-		} else {
-			result = metrics.ResultOK
-			a.log.Info("reconciled", "switch", name, "revision", plan.Revision, "ops", len(ch.ops), "full", ch.full,
-				"diff_duration", diffDur, "duration", time.Since(start))
-		}
-	}
+	committed, written, txErr := a.commit(ctx, s, &ch, name, plan.Revision, diffDur)
 	inc.done(plan, scope, ch, txErr == nil, written)
 	synced = true
 	problems := ch.problems
@@ -553,54 +426,105 @@ func (a *Agent) sync(ctx context.Context, audit bool) (failed bool, again time.D
 	if txErr != nil {
 		msgs = append(msgs, txErr.Error())
 	}
-	if reportErr != nil {
-		msgs = append(msgs, reportErr.Error())
-	}
 	msgs = append(msgs, problems...)
-	st := model.SwitchStatus{Name: name, Connected: true, LastSync: w.lastSync, Revision: w.appliedRev, Error: strings.Join(msgs, "; ")}
-	a.setStatus(ctx, st, len(ch.ops) > 0)
-	return txErr != nil || reportErr != nil, again
+	a.setStatus(w.status(name, true, strings.Join(msgs, "; ")), len(ch.ops) > 0)
+	return len(ch.ops) > 0 && txErr == nil, txErr
 }
 
-// foldPlan brings the worker's plan up to date: src is the latest whole
-// plan, deltas the changes received after it (applied in place: a plan
-// with deltas came from DeltaPlans, which hands it over; its generation
-// stays, a new whole plan has a new one).
-func (w *workerState) foldPlan(src *PlanUpdate, deltas []PlanEvent) *PlanUpdate {
-	w.plan = src
+// servedSwitch finds the served switch in act: its row's UUID and true
+// when there is one and its plan can be realised. Otherwise it reports why
+// not in the status; a discovered switch becomes the served one (its plan
+// is then awaited).
+func (a *Agent) servedSwitch(act *actual, name string) (string, bool) {
+	w := &a.worker
+	swUUID, why := act.findSwitch(name)
+	switch {
+	case name == "" && swUUID != "":
+		name = act.switches[swUUID].Name
+		a.mu.Lock()
+		if a.name != name {
+			a.name = name
+			a.pend.Reset()
+		}
+		a.mu.Unlock()
+		signal(a.nameChanged)
+		a.log.Info("serving the database's physical switch", "switch", name)
+		return "", false
+	case swUUID == "" && name != "":
+		a.setStatus(w.status(name, true, why), false)
+		return "", false
+	case swUUID == "":
+		a.log.Warn("no switch to serve", "reason", why)
+		return "", false
+	}
+	if w.plan == nil {
+		a.setStatus(w.status(name, true, "waiting for the plan"), false)
+	}
+	return swUUID, true
+}
+
+// commit applies a change of the plan at revision rev, if there is one,
+// and logs the outcome; it returns when the transaction committed (now
+// when there was nothing to do) and the remote MACs written.
+func (a *Agent) commit(ctx context.Context, s *session, ch *change, name string, rev int64, diffDur time.Duration) (time.Time, map[string]bool, error) {
+	if len(ch.ops) == 0 {
+		return time.Now(), nil, nil
+	}
+	start := time.Now()
+	committed, written, err := a.apply(ctx, s, ch)
+	if err != nil {
+		a.log.Warn("reconcile failed", "switch", name, "ops", len(ch.ops), "err", err)
+		return committed, written, err
+	}
+	a.log.Info("reconciled", "switch", name, "revision", rev, "ops", len(ch.ops), "full", ch.full,
+		"diff_duration", diffDur, "duration", time.Since(start))
+	return committed, written, nil
+}
+
+// status is the switch's status with the worker's sync state.
+func (w *workerState) status(name string, connected bool, errText string) model.SwitchStatus {
+	return model.SwitchStatus{Name: name, Connected: connected, LastSync: w.lastSync, Revision: w.appliedRev, Error: errText}
+}
+
+// foldPlan brings the worker's plan up to date: base is the latest whole
+// plan, deltas the changes received after it, applied in place (a new
+// whole plan has a new generation, which the incremental state notices).
+func (w *workerState) foldPlan(base *workerPlan, deltas []planner.SwitchEvent) *workerPlan {
+	w.plan = base
 	for _, e := range deltas {
 		if w.plan == nil {
 			break
 		}
-		w.inc.applyDelta(w.plan, e.Delta)
+		w.inc.applyDelta(w.plan, *e.Delta)
 		w.plan.Revision = e.Revision
 	}
 	return w.plan
 }
 
-// setStatus sends st when it differs from the last one sent (ignoring
-// LastSync), when force is set, or when the last one is older than the
-// audit interval.
-func (a *Agent) setStatus(ctx context.Context, st model.SwitchStatus, force bool) {
+// report hands the switch report to its sender when it changed.
+func (a *Agent) report(rep model.SwitchReport) {
 	w := &a.worker
-	a.mu.Lock()
-	last := a.lastStat
-	a.mu.Unlock()
-	if !force && last != nil {
-		l := *last
+	if w.lastReport != nil && reflect.DeepEqual(*w.lastReport, rep) {
+		return
+	}
+	w.lastReport = &rep
+	a.reports.Put(rep)
+}
+
+// setStatus hands st to its sender when it differs from the last one
+// (ignoring LastSync), when force is set, or when the last one is older
+// than the audit interval.
+func (a *Agent) setStatus(st model.SwitchStatus, force bool) {
+	w := &a.worker
+	if !force && w.lastStatus != nil {
+		l := *w.lastStatus
 		l.LastSync = st.LastSync
 		if l == st && (a.cfg.AuditInterval <= 0 || time.Since(w.lastStatusAt) < a.cfg.AuditInterval) {
 			return
 		}
 	}
-	if err := a.rep.SetSwitchStatus(ctx, st); err != nil {
-		a.log.Warn("status not reported", "switch", st.Name, "err", err)
-		return
-	}
-	w.lastStatusAt = time.Now()
-	a.mu.Lock()
-	a.lastStat = &st
-	a.mu.Unlock()
+	w.lastStatus, w.lastStatusAt = &st, time.Now()
+	a.statuses.Put(st)
 }
 
 // apply runs the change as one transaction, checks every result and waits

@@ -18,48 +18,68 @@ import (
 
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
-// fakePlans is an in-memory plan feed: every watcher gets the current plan
-// and then each Set.
+// fakePlans is an in-memory plan source: every watch gets the current plan
+// as a snapshot and then each Set as a snapshot.
 type fakePlans struct {
 	mu   sync.Mutex
-	cur  *PlanUpdate
-	subs map[chan PlanUpdate]bool
+	cur  *planner.SwitchEvent
+	subs map[chan planner.SwitchEvent]bool
 }
 
-func newFakePlans() *fakePlans { return &fakePlans{subs: map[chan PlanUpdate]bool{}} }
+func newFakePlans() *fakePlans { return &fakePlans{subs: map[chan planner.SwitchEvent]bool{}} }
 
 func (f *fakePlans) Set(rev int64, p planner.SwitchPlan) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	u := PlanUpdate{Revision: rev, Plan: p}
-	f.cur = &u
+	f.cur = &planner.SwitchEvent{Type: planner.EventSnapshot, Revision: rev, Plan: &p}
 	for ch := range f.subs {
 		select {
-		case <-ch:
+		case <-ch: // only the latest plan matters
 		default:
 		}
-		ch <- u
+		ch <- f.snapshot()
 	}
 }
 
-func (f *fakePlans) WatchSwitch(ctx context.Context, name string) (<-chan PlanUpdate, error) {
-	ch := make(chan PlanUpdate, 1)
+// snapshot returns the current plan as an event the watcher owns.
+func (f *fakePlans) snapshot() planner.SwitchEvent {
+	p := f.cur.Plan.Clone()
+	return planner.SwitchEvent{Type: planner.EventSnapshot, Revision: f.cur.Revision, Plan: &p}
+}
+
+func (f *fakePlans) Watch(ctx context.Context, name string, from int64) (planstream.Stream[planner.SwitchPlan, planner.SwitchDelta], error) {
+	ch := make(chan planner.SwitchEvent, 1)
 	f.mu.Lock()
 	if f.cur != nil {
-		ch <- *f.cur
+		ch <- f.snapshot()
 	}
 	f.subs[ch] = true
 	f.mu.Unlock()
-	context.AfterFunc(ctx, func() {
-		f.mu.Lock()
-		delete(f.subs, ch)
-		close(ch)
-		f.mu.Unlock()
-	})
-	return ch, nil
+	return &fakeStream{f: f, ch: ch}, nil
+}
+
+type fakeStream struct {
+	f  *fakePlans
+	ch chan planner.SwitchEvent
+}
+
+func (s *fakeStream) Next(ctx context.Context) (planner.SwitchEvent, error) {
+	select {
+	case ev := <-s.ch:
+		return ev, nil
+	case <-ctx.Done():
+		return planner.SwitchEvent{}, ctx.Err()
+	}
+}
+
+func (s *fakeStream) Close() {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	delete(s.f.subs, s.ch)
 }
 
 // recorder is a Reporter that keeps everything it is told.
@@ -141,7 +161,7 @@ func testLogger(t testing.TB) *slog.Logger {
 
 // startAgent runs an agent until the returned stop function (also run at
 // cleanup) is called.
-func startAgent(t testing.TB, cfg Config, plans Plans, rep Reporter) (stop func()) {
+func startAgent(t testing.TB, cfg Config, plans planstream.SwitchSource, rep Reporter) (stop func()) {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)

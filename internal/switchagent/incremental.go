@@ -81,7 +81,7 @@ func (s *session) takeMACEvents() ([]macEvent, bool) {
 // incState is the worker's memory between syncs (worker goroutine only).
 //
 // It tells plans and sessions apart by generation, not by pointer: a whole
-// plan gets a new PlanUpdate.gen when it replaces the pending one
+// plan gets a new workerPlan.Gen when it replaces the pending one
 // (pendingPlan.setPlan) and keeps it while deltas are applied to it in
 // place (applyDelta marks what they change); every session gets a new
 // session.gen when dialled. Generation 0 is unknown: such a plan is
@@ -122,9 +122,9 @@ func (in *incState) begin(s *session) {
 // scope returns what the sync of plan must diff of the remote MACs, nil for
 // all of them. evs are the queued cache events (read before act), evFull
 // whether the session asked for a full diff.
-func (in *incState) scope(plan *PlanUpdate, act *actual, evs []macEvent, evFull, audit bool, owner string) *macScope {
-	if !samePlan(plan.gen, in.irregularGen) {
-		in.irregularGen, in.irregular = plan.gen, nil
+func (in *incState) scope(plan *workerPlan, act *actual, evs []macEvent, evFull, audit bool, owner string) *macScope {
+	if !samePlan(plan.Gen, in.irregularGen) {
+		in.irregularGen, in.irregular = plan.Gen, nil
 		for pk, want := range plan.Plan.RemoteMACs {
 			if k := rowKeyOf(want); k.ls != pk.LogicalSwitch || k.mac != pk.MAC {
 				if in.irregular == nil {
@@ -143,7 +143,7 @@ func (in *incState) scope(plan *PlanUpdate, act *actual, evs []macEvent, evFull,
 	}
 	limit := max(256, len(plan.Plan.RemoteMACs)/4)
 	mark := in.mark
-	if !samePlan(plan.gen, in.baseGen) {
+	if !samePlan(plan.Gen, in.baseGen) {
 		old, cur := in.baseMACs, plan.Plan.RemoteMACs
 		for pk, want := range cur {
 			if was, ok := old[pk]; !ok || was != want {
@@ -209,9 +209,9 @@ func (in *incState) mark(ls, mac string) {
 // applyDelta applies d to the worker's plan in place (its generation stays)
 // and marks the remote MAC keys it changes dirty, keeping the irregular
 // index when it is the plan's.
-func (in *incState) applyDelta(plan *PlanUpdate, d planner.SwitchDelta) {
-	p := &plan.Plan
-	track := samePlan(plan.gen, in.irregularGen)
+func (in *incState) applyDelta(plan *workerPlan, d planner.SwitchDelta) {
+	p := plan.Plan
+	track := samePlan(plan.Gen, in.irregularGen)
 	unindex := func(pk planner.MACKey, m planner.RemoteMAC) {
 		in.mark(m.LogicalSwitch, m.MAC)
 		if k := rowKeyOf(m); track && (k.ls != pk.LogicalSwitch || k.mac != pk.MAC) {
@@ -246,7 +246,7 @@ func (in *incState) applyDelta(plan *PlanUpdate, d planner.SwitchDelta) {
 // transactions showing what the plan wants: a row it deleted, or a row it
 // inserted or updated that now matches the plan exactly. A duplicate
 // inserted by another writer has its own UUID and is not dropped.
-func (in *incState) ownWrite(e macEvent, plan *PlanUpdate, act *actual, owner string) bool {
+func (in *incState) ownWrite(e macEvent, plan *workerPlan, act *actual, owner string) bool {
 	deleted, ok := in.written[0][e.uuid]
 	if !ok {
 		if deleted, ok = in.written[1][e.uuid]; !ok {
@@ -275,7 +275,7 @@ func (in *incState) ownWrite(e macEvent, plan *PlanUpdate, act *actual, owner st
 // (nil: full) and ran its transaction: ok when it succeeded; written are
 // the Ucast_Macs_Remote rows the transaction inserted or updated (false)
 // or deleted (true), by UUID.
-func (in *incState) done(plan *PlanUpdate, scope *macScope, ch change, ok bool, written map[string]bool) {
+func (in *incState) done(plan *workerPlan, scope *macScope, ch change, ok bool, written map[string]bool) {
 	if written != nil {
 		in.written[1], in.written[0] = in.written[0], written
 	}
@@ -293,7 +293,7 @@ func (in *incState) done(plan *PlanUpdate, scope *macScope, ch change, ok bool, 
 			in.macProblems[k] = ps
 		}
 	}
-	in.valid, in.baseGen, in.baseMACs, in.lsPrint, in.dirty = true, plan.gen, plan.Plan.RemoteMACs, ch.ls.print(), nil
+	in.valid, in.baseGen, in.baseMACs, in.lsPrint, in.dirty = true, plan.Gen, plan.Plan.RemoteMACs, ch.ls.print(), nil
 }
 
 // problems returns the sync's problems: ch's own ones and those of every

@@ -139,12 +139,12 @@ func TestIncrementalEqualsFull(t *testing.T) {
 		in.begin(sess)
 
 		// Sync p1 in full and apply it.
-		p1 := &PlanUpdate{Revision: 1, Plan: drawPlan(t, "p1"), gen: 1}
+		p1 := &workerPlan{Revision: 1, Plan: new(drawPlan(t, "p1")), Gen: 1}
 		sc := in.scope(p1, a, nil, false, false, "l2gw")
 		if sc != nil {
 			t.Fatalf("first sync scoped")
 		}
-		ch1 := diffPlanScoped(&p1.Plan, a, "S", "l2gw", nil)
+		ch1 := diffPlanScoped(p1.Plan, a, "S", "l2gw", nil)
 		before := maps.Clone(a.ucastRemote)
 		applyMACOps(t, a, ch1.ops, &next)
 		written := map[string]bool{}
@@ -162,7 +162,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			}
 		}
 		in.done(p1, nil, ch1, true, written)
-		if again := diffPlan(&p1.Plan, a, "S", "l2gw"); len(macOps(again.ops)) > 0 {
+		if again := diffPlan(p1.Plan, a, "S", "l2gw"); len(macOps(again.ops)) > 0 {
 			t.Fatalf("full diff not idempotent: %v", macOps(again.ops))
 		}
 
@@ -194,7 +194,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 
 		p2 := p1
 		if rapid.Bool().Draw(t, "plan changes") {
-			p2 = &PlanUpdate{Revision: 2, Plan: drawPlan(t, "p2"), gen: 2}
+			p2 = &workerPlan{Revision: 2, Plan: new(drawPlan(t, "p2")), Gen: 2}
 			if rapid.Bool().Draw(t, "p2 extends p1") {
 				p2.Plan.RemoteMACs = maps.Clone(p1.Plan.RemoteMACs)
 				maps.Copy(p2.Plan.RemoteMACs, drawPlan(t, "p2 extra").RemoteMACs)
@@ -210,9 +210,9 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			return true
 		}
 		// Deltas key MACs by RemoteMAC.Key: only plans without irregular keys.
-		if p2 != p1 && regular(p1.Plan) && regular(p2.Plan) && rapid.Bool().Draw(t, "as a delta") {
+		if p2 != p1 && regular(*p1.Plan) && regular(*p2.Plan) && rapid.Bool().Draw(t, "as a delta") {
 			// DeltaPlans: the worker's plan is changed in place.
-			in.applyDelta(p1, planner.DiffSwitch(p1.Plan, p2.Plan))
+			in.applyDelta(p1, planner.DiffSwitch(*p1.Plan, *p2.Plan))
 			if diff := cmp.Diff(p2.Plan.RemoteMACs, p1.Plan.RemoteMACs); diff != "" {
 				t.Fatalf("plan after the delta (-want +got):\n%s", diff)
 			}
@@ -224,9 +224,9 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			*p1 = *p2
 			p2 = p1
 		}
-		full := diffPlan(&p2.Plan, a, "S", "l2gw")
+		full := diffPlan(p2.Plan, a, "S", "l2gw")
 		scope := in.scope(p2, a, events, false, false, "l2gw")
-		got := diffPlanScoped(&p2.Plan, a, "S", "l2gw", scope)
+		got := diffPlanScoped(p2.Plan, a, "S", "l2gw", scope)
 		if diff := cmp.Diff(summary(full.ops), summary(got.ops)); diff != "" {
 			t.Fatalf("ops (-full +incremental), scope %v:\n%s", scope != nil, diff)
 		}
@@ -243,11 +243,11 @@ func TestIncrementalEqualsFull(t *testing.T) {
 // TestScopeFallsBackToFull: the cases where the worker must diff in full.
 func TestScopeFallsBackToFull(t *testing.T) {
 	a := baseActual()
-	p := &PlanUpdate{Revision: 1, Plan: newPlan().ls("ls1", 1000).ls("ls2", 0).mac("ls1", "aa:00:00:00:00:01", "", "192.0.2.1").build(), gen: 1}
+	p := &workerPlan{Revision: 1, Plan: new(newPlan().ls("ls1", 1000).ls("ls2", 0).mac("ls1", "aa:00:00:00:00:01", "", "192.0.2.1").build()), Gen: 1}
 	synced := func() *incState {
 		in := &incState{}
 		in.begin(&session{gen: 1})
-		ch := diffPlanScoped(&p.Plan, a, "S", "l2gw", in.scope(p, a, nil, false, false, "l2gw"))
+		ch := diffPlanScoped(p.Plan, a, "S", "l2gw", in.scope(p, a, nil, false, false, "l2gw"))
 		in.done(p, nil, ch, true, nil)
 		return in
 	}
@@ -268,7 +268,7 @@ func TestScopeFallsBackToFull(t *testing.T) {
 			return in.scope(p, a, nil, false, false, "l2gw")
 		}, false},
 		{"too many changed keys", func(in *incState) *macScope {
-			big := &PlanUpdate{Revision: 2, Plan: newPlan().ls("ls1", 1000).ls("ls2", 0).build(), gen: 2}
+			big := &workerPlan{Revision: 2, Plan: new(newPlan().ls("ls1", 1000).ls("ls2", 0).build()), Gen: 2}
 			for i := range 300 {
 				m := planner.RemoteMAC{LogicalSwitch: "ls1", MAC: fmt.Sprintf("aa:00:00:00:%02x:%02x", i/256, i%256), LocatorIP: "192.0.2.1"}
 				big.Plan.RemoteMACs[m.Key()] = m
@@ -289,7 +289,7 @@ func TestScopeFallsBackToFull(t *testing.T) {
 	sc := in.scope(p, a, nil, false, false, "l2gw")
 	b := baseActual()
 	b.lswitches["L2"].OtherConfig = nil // ls2 is no longer ours
-	if ch := diffPlanScoped(&p.Plan, b, "S", "l2gw", sc); !ch.full {
+	if ch := diffPlanScoped(p.Plan, b, "S", "l2gw", sc); !ch.full {
 		t.Errorf("diff with changed logical switches stayed scoped")
 	}
 }

@@ -1,0 +1,182 @@
+// Package agentlink is an agent's link to the server over the agent
+// protocol (internal/agentwire): the switch and host plan sources
+// (planstream.Source over HTTP plan streams), switch reports and status,
+// and host registration. It is what `l2gw switch-agent` and `l2gw
+// host-agent` use; agents inside the server use the plan feed and the
+// store directly. It speaks HTTP through the northbound client's transport
+// (its URL, credentials and TLS) but is a separate, agent-facing API.
+package agentlink
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/l2gw/l2gw/internal/agentwire"
+	"github.com/l2gw/l2gw/internal/client"
+	"github.com/l2gw/l2gw/internal/model"
+	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
+)
+
+// Config tunes a Link; zero values take the documented defaults.
+type Config struct {
+	// IdleTimeout is how long a plan stream may stay silent before it is
+	// taken as dead. Zero: three times the keepalive interval the server
+	// announces, or 45s when it announces none.
+	IdleTimeout time.Duration
+	// RequestTimeout bounds reports, status updates and registrations.
+	// Default 30s.
+	RequestTimeout time.Duration
+}
+
+// Link is an agent's link to the server. It holds no state between calls:
+// an agent re-sends what the server may have lost (its status, after its
+// plan stream reopens) itself.
+type Link struct {
+	c   *client.Client
+	cfg Config
+}
+
+// New returns the link through c. c's HTTP client must not time out whole
+// requests (plan streams last as long as the agent), as
+// http.DefaultClient does not.
+func New(c *client.Client, cfg Config) *Link {
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	return &Link{c: c, cfg: cfg}
+}
+
+// ReportSwitch sends a switch report (the switch agent's Reporter).
+func (l *Link) ReportSwitch(ctx context.Context, r model.SwitchReport) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+	defer cancel()
+	return l.c.Do(ctx, http.MethodPost, agentwire.SwitchReportPath(r.Switch.Name), nil, agentwire.FromSwitchReport(r), nil)
+}
+
+// SetSwitchStatus sends a switch agent's status (the switch agent's Reporter).
+func (l *Link) SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+	defer cancel()
+	return l.c.Do(ctx, http.MethodPut, agentwire.SwitchStatusPath(s.Name), nil, agentwire.FromSwitchStatus(s), nil)
+}
+
+// RegisterHost registers a host and its VTEP IP (the host agent's
+// Registrar). The server records its own time as the heartbeat; at is not
+// sent.
+func (l *Link) RegisterHost(ctx context.Context, name, vtepIP string, _ time.Time) (model.Host, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+	defer cancel()
+	var resp agentwire.HostResponse
+	if err := l.c.Do(ctx, http.MethodPost, agentwire.HostRegisterPath(name), nil, agentwire.HostRegistration{VTEPIP: vtepIP}, &resp); err != nil {
+		return model.Host{}, err
+	}
+	return agentwire.ToModel(resp.Host), nil
+}
+
+// Switches returns the source of switch plans.
+func (l *Link) Switches() planstream.SwitchSource {
+	return source[planner.SwitchPlan, planner.SwitchDelta]{l: l, path: agentwire.SwitchPlanPath}
+}
+
+// Hosts returns the source of host plans.
+func (l *Link) Hosts() planstream.HostSource {
+	return source[planner.HostPlan, planner.HostDelta]{l: l, path: agentwire.HostPlanPath}
+}
+
+type source[P, D any] struct {
+	l    *Link
+	path func(name string) string
+}
+
+// Watch opens one plan stream (GET .../plan?revision=from). It ends at the
+// first failure; planstream.Follow opens the next.
+func (s source[P, D]) Watch(ctx context.Context, name string, from int64) (planstream.Stream[P, D], error) {
+	sctx, cancel := context.WithCancel(ctx)
+	q := url.Values{}
+	if from > 0 {
+		q.Set("revision", strconv.FormatInt(from, 10))
+	}
+	resp, err := s.l.c.Open(sctx, s.path(name), q, agentwire.ContentTypeStream)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	idle := s.l.cfg.IdleTimeout
+	if idle <= 0 {
+		if ka := agentwire.Keepalive(resp.Header.Get(agentwire.KeepaliveHeader)); ka > 0 {
+			idle = 3 * ka
+		} else {
+			idle = 45 * time.Second
+		}
+	}
+	st := &stream[P, D]{body: resp.Body, cancel: cancel, idle: idle}
+	st.timer = time.AfterFunc(idle, func() { st.dead.Store(true); cancel() })
+	st.dec = json.NewDecoder(&idleReader{r: resp.Body, timer: st.timer, idle: idle})
+	return st, nil
+}
+
+// stream reads one HTTP plan stream. Between calls of Next (while the
+// agent applies an event) the idle timer is stopped: the stream is not
+// silent, the agent is busy.
+type stream[P, D any] struct {
+	body   io.ReadCloser
+	dec    *json.Decoder
+	cancel context.CancelFunc
+	timer  *time.Timer
+	idle   time.Duration
+	dead   atomic.Bool
+}
+
+func (s *stream[P, D]) Next(ctx context.Context) (planner.Event[P, D], error) {
+	s.timer.Reset(s.idle)
+	defer s.timer.Stop()
+	stop := context.AfterFunc(ctx, s.cancel)
+	defer stop()
+	for {
+		var ev planner.Event[P, D]
+		if err := s.dec.Decode(&ev); err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return ev, ctx.Err()
+			case s.dead.Load():
+				return ev, fmt.Errorf("plan stream silent for %v", s.idle)
+			case errors.Is(err, io.EOF):
+				return ev, errors.New("plan stream closed by the server")
+			}
+			return ev, fmt.Errorf("read plan stream: %w", err)
+		}
+		if ev.Type != agentwire.EventKeepalive {
+			return ev, nil
+		}
+	}
+}
+
+func (s *stream[P, D]) Close() {
+	s.timer.Stop()
+	s.cancel()
+	s.body.Close()
+}
+
+// idleReader restarts timer at every read that returns data.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	idle  time.Duration
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	n, err := ir.r.Read(p)
+	if n > 0 {
+		ir.timer.Reset(ir.idle)
+	}
+	return n, err
+}
