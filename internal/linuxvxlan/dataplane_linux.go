@@ -14,10 +14,6 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// DefaultMTU is the MTU of a network that gives none: 1500 minus the 50
-// bytes of outer Ethernet, IPv4, UDP and VXLAN headers.
-const DefaultMTU = 1450
-
 // minMTU is the smallest IPv4 MTU (RFC 791).
 const minMTU = 68
 

@@ -52,7 +52,7 @@ func (d *Dataplane) syncFDB(n *network, vx netlink.Link, current []netlink.Neigh
 			if dst, ok := netip.AddrFromSlice(e.IP); ok {
 				haveSelf[fdbKey{e.HardwareAddr.String(), dst.Unmap()}] = true
 			}
-		case isBridgeEntry(e) && e.State&netlink.NUD_NOARP != 0 && e.State&netlink.NUD_PERMANENT == 0:
+		case IsBridgeEntry(e) && e.State&netlink.NUD_NOARP != 0 && e.State&netlink.NUD_PERMANENT == 0:
 			haveMaster[e.HardwareAddr.String()] = true
 		}
 	}
@@ -105,10 +105,10 @@ func (d *Dataplane) syncFDB(n *network, vx netlink.Link, current []netlink.Neigh
 	return errors.Join(errs...)
 }
 
-// isBridgeEntry reports whether a dumped bridge-family neighbour is the
+// IsBridgeEntry reports whether a dumped bridge-family neighbour is the
 // bridge's (master) entry rather than the device's own: the kernel marks
 // bridge entries with NDA_MASTER and leaves NTF_MASTER unset in dumps.
-func isBridgeEntry(e netlink.Neigh) bool {
+func IsBridgeEntry(e netlink.Neigh) bool {
 	return e.Flags&netlink.NTF_SELF == 0 && (e.MasterIndex != 0 || e.Flags&netlink.NTF_MASTER != 0)
 }
 

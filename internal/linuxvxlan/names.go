@@ -6,21 +6,11 @@ import (
 	"strings"
 )
 
-// Port is the IANA VXLAN UDP port (RFC 7348 section 5) of our VXLAN devices.
-const Port = 4789
-
-// MaxVNI is the largest VXLAN network identifier (24 bits, RFC 7348 section 5).
-const MaxVNI = 1<<24 - 1
-
 // maxVNIDigits is the length of MaxVNI in decimal.
 const maxVNIDigits = 8
 
 // maxIfName is the longest Linux interface name (IFNAMSIZ - 1).
 const maxIfName = 15
-
-// ValidVNI reports whether vni can identify a VXLAN device: 1 to MaxVNI
-// (VNI 0 is legal on the wire but reserved by our naming).
-func ValidVNI(vni int) bool { return vni >= 1 && vni <= MaxVNI }
 
 // Names is a device naming convention: the bridge of VNI n is named
 // Bridge+n and its VXLAN device VXLAN+n, n in canonical decimal. The names
