@@ -6,7 +6,7 @@
 //
 // For every network of the plan, with VNI n, the host holds:
 //
-//   - l2br<n>: a Linux bridge, up;
+//   - l2br<n>: a Linux bridge with the network's MTU, up;
 //   - l2vx<n>: a VXLAN device for VNI n (local = the host's VTEP IP, UDP port
 //     4789, learning off, MTU = the network's MTU or 1450), up, a port of l2br<n>
 //     with bridge-port learning off;

@@ -100,6 +100,16 @@ type Learned struct {
 	MAC string
 }
 
+// Links returns the links of the namespace, reading the dump again when the
+// kernel reports it interrupted.
+func (d *Dataplane) Links() ([]netlink.Link, error) {
+	links, err := dump(d.nl.LinkList)
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	return links, nil
+}
+
 // network is a validated Network in kernel terms.
 type network struct {
 	vni     int
@@ -121,9 +131,9 @@ func (d *Dataplane) Sync(ctx context.Context, nets []Network) (Result, error) {
 	if len(want) > 0 && d.local == nil {
 		return res, errNoLocal
 	}
-	links, err := dump(d.nl.LinkList)
+	links, err := d.Links()
 	if err != nil {
-		return res, fmt.Errorf("list links: %w", err)
+		return res, err
 	}
 	byName := map[string]netlink.Link{}
 	for _, l := range links {
@@ -330,7 +340,7 @@ func (d *Dataplane) ensureLink(cur, tmpl netlink.Link, matches func(netlink.Link
 	}
 	if cur != nil {
 		// A VXLAN device recreated here loses its FDB; syncFDB restores it.
-		if err := d.nl.LinkDel(cur); err != nil && !isGone(err) {
+		if err := d.nl.LinkDel(cur); err != nil && !IsGone(err) {
 			return nil, fmt.Errorf("replace %s (type %s): %w", name, cur.Type(), err)
 		}
 		res.Changes++
@@ -398,7 +408,7 @@ func (d *Dataplane) releasePorts(links []netlink.Link, bridges map[int]netlink.L
 	_, release := diff(portVNI, enslaved, strings.Compare)
 	var errs []error
 	for _, name := range release {
-		if err := d.nl.LinkSetNoMaster(enslaved[name]); err != nil && !isGone(err) {
+		if err := d.nl.LinkSetNoMaster(enslaved[name]); err != nil && !IsGone(err) {
 			errs = append(errs, fmt.Errorf("release %s: %w", name, err))
 			continue
 		}
@@ -418,7 +428,7 @@ func (d *Dataplane) ensurePort(l netlink.Link, name string, br netlink.Link, vni
 	a := l.Attrs()
 	if a.MasterIndex != br.Attrs().Index {
 		if err := d.nl.LinkSetMasterByIndex(l, br.Attrs().Index); err != nil {
-			if isGone(err) {
+			if IsGone(err) {
 				res.Missing = append(res.Missing, name)
 				return nil, nil
 			}
@@ -429,7 +439,7 @@ func (d *Dataplane) ensurePort(l netlink.Link, name string, br netlink.Link, vni
 	}
 	if a.Flags&net.FlagUp == 0 {
 		if err := d.nl.LinkSetUp(l); err != nil {
-			if isGone(err) {
+			if IsGone(err) {
 				res.Missing = append(res.Missing, name)
 				return nil, nil
 			}
@@ -454,7 +464,7 @@ func (d *Dataplane) deleteUnwanted(links []netlink.Link, want map[int]*network, 
 		_, remove := diff(want, owned[kind], cmp.Compare[int])
 		for _, vni := range remove {
 			l := owned[kind][vni]
-			if err := d.nl.LinkDel(l); err != nil && !isGone(err) {
+			if err := d.nl.LinkDel(l); err != nil && !IsGone(err) {
 				errs = append(errs, fmt.Errorf("delete %s: %w", l.Attrs().Name, err))
 				continue
 			}

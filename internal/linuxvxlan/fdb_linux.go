@@ -87,7 +87,7 @@ func (d *Dataplane) syncFDB(n *network, vx netlink.Link, current []netlink.Neigh
 		if k.mac != zero && wantMaster[k.mac] {
 			continue // replaced by the wanted remote above
 		}
-		if err := d.nl.NeighDel(selfNeigh(idx, k)); err != nil && !isGone(err) {
+		if err := d.nl.NeighDel(selfNeigh(idx, k)); err != nil && !IsGone(err) {
 			errs = append(errs, fmt.Errorf("fdb del %s dev %s dst %s: %w", k.mac, name, k.dst, err))
 			continue
 		}
@@ -95,7 +95,7 @@ func (d *Dataplane) syncFDB(n *network, vx netlink.Link, current []netlink.Neigh
 		d.log.Info("removed fdb entry", "device", name, "vni", n.vni, "mac", k.mac, "dst_ip", k.dst.String())
 	}
 	for _, mac := range delMaster {
-		if err := d.nl.NeighDel(masterNeigh(idx, mac)); err != nil && !isGone(err) {
+		if err := d.nl.NeighDel(masterNeigh(idx, mac)); err != nil && !IsGone(err) {
 			errs = append(errs, fmt.Errorf("fdb del %s dev %s master: %w", mac, name, err))
 			continue
 		}

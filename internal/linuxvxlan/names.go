@@ -77,5 +77,8 @@ func ParseVNI(name, prefix string) (int, bool) {
 		}
 		vni = vni*10 + int(c-'0')
 	}
-	return vni, ValidVNI(vni)
+	if !ValidVNI(vni) {
+		return 0, false
+	}
+	return vni, true
 }

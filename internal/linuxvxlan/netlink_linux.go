@@ -47,9 +47,9 @@ func dump[T any](list func() ([]T, error)) ([]T, error) {
 	return nil, err
 }
 
-// isGone reports whether err means the object is already absent: deleted
-// by someone else between our dump and our request.
-func isGone(err error) bool {
+// IsGone reports whether err means the object is already absent: deleted
+// by someone else between a dump and a request about it.
+func IsGone(err error) bool {
 	var nf netlink.LinkNotFoundError
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) || errors.As(err, &nf)
 }
