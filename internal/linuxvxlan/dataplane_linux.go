@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -139,7 +140,7 @@ func (d *Dataplane) Sync(ctx context.Context, nets []Network) (Result, error) {
 	for _, l := range links {
 		byName[l.Attrs().Name] = l
 	}
-	vnis := sortedKeys(want)
+	vnis := slices.Sorted(maps.Keys(want))
 
 	// 1. The devices of every network.
 	bridges := map[int]netlink.Link{}
@@ -473,13 +474,4 @@ func (d *Dataplane) deleteUnwanted(links []netlink.Link, want map[int]*network, 
 		}
 	}
 	return errs
-}
-
-func sortedKeys[V any](m map[int]V) []int {
-	ks := make([]int, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
