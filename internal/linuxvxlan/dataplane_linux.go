@@ -263,7 +263,7 @@ func (d *Dataplane) validate(nets []Network, res *Result) (map[int]*network, map
 		}
 		for mac, dst := range n.Remotes {
 			hw, err := net.ParseMAC(mac)
-			if err != nil || len(hw) != 6 || hw[0]&1 != 0 || !dst.Unmap().Is4() || string(hw) == string(zeroMAC) {
+			if err != nil || len(hw) != 6 || hw[0]&1 != 0 || !dst.Unmap().Is4() || hw.String() == zeroMAC {
 				errs = append(errs, fmt.Errorf("fdb entry %s dst %s of vni %d: want a unicast MAC and an IPv4 address", mac, dst, n.VNI))
 				continue
 			}

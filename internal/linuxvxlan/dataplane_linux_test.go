@@ -46,7 +46,7 @@ func newTestKernel(t *testing.T, ports ...string) (k *fakeKernel, foreign string
 	k.add(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "tbrother"}})
 	k.add(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "tvx01"}})
 	must(t, k.LinkSetMasterByIndex(vx, br.Attrs().Index))
-	zero := fdbKey{zeroMAC.String(), netip.MustParseAddr("192.0.2.9")}
+	zero := fdbKey{zeroMAC, netip.MustParseAddr("192.0.2.9")}
 	must(t, k.NeighAppend(selfNeigh(vx.Attrs().Index, zero)))
 	must(t, k.NeighSet(selfNeigh(vx.Attrs().Index, fdbKey{"02:00:00:00:09:01", zero.dst})))
 	must(t, k.NeighSet(masterNeigh(vx.Attrs().Index, "02:00:00:00:09:01")))
@@ -284,9 +284,9 @@ func TestSyncRepairs(t *testing.T) {
 		name: "stray entries, missing entries",
 		drift: func(t *testing.T, k *fakeKernel) {
 			vx := k.byName("tvx5").Attrs().Index
-			must(t, k.NeighDel(selfNeigh(vx, fdbKey{zeroMAC.String(), sw3})))
+			must(t, k.NeighDel(selfNeigh(vx, fdbKey{zeroMAC, sw3})))
 			must(t, k.NeighSet(selfNeigh(vx, fdbKey{bm2, sw3})))
-			must(t, k.NeighAppend(selfNeigh(vx, fdbKey{zeroMAC.String(), netip.MustParseAddr("192.0.2.77")})))
+			must(t, k.NeighAppend(selfNeigh(vx, fdbKey{zeroMAC, netip.MustParseAddr("192.0.2.77")})))
 			must(t, k.NeighSet(masterNeigh(vx, bm3)))
 		},
 		changes: 4,

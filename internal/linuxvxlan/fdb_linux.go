@@ -18,7 +18,7 @@ const familyBridge = unix.AF_BRIDGE
 // zeroMAC is the VXLAN FDB "default destination": frames with no more
 // specific entry (broadcast, unknown unicast, multicast) go to all its
 // remotes.
-var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
+const zeroMAC = "00:00:00:00:00:00"
 
 // fdbKey is one VXLAN FDB remote ("self" entry): a canonical MAC and a VTEP.
 type fdbKey struct {
@@ -34,7 +34,6 @@ func (a fdbKey) compare(b fdbKey) int {
 // device's part of the bridge FDB dump.
 func (d *Dataplane) syncFDB(n *network, vx netlink.Link, current []netlink.Neigh, res *Result) error {
 	idx, name := vx.Attrs().Index, vx.Attrs().Name
-	zero := zeroMAC.String()
 	wantSelf := map[fdbKey]bool{}
 	wantMaster := map[string]bool{}
 	for mac, dst := range n.remotes {
@@ -42,7 +41,7 @@ func (d *Dataplane) syncFDB(n *network, vx netlink.Link, current []netlink.Neigh
 		wantMaster[mac] = true
 	}
 	for _, dst := range n.flood {
-		wantSelf[fdbKey{zero, dst}] = true
+		wantSelf[fdbKey{zeroMAC, dst}] = true
 	}
 	haveSelf := map[fdbKey]bool{}
 	haveMaster := map[string]bool{}
@@ -61,11 +60,11 @@ func (d *Dataplane) syncFDB(n *network, vx netlink.Link, current []netlink.Neigh
 
 	var errs []error
 	// Additions first. A unicast MAC has one remote, replaced in place when
-	// it moves to another VTEP; the zero MAC collects one remote per flood
+	// it moves to another VTEP; the all-zero MAC collects one remote per flood
 	// VTEP ("bridge fdb append").
 	for _, k := range addSelf {
 		op, add := "replace", d.nl.NeighSet
-		if k.mac == zero {
+		if k.mac == zeroMAC {
 			op, add = "append", d.nl.NeighAppend
 		}
 		if err := add(selfNeigh(idx, k)); err != nil {
@@ -84,7 +83,7 @@ func (d *Dataplane) syncFDB(n *network, vx netlink.Link, current []netlink.Neigh
 		d.log.Info("added bridge fdb entry", "device", name, "vni", n.vni, "mac", mac)
 	}
 	for _, k := range delSelf {
-		if k.mac != zero && wantMaster[k.mac] {
+		if k.mac != zeroMAC && wantMaster[k.mac] {
 			continue // replaced by the wanted remote above
 		}
 		if err := d.nl.NeighDel(selfNeigh(idx, k)); err != nil && !IsGone(err) {
