@@ -1,13 +1,16 @@
 // Package hostagent realises a compute host's plan (planner.HostPlan) in the
-// Linux kernel with netlink, and runs the host agent loop that keeps it so.
+// Linux kernel with netlink, through the shared VXLAN data plane
+// (internal/linuxvxlan), and runs the host agent loop that keeps it so.
 //
 // # Kernel state
 //
 // For every network of the plan, with VNI n, the host holds:
 //
-//   - l2br<n>: a Linux bridge, up;
+//   - l2br<n>: a Linux bridge with the network's MTU, up;
 //   - l2vx<n>: a VXLAN device for VNI n (local = the host's VTEP IP, UDP port
-//     4789, learning off, MTU = the network's MTU or 1450), up, a port of l2br<n>;
+//     4789, learning off, MTU = the network's MTU or 1450), up, a port of l2br<n>
+//     with bridge-port learning off;
+//   - neither device with an IPv6 link-local address;
 //   - the plan's interfaces of the network (taps created by the VM side) as
 //     ports of l2br<n>, once they exist;
 //   - on l2vx<n>, for each bare-metal MAC, the VXLAN FDB entry

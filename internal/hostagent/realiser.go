@@ -3,23 +3,13 @@ package hostagent
 import (
 	"log/slog"
 	"net"
-)
 
-// VXLANPort is the IANA VXLAN UDP port (RFC 7348 section 5) our devices use.
-const VXLANPort = 4789
+	"github.com/l2gw/l2gw/internal/linuxvxlan"
+)
 
 // DefaultMTU is the overlay MTU of a network whose plan gives none: 1500
 // minus the 50 bytes of outer Ethernet, IPv4, UDP and VXLAN headers.
-const DefaultMTU = 1450
-
-// zeroMAC is the VXLAN FDB "default destination" MAC: frames with no more
-// specific entry (broadcast, unknown unicast, multicast) go to all its
-// remotes (head-end replication).
-var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
-
-// in6AddrGenModeNone is IN6_ADDR_GEN_MODE_NONE (linux/if_link.h): no IPv6
-// link-local address, so the host itself does not speak ND/MLD into overlays.
-const in6AddrGenModeNone = 1
+const DefaultMTU = linuxvxlan.DefaultMTU
 
 // RealiserConfig configures a Realiser. The zero value realises nothing but
 // can clean up.

@@ -14,22 +14,25 @@
 // switch's ports:
 //
 //   - bridge "svbr<K>" and VXLAN device "svvx<K>" (id K, local = tunnel IP,
-//     dstport 4789, learning off, MTU 1450), the VXLAN enslaved to the bridge
-//     with bridge-port learning off, both up;
+//     dstport 4789, learning off), both with MTU 1450 and no IPv6 link-local
+//     address, the VXLAN enslaved to the bridge with bridge-port learning
+//     off, both up (internal/linuxvxlan makes them, as for the host agent);
 //   - a binding (port P on interface I, VLAN V) is the device "I.V" (VLAN 0:
 //     I itself), enslaved to the bridge. When no device of that name exists,
 //     the soft VTEP creates it as an 802.1Q sub-interface of I; when the kernel
 //     cannot (no 8021q module, see vtep-lab.md section 4), the binding is
 //     reported in Physical_Port.port_fault_status;
-//   - Ucast_Macs_Remote M at locator L: "bridge fdb append M dev svvxK dst L
-//     self permanent" plus a static master entry for M on svvxK;
+//   - Ucast_Macs_Remote M at locator L: "bridge fdb replace M dev svvxK dst L
+//     self permanent" (one remote per MAC) plus a static master entry for M
+//     on svvxK;
 //   - Mcast_Macs_Remote unknown-dst: an all-zero MAC "fdb append" entry per
 //     locator of its set (head-end replication).
 //
 // # Ownership
 //
-// The soft VTEP owns exactly: devices named svbr<N> of type bridge and
-// svvx<N> of type vxlan, the FDB entries on those VXLAN devices, and VLAN
+// The soft VTEP owns exactly: devices named svbr<N> and svvx<N> (one of
+// another type or configuration is deleted and made again), the "self" and
+// static "master" FDB entries on those VXLAN devices, and VLAN
 // sub-interfaces it created (marked with the interface alias OwnerAlias).
 // Binding devices it did not create (the lab's veths) are only enslaved and
 // released, never deleted. One soft VTEP per network namespace.

@@ -103,20 +103,26 @@ func readSnapshot(ctx context.Context, c client.Client, name string) (*snapshot,
 	return s, nil
 }
 
+// opList collects the operations of one transaction.
+type opList []ovsdb.Operation
+
+// add appends the operations a libovsdb builder returned, or returns its error.
+func (l *opList) add(ops []ovsdb.Operation, err error) error {
+	if err != nil {
+		return err
+	}
+	*l = append(*l, ops...)
+	return nil
+}
+
 // registerOps returns the operations that make the database hold this switch:
 // a Global row referencing a Physical_Switch named cfg.Name with tunnel_ips =
 // [TunnelIP] and exactly the configured Physical_Ports. Physical_Switch and
 // Physical_Port are non-root tables (vtep(5)): they live only while
 // referenced, so they are inserted together with the reference.
 func registerOps(c client.Client, cfg *Config, s *snapshot) ([]ovsdb.Operation, error) {
-	var ops []ovsdb.Operation
-	add := func(o []ovsdb.Operation, err error) error {
-		if err != nil {
-			return err
-		}
-		ops = append(ops, o...)
-		return nil
-	}
+	var ops opList
+	add := ops.add
 	tunnelIPs := []string{cfg.TunnelIP.String()}
 	newPorts := func(names []string) ([]string, error) {
 		var uuids []string
@@ -216,14 +222,8 @@ type localMAC struct {
 // locator is the switch's own tunnel IP, reused when it exists (the
 // Physical_Locator index forbids a second row).
 func reportOps(c client.Client, tunnelIP netip.Addr, s *snapshot, learned map[localMAC]bool, faults map[string][]string) ([]ovsdb.Operation, error) {
-	var ops []ovsdb.Operation
-	add := func(o []ovsdb.Operation, err error) error {
-		if err != nil {
-			return err
-		}
-		ops = append(ops, o...)
-		return nil
-	}
+	var ops opList
+	add := ops.add
 	seen := map[localMAC]bool{}
 	for i := range s.ucastLocal {
 		r := &s.ucastLocal[i]

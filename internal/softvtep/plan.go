@@ -7,8 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 
+	"github.com/l2gw/l2gw/internal/linuxvxlan"
 	"github.com/l2gw/l2gw/internal/vtepmodel/vtep"
 )
 
@@ -16,27 +16,9 @@ const (
 	maxIfName    = 15 // IFNAMSIZ - 1
 	bridgePrefix = "svbr"
 	vxlanPrefix  = "svvx"
-	maxVNI       = 1<<24 - 1
 	// unknownDst is the Mcast_Macs_Remote MAC of the flooding entry (vtep(5)).
 	unknownDst = "unknown-dst"
 )
-
-func bridgeName(vni int) string { return bridgePrefix + strconv.Itoa(vni) }
-func vxlanName(vni int) string  { return vxlanPrefix + strconv.Itoa(vni) }
-
-// ownedVNI returns the VNI of an owned device name (svbrN, svvxN) for the
-// given prefix.
-func ownedVNI(name, prefix string) (int, bool) {
-	rest, ok := strings.CutPrefix(name, prefix)
-	if !ok || rest == "" || rest[0] == '0' {
-		return 0, false
-	}
-	n, err := strconv.Atoi(rest)
-	if err != nil || n < 1 || n > maxVNI {
-		return 0, false
-	}
-	return n, true
-}
 
 // bindingDevice names the Linux device of a binding: the interface itself for
 // VLAN 0, else "<interface>.<vlan>".
@@ -160,7 +142,7 @@ func computePlan(ports []Port, s *snapshot) plan {
 			case ls.TunnelKey == nil:
 				p.fault(pp.Name, "vlan %d: logical switch %s has no tunnel_key", vlan, ls.Name)
 				continue
-			case *ls.TunnelKey < 1 || *ls.TunnelKey > maxVNI:
+			case !linuxvxlan.ValidVNI(*ls.TunnelKey):
 				p.fault(pp.Name, "vlan %d: logical switch %s: tunnel_key %d out of range", vlan, ls.Name, *ls.TunnelKey)
 				continue
 			case vniOwner[*ls.TunnelKey].UUID != ls.UUID:

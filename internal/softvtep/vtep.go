@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,7 +79,10 @@ func (v *VTEP) Run(ctx context.Context) error {
 		}
 	}
 	defer h.Close()
-	dp := &dataplane{h: h, log: v.log, local: net.IP(v.cfg.TunnelIP.AsSlice()), mtu: v.cfg.MTU}
+	dp, err := newDataplane(h, v.log, v.cfg.TunnelIP, v.cfg.MTU)
+	if err != nil {
+		return err
+	}
 	v.log.Info("soft-vtep starting", "ovsdb", v.cfg.OVSDB, "tunnel_ip", v.cfg.TunnelIP.String(),
 		"netns", v.cfg.NetNS, "ports", fmt.Sprint(v.cfg.Ports), "cleanup", v.cfg.Cleanup)
 
@@ -96,7 +98,9 @@ func (v *VTEP) Run(ctx context.Context) error {
 	v.m.SetQueue(0)
 
 	if v.cfg.Cleanup {
-		if _, err := dp.apply(plan{switches: map[int]*lsPlan{}, faults: map[string][]string{}}); err != nil {
+		// ctx is done by now; the cleanup still has to run to the end.
+		empty := plan{switches: map[int]*lsPlan{}, faults: map[string][]string{}}
+		if _, err := dp.apply(context.WithoutCancel(ctx), empty); err != nil {
 			return fmt.Errorf("cleanup: %w", err)
 		}
 		v.log.Info("soft-vtep removed its devices")
@@ -182,7 +186,7 @@ func (v *VTEP) reconcile(ctx context.Context, dp *dataplane) error {
 		}
 	}
 	p := computePlan(v.cfg.Ports, snap)
-	learnt, applyErr := dp.apply(p)
+	learnt, applyErr := dp.apply(ctx, p)
 	learned := map[localMAC]bool{}
 	for _, l := range learnt {
 		if lp := p.switches[l.VNI]; lp != nil {
