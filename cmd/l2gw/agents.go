@@ -14,9 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/l2gw/l2gw/internal/agentlink"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/hostagent"
 	"github.com/l2gw/l2gw/internal/metrics"
+	"github.com/l2gw/l2gw/internal/planstream"
 	"github.com/l2gw/l2gw/internal/switchagent"
 )
 
@@ -31,7 +33,7 @@ func inheritedString(cmd *cobra.Command, name, def string) string {
 
 // agentLink connects an agent to the server at serverURL over the agent
 // protocol, authenticating with token (Keystone) when not empty.
-func agentLink(serverURL, token string, log *slog.Logger) (*client.AgentLink, error) {
+func agentLink(serverURL, token string) (*agentlink.Link, error) {
 	opts := []client.Option{client.WithUserAgent("l2gw-agent")}
 	if token != "" {
 		opts = append(opts, client.WithToken(token))
@@ -40,19 +42,18 @@ func agentLink(serverURL, token string, log *slog.Logger) (*client.AgentLink, er
 	if err != nil {
 		return nil, err
 	}
-	return client.NewAgentLink(c, client.AgentConfig{Logger: log}), nil
+	return agentlink.New(c, agentlink.Config{}), nil
 }
 
 // newHostAgentCmd is `l2gw host-agent` talking to the server over HTTP.
 func newHostAgentCmd() *cobra.Command {
 	var cmd *cobra.Command
-	cmd = newHostAgentCmdWith(func(serverURL string) (hostagent.Plans, hostagent.Registrar, error) {
-		log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("component", "agent_link")
-		link, err := agentLink(serverURL, inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")), log)
+	cmd = newHostAgentCmdWith(func(serverURL string) (planstream.HostSource, hostagent.Registrar, error) {
+		link, err := agentLink(serverURL, inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")))
 		if err != nil {
 			return nil, nil, err
 		}
-		return link, link, nil
+		return link.Hosts(), link, nil
 	})
 	return cmd
 }
@@ -160,7 +161,7 @@ the token to --token / L2GW_TOKEN.`,
 			if err != nil {
 				return err
 			}
-			link, err := agentLink(o.server, inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")), logger.With("component", "agent_link"))
+			link, err := agentLink(o.server, inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")))
 			if err != nil {
 				return fmt.Errorf("--server: %w", err)
 			}
@@ -168,7 +169,7 @@ the token to --token / L2GW_TOKEN.`,
 			agents := make([]*switchagent.Agent, len(cfgs))
 			for i, c := range cfgs {
 				c.Registerer = reg
-				if agents[i], err = switchagent.New(c, link, link); err != nil {
+				if agents[i], err = switchagent.New(c, link.Switches(), link); err != nil {
 					return err
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/l2gw/l2gw/internal/agentapi"
+	"github.com/l2gw/l2gw/internal/agentlink"
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/model"
@@ -217,7 +218,7 @@ func TestHostAgentProcess(t *testing.T) {
 
 	// A switch (reported over the agent protocol), a network with a port on
 	// compute9, and a connection: the host's plan has the network.
-	link := client.NewAgentLink(c, client.AgentConfig{})
+	link := agentlink.New(c, agentlink.Config{})
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

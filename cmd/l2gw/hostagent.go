@@ -12,11 +12,12 @@ import (
 
 	"github.com/l2gw/l2gw/internal/hostagent"
 	"github.com/l2gw/l2gw/internal/metrics"
+	"github.com/l2gw/l2gw/internal/planstream"
 )
 
 // hostAgentConnect returns the host agent's link to the API server at
 // serverURL: its plan feed and its registrar.
-type hostAgentConnect func(serverURL string) (hostagent.Plans, hostagent.Registrar, error)
+type hostAgentConnect func(serverURL string) (planstream.HostSource, hostagent.Registrar, error)
 
 // newHostAgentCmdWith is `l2gw host-agent`, reaching the server through
 // connect (newHostAgentCmd in agents.go passes the HTTP agent link; tests

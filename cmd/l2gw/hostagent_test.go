@@ -10,25 +10,9 @@ import (
 	"github.com/l2gw/l2gw/internal/hostagent"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
-
-// onePlan is a plan feed that delivers one plan and then stays open.
-type onePlan struct{ plan planner.HostPlan }
-
-func (p onePlan) WatchHost(ctx context.Context, host string) (<-chan hostagent.PlanUpdate, error) {
-	ch := make(chan hostagent.PlanUpdate)
-	go func() {
-		defer close(ch)
-		select {
-		case ch <- hostagent.PlanUpdate{Revision: 1, Plan: p.plan}:
-		case <-ctx.Done():
-			return
-		}
-		<-ctx.Done()
-	}()
-	return ch, nil
-}
 
 type okRegistrar struct{}
 
@@ -51,7 +35,7 @@ func TestHostAgentCmdValidates(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			connected := false
-			cmd := newHostAgentCmdWith(func(string) (hostagent.Plans, hostagent.Registrar, error) {
+			cmd := newHostAgentCmdWith(func(string) (planstream.HostSource, hostagent.Registrar, error) {
 				connected = true
 				return nil, nil, errors.New("unexpected connect")
 			})
@@ -76,8 +60,10 @@ func TestHostAgentCmdCleanup(t *testing.T) {
 	plan := planner.HostPlan{Host: "compute1", Networks: map[string]planner.HostNetwork{
 		"net-1": {NetworkID: "net-1", VNI: 1000, FloodIPs: []string{"192.0.2.1"}},
 	}}
-	cmd := newHostAgentCmdWith(func(url string) (hostagent.Plans, hostagent.Registrar, error) {
-		return onePlan{plan}, okRegistrar{}, nil
+	cmd := newHostAgentCmdWith(func(url string) (planstream.HostSource, hostagent.Registrar, error) {
+		plans := planstream.NewMemory(planstream.Host)
+		plans.Set(plan.Host, 1, plan)
+		return plans, okRegistrar{}, nil
 	})
 	cmd.SetArgs([]string{"--server", "http://127.0.0.1:1", "--host", "compute1", "--vtep-ip", "192.0.2.2",
 		"--netns", ns, "--cleanup", "--log-level", "error"})

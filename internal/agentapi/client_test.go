@@ -11,29 +11,27 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/l2gw/l2gw/internal/agentapi"
+	"github.com/l2gw/l2gw/internal/agentlink"
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
 	"github.com/l2gw/l2gw/internal/store"
-	"github.com/l2gw/l2gw/internal/switchagent"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
-func (e *env) link(cfg client.AgentConfig) *client.AgentLink {
+func (e *env) link(cfg agentlink.Config) *agentlink.Link {
 	e.t.Helper()
 	c, err := client.New(e.srv.URL)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if cfg.BackoffMin == 0 {
-		cfg.BackoffMin, cfg.BackoffMax = 10*time.Millisecond, 100*time.Millisecond
-	}
-	return client.NewAgentLink(c, cfg)
+	return agentlink.New(c, cfg)
 }
 
 // recv waits for the next plan update with a revision of at least rev.
-func recv(t *testing.T, ch <-chan switchagent.PlanUpdate, rev int64) switchagent.PlanUpdate {
+func recv[P any](t *testing.T, ch <-chan planUpdate[P], rev int64) planUpdate[P] {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
@@ -56,10 +54,7 @@ func TestAgentLinkWatchReconnectsAndResumes(t *testing.T) {
 	s := e.seed()
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	ch, err := e.link(client.AgentConfig{}).WatchSwitch(ctx, "sw1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := switchPlans(ctx, e.link(agentlink.Config{}).Switches(), "sw1")
 	rev := e.revision()
 	u := recv(t, ch, rev)
 	if diff := cmp.Diff(e.feedPlan("sw1"), u.Plan); diff != "" {
@@ -117,10 +112,7 @@ func TestAgentLinkDetectsSilentStream(t *testing.T) {
 	e.seed()
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	ch, err := e.link(client.AgentConfig{IdleTimeout: 100 * time.Millisecond}).WatchSwitch(ctx, "sw1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := switchPlans(ctx, e.link(agentlink.Config{IdleTimeout: 100 * time.Millisecond}).Switches(), "sw1")
 	first := recv(t, ch, e.revision())
 	testenv.Eventually(t, 20*time.Second, "reconnection after silence", func() (bool, string) {
 		reqs := e.planRequests()
@@ -137,7 +129,7 @@ func TestAgentLinkDetectsSilentStream(t *testing.T) {
 func TestAgentLinkReportsAndRegisters(t *testing.T) {
 	e := newEnv(t, agentapi.Config{})
 	s := e.seed()
-	l := e.link(client.AgentConfig{})
+	l := e.link(agentlink.Config{})
 	rep := model.SwitchReport{
 		Switch: model.Switch{Name: "sw1", TunnelIPs: []string{"192.0.2.10"}, ManagementIPs: []string{"198.51.100.1"},
 			Ports: []model.SwitchPort{{Name: "p1", Description: "to bm1"}, {Name: "p2", FaultStatus: []string{"down"}}}},
@@ -217,15 +209,8 @@ func TestLocalPlans(t *testing.T) {
 	e := newEnv(t, agentapi.Config{})
 	s := e.seed()
 	ctx, cancel := context.WithCancel(e.ctx)
-	l := agentapi.Local{Feed: e.feed}
-	sw, err := l.WatchSwitch(ctx, "sw1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs, err := l.WatchHost(ctx, "compute2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := switchPlans(ctx, e.feed.Switches(), "sw1")
+	hs := plans(ctx, planstream.Host, e.feed.Hosts(), "compute2")
 	u := recv(t, sw, e.revision())
 	if len(u.Plan.RemoteMACs) != 1 {
 		t.Errorf("switch plan remote MACs = %v; want one", u.Plan.RemoteMACs)

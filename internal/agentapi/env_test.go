@@ -22,6 +22,7 @@ import (
 	"github.com/l2gw/l2gw/internal/api"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planfeed"
+	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/store"
 )
 
@@ -209,11 +210,11 @@ func (s *stream) close() {
 }
 
 // next returns the next line that is not a keepalive.
-func (s *stream) next() agentwire.SwitchEvent {
+func (s *stream) next() planner.SwitchEvent {
 	s.t.Helper()
 	for {
 		line := s.line()
-		var ev agentwire.SwitchEvent
+		var ev planner.SwitchEvent
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			s.t.Fatalf("stream line %q: %v", line, err)
 		}

@@ -12,23 +12,23 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/l2gw/l2gw/internal/agentapi"
+	"github.com/l2gw/l2gw/internal/agentlink"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
-	"github.com/l2gw/l2gw/internal/switchagent"
 )
 
 // agentPlan is what an agent makes of a DeltaPlans channel: a whole plan
 // replaces its plan, a delta is applied to it.
 type agentPlan struct {
 	t    *testing.T
-	ch   <-chan switchagent.PlanEvent
+	ch   <-chan planner.SwitchEvent
 	plan *planner.SwitchPlan
 	rev  int64
 }
 
 // next takes the next event and returns it.
-func (a *agentPlan) next() switchagent.PlanEvent {
+func (a *agentPlan) next() planner.SwitchEvent {
 	a.t.Helper()
 	select {
 	case e, ok := <-a.ch:
@@ -36,12 +36,12 @@ func (a *agentPlan) next() switchagent.PlanEvent {
 			a.t.Fatal("plan event channel closed")
 		}
 		switch {
-		case e.Plan != nil:
+		case e.Type == planner.EventSnapshot:
 			a.plan = e.Plan
 		case a.plan == nil:
-			a.t.Fatalf("delta %+v before any whole plan", e)
-		default:
-			a.plan.Apply(e.Delta)
+			a.t.Fatalf("%s %+v before any whole plan", e.Type, e)
+		case e.Type == planner.EventDelta:
+			a.plan.Apply(*e.Delta)
 		}
 		if e.Revision < a.rev {
 			a.t.Fatalf("event at revision %d after one at %d", e.Revision, a.rev)
@@ -51,13 +51,13 @@ func (a *agentPlan) next() switchagent.PlanEvent {
 	case <-time.After(20 * time.Second):
 		a.t.Fatal("no plan event within 20s")
 	}
-	return switchagent.PlanEvent{}
+	return planner.SwitchEvent{}
 }
 
 // upTo takes events until one at revision rev or later.
-func (a *agentPlan) upTo(rev int64) []switchagent.PlanEvent {
+func (a *agentPlan) upTo(rev int64) []planner.SwitchEvent {
 	a.t.Helper()
-	var evs []switchagent.PlanEvent
+	var evs []planner.SwitchEvent
 	for a.rev < rev {
 		evs = append(evs, a.next())
 	}
@@ -69,15 +69,7 @@ func TestAgentLinkDeltas(t *testing.T) {
 	s := e.seed()
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	var plans switchagent.Plans = e.link(client.AgentConfig{})
-	dp, ok := plans.(switchagent.DeltaPlans)
-	if !ok {
-		t.Fatal("AgentLink does not implement switchagent.DeltaPlans")
-	}
-	ch, err := dp.WatchSwitchDeltas(ctx, "sw1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := events(ctx, e.link(agentlink.Config{}).Switches(), "sw1")
 	a := &agentPlan{t: t, ch: ch}
 
 	// First a whole plan.
@@ -111,8 +103,8 @@ func TestAgentLinkDeltas(t *testing.T) {
 	cur := e.revision()
 	e.srv.CloseClientConnections()
 	evs = a.upTo(cur)
-	if len(evs) != 1 || evs[0].Plan != nil || !evs[0].Delta.Empty() || evs[0].Revision != cur {
-		t.Fatalf("events after a resumed reconnect = %+v; want one empty delta at revision %d", evs, cur)
+	if len(evs) != 1 || evs[0].Type != planner.EventResumed || evs[0].Revision != cur {
+		t.Fatalf("events after a resumed reconnect = %+v; want one resumed event at revision %d", evs, cur)
 	}
 	reqs := e.planRequests()
 	if len(reqs) < 2 || !strings.HasSuffix(reqs[len(reqs)-1], "?revision="+itoa(before)) {
@@ -168,13 +160,10 @@ func TestAgentLinkDeltasServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	link := client.NewAgentLink(c, client.AgentConfig{BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
+	link := agentlink.New(c, agentlink.Config{})
 	ctx, cancel := context.WithCancel(e1.ctx)
 	defer cancel()
-	ch, err := link.WatchSwitchDeltas(ctx, "sw1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := events(ctx, link.Switches(), "sw1")
 	a := &agentPlan{t: t, ch: ch}
 	a.upTo(e1.revision())
 	old := a.plan

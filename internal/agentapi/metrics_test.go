@@ -10,6 +10,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/agentwire"
+	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
@@ -56,7 +57,7 @@ func TestMetrics(t *testing.T) {
 	}
 
 	st := e.openStream(agentwire.SwitchPlanPath("sw1"), 0)
-	if ev := st.next(); ev.Type != agentwire.EventSnapshot {
+	if ev := st.next(); ev.Type != planner.EventSnapshot {
 		t.Fatalf("first event = %+v; want a snapshot", ev)
 	}
 	if got := streams(); got != 1 {

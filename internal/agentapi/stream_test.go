@@ -21,10 +21,7 @@ func (e *env) feedPlan(name string) planner.SwitchPlan {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	ch, err := agentapi.Local{Feed: e.feed}.WatchSwitch(ctx, name)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	ch := switchPlans(ctx, e.feed.Switches(), name)
 	select {
 	case u := <-ch:
 		return u.Plan
@@ -51,7 +48,7 @@ func TestSwitchStreamSnapshotThenDeltas(t *testing.T) {
 	}
 
 	snap := st.next()
-	if snap.Type != agentwire.EventSnapshot || snap.Plan == nil || snap.Revision != rev {
+	if snap.Type != planner.EventSnapshot || snap.Plan == nil || snap.Revision != rev {
 		t.Fatalf("first event = %+v; want a snapshot at revision %d", snap, rev)
 	}
 	plan := *snap.Plan
@@ -77,7 +74,7 @@ func TestSwitchStreamSnapshotThenDeltas(t *testing.T) {
 	// A port on compute2: one delta with its MAC and the new flood locator.
 	e.port(s.net, "fa:16:3e:00:00:02", "compute2")
 	d := st.next()
-	if d.Type != agentwire.EventDelta || d.Delta == nil || d.Revision <= rev {
+	if d.Type != planner.EventDelta || d.Delta == nil || d.Revision <= rev {
 		t.Fatalf("second event = %+v; want a delta after revision %d", d, rev)
 	}
 	wantDelta := planner.SwitchDelta{
@@ -129,13 +126,13 @@ func TestSwitchStreamResume(t *testing.T) {
 			st := e.openStream(agentwire.SwitchPlanPath("sw1"), from)
 			ev := st.next()
 			if tc.wantResumed {
-				if ev.Type != agentwire.EventResumed || ev.Revision != cur {
+				if ev.Type != planner.EventResumed || ev.Revision != cur {
 					t.Fatalf("first event = %+v; want resumed at revision %d", ev, cur)
 				}
 				// Only newer deltas follow.
 				e.port(s.net, "fa:16:3e:00:00:03", "compute1")
 				d := st.next()
-				if d.Type != agentwire.EventDelta || d.Revision <= cur {
+				if d.Type != planner.EventDelta || d.Revision <= cur {
 					t.Fatalf("event after resume = %+v; want a delta after %d", d, cur)
 				}
 				plan := *snap.Plan
@@ -145,7 +142,7 @@ func TestSwitchStreamResume(t *testing.T) {
 				}
 				return
 			}
-			if ev.Type != agentwire.EventSnapshot || ev.Revision != cur {
+			if ev.Type != planner.EventSnapshot || ev.Revision != cur {
 				t.Fatalf("first event = %+v; want a snapshot at revision %d", ev, cur)
 			}
 			if diff := cmp.Diff(e.feedPlan("sw1"), *ev.Plan); diff != "" {
@@ -161,8 +158,8 @@ func TestStreamKeepalive(t *testing.T) {
 	if got := st.resp.Header.Get(agentwire.KeepaliveHeader); got != "20ms" {
 		t.Errorf("keepalive header = %q; want 20ms", got)
 	}
-	var first agentwire.HostEvent
-	if err := json.Unmarshal([]byte(st.line()), &first); err != nil || first.Type != agentwire.EventSnapshot {
+	var first planner.HostEvent
+	if err := json.Unmarshal([]byte(st.line()), &first); err != nil || first.Type != planner.EventSnapshot {
 		t.Fatalf("first line = %+v (%v); want a snapshot", first, err)
 	}
 	if first.Plan == nil || !first.Plan.Empty() {
@@ -189,8 +186,8 @@ func TestHostStream(t *testing.T) {
 	e := newEnv(t, agentapi.Config{Keepalive: time.Hour})
 	s := e.seed()
 	st := e.openStream(agentwire.HostPlanPath("compute1"), 0)
-	var ev agentwire.HostEvent
-	if err := json.Unmarshal([]byte(st.line()), &ev); err != nil || ev.Type != agentwire.EventSnapshot || ev.Plan == nil {
+	var ev planner.HostEvent
+	if err := json.Unmarshal([]byte(st.line()), &ev); err != nil || ev.Type != planner.EventSnapshot || ev.Plan == nil {
 		t.Fatalf("first line = %+v (%v); want a snapshot", ev, err)
 	}
 	want := planner.HostNetwork{NetworkID: s.net, VNI: 1000, MTU: 1450, FloodIPs: []string{"192.0.2.10"}}
@@ -202,7 +199,7 @@ func TestHostStream(t *testing.T) {
 		"ports":[{"name":"p1"},{"name":"p2"}]},"local_macs":[{"network_id":"`+s.net+`","mac_address":"52:54:00:00:00:01","locator_ip":"192.0.2.10"}]}`); code != http.StatusNoContent {
 		t.Fatalf("report = %d %s; want 204", code, body)
 	}
-	if err := json.Unmarshal([]byte(st.line()), &ev); err != nil || ev.Type != agentwire.EventDelta || ev.Delta == nil {
+	if err := json.Unmarshal([]byte(st.line()), &ev); err != nil || ev.Type != planner.EventDelta || ev.Delta == nil {
 		t.Fatalf("next line = %+v (%v); want a delta", ev, err)
 	}
 	want.FDB = []planner.FDBEntry{{MAC: "52:54:00:00:00:01", DstIP: "192.0.2.10"}}

@@ -17,24 +17,9 @@ import (
 	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
 	"github.com/l2gw/l2gw/internal/reconcile"
 )
-
-// PlanUpdate is one version of the desired state of a host.
-type PlanUpdate struct {
-	Revision int64 // store revision the plan was computed at
-	Plan     planner.HostPlan
-}
-
-// Plans delivers the desired state of hosts. WatchHost returns a channel
-// that first carries the current plan of the named host and then every
-// newer one (each a whole plan; intermediate ones may be skipped, only the
-// latest matters). The implementation closes the channel when ctx is done or
-// the feed fails and must never block sending once ctx is done; the agent
-// watches again (with backoff) when the channel closes early.
-type Plans interface {
-	WatchHost(ctx context.Context, host string) (<-chan PlanUpdate, error)
-}
 
 // Registrar records the host and its VTEP IP; the agent calls it at start
 // and then periodically as a heartbeat. store.Store implements it.
@@ -103,15 +88,15 @@ type Status struct {
 type Agent struct {
 	cfg   Config
 	vtep  net.IP
-	plans Plans
+	plans planstream.HostSource
 	reg   Registrar
 	log   *slog.Logger
-	kick  chan struct{} // capacity 1: a pending reconcile
-	m     *metrics.Reconcile
+	loop  *reconcile.Loop
 
 	mu     sync.Mutex
-	plan   *PlanUpdate
-	wanted map[string]bool // planned interface names
+	pend   *planstream.Pending[planner.HostPlan, planner.HostDelta]
+	plan   *planstream.Base[planner.HostPlan] // the worker's plan (under mu)
+	wanted map[string]bool                    // planned interface names
 	status Status
 }
 
@@ -137,7 +122,7 @@ func (c Config) Validate() error {
 }
 
 // New returns an agent; Run starts it.
-func New(cfg Config, plans Plans, reg Registrar) (*Agent, error) {
+func New(cfg Config, plans planstream.HostSource, reg Registrar) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -151,8 +136,12 @@ func New(cfg Config, plans Plans, reg Registrar) (*Agent, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("host", cfg.Host)
-	return &Agent{cfg: cfg, vtep: vtep, plans: plans, reg: reg, log: log, kick: make(chan struct{}, 1),
-		m: metrics.NewReconcile(cfg.Registerer, "hostagent")}, nil
+	loop := reconcile.NewLoop(reconcile.LoopConfig{
+		BackoffMin: cfg.BackoffMin, BackoffMax: cfg.BackoffMax, Resync: cfg.ResyncInterval,
+		Metrics: metrics.NewReconcile(cfg.Registerer, "hostagent"),
+	})
+	return &Agent{cfg: cfg, vtep: vtep, plans: plans, reg: reg, log: log, loop: loop,
+		pend: planstream.NewPending(planstream.Host, planstream.Limits{})}, nil
 }
 
 // Status returns a snapshot of the agent's progress.
@@ -183,12 +172,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.heartbeat(ctx) })
-	wg.Go(func() { a.watchPlans(ctx) })
+	wg.Go(func() {
+		cfg := planstream.FollowConfig{BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax, Logger: a.log}
+		planstream.Follow(ctx, a.plans, a.cfg.Host, cfg, a.takeEvent)
+	})
 	wg.Go(func() { a.watchLinks(ctx, r) })
-	a.reconcileLoop(ctx, r)
+	a.loop.Run(ctx, func(ctx context.Context, _ bool) reconcile.Outcome { return a.realise(ctx, r) })
 	cancel()
 	wg.Wait()
-	a.m.SetQueue(0)
 	a.log.Info("host agent stopped")
 	return nil
 }
@@ -248,35 +239,37 @@ func openRealiser(netNS string, cfg RealiserConfig) (*Realiser, func(), error) {
 }
 
 // enqueue asks for a reconcile; requests coalesce while one is pending.
-func (a *Agent) enqueue() {
-	select {
-	case a.kick <- struct{}{}:
-	default:
-	}
-	a.m.SetQueue(len(a.kick))
-}
+func (a *Agent) enqueue() { a.loop.Trigger() }
 
-func (a *Agent) setPlan(u PlanUpdate) {
-	wanted := map[string]bool{}
-	for _, n := range u.Plan.Networks {
-		for _, ifc := range n.Interfaces {
-			wanted[ifc] = true
-		}
-	}
+// takeEvent hands a plan event to the worker.
+func (a *Agent) takeEvent(ev planner.HostEvent) {
 	a.mu.Lock()
-	a.plan = &u
-	a.wanted = wanted
-	a.status.HavePlan = true
+	a.pend.Add(ev)
 	a.mu.Unlock()
+	a.enqueue()
 }
 
-func (a *Agent) currentPlan() (PlanUpdate, bool) {
+// currentPlan folds the events received since the last pass into the
+// worker's plan and returns it (false before the first plan).
+func (a *Agent) currentPlan() (*planstream.Base[planner.HostPlan], bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.plan == nil {
-		return PlanUpdate{}, false
+	base, deltas := a.pend.Take()
+	if base == nil {
+		return nil, false
 	}
-	return *a.plan, true
+	a.pend.Fold(base, deltas)
+	if base != a.plan || len(deltas) > 0 {
+		a.plan = base
+		a.wanted = map[string]bool{}
+		for _, n := range base.Plan.Networks {
+			for _, ifc := range n.Interfaces {
+				a.wanted[ifc] = true
+			}
+		}
+	}
+	a.status.HavePlan = true
+	return base, true
 }
 
 // interesting reports whether a link event may need a reconcile: it is
@@ -290,74 +283,41 @@ func (a *Agent) interesting(name string) bool {
 	return a.wanted[name]
 }
 
-// reconcileLoop is the single worker: one Realise at a time, on every
-// enqueue and resync tick, with capped backoff after failures.
-func (a *Agent) reconcileLoop(ctx context.Context, r *Realiser) {
-	var resync <-chan time.Time
-	if a.cfg.ResyncInterval > 0 {
-		t := time.NewTicker(a.cfg.ResyncInterval)
-		defer t.Stop()
-		resync = t.C
+// realise is one pass of the reconcile loop: the kernel made equal to the
+// current plan (nothing is touched before the first plan arrives).
+func (a *Agent) realise(ctx context.Context, r *Realiser) reconcile.Outcome {
+	u, ok := a.currentPlan()
+	if !ok {
+		return reconcile.Outcome{}
 	}
-	bo := reconcile.Backoff{Min: a.cfg.BackoffMin, Max: a.cfg.BackoffMax}
-	var lastMissing []string
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-a.kick:
-		case <-resync:
-		}
-		a.m.SetQueue(len(a.kick))
-		u, ok := a.currentPlan()
-		if !ok {
-			continue // never touch the kernel before knowing the plan
-		}
-		start := time.Now()
-		res, err := r.Realise(ctx, u.Plan)
-		if ctx.Err() != nil {
-			return
-		}
-		switch {
-		case err != nil:
-			a.m.Done(start, metrics.ResultError)
-		case res.Changes > 0:
-			a.m.Done(start, metrics.ResultOK)
-		default:
-			a.m.Done(start, metrics.ResultNoop)
-		}
-		a.mu.Lock()
-		a.status.MissingInterfaces = res.MissingInterfaces
-		if err != nil {
-			a.status.LastError = err.Error()
-		} else {
-			a.status.LastError = ""
-			a.status.AppliedRevision = u.Revision
-		}
-		a.mu.Unlock()
-		if !slices.Equal(lastMissing, res.MissingInterfaces) {
-			if len(res.MissingInterfaces) > 0 {
-				a.log.Info("waiting for interfaces", "interfaces", res.MissingInterfaces)
-			}
-			lastMissing = res.MissingInterfaces
-		}
-		if err != nil {
-			d := bo.Next()
-			a.log.Warn("reconcile failed", "revision", u.Revision, "changes", res.Changes, "retry_in", d, "error", err)
-			if !reconcile.Sleep(ctx, d) {
-				return
-			}
-			a.enqueue()
-			continue
-		}
-		bo.Reset()
-		if res.Changes > 0 {
-			a.log.Info("plan realised", "revision", u.Revision, "changes", res.Changes,
-				"networks", len(u.Plan.Networks), "duration", time.Since(start))
-		} else {
-			a.log.Debug("plan already realised", "revision", u.Revision)
-		}
+	start := time.Now()
+	res, err := r.Realise(ctx, *u.Plan)
+	if ctx.Err() != nil {
+		return reconcile.Outcome{}
 	}
+	a.mu.Lock()
+	lastMissing := a.status.MissingInterfaces
+	a.status.MissingInterfaces = res.MissingInterfaces
+	if err != nil {
+		a.status.LastError = err.Error()
+	} else {
+		a.status.LastError = ""
+		a.status.AppliedRevision = u.Revision
+	}
+	a.mu.Unlock()
+	if !slices.Equal(lastMissing, res.MissingInterfaces) && len(res.MissingInterfaces) > 0 {
+		a.log.Info("waiting for interfaces", "interfaces", res.MissingInterfaces)
+	}
+	switch {
+	case err != nil:
+		a.log.Warn("reconcile failed", "revision", u.Revision, "changes", res.Changes, "error", err)
+	case res.Changes > 0:
+		a.log.Info("plan realised", "revision", u.Revision, "changes", res.Changes,
+			"networks", len(u.Plan.Networks), "duration", time.Since(start))
+	default:
+		a.log.Debug("plan already realised", "revision", u.Revision)
+	}
+	return reconcile.Outcome{Changed: res.Changes > 0, Err: err}
 }
 
 // heartbeat registers the host now and every HeartbeatInterval, retrying
@@ -393,34 +353,6 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			failing = false
 		}
 		if !reconcile.Sleep(ctx, wait) {
-			return
-		}
-	}
-}
-
-// watchPlans feeds plan updates to the reconcile loop, re-watching with
-// backoff when the feed fails.
-func (a *Agent) watchPlans(ctx context.Context) {
-	bo := reconcile.Backoff{Min: a.cfg.BackoffMin, Max: a.cfg.BackoffMax}
-	for {
-		ch, err := a.plans.WatchHost(ctx, a.cfg.Host)
-		if err == nil {
-			for u := range ch {
-				bo.Reset()
-				a.setPlan(u)
-				a.enqueue()
-			}
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		d := bo.Next()
-		if err != nil {
-			a.log.Warn("plan watch failed", "retry_in", d, "error", err)
-		} else {
-			a.log.Warn("plan watch ended", "retry_in", d)
-		}
-		if !reconcile.Sleep(ctx, d) {
 			return
 		}
 	}

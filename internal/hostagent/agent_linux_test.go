@@ -14,14 +14,16 @@ import (
 
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
-// feed is an in-process Plans: every watch gets the latest plan, then each
-// newer one. breakWatches ends the open watches as a failing feed would.
+// feed is an in-process plan source: every watch gets the latest plan as a
+// snapshot, then each newer one. breakWatches ends the open watches as a
+// failing feed would.
 type feed struct {
 	mu      sync.Mutex
-	latest  *PlanUpdate
+	latest  *planner.HostEvent
 	changed chan struct{} // closed and replaced on every Publish / break
 	gen     int           // incremented by breakWatches
 	watches int
@@ -34,10 +36,10 @@ func (f *feed) notifyLocked() {
 	f.changed = make(chan struct{})
 }
 
-func (f *feed) Publish(u PlanUpdate) {
+func (f *feed) Publish(rev int64, p planner.HostPlan) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.latest = &u
+	f.latest = &planner.HostEvent{Type: planner.EventSnapshot, Revision: rev, Plan: &p}
 	f.notifyLocked()
 }
 
@@ -54,40 +56,41 @@ func (f *feed) Watches() int {
 	return f.watches
 }
 
-func (f *feed) WatchHost(ctx context.Context, host string) (<-chan PlanUpdate, error) {
+func (f *feed) Watch(ctx context.Context, host string, from int64) (planstream.Stream[planner.HostPlan, planner.HostDelta], error) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.watches++
-	gen := f.gen
-	f.mu.Unlock()
-	ch := make(chan PlanUpdate)
-	go func() {
-		defer close(ch)
-		var sent int64 = -1
-		for {
-			f.mu.Lock()
-			latest, changed, broken := f.latest, f.changed, f.gen != gen
-			f.mu.Unlock()
-			if broken {
-				return
-			}
-			if latest != nil && latest.Revision != sent {
-				select {
-				case ch <- *latest:
-					sent = latest.Revision
-				case <-ctx.Done():
-					return
-				}
-				continue
-			}
-			select {
-			case <-changed:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return ch, nil
+	return &feedStream{f: f, gen: f.gen, sent: -1}, nil
 }
+
+type feedStream struct {
+	f    *feed
+	gen  int
+	sent int64
+}
+
+func (s *feedStream) Next(ctx context.Context) (planner.HostEvent, error) {
+	for {
+		s.f.mu.Lock()
+		latest, changed, broken := s.f.latest, s.f.changed, s.f.gen != s.gen
+		s.f.mu.Unlock()
+		if broken {
+			return planner.HostEvent{}, errors.New("feed broken")
+		}
+		if latest != nil && latest.Revision != s.sent {
+			s.sent = latest.Revision
+			p := latest.Plan.Clone()
+			return planner.HostEvent{Type: planner.EventSnapshot, Revision: latest.Revision, Plan: &p}, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return planner.HostEvent{}, ctx.Err()
+		}
+	}
+}
+
+func (s *feedStream) Close() {}
 
 // registrar records RegisterHost calls and fails the first failFirst ones.
 type registrar struct {
@@ -118,7 +121,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // runAgent starts an agent and returns a function that stops it and checks
 // that Run returned nil.
-func runAgent(t *testing.T, cfg Config, plans Plans, reg Registrar) (*Agent, func()) {
+func runAgent(t *testing.T, cfg Config, plans planstream.HostSource, reg Registrar) (*Agent, func()) {
 	t.Helper()
 	a, err := New(cfg, plans, reg)
 	if err != nil {
@@ -197,7 +200,7 @@ func TestAgent(t *testing.T) {
 
 	plan := hostPlan(planner.HostNetwork{NetworkID: "net-a", VNI: 1000, Interfaces: []string{"tap1"},
 		FDB: []planner.FDBEntry{{MAC: "02:00:00:00:00:01", DstIP: "192.0.2.1"}}, FloodIPs: []string{"192.0.2.1"}})
-	plans.Publish(PlanUpdate{Revision: 1, Plan: plan})
+	plans.Publish(1, plan)
 	netA := []string{
 		"link l2br1000 bridge up mtu 1450",
 		"link l2vx1000 vxlan up mtu 1450 master l2br1000 vni 1000 local 192.0.2.2 port 4789 learning false",
@@ -240,7 +243,7 @@ func TestAgent(t *testing.T) {
 	})
 	plan2 := hostPlan(planner.HostNetwork{NetworkID: "net-a", VNI: 1000, Interfaces: []string{"tap1"},
 		FloodIPs: []string{"192.0.2.1", "192.0.2.3"}})
-	plans.Publish(PlanUpdate{Revision: 2, Plan: plan2})
+	plans.Publish(2, plan2)
 	state2 := withForeign(foreign,
 		"link tap1 veth up mtu 1500 master l2br1000",
 		"link tap1p veth up mtu 1500",

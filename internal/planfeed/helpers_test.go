@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
 )
 
 // follow takes every queued event of w (the feed has processed rev) and
 // applies it to cur; it reports whether a whole plan came.
-func follow[P, D any](t *testing.T, ctx context.Context, f *Feed, w *Watch[P, D], rev int64, cur *P, apply func(*P, D)) (sawPlan bool) {
+func follow[P, D any](t *testing.T, ctx context.Context, f *Feed, w planstream.Stream[P, D], rev int64, cur *P, apply func(*P, D)) (sawPlan bool) {
 	t.Helper()
 	if err := f.WaitRevision(ctx, rev); err != nil {
 		t.Fatalf("WaitRevision(%d) = %v", rev, err)
@@ -28,10 +31,13 @@ func follow[P, D any](t *testing.T, ctx context.Context, f *Feed, w *Watch[P, D]
 		if ev.Revision > rev {
 			t.Fatalf("event revision %d > %d", ev.Revision, rev)
 		}
-		if ev.Plan != nil {
+		switch ev.Type {
+		case planner.EventSnapshot:
 			*cur, sawPlan = *ev.Plan, true
-		} else {
-			apply(cur, ev.Delta)
+		case planner.EventDelta:
+			apply(cur, *ev.Delta)
+		default:
+			t.Fatalf("event type %q on a watch from 0", ev.Type)
 		}
 	}
 }

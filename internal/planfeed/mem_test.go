@@ -146,7 +146,7 @@ func TestFeedMem(t *testing.T) {
 			t.Errorf("Run() = %v; want nil", err)
 		}
 	}()
-	w, err := f.WatchSwitch(ctx, "sw1")
+	w, err := f.Switches().Watch(ctx, "sw1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
 	"github.com/l2gw/l2gw/internal/store"
 )
 
@@ -90,9 +91,9 @@ func TestFeedFollowsStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sw, err := e.f.WatchSwitch(ctx, "gatewayhost")
+	sw, err := e.f.Switches().Watch(ctx, "gatewayhost", 0)
 	must(err)
-	hw, err := e.f.WatchHost(ctx, "compute1")
+	hw, err := e.f.Hosts().Watch(ctx, "compute1", 0)
 	must(err)
 	var curSw planner.SwitchPlan
 	var curH planner.HostPlan
@@ -167,17 +168,26 @@ func TestFeedFollowsStore(t *testing.T) {
 	}
 }
 
-func TestFeedPlansChannel(t *testing.T) {
+// TestFeedWatchResume: a watcher that holds the plan at a revision resumes
+// with no snapshot while the plan has not changed since, and gets a
+// snapshot once it has.
+func TestFeedWatchResume(t *testing.T) {
 	e := start(t)
-	ctx, cancel := context.WithCancel(e.ctx)
-	ch, err := e.f.SwitchPlans(ctx, "sw1")
-	if err != nil {
-		t.Fatal(err)
+	ctx := e.ctx
+	next := func(w planstream.SwitchSource, from int64) planner.SwitchEvent {
+		t.Helper()
+		s, err := w.Watch(ctx, "sw1", from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		ev, err := s.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
 	}
-	u := <-ch
-	if !u.Plan.Empty() || u.Plan.Switch != "sw1" {
-		t.Errorf("first update = %+v; want the empty plan of sw1", u)
-	}
+	src := e.f.Switches()
 	if err := e.st.ReportSwitch(ctx, model.SwitchReport{Switch: model.Switch{Name: "sw1", Ports: []model.SwitchPort{{Name: "p1"}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -185,24 +195,46 @@ func TestFeedPlansChannel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wait := func() int64 {
+		t.Helper()
+		rev, err := e.st.Revision(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.f.WaitRevision(ctx, rev); err != nil {
+			t.Fatal(err)
+		}
+		return rev
+	}
+	wait()
+	first := next(src, 0)
+	if first.Type != planner.EventSnapshot || !first.Plan.Empty() || first.Plan.Switch != "sw1" || first.Revision == 0 {
+		t.Fatalf("first event from 0 = %+v; want the empty plan of sw1 at a revision", first)
+	}
 	gw, err := e.st.CreateGateway(ctx, model.Gateway{Devices: []model.Device{{Name: "sw1", Interfaces: []model.Interface{{Name: "p1", SegmentationIDs: []int{5}}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	rev := wait()
+	// Nothing planned on sw1 changed: the first plan is still current.
+	if ev := next(src, first.Revision); ev.Type != planner.EventResumed || ev.Revision != rev {
+		t.Errorf("watch from %d before the connection = %+v; want resumed at %d", first.Revision, ev, rev)
+	}
 	if _, err := e.st.CreateConnection(ctx, model.Connection{GatewayID: gw.ID, NetworkID: nets[0].ID}); err != nil {
 		t.Fatal(err)
 	}
-	for u = range ch {
-		if len(u.Plan.LogicalSwitches) > 0 {
-			break
-		}
+	rev = wait()
+	ev := next(src, first.Revision)
+	if ev.Type != planner.EventSnapshot {
+		t.Fatalf("watch from %d after the connection = %+v; want a snapshot", first.Revision, ev)
 	}
 	want := planner.LogicalSwitch{Name: nets[0].ID, NetworkID: nets[0].ID, VNI: 1234, ReplicationMode: planner.ReplicationSourceNode, Description: "n"}
-	if diff := cmp.Diff(map[string]planner.LogicalSwitch{nets[0].ID: want}, u.Plan.LogicalSwitches); diff != "" {
+	if diff := cmp.Diff(map[string]planner.LogicalSwitch{nets[0].ID: want}, ev.Plan.LogicalSwitches); diff != "" {
 		t.Errorf("logical switches (-want +got):\n%s", diff)
 	}
-	cancel()
-	for range ch { // closed once ctx is done
+	// A revision newer than the feed's cannot be trusted: a snapshot.
+	if ev := next(src, rev+100); ev.Type != planner.EventSnapshot {
+		t.Errorf("watch from a future revision = %+v; want a snapshot", ev)
 	}
 }
 

@@ -186,7 +186,7 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 		if sc.Registerer == nil {
 			sc.Registerer = cfg.API.Registry
 		}
-		a, err := switchagent.New(sc, agentapi.Local{Feed: feed}, st)
+		a, err := switchagent.New(sc, feed.Switches(), st)
 		if err != nil {
 			return nil, nil, nil, err
 		}

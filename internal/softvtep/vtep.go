@@ -22,9 +22,8 @@ import (
 type VTEP struct {
 	cfg  Config
 	log  *slog.Logger
-	kick chan struct{}
+	loop *reconcile.Loop
 	db   atomic.Pointer[session]
-	m    *metrics.Reconcile
 }
 
 // session is one OVSDB connection.
@@ -37,22 +36,19 @@ func New(logger *slog.Logger, cfg Config) (*VTEP, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("soft-vtep config: %w", err)
 	}
+	cfg = cfg.withDefaults()
 	return &VTEP{
-		cfg:  cfg.withDefaults(),
-		log:  logger.With("switch", cfg.Name),
-		kick: make(chan struct{}, 1),
-		m:    metrics.NewReconcile(cfg.Registerer, "softvtep"),
+		cfg: cfg,
+		log: logger.With("switch", cfg.Name),
+		loop: reconcile.NewLoop(reconcile.LoopConfig{
+			BackoffMin: 50 * time.Millisecond, BackoffMax: 5 * time.Second, Resync: cfg.ResyncInterval,
+			Metrics: metrics.NewReconcile(cfg.Registerer, "softvtep"),
+		}),
 	}, nil
 }
 
 // trigger asks for a reconcile; it never blocks.
-func (v *VTEP) trigger() {
-	select {
-	case v.kick <- struct{}{}:
-	default:
-	}
-	v.m.SetQueue(len(v.kick))
-}
+func (v *VTEP) trigger() { v.loop.Trigger() }
 
 // Run registers the switch, realises the database until ctx is done, and
 // returns once every goroutine it started has exited. It returns an error
@@ -92,10 +88,9 @@ func (v *VTEP) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); v.runDB(runCtx) }()
 	go func() { defer wg.Done(); v.watchNetlink(runCtx, nsh) }()
 
-	v.loop(runCtx, dp)
+	v.loop.Run(runCtx, func(ctx context.Context, _ bool) reconcile.Outcome { return v.pass(ctx, dp) })
 	cancel()
 	wg.Wait()
-	v.m.SetQueue(0)
 
 	if v.cfg.Cleanup {
 		// ctx is done by now; the cleanup still has to run to the end.
@@ -113,48 +108,16 @@ func (v *VTEP) Run(ctx context.Context) error {
 // cannot stall the loop.
 const reconcileTimeout = 30 * time.Second
 
-// loop runs reconciles on triggers and on the resync tick, retrying failures
-// with capped exponential backoff.
-func (v *VTEP) loop(ctx context.Context, dp *dataplane) {
-	tick := time.NewTicker(v.cfg.ResyncInterval)
-	defer tick.Stop()
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
-	bo := reconcile.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-v.kick:
-		case <-tick.C:
-		case <-retry.C:
-		}
-		v.m.SetQueue(len(v.kick))
-		start := time.Now()
-		rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
-		err := v.reconcile(rctx, dp)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-		case err != nil:
-			v.m.Done(start, metrics.ResultError)
-		case v.db.Load() == nil:
-			v.m.Done(start, metrics.ResultNoop) // no database: Linux left alone
-		default:
-			v.m.Done(start, metrics.ResultOK)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			d := bo.Next()
-			v.log.Warn("reconcile failed; retrying", "error", err, "backoff", d)
-			retry.Reset(d)
-			continue
-		}
-		bo.Reset()
+// pass is one reconcile of the loop, bounded by reconcileTimeout. Without
+// a database it changes nothing (result noop).
+func (v *VTEP) pass(ctx context.Context, dp *dataplane) reconcile.Outcome {
+	rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
+	defer cancel()
+	err := v.reconcile(rctx, dp)
+	if err != nil && ctx.Err() == nil {
+		v.log.Warn("reconcile failed; retrying", "error", err)
 	}
+	return reconcile.Outcome{Err: err, Changed: err == nil && v.db.Load() != nil}
 }
 
 // reconcile registers the switch, makes Linux equal the database and
