@@ -19,6 +19,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/l2gw/l2gw/internal/testenv"
 	"github.com/l2gw/l2gw/test/e2e"
 )
 
@@ -62,7 +64,7 @@ func main() {
 			os.Exit(1)
 		}
 		defer os.RemoveAll(dir)
-		if *bin, err = e2e.BuildL2GW(dir); err != nil {
+		if *bin, err = testenv.BuildL2GWInto(dir); err != nil {
 			fmt.Fprintln(os.Stderr, "traffic:", err)
 			os.RemoveAll(dir)
 			os.Exit(1)
@@ -153,7 +155,7 @@ func measure(kind e2e.SwitchKind, bin string, runs int, verbose bool) (res resul
 		// hosts or the switch.
 		lab.MustCLI("port-delete", "vm3")
 		lab.MustCLI("l2-gateway-connection-delete", conn.ID)
-		err := e2e.Poll(30*time.Second, func() error {
+		err := testenv.Poll(context.Background(), 30*time.Second, func() error {
 			s, err := lab.State()
 			if err != nil {
 				return err
