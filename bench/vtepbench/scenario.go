@@ -11,6 +11,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/testenv"
 )
 
 // Fixed parts of the workload.
@@ -107,21 +108,20 @@ func (b *bench) port(i int) neutron.PortCreate {
 
 // waitSwitch polls the API's view of the switch until ok.
 func (b *bench) waitSwitch(ctx context.Context, ok func(neutron.Switch) bool) error {
-	deadline := time.Now().Add(waitLimit)
-	var last neutron.Switch
-	var lastErr error
-	for time.Now().Before(deadline) {
-		last, lastErr = b.api.GetSwitch(ctx, switchName)
-		if lastErr == nil && ok(last) {
-			return nil
+	err := testenv.Poll(ctx, waitLimit, func() error {
+		sw, err := b.api.GetSwitch(ctx, switchName)
+		if err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
+		if !ok(sw) {
+			return fmt.Errorf("%+v", sw)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("switch %s not as expected in the API: %w", switchName, err)
 	}
-	return fmt.Errorf("switch %s not as expected in the API after %v: %+v (%v)", switchName, waitLimit, last, lastErr)
+	return nil
 }
 
 func (b *bench) wait(ctx context.Context, cond func(*view) bool) (time.Time, error) {

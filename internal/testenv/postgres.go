@@ -106,29 +106,20 @@ func waitPostgres(t testing.TB, dsn string, exited <-chan struct{}, dir string) 
 		t.Fatal(err)
 	}
 	defer db.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
+	// The server reports readiness only by accepting connections.
+	err = Poll(t.Context(), 30*time.Second, func() error {
 		select {
 		case <-exited:
 			b, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
-			t.Fatalf("postgres exited at start: %s", b)
+			return StopPolling(fmt.Errorf("postgres exited at start: %s", b))
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("postgres not ready after 30s: %v", err)
-		}
-		// Poll with a short pause; the server reports readiness only by
-		// accepting connections.
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Millisecond):
-		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		return db.PingContext(ctx)
+	})
+	if err != nil {
+		t.Fatalf("postgres not ready: %v", err)
 	}
 }
 
