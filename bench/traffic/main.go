@@ -24,11 +24,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/l2gw/l2gw/bench/internal/figures"
 	"github.com/l2gw/l2gw/internal/testenv"
 	"github.com/l2gw/l2gw/test/e2e"
 )
@@ -186,17 +186,12 @@ func printTable(results []result, runs int) {
 }
 
 func stats(d []time.Duration) string {
-	if len(d) == 0 {
+	s, ok := figures.Of(d)
+	if !ok {
 		return "-"
 	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)) }
-	return fmt.Sprintf("%s ms (%s..%s)", ms(med), ms(s[0]), ms(s[len(s)-1]))
+	return fmt.Sprintf("%s ms (%s..%s)", ms(s.Med), ms(s.Min), ms(s.Max))
 }
 
 // fatal is the panic value of runner.Fatalf, recovered in measure.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/l2gw/l2gw/bench/internal/figures"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/neutron"
 	"github.com/l2gw/l2gw/internal/testenv"
@@ -299,13 +300,9 @@ func (b *bench) churn(ctx context.Context, r *report) error {
 
 // quantile is the nearest-rank q-quantile of d (q in (0, 1]).
 func quantile(d []time.Duration, q float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
 	s := slices.Clone(d)
 	slices.Sort(s)
-	k := int(q*float64(len(s))+0.999999) - 1
-	return s[max(0, min(k, len(s)-1))]
+	return figures.Quantile(s, q)
 }
 
 // resync empties the switch database under the running agent and re-creates
