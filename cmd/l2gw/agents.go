@@ -46,8 +46,7 @@ func agentLink(serverURL, token string, log *slog.Logger) (*client.AgentLink, er
 // newHostAgentCmd is `l2gw host-agent` talking to the server over HTTP.
 func newHostAgentCmd() *cobra.Command {
 	var cmd *cobra.Command
-	cmd = newHostAgentCmdWith(func(serverURL string) (hostagent.Plans, hostagent.Registrar, error) {
-		log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("component", "agent_link")
+	cmd = newHostAgentCmdWith(func(serverURL string, log *slog.Logger) (hostagent.Plans, hostagent.Registrar, error) {
 		link, err := agentLink(serverURL, inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")), log)
 		if err != nil {
 			return nil, nil, err
@@ -148,14 +147,10 @@ the token to --token / L2GW_TOKEN.`,
   l2gw switch-agent --server http://127.0.0.1:9696 --switch unix:/run/openvswitch/vtep.sock --name gatewayhost`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := softVTEPEnv(cmd, "L2GW_SWITCH_AGENT_"); err != nil {
+			logger, err := agentStart(cmd, "L2GW_SWITCH_AGENT_")
+			if err != nil {
 				return err
 			}
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
-			}
-			logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			cfgs, err := o.configs(logger)
 			if err != nil {
 				return err
@@ -204,7 +199,7 @@ the token to --token / L2GW_TOKEN.`,
 	f.StringVar(&o.sslCA, "ssl-ca", "", "CA certificate (PEM) that signed the switches' certificates")
 	f.DurationVar(&o.probe, "probe-interval", 5*time.Second, "OVSDB echo probe period (negative disables)")
 	f.DurationVar(&o.audit, "audit-interval", time.Minute, "period of the full reconcile (negative disables)")
-	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.logLevel, "log-level", "info", logLevelUsage)
 	f.StringVar(&o.metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }

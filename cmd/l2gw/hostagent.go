@@ -15,8 +15,8 @@ import (
 )
 
 // hostAgentConnect returns the host agent's link to the API server at
-// serverURL: its plan feed and its registrar.
-type hostAgentConnect func(serverURL string) (hostagent.Plans, hostagent.Registrar, error)
+// serverURL, logging to log: its plan feed and its registrar.
+type hostAgentConnect func(serverURL string, log *slog.Logger) (hostagent.Plans, hostagent.Registrar, error)
 
 // newHostAgentCmdWith is `l2gw host-agent`, reaching the server through
 // connect (newHostAgentCmd in agents.go passes the HTTP agent link; tests
@@ -48,17 +48,13 @@ L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP).`,
 		Example: `  l2gw host-agent --server http://controller:9696 --host compute1 --vtep-ip 192.0.2.2`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := softVTEPEnv(cmd, "L2GW_HOST_AGENT_"); err != nil {
+			logger, err := agentStart(cmd, "L2GW_HOST_AGENT_")
+			if err != nil {
 				return err
-			}
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
 			}
 			if server == "" {
 				return errors.New("--server is required")
 			}
-			logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			metricsReg := metrics.NewRegistry()
 			cfg := hostagent.Config{
 				Host: host, VTEPIP: vtepIP, NetNS: netnsName, Logger: logger,
@@ -69,7 +65,7 @@ L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP).`,
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			plans, reg, err := connect(server)
+			plans, reg, err := connect(server, logger.With("component", "agent_link"))
 			if err != nil {
 				return fmt.Errorf("connect to %s: %w", server, err)
 			}
@@ -102,7 +98,7 @@ L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP).`,
 	f.DurationVar(&resync, "resync", time.Minute, "period of the full reconcile")
 	f.DurationVar(&heartbeat, "heartbeat", 30*time.Second, "period of the host registration heartbeat")
 	f.IntVar(&mtu, "mtu", hostagent.DefaultMTU, "MTU of networks whose plan gives none")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&logLevel, "log-level", "info", logLevelUsage)
 	f.StringVar(&metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ func TestHostAgentCmdValidates(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			connected := false
-			cmd := newHostAgentCmdWith(func(string) (hostagent.Plans, hostagent.Registrar, error) {
+			cmd := newHostAgentCmdWith(func(string, *slog.Logger) (hostagent.Plans, hostagent.Registrar, error) {
 				connected = true
 				return nil, nil, errors.New("unexpected connect")
 			})
@@ -76,7 +77,7 @@ func TestHostAgentCmdCleanup(t *testing.T) {
 	plan := planner.HostPlan{Host: "compute1", Networks: map[string]planner.HostNetwork{
 		"net-1": {NetworkID: "net-1", VNI: 1000, FloodIPs: []string{"192.0.2.1"}},
 	}}
-	cmd := newHostAgentCmdWith(func(url string) (hostagent.Plans, hostagent.Registrar, error) {
+	cmd := newHostAgentCmdWith(func(string, *slog.Logger) (hostagent.Plans, hostagent.Registrar, error) {
 		return onePlan{plan}, okRegistrar{}, nil
 	})
 	cmd.SetArgs([]string{"--server", "http://127.0.0.1:1", "--host", "compute1", "--vtep-ip", "192.0.2.2",
@@ -112,5 +113,27 @@ func TestHostAgentCmdCleanup(t *testing.T) {
 		if _, err := h.LinkByName(name); err == nil {
 			t.Errorf("%s still exists after host-agent --cleanup exited", name)
 		}
+	}
+}
+
+// TestHostAgentCmdLinkLogLevel checks that the agent link logs at the
+// level --log-level gives the rest of the agent.
+func TestHostAgentCmdLinkLogLevel(t *testing.T) {
+	var link *slog.Logger
+	cmd := newHostAgentCmdWith(func(_ string, log *slog.Logger) (hostagent.Plans, hostagent.Registrar, error) {
+		link = log
+		return nil, nil, errors.New("no server in this test")
+	})
+	cmd.SetArgs([]string{"--server", "http://x", "--host", "h", "--vtep-ip", "192.0.2.2", "--log-level", "warn"})
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	if err := cmd.ExecuteContext(context.Background()); err == nil {
+		t.Fatal("host-agent ran without a server")
+	}
+	if link == nil {
+		t.Fatal("connect was not called")
+	}
+	if link.Enabled(context.Background(), slog.LevelInfo) || !link.Enabled(context.Background(), slog.LevelWarn) {
+		t.Errorf("link logger with --log-level warn: info enabled %v, warn enabled %v; want false, true",
+			link.Enabled(context.Background(), slog.LevelInfo), link.Enabled(context.Background(), slog.LevelWarn))
 	}
 }
