@@ -6,9 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,18 +76,17 @@ func New(st store.Store, cfg Config) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+	// A registry shared with other handlers may already hold them: then
+	// the handlers count together.
+	h.requests = metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "l2gw_api_requests_total",
 		Help: "API requests by method, route pattern and status code.",
-	}, []string{"method", "route", "code"})
-	h.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	}, []string{"method", "route", "code"}))
+	h.duration = metrics.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "l2gw_api_request_duration_seconds",
 		Help:    "API request handling time by method and route pattern.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-	}, []string{"method", "route"})
-	// A registry shared with other handlers may already hold them.
-	_ = reg.Register(h.requests)
-	_ = reg.Register(h.duration)
+	}, []string{"method", "route"}))
 	h.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return h.mux
 }
@@ -121,9 +118,7 @@ func (h *handler) routes(metrics http.Handler) {
 	h.crud(neutron.LocalMACs, h.listLocalMACs, nil, nil, nil, nil)
 
 	// Anything else: Neutron's 404.
-	h.mux.HandleFunc("/", h.instrument("other", func(w http.ResponseWriter, r *http.Request) {
-		writeErrorBody(w, http.StatusNotFound, neutron.Error{Type: "HTTPNotFound", Message: "The resource could not be found."})
-	}))
+	h.mux.HandleFunc("/", h.instrument("other", NotFound))
 }
 
 // crud routes a resource's handlers (nil: method not allowed), each behind
@@ -155,7 +150,7 @@ func (h *handler) crud(res neutron.Resource, list, create, show, update, del htt
 // route registers "METHOD pattern" for each endpoint and, for the pattern
 // alone, a 405 NeutronError with Allow (ServeMux's own 405 is text/plain).
 func (h *handler) route(pattern string, eps ...endpoint) {
-	allow := make([]string, 0, len(eps)+1)
+	methods := make([]string, 0, len(eps))
 	for _, ep := range eps {
 		fn := ep.fn
 		if ep.action != "" {
@@ -165,19 +160,9 @@ func (h *handler) route(pattern string, eps ...endpoint) {
 			fn = h.authenticate(fn)
 		}
 		h.mux.HandleFunc(ep.method+" "+pattern, h.instrument(pattern, fn))
-		allow = append(allow, ep.method)
-		if ep.method == http.MethodGet {
-			allow = append(allow, http.MethodHead)
-		}
+		methods = append(methods, ep.method)
 	}
-	slices.Sort(allow)
-	allowed := strings.Join(allow, ", ")
-	h.mux.HandleFunc(pattern, h.instrument(pattern, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allowed)
-		writeErrorBody(w, http.StatusMethodNotAllowed, neutron.Error{
-			Type: "HTTPMethodNotAllowed", Message: fmt.Sprintf("The method %s is not allowed for this resource.", r.Method),
-		})
-	}))
+	h.mux.HandleFunc(pattern, h.instrument(pattern, MethodNotAllowed(methods...)))
 }
 
 // instrument counts and times requests by route pattern, and turns a panic
