@@ -24,10 +24,11 @@ func newTracker() *tracker {
 	return &tracker{switches: map[string]*swTouch{}, hosts: map[string]map[string]prev[HostNetwork]{}}
 }
 
-// sw returns the switch's record, nil (recording nothing) when tr is nil.
-func (tr *tracker) sw(name string) *swTouch {
+// sw returns the switch's record; when tr is nil, one of nil maps, which
+// records nothing.
+func (tr *tracker) sw(name string) swTouch {
 	if tr == nil {
-		return nil
+		return swTouch{}
 	}
 	t := tr.switches[name]
 	if t == nil {
@@ -39,37 +40,18 @@ func (tr *tracker) sw(name string) *swTouch {
 		}
 		tr.switches[name] = t
 	}
-	return t
+	return *t
 }
 
+// touch records row k of cur in seen unless seen has it already (or is nil:
+// no tracker).
 func touch[K comparable, V any](seen map[K]prev[V], cur map[K]V, k K) {
+	if seen == nil {
+		return
+	}
 	if _, ok := seen[k]; !ok {
 		v, ok := cur[k]
 		seen[k] = prev[V]{v: v, ok: ok}
-	}
-}
-
-func (t *swTouch) touchLS(sp *SwitchPlan, k string) {
-	if t != nil {
-		touch(t.ls, sp.LogicalSwitches, k)
-	}
-}
-
-func (t *swTouch) touchBinding(sp *SwitchPlan, k BindingKey) {
-	if t != nil {
-		touch(t.bindings, sp.Bindings, k)
-	}
-}
-
-func (t *swTouch) touchMAC(sp *SwitchPlan, k MACKey) {
-	if t != nil {
-		touch(t.macs, sp.RemoteMACs, k)
-	}
-}
-
-func (t *swTouch) touchMcast(sp *SwitchPlan, k string) {
-	if t != nil {
-		touch(t.mcast, sp.McastRemotes, k)
 	}
 }
 
@@ -96,15 +78,11 @@ func (tr *tracker) result(p *Planner) Result {
 			sp = &e
 		}
 		var d SwitchDelta
-		d.UpsertLogicalSwitches, d.DeleteLogicalSwitches = changed(t.ls, sp.LogicalSwitches,
-			func(a, b LogicalSwitch) bool { return a == b }, func(_ string, v LogicalSwitch) LogicalSwitch { return v })
-		d.UpsertBindings, d.DeleteBindings = changed(t.bindings, sp.Bindings,
-			func(a, b string) bool { return a == b },
-			func(k BindingKey, ls string) Binding { return Binding{Port: k.Port, VLAN: k.VLAN, LogicalSwitch: ls} })
-		d.UpsertRemoteMACs, d.DeleteRemoteMACs = changed(t.macs, sp.RemoteMACs,
-			func(a, b RemoteMAC) bool { return a == b }, func(_ MACKey, v RemoteMAC) RemoteMAC { return v })
-		d.UpsertMcastRemotes, d.DeleteMcastRemotes = changed(t.mcast, sp.McastRemotes,
-			mcastEqual, func(_ string, v McastRemote) McastRemote { return cloneMcast(v) })
+		d.UpsertLogicalSwitches, d.DeleteLogicalSwitches = changed(t.ls, sp.LogicalSwitches, equal, value)
+		d.UpsertBindings, d.DeleteBindings = changed(t.bindings, sp.Bindings, equal, bindingRow)
+		d.UpsertRemoteMACs, d.DeleteRemoteMACs = changed(t.macs, sp.RemoteMACs, equal, value)
+		d.UpsertMcastRemotes, d.DeleteMcastRemotes = changed(t.mcast, sp.McastRemotes, mcastEqual,
+			func(_ string, v McastRemote) McastRemote { return cloneMcast(v) })
 		if !d.Empty() {
 			sortSwitchDelta(&d)
 			r.Switches[name] = d
