@@ -37,10 +37,30 @@ type cacheDelta struct {
 	connDel []string
 }
 
-func (w *wtx) putGateway(g model.Gateway)       { w.delta.gwPut = append(w.delta.gwPut, g) }
-func (w *wtx) delGateway(id string)             { w.delta.gwDel = append(w.delta.gwDel, id) }
-func (w *wtx) putConnection(c model.Connection) { w.delta.connPut = append(w.delta.connPut, c) }
-func (w *wtx) delConnection(id string)          { w.delta.connDel = append(w.delta.connDel, id) }
+// putGateway records a created or updated gateway: in the change log and
+// in the cache delta.
+func (w *wtx) putGateway(g model.Gateway, op Op) {
+	w.change(KindGateway, g.ID, op)
+	w.delta.gwPut = append(w.delta.gwPut, g)
+}
+
+// delGateway records a deleted gateway.
+func (w *wtx) delGateway(id string) {
+	w.change(KindGateway, id, OpDelete)
+	w.delta.gwDel = append(w.delta.gwDel, id)
+}
+
+// putConnection records a created or updated connection.
+func (w *wtx) putConnection(c model.Connection, op Op) {
+	w.change(KindConnection, c.ID, op)
+	w.delta.connPut = append(w.delta.connPut, c)
+}
+
+// delConnection records a deleted connection.
+func (w *wtx) delConnection(id string) {
+	w.change(KindConnection, id, OpDelete)
+	w.delta.connDel = append(w.delta.connDel, id)
+}
 
 func (c *objCache) apply(d *cacheDelta) {
 	c.mu.Lock()
@@ -55,25 +75,24 @@ func (c *objCache) apply(d *cacheDelta) {
 		return
 	}
 	if len(d.gwPut)+len(d.gwDel) > 0 {
-		gws := slices.Clone(c.gws)
-		for _, g := range d.gwPut {
-			gws = upsert(gws, g, func(x model.Gateway) string { return x.ID })
-		}
-		for _, id := range d.gwDel {
-			gws = remove(gws, id, func(x model.Gateway) string { return x.ID })
-		}
-		c.gws = gws
+		c.gws = applied(c.gws, d.gwPut, d.gwDel, func(x model.Gateway) string { return x.ID })
 	}
 	if len(d.connPut)+len(d.connDel) > 0 {
-		conns := slices.Clone(c.conns)
-		for _, x := range d.connPut {
-			conns = upsert(conns, x, func(x model.Connection) string { return x.ID })
-		}
-		for _, id := range d.connDel {
-			conns = remove(conns, id, func(x model.Connection) string { return x.ID })
-		}
-		c.conns = conns
+		c.conns = applied(c.conns, d.connPut, d.connDel, func(x model.Connection) string { return x.ID })
 	}
+}
+
+// applied returns a copy of s, sorted by key, with put upserted and the
+// keys del removed (s itself is never modified: readers may hold it).
+func applied[T any](s, put []T, del []string, key func(T) string) []T {
+	s = slices.Clone(s)
+	for _, v := range put {
+		s = upsert(s, v, key)
+	}
+	for _, k := range del {
+		s = remove(s, k, key)
+	}
+	return s
 }
 
 func upsert[T any](s []T, v T, key func(T) string) []T {

@@ -118,8 +118,7 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		if err := insertBindings(ctx, w, gw, c); err != nil {
 			return err
 		}
-		w.change(KindConnection, c.ID, OpCreate)
-		w.putConnection(c)
+		w.putConnection(c, OpCreate)
 		return nil
 	})
 	if err != nil {
@@ -378,7 +377,6 @@ func (s *sqlStore) DeleteConnection(ctx context.Context, id string) error {
 		} else if n == 0 {
 			return connectionNotFound()
 		}
-		w.change(KindConnection, id, OpDelete)
 		w.delConnection(id)
 		return nil
 	})

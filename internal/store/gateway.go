@@ -116,8 +116,7 @@ func (s *sqlStore) CreateGateway(ctx context.Context, gw model.Gateway) (model.G
 				return err
 			}
 		}
-		w.change(KindGateway, gw.ID, OpCreate)
-		w.putGateway(gw)
+		w.putGateway(gw, OpCreate)
 		return nil
 	})
 	if err != nil {
@@ -330,8 +329,7 @@ func (s *sqlStore) UpdateGateway(ctx context.Context, id string, u model.Gateway
 			}
 		}
 		if u.Name != nil || devicesChanged {
-			w.change(KindGateway, id, OpUpdate)
-			w.putGateway(gw)
+			w.putGateway(gw, OpUpdate)
 		}
 		out = gw
 		return nil
@@ -360,7 +358,6 @@ func (s *sqlStore) DeleteGateway(ctx context.Context, id string) error {
 		} else if n == 0 {
 			return gatewayNotFound(id)
 		}
-		w.change(KindGateway, id, OpDelete)
 		w.delGateway(id)
 		return nil
 	})
