@@ -172,16 +172,14 @@ func (h *handler) listConnections(w http.ResponseWriter, r *http.Request) {
 		},
 		push: func(q *store.Query, k string, vals []string) bool {
 			switch k {
-			case "id":
-				q.IDs = vals
-			case "tenant_id":
-				q.TenantIDs = vals
+			case "name": // connections have none
+				return false
 			case "network_id":
 				q.NetworkIDs = vals
 			case "l2_gateway_id":
 				q.GatewayIDs = vals
 			default:
-				return false
+				return pushCommon(q, k, vals)
 			}
 			return true
 		},

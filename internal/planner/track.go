@@ -72,11 +72,7 @@ func (tr *tracker) touchHost(hp *HostPlan, network string) {
 func (tr *tracker) result(p *Planner) Result {
 	r := Result{Switches: map[string]SwitchDelta{}, Hosts: map[string]HostDelta{}}
 	for name, t := range tr.switches {
-		sp := p.swPlans[name]
-		if sp == nil {
-			e := NewSwitchPlan(name)
-			sp = &e
-		}
+		sp := planOr(p.swPlans, name, NewSwitchPlan)
 		var d SwitchDelta
 		d.UpsertLogicalSwitches, d.DeleteLogicalSwitches = changed(t.ls, sp.LogicalSwitches, equal, value)
 		d.UpsertBindings, d.DeleteBindings = changed(t.bindings, sp.Bindings, equal, bindingRow)
@@ -89,11 +85,7 @@ func (tr *tracker) result(p *Planner) Result {
 		}
 	}
 	for name, seen := range tr.hosts {
-		hp := p.hostPlans[name]
-		if hp == nil {
-			e := NewHostPlan(name)
-			hp = &e
-		}
+		hp := planOr(p.hostPlans, name, NewHostPlan)
 		var d HostDelta
 		d.UpsertNetworks, d.DeleteNetworks = changed(seen, hp.Networks,
 			hostNetworkEqual, func(_ string, v HostNetwork) HostNetwork { return cloneHostNetwork(v) })
@@ -103,6 +95,16 @@ func (tr *tracker) result(p *Planner) Result {
 		}
 	}
 	return r
+}
+
+// planOr returns plans[name], or a new empty plan for a plan already
+// dropped for being empty (it is not added to plans).
+func planOr[P any](plans map[string]*P, name string, empty func(string) P) *P {
+	if p := plans[name]; p != nil {
+		return p
+	}
+	e := empty(name)
+	return &e
 }
 
 func changed[K comparable, V, R any](seen map[K]prev[V], cur map[K]V, eq func(a, b V) bool, row func(K, V) R) ([]R, []K) {

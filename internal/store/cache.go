@@ -37,30 +37,10 @@ type cacheDelta struct {
 	connDel []string
 }
 
-// putGateway records a created or updated gateway: in the change log and
-// in the cache delta.
-func (w *wtx) putGateway(g model.Gateway, op Op) {
-	w.change(KindGateway, g.ID, op)
-	w.delta.gwPut = append(w.delta.gwPut, g)
-}
-
-// delGateway records a deleted gateway.
-func (w *wtx) delGateway(id string) {
-	w.change(KindGateway, id, OpDelete)
-	w.delta.gwDel = append(w.delta.gwDel, id)
-}
-
-// putConnection records a created or updated connection.
-func (w *wtx) putConnection(c model.Connection, op Op) {
-	w.change(KindConnection, c.ID, op)
-	w.delta.connPut = append(w.delta.connPut, c)
-}
-
-// delConnection records a deleted connection.
-func (w *wtx) delConnection(id string) {
-	w.change(KindConnection, id, OpDelete)
-	w.delta.connDel = append(w.delta.connDel, id)
-}
+func (w *wtx) putGateway(g model.Gateway)       { w.delta.gwPut = append(w.delta.gwPut, g) }
+func (w *wtx) delGateway(id string)             { w.delta.gwDel = append(w.delta.gwDel, id) }
+func (w *wtx) putConnection(c model.Connection) { w.delta.connPut = append(w.delta.connPut, c) }
+func (w *wtx) delConnection(id string)          { w.delta.connDel = append(w.delta.connDel, id) }
 
 func (c *objCache) apply(d *cacheDelta) {
 	c.mu.Lock()

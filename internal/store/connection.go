@@ -118,7 +118,8 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		if err := insertBindings(ctx, w, gw, c); err != nil {
 			return err
 		}
-		w.putConnection(c, OpCreate)
+		w.change(KindConnection, c.ID, OpCreate)
+		w.putConnection(c)
 		return nil
 	})
 	if err != nil {
@@ -364,6 +365,7 @@ func (s *sqlStore) DeleteConnection(ctx context.Context, id string) error {
 		if err := deleteByID(ctx, w, "connections", id, connectionNotFound()); err != nil {
 			return err
 		}
+		w.change(KindConnection, id, OpDelete)
 		w.delConnection(id)
 		return nil
 	})

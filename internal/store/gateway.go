@@ -116,7 +116,8 @@ func (s *sqlStore) CreateGateway(ctx context.Context, gw model.Gateway) (model.G
 				return err
 			}
 		}
-		w.putGateway(gw, OpCreate)
+		w.change(KindGateway, gw.ID, OpCreate)
+		w.putGateway(gw)
 		return nil
 	})
 	if err != nil {
@@ -316,7 +317,8 @@ func (s *sqlStore) UpdateGateway(ctx context.Context, id string, u model.Gateway
 			}
 		}
 		if u.Name != nil || devicesChanged {
-			w.putGateway(gw, OpUpdate)
+			w.change(KindGateway, id, OpUpdate)
+			w.putGateway(gw)
 		}
 		out = gw
 		return nil
@@ -339,6 +341,7 @@ func (s *sqlStore) DeleteGateway(ctx context.Context, id string) error {
 		if err := deleteByID(ctx, w, "gateways", id, gatewayNotFound(id)); err != nil {
 			return err
 		}
+		w.change(KindGateway, id, OpDelete)
 		w.delGateway(id)
 		return nil
 	})

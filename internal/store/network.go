@@ -223,6 +223,7 @@ func (s *sqlStore) DeleteNetwork(ctx context.Context, id string) error {
 			if _, err := w.exec(ctx, `DELETE FROM connection_bindings WHERE connection_id = $1`, c.ID); err != nil {
 				return fmt.Errorf("delete network connections: %w", err)
 			}
+			w.change(KindConnection, c.ID, OpDelete)
 			w.delConnection(c.ID)
 		}
 		if _, err := w.exec(ctx, `DELETE FROM connections WHERE network_id = $1`, id); err != nil {

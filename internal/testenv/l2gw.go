@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -89,6 +90,16 @@ func removeStaleBuilds() {
 			_ = os.RemoveAll(d)
 		}
 	}
+}
+
+// ListenAddr returns the address in an l2gw JSON log line whose msg is
+// "listening" (internal/server logs it once the socket is bound).
+func ListenAddr(line []byte) (string, bool) {
+	var rec struct{ Msg, Addr string }
+	if json.Unmarshal(line, &rec) != nil || rec.Msg != "listening" || rec.Addr == "" {
+		return "", false
+	}
+	return rec.Addr, true
 }
 
 // L2GW is a running l2gw process started by StartL2GW. Its output (the

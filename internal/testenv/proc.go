@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -154,16 +153,6 @@ func (p *Proc) read(r io.Reader, logf *os.File) {
 		}
 	}
 	_, _ = io.Copy(io.Discard, r) // a line over 1 MiB: keep the pipe drained
-}
-
-// ListenAddr returns the address in an l2gw JSON log line whose msg is
-// "listening" (internal/server logs it once the socket is bound).
-func ListenAddr(line []byte) (string, bool) {
-	var rec struct{ Msg, Addr string }
-	if json.Unmarshal(line, &rec) != nil || rec.Msg != "listening" || rec.Addr == "" {
-		return "", false
-	}
-	return rec.Addr, true
 }
 
 // Addr waits for the address of the first "listening" line the process
