@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -109,11 +110,17 @@ func (h *handler) routes(metrics http.Handler) {
 	h.route(neutron.PathExtensions, endpoint{method: http.MethodGet, fn: h.listExtensions})
 	h.route(neutron.PathExtensions+"/{alias}", endpoint{method: http.MethodGet, fn: h.showExtension})
 
-	h.crud(neutron.Gateways, h.listGateways, h.createGateway, h.showGateway, h.updateGateway, h.deleteGateway)
-	h.crud(neutron.Connections, h.listConnections, h.createConnection, h.showConnection, h.updateConnection, h.deleteConnection)
-	h.crud(neutron.Networks, h.listNetworks, h.createNetworks, h.showNetwork, h.updateNetwork, h.deleteNetwork)
-	h.crud(neutron.Ports, h.listPorts, h.createPorts, h.showPort, h.updatePort, h.deletePort)
-	h.crud(neutron.Hosts, h.listHosts, h.createHost, h.showHost, h.updateHost, h.deleteHost)
+	h.crud(neutron.Gateways, h.listGateways, h.createGateway,
+		show(h, h.st.GetGateway, neutron.KeyGateway, neutron.FromGateway), h.updateGateway, h.remove(h.st.DeleteGateway))
+	h.crud(neutron.Connections, h.listConnections, h.createConnection,
+		h.showConnection(), h.updateConnection, h.remove(h.st.DeleteConnection))
+	h.crud(neutron.Networks, h.listNetworks, h.createNetworks,
+		show(h, h.st.GetNetwork, neutron.KeyNetwork, neutron.FromNetwork), h.updateNetwork, h.remove(h.st.DeleteNetwork))
+	h.crud(neutron.Ports, h.listPorts, h.createPorts,
+		show(h, h.st.GetPort, neutron.KeyPort, neutron.FromPort), h.updatePort, h.remove(h.st.DeletePort))
+	h.crud(neutron.Hosts, h.listHosts, h.createHost,
+		show(h, h.st.GetHost, neutron.KeyHost, func(x model.Host) neutron.Host { return neutron.FromHost(x, h.now()) }),
+		h.updateHost, h.remove(h.st.DeleteHost))
 	h.crud(neutron.Switches, h.listSwitches, nil, h.showSwitch, nil, nil)
 	h.crud(neutron.LocalMACs, h.listLocalMACs, nil, nil, nil, nil)
 
@@ -144,6 +151,30 @@ func (h *handler) crud(res neutron.Resource, list, create, show, update, del htt
 	h.route(res.Path, coll...)
 	if len(member) > 0 {
 		h.route(res.Path+"/{id}", member...)
+	}
+}
+
+// show serves GET on a member: the object get finds by the path's id,
+// shown by wire under key (honouring ?fields=).
+func show[M, W any](h *handler, get func(context.Context, string) (M, error), key string, wire func(M) W) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m, err := get(r.Context(), r.PathValue("id"))
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		writeMember(w, r, http.StatusOK, key, wire(m))
+	}
+}
+
+// remove serves DELETE on a member: del the path's id, then 204.
+func (h *handler) remove(del func(context.Context, string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := del(r.Context(), r.PathValue("id")); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	}
 }
 
