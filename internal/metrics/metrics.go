@@ -48,6 +48,12 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
+// Counter registers, as Register does, the counter name with help, and
+// returns it.
+func Counter(reg prometheus.Registerer, name, help string) prometheus.Counter {
+	return Register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help}))
+}
+
 // Gauge is one instance's share of a gauge summed over instances: Set
 // moves the shared gauge by the difference to the instance's last value.
 type Gauge struct {
