@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/l2gw/l2gw/internal/testenv"
@@ -39,9 +40,9 @@ func startServer(ctx context.Context, bin, dataDir string, hc *http.Client) (*se
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	p, err := testenv.RunServer(ctx, bin, hc, testenv.ProcConfig{
-		Log:           filepath.Join(dataDir, "server.log"),
-		Grace:         5 * time.Second,
-		DieWithParent: true,
+		Log:               filepath.Join(dataDir, "server.log"),
+		Grace:             5 * time.Second,
+		ParentDeathSignal: syscall.SIGKILL,
 	}, "--data-dir", dataDir)
 	if err != nil {
 		return nil, err

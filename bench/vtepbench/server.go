@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/l2gw/l2gw/internal/server"
@@ -36,9 +37,9 @@ func startProcess(ctx context.Context, bin, dataDir, target string, hc *http.Cli
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	p, err := testenv.RunServer(ctx, bin, hc, testenv.ProcConfig{
-		Log:           filepath.Join(dataDir, "server.log"),
-		Grace:         10 * time.Second,
-		DieWithParent: true,
+		Log:               filepath.Join(dataDir, "server.log"),
+		Grace:             10 * time.Second,
+		ParentDeathSignal: syscall.SIGKILL,
 	}, "--data-dir", dataDir, "--database", "sqlite://"+filepath.Join(dataDir, "l2gw.db"), "--switch", target, "--log-level", "info")
 	if err != nil {
 		return nil, err

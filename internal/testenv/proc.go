@@ -35,9 +35,15 @@ type ProcConfig struct {
 	// Grace is how long Stop waits after SIGTERM before SIGKILL; zero means
 	// 10 s.
 	Grace time.Duration
-	// DieWithParent has the kernel SIGKILL the process when this one dies
-	// (for programs that, unlike tests, have no cleanup after a crash).
-	DieWithParent bool
+	// StopSignal is what Stop sends first; zero means SIGTERM.
+	StopSignal syscall.Signal
+	// ParentDeathSignal is sent to the process by the kernel when this one
+	// dies, so that it does not outlive a crash (SIGKILL; SIGQUIT for
+	// PostgreSQL). Zero sends nothing.
+	ParentDeathSignal syscall.Signal
+	// Credential runs the process as another user (PostgreSQL refuses to
+	// run as root); nil runs it as this one.
+	Credential *syscall.Credential
 }
 
 // maxLogTail bounds the output a Proc keeps in memory.
@@ -51,6 +57,7 @@ type Proc struct {
 	Log  string // ProcConfig.Log
 
 	cmd       *exec.Cmd
+	stop      syscall.Signal
 	grace     time.Duration
 	addr      string // the first "listening" address, set before listening is closed
 	listening chan struct{}
@@ -78,9 +85,10 @@ func StartProc(cfg ProcConfig, bin string, args ...string) (*Proc, error) {
 		}
 	}
 	cmd.Env = append(cmd.Env, cfg.Env...)
-	if cfg.DieWithParent {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if cfg.StopSignal == 0 {
+		cfg.StopSignal = syscall.SIGTERM
 	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: cfg.ParentDeathSignal, Credential: cfg.Credential}
 	var logf *os.File
 	if cfg.Log != "" {
 		f, err := os.OpenFile(cfg.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -109,7 +117,7 @@ func StartProc(cfg ProcConfig, bin string, args ...string) (*Proc, error) {
 	}
 	pw.Close() // the child holds its own copy
 	p := &Proc{
-		Name: cfg.Name, PID: cmd.Process.Pid, Log: cfg.Log, cmd: cmd, grace: cfg.Grace,
+		Name: cfg.Name, PID: cmd.Process.Pid, Log: cfg.Log, cmd: cmd, stop: cfg.StopSignal, grace: cfg.Grace,
 		listening: make(chan struct{}), done: make(chan struct{}),
 	}
 	read := make(chan struct{})
@@ -212,12 +220,12 @@ func (p *Proc) Wait(timeout time.Duration) error {
 	}
 }
 
-// Stop sends SIGTERM, then SIGKILL if the process has not exited within
-// the grace period, and returns its exit status once it has exited (and its
+// Stop sends the stop signal (SIGTERM), then SIGKILL if the process has
+// not exited within the grace period, and returns its exit status once it has exited (and its
 // log file is closed). Later calls only wait.
 func (p *Proc) Stop() error {
 	p.once.Do(func() {
-		_ = p.Signal(syscall.SIGTERM)
+		_ = p.Signal(p.stop)
 		select {
 		case <-p.done:
 		case <-time.After(p.grace):

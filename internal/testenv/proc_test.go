@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -22,7 +23,7 @@ func TestRunServer(t *testing.T) {
 	defer hc.CloseIdleConnections()
 	log := filepath.Join(dir, "server.log")
 	for run := range 2 { // the second start appends to the same log
-		s, err := RunServer(t.Context(), bin, hc, ProcConfig{Log: log, DieWithParent: true}, "--data-dir", dir)
+		s, err := RunServer(t.Context(), bin, hc, ProcConfig{Log: log, ParentDeathSignal: syscall.SIGKILL}, "--data-dir", dir)
 		if err != nil {
 			t.Fatalf("run %d: RunServer: %v", run, err)
 		}
