@@ -197,14 +197,7 @@ func listGateways(ctx context.Context, d db, q Query) ([]model.Gateway, error) {
 	if len(gws) == 0 {
 		return gws, nil
 	}
-	var dw where
-	if filtered && len(gws) <= 200 {
-		ids := make([]string, len(gws))
-		for i, g := range gws {
-			ids[i] = g.ID
-		}
-		dw.in("d.gateway_id", ids)
-	}
+	dw := childrenOf(filtered, gws, "d.gateway_id", func(g model.Gateway) string { return g.ID })
 	rows, err = d.query(ctx, `SELECT d.gateway_id, d.id, d.name, COALESCE(i.name, ''), COALESCE(i.segmentation_ids, '')
 		FROM gateway_devices d LEFT JOIN gateway_interfaces i ON i.device_id = d.id`+dw.String()+
 		` ORDER BY d.gateway_id, d.position, i.position`, dw.args...)

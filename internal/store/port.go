@@ -168,14 +168,7 @@ func listPorts(ctx context.Context, d db, q Query) ([]model.Port, error) {
 	if len(out) == 0 {
 		return out, nil
 	}
-	var sub where
-	if filtered && len(out) <= 200 {
-		ids := make([]string, len(out))
-		for i, p := range out {
-			ids[i] = p.ID
-		}
-		sub.in("port_id", ids)
-	}
+	sub := childrenOf(filtered, out, "port_id", func(p model.Port) string { return p.ID })
 	if err := scanRows(ctx, d, `SELECT port_id, subnet_id, ip_address FROM port_fixed_ips`+sub.String()+` ORDER BY port_id, position`, sub.args, func(sc func(...any) error) error {
 		var id string
 		var f model.FixedIP

@@ -640,6 +640,25 @@ func (w *where) in(col string, vals []string) {
 	w.conds = append(w.conds, col+" IN ("+strings.Join(ph, ", ")+")")
 }
 
+// maxParentKeys bounds the parents a query of their children names: past
+// it, reading every child costs less than a long IN list.
+const maxParentKeys = 200
+
+// childrenOf is the WHERE clause of a query of parents' children (ports'
+// fixed IPs, gateways' devices): col IN the parents' keys when the parents
+// were filtered and are few, else no condition (all children).
+func childrenOf[T any](filtered bool, parents []T, col string, key func(T) string) where {
+	var w where
+	if filtered && len(parents) <= maxParentKeys {
+		keys := make([]string, len(parents))
+		for i, p := range parents {
+			keys[i] = key(p)
+		}
+		w.in(col, keys)
+	}
+	return w
+}
+
 func (w *where) cond(c string, v any) {
 	w.conds = append(w.conds, strings.Replace(c, "?", w.arg(v), 1))
 }
