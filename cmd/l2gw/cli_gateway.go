@@ -294,12 +294,8 @@ func connectionListCmd(run runner) *cobra.Command {
 				}
 				o.Filters.Set("l2_gateway_id", gw.ID)
 			}
-			if network != "" {
-				n, err := x.c.ResolveNetwork(ctx, network)
-				if err != nil {
-					return err
-				}
-				o.Filters.Set("network_id", n.ID)
+			if err := x.filterNetwork(o, network); err != nil {
+				return err
 			}
 			conns, err := x.c.ListConnections(ctx, o)
 			if err != nil {

@@ -224,12 +224,8 @@ func portListCmd(run runner) *cobra.Command {
 		RunE: run(func(x *cliContext, _ []string) error {
 			ctx := x.cmd.Context()
 			o := filterValues("name", names)
-			if network != "" {
-				n, err := x.c.ResolveNetwork(ctx, network)
-				if err != nil {
-					return err
-				}
-				o.Filters.Set("network_id", n.ID)
+			if err := x.filterNetwork(o, network); err != nil {
+				return err
 			}
 			if host != "" {
 				o.Filters.Set("binding:host_id", host)
@@ -415,12 +411,8 @@ func localMACListCmd(run runner) *cobra.Command {
 		RunE: run(func(x *cliContext, _ []string) error {
 			ctx := x.cmd.Context()
 			o := filterValues("", nil)
-			if network != "" {
-				n, err := x.c.ResolveNetwork(ctx, network)
-				if err != nil {
-					return err
-				}
-				o.Filters.Set("network_id", n.ID)
+			if err := x.filterNetwork(o, network); err != nil {
+				return err
 			}
 			if sw != "" {
 				o.Filters.Set("switch", sw)

@@ -108,6 +108,20 @@ func addClientCommands(root *cobra.Command) {
 // runner adapts a client command body to cobra.
 type runner func(f func(x *cliContext, args []string) error) func(*cobra.Command, []string) error
 
+// filterNetwork adds the filter network_id = the network named by network
+// (a name or UUID) to o, unless network is empty.
+func (x *cliContext) filterNetwork(o client.ListOptions, network string) error {
+	if network == "" {
+		return nil
+	}
+	n, err := x.c.ResolveNetwork(x.cmd.Context(), network)
+	if err != nil {
+		return err
+	}
+	o.Filters.Set("network_id", n.ID)
+	return nil
+}
+
 // showCmd is a `<resource>-show` command: it finds its one argument (a
 // name or UUID) with find and prints the object.
 func showCmd[T any](run runner, use, short string, find func(*client.Client, context.Context, string) (T, error)) *cobra.Command {
