@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"slices"
 	"sync"
@@ -163,13 +162,4 @@ func load(ctx context.Context, c int, d time.Duration, fn op) result {
 	}
 	res.rate = float64(ops) / elapsed.Seconds()
 	return res
-}
-
-// quantile of sorted durations (nearest rank); zero when empty.
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
 }

@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/l2gw/l2gw/bench/internal/l2gwproc"
+	"github.com/l2gw/l2gw/internal/testenv"
 )
 
 func main() {
@@ -134,7 +134,7 @@ func run(ctx context.Context, o options) error {
 		bin := o.binary
 		if bin == "" {
 			logf("building l2gw")
-			if bin, err = l2gwproc.Build(tmp); err != nil {
+			if bin, err = testenv.BuildL2GWInto(tmp); err != nil {
 				return err
 			}
 		}

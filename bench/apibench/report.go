@@ -6,23 +6,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/l2gw/l2gw/bench/internal/figures"
 )
 
 // stat is the median, min and max of one figure over the runs.
-type stat struct{ med, lo, hi float64 }
+type stat figures.Spread[float64]
 
 func statOf(v []float64) stat {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return stat{med, s[0], s[len(s)-1]}
+	s, _ := figures.Of(v)
+	return stat(s)
 }
 
 func (s stat) String() string {
-	return fmt.Sprintf("%s (%s–%s)", num(s.med), num(s.lo), num(s.hi))
+	return fmt.Sprintf("%s (%s–%s)", num(s.Med), num(s.Min), num(s.Max))
 }
 
 // num prints a figure with 3 significant digits and thousands separators.
@@ -51,7 +48,7 @@ func over(rs []result, f func(result) float64) stat {
 }
 
 func p(kind string, q float64) func(result) float64 {
-	return func(r result) float64 { return ms(quantile(r.lat[kind], q)) }
+	return func(r result) float64 { return ms(figures.Quantile(r.lat[kind], q)) }
 }
 
 // worstP99 is a run's highest p99 over its request kinds.
@@ -95,11 +92,11 @@ func printReport(w io.Writer, o options, rep report) {
 				if ki == 0 {
 					name, cs, es = sc.name, strconv.Itoa(c), strconv.Itoa(errs)
 					rate = over(rs, func(r result) float64 { return r.rate }).String() + " " + sc.unit
-					scpu = num(over(rs, func(r result) float64 { return r.cpu.server }).med)
-					ocpu = num(over(rs, func(r result) float64 { return r.cpu.others }).med)
+					scpu = num(over(rs, func(r result) float64 { return r.cpu.server }).Med)
+					ocpu = num(over(rs, func(r result) float64 { return r.cpu.others }).Med)
 				}
 				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, cs, rate, k,
-					num(over(rs, p(k, 0.5)).med), over(rs, p(k, 0.99)), es, scpu, ocpu)
+					num(over(rs, p(k, 0.5)).Med), over(rs, p(k, 0.99)), es, scpu, ocpu)
 			}
 		}
 	}
@@ -115,8 +112,8 @@ func printReport(w io.Writer, o options, rep report) {
 		fmt.Fprintf(w, "| %s, %s (p99) |", sc.name, sc.unit)
 		for ci, c := range o.conc {
 			rs := rep.results[si][ci]
-			rate := over(rs, func(r result) float64 { return r.rate }).med
-			cell := fmt.Sprintf("%s (%s ms)", num(rate), num(over(rs, worstP99).med))
+			rate := over(rs, func(r result) float64 { return r.rate }).Med
+			cell := fmt.Sprintf("%s (%s ms)", num(rate), num(over(rs, worstP99).Med))
 			if orig, ok := sc.orig[c]; ok {
 				op := ""
 				if orig[1] > 0 {
@@ -157,18 +154,18 @@ func printReport(w io.Writer, o options, rep report) {
 	}
 	for si, sc := range scenarios {
 		rs := rep.results[si][ci]
-		rate := over(rs, func(r result) float64 { return r.rate }).med
+		rate := over(rs, func(r result) float64 { return r.rate }).Med
 		errs := 0
 		for _, r := range rs {
 			errs += r.errs
 		}
-		p99 := over(rs, worstP99).med
+		p99 := over(rs, worstP99).Med
 		check(rate >= sc.target, "%s: %s %s ≥ %s", sc.name, num(rate), sc.unit, num(sc.target))
 		check(errs == 0, "%s: %d errors", sc.name, errs)
 		check(p99 < 20, "%s: p99 %s ms < 20 ms", sc.name, num(p99))
 	}
 	check(mb(rep.rssIdle) < 40, "RSS idle %.1f MB < 40 MB", mb(rep.rssIdle))
-	check(st.med < 200, "first answer %s ms < 200 ms", num(st.med))
+	check(st.Med < 200, "first answer %s ms < 200 ms", num(st.Med))
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }

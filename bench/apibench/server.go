@@ -5,9 +5,10 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
-	"github.com/l2gw/l2gw/bench/internal/l2gwproc"
+	"github.com/l2gw/l2gw/internal/testenv"
 )
 
 // server is a running API server: an `l2gw server` process, or the API
@@ -33,20 +34,21 @@ func (s *server) profile(on bool) {
 
 // startServer starts bin on a random loopback port and waits for its first
 // successful /healthz answer. SIGTERM lets the server drain and close its
-// database; SIGKILL if it has not exited 5 s later.
+// database; SIGKILL if it has not exited 5 s later. It may take 10 s to
+// answer.
 func startServer(ctx context.Context, bin, dataDir string, hc *http.Client) (*server, error) {
-	p, err := l2gwproc.Start(ctx, bin, hc, l2gwproc.Config{
-		Args:    []string{"--data-dir", dataDir},
-		Log:     filepath.Join(dataDir, "server.log"),
-		Timeout: 10 * time.Second,
-		Poll:    time.Millisecond,
-		Grace:   5 * time.Second,
-	})
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p, err := testenv.RunServer(ctx, bin, hc, testenv.ProcConfig{
+		Log:               filepath.Join(dataDir, "server.log"),
+		Grace:             5 * time.Second,
+		ParentDeathSignal: syscall.SIGKILL,
+	}, "--data-dir", dataDir)
 	if err != nil {
 		return nil, err
 	}
-	return &server{url: p.URL, pid: p.PID, started: p.Started, halt: p.Stop}, nil
+	return &server{url: p.URL, pid: p.PID, started: p.Started, halt: func() { _ = p.Stop() }}, nil
 }
 
 // memory reads the resident set size (VmRSS) and its peak (VmHWM) in bytes.
-func (s *server) memory() (rss, peak int64, err error) { return l2gwproc.Memory(s.pid) }
+func (s *server) memory() (rss, peak int64, err error) { return testenv.Memory(s.pid) }

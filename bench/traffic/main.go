@@ -19,15 +19,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/l2gw/l2gw/bench/internal/figures"
+	"github.com/l2gw/l2gw/internal/testenv"
 	"github.com/l2gw/l2gw/test/e2e"
 )
 
@@ -62,7 +64,7 @@ func main() {
 			os.Exit(1)
 		}
 		defer os.RemoveAll(dir)
-		if *bin, err = e2e.BuildL2GW(dir); err != nil {
+		if *bin, err = testenv.BuildL2GWInto(dir); err != nil {
 			fmt.Fprintln(os.Stderr, "traffic:", err)
 			os.RemoveAll(dir)
 			os.Exit(1)
@@ -153,7 +155,7 @@ func measure(kind e2e.SwitchKind, bin string, runs int, verbose bool) (res resul
 		// hosts or the switch.
 		lab.MustCLI("port-delete", "vm3")
 		lab.MustCLI("l2-gateway-connection-delete", conn.ID)
-		err := e2e.Poll(30*time.Second, func() error {
+		err := testenv.Poll(context.Background(), 30*time.Second, func() error {
 			s, err := lab.State()
 			if err != nil {
 				return err
@@ -184,17 +186,12 @@ func printTable(results []result, runs int) {
 }
 
 func stats(d []time.Duration) string {
-	if len(d) == 0 {
+	s, ok := figures.Of(d)
+	if !ok {
 		return "-"
 	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)) }
-	return fmt.Sprintf("%s ms (%s..%s)", ms(med), ms(s[0]), ms(s[len(s)-1]))
+	return fmt.Sprintf("%s ms (%s..%s)", ms(s.Med), ms(s.Min), ms(s.Max))
 }
 
 // fatal is the panic value of runner.Fatalf, recovered in measure.

@@ -35,7 +35,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/l2gw/l2gw/bench/internal/l2gwproc"
+	"github.com/l2gw/l2gw/internal/testenv"
 )
 
 type options struct {
@@ -71,8 +71,8 @@ func main() {
 				err = fmt.Errorf("%s not installed (apt-get install openvswitch-switch openvswitch-vtep)", c)
 			}
 		}
-		if _, serr := os.Stat(vtepSchema); serr != nil && err == nil {
-			err = fmt.Errorf("%s missing (package openvswitch-vtep)", vtepSchema)
+		if _, serr := os.Stat(testenv.VTEPSchema); serr != nil && err == nil {
+			err = fmt.Errorf("%s missing (package openvswitch-vtep)", testenv.VTEPSchema)
 		}
 	}
 	if err != nil {
@@ -123,7 +123,7 @@ func run(ctx context.Context, o options) (err error) {
 		bin := o.binary
 		if bin == "" {
 			logln("building l2gw")
-			if bin, err = l2gwproc.Build(tmp); err != nil {
+			if bin, err = testenv.BuildL2GWInto(tmp); err != nil {
 				return err
 			}
 		}
@@ -149,7 +149,7 @@ func run(ctx context.Context, o options) (err error) {
 	if err := b.convergence(ctx, &r); err != nil {
 		return fmt.Errorf("convergence: %w", err)
 	}
-	if r.rss, _, err = l2gwproc.Memory(srv.pid); err != nil {
+	if r.rss, _, err = testenv.Memory(srv.pid); err != nil {
 		return err
 	}
 	if o.churn > 0 {

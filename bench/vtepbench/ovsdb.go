@@ -7,14 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
-)
 
-// vtepSchema is Debian's hardware_vtep schema (package openvswitch-vtep).
-const vtepSchema = "/usr/share/openvswitch/vtep.ovsschema"
+	"github.com/l2gw/l2gw/internal/testenv"
+)
 
 // The emulated switch: what `vtep-ctl add-ps`/`add-port` would create on a
 // real one.
@@ -50,7 +46,7 @@ func startOVSDB(ctx context.Context, parent, name string) (*ovsdbServer, error) 
 
 func (o *ovsdbServer) create(ctx context.Context) error {
 	os.Remove(o.db)
-	if out, err := exec.CommandContext(ctx, "ovsdb-tool", "create", o.db, vtepSchema).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "ovsdb-tool", "create", o.db, testenv.VTEPSchema).CombinedOutput(); err != nil {
 		return fmt.Errorf("ovsdb-tool create: %w: %s", err, out)
 	}
 	return nil
@@ -66,25 +62,9 @@ func (o *ovsdbServer) start(ctx context.Context) error {
 	return nil
 }
 
-// stop sends SIGTERM to the server's PID and waits until it is gone.
-func (o *ovsdbServer) stop() {
-	b, err := os.ReadFile(o.pidfile)
-	if err != nil {
-		return
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return
-	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for range 500 {
-		if syscall.Kill(pid, 0) != nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	os.Remove(o.pidfile)
-}
+// stop sends SIGTERM to the server's PID and waits until it is gone
+// (SIGKILL after 5 s).
+func (o *ovsdbServer) stop() { testenv.StopPidfile(o.pidfile, 5*time.Second) }
 
 // restartEmpty stops the server, re-creates its database empty and starts
 // it again on the same socket: a switch whose database was wiped.

@@ -3,9 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"text/tabwriter"
 	"time"
+
+	"github.com/l2gw/l2gw/bench/internal/figures"
 )
 
 // report holds every run's figures.
@@ -21,19 +22,14 @@ type report struct {
 
 // stat is "median (min–max)" of one figure over the runs, in ms.
 func stat(d []time.Duration) string {
-	if len(d) == 0 {
+	s, ok := figures.Of(d)
+	switch {
+	case !ok:
 		return "-"
+	case len(d) == 1:
+		return fmtMS(s.Med)
 	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	if len(s) == 1 {
-		return fmtMS(med)
-	}
-	return fmt.Sprintf("%s (%s–%s)", fmtMS(med), fmtMS(s[0]), fmtMS(s[len(s)-1]))
+	return fmt.Sprintf("%s (%s–%s)", fmtMS(s.Med), fmtMS(s.Min), fmtMS(s.Max))
 }
 
 func fmtMS(d time.Duration) string {
@@ -57,21 +53,16 @@ func ratios(a, b []time.Duration) string {
 	for i := range a {
 		r[i] = a[i].Seconds() / b[i].Seconds()
 	}
-	slices.Sort(r)
-	med := r[len(r)/2]
-	if len(r)%2 == 0 {
-		med = (r[len(r)/2-1] + r[len(r)/2]) / 2
-	}
+	s, _ := figures.Of(r)
 	if len(r) == 1 {
-		return fmt.Sprintf("%.2f×", med)
+		return fmt.Sprintf("%.2f×", s.Med)
 	}
-	return fmt.Sprintf("%.2f× (%.2f–%.2f)", med, r[0], r[len(r)-1])
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", s.Med, s.Min, s.Max)
 }
 
 func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
+	s, _ := figures.Of(d)
+	return s.Med
 }
 
 func verdict(ok bool) string {

@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/l2gw/l2gw/bench/internal/figures"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/testenv"
 )
 
 // Fixed parts of the workload.
@@ -107,21 +109,20 @@ func (b *bench) port(i int) neutron.PortCreate {
 
 // waitSwitch polls the API's view of the switch until ok.
 func (b *bench) waitSwitch(ctx context.Context, ok func(neutron.Switch) bool) error {
-	deadline := time.Now().Add(waitLimit)
-	var last neutron.Switch
-	var lastErr error
-	for time.Now().Before(deadline) {
-		last, lastErr = b.api.GetSwitch(ctx, switchName)
-		if lastErr == nil && ok(last) {
-			return nil
+	err := testenv.Poll(ctx, waitLimit, func() error {
+		sw, err := b.api.GetSwitch(ctx, switchName)
+		if err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
+		if !ok(sw) {
+			return fmt.Errorf("%+v", sw)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("switch %s not as expected in the API: %w", switchName, err)
 	}
-	return fmt.Errorf("switch %s not as expected in the API after %v: %+v (%v)", switchName, waitLimit, last, lastErr)
+	return nil
 }
 
 func (b *bench) wait(ctx context.Context, cond func(*view) bool) (time.Time, error) {
@@ -299,13 +300,9 @@ func (b *bench) churn(ctx context.Context, r *report) error {
 
 // quantile is the nearest-rank q-quantile of d (q in (0, 1]).
 func quantile(d []time.Duration, q float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
 	s := slices.Clone(d)
 	slices.Sort(s)
-	k := int(q*float64(len(s))+0.999999) - 1
-	return s[max(0, min(k, len(s)-1))]
+	return figures.Quantile(s, q)
 }
 
 // resync empties the switch database under the running agent and re-creates

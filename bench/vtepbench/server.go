@@ -10,11 +10,12 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sync"
+	"syscall"
 	"time"
 
-	"github.com/l2gw/l2gw/bench/internal/l2gwproc"
 	"github.com/l2gw/l2gw/internal/server"
 	"github.com/l2gw/l2gw/internal/switchagent"
+	"github.com/l2gw/l2gw/internal/testenv"
 )
 
 // l2gwServer is a running `l2gw server --switch …`: a child process, or
@@ -31,20 +32,19 @@ func (s *l2gwServer) stop() { s.once.Do(s.halt) }
 
 // startProcess runs bin as `l2gw server` on a random loopback port with an
 // SQLite store in dataDir and one embedded switch agent on target; stop
-// sends SIGTERM, then SIGKILL 10 s later.
+// sends SIGTERM, then SIGKILL 10 s later. It may take 30 s to answer.
 func startProcess(ctx context.Context, bin, dataDir, target string, hc *http.Client) (*l2gwServer, error) {
-	p, err := l2gwproc.Start(ctx, bin, hc, l2gwproc.Config{
-		Args: []string{"--data-dir", dataDir,
-			"--database", "sqlite://" + filepath.Join(dataDir, "l2gw.db"), "--switch", target, "--log-level", "info"},
-		Log:     filepath.Join(dataDir, "server.log"),
-		Timeout: 30 * time.Second,
-		Poll:    5 * time.Millisecond,
-		Grace:   10 * time.Second,
-	})
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	p, err := testenv.RunServer(ctx, bin, hc, testenv.ProcConfig{
+		Log:               filepath.Join(dataDir, "server.log"),
+		Grace:             10 * time.Second,
+		ParentDeathSignal: syscall.SIGKILL,
+	}, "--data-dir", dataDir, "--database", "sqlite://"+filepath.Join(dataDir, "l2gw.db"), "--switch", target, "--log-level", "info")
 	if err != nil {
 		return nil, err
 	}
-	return &l2gwServer{url: p.URL, pid: p.PID, log: p.Log, halt: p.Stop}, nil
+	return &l2gwServer{url: p.URL, pid: p.PID, log: p.Log, halt: func() { _ = p.Stop() }}, nil
 }
 
 // startInProcess runs server.Run in this process (the wiring `l2gw server

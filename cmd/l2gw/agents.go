@@ -32,10 +32,10 @@ func inheritedString(cmd *cobra.Command, name, def string) string {
 }
 
 // agentLink connects an agent to the server at serverURL over the agent
-// protocol, authenticating with token (Keystone) when not empty.
-func agentLink(serverURL, token string) (*agentlink.Link, error) {
+// protocol, authenticating with cmd's --token (env L2GW_TOKEN) when set.
+func agentLink(cmd *cobra.Command, serverURL string) (*agentlink.Link, error) {
 	opts := []client.Option{client.WithUserAgent("l2gw-agent")}
-	if token != "" {
+	if token := inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")); token != "" {
 		opts = append(opts, client.WithToken(token))
 	}
 	c, err := client.New(serverURL, opts...)
@@ -49,7 +49,7 @@ func agentLink(serverURL, token string) (*agentlink.Link, error) {
 func newHostAgentCmd() *cobra.Command {
 	var cmd *cobra.Command
 	cmd = newHostAgentCmdWith(func(serverURL string) (planstream.HostSource, hostagent.Registrar, error) {
-		link, err := agentLink(serverURL, inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")))
+		link, err := agentLink(cmd, serverURL)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -149,19 +149,15 @@ the token to --token / L2GW_TOKEN.`,
   l2gw switch-agent --server http://127.0.0.1:9696 --switch unix:/run/openvswitch/vtep.sock --name gatewayhost`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := softVTEPEnv(cmd, "L2GW_SWITCH_AGENT_"); err != nil {
+			logger, err := agentStart(cmd, "L2GW_SWITCH_AGENT_")
+			if err != nil {
 				return err
 			}
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
-			}
-			logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			cfgs, err := o.configs(logger)
 			if err != nil {
 				return err
 			}
-			link, err := agentLink(o.server, inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")))
+			link, err := agentLink(cmd, o.server)
 			if err != nil {
 				return fmt.Errorf("--server: %w", err)
 			}
@@ -205,7 +201,7 @@ the token to --token / L2GW_TOKEN.`,
 	f.StringVar(&o.sslCA, "ssl-ca", "", "CA certificate (PEM) that signed the switches' certificates")
 	f.DurationVar(&o.probe, "probe-interval", 5*time.Second, "OVSDB echo probe period (negative disables)")
 	f.DurationVar(&o.audit, "audit-interval", time.Minute, "period of the full reconcile (negative disables)")
-	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.logLevel, "log-level", "info", logLevelUsage)
 	f.StringVar(&o.metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }

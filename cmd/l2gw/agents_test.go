@@ -293,7 +293,7 @@ func TestSwitchAgentFlags(t *testing.T) {
 			if err := cmd.Execute(); err != nil {
 				t.Fatal(err)
 			}
-			if err := softVTEPEnv(cmd, "L2GW_SWITCH_AGENT_"); err != nil {
+			if err := envFlags(cmd, "L2GW_SWITCH_AGENT_"); err != nil {
 				t.Fatal(err)
 			}
 			o := &switchAgentOptions{}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/neutron"
 )
 
@@ -49,9 +50,17 @@ func parseDevices(values []string) ([]deviceArg, error) {
 
 func gatewayCommands(run runner) []*cobra.Command {
 	return []*cobra.Command{
-		gatewayCreateCmd(run), gatewayUpdateCmd(run), gatewayListCmd(run), gatewayShowCmd(run),
-		gatewayDeleteCmd(run), connectionCreateCmd(run), connectionListCmd(run),
-		connectionShowCmd(run), connectionDeleteCmd(run),
+		gatewayCreateCmd(run),
+		gatewayUpdateCmd(run),
+		gatewayListCmd(run),
+		showCmd(run, "l2-gateway-show <gateway-name/uuid>", "Show a logical L2 gateway", (*client.Client).ResolveGateway),
+		deleteCmd(run, "l2-gateway-delete <gateway-name/uuid>...", "Delete logical L2 gateways", "l2_gateway",
+			(*client.Client).ResolveGateway, func(g neutron.Gateway) string { return g.ID }, (*client.Client).DeleteGateway),
+		connectionCreateCmd(run),
+		connectionListCmd(run),
+		showCmd(run, "l2-gateway-connection-show <connection-uuid>", "Show a gateway connection", getConnection),
+		deleteCmd(run, "l2-gateway-connection-delete <connection-uuid>...", "Delete gateway connections", "l2_gateway_connection",
+			byUUID, func(id string) string { return id }, (*client.Client).DeleteConnection),
 	}
 }
 
@@ -236,45 +245,6 @@ func gatewayListCmd(run runner) *cobra.Command {
 	return cmd
 }
 
-func gatewayShowCmd(run runner) *cobra.Command {
-	return &cobra.Command{
-		Use:   "l2-gateway-show <gateway-name/uuid>",
-		Short: "Show a logical L2 gateway",
-		Args:  cobra.ExactArgs(1),
-		RunE: run(func(x *cliContext, args []string) error {
-			gw, err := x.c.ResolveGateway(x.cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return x.object(gw)
-		}),
-	}
-}
-
-func gatewayDeleteCmd(run runner) *cobra.Command {
-	return &cobra.Command{
-		Use:   "l2-gateway-delete <gateway-name/uuid>...",
-		Short: "Delete logical L2 gateways",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: run(func(x *cliContext, args []string) error {
-			ctx := x.cmd.Context()
-			for _, a := range args {
-				gw, err := x.c.ResolveGateway(ctx, a)
-				if err != nil {
-					return err
-				}
-				if err := x.c.DeleteGateway(ctx, gw.ID); err != nil {
-					return err
-				}
-				if err := x.deleted("l2_gateway", a); err != nil {
-					return err
-				}
-			}
-			return nil
-		}),
-	}
-}
-
 func connectionCreateCmd(run runner) *cobra.Command {
 	var segID, tenant string
 	cmd := &cobra.Command{
@@ -324,12 +294,8 @@ func connectionListCmd(run runner) *cobra.Command {
 				}
 				o.Filters.Set("l2_gateway_id", gw.ID)
 			}
-			if network != "" {
-				n, err := x.c.ResolveNetwork(ctx, network)
-				if err != nil {
-					return err
-				}
-				o.Filters.Set("network_id", n.ID)
+			if err := x.filterNetwork(o, network); err != nil {
+				return err
 			}
 			conns, err := x.c.ListConnections(ctx, o)
 			if err != nil {
@@ -341,38 +307,4 @@ func connectionListCmd(run runner) *cobra.Command {
 	cmd.Flags().StringVar(&gateway, "gateway", "", "only connections of this gateway (name or uuid)")
 	cmd.Flags().StringVar(&network, "network", "", "only connections to this network (name or uuid)")
 	return cmd
-}
-
-func connectionShowCmd(run runner) *cobra.Command {
-	return &cobra.Command{
-		Use:   "l2-gateway-connection-show <connection-uuid>",
-		Short: "Show a gateway connection",
-		Args:  cobra.ExactArgs(1),
-		RunE: run(func(x *cliContext, args []string) error {
-			conn, err := x.c.GetConnection(x.cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return x.object(conn)
-		}),
-	}
-}
-
-func connectionDeleteCmd(run runner) *cobra.Command {
-	return &cobra.Command{
-		Use:   "l2-gateway-connection-delete <connection-uuid>...",
-		Short: "Delete gateway connections",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: run(func(x *cliContext, args []string) error {
-			for _, id := range args {
-				if err := x.c.DeleteConnection(x.cmd.Context(), id); err != nil {
-					return err
-				}
-				if err := x.deleted("l2_gateway_connection", id); err != nil {
-					return err
-				}
-			}
-			return nil
-		}),
-	}
 }

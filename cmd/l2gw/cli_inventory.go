@@ -30,10 +30,27 @@ func filterValues(key string, vs []string) client.ListOptions {
 
 func inventoryCommands(run runner) []*cobra.Command {
 	return []*cobra.Command{
-		netCreateCmd(run), netListCmd(run), netShowCmd(run), netUpdateCmd(run), netDeleteCmd(run),
-		portCreateCmd(run), portListCmd(run), portShowCmd(run), portUpdateCmd(run), portDeleteCmd(run),
-		hostCreateCmd(run), hostListCmd(run), hostShowCmd(run), hostUpdateCmd(run), hostDeleteCmd(run),
-		switchListCmd(run), switchShowCmd(run), localMACListCmd(run),
+		netCreateCmd(run),
+		netListCmd(run),
+		showCmd(run, "net-show <network-name/uuid>", "Show a network", (*client.Client).ResolveNetwork),
+		netUpdateCmd(run),
+		deleteCmd(run, "net-delete <network-name/uuid>...", "Delete networks (with their ports and gateway connections)", "network",
+			(*client.Client).ResolveNetwork, func(n neutron.Network) string { return n.ID }, (*client.Client).DeleteNetwork),
+		portCreateCmd(run),
+		portListCmd(run),
+		showCmd(run, "port-show <port-name/uuid>", "Show a port", (*client.Client).ResolvePort),
+		portUpdateCmd(run),
+		deleteCmd(run, "port-delete <port-name/uuid>...", "Delete ports", "port",
+			(*client.Client).ResolvePort, func(p neutron.Port) string { return p.ID }, (*client.Client).DeletePort),
+		hostCreateCmd(run),
+		hostListCmd(run),
+		showCmd(run, "host-show <host-name/uuid>", "Show a compute host", (*client.Client).ResolveHost),
+		hostUpdateCmd(run),
+		deleteCmd(run, "host-delete <host-name/uuid>...", "Delete compute hosts", "host",
+			(*client.Client).ResolveHost, func(h neutron.Host) string { return h.ID }, (*client.Client).DeleteHost),
+		switchListCmd(run),
+		showCmd(run, "switch-show <switch-name>", "Show a VTEP switch: ports, tunnel IPs, sync state", getSwitch),
+		localMACListCmd(run),
 	}
 }
 
@@ -79,21 +96,6 @@ func netListCmd(run runner) *cobra.Command {
 	return cmd
 }
 
-func netShowCmd(run runner) *cobra.Command {
-	return &cobra.Command{
-		Use:   "net-show <network-name/uuid>",
-		Short: "Show a network",
-		Args:  cobra.ExactArgs(1),
-		RunE: run(func(x *cliContext, args []string) error {
-			n, err := x.c.ResolveNetwork(x.cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return x.object(n)
-		}),
-	}
-}
-
 func netUpdateCmd(run runner) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
@@ -118,30 +120,6 @@ func netUpdateCmd(run runner) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "", "new name")
 	return cmd
-}
-
-func netDeleteCmd(run runner) *cobra.Command {
-	return &cobra.Command{
-		Use:   "net-delete <network-name/uuid>...",
-		Short: "Delete networks (with their ports and gateway connections)",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: run(func(x *cliContext, args []string) error {
-			ctx := x.cmd.Context()
-			for _, a := range args {
-				n, err := x.c.ResolveNetwork(ctx, a)
-				if err != nil {
-					return err
-				}
-				if err := x.c.DeleteNetwork(ctx, n.ID); err != nil {
-					return err
-				}
-				if err := x.deleted("network", a); err != nil {
-					return err
-				}
-			}
-			return nil
-		}),
-	}
 }
 
 // parseAddressPair parses --allowed-address-pair ip=<ip>[,mac=<mac>].
@@ -246,12 +224,8 @@ func portListCmd(run runner) *cobra.Command {
 		RunE: run(func(x *cliContext, _ []string) error {
 			ctx := x.cmd.Context()
 			o := filterValues("name", names)
-			if network != "" {
-				n, err := x.c.ResolveNetwork(ctx, network)
-				if err != nil {
-					return err
-				}
-				o.Filters.Set("network_id", n.ID)
+			if err := x.filterNetwork(o, network); err != nil {
+				return err
 			}
 			if host != "" {
 				o.Filters.Set("binding:host_id", host)
@@ -267,21 +241,6 @@ func portListCmd(run runner) *cobra.Command {
 	cmd.Flags().StringVar(&host, "host", "", "only ports bound to this host")
 	cmd.Flags().StringArrayVar(&names, "name", nil, "only ports with this name (repeatable)")
 	return cmd
-}
-
-func portShowCmd(run runner) *cobra.Command {
-	return &cobra.Command{
-		Use:   "port-show <port-name/uuid>",
-		Short: "Show a port",
-		Args:  cobra.ExactArgs(1),
-		RunE: run(func(x *cliContext, args []string) error {
-			p, err := x.c.ResolvePort(x.cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return x.object(p)
-		}),
-	}
 }
 
 func portUpdateCmd(run runner) *cobra.Command {
@@ -355,30 +314,6 @@ func portUpdateCmd(run runner) *cobra.Command {
 	return cmd
 }
 
-func portDeleteCmd(run runner) *cobra.Command {
-	return &cobra.Command{
-		Use:   "port-delete <port-name/uuid>...",
-		Short: "Delete ports",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: run(func(x *cliContext, args []string) error {
-			ctx := x.cmd.Context()
-			for _, a := range args {
-				p, err := x.c.ResolvePort(ctx, a)
-				if err != nil {
-					return err
-				}
-				if err := x.c.DeletePort(ctx, p.ID); err != nil {
-					return err
-				}
-				if err := x.deleted("port", a); err != nil {
-					return err
-				}
-			}
-			return nil
-		}),
-	}
-}
-
 func hostCreateCmd(run runner) *cobra.Command {
 	var vtep, desc string
 	cmd := &cobra.Command{
@@ -418,21 +353,6 @@ func hostListCmd(run runner) *cobra.Command {
 	return cmd
 }
 
-func hostShowCmd(run runner) *cobra.Command {
-	return &cobra.Command{
-		Use:   "host-show <host-name/uuid>",
-		Short: "Show a compute host",
-		Args:  cobra.ExactArgs(1),
-		RunE: run(func(x *cliContext, args []string) error {
-			h, err := x.c.ResolveHost(x.cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return x.object(h)
-		}),
-	}
-}
-
 func hostUpdateCmd(run runner) *cobra.Command {
 	var vtep, desc string
 	cmd := &cobra.Command{
@@ -467,30 +387,6 @@ func hostUpdateCmd(run runner) *cobra.Command {
 	return cmd
 }
 
-func hostDeleteCmd(run runner) *cobra.Command {
-	return &cobra.Command{
-		Use:   "host-delete <host-name/uuid>...",
-		Short: "Delete compute hosts",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: run(func(x *cliContext, args []string) error {
-			ctx := x.cmd.Context()
-			for _, a := range args {
-				h, err := x.c.ResolveHost(ctx, a)
-				if err != nil {
-					return err
-				}
-				if err := x.c.DeleteHost(ctx, h.ID); err != nil {
-					return err
-				}
-				if err := x.deleted("host", a); err != nil {
-					return err
-				}
-			}
-			return nil
-		}),
-	}
-}
-
 func switchListCmd(run runner) *cobra.Command {
 	return &cobra.Command{
 		Use:   "switch-list",
@@ -506,21 +402,6 @@ func switchListCmd(run runner) *cobra.Command {
 	}
 }
 
-func switchShowCmd(run runner) *cobra.Command {
-	return &cobra.Command{
-		Use:   "switch-show <switch-name>",
-		Short: "Show a VTEP switch: ports, tunnel IPs, sync state",
-		Args:  cobra.ExactArgs(1),
-		RunE: run(func(x *cliContext, args []string) error {
-			s, err := x.c.GetSwitch(x.cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return x.object(s)
-		}),
-	}
-}
-
 func localMACListCmd(run runner) *cobra.Command {
 	var network, sw string
 	cmd := &cobra.Command{
@@ -530,12 +411,8 @@ func localMACListCmd(run runner) *cobra.Command {
 		RunE: run(func(x *cliContext, _ []string) error {
 			ctx := x.cmd.Context()
 			o := filterValues("", nil)
-			if network != "" {
-				n, err := x.c.ResolveNetwork(ctx, network)
-				if err != nil {
-					return err
-				}
-				o.Filters.Set("network_id", n.ID)
+			if err := x.filterNetwork(o, network); err != nil {
+				return err
 			}
 			if sw != "" {
 				o.Filters.Set("switch", sw)

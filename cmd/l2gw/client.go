@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/l2gw/l2gw/internal/client"
+	"github.com/l2gw/l2gw/internal/neutron"
 )
 
 // cliOptions are the flags shared by every client command.
@@ -105,3 +107,75 @@ func addClientCommands(root *cobra.Command) {
 
 // runner adapts a client command body to cobra.
 type runner func(f func(x *cliContext, args []string) error) func(*cobra.Command, []string) error
+
+// filterNetwork adds the filter network_id = the network named by network
+// (a name or UUID) to o, unless network is empty.
+func (x *cliContext) filterNetwork(o client.ListOptions, network string) error {
+	if network == "" {
+		return nil
+	}
+	n, err := x.c.ResolveNetwork(x.cmd.Context(), network)
+	if err != nil {
+		return err
+	}
+	o.Filters.Set("network_id", n.ID)
+	return nil
+}
+
+// showCmd is a `<resource>-show` command: it finds its one argument (a
+// name or UUID) with find and prints the object.
+func showCmd[T any](run runner, use, short string, find func(*client.Client, context.Context, string) (T, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: run(func(x *cliContext, args []string) error {
+			v, err := find(x.c, x.cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return x.object(v)
+		}),
+	}
+}
+
+// deleteCmd is a `<resource>-delete` command: for each argument in turn it
+// finds the object with find, deletes it by id with del and says so as
+// resource.
+func deleteCmd[T any](run runner, use, short, resource string, find func(*client.Client, context.Context, string) (T, error),
+	id func(T) string, del func(*client.Client, context.Context, string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: run(func(x *cliContext, args []string) error {
+			ctx := x.cmd.Context()
+			for _, a := range args {
+				v, err := find(x.c, ctx, a)
+				if err != nil {
+					return err
+				}
+				if err := del(x.c, ctx, id(v)); err != nil {
+					return err
+				}
+				if err := x.deleted(resource, a); err != nil {
+					return err
+				}
+			}
+			return nil
+		}),
+	}
+}
+
+// byUUID finds a resource given by UUID only (connections have no name).
+func byUUID(_ *client.Client, _ context.Context, id string) (string, error) { return id, nil }
+
+// getConnection and getSwitch find a connection by UUID and a switch by
+// name (the client's Get methods also take fields).
+func getConnection(c *client.Client, ctx context.Context, id string) (neutron.Connection, error) {
+	return c.GetConnection(ctx, id)
+}
+
+func getSwitch(c *client.Client, ctx context.Context, name string) (neutron.Switch, error) {
+	return c.GetSwitch(ctx, name)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 )
 
 // hostAgentConnect returns the host agent's link to the API server at
-// serverURL: its plan feed and its registrar.
+// serverURL: its plan source and its registrar.
 type hostAgentConnect func(serverURL string) (planstream.HostSource, hostagent.Registrar, error)
 
 // newHostAgentCmdWith is `l2gw host-agent`, reaching the server through
@@ -49,17 +48,13 @@ L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP).`,
 		Example: `  l2gw host-agent --server http://controller:9696 --host compute1 --vtep-ip 192.0.2.2`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := softVTEPEnv(cmd, "L2GW_HOST_AGENT_"); err != nil {
+			logger, err := agentStart(cmd, "L2GW_HOST_AGENT_")
+			if err != nil {
 				return err
-			}
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
 			}
 			if server == "" {
 				return errors.New("--server is required")
 			}
-			logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			metricsReg := metrics.NewRegistry()
 			cfg := hostagent.Config{
 				Host: host, VTEPIP: vtepIP, NetNS: netnsName, Logger: logger,
@@ -103,7 +98,7 @@ L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP).`,
 	f.DurationVar(&resync, "resync", time.Minute, "period of the full reconcile")
 	f.DurationVar(&heartbeat, "heartbeat", 30*time.Second, "period of the host registration heartbeat")
 	f.IntVar(&mtu, "mtu", hostagent.DefaultMTU, "MTU of networks whose plan gives none")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&logLevel, "log-level", "info", logLevelUsage)
 	f.StringVar(&metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }

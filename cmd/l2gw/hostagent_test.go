@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +61,7 @@ func TestHostAgentCmdCleanup(t *testing.T) {
 	plan := planner.HostPlan{Host: "compute1", Networks: map[string]planner.HostNetwork{
 		"net-1": {NetworkID: "net-1", VNI: 1000, FloodIPs: []string{"192.0.2.1"}},
 	}}
-	cmd := newHostAgentCmdWith(func(url string) (planstream.HostSource, hostagent.Registrar, error) {
+	cmd := newHostAgentCmdWith(func(string) (planstream.HostSource, hostagent.Registrar, error) {
 		plans := planstream.NewMemory(planstream.Host)
 		plans.Set(plan.Host, 1, plan)
 		return plans, okRegistrar{}, nil
@@ -74,21 +75,20 @@ func TestHostAgentCmdCleanup(t *testing.T) {
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 
 	h := lab.Handle(ns)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := h.LinkByName(hostagent.VXLANName(1000)); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatalf("%s not created within 10s", hostagent.VXLANName(1000))
-		}
+	err := testenv.Poll(ctx, 10*time.Second, func() error {
 		select {
 		case err := <-done:
-			t.Fatalf("host-agent returned early: %v", err)
-		case <-time.After(20 * time.Millisecond):
+			done <- err
+			return testenv.StopPolling(fmt.Errorf("host-agent returned early: %v", err))
+		default:
 		}
+		_, err := h.LinkByName(hostagent.VXLANName(1000))
+		return err
+	})
+	if err != nil {
+		cancel()
+		<-done
+		t.Fatalf("%s not created: %v", hostagent.VXLANName(1000), err)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -60,7 +60,7 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.StringVar(&f.dataDir, "data-dir", os.Getenv("L2GW_DATA_DIR"), "state directory, created if missing (default $XDG_STATE_HOME/l2gw or ~/.local/state/l2gw; env L2GW_DATA_DIR)")
 	fl.StringVar(&f.auth, "auth", envOr("L2GW_AUTH", "noauth"), "authentication: noauth (env L2GW_AUTH)")
 	fl.BoolVar(&f.insecureNoauthRemote, "insecure-noauth-remote", false, "allow --auth noauth on a non-loopback --bind (everyone on the network is admin)")
-	fl.StringVar(&f.logLevel, "log-level", envOr("L2GW_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env L2GW_LOG_LEVEL)")
+	fl.StringVar(&f.logLevel, "log-level", envOr("L2GW_LOG_LEVEL", "info"), logLevelUsage+" (env L2GW_LOG_LEVEL)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long to drain requests at stop")
 	fl.StringArrayVar(&f.switches, "switch", envList("L2GW_SWITCH"), "run a switch agent in the server for this OVSDB target: unix:PATH, tcp:HOST:PORT (repeatable; env L2GW_SWITCH, comma-separated)")
 	fl.StringVar(&f.replication.mode, "replication-mode", envOr("L2GW_REPLICATION_MODE", planner.ReplicationSourceNode),
@@ -75,11 +75,10 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 // config validates the flags, creates the data directory and logs the
 // effective configuration once.
 func (f serverFlags) config() (server.Config, *slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return server.Config{}, nil, fmt.Errorf("--log-level %q: %w", f.logLevel, err)
+	logger, err := newLogger(f.logLevel)
+	if err != nil {
+		return server.Config{}, nil, err
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if _, _, err := net.SplitHostPort(f.bind); err != nil {
 		return server.Config{}, nil, fmt.Errorf("--bind %q: %w", f.bind, err)
 	}
@@ -121,7 +120,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		return server.Config{}, nil, err
 	}
 	logger.Info("effective config", "bind", f.bind, "database", redactDSN(dsn), "data_dir", dir,
-		"auth", f.auth, "log_level", level.String(), "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
+		"auth", f.auth, "log_level", f.logLevel, "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
 		"replication", replicationLog(rep))
 	return server.Config{
 		Bind:            f.bind,

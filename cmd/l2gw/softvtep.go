@@ -3,14 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/softvtep"
@@ -47,14 +43,10 @@ L2GW_SOFT_VTEP_OVSDB, L2GW_SOFT_VTEP_PORT="port1=p1,port2=p2").`,
     --tunnel-ip 192.0.2.1 --port port1=p1 --netns sw`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := softVTEPEnv(cmd, "L2GW_SOFT_VTEP_"); err != nil {
+			logger, err := agentStart(cmd, "L2GW_SOFT_VTEP_")
+			if err != nil {
 				return err
 			}
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
-			}
-			logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			reg := metrics.NewRegistry()
 			cfg := softvtep.Config{
 				OVSDB: ovsdbTarget, Name: name, NetNS: netnsName,
@@ -95,36 +87,7 @@ L2GW_SOFT_VTEP_OVSDB, L2GW_SOFT_VTEP_PORT="port1=p1,port2=p2").`,
 	f.BoolVar(&cleanup, "cleanup", false, "remove every device the soft VTEP owns on exit")
 	f.DurationVar(&resync, "resync", 5*time.Second, "period of the full reconcile")
 	f.IntVar(&mtu, "mtu", 1450, "MTU of the VXLAN devices")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&logLevel, "log-level", "info", logLevelUsage)
 	f.StringVar(&metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
-}
-
-// softVTEPEnv sets every flag not given on the command line from
-// PREFIX<FLAG_NAME> (upper case, dashes as underscores) when that variable is
-// set. Repeatable flags take a comma-separated list.
-func softVTEPEnv(cmd *cobra.Command, prefix string) error {
-	var errs []string
-	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
-		if fl.Changed {
-			return
-		}
-		val, ok := os.LookupEnv(prefix + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_")))
-		if !ok {
-			return
-		}
-		vals := []string{val}
-		if fl.Value.Type() == "stringArray" {
-			vals = strings.Split(val, ",")
-		}
-		for _, v := range vals {
-			if err := fl.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Sprintf("%s%s: %v", prefix, fl.Name, err))
-			}
-		}
-	})
-	if len(errs) > 0 {
-		return fmt.Errorf("environment: %s", strings.Join(errs, "; "))
-	}
-	return nil
 }

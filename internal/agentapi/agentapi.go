@@ -105,9 +105,7 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	h.handle("POST "+p+"/hosts/{name}/register", "register_host", h.registerHost)
 	h.handle("GET "+p+"/hosts/{name}/plan", "get_host_plan", h.hostPlan)
 	h.handle("GET "+neutron.PathConnections+"/{id}/status", "get_l2_gateway_connection_status", h.connectionStatus)
-	h.mux.HandleFunc(p+"/", h.count("other", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteError(w, r, h.log, model.NewFault(model.ErrNotFound, "HTTPNotFound", "The resource could not be found."))
-	}))
+	h.mux.HandleFunc(p+"/", h.count("other", api.NotFound))
 	return h
 }
 
@@ -133,18 +131,7 @@ func (h *Handler) handle(pattern, action string, fn http.HandlerFunc) {
 		}
 		fn(w, r)
 	}))
-	allow := method
-	if method == http.MethodGet {
-		allow += ", " + http.MethodHead
-	}
-	h.mux.HandleFunc(path, h.count(path, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allow)
-		b, _ := json.Marshal(neutron.ErrorBody{NeutronError: neutron.Error{Type: "HTTPMethodNotAllowed",
-			Message: fmt.Sprintf("The method %s is not allowed for this resource.", r.Method)}})
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		_, _ = w.Write(b)
-	}))
+	h.mux.HandleFunc(path, h.count(path, api.MethodNotAllowed(method)))
 }
 
 func invalid(format string, args ...any) error {

@@ -131,8 +131,5 @@ func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, k
 }
 
 func writeUnavailable(w http.ResponseWriter) {
-	b, _ := json.Marshal(neutron.ErrorBody{NeutronError: neutron.Error{Type: "HTTPServiceUnavailable", Message: "Plans are not served by this server."}})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write(b)
+	api.WriteErrorBody(w, http.StatusServiceUnavailable, neutron.Error{Type: "HTTPServiceUnavailable", Message: "Plans are not served by this server."})
 }

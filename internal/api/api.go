@@ -1,14 +1,13 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,18 +77,17 @@ func New(st store.Store, cfg Config) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+	// A registry shared with other handlers may already hold them: then
+	// the handlers count together.
+	h.requests = metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "l2gw_api_requests_total",
 		Help: "API requests by method, route pattern and status code.",
-	}, []string{"method", "route", "code"})
-	h.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	}, []string{"method", "route", "code"}))
+	h.duration = metrics.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "l2gw_api_request_duration_seconds",
 		Help:    "API request handling time by method and route pattern.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-	}, []string{"method", "route"})
-	// A registry shared with other handlers may already hold them.
-	_ = reg.Register(h.requests)
-	_ = reg.Register(h.duration)
+	}, []string{"method", "route"}))
 	h.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return h.mux
 }
@@ -112,18 +110,22 @@ func (h *handler) routes(metrics http.Handler) {
 	h.route(neutron.PathExtensions, endpoint{method: http.MethodGet, fn: h.listExtensions})
 	h.route(neutron.PathExtensions+"/{alias}", endpoint{method: http.MethodGet, fn: h.showExtension})
 
-	h.crud(neutron.Gateways, h.listGateways, h.createGateway, h.showGateway, h.updateGateway, h.deleteGateway)
-	h.crud(neutron.Connections, h.listConnections, h.createConnection, h.showConnection, h.updateConnection, h.deleteConnection)
-	h.crud(neutron.Networks, h.listNetworks, h.createNetworks, h.showNetwork, h.updateNetwork, h.deleteNetwork)
-	h.crud(neutron.Ports, h.listPorts, h.createPorts, h.showPort, h.updatePort, h.deletePort)
-	h.crud(neutron.Hosts, h.listHosts, h.createHost, h.showHost, h.updateHost, h.deleteHost)
+	h.crud(neutron.Gateways, h.listGateways, h.createGateway,
+		show(h, h.st.GetGateway, neutron.KeyGateway, neutron.FromGateway), h.updateGateway, h.remove(h.st.DeleteGateway))
+	h.crud(neutron.Connections, h.listConnections, h.createConnection,
+		h.showConnection(), h.updateConnection, h.remove(h.st.DeleteConnection))
+	h.crud(neutron.Networks, h.listNetworks, h.createNetworks,
+		show(h, h.st.GetNetwork, neutron.KeyNetwork, neutron.FromNetwork), h.updateNetwork, h.remove(h.st.DeleteNetwork))
+	h.crud(neutron.Ports, h.listPorts, h.createPorts,
+		show(h, h.st.GetPort, neutron.KeyPort, neutron.FromPort), h.updatePort, h.remove(h.st.DeletePort))
+	h.crud(neutron.Hosts, h.listHosts, h.createHost,
+		show(h, h.st.GetHost, neutron.KeyHost, func(x model.Host) neutron.Host { return neutron.FromHost(x, h.now()) }),
+		h.updateHost, h.remove(h.st.DeleteHost))
 	h.crud(neutron.Switches, h.listSwitches, nil, h.showSwitch, nil, nil)
 	h.crud(neutron.LocalMACs, h.listLocalMACs, nil, nil, nil, nil)
 
 	// Anything else: Neutron's 404.
-	h.mux.HandleFunc("/", h.instrument("other", func(w http.ResponseWriter, r *http.Request) {
-		writeErrorBody(w, http.StatusNotFound, neutron.Error{Type: "HTTPNotFound", Message: "The resource could not be found."})
-	}))
+	h.mux.HandleFunc("/", h.instrument("other", NotFound))
 }
 
 // crud routes a resource's handlers (nil: method not allowed), each behind
@@ -152,10 +154,34 @@ func (h *handler) crud(res neutron.Resource, list, create, show, update, del htt
 	}
 }
 
+// show serves GET on a member: the object get finds by the path's id,
+// shown by wire under key (honouring ?fields=).
+func show[M, W any](h *handler, get func(context.Context, string) (M, error), key string, wire func(M) W) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m, err := get(r.Context(), r.PathValue("id"))
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		writeMember(w, r, http.StatusOK, key, wire(m))
+	}
+}
+
+// remove serves DELETE on a member: del the path's id, then 204.
+func (h *handler) remove(del func(context.Context, string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := del(r.Context(), r.PathValue("id")); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
 // route registers "METHOD pattern" for each endpoint and, for the pattern
 // alone, a 405 NeutronError with Allow (ServeMux's own 405 is text/plain).
 func (h *handler) route(pattern string, eps ...endpoint) {
-	allow := make([]string, 0, len(eps)+1)
+	methods := make([]string, 0, len(eps))
 	for _, ep := range eps {
 		fn := ep.fn
 		if ep.action != "" {
@@ -165,19 +191,9 @@ func (h *handler) route(pattern string, eps ...endpoint) {
 			fn = h.authenticate(fn)
 		}
 		h.mux.HandleFunc(ep.method+" "+pattern, h.instrument(pattern, fn))
-		allow = append(allow, ep.method)
-		if ep.method == http.MethodGet {
-			allow = append(allow, http.MethodHead)
-		}
+		methods = append(methods, ep.method)
 	}
-	slices.Sort(allow)
-	allowed := strings.Join(allow, ", ")
-	h.mux.HandleFunc(pattern, h.instrument(pattern, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allowed)
-		writeErrorBody(w, http.StatusMethodNotAllowed, neutron.Error{
-			Type: "HTTPMethodNotAllowed", Message: fmt.Sprintf("The method %s is not allowed for this resource.", r.Method),
-		})
-	}))
+	h.mux.HandleFunc(pattern, h.instrument(pattern, MethodNotAllowed(methods...)))
 }
 
 // instrument counts and times requests by route pattern, and turns a panic

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/l2gw/l2gw/internal/api"
@@ -185,3 +186,25 @@ func mask(w, g any) any {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestSharedRegistry runs two handlers on one registry: both count their
+// requests in the same metrics (a second handler used to export nothing).
+func TestSharedRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a := newEnv(t, api.Config{Registry: reg})
+	b := newEnv(t, api.Config{Registry: reg})
+	a.do("GET", "/v2.0/l2-gateways", "")
+	b.do("GET", "/v2.0/l2-gateways", "")
+	b.do("GET", "/v2.0/networks", "")
+	for _, e := range []*env{a, b} {
+		r := e.do("GET", "/metrics", "")
+		for _, want := range []string{
+			`l2gw_api_requests_total{code="200",method="GET",route="/v2.0/l2-gateways"} 2`,
+			`l2gw_api_requests_total{code="200",method="GET",route="/v2.0/networks"} 1`,
+		} {
+			if !strings.Contains(string(r.body), want) {
+				t.Errorf("/metrics = %d; want %s in:\n%s", r.status, want, r.body)
+			}
+		}
+	}
+}

@@ -107,40 +107,19 @@ func (h *handler) badSegmentationID(ctx context.Context, in connectionIn) error 
 	return in.segErr
 }
 
-func (h *handler) showConnection(w http.ResponseWriter, r *http.Request) {
-	c, err := h.st.GetConnection(r.Context(), r.PathValue("id"))
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeMember(w, r, http.StatusOK, neutron.KeyConnection, neutron.FromConnection(c))
+// showConnection serves GET on a connection (and an empty update).
+func (h *handler) showConnection() http.HandlerFunc {
+	return show(h, h.st.GetConnection, neutron.KeyConnection, neutron.FromConnection)
 }
 
 // updateConnection refuses every attribute, as the original does; an empty
 // update shows the connection unchanged.
 func (h *handler) updateConnection(w http.ResponseWriter, r *http.Request) {
-	body, err := readJSON(w, r, h.maxBody)
-	if err != nil {
+	if _, err := h.readUpdate(w, r, neutron.KeyConnection, neutron.KeyConnection+"s", connectionSpec); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	items, _, err := envelope(body, neutron.KeyConnection, neutron.KeyConnection+"s", false)
-	if err == nil {
-		err = checkAttrs(items[0], connectionSpec, false)
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	h.showConnection(w, r)
-}
-
-func (h *handler) deleteConnection(w http.ResponseWriter, r *http.Request) {
-	if err := h.st.DeleteConnection(r.Context(), r.PathValue("id")); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	h.showConnection()(w, r)
 }
 
 func (h *handler) listConnections(w http.ResponseWriter, r *http.Request) {
@@ -172,16 +151,14 @@ func (h *handler) listConnections(w http.ResponseWriter, r *http.Request) {
 		},
 		push: func(q *store.Query, k string, vals []string) bool {
 			switch k {
-			case "id":
-				q.IDs = vals
-			case "tenant_id":
-				q.TenantIDs = vals
+			case "name": // connections have none
+				return false
 			case "network_id":
 				q.NetworkIDs = vals
 			case "l2_gateway_id":
 				q.GatewayIDs = vals
 			default:
-				return false
+				return pushCommon(q, k, vals)
 			}
 			return true
 		},

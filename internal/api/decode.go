@@ -81,6 +81,24 @@ func truthy(v any) bool {
 	return true
 }
 
+// readUpdate reads the body of an update (PUT): one object under member
+// (collection is the bulk key, refused here) with only attributes spec lets
+// an update set.
+func (h *handler) readUpdate(w http.ResponseWriter, r *http.Request, member, collection string, spec []attr) (map[string]any, error) {
+	body, err := readJSON(w, r, h.maxBody)
+	if err != nil {
+		return nil, err
+	}
+	items, _, err := envelope(body, member, collection, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAttrs(items[0], spec, false); err != nil {
+		return nil, err
+	}
+	return items[0], nil
+}
+
 // envelope extracts the resource object(s) of a request body as neutron's
 // prepare_request_body does. With bulk allowed, {"<collection>": [...]}
 // yields several objects.

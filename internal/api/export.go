@@ -1,10 +1,14 @@
 package api
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/l2gw/l2gw/internal/model"
+	"github.com/l2gw/l2gw/internal/neutron"
 )
 
 // Authorize authenticates r with auth (nil means NoAuth) and enforces
@@ -37,4 +41,37 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log = slog.New(slog.DiscardHandler)
 	}
 	(&handler{log: log}).writeError(w, r, err)
+}
+
+// WriteErrorBody answers e as a NeutronError body with status, for errors
+// that are no error value: a route's 404 and 405, a server that does not
+// serve a resource (503).
+func WriteErrorBody(w http.ResponseWriter, status int, e neutron.Error) {
+	writeErrorBody(w, status, e)
+}
+
+// NotFound answers Neutron's 404, for paths no route serves.
+func NotFound(w http.ResponseWriter, _ *http.Request) {
+	writeErrorBody(w, http.StatusNotFound, neutron.Error{Type: "HTTPNotFound", Message: "The resource could not be found."})
+}
+
+// MethodNotAllowed returns the handler of a path's other methods: a 405
+// NeutronError whose Allow header lists allowed (HEAD with GET, as
+// http.ServeMux serves it), sorted.
+func MethodNotAllowed(allowed ...string) http.HandlerFunc {
+	allow := make([]string, 0, len(allowed)+1)
+	for _, m := range allowed {
+		allow = append(allow, m)
+		if m == http.MethodGet {
+			allow = append(allow, http.MethodHead)
+		}
+	}
+	slices.Sort(allow)
+	header := strings.Join(allow, ", ")
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", header)
+		writeErrorBody(w, http.StatusMethodNotAllowed, neutron.Error{
+			Type: "HTTPMethodNotAllowed", Message: fmt.Sprintf("The method %s is not allowed for this resource.", r.Method),
+		})
+	}
 }

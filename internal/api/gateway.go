@@ -218,15 +218,6 @@ func (h *handler) createGateway(w http.ResponseWriter, r *http.Request) {
 	writeMember(w, r, http.StatusCreated, neutron.KeyGateway, neutron.FromGateway(gw))
 }
 
-func (h *handler) showGateway(w http.ResponseWriter, r *http.Request) {
-	gw, err := h.st.GetGateway(r.Context(), r.PathValue("id"))
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeMember(w, r, http.StatusOK, neutron.KeyGateway, neutron.FromGateway(gw))
-}
-
 func (h *handler) updateGateway(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	body, err := readJSON(w, r, h.maxBody)
@@ -273,14 +264,6 @@ func hasDevice(gw model.Gateway, name string) bool {
 		}
 	}
 	return false
-}
-
-func (h *handler) deleteGateway(w http.ResponseWriter, r *http.Request) {
-	if err := h.st.DeleteGateway(r.Context(), r.PathValue("id")); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *handler) listGateways(w http.ResponseWriter, r *http.Request) {

@@ -62,28 +62,9 @@ func (h *handler) createHost(w http.ResponseWriter, r *http.Request) {
 	writeMember(w, r, http.StatusCreated, neutron.KeyHost, neutron.FromHost(hst, h.now()))
 }
 
-func (h *handler) showHost(w http.ResponseWriter, r *http.Request) {
-	hst, err := h.st.GetHost(r.Context(), r.PathValue("id"))
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeMember(w, r, http.StatusOK, neutron.KeyHost, neutron.FromHost(hst, h.now()))
-}
-
 func (h *handler) updateHost(w http.ResponseWriter, r *http.Request) {
-	body, err := readJSON(w, r, h.maxBody)
+	res, err := h.readUpdate(w, r, neutron.KeyHost, neutron.KeyHosts, hostSpec)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	items, _, err := envelope(body, neutron.KeyHost, neutron.KeyHosts, false)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	res := items[0]
-	if err := checkAttrs(res, hostSpec, false); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -118,14 +99,6 @@ func (h *handler) updateHost(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeMember(w, r, http.StatusOK, neutron.KeyHost, neutron.FromHost(hst, h.now()))
-}
-
-func (h *handler) deleteHost(w http.ResponseWriter, r *http.Request) {
-	if err := h.st.DeleteHost(r.Context(), r.PathValue("id")); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *handler) listHosts(w http.ResponseWriter, r *http.Request) {

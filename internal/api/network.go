@@ -115,28 +115,9 @@ func (h *handler) createNetworks(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (h *handler) showNetwork(w http.ResponseWriter, r *http.Request) {
-	n, err := h.st.GetNetwork(r.Context(), r.PathValue("id"))
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeMember(w, r, http.StatusOK, neutron.KeyNetwork, neutron.FromNetwork(n))
-}
-
 func (h *handler) updateNetwork(w http.ResponseWriter, r *http.Request) {
-	body, err := readJSON(w, r, h.maxBody)
+	res, err := h.readUpdate(w, r, neutron.KeyNetwork, neutron.KeyNetworks, networkSpec)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	items, _, err := envelope(body, neutron.KeyNetwork, neutron.KeyNetworks, false)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	res := items[0]
-	if err := checkAttrs(res, networkSpec, false); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -172,14 +153,6 @@ func (h *handler) updateNetwork(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeMember(w, r, http.StatusOK, neutron.KeyNetwork, neutron.FromNetwork(n))
-}
-
-func (h *handler) deleteNetwork(w http.ResponseWriter, r *http.Request) {
-	if err := h.st.DeleteNetwork(r.Context(), r.PathValue("id")); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *handler) listNetworks(w http.ResponseWriter, r *http.Request) {

@@ -224,28 +224,9 @@ func (h *handler) createPorts(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (h *handler) showPort(w http.ResponseWriter, r *http.Request) {
-	p, err := h.st.GetPort(r.Context(), r.PathValue("id"))
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeMember(w, r, http.StatusOK, neutron.KeyPort, neutron.FromPort(p))
-}
-
 func (h *handler) updatePort(w http.ResponseWriter, r *http.Request) {
-	body, err := readJSON(w, r, h.maxBody)
+	res, err := h.readUpdate(w, r, neutron.KeyPort, neutron.KeyPorts, portSpec)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	items, _, err := envelope(body, neutron.KeyPort, neutron.KeyPorts, false)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	res := items[0]
-	if err := checkAttrs(res, portSpec, false); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -271,14 +252,6 @@ func (h *handler) updatePort(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeMember(w, r, http.StatusOK, neutron.KeyPort, neutron.FromPort(p))
-}
-
-func (h *handler) deletePort(w http.ResponseWriter, r *http.Request) {
-	if err := h.st.DeletePort(r.Context(), r.PathValue("id")); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *handler) listPorts(w http.ResponseWriter, r *http.Request) {

@@ -1,13 +1,17 @@
-// Package metrics holds the Prometheus metrics shared by l2gw's reconcilers
-// (switch agent, host agent, soft VTEP) and the small HTTP server that
-// exposes a registry on /metrics for the agent commands.
+// Package metrics holds what l2gw's parts share for Prometheus: Register,
+// the one way every package registers a collector; the reconcile metrics of
+// the switch agent, host agent and soft VTEP (Reconcile) and per-instance
+// gauges summed over instances (Gauge); StatusWriter, which records the
+// status of an HTTP response for request counters; and the registry and
+// small HTTP server (NewRegistry, Handler, Serve) that expose /metrics and
+// /healthz for the agent commands.
 //
 // Every constructor takes a prometheus.Registerer: nil means the metrics
 // are created but not registered, so callers never check for nil. Several
 // instances registering the same metric on one registry (two embedded
-// switch agents in a server) share it: counters and histograms add up, and
-// gauges set through Reconcile.SetQueue or Gauge.Set are summed over
-// instances.
+// switch agents in a server, two API handlers) share it: counters and
+// histograms add up, and gauges set through Reconcile.SetQueue or Gauge.Set
+// are summed over instances.
 package metrics
 
 import (
@@ -42,6 +46,12 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 		}
 	}
 	return c
+}
+
+// Counter registers, as Register does, the counter name with help, and
+// returns it.
+func Counter(reg prometheus.Registerer, name, help string) prometheus.Counter {
+	return Register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help}))
 }
 
 // Gauge is one instance's share of a gauge summed over instances: Set

@@ -97,3 +97,24 @@ func TestServe(t *testing.T) {
 		t.Errorf("Serve = %v; want nil after cancel", err)
 	}
 }
+
+// Counter registers once per registry: a second caller gets the same
+// counter, and a nil registry leaves it unregistered but counting.
+func TestCounter(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a := Counter(reg, "l2gw_test_things_total", "Things.")
+	b := Counter(reg, "l2gw_test_things_total", "Things.")
+	a.Inc()
+	b.Inc()
+	if got := testutil.ToFloat64(a); got != 2 {
+		t.Errorf("shared counter = %v; want 2", got)
+	}
+	if n, err := testutil.GatherAndCount(reg, "l2gw_test_things_total"); err != nil || n != 1 {
+		t.Errorf("GatherAndCount = %d, %v; want 1 series", n, err)
+	}
+	c := Counter(nil, "l2gw_test_things_total", "Things.")
+	c.Inc()
+	if got := testutil.ToFloat64(c); got != 1 {
+		t.Errorf("unregistered counter = %v; want 1", got)
+	}
+}

@@ -19,7 +19,8 @@ import (
 // collectors, for a command's own metrics.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	Register(reg, collectors.NewGoCollector())
+	Register(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }
 

@@ -20,17 +20,11 @@ func newFeedMetrics(reg prometheus.Registerer) *feedMetrics {
 			Name: "l2gw_planfeed_revision",
 			Help: "Store revision the plans served by the plan feed reflect.",
 		})),
-		batches: metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "l2gw_planfeed_follow_batches_total",
-			Help: "Batches of store changes the plan feed read and applied to the plans.",
-		})),
-		changes: metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "l2gw_planfeed_changes_total",
-			Help: "Store changes the plan feed applied to the plans.",
-		})),
-		snapshots: metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "l2gw_planfeed_snapshots_total",
-			Help: "Whole store snapshots the plan feed rebuilt the plans from (at start and after compaction).",
-		})),
+		batches: metrics.Counter(reg, "l2gw_planfeed_follow_batches_total",
+			"Batches of store changes the plan feed read and applied to the plans."),
+		changes: metrics.Counter(reg, "l2gw_planfeed_changes_total",
+			"Store changes the plan feed applied to the plans."),
+		snapshots: metrics.Counter(reg, "l2gw_planfeed_snapshots_total",
+			"Whole store snapshots the plan feed rebuilt the plans from (at start and after compaction)."),
 	}
 }

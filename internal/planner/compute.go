@@ -244,20 +244,20 @@ func (p *Planner) applySwitchSide(n string, old, np *netPlan, tr *tracker) {
 		t := tr.sw(sw)
 		if inNew {
 			rep := p.replicationOf(sw)
-			t.touchLS(sp, n)
+			touch(t.ls, sp.LogicalSwitches, n)
 			ls := np.ls
 			ls.ReplicationMode = rep.mode
 			sp.LogicalSwitches[n] = ls
-			t.touchMcast(sp, n)
+			touch(t.mcast, sp.McastRemotes, n)
 			if m := np.mcastFor(rep); m != nil {
 				sp.McastRemotes[n] = *m
 			} else {
 				delete(sp.McastRemotes, n)
 			}
 		} else {
-			t.touchLS(sp, n)
+			touch(t.ls, sp.LogicalSwitches, n)
 			delete(sp.LogicalSwitches, n)
-			t.touchMcast(sp, n)
+			touch(t.mcast, sp.McastRemotes, n)
 			delete(sp.McastRemotes, n)
 		}
 		var oldM, newM map[MACKey]RemoteMAC
@@ -269,13 +269,13 @@ func (p *Planner) applySwitchSide(n string, old, np *netPlan, tr *tracker) {
 		}
 		for k, v := range newM {
 			if ov, ok := oldM[k]; !ok || ov != v {
-				t.touchMAC(sp, k)
+				touch(t.macs, sp.RemoteMACs, k)
 				sp.RemoteMACs[k] = v
 			}
 		}
 		for k := range oldM {
 			if _, ok := newM[k]; !ok {
-				t.touchMAC(sp, k)
+				touch(t.macs, sp.RemoteMACs, k)
 				delete(sp.RemoteMACs, k)
 			}
 		}
@@ -302,7 +302,7 @@ func (p *Planner) applySwitchSide(n string, old, np *netPlan, tr *tracker) {
 		}
 		for _, ks := range [][]BindingKey{oldB, newB} {
 			for _, k := range ks {
-				t.touchBinding(sp, k)
+				touch(t.bindings, sp.Bindings, k)
 				// Two networks on one (port, VLAN) — possible when two
 				// gateways share an interface — cannot both be bridged: the
 				// lowest network id wins, whatever the order of events.
@@ -334,12 +334,7 @@ func (p *Planner) applyHostSide(n string, old, np *netPlan, tr *tracker) {
 		}
 	}
 	for h := range hosts {
-		hp := p.hostPlans[h]
-		if hp == nil {
-			x := NewHostPlan(h)
-			hp = &x
-			p.hostPlans[h] = hp
-		}
+		hp := p.hostPlan(h)
 		tr.touchHost(hp, n)
 		ifs, ok := []string(nil), false
 		if np != nil {

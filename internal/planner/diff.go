@@ -10,24 +10,29 @@ import (
 // are left out; the plans' switch names are not compared.
 func DiffSwitch(old, new SwitchPlan) SwitchDelta {
 	var d SwitchDelta
-	d.UpsertLogicalSwitches, d.DeleteLogicalSwitches = diffMap(old.LogicalSwitches, new.LogicalSwitches,
-		func(a, b LogicalSwitch) bool { return a == b }, func(_ string, v LogicalSwitch) LogicalSwitch { return v })
-	d.UpsertBindings, d.DeleteBindings = diffMap(old.Bindings, new.Bindings,
-		func(a, b string) bool { return a == b },
-		func(k BindingKey, ls string) Binding { return Binding{Port: k.Port, VLAN: k.VLAN, LogicalSwitch: ls} })
-	d.UpsertRemoteMACs, d.DeleteRemoteMACs = diffMap(old.RemoteMACs, new.RemoteMACs,
-		func(a, b RemoteMAC) bool { return a == b }, func(_ MACKey, v RemoteMAC) RemoteMAC { return v })
-	d.UpsertMcastRemotes, d.DeleteMcastRemotes = diffMap(old.McastRemotes, new.McastRemotes,
-		mcastEqual, func(_ string, v McastRemote) McastRemote { return v })
+	d.UpsertLogicalSwitches, d.DeleteLogicalSwitches = diffMap(old.LogicalSwitches, new.LogicalSwitches, equal, value)
+	d.UpsertBindings, d.DeleteBindings = diffMap(old.Bindings, new.Bindings, equal, bindingRow)
+	d.UpsertRemoteMACs, d.DeleteRemoteMACs = diffMap(old.RemoteMACs, new.RemoteMACs, equal, value)
+	d.UpsertMcastRemotes, d.DeleteMcastRemotes = diffMap(old.McastRemotes, new.McastRemotes, mcastEqual, value)
 	sortSwitchDelta(&d)
 	return d
+}
+
+// equal compares plan rows of comparable types.
+func equal[V comparable](a, b V) bool { return a == b }
+
+// value is the row of a table whose values are the rows.
+func value[K comparable, V any](_ K, v V) V { return v }
+
+// bindingRow is the row of a binding: its key and its logical switch.
+func bindingRow(k BindingKey, ls string) Binding {
+	return Binding{Port: k.Port, VLAN: k.VLAN, LogicalSwitch: ls}
 }
 
 // DiffHost returns the delta that turns old into new.
 func DiffHost(old, new HostPlan) HostDelta {
 	var d HostDelta
-	d.UpsertNetworks, d.DeleteNetworks = diffMap(old.Networks, new.Networks,
-		hostNetworkEqual, func(_ string, v HostNetwork) HostNetwork { return v })
+	d.UpsertNetworks, d.DeleteNetworks = diffMap(old.Networks, new.Networks, hostNetworkEqual, value)
 	sortHostDelta(&d)
 	return d
 }

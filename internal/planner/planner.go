@@ -186,29 +186,33 @@ func New(cfg Config, inv Inventory) (*Planner, error) {
 	}
 	p := &Planner{cfg: cfg, defRep: def, switchRep: per}
 	p.reset()
-	for _, g := range inv.Gateways {
-		p.UpsertGateway(g)
-	}
-	for _, c := range inv.Connections {
-		p.UpsertConnection(c)
-	}
-	for _, n := range inv.Networks {
-		p.UpsertNetwork(n)
-	}
-	for _, pt := range inv.Ports {
-		p.UpsertPort(pt)
-	}
-	for _, h := range inv.Hosts {
-		p.UpsertHost(h)
-	}
-	for _, s := range inv.Switches {
-		p.UpsertSwitch(s)
-	}
-	for _, m := range inv.LocalMACs {
-		p.UpsertLocalMAC(m)
-	}
+	upsertAll(inv.Gateways, p.UpsertGateway)
+	upsertAll(inv.Connections, p.UpsertConnection)
+	upsertAll(inv.Networks, p.UpsertNetwork)
+	upsertAll(inv.Ports, p.UpsertPort)
+	upsertAll(inv.Hosts, p.UpsertHost)
+	upsertAll(inv.Switches, p.UpsertSwitch)
+	upsertAll(inv.LocalMACs, p.UpsertLocalMAC)
 	p.flush(nil)
 	return p, nil
+}
+
+// upsertAll stages every item with upsert.
+func upsertAll[T any](items []T, upsert func(T)) {
+	for _, x := range items {
+		upsert(x)
+	}
+}
+
+// hostPlan returns the plan of host h, created empty if it has none.
+func (p *Planner) hostPlan(h string) *HostPlan {
+	hp := p.hostPlans[h]
+	if hp == nil {
+		x := NewHostPlan(h)
+		hp = &x
+		p.hostPlans[h] = hp
+	}
+	return hp
 }
 
 // replicationOf returns the replication of switch sw.

@@ -213,7 +213,7 @@ func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 		}
 		for sw := range np.bindings {
 			sp := p.swPlans[sw]
-			tr.sw(sw).touchMAC(sp, k)
+			touch(tr.sw(sw).macs, sp.RemoteMACs, k)
 			if has {
 				sp.RemoteMACs[k] = row
 			} else {
@@ -230,7 +230,7 @@ func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 				continue
 			}
 			sp := p.swPlans[sw]
-			tr.sw(sw).touchMcast(sp, n)
+			touch(tr.sw(sw).mcast, sp.McastRemotes, n)
 			if np.mcast != nil {
 				sp.McastRemotes[n] = *np.mcast
 			} else {
@@ -239,12 +239,7 @@ func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 		}
 	}
 	for h := range t.hosts {
-		hp := p.hostPlans[h]
-		if hp == nil {
-			x := NewHostPlan(h)
-			hp = &x
-			p.hostPlans[h] = hp
-		}
+		hp := p.hostPlan(h)
 		tr.touchHost(hp, n)
 		if _, ok := np.hostPorts[h]; !ok {
 			delete(np.hostIfs, h)

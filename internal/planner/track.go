@@ -24,10 +24,11 @@ func newTracker() *tracker {
 	return &tracker{switches: map[string]*swTouch{}, hosts: map[string]map[string]prev[HostNetwork]{}}
 }
 
-// sw returns the switch's record, nil (recording nothing) when tr is nil.
-func (tr *tracker) sw(name string) *swTouch {
+// sw returns the switch's record; when tr is nil, one of nil maps, which
+// records nothing.
+func (tr *tracker) sw(name string) swTouch {
 	if tr == nil {
-		return nil
+		return swTouch{}
 	}
 	t := tr.switches[name]
 	if t == nil {
@@ -39,37 +40,18 @@ func (tr *tracker) sw(name string) *swTouch {
 		}
 		tr.switches[name] = t
 	}
-	return t
+	return *t
 }
 
+// touch records row k of cur in seen unless seen has it already (or is nil:
+// no tracker).
 func touch[K comparable, V any](seen map[K]prev[V], cur map[K]V, k K) {
+	if seen == nil {
+		return
+	}
 	if _, ok := seen[k]; !ok {
 		v, ok := cur[k]
 		seen[k] = prev[V]{v: v, ok: ok}
-	}
-}
-
-func (t *swTouch) touchLS(sp *SwitchPlan, k string) {
-	if t != nil {
-		touch(t.ls, sp.LogicalSwitches, k)
-	}
-}
-
-func (t *swTouch) touchBinding(sp *SwitchPlan, k BindingKey) {
-	if t != nil {
-		touch(t.bindings, sp.Bindings, k)
-	}
-}
-
-func (t *swTouch) touchMAC(sp *SwitchPlan, k MACKey) {
-	if t != nil {
-		touch(t.macs, sp.RemoteMACs, k)
-	}
-}
-
-func (t *swTouch) touchMcast(sp *SwitchPlan, k string) {
-	if t != nil {
-		touch(t.mcast, sp.McastRemotes, k)
 	}
 }
 
@@ -90,32 +72,20 @@ func (tr *tracker) touchHost(hp *HostPlan, network string) {
 func (tr *tracker) result(p *Planner) Result {
 	r := Result{Switches: map[string]SwitchDelta{}, Hosts: map[string]HostDelta{}}
 	for name, t := range tr.switches {
-		sp := p.swPlans[name]
-		if sp == nil {
-			e := NewSwitchPlan(name)
-			sp = &e
-		}
+		sp := planOr(p.swPlans, name, NewSwitchPlan)
 		var d SwitchDelta
-		d.UpsertLogicalSwitches, d.DeleteLogicalSwitches = changed(t.ls, sp.LogicalSwitches,
-			func(a, b LogicalSwitch) bool { return a == b }, func(_ string, v LogicalSwitch) LogicalSwitch { return v })
-		d.UpsertBindings, d.DeleteBindings = changed(t.bindings, sp.Bindings,
-			func(a, b string) bool { return a == b },
-			func(k BindingKey, ls string) Binding { return Binding{Port: k.Port, VLAN: k.VLAN, LogicalSwitch: ls} })
-		d.UpsertRemoteMACs, d.DeleteRemoteMACs = changed(t.macs, sp.RemoteMACs,
-			func(a, b RemoteMAC) bool { return a == b }, func(_ MACKey, v RemoteMAC) RemoteMAC { return v })
-		d.UpsertMcastRemotes, d.DeleteMcastRemotes = changed(t.mcast, sp.McastRemotes,
-			mcastEqual, func(_ string, v McastRemote) McastRemote { return cloneMcast(v) })
+		d.UpsertLogicalSwitches, d.DeleteLogicalSwitches = changed(t.ls, sp.LogicalSwitches, equal, value)
+		d.UpsertBindings, d.DeleteBindings = changed(t.bindings, sp.Bindings, equal, bindingRow)
+		d.UpsertRemoteMACs, d.DeleteRemoteMACs = changed(t.macs, sp.RemoteMACs, equal, value)
+		d.UpsertMcastRemotes, d.DeleteMcastRemotes = changed(t.mcast, sp.McastRemotes, mcastEqual,
+			func(_ string, v McastRemote) McastRemote { return cloneMcast(v) })
 		if !d.Empty() {
 			sortSwitchDelta(&d)
 			r.Switches[name] = d
 		}
 	}
 	for name, seen := range tr.hosts {
-		hp := p.hostPlans[name]
-		if hp == nil {
-			e := NewHostPlan(name)
-			hp = &e
-		}
+		hp := planOr(p.hostPlans, name, NewHostPlan)
 		var d HostDelta
 		d.UpsertNetworks, d.DeleteNetworks = changed(seen, hp.Networks,
 			hostNetworkEqual, func(_ string, v HostNetwork) HostNetwork { return cloneHostNetwork(v) })
@@ -125,6 +95,16 @@ func (tr *tracker) result(p *Planner) Result {
 		}
 	}
 	return r
+}
+
+// planOr returns plans[name], or a new empty plan for a plan already
+// dropped for being empty (it is not added to plans).
+func planOr[P any](plans map[string]*P, name string, empty func(string) P) *P {
+	if p := plans[name]; p != nil {
+		return p
+	}
+	e := empty(name)
+	return &e
 }
 
 func changed[K comparable, V, R any](seen map[K]prev[V], cur map[K]V, eq func(a, b V) bool, row func(K, V) R) ([]R, []K) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -59,11 +60,8 @@ func TestMetricsEmbeddedAgents(t *testing.T) {
 		"l2gw_api_requests_total",
 		"go_goroutines",
 	}
-	deadline := time.Now().Add(30 * time.Second)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	testenv.Eventually(t, 30*time.Second, "GET /metrics has every metric", func() (bool, string) {
 		body := get(t, client, "http://"+addr+"/metrics")
 		var missing []string
 		for _, w := range want {
@@ -71,14 +69,8 @@ func TestMetricsEmbeddedAgents(t *testing.T) {
 				missing = append(missing, w)
 			}
 		}
-		if len(missing) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /metrics lacks %q within 30s:\n%s", missing, body)
-		}
-		<-tick.C
-	}
+		return len(missing) == 0, fmt.Sprintf("lacks %q:\n%s", missing, body)
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v; want nil after cancel", err)

@@ -55,25 +55,24 @@ func (c *objCache) apply(d *cacheDelta) {
 		return
 	}
 	if len(d.gwPut)+len(d.gwDel) > 0 {
-		gws := slices.Clone(c.gws)
-		for _, g := range d.gwPut {
-			gws = upsert(gws, g, func(x model.Gateway) string { return x.ID })
-		}
-		for _, id := range d.gwDel {
-			gws = remove(gws, id, func(x model.Gateway) string { return x.ID })
-		}
-		c.gws = gws
+		c.gws = applied(c.gws, d.gwPut, d.gwDel, func(x model.Gateway) string { return x.ID })
 	}
 	if len(d.connPut)+len(d.connDel) > 0 {
-		conns := slices.Clone(c.conns)
-		for _, x := range d.connPut {
-			conns = upsert(conns, x, func(x model.Connection) string { return x.ID })
-		}
-		for _, id := range d.connDel {
-			conns = remove(conns, id, func(x model.Connection) string { return x.ID })
-		}
-		c.conns = conns
+		c.conns = applied(c.conns, d.connPut, d.connDel, func(x model.Connection) string { return x.ID })
 	}
+}
+
+// applied returns a copy of s, sorted by key, with put upserted and the
+// keys del removed (s itself is never modified: readers may hold it).
+func applied[T any](s, put []T, del []string, key func(T) string) []T {
+	s = slices.Clone(s)
+	for _, v := range put {
+		s = upsert(s, v, key)
+	}
+	for _, k := range del {
+		s = remove(s, k, key)
+	}
+	return s
 }
 
 func upsert[T any](s []T, v T, key func(T) string) []T {

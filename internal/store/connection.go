@@ -318,14 +318,7 @@ func insertBindingRows(ctx context.Context, w *wtx, connID string, rows []bindin
 }
 
 func (s *sqlStore) GetConnection(ctx context.Context, id string) (model.Connection, error) {
-	cs, err := s.ListConnections(ctx, Query{IDs: []string{id}})
-	if err != nil {
-		return model.Connection{}, err
-	}
-	if len(cs) == 0 {
-		return model.Connection{}, connectionNotFound()
-	}
-	return cs[0], nil
+	return byID(ctx, id, s.ListConnections, func(string) error { return connectionNotFound() })
 }
 
 func (s *sqlStore) ListConnections(ctx context.Context, q Query) ([]model.Connection, error) {
@@ -369,14 +362,8 @@ func listConnections(ctx context.Context, d db, q Query) ([]model.Connection, er
 func (s *sqlStore) DeleteConnection(ctx context.Context, id string) error {
 	_, err := s.write(ctx, func(w *wtx) error {
 		// The bindings go with it (ON DELETE CASCADE; SQLite runs with foreign_keys on).
-		res, err := w.exec(ctx, `DELETE FROM connections WHERE id = $1`, id)
-		if err != nil {
-			return fmt.Errorf("delete connection: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("delete connection: %w", err)
-		} else if n == 0 {
-			return connectionNotFound()
+		if err := deleteByID(ctx, w, "connections", id, connectionNotFound()); err != nil {
+			return err
 		}
 		w.change(KindConnection, id, OpDelete)
 		w.delConnection(id)

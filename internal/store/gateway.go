@@ -137,20 +137,7 @@ func insertInterfaces(ctx context.Context, w *wtx, d model.Device) error {
 }
 
 func (s *sqlStore) GetGateway(ctx context.Context, id string) (model.Gateway, error) {
-	var gws []model.Gateway
-	var err error
-	if s.cache != nil {
-		gws, err = s.cache.listGateways(ctx, s, Query{IDs: []string{id}})
-	} else {
-		gws, err = listGateways(ctx, s.reader(), Query{IDs: []string{id}})
-	}
-	if err != nil {
-		return model.Gateway{}, err
-	}
-	if len(gws) == 0 {
-		return model.Gateway{}, gatewayNotFound(id)
-	}
-	return gws[0], nil
+	return byID(ctx, id, s.ListGateways, gatewayNotFound)
 }
 
 func (s *sqlStore) ListGateways(ctx context.Context, q Query) ([]model.Gateway, error) {
@@ -210,14 +197,7 @@ func listGateways(ctx context.Context, d db, q Query) ([]model.Gateway, error) {
 	if len(gws) == 0 {
 		return gws, nil
 	}
-	var dw where
-	if filtered && len(gws) <= 200 {
-		ids := make([]string, len(gws))
-		for i, g := range gws {
-			ids[i] = g.ID
-		}
-		dw.in("d.gateway_id", ids)
-	}
+	dw := childrenOf(filtered, gws, "d.gateway_id", func(g model.Gateway) string { return g.ID })
 	rows, err = d.query(ctx, `SELECT d.gateway_id, d.id, d.name, COALESCE(i.name, ''), COALESCE(i.segmentation_ids, '')
 		FROM gateway_devices d LEFT JOIN gateway_interfaces i ON i.device_id = d.id`+dw.String()+
 		` ORDER BY d.gateway_id, d.position, i.position`, dw.args...)
@@ -351,14 +331,8 @@ func (s *sqlStore) DeleteGateway(ctx context.Context, id string) error {
 		if n > 0 {
 			return model.NewFault(model.ErrInUse, "L2GatewayInUse", "L2 Gateway '%s' still has active mappings with one or more neutron networks.", id)
 		}
-		res, err := w.exec(ctx, `DELETE FROM gateways WHERE id = $1`, id)
-		if err != nil {
-			return fmt.Errorf("delete gateway: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("delete gateway: %w", err)
-		} else if n == 0 {
-			return gatewayNotFound(id)
+		if err := deleteByID(ctx, w, "gateways", id, gatewayNotFound(id)); err != nil {
+			return err
 		}
 		w.change(KindGateway, id, OpDelete)
 		w.delGateway(id)

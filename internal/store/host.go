@@ -57,14 +57,7 @@ func insertHost(ctx context.Context, w *wtx, h model.Host) error {
 }
 
 func (s *sqlStore) GetHost(ctx context.Context, id string) (model.Host, error) {
-	hs, err := listHosts(ctx, s.reader(), Query{IDs: []string{id}})
-	if err != nil {
-		return model.Host{}, err
-	}
-	if len(hs) == 0 {
-		return model.Host{}, hostNotFound(id)
-	}
-	return hs[0], nil
+	return byID(ctx, id, s.ListHosts, hostNotFound)
 }
 
 func (s *sqlStore) ListHosts(ctx context.Context, q Query) ([]model.Host, error) {
@@ -133,14 +126,8 @@ func (s *sqlStore) UpdateHost(ctx context.Context, h model.Host) (model.Host, er
 
 func (s *sqlStore) DeleteHost(ctx context.Context, id string) error {
 	_, err := s.write(ctx, func(w *wtx) error {
-		res, err := w.exec(ctx, `DELETE FROM hosts WHERE id = $1`, id)
-		if err != nil {
-			return fmt.Errorf("delete host: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("delete host: %w", err)
-		} else if n == 0 {
-			return hostNotFound(id)
+		if err := deleteByID(ctx, w, "hosts", id, hostNotFound(id)); err != nil {
+			return err
 		}
 		w.change(KindHost, id, OpDelete)
 		return nil

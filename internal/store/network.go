@@ -126,14 +126,7 @@ func usedVNIs(ctx context.Context, w *wtx, lo, hi int) (map[int]bool, error) {
 }
 
 func (s *sqlStore) GetNetwork(ctx context.Context, id string) (model.Network, error) {
-	ns, err := listNetworks(ctx, s.reader(), Query{IDs: []string{id}})
-	if err != nil {
-		return model.Network{}, err
-	}
-	if len(ns) == 0 {
-		return model.Network{}, networkNotFound(id)
-	}
-	return ns[0], nil
+	return byID(ctx, id, s.ListNetworks, networkNotFound)
 }
 
 func (s *sqlStore) ListNetworks(ctx context.Context, q Query) ([]model.Network, error) {

@@ -126,14 +126,7 @@ func insertPortLists(ctx context.Context, w *wtx, p model.Port) error {
 }
 
 func (s *sqlStore) GetPort(ctx context.Context, id string) (model.Port, error) {
-	ps, err := listPorts(ctx, s.reader(), Query{IDs: []string{id}})
-	if err != nil {
-		return model.Port{}, err
-	}
-	if len(ps) == 0 {
-		return model.Port{}, portNotFound(id)
-	}
-	return ps[0], nil
+	return byID(ctx, id, s.ListPorts, portNotFound)
 }
 
 func (s *sqlStore) ListPorts(ctx context.Context, q Query) ([]model.Port, error) {
@@ -175,14 +168,7 @@ func listPorts(ctx context.Context, d db, q Query) ([]model.Port, error) {
 	if len(out) == 0 {
 		return out, nil
 	}
-	var sub where
-	if filtered && len(out) <= 200 {
-		ids := make([]string, len(out))
-		for i, p := range out {
-			ids[i] = p.ID
-		}
-		sub.in("port_id", ids)
-	}
+	sub := childrenOf(filtered, out, "port_id", func(p model.Port) string { return p.ID })
 	if err := scanRows(ctx, d, `SELECT port_id, subnet_id, ip_address FROM port_fixed_ips`+sub.String()+` ORDER BY port_id, position`, sub.args, func(sc func(...any) error) error {
 		var id string
 		var f model.FixedIP
@@ -288,14 +274,8 @@ func (s *sqlStore) UpdatePort(ctx context.Context, p model.Port) (model.Port, er
 
 func (s *sqlStore) DeletePort(ctx context.Context, id string) error {
 	_, err := s.write(ctx, func(w *wtx) error {
-		res, err := w.exec(ctx, `DELETE FROM ports WHERE id = $1`, id)
-		if err != nil {
-			return fmt.Errorf("delete port: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("delete port: %w", err)
-		} else if n == 0 {
-			return portNotFound(id)
+		if err := deleteByID(ctx, w, "ports", id, portNotFound(id)); err != nil {
+			return err
 		}
 		w.change(KindPort, id, OpDelete)
 		return nil

@@ -161,43 +161,44 @@ func (d db) prepared(ctx context.Context, text string) *sql.Stmt {
 	}
 }
 
+// unprepared is what the pool, a transaction and the writer connection
+// have in common: running a statement from its text.
+type unprepared interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// unprepared is where d runs statements that are not prepared.
+func (d db) unprepared() unprepared {
+	switch {
+	case d.conn != nil:
+		return d.conn
+	case d.tx != nil:
+		return d.tx
+	}
+	return d.pool
+}
+
 func (d db) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
 	if st := d.prepared(ctx, text); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	switch {
-	case d.conn != nil:
-		return d.conn.QueryContext(ctx, text, args...)
-	case d.tx != nil:
-		return d.tx.QueryContext(ctx, text, args...)
-	}
-	return d.pool.QueryContext(ctx, text, args...)
+	return d.unprepared().QueryContext(ctx, text, args...)
 }
 
 func (d db) queryRow(ctx context.Context, text string, args ...any) *sql.Row {
 	if st := d.prepared(ctx, text); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	switch {
-	case d.conn != nil:
-		return d.conn.QueryRowContext(ctx, text, args...)
-	case d.tx != nil:
-		return d.tx.QueryRowContext(ctx, text, args...)
-	}
-	return d.pool.QueryRowContext(ctx, text, args...)
+	return d.unprepared().QueryRowContext(ctx, text, args...)
 }
 
 func (d db) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
 	if st := d.prepared(ctx, text); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	switch {
-	case d.conn != nil:
-		return d.conn.ExecContext(ctx, text, args...)
-	case d.tx != nil:
-		return d.tx.ExecContext(ctx, text, args...)
-	}
-	return d.pool.ExecContext(ctx, text, args...)
+	return d.unprepared().ExecContext(ctx, text, args...)
 }
 
 // readTx runs fn in one read transaction (a consistent snapshot).
@@ -639,6 +640,25 @@ func (w *where) in(col string, vals []string) {
 	w.conds = append(w.conds, col+" IN ("+strings.Join(ph, ", ")+")")
 }
 
+// maxParentKeys bounds the parents a query of their children names: past
+// it, reading every child costs less than a long IN list.
+const maxParentKeys = 200
+
+// childrenOf is the WHERE clause of a query of parents' children (ports'
+// fixed IPs, gateways' devices): col IN the parents' keys when the parents
+// were filtered and are few, else no condition (all children).
+func childrenOf[T any](filtered bool, parents []T, col string, key func(T) string) where {
+	var w where
+	if filtered && len(parents) <= maxParentKeys {
+		keys := make([]string, len(parents))
+		for i, p := range parents {
+			keys[i] = key(p)
+		}
+		w.in(col, keys)
+	}
+	return w
+}
+
 func (w *where) cond(c string, v any) {
 	w.conds = append(w.conds, strings.Replace(c, "?", w.arg(v), 1))
 }
@@ -666,3 +686,33 @@ func (w *where) tail(col string, q Query) string {
 }
 
 var _ Store = (*sqlStore)(nil)
+
+// byID returns the one item list finds for a query by id, or notFound(id).
+func byID[T any](ctx context.Context, id string, list func(context.Context, Query) ([]T, error), notFound func(string) error) (T, error) {
+	items, err := list(ctx, Query{IDs: []string{id}})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	if len(items) == 0 {
+		var zero T
+		return zero, notFound(id)
+	}
+	return items[0], nil
+}
+
+// deleteByID deletes the row id of table (its dependants go by ON DELETE
+// CASCADE), failing with notFound when there is none.
+func deleteByID(ctx context.Context, w *wtx, table, id string, notFound error) error {
+	res, err := w.exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			return notFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("delete from %s: %w", table, err)
+	}
+	return nil
+}

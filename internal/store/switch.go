@@ -105,14 +105,7 @@ func listSwitchRows(ctx context.Context, d db, q Query) ([]swRow, error) {
 	if len(out) == 0 {
 		return out, nil
 	}
-	var sub where
-	if filtered && len(out) <= 200 {
-		names := make([]string, len(out))
-		for i, r := range out {
-			names[i] = r.Name
-		}
-		sub.in("switch_name", names)
-	}
+	sub := childrenOf(filtered, out, "switch_name", func(r swRow) string { return r.Name })
 	err = scanRows(ctx, d, `SELECT switch_name, name, description, fault_status FROM switch_ports`+sub.String()+` ORDER BY switch_name, position`, sub.args,
 		func(sc func(...any) error) error {
 			var sw, fault string

@@ -1,11 +1,10 @@
 package testenv
 
 import (
-	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,8 +19,8 @@ import (
 )
 
 // BuildL2GWInto compiles ./cmd/l2gw of this source tree into dir and returns
-// the binary's path. It needs no *testing.T, for tools that build the binary
-// outside a test (bench/traffic via test/e2e).
+// the binary's path. It needs no *testing.T, for the bench programs, which
+// build the binary outside a test.
 func BuildL2GWInto(dir string) (string, error) {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
@@ -93,8 +92,8 @@ func removeStaleBuilds() {
 	}
 }
 
-// ListenAddr returns the address in an `l2gw server` JSON log line whose
-// msg is "listening" (internal/server logs it once the socket is bound).
+// ListenAddr returns the address in an l2gw JSON log line whose msg is
+// "listening" (internal/server logs it once the socket is bound).
 func ListenAddr(line []byte) (string, bool) {
 	var rec struct{ Msg, Addr string }
 	if json.Unmarshal(line, &rec) != nil || rec.Msg != "listening" || rec.Addr == "" {
@@ -103,180 +102,87 @@ func ListenAddr(line []byte) (string, bool) {
 	return rec.Addr, true
 }
 
-// maxLogDump bounds the log tail printed for a failed test.
-const maxLogDump = 256 << 10
-
-// L2GW is a running l2gw process started by StartL2GW. Its stderr (the JSON
-// log) is kept and printed when the test fails.
+// L2GW is a running l2gw process started by StartL2GW. Its output (the
+// JSON log) is kept and printed when the test fails.
 type L2GW struct {
-	Name string
-	cmd  *exec.Cmd
-	done chan error  // the exit status; whoever reads it puts it back
-	addr chan string // the first "listening" address
-
-	mu   sync.Mutex
-	logs strings.Builder
+	*Proc
 }
 
 // StartL2GW runs bin with args (an l2gw sub-command and its flags) as the
 // process name, with every L2GW_* variable removed from its environment so
-// only the flags configure it. At cleanup a process still running gets
-// SIGTERM and, after 10 s, SIGKILL (by its PID); its log is printed if the
-// test failed.
+// only the flags configure it. At cleanup a process still running is
+// stopped (SIGTERM, SIGKILL after 10 s); its log is printed if the test
+// failed.
 func StartL2GW(t testing.TB, name, bin string, args ...string) *L2GW {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "L2GW_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	stderr, err := cmd.StderrPipe()
+	p, err := StartProc(ProcConfig{Name: name, DropEnv: "L2GW_"}, bin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &L2GW{Name: name, cmd: cmd, done: make(chan error, 1), addr: make(chan string, 1)}
-	logsDone := make(chan struct{})
-	go func() { // owned by p: ends when the process closes stderr
-		defer close(logsDone)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.logs.Write(sc.Bytes())
-			p.logs.WriteByte('\n')
-			p.mu.Unlock()
-			if a, ok := ListenAddr(sc.Bytes()); ok {
-				select {
-				case p.addr <- a:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr) // a line over 1 MiB: keep the pipe drained
-	}()
-	go func() { // owned by p: ends when the process does
-		<-logsDone
-		p.done <- cmd.Wait()
-	}()
 	t.Cleanup(func() {
-		if p.Running() {
-			_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
-			select {
-			case err := <-p.done:
-				p.done <- err
-			case <-time.After(10 * time.Second):
-				_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
-			}
-		}
-		err := <-p.done
-		p.done <- err
+		_ = p.Stop()
 		if t.Failed() {
 			t.Logf("%s log:\n%s", name, p.Logs())
 		}
 	})
-	return p
-}
-
-// Logs returns what the process has logged so far (the last 256 KiB).
-func (p *L2GW) Logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.logs.String()
-	if len(s) > maxLogDump {
-		s = "...\n" + s[len(s)-maxLogDump:]
-	}
-	return s
+	return &L2GW{p}
 }
 
 // Listening waits up to 30 s for the address of the process's "listening"
 // log line and fails the test if the process exits first.
 func (p *L2GW) Listening(t testing.TB) string {
 	t.Helper()
-	select {
-	case a := <-p.addr:
-		return a
-	case err := <-p.done:
-		p.done <- err
-		t.Fatalf("%s exited before listening: %v", p.Name, err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not log its listen address within 30s", p.Name)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	a, err := p.Addr(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return ""
+	return a
 }
 
 // Terminate sends SIGTERM and fails the test unless the process exits with
 // status 0 within 20 s.
 func (p *L2GW) Terminate(t testing.TB) {
 	t.Helper()
-	if err := syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		p.done <- err
-		if err != nil {
-			t.Fatalf("%s exit after SIGTERM: %v; want status 0", p.Name, err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s did not stop within 20s of SIGTERM", p.Name)
-	}
+	p.signalWait(t, syscall.SIGTERM, true)
 }
 
 // Kill sends SIGKILL, as a crash would, and waits until the process is gone.
 func (p *L2GW) Kill(t testing.TB) {
 	t.Helper()
-	if err := syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		p.done <- err
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s did not die within 20s of SIGKILL", p.Name)
-	}
+	p.signalWait(t, syscall.SIGKILL, false)
 }
 
-// Running reports whether the process has not exited yet.
-func (p *L2GW) Running() bool {
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return false
-	default:
-		return true
+// signalWait sends sig and waits up to 20 s for the process to exit, with
+// status 0 when clean.
+func (p *L2GW) signalWait(t testing.TB, sig syscall.Signal, clean bool) {
+	t.Helper()
+	if err := p.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Wait(20 * time.Second)
+	if p.Running() {
+		t.Fatalf("%s after %v: %v", p.Name, sig, err)
+	}
+	if clean && err != nil {
+		t.Fatalf("%s exit after %v: %v; want status 0", p.Name, sig, err)
 	}
 }
 
 // StartServer runs `l2gw server --bind 127.0.0.1:0` with args added, waits
-// for its "listening" line and for /healthz to answer 200, and returns the
-// process and its base URL ("http://127.0.0.1:PORT").
+// for its "listening" line and for /healthz to answer 200 (10 s), and
+// returns the process and its base URL ("http://127.0.0.1:PORT").
 func StartServer(t testing.TB, bin string, args ...string) (*L2GW, string) {
 	t.Helper()
 	p := StartL2GW(t, "l2gw server", bin, append([]string{"server", "--bind", "127.0.0.1:0"}, args...)...)
 	url := "http://" + p.Listening(t)
 	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		res, err := hc.Get(url + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return p, url
-			}
-			err = fmt.Errorf("status %d", res.StatusCode)
-		}
-		if !p.Running() {
-			t.Fatalf("%s exited before /healthz answered", p.Name)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: /healthz not ok within 10s: %v", p.Name, err)
-		}
-		<-tick.C
+	defer hc.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := WaitHealthy(ctx, hc, url, p.Proc); err != nil {
+		t.Fatal(err)
 	}
+	return p, url
 }

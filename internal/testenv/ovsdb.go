@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -127,37 +127,23 @@ func (o *OVSDB) start(t testing.TB, tcp bool) {
 	if (!tcp && o.tls == nil) || *portOf != 0 {
 		return
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	err := Poll(t.Context(), 5*time.Second, func() error {
 		b, _ := os.ReadFile(logPath)
-		if m := listeningPort.FindSubmatch(bytes.TrimPrefix(b, before)); m != nil {
-			*portOf, _ = strconv.Atoi(string(m[1]))
-			return
+		m := listeningPort.FindSubmatch(bytes.TrimPrefix(b, before))
+		if m == nil {
+			return errors.New("no listening port logged")
 		}
-		time.Sleep(10 * time.Millisecond)
+		*portOf, _ = strconv.Atoi(string(m[1]))
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ovsdb-server in %s: %v", logPath, err)
 	}
-	t.Fatalf("ovsdb-server did not report its listening port in %s", logPath)
 }
 
-// Stop kills the server (SIGTERM by PID) and waits until it has exited.
-func (o *OVSDB) Stop() {
-	b, err := os.ReadFile(o.pidfile)
-	if err != nil {
-		return
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return
-	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for i := 0; i < 500; i++ {
-		if syscall.Kill(pid, 0) != nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	os.Remove(o.pidfile)
-}
+// Stop stops the server (SIGTERM by PID, SIGKILL 5 s later) and waits
+// until it has exited.
+func (o *OVSDB) Stop() { StopPidfile(o.pidfile, 5*time.Second) }
 
 // Restart stops the server and starts it again on the same database, socket
 // and TCP (or SSL) port. With empty, the database is re-created empty first.

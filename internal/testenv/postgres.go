@@ -59,76 +59,48 @@ func StartPostgres(t testing.TB) string {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v: %s", err, out)
 	}
-	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
+	p, err := StartProc(ProcConfig{
+		Log:        filepath.Join(dir, "postgres.log"),
+		Credential: cred,
+		StopSignal: syscall.SIGINT, // PostgreSQL's "fast shutdown"
+		Grace:      20 * time.Second,
+		// A killed test binary does not leave the server behind.
+		ParentDeathSignal: syscall.SIGQUIT,
+	}, filepath.Join(PostgresBin, "postgres"), "-D", data, "-k", dir,
+		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(PostgresBin, "postgres"), "-D", data, "-k", dir,
-		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Pdeathsig: a killed test binary does not leave the server behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start postgres: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait() //nolint:errcheck // the exit status of a stopped server is not interesting
-		logf.Close()
-		close(exited)
-	}()
 	t.Cleanup(func() {
-		// SIGINT is PostgreSQL's "fast shutdown".
-		cmd.Process.Signal(syscall.SIGINT) //nolint:errcheck // it may have exited
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill() //nolint:errcheck // last resort
-			<-exited
-		}
+		_ = p.Stop() // the exit status of a stopped server is not interesting
 		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(dir, "postgres.log")); err == nil {
-				t.Logf("postgres.log:\n%s", b)
-			}
+			t.Logf("postgres.log:\n%s", p.Logs())
 		}
 	})
 	dsn := "postgres://postgres@/postgres?host=" + url.QueryEscape(dir) + "&sslmode=disable"
-	waitPostgres(t, dsn, exited, dir)
+	waitPostgres(t, dsn, p)
 	return dsn
 }
 
-func waitPostgres(t testing.TB, dsn string, exited <-chan struct{}, dir string) {
+func waitPostgres(t testing.TB, dsn string, p *Proc) {
 	t.Helper()
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-		if err == nil {
-			return
+	// The server reports readiness only by accepting connections.
+	err = Poll(t.Context(), 30*time.Second, func() error {
+		if !p.Running() {
+			return StopPolling(fmt.Errorf("postgres exited at start: %s", p.Logs()))
 		}
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
-			t.Fatalf("postgres exited at start: %s", b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("postgres not ready after 30s: %v", err)
-		}
-		// Poll with a short pause; the server reports readiness only by
-		// accepting connections.
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Millisecond):
-		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		return db.PingContext(ctx)
+	})
+	if err != nil {
+		t.Fatalf("postgres not ready: %v", err)
 	}
 }
 

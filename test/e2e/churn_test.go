@@ -258,16 +258,14 @@ func churnCheck(ctx context.Context, t *testing.T, api *client.Client, snap func
 	}
 	want := churnExpected(ctx, t, api, conns, foreign)
 	var got []string
-	deadline := time.Now().Add(churnSettle)
-	for {
-		got = snap(ctx)
-		if cmp.Equal(want, got) {
-			return
+	err := testenv.Poll(ctx, churnSettle, func() error {
+		if got = snap(ctx); !cmp.Equal(want, got) {
+			return errors.New("switch state differs")
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("switch state after %v (-want +got):\n%s", churnSettle, cmp.Diff(want, got))
-		}
-		time.Sleep(20 * time.Millisecond) // polling the switch with a deadline
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("switch state after %v (-want +got):\n%s", churnSettle, cmp.Diff(want, got))
 	}
 }
 

@@ -6,8 +6,8 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/l2gw/l2gw/internal/testenv"
@@ -90,7 +89,6 @@ type Lab struct {
 	VTEPDB string
 
 	mu     sync.Mutex
-	procs  []*Proc
 	pids   []int
 	ovsEnv []string
 }
@@ -295,118 +293,32 @@ func (l *Lab) startOVSDB(dir string, schemas map[string]string) string {
 // at cleanup (after everything started later).
 func (l *Lab) adoptPidfile(name, pidfile string) {
 	l.t.Helper()
-	b, err := os.ReadFile(pidfile)
+	pid, err := testenv.ReadPidfile(pidfile)
 	if err != nil {
-		l.t.Fatalf("%s pidfile: %v", name, err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		l.t.Fatalf("%s pidfile %s: %v", name, pidfile, err)
+		l.t.Fatalf("%s: %v", name, err)
 	}
 	l.mu.Lock()
 	l.pids = append(l.pids, pid)
 	l.mu.Unlock()
-	l.t.Cleanup(func() { stopPID(pid) })
-}
-
-// stopPID sends SIGTERM, waits up to 10 s for the process to go, then
-// SIGKILLs it. Only processes the lab started are ever passed here.
-func stopPID(pid int) {
-	if pid <= 0 {
-		return
-	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if !alive(pid) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-}
-
-// alive reports whether pid is a live (not zombie) process.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// "pid (comm) S ...": the state follows the last ')'.
-	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
-		return b[i+2] != 'Z'
-	}
-	return true
-}
-
-// Proc is a foreground process started by the lab.
-type Proc struct {
-	Name string
-	Cmd  *exec.Cmd
-	Log  string
-	done chan struct{}
-	err  error
-}
-
-// Exited reports whether the process has exited (and why).
-func (p *Proc) Exited() (bool, error) {
-	select {
-	case <-p.done:
-		return true, p.err
-	default:
-		return false, nil
-	}
-}
-
-// Stop sends SIGTERM and waits for the process (SIGKILL after 10 s).
-func (p *Proc) Stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.Cmd.Process.Kill()
-		<-p.done
-	}
+	l.t.Cleanup(func() { testenv.StopPID(pid, 10*time.Second) })
 }
 
 // Start runs name with args in the background (env added to the lab's),
 // logging to Dir/<tag>.log with its PID in Dir/<tag>.pid; it is stopped at
-// cleanup.
-func (l *Lab) Start(tag string, env []string, name string, args ...string) *Proc {
+// cleanup (SIGTERM, SIGKILL after 10 s).
+func (l *Lab) Start(tag string, env []string, name string, args ...string) *testenv.Proc {
 	l.t.Helper()
-	logPath := filepath.Join(l.Dir, tag+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	p, err := testenv.StartProc(testenv.ProcConfig{
+		Name: tag, Env: append(slices.Clone(l.ovsEnv), env...), Log: filepath.Join(l.Dir, tag+".log"),
+	}, name, args...)
 	if err != nil {
-		l.t.Fatalf("log of %s: %v", tag, err)
+		l.t.Fatalf("%v", err)
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(append(os.Environ(), l.ovsEnv...), env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	fmt.Fprintf(f, "# %s %s\n", name, strings.Join(args, " "))
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		l.t.Fatalf("start %s: %v", tag, err)
-	}
-	p := &Proc{Name: tag, Cmd: cmd, Log: logPath, done: make(chan struct{})}
-	go func() { // owned by p: ends when the process does
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	_ = os.WriteFile(filepath.Join(l.Dir, tag+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(l.Dir, tag+".pid"), []byte(strconv.Itoa(p.PID)+"\n"), 0o644)
 	l.mu.Lock()
-	l.procs = append(l.procs, p)
-	l.pids = append(l.pids, cmd.Process.Pid)
+	l.pids = append(l.pids, p.PID)
 	l.mu.Unlock()
-	l.t.Cleanup(p.Stop)
+	l.t.Cleanup(func() { _ = p.Stop() })
 	return p
 }
 
@@ -461,7 +373,7 @@ func (l *Lab) startSoftVTEP() {
 // has registered itself with both ports.
 func (l *Lab) waitSwitchRegistered() {
 	l.t.Helper()
-	err := Poll(30*time.Second, func() error {
+	err := testenv.Poll(context.Background(), 30*time.Second, func() error {
 		out, err := l.run("vtep-ctl", "--db=unix:"+l.VTEPDB, "list-ports", SwitchName)
 		if err != nil {
 			return fmt.Errorf("vtep-ctl list-ports: %v: %s", err, out)
@@ -488,9 +400,11 @@ func (l *Lab) startControl() {
 	l.t.Helper()
 	data := filepath.Join(l.Dir, "server")
 	srv := l.Start("server", nil, l.Bin, "server", "--bind", "127.0.0.1:0", "--data-dir", data)
-	addr, err := waitListening(srv, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	addr, err := srv.Addr(ctx)
+	cancel()
 	if err != nil {
-		l.t.Fatalf("l2gw server: %v", err)
+		l.t.Fatalf("%v", err)
 	}
 	l.URL = "http://" + addr
 	l.Start("switch-agent", nil, l.Bin, "switch-agent", "--server", l.URL, "--switch", "unix:"+l.VTEPDB,
@@ -500,56 +414,6 @@ func (l *Lab) startControl() {
 	} {
 		l.Start("host-agent-"+h.name, nil, l.Bin, "host-agent", "--server", l.URL, "--host", h.name,
 			"--vtep-ip", h.ip, "--netns", h.ns, "--log-level", "debug")
-	}
-}
-
-// waitListening reads the server's JSON log until its "listening" line.
-func waitListening(p *Proc, timeout time.Duration) (string, error) {
-	var addr string
-	err := Poll(timeout, func() error {
-		if done, err := p.Exited(); done {
-			return &pollStop{fmt.Errorf("exited before listening: %v", err)}
-		}
-		f, err := os.Open(p.Log)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if a, ok := testenv.ListenAddr(sc.Bytes()); ok {
-				addr = a
-				return nil
-			}
-		}
-		return fmt.Errorf("no listening line in %s", p.Log)
-	})
-	return addr, err
-}
-
-// pollStop ends a Poll early with its error.
-type pollStop struct{ err error }
-
-func (p *pollStop) Error() string { return p.err.Error() }
-
-// Poll calls fn until it returns nil or the timeout passes (or fn returns a
-// *pollStop), pausing briefly between calls, and returns the last error.
-func Poll(timeout time.Duration, fn func() error) error {
-	deadline := time.Now().Add(timeout)
-	pause := 10 * time.Millisecond
-	for {
-		err := fn()
-		if err == nil {
-			return nil
-		}
-		if ps, ok := err.(*pollStop); ok {
-			return ps.err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %v: %w", timeout, err)
-		}
-		time.Sleep(pause)
-		pause = min(2*pause, 200*time.Millisecond)
 	}
 }
 
@@ -615,7 +479,3 @@ func (l *Lab) PingUntil(from Endpoint, ip string, timeout time.Duration) error {
 		}
 	}
 }
-
-// BuildL2GW compiles ./cmd/l2gw of this source tree into dir (tests use
-// testenv.BuildL2GW, which builds once per test binary).
-func BuildL2GW(dir string) (string, error) { return testenv.BuildL2GWInto(dir) }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -135,7 +136,7 @@ func seedWorkflow(t *testing.T, lab *Lab) {
 	}
 
 	lab.MustCLI("l2-gateway-connection-delete", connID)
-	if err := Poll(15*time.Second, func() error {
+	if err := testenv.Poll(context.Background(), 15*time.Second, func() error {
 		if lab.Ping(lab.VM1, lab.BM1.IP, time.Second) == nil {
 			return fmt.Errorf("vm1 still reaches bm1")
 		}
@@ -146,7 +147,7 @@ func seedWorkflow(t *testing.T, lab *Lab) {
 	for _, err := range pingAll(lab, false) {
 		t.Errorf("after connection delete: %v", err)
 	}
-	if err := Poll(15*time.Second, func() error {
+	if err := testenv.Poll(context.Background(), 15*time.Second, func() error {
 		s, err := lab.State()
 		if err != nil {
 			return err
@@ -176,7 +177,7 @@ func checkConnected(t *testing.T, lab *Lab) {
 	for _, err := range pingAll(lab, true) {
 		t.Errorf("connected: %v", err)
 	}
-	err := Poll(15*time.Second, func() error {
+	err := testenv.Poll(context.Background(), 15*time.Second, func() error {
 		var macs []struct {
 			Switch     string `json:"switch"`
 			MACAddress string `json:"mac_address"`
@@ -198,7 +199,7 @@ func checkConnected(t *testing.T, lab *Lab) {
 	if err != nil {
 		t.Errorf("API: %v", err)
 	}
-	err = Poll(15*time.Second, func() error {
+	err = testenv.Poll(context.Background(), 15*time.Second, func() error {
 		for _, ns := range []string{lab.Compute1, lab.Compute2} {
 			for _, bm := range []Endpoint{lab.BM1, lab.BM2} {
 				ok, err := lab.FDBHas(ns, "l2vx1000", bm.MAC, SwitchIP)
@@ -255,7 +256,7 @@ func pingAll(lab *Lab, want bool) []error {
 // alive (their host agents' heartbeats).
 func waitHostsAlive(t *testing.T, lab *Lab, names ...string) {
 	t.Helper()
-	err := Poll(30*time.Second, func() error {
+	err := testenv.Poll(context.Background(), 30*time.Second, func() error {
 		var hosts []struct {
 			Name   string `json:"name"`
 			VTEPIP string `json:"vtep_ip"`
@@ -285,7 +286,7 @@ func waitHostsAlive(t *testing.T, lab *Lab, names ...string) {
 func waitSteadyState(t *testing.T, lab *Lab, ready func() error) State {
 	t.Helper()
 	var last State
-	err := Poll(30*time.Second, func() error {
+	err := testenv.Poll(context.Background(), 30*time.Second, func() error {
 		if err := ready(); err != nil {
 			return err
 		}
@@ -338,7 +339,7 @@ func checkNothingLeft(t *testing.T, prefix string, pids []int) {
 		t.Errorf("links left behind:\n%s", out)
 	}
 	for _, pid := range pids {
-		if alive(pid) {
+		if testenv.Alive(pid) {
 			t.Errorf("process %d left running", pid)
 		}
 	}
