@@ -76,7 +76,7 @@ type Feed struct {
 	changed  chan struct{} // closed and replaced when rev advances or the feed closes
 	switches map[*Watch[planner.SwitchPlan, planner.SwitchDelta]]struct{}
 	hosts    map[*Watch[planner.HostPlan, planner.HostDelta]]struct{}
-	marks    marks          // when plans and objects last changed (resume.go)
+	marks    marks // when plans and objects last changed (resume.go)
 	m        *feedMetrics
 }
 
