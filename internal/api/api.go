@@ -37,8 +37,49 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Store is what the API needs of the store (store.Store implements it):
+// the resources' reads and writes, the revision, and list generations for
+// its cache of list answers.
+type Store interface {
+	CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error)
+	GetGateway(ctx context.Context, id string) (model.Gateway, error)
+	ListGateways(ctx context.Context, q store.Query) ([]model.Gateway, error)
+	UpdateGateway(ctx context.Context, id string, u model.GatewayUpdate) (model.Gateway, error)
+	DeleteGateway(ctx context.Context, id string) error
+
+	CreateConnection(ctx context.Context, c model.Connection) (model.Connection, error)
+	GetConnection(ctx context.Context, id string) (model.Connection, error)
+	ListConnections(ctx context.Context, q store.Query) ([]model.Connection, error)
+	DeleteConnection(ctx context.Context, id string) error
+
+	CreateNetworks(ctx context.Context, nets []model.Network) ([]model.Network, error)
+	GetNetwork(ctx context.Context, id string) (model.Network, error)
+	ListNetworks(ctx context.Context, q store.Query) ([]model.Network, error)
+	UpdateNetwork(ctx context.Context, n model.Network) (model.Network, error)
+	DeleteNetwork(ctx context.Context, id string) error
+
+	CreatePorts(ctx context.Context, ports []model.Port) ([]model.Port, error)
+	GetPort(ctx context.Context, id string) (model.Port, error)
+	ListPorts(ctx context.Context, q store.Query) ([]model.Port, error)
+	UpdatePort(ctx context.Context, p model.Port) (model.Port, error)
+	DeletePort(ctx context.Context, id string) error
+
+	CreateHost(ctx context.Context, h model.Host) (model.Host, error)
+	GetHost(ctx context.Context, id string) (model.Host, error)
+	ListHosts(ctx context.Context, q store.Query) ([]model.Host, error)
+	UpdateHost(ctx context.Context, h model.Host) (model.Host, error)
+	DeleteHost(ctx context.Context, id string) error
+
+	GetSwitch(ctx context.Context, name string) (model.Switch, error)
+	ListSwitches(ctx context.Context, q store.Query) ([]model.Switch, error)
+	ListLocalMACs(ctx context.Context, q store.Query) ([]model.LocalMAC, error)
+
+	Revision(ctx context.Context) (int64, error)
+	ListGeneration(kind store.Kind) (gen uint64, ok bool)
+}
+
 type handler struct {
-	st      store.Store
+	st      Store
 	log     *slog.Logger
 	auth    Authenticator
 	policy  *Policy
@@ -52,7 +93,7 @@ type handler struct {
 }
 
 // New returns the HTTP handler of the whole northbound API.
-func New(st store.Store, cfg Config) http.Handler {
+func New(st Store, cfg Config) http.Handler {
 	h := &handler{
 		st: st, log: cfg.Logger, auth: cfg.Authenticator, policy: cfg.Policy,
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),

@@ -6,13 +6,6 @@ import (
 	"github.com/l2gw/l2gw/internal/store"
 )
 
-// generations is implemented by stores that serve some lists from memory
-// (store's SQLite cache of gateways and connections): the number changes
-// whenever a commit of this process changes the objects of that kind.
-type generations interface {
-	ListGeneration(kind store.Kind) (gen uint64, ok bool)
-}
-
 // maxListBodies bounds the encoded list bodies kept per collection.
 const maxListBodies = 64
 
@@ -22,7 +15,7 @@ const maxListBodies = 64
 // A commit bumps the generation before the writer is answered, so a read
 // after one's own write never gets an older body.
 type listCache struct {
-	gens generations // nil: nothing is cached
+	gens Store // nil: nothing is cached
 
 	mu   sync.Mutex
 	sets map[store.Kind]*bodySet
@@ -34,9 +27,8 @@ type bodySet struct {
 	bodies map[string][]byte // request key -> encoded body
 }
 
-func newListCache(st store.Store) *listCache {
-	g, _ := st.(generations)
-	return &listCache{gens: g, sets: map[store.Kind]*bodySet{}}
+func newListCache(st Store) *listCache {
+	return &listCache{gens: st, sets: map[store.Kind]*bodySet{}}
 }
 
 // generation returns the current generation of kind, ok false when bodies

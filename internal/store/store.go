@@ -142,6 +142,10 @@ type Store interface {
 	// WaitRevision blocks until this process has committed (or saw at Open)
 	// a revision >= rev, or ctx is done.
 	WaitRevision(ctx context.Context, rev int64) error
+	// ListGeneration returns a number that changes whenever a commit of
+	// this process changes objects of kind, for caching list answers; ok
+	// is false for kinds (or stores) whose commits it cannot follow.
+	ListGeneration(kind Kind) (gen uint64, ok bool)
 
 	Close() error
 }
