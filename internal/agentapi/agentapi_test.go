@@ -70,8 +70,8 @@ func TestReportAndStatusShowInAPI(t *testing.T) {
 		t.Fatalf("report = %d %s; want 204", code, body)
 	}
 	sw := e.apiSwitch("sw9")
-	want := neutron.Switch{ID: sw.ID, Name: "sw9", Description: "lab", TunnelIPs: []string{"192.0.2.99"}, ManagementIPs: []string{"198.51.100.9"},
-		FaultStatus: []string{}, Ports: []neutron.SwitchPort{{Name: "eth1", FaultStatus: []string{"down"}}}, LastSeen: sw.LastSeen,
+	want := neutron.Switch{ID: sw.ID, SwitchInventory: neutron.SwitchInventory{Name: "sw9", Description: "lab", TunnelIPs: []string{"192.0.2.99"}, ManagementIPs: []string{"198.51.100.9"},
+		FaultStatus: []string{}, Ports: []neutron.SwitchPort{{Name: "eth1", FaultStatus: []string{"down"}}}}, LastSeen: sw.LastSeen,
 		Connected: true} // a report comes from an agent that reads the switch
 	if diff := cmp.Diff(want, sw); diff != "" {
 		t.Errorf("reported switch (-want +got):\n%s", diff)

@@ -109,21 +109,10 @@ type SwitchReport struct {
 }
 
 // Switch is a Physical_Switch with its ports.
-type Switch struct {
-	Name          string       `json:"name"`
-	Description   string       `json:"description"`
-	TunnelIPs     []string     `json:"tunnel_ips"`
-	ManagementIPs []string     `json:"management_ips"`
-	FaultStatus   []string     `json:"fault_status"`
-	Ports         []SwitchPort `json:"ports"`
-}
+type Switch = neutron.SwitchInventory
 
 // SwitchPort is a Physical_Port.
-type SwitchPort struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	FaultStatus []string `json:"fault_status"`
-}
+type SwitchPort = neutron.SwitchPort
 
 // LocalMAC is a Ucast_Macs_Local row of the reported switch, resolved to
 // the network of its logical switch.
@@ -136,18 +125,7 @@ type LocalMAC struct {
 
 // FromSwitchReport converts a store report to its wire form.
 func FromSwitchReport(r model.SwitchReport) SwitchReport {
-	s := r.Switch
-	out := SwitchReport{
-		Switch: Switch{
-			Name: s.Name, Description: s.Description, TunnelIPs: nonNil(s.TunnelIPs),
-			ManagementIPs: nonNil(s.ManagementIPs), FaultStatus: nonNil(s.FaultStatus),
-			Ports: make([]SwitchPort, 0, len(s.Ports)),
-		},
-		LocalMACs: make([]LocalMAC, 0, len(r.LocalMACs)),
-	}
-	for _, p := range s.Ports {
-		out.Switch.Ports = append(out.Switch.Ports, SwitchPort{Name: p.Name, Description: p.Description, FaultStatus: nonNil(p.FaultStatus)})
-	}
+	out := SwitchReport{Switch: neutron.FromSwitchInventory(r.Switch), LocalMACs: make([]LocalMAC, 0, len(r.LocalMACs))}
 	for _, m := range r.LocalMACs {
 		out.LocalMACs = append(out.LocalMACs, LocalMAC{NetworkID: m.NetworkID, MACAddress: m.MAC, IPAddress: m.IPAddress, LocatorIP: m.LocatorIP})
 	}
@@ -156,13 +134,7 @@ func FromSwitchReport(r model.SwitchReport) SwitchReport {
 
 // Store converts the report of the named switch back; empty lists become nil.
 func (r SwitchReport) Store(name string) model.SwitchReport {
-	out := model.SwitchReport{Switch: model.Switch{
-		Name: name, Description: r.Switch.Description, TunnelIPs: nilEmpty(r.Switch.TunnelIPs),
-		ManagementIPs: nilEmpty(r.Switch.ManagementIPs), FaultStatus: nilEmpty(r.Switch.FaultStatus),
-	}}
-	for _, p := range r.Switch.Ports {
-		out.Switch.Ports = append(out.Switch.Ports, model.SwitchPort{Name: p.Name, Description: p.Description, FaultStatus: nilEmpty(p.FaultStatus)})
-	}
+	out := model.SwitchReport{Switch: r.Switch.Model(name)}
 	for _, m := range r.LocalMACs {
 		out.LocalMACs = append(out.LocalMACs, model.LocalMAC{Switch: name, NetworkID: m.NetworkID, MAC: m.MACAddress, IPAddress: m.IPAddress, LocatorIP: m.LocatorIP})
 	}
@@ -242,18 +214,4 @@ func Keepalive(v string) time.Duration {
 		return 0
 	}
 	return d
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-func nilEmpty(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	return s
 }

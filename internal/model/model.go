@@ -166,3 +166,15 @@ type SwitchStatus struct {
 	Revision  int64     // plan revision last applied
 	Error     string    // empty when in sync
 }
+
+// Inventory is the whole stored state plans are computed from: what a store
+// snapshot holds and what the planner starts from.
+type Inventory struct {
+	Gateways    []Gateway
+	Connections []Connection
+	Networks    []Network
+	Ports       []Port
+	Hosts       []Host
+	Switches    []Switch
+	LocalMACs   []LocalMAC
+}

@@ -100,14 +100,35 @@ func FromHost(h model.Host, now time.Time) Host {
 
 // FromSwitch converts a reported switch.
 func FromSwitch(s model.Switch) Switch {
-	out := Switch{
-		ID: s.ID, Name: s.Name, Description: s.Description, TunnelIPs: nonNil(s.TunnelIPs),
-		ManagementIPs: nonNil(s.ManagementIPs), FaultStatus: nonNil(s.FaultStatus),
-		Ports: make([]SwitchPort, 0, len(s.Ports)), Connected: s.Connected,
+	return Switch{
+		ID: s.ID, SwitchInventory: FromSwitchInventory(s), Connected: s.Connected,
 		LastSeen: Time{s.LastSeen}, LastSync: Time{s.LastSync}, SyncError: s.SyncError,
 	}
+}
+
+// FromSwitchInventory converts the reported part of a switch; lists are
+// never null.
+func FromSwitchInventory(s model.Switch) SwitchInventory {
+	out := SwitchInventory{
+		Name: s.Name, Description: s.Description, TunnelIPs: nonNil(s.TunnelIPs),
+		ManagementIPs: nonNil(s.ManagementIPs), FaultStatus: nonNil(s.FaultStatus),
+		Ports: make([]SwitchPort, 0, len(s.Ports)),
+	}
 	for _, p := range s.Ports {
-		out.Ports = append(out.Ports, SwitchPort{Name: p.Name, FaultStatus: nonNil(p.FaultStatus)})
+		out.Ports = append(out.Ports, SwitchPort{Name: p.Name, Description: p.Description, FaultStatus: nonNil(p.FaultStatus)})
+	}
+	return out
+}
+
+// Model converts a reported switch back to the model under the given name;
+// empty lists become nil.
+func (s SwitchInventory) Model(name string) model.Switch {
+	out := model.Switch{
+		Name: name, Description: s.Description, TunnelIPs: nilEmpty(s.TunnelIPs),
+		ManagementIPs: nilEmpty(s.ManagementIPs), FaultStatus: nilEmpty(s.FaultStatus),
+	}
+	for _, p := range s.Ports {
+		out.Ports = append(out.Ports, model.SwitchPort{Name: p.Name, Description: p.Description, FaultStatus: nilEmpty(p.FaultStatus)})
 	}
 	return out
 }
@@ -120,6 +141,13 @@ func FromLocalMAC(m model.LocalMAC) LocalMAC {
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
+	}
+	return s
+}
+
+func nilEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
 	}
 	return s
 }

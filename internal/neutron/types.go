@@ -284,25 +284,33 @@ type HostUpdate struct {
 	Description *string `json:"description,omitempty"`
 }
 
-// SwitchPort is a physical port of a switch.
+// SwitchPort is a physical port of a switch (a Physical_Port).
 type SwitchPort struct {
 	Name        string   `json:"name"`
+	Description string   `json:"description"`
 	FaultStatus []string `json:"fault_status"`
 }
 
-// Switch is a hardware_vtep Physical_Switch as reported by its agent.
-type Switch struct {
-	ID            string       `json:"id"`
+// SwitchInventory is a hardware_vtep Physical_Switch with its ports, as
+// its agent reads it from the switch's database: the body of a switch
+// report (internal/agentwire) and the reported part of a Switch.
+type SwitchInventory struct {
 	Name          string       `json:"name"`
 	Description   string       `json:"description"`
 	TunnelIPs     []string     `json:"tunnel_ips"`
 	ManagementIPs []string     `json:"management_ips"`
 	FaultStatus   []string     `json:"fault_status"`
 	Ports         []SwitchPort `json:"ports"`
-	Connected     bool         `json:"connected"`
-	LastSeen      Time         `json:"last_seen"`
-	LastSync      Time         `json:"last_sync"`
-	SyncError     string       `json:"sync_error"`
+}
+
+// Switch is a hardware_vtep Physical_Switch as reported by its agent.
+type Switch struct {
+	ID string `json:"id"`
+	SwitchInventory
+	Connected bool   `json:"connected"`
+	LastSeen  Time   `json:"last_seen"`
+	LastSync  Time   `json:"last_sync"`
+	SyncError string `json:"sync_error"`
 }
 
 // LocalMAC is a MAC learned behind a switch port.

@@ -212,10 +212,7 @@ func (f *Feed) snapshot(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read snapshot: %w", err)
 	}
-	p, err := planner.New(f.cfg.Planner, planner.Inventory{
-		Gateways: snap.Gateways, Connections: snap.Connections, Networks: snap.Networks,
-		Ports: snap.Ports, Hosts: snap.Hosts, Switches: snap.Switches, LocalMACs: snap.LocalMACs,
-	})
+	p, err := planner.New(f.cfg.Planner, snap.Inventory)
 	if err != nil {
 		return fmt.Errorf("plan snapshot: %w", err)
 	}

@@ -93,8 +93,8 @@ func vals[V any](m map[string]V) []V {
 func (m *memSource) Snapshot(context.Context) (store.Snapshot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return store.Snapshot{Revision: m.rev, Gateways: vals(m.gws), Connections: vals(m.conns), Networks: vals(m.nets),
-		Ports: vals(m.ports), Hosts: vals(m.hosts), Switches: vals(m.sws)}, nil
+	return store.Snapshot{Revision: m.rev, Inventory: model.Inventory{Gateways: vals(m.gws), Connections: vals(m.conns), Networks: vals(m.nets),
+		Ports: vals(m.ports), Hosts: vals(m.hosts), Switches: vals(m.sws)}}, nil
 }
 
 func get[V any](m *memSource, objs map[string]V, id string) (V, error) {
@@ -154,8 +154,7 @@ func TestFeedMem(t *testing.T) {
 	check := func(step string, wantPlanEvent bool) {
 		t.Helper()
 		snap, _ := m.Snapshot(ctx)
-		p, err := planner.New(planner.Config{}, planner.Inventory{Gateways: snap.Gateways, Connections: snap.Connections,
-			Networks: snap.Networks, Ports: snap.Ports, Hosts: snap.Hosts, Switches: snap.Switches})
+		p, err := planner.New(planner.Config{}, snap.Inventory)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -72,10 +72,7 @@ func (e *env) expected(sw, h string) (int64, planner.SwitchPlan, planner.HostPla
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	p, err := planner.New(planner.Config{}, planner.Inventory{
-		Gateways: snap.Gateways, Connections: snap.Connections, Networks: snap.Networks, Ports: snap.Ports,
-		Hosts: snap.Hosts, Switches: snap.Switches, LocalMACs: snap.LocalMACs,
-	})
+	p, err := planner.New(planner.Config{}, snap.Inventory)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -98,17 +98,8 @@ func (c Config) resolve() (replication, map[string]replication, error) {
 	return def, per, nil
 }
 
-// Inventory is the whole stored state a plan is computed from (the planner's
-// view of a store snapshot).
-type Inventory struct {
-	Gateways    []model.Gateway
-	Connections []model.Connection
-	Networks    []model.Network
-	Ports       []model.Port
-	Hosts       []model.Host
-	Switches    []model.Switch
-	LocalMACs   []model.LocalMAC
-}
+// Inventory is the whole stored state a plan is computed from.
+type Inventory = model.Inventory
 
 // Result is what a Flush changed: a non-empty delta per switch and per host
 // whose plan changed. Both maps are non-nil.

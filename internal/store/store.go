@@ -61,14 +61,8 @@ type Change struct {
 
 // Snapshot is the whole state the planner needs, read in one transaction.
 type Snapshot struct {
-	Revision    int64
-	Gateways    []model.Gateway
-	Connections []model.Connection
-	Networks    []model.Network
-	Ports       []model.Port
-	Hosts       []model.Host
-	Switches    []model.Switch
-	LocalMACs   []model.LocalMAC
+	Revision int64
+	model.Inventory
 }
 
 // Store is l2gw's persistence. Errors are *model.Fault values (or wrap

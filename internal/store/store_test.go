@@ -869,8 +869,7 @@ func testSnapshot(t *testing.T, s store.Store) {
 	}
 	gws, _ := s.ListGateways(ctx, store.Query{})
 	sws, _ := s.ListSwitches(ctx, store.Query{})
-	want := store.Snapshot{
-		Revision:    snap.Revision,
+	want := store.Snapshot{Revision: snap.Revision, Inventory: model.Inventory{
 		Gateways:    gws,
 		Connections: []model.Connection{c},
 		Networks:    []model.Network{f.net},
@@ -878,7 +877,7 @@ func testSnapshot(t *testing.T, s store.Store) {
 		Hosts:       []model.Host{h},
 		Switches:    sws,
 		LocalMACs:   []model.LocalMAC{{Switch: "sw1", NetworkID: f.net.ID, MAC: "00:00:00:00:00:01", LocatorIP: "192.0.2.1"}},
-	}
+	}}
 	if d := cmp.Diff(want, snap, cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("Snapshot (-want +got):\n%s", d)
 	}
