@@ -11,11 +11,9 @@ import (
 	"github.com/l2gw/l2gw/internal/store"
 )
 
-// VNI bounds of a VXLAN network (24 bits, 0 reserved).
-const (
-	minVNI = 1
-	maxVNI = 1<<24 - 1
-)
+// minVNI is the smallest VNI of a VXLAN network (0 is reserved); the
+// largest is model.MaxVNI.
+const minVNI = 1
 
 // defaultMTU is Neutron's MTU of a VXLAN network on a 1500-byte underlay.
 const defaultMTU = 1450
@@ -80,8 +78,8 @@ func decodeNetworkCreate(res map[string]any, project string) (model.Network, err
 		if !isInt {
 			return n, invalidAttr("provider:segmentation_id", fmt.Sprintf("'%s' is not an integer", pyStr(v)))
 		}
-		if tooBig || vni < minVNI || vni > maxVNI {
-			return n, invalidInput("%s is not a valid VXLAN VNI, valid range is %d-%d", pyStr(v), minVNI, maxVNI)
+		if tooBig || vni < minVNI || vni > model.MaxVNI {
+			return n, invalidInput("%s is not a valid VXLAN VNI, valid range is %d-%d", pyStr(v), minVNI, model.MaxVNI)
 		}
 		n.VNI = vni
 	}

@@ -1,10 +1,12 @@
 package linuxvxlan
 
+import "github.com/l2gw/l2gw/internal/model"
+
 // Port is the IANA VXLAN UDP port (RFC 7348 section 5) of our VXLAN devices.
 const Port = 4789
 
-// MaxVNI is the largest VXLAN network identifier (24 bits, RFC 7348 section 5).
-const MaxVNI = 1<<24 - 1
+// MaxVNI is the largest VXLAN network identifier.
+const MaxVNI = model.MaxVNI
 
 // ValidVNI reports whether vni can identify a VXLAN device: 1 to MaxVNI
 // (VNI 0 is legal on the wire but reserved by our naming).

@@ -2,6 +2,9 @@ package model
 
 import "time"
 
+// MaxVNI is the largest VXLAN network identifier (24 bits, RFC 7348 section 5).
+const MaxVNI = 1<<24 - 1
+
 // Interface is a physical port of a gateway device and the VLANs bridged on it.
 // An empty SegmentationIDs means the connection's default segmentation id applies.
 type Interface struct {

@@ -10,13 +10,10 @@ import (
 	"github.com/l2gw/l2gw/internal/model"
 )
 
-// maxVNI is the largest VXLAN network identifier (24 bits, RFC 7348 §5).
-const maxVNI = 1<<24 - 1
-
 // plannable reports whether a network can be bridged: a VXLAN network (an
 // empty type is taken as VXLAN) with a valid VNI.
 func plannable(n model.Network) bool {
-	return (n.NetworkType == "" || strings.EqualFold(n.NetworkType, "vxlan")) && n.VNI > 0 && n.VNI <= maxVNI
+	return (n.NetworkType == "" || strings.EqualFold(n.NetworkType, "vxlan")) && n.VNI > 0 && n.VNI <= model.MaxVNI
 }
 
 // recompute replaces what network n contributes to the plans, recording every
