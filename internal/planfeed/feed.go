@@ -1,7 +1,9 @@
 // Package planfeed follows the store's change log, keeps a planner.Planner
-// up to date and serves the plans of switches and hosts to watchers: first
-// the whole plan with its revision, then deltas. The switch agent, the host
-// agent and the HTTP watch endpoint consume it in-process.
+// up to date and serves the plans of switches and hosts: Feed.Switches()
+// and Feed.Hosts() are planstream Sources whose Watch, from a revision,
+// starts with a snapshot (or a resumed event) and then carries deltas.
+// Agents inside the server watch it directly; the agent protocol's plan
+// streams (internal/agentapi) serve the same watches over HTTP.
 package planfeed
 
 import (
