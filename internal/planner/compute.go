@@ -27,7 +27,7 @@ func (p *Planner) recompute(n string, full bool, tr *tracker) {
 	var np *netPlan
 	switch {
 	case full:
-		np = p.computeSwitchSide(n)
+		np = p.computeNetwork(n)
 	case old != nil:
 		c := *old
 		np = &c
@@ -48,11 +48,11 @@ func (p *Planner) recompute(n string, full bool, tr *tracker) {
 	}
 }
 
-// computeSwitchSide computes the logical switch, bindings, remote MACs and
+// computeNetwork computes the logical switch, bindings, remote MACs and
 // flood set of network n on every switch of its connected gateways, and the
 // network's hosts and their peers; nil when the network is not plannable or,
 // with GatewayOnly, reaches no switch.
-func (p *Planner) computeSwitchSide(n string) *netPlan {
+func (p *Planner) computeNetwork(n string) *netPlan {
 	nw, ok := p.networks[n]
 	if !ok || !plannable(nw) {
 		return nil
@@ -174,14 +174,18 @@ func (np *netPlan) peersOf(own string) []Peer {
 	return slices.Concat(np.peers[:i], np.peers[i+1:])
 }
 
-// hostNetwork is network n on host h, which has ports on it.
-func (p *Planner) hostNetwork(n string, np *netPlan, h string) HostNetwork {
+// peersOf returns the peers of host h in network np.
+func (p *Planner) peersOf(np *netPlan, h string) []Peer { return np.peersOf(p.hostVTEP(h)) }
+
+// hostNetwork is network n on host h, which has ports on it, with the
+// host's peers.
+func (p *Planner) hostNetwork(n string, np *netPlan, h string, peers []Peer) HostNetwork {
 	return HostNetwork{
 		NetworkID:  n,
 		VNI:        np.ls.VNI,
 		MTU:        p.networks[n].MTU,
 		Interfaces: np.hostIfs[h],
-		Peers:      np.peersOf(p.hostVTEP(h)),
+		Peers:      peers,
 		FDB:        np.fdb,
 		FloodIPs:   np.flood,
 	}
@@ -401,6 +405,10 @@ func (p *Planner) applyHostSide(n string, old, np *netPlan, tr *tracker) {
 			hosts[h] = struct{}{}
 		}
 	}
+	// Every host's peers are np.peers but its own VTEP: while np.peers is
+	// old's (a recompute of the gateway's part alone), a host keeps its list.
+	samePeers := old != nil && np != nil && len(old.peers) == len(np.peers) &&
+		(len(np.peers) == 0 || &old.peers[0] == &np.peers[0])
 	for h := range hosts {
 		hp := p.hostPlan(h)
 		tr.touchHost(hp, n)
@@ -412,7 +420,12 @@ func (p *Planner) applyHostSide(n string, old, np *netPlan, tr *tracker) {
 			delete(hp.Networks, n)
 			continue
 		}
-		hp.Networks[n] = p.hostNetwork(n, np, h)
+		prev, had := hp.Networks[n]
+		peers := prev.Peers
+		if !samePeers || !had {
+			peers = p.peersOf(np, h)
+		}
+		hp.Networks[n] = p.hostNetwork(n, np, h, peers)
 	}
 }
 

@@ -291,6 +291,6 @@ func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 			delete(hp.Networks, n)
 			continue
 		}
-		hp.Networks[n] = p.hostNetwork(n, np, h)
+		hp.Networks[n] = p.hostNetwork(n, np, h, p.peersOf(np, h))
 	}
 }
