@@ -291,6 +291,13 @@ func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 			delete(hp.Networks, n)
 			continue
 		}
-		hp.Networks[n] = p.hostNetwork(n, np, h, p.peersOf(np, h))
+		// With np.peers unchanged, a host that has the network keeps its
+		// peers (a port change leaves host VTEPs alone).
+		prev, had := hp.Networks[n]
+		peers := prev.Peers
+		if all || !had {
+			peers = p.peersOf(np, h)
+		}
+		hp.Networks[n] = p.hostNetwork(n, np, h, peers)
 	}
 }
