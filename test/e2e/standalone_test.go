@@ -84,7 +84,6 @@ func standaloneWorkflow(t *testing.T, lab *Lab) {
 	var conn struct {
 		ID string `json:"id"`
 	}
-	lab.FlushNeighbours(lab.VM1) // the first reply below is timed: no failed ARP entry from the pings above
 	if err := lab.CLIJSON(&conn, "l2-gateway-connection-create", "gw1", "net1", "--default-segmentation-id", fmt.Sprint(VLAN)); err != nil {
 		t.Fatal(err)
 	}
