@@ -13,10 +13,13 @@
 //   - neither device with an IPv6 link-local address;
 //   - the plan's interfaces of the network (taps created by the VM side) as
 //     ports of l2br<n>, once they exist;
-//   - on l2vx<n>, for each bare-metal MAC, the VXLAN FDB entry
-//     "MAC dst SWITCH_IP self permanent" and the bridge entry "MAC master static";
-//   - on l2vx<n>, for each flood IP, "00:00:00:00:00:00 dst IP self permanent"
-//     (head-end replication of broadcast, unknown unicast and multicast).
+//   - on l2vx<n>, for each MAC of a peer (a VM on another host of the
+//     network) and each bare-metal MAC behind a connected switch, the VXLAN
+//     FDB entry "MAC dst VTEP_IP self permanent" (the peer's VTEP, the
+//     switch's tunnel IP) and the bridge entry "MAC master static";
+//   - on l2vx<n>, for each peer's VTEP IP and each flood IP (switch),
+//     "00:00:00:00:00:00 dst IP self permanent" (head-end replication of
+//     broadcast, unknown unicast and multicast).
 //
 // # Ownership
 //

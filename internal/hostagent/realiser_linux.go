@@ -114,28 +114,45 @@ func (r *Realiser) desired(plan planner.HostPlan) []linuxvxlan.Network {
 			ifaceVNI[ifc] = n.VNI
 			d.Ports = append(d.Ports, ifc)
 		}
-		for _, e := range n.FDB {
-			mac, err := net.ParseMAC(e.MAC)
-			dst, ok := parseIPv4(e.DstIP)
+		// The host overlay (peers: the network's other hosts) and the
+		// gateway's part (bare-metal MACs, switches) are realised alike: a
+		// VXLAN FDB entry per MAC toward its VTEP, flooding to every VTEP.
+		remote := func(m, ip string) {
+			mac, err := net.ParseMAC(m)
+			dst, ok := parseIPv4(ip)
 			if err != nil || len(mac) != 6 || !ok || mac[0]&1 == 1 || slices.Equal(mac, make(net.HardwareAddr, 6)) {
-				r.log.Warn("skipping invalid fdb entry", "vni", n.VNI, "mac", e.MAC, "dst_ip", e.DstIP)
-				continue
+				r.log.Warn("skipping invalid fdb entry", "vni", n.VNI, "mac", m, "dst_ip", ip)
+				return
 			}
 			// A unicast VXLAN FDB entry has exactly one remote (the kernel
 			// appends further remotes only to the zero and multicast MACs).
 			if _, dup := d.Remotes[mac.String()]; dup {
-				r.log.Warn("skipping second fdb destination of a mac", "vni", n.VNI, "mac", e.MAC, "dst_ip", e.DstIP)
-				continue
+				r.log.Warn("skipping second fdb destination of a mac", "vni", n.VNI, "mac", m, "dst_ip", ip)
+				return
 			}
 			d.Remotes[mac.String()] = dst
 		}
-		for _, ip := range n.FloodIPs {
+		flood := func(ip string) {
 			dst, ok := parseIPv4(ip)
 			if !ok {
 				r.log.Warn("skipping invalid flood ip", "vni", n.VNI, "dst_ip", ip)
-				continue
+				return
 			}
-			d.Flood = append(d.Flood, dst)
+			if !slices.Contains(d.Flood, dst) {
+				d.Flood = append(d.Flood, dst)
+			}
+		}
+		for _, pr := range n.Peers {
+			for _, m := range pr.MACs {
+				remote(m, pr.VTEPIP)
+			}
+			flood(pr.VTEPIP)
+		}
+		for _, e := range n.FDB {
+			remote(e.MAC, e.DstIP)
+		}
+		for _, ip := range n.FloodIPs {
+			flood(ip)
 		}
 		nets = append(nets, d)
 	}

@@ -82,6 +82,48 @@ func TestRealiserConverges(t *testing.T) {
 		"fdb l2vx2000 00:00:00:00:00:00 dst 192.0.2.1 self",
 	)
 
+	planMoved := hostPlan(
+		planner.HostNetwork{NetworkID: "net-a", VNI: 1000, Interfaces: []string{"tap1"},
+			FDB:      []planner.FDBEntry{{MAC: bm1, DstIP: sw3}, {MAC: bm3, DstIP: sw1}},
+			FloodIPs: []string{sw1, sw3}},
+		planner.HostNetwork{NetworkID: "net-b", VNI: 2000, MTU: 1400, Interfaces: []string{"tap2"},
+			FloodIPs: []string{sw1}},
+	)
+	stateMoved := withForeign(foreign,
+		"link l2br1000 bridge up mtu 1450",
+		"link l2vx1000 vxlan up mtu 1450 master l2br1000 vni 1000 local 192.0.2.2 port 4789 learning false",
+		"link tap1 veth up mtu 1500 master l2br1000",
+		"link tap1p veth up mtu 1500",
+		"fdb l2vx1000 00:00:00:00:00:00 dst 192.0.2.1 self",
+		"fdb l2vx1000 00:00:00:00:00:00 dst 192.0.2.3 self",
+		"fdb l2vx1000 02:00:00:00:00:01 dst 192.0.2.3 self",
+		"fdb l2vx1000 02:00:00:00:00:01 master static",
+		"fdb l2vx1000 02:00:00:00:00:03 dst 192.0.2.1 self",
+		"fdb l2vx1000 02:00:00:00:00:03 master static",
+		"link l2br2000 bridge up mtu 1400",
+		"link l2vx2000 vxlan up mtu 1400 master l2br2000 vni 2000 local 192.0.2.2 port 4789 learning false",
+		"link tap2 veth up mtu 1500 master l2br2000",
+		"link tap2p veth up mtu 1500",
+		"fdb l2vx2000 00:00:00:00:00:00 dst 192.0.2.1 self",
+	)
+	// planMoved with peers (other hosts of net-a): one with two VMs, one
+	// without, one on a switch's tunnel IP (flooded once).
+	planPeers := hostPlan(planMoved.Networks["net-a"], planMoved.Networks["net-b"])
+	peersNet := planPeers.Networks["net-a"]
+	peersNet.Peers = []planner.Peer{{VTEPIP: sw3, MACs: []string{"02:00:00:00:00:06"}},
+		{VTEPIP: "192.0.2.4", MACs: []string{"02:00:00:00:00:04", "02:00:00:00:00:05"}}, {VTEPIP: "192.0.2.5"}}
+	planPeers.Networks["net-a"] = peersNet
+	statePeers := withForeign(strings.TrimSpace(stateMoved),
+		"fdb l2vx1000 00:00:00:00:00:00 dst 192.0.2.4 self",
+		"fdb l2vx1000 00:00:00:00:00:00 dst 192.0.2.5 self",
+		"fdb l2vx1000 02:00:00:00:00:04 dst 192.0.2.4 self",
+		"fdb l2vx1000 02:00:00:00:00:04 master static",
+		"fdb l2vx1000 02:00:00:00:00:05 dst 192.0.2.4 self",
+		"fdb l2vx1000 02:00:00:00:00:05 master static",
+		"fdb l2vx1000 02:00:00:00:00:06 dst 192.0.2.3 self",
+		"fdb l2vx1000 02:00:00:00:00:06 master static",
+	)
+
 	r := newTestRealiser(t, c.ns, hostVTEP)
 	steps := []struct {
 		name    string
@@ -125,33 +167,22 @@ func TestRealiserConverges(t *testing.T) {
 	}, {
 		name:   "entries move, flood IPs change, tap appears",
 		before: func(t *testing.T) { lab.Veth(c.name, "tap2", c.name, "tap2p") },
-		plan: hostPlan(
-			planner.HostNetwork{NetworkID: "net-a", VNI: 1000, Interfaces: []string{"tap1"},
-				FDB:      []planner.FDBEntry{{MAC: bm1, DstIP: sw3}, {MAC: bm3, DstIP: sw1}},
-				FloodIPs: []string{sw1, sw3}},
-			planner.HostNetwork{NetworkID: "net-b", VNI: 2000, MTU: 1400, Interfaces: []string{"tap2"},
-				FloodIPs: []string{sw1}},
-		),
-		want: withForeign(foreign,
-			"link l2br1000 bridge up mtu 1450",
-			"link l2vx1000 vxlan up mtu 1450 master l2br1000 vni 1000 local 192.0.2.2 port 4789 learning false",
-			"link tap1 veth up mtu 1500 master l2br1000",
-			"link tap1p veth up mtu 1500",
-			"fdb l2vx1000 00:00:00:00:00:00 dst 192.0.2.1 self",
-			"fdb l2vx1000 00:00:00:00:00:00 dst 192.0.2.3 self",
-			"fdb l2vx1000 02:00:00:00:00:01 dst 192.0.2.3 self",
-			"fdb l2vx1000 02:00:00:00:00:01 master static",
-			"fdb l2vx1000 02:00:00:00:00:03 dst 192.0.2.1 self",
-			"fdb l2vx1000 02:00:00:00:00:03 master static",
-			"link l2br2000 bridge up mtu 1400",
-			"link l2vx2000 vxlan up mtu 1400 master l2br2000 vni 2000 local 192.0.2.2 port 4789 learning false",
-			"link tap2 veth up mtu 1500 master l2br2000",
-			"link tap2p veth up mtu 1500",
-			"fdb l2vx2000 00:00:00:00:00:00 dst 192.0.2.1 self",
-		),
+		plan:   planMoved,
+		want:   stateMoved,
 		// net-a: bm1's remote replaced in place, +2 self, +1 master;
 		// net-b: enslave tap2, -2 self, -1 master.
 		changes: 4 + 4,
+	}, {
+		name: "peers are realised like the gateway's part",
+		plan: planPeers,
+		want: statePeers,
+		// +2 flood self (192.0.2.3 is flooded to already), +3 self, +3 master.
+		changes: 2 + 3 + 3,
+	}, {
+		name:    "peers leave, the gateway's part stays",
+		plan:    planMoved,
+		want:    stateMoved,
+		changes: 2 + 3 + 3,
 	}, {
 		name: "network removed, interface moves, mtu changes",
 		plan: plan3,

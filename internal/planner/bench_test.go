@@ -90,3 +90,26 @@ func BenchmarkLocalMACChange10kPorts(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPortMove10kPorts moves a port between two hosts: the MAC row on
+// the switches changes locator and, in standalone mode, the peers of every
+// host of the network change.
+func BenchmarkPortMove10kPorts(b *testing.B) {
+	inv := bigInventory(10000)
+	p, err := New(Config{}, inv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pt := inv.Ports[4242]
+	hosts := []string{"host43", pt.HostID}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		pt.HostID = hosts[i%2]
+		i++
+		p.UpsertPort(pt)
+		if res := p.Flush(); len(res.Switches) != 2 {
+			b.Fatalf("Flush() changed %d switches; want 2", len(res.Switches))
+		}
+	}
+}

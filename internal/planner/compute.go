@@ -24,7 +24,7 @@ func (p *Planner) recompute(n string, full bool, tr *tracker) {
 	var np *netPlan
 	switch {
 	case full:
-		np = p.computeSwitchSide(n)
+		np = p.computeNetwork(n)
 	case old != nil:
 		c := *old
 		np = &c
@@ -45,10 +45,11 @@ func (p *Planner) recompute(n string, full bool, tr *tracker) {
 	}
 }
 
-// computeSwitchSide computes the logical switch, bindings, remote MACs and
-// flood set of network n on every switch of its connected gateways; nil when
-// the network is not plannable or reaches no switch.
-func (p *Planner) computeSwitchSide(n string) *netPlan {
+// computeNetwork computes the logical switch, bindings, remote MACs and
+// flood set of network n on every switch of its connected gateways, and the
+// network's hosts and their peers; nil when the network is not plannable or,
+// with GatewayOnly, reaches no switch.
+func (p *Planner) computeNetwork(n string) *netPlan {
 	nw, ok := p.networks[n]
 	if !ok || !plannable(nw) {
 		return nil
@@ -82,7 +83,7 @@ func (p *Planner) computeSwitchSide(n string) *netPlan {
 			}
 		}
 	}
-	if len(bind) == 0 {
+	if len(bind) == 0 && p.cfg.GatewayOnly {
 		return nil
 	}
 	np := &netPlan{
@@ -117,20 +118,97 @@ func (p *Planner) computeSwitchSide(n string) *netPlan {
 		np.addPort(pid, contribution(n, pt, vtep), nil)
 	}
 	np.macs = make(map[MACKey]RemoteMAC, len(np.claims))
+	np.byVTEP = index{}
 	for _, cs := range np.claims {
 		row := winner(cs)
 		np.macs[row.Key()] = row
+		np.byVTEP.add(row.LocatorIP, row.MAC)
 	}
 	for h := range np.hostPorts {
 		np.hostIfs[h] = np.interfaces(h)
 	}
 	np.mcast = sourceNodeMcast(n, np.vtepRefs)
+	if !p.cfg.GatewayOnly {
+		np.peers = np.buildPeers(nil)
+	}
 	return np
 }
 
-// computeHostSide fills np.fdb (bare-metal MACs learned on the network's
-// switches) and np.flood (those switches' tunnel IPs).
+// buildPeers returns the network's peers: one per host VTEP (sorted), with
+// the VTEP's MACs. The MAC lists of VTEPs not in changed are np.peers' own
+// (shared, see Peer); changed == nil rebuilds every list.
+func (np *netPlan) buildPeers(changed map[string]struct{}) []Peer {
+	if len(np.vtepRefs) == 0 {
+		return nil
+	}
+	out := make([]Peer, 0, len(np.vtepRefs))
+	for _, v := range sortedKeys(np.vtepRefs) {
+		pr := Peer{VTEPIP: v}
+		_, ch := changed[v]
+		if i, ok := slices.BinarySearchFunc(np.peers, v, comparePeer); ok && changed != nil && !ch {
+			pr.MACs = np.peers[i].MACs
+		} else if ms := np.byVTEP[v]; len(ms) > 0 {
+			pr.MACs = sortedKeys(ms)
+		}
+		out = append(out, pr)
+	}
+	return out
+}
+
+func comparePeer(p Peer, vtep string) int { return cmp.Compare(p.VTEPIP, vtep) }
+
+// peersOf returns the peers of the host whose VTEP is own: every host VTEP
+// of the network but its own. It shares np.peers when there is nothing to
+// leave out.
+func (np *netPlan) peersOf(own string) []Peer {
+	i, ok := slices.BinarySearchFunc(np.peers, own, comparePeer)
+	switch {
+	case !ok:
+		return np.peers
+	case len(np.peers) == 1:
+		return nil
+	}
+	return slices.Concat(np.peers[:i], np.peers[i+1:])
+}
+
+// peersOf returns the peers of host h in network np.
+func (p *Planner) peersOf(np *netPlan, h string) []Peer { return np.peersOf(p.hostVTEP(h)) }
+
+// hostNetwork is network n on host h, which has ports on it, with the
+// host's peers.
+func (p *Planner) hostNetwork(n string, np *netPlan, h string, peers []Peer) HostNetwork {
+	return HostNetwork{
+		NetworkID:  n,
+		VNI:        np.ls.VNI,
+		MTU:        p.networks[n].MTU,
+		Interfaces: np.hostIfs[h],
+		Peers:      peers,
+		FDB:        np.fdb,
+		FloodIPs:   np.flood,
+	}
+}
+
+// computeHostSide fills np.fdb and np.flood, the gateway's part of the
+// network on its hosts.
 func (p *Planner) computeHostSide(n string, np *netPlan) {
+	np.fdb = p.gatewayFDB(n, np)
+	flood := map[string]struct{}{}
+	for sw := range np.bindings {
+		if ip := firstTunnelIP(p.switches[sw]); ip != "" {
+			flood[ip] = struct{}{}
+		}
+	}
+	np.flood = nil
+	if len(flood) > 0 {
+		np.flood = sortedKeys(flood)
+	}
+}
+
+// gatewayFDB returns the bare-metal MACs learned on the network's switches,
+// each toward its switch, sorted by MAC. In standalone mode a MAC that is a
+// port's in the network is left out: the inventory says where it is, and a
+// host's VXLAN FDB entry has one destination.
+func (p *Planner) gatewayFDB(n string, np *netPlan) []FDBEntry {
 	type pick struct{ sw, dst string }
 	best := map[string]pick{}
 	for k := range p.localByNet[n] {
@@ -139,6 +217,9 @@ func (p *Planner) computeHostSide(n string, np *netPlan) {
 			continue
 		}
 		mac := normMAC(m.MAC)
+		if _, vm := np.macs[MACKey{LogicalSwitch: n, MAC: mac}]; vm && !p.cfg.GatewayOnly {
+			continue
+		}
 		dst := ipv4(m.LocatorIP)
 		if dst == "" {
 			dst = firstTunnelIP(p.switches[m.Switch])
@@ -154,20 +235,11 @@ func (p *Planner) computeHostSide(n string, np *netPlan) {
 		}
 		best[mac] = c
 	}
-	np.fdb = nil
+	var fdb []FDBEntry
 	for _, mac := range sortedKeys(best) {
-		np.fdb = append(np.fdb, FDBEntry{MAC: mac, DstIP: best[mac].dst})
+		fdb = append(fdb, FDBEntry{MAC: mac, DstIP: best[mac].dst})
 	}
-	flood := map[string]struct{}{}
-	for sw := range np.bindings {
-		if ip := firstTunnelIP(p.switches[sw]); ip != "" {
-			flood[ip] = struct{}{}
-		}
-	}
-	np.flood = nil
-	if len(flood) > 0 {
-		np.flood = sortedKeys(flood)
-	}
+	return fdb
 }
 
 // hostVTEP returns the VTEP IP of the host with that name (the lowest id
@@ -330,25 +402,27 @@ func (p *Planner) applyHostSide(n string, old, np *netPlan, tr *tracker) {
 			hosts[h] = struct{}{}
 		}
 	}
+	// Every host's peers are np.peers but its own VTEP: while np.peers is
+	// old's (a recompute of the gateway's part alone), a host keeps its list.
+	samePeers := old != nil && np != nil && len(old.peers) == len(np.peers) &&
+		(len(np.peers) == 0 || &old.peers[0] == &np.peers[0])
 	for h := range hosts {
 		hp := p.hostPlan(h)
 		tr.touchHost(hp, n)
-		ifs, ok := []string(nil), false
+		ok := false
 		if np != nil {
-			ifs, ok = np.hostIfs[h]
+			_, ok = np.hostIfs[h]
 		}
 		if !ok {
 			delete(hp.Networks, n)
 			continue
 		}
-		hp.Networks[n] = HostNetwork{
-			NetworkID:  n,
-			VNI:        np.ls.VNI,
-			MTU:        p.networks[n].MTU,
-			Interfaces: ifs,
-			FDB:        np.fdb,
-			FloodIPs:   np.flood,
+		prev, had := hp.Networks[n]
+		peers := prev.Peers
+		if !samePeers || !had {
+			peers = p.peersOf(np, h)
 		}
+		hp.Networks[n] = p.hostNetwork(n, np, h, peers)
 	}
 }
 

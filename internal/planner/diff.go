@@ -121,7 +121,8 @@ func (p SwitchPlan) Clone() SwitchPlan {
 	return c
 }
 
-// Clone returns a deep copy of p whose map is never nil.
+// Clone returns a deep copy of p whose map is never nil, except for the
+// peers' MAC lists, which plans share (see Peer).
 func (p HostPlan) Clone() HostPlan {
 	c := NewHostPlan(p.Host)
 	for k, v := range p.Networks {
@@ -145,6 +146,7 @@ func cloneMcast(m McastRemote) McastRemote {
 
 func cloneHostNetwork(n HostNetwork) HostNetwork {
 	n.Interfaces = slices.Clone(n.Interfaces)
+	n.Peers = slices.Clone(n.Peers) // the peers' MAC lists are shared: see Peer
 	n.FDB = slices.Clone(n.FDB)
 	n.FloodIPs = slices.Clone(n.FloodIPs)
 	return n
@@ -156,8 +158,17 @@ func mcastEqual(a, b McastRemote) bool {
 
 func hostNetworkEqual(a, b HostNetwork) bool {
 	return a.NetworkID == b.NetworkID && a.VNI == b.VNI && a.MTU == b.MTU &&
-		slices.Equal(a.Interfaces, b.Interfaces) && slices.Equal(a.FDB, b.FDB) &&
-		slices.Equal(a.FloodIPs, b.FloodIPs)
+		slices.Equal(a.Interfaces, b.Interfaces) && slices.EqualFunc(a.Peers, b.Peers, peerEqual) &&
+		slices.Equal(a.FDB, b.FDB) && slices.Equal(a.FloodIPs, b.FloodIPs)
+}
+
+// peerEqual compares two peers; MAC lists that are the same list (the
+// usual case: see Peer) compare without reading them.
+func peerEqual(a, b Peer) bool {
+	if a.VTEPIP != b.VTEPIP || len(a.MACs) != len(b.MACs) {
+		return false
+	}
+	return len(a.MACs) == 0 || &a.MACs[0] == &b.MACs[0] || slices.Equal(a.MACs, b.MACs)
 }
 
 func compareBindingKey(a, b BindingKey) int {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"pgregory.net/rapid"
 
 	"github.com/l2gw/l2gw/internal/model"
@@ -221,6 +222,33 @@ func TestIncremental(t *testing.T) {
 			{delConn("c0")},
 		}},
 		{name: "change and change back in one flush", changes: [][]change{{delPort("p1"), upPort(p1), delConn("c1"), upConn(c1)}}, wantNil: true},
+		// Standalone: the hosts' peers follow the ports with or without a
+		// connection, and a connection adds and removes only the gateway's
+		// part.
+		{name: "connect, then port churn without the connection", changes: [][]change{
+			{delConn("c1")},
+			{upPort(model.Port{ID: "p3", NetworkID: net1, MACAddress: "fa:16:3e:00:00:03", HostID: "compute3", AdminStateUp: true, InterfaceName: "tap3"})},
+			{upHost(model.Host{ID: "h3", Name: "compute3", VTEPIP: "127.0.0.13"})},
+			{upPort(with(p2, func(p *model.Port) { p.HostID = "compute3" }))},
+			{upConn(c1)},
+			{delPort("p1"), delHost("h3")},
+		}},
+		{name: "network without a connection", changes: [][]change{
+			{upNet(n0)},
+			{upPort(model.Port{ID: "p5", NetworkID: "0-first", MACAddress: "fa:16:3e:00:00:05", HostID: "compute1", AdminStateUp: true, InterfaceName: "tap5"})},
+			{upPort(model.Port{ID: "p6", NetworkID: "0-first", MACAddress: "fa:16:3e:00:00:06", HostID: "compute2", AdminStateUp: true, InterfaceName: "tap6"})},
+			{upPort(model.Port{ID: "p6", NetworkID: "0-first", MACAddress: "fa:16:3e:00:00:06", HostID: "compute2", AdminStateUp: true, InterfaceName: "tap6",
+				AllowedAddressPairs: []model.AddressPair{{IPAddress: "10.0.0.9", MACAddress: "fa:16:3e:00:00:05"}}})}, // loses to p5's own MAC
+			{delPort("p5")}, // now p6's pair wins
+			{delNet("0-first"), delPort("p1")},
+		}},
+		{name: "a port takes a bare-metal MAC and gives it back", changes: [][]change{
+			{upLocal(model.LocalMAC{Switch: "gatewayhost", NetworkID: net1, MAC: "52:54:00:00:00:01"})},
+			{upPort(model.Port{ID: "p3", NetworkID: net1, MACAddress: "52:54:00:00:00:01", HostID: "compute2", AdminStateUp: true})},
+			{delPort("p3")},
+		}},
+		{name: "hosts sharing a VTEP", changes: [][]change{{upHost(model.Host{ID: "h3", Name: "compute3", VTEPIP: "127.0.0.11"}),
+			upPort(model.Port{ID: "p3", NetworkID: net1, MACAddress: "fa:16:3e:00:00:03", HostID: "compute3", AdminStateUp: true})}}},
 	}
 	// Every case runs with source-node replication everywhere, with a
 	// service-node override on gatewayhost, and with service-node default
@@ -236,6 +264,7 @@ func TestIncremental(t *testing.T) {
 		{"source node override", Config{ReplicationMode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.60"}, Switches: map[string]Replication{
 			"sw2": {Mode: ReplicationSourceNode},
 		}}},
+		{"gateway only", Config{GatewayOnly: true}},
 	}
 	for _, c := range configs {
 		for _, tt := range tests {
@@ -277,6 +306,8 @@ func TestIncrementalRandom(t *testing.T) {
 				"sw2": {Mode: ReplicationSourceNode},
 				"sw3": {Mode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.203"}},
 			}},
+			{GatewayOnly: true},
+			{GatewayOnly: true, Switches: map[string]Replication{"sw1": {Mode: ReplicationServiceNode, ServiceNodes: []string{"192.0.2.201"}}}},
 		}).Draw(rt, "config")
 		w := newWorld(Inventory{})
 		p, err := New(cfg, Inventory{})
@@ -292,8 +323,122 @@ func TestIncrementalRandom(t *testing.T) {
 				c.do(w, p)
 			}
 			sw, hs, _ = checkFlush(rt, cfg, p, w, sw, hs)
+			if !cfg.GatewayOnly {
+				checkStandalone(rt, cfg, w, hs)
+			}
 		}
 	})
+}
+
+// checkStandalone checks standalone host plans against a model written
+// from the API's rules, not from the planner's code: every host with a port
+// bound in a plannable network has the network, with its up ports'
+// interfaces; its peers are the VTEPs of the network's other hosts, each
+// with the MACs (own, else allowed address pairs'; then lowest port id) of
+// the ports behind it; and the gateway's part is the GatewayOnly plan's,
+// without the MACs the network's ports have (so connecting and
+// disconnecting change exactly the gateway's part).
+func checkStandalone(t tb, cfg Config, w *world, got map[string]HostPlan) {
+	t.Helper()
+	gcfg := cfg
+	gcfg.GatewayOnly = true
+	gw, err := New(gcfg, w.inventory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vtep := func(name string) string { // the lowest host id of the name wins
+		best := ""
+		for id, h := range w.hosts {
+			if h.Name == name && (best == "" || id < best) {
+				best = id
+			}
+		}
+		if best == "" {
+			return ""
+		}
+		return ipv4(w.hosts[best].VTEPIP)
+	}
+	type owner struct {
+		pair bool
+		port string
+		vtep string
+	}
+	want := map[string]HostPlan{}
+	for _, n := range w.nets {
+		if n.VNI < 1 || n.VNI > maxVNI || (n.NetworkType != "" && n.NetworkType != "vxlan") {
+			continue
+		}
+		owners := map[string]owner{} // MAC -> winning port
+		vteps := map[string]bool{}
+		ifs := map[string]map[string]bool{} // host -> interfaces
+		for _, pt := range w.ports {
+			if pt.NetworkID != n.ID || pt.HostID == "" {
+				continue
+			}
+			if ifs[pt.HostID] == nil {
+				ifs[pt.HostID] = map[string]bool{}
+			}
+			if pt.AdminStateUp && pt.InterfaceName != "" {
+				ifs[pt.HostID][pt.InterfaceName] = true
+			}
+			v := vtep(pt.HostID)
+			if v == "" {
+				continue
+			}
+			vteps[v] = true
+			claim := func(mac string, pair bool) {
+				o := owner{pair: pair, port: pt.ID, vtep: v}
+				cur, ok := owners[mac]
+				if mac == "" || (ok && (cur.pair == pair && cur.port < pt.ID || !cur.pair && pair)) {
+					return
+				}
+				owners[mac] = o
+			}
+			own := normMAC(pt.MACAddress)
+			claim(own, false)
+			for _, ap := range pt.AllowedAddressPairs {
+				mac := own
+				if ap.MACAddress != "" {
+					mac = normMAC(ap.MACAddress)
+				}
+				claim(mac, true) // a pair of the port's own MAC loses to it
+			}
+		}
+		for h, set := range ifs {
+			hn := HostNetwork{NetworkID: n.ID, VNI: n.VNI, MTU: n.MTU}
+			for itf := range set {
+				hn.Interfaces = append(hn.Interfaces, itf)
+			}
+			slices.Sort(hn.Interfaces)
+			for _, v := range slices.Sorted(maps.Keys(vteps)) {
+				if v == vtep(h) {
+					continue
+				}
+				pr := Peer{VTEPIP: v}
+				for mac, o := range owners {
+					if o.vtep == v {
+						pr.MACs = append(pr.MACs, mac)
+					}
+				}
+				slices.Sort(pr.MACs)
+				hn.Peers = append(hn.Peers, pr)
+			}
+			g := gw.HostPlan(h).Networks[n.ID]
+			hn.FloodIPs = g.FloodIPs
+			for _, e := range g.FDB {
+				if _, vm := owners[e.MAC]; !vm {
+					hn.FDB = append(hn.FDB, e)
+				}
+			}
+			if want[h].Networks == nil {
+				want[h] = NewHostPlan(h)
+			}
+			want[h].Networks[n.ID] = hn
+		}
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("standalone host plans differ from the model (-model +planner):\n%s", diff)
+	}
 }
 
 func changeGen() *rapid.Generator[change] {

@@ -64,15 +64,33 @@ type HostPlan struct {
 	Networks map[string]HostNetwork `json:"networks"` // by network id
 }
 
-// HostNetwork is one network with a port on the host that is connected to
-// at least one gateway.
+// HostNetwork is one network with a port bound to the host. It has two
+// parts: the host overlay (Peers: the network's other hosts, in standalone
+// mode) and the gateway's part (FDB and FloodIPs: the switches of the
+// network's connected gateways and the bare-metal MACs behind them, empty
+// while the network is connected to no gateway). The host sends a MAC of
+// either part to its VTEP and floods broadcast, unknown unicast and
+// multicast to every peer and every flood IP.
 type HostNetwork struct {
 	NetworkID  string     `json:"network_id"`
 	VNI        int        `json:"vni"`
 	MTU        int        `json:"mtu,omitempty"`
 	Interfaces []string   `json:"interfaces,omitempty"` // sorted host devices of the ports
+	Peers      []Peer     `json:"peers,omitempty"`      // sorted by VTEP IP: the network's other hosts
 	FDB        []FDBEntry `json:"fdb,omitempty"`        // sorted by MAC: bare-metal MACs
 	FloodIPs   []string   `json:"flood_ips,omitempty"`  // sorted switch tunnel IPs
+}
+
+// Peer is another host (by VTEP IP) with ports on the network: the host
+// floods to it and sends it the MACs of its ports (own MACs and allowed
+// address pairs' MACs, as on the switches). A peer may have no MAC (its
+// ports' MACs are claimed by ports elsewhere) and is still flooded to.
+//
+// MACs is sorted and never changed in place once planned: plans, their
+// clones and deltas share it, and nobody may modify it.
+type Peer struct {
+	VTEPIP string   `json:"vtep_ip"`
+	MACs   []string `json:"macs,omitempty"`
 }
 
 // FDBEntry sends a MAC to a switch's tunnel IP.

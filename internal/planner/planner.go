@@ -9,8 +9,16 @@ import (
 )
 
 // Config tunes a Planner. The zero value plans source-node replication on
-// every switch.
+// every switch and the host overlay of standalone mode.
 type Config struct {
+	// GatewayOnly plans on a host only the networks connected to a gateway,
+	// and of those only the gateway's part (HostNetwork without Peers): for
+	// an inventory whose hosts are already meshed by someone else, such as
+	// Neutron's own L2 agents in a future Neutron-inventory mode. False (the
+	// default) is standalone mode, where l2gw owns the inventory: every host
+	// gets every network with a port bound to it, with the network's other
+	// hosts as peers, connected or not.
+	GatewayOnly bool
 	// ReplicationMode of the logical switches on a switch without an entry
 	// in Switches: ReplicationSourceNode (the default when empty) or
 	// ReplicationServiceNode.
@@ -135,7 +143,7 @@ type Planner struct {
 	localMACs   map[LocalMACKey]model.LocalMAC
 	localByNet  map[string]map[LocalMACKey]struct{}
 
-	nets      map[string]*netPlan // networks that contribute to any plan
+	nets      map[string]*netPlan // networks that contribute to any plan (standalone: every plannable one)
 	swPlans   map[string]*SwitchPlan
 	hostPlans map[string]*HostPlan
 	claims    map[string]map[BindingKey]map[string]struct{} // switch -> binding -> claiming networks
@@ -158,8 +166,12 @@ type netPlan struct {
 	macs     map[MACKey]RemoteMAC    // identical on every switch of the network
 	mcast    *McastRemote            // nil: no unknown-dst row
 	hostIfs  map[string][]string     // hosts with a port on the network -> sorted up interfaces
-	fdb      []FDBEntry
+	fdb      []FDBEntry              // the gateway's part of every host's network
 	flood    []string
+	peers    []Peer // standalone: every host VTEP of the network, sorted; never changed in place
+
+	// byVTEP holds the MACs of macs by locator: the peers' MAC lists.
+	byVTEP index
 
 	// Per-port state, so that a port change updates the rows of that port
 	// only (see applyPorts).

@@ -92,13 +92,38 @@ func plans(p *Planner) (map[string]SwitchPlan, map[string]HostPlan) {
 	return sw, hs
 }
 
+// basePeers are the peers of base()'s hosts in standalone mode: each has
+// the other's VM.
+func basePeers() map[string][]Peer {
+	return map[string][]Peer{
+		"compute1": {{VTEPIP: "127.0.0.12", MACs: []string{"fa:16:3e:bc:94:ce"}}},
+		"compute2": {{VTEPIP: "127.0.0.11", MACs: []string{"fa:16:3e:18:b5:c1"}}},
+	}
+}
+
+// withPeers returns hs with the given peers on net1 of each named host.
+func withPeers(hs map[string]HostPlan, peers map[string][]Peer) map[string]HostPlan {
+	for h, ps := range peers {
+		n := hs[h].Networks[net1]
+		n.Peers = ps
+		hs[h].Networks[net1] = n
+	}
+	return hs
+}
+
+// TestPlan checks every case in both modes: with GatewayOnly the hosts get
+// wantHosts, the gateway's part alone; in standalone mode (the default) they
+// get wantHosts plus wantPeers on net1 (basePeers when nil), or
+// wantStandalone when given.
 func TestPlan(t *testing.T) {
 	tests := []struct {
-		name      string
-		cfg       Config
-		edit      func(*Inventory)
-		wantSw    func() map[string]SwitchPlan
-		wantHosts func() map[string]HostPlan
+		name           string
+		cfg            Config
+		edit           func(*Inventory)
+		wantSw         func() map[string]SwitchPlan
+		wantHosts      func() map[string]HostPlan
+		wantPeers      func() map[string][]Peer
+		wantStandalone func() map[string]HostPlan
 	}{
 		{
 			name: "transcript connection",
@@ -134,6 +159,12 @@ func TestPlan(t *testing.T) {
 					{IPAddress: "10.0.0.203", MACAddress: "00:00:5e:00:01:01"},    // same pair MAC again
 					{IPAddress: "10.1.0.0/16", MACAddress: "00:00:5e:00:01:02"},   // network prefix: no ipaddr
 					{IPAddress: "10.0.0.204", MACAddress: "not-a-mac"},            // ignored
+				}
+			},
+			wantPeers: func() map[string][]Peer {
+				return map[string][]Peer{
+					"compute1": basePeers()["compute1"],
+					"compute2": {{VTEPIP: "127.0.0.11", MACs: []string{"00:00:5e:00:01:01", "00:00:5e:00:01:02", "fa:16:3e:18:b5:c1"}}},
 				}
 			},
 			wantSw: func() map[string]SwitchPlan {
@@ -184,6 +215,12 @@ func TestPlan(t *testing.T) {
 					"compute9": baseHost("compute9", "tap3"),
 				}
 			},
+			// compute2 and compute9 have no VTEP: nobody sends to them, they
+			// send to compute1.
+			wantPeers: func() map[string][]Peer {
+				c1 := []Peer{{VTEPIP: "127.0.0.11", MACs: []string{"fa:16:3e:18:b5:c1"}}}
+				return map[string][]Peer{"compute1": nil, "compute2": c1, "compute9": c1}
+			},
 		},
 		{
 			name: "no VTEP anywhere: no mcast row",
@@ -197,6 +234,7 @@ func TestPlan(t *testing.T) {
 			wantHosts: func() map[string]HostPlan {
 				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
 			},
+			wantPeers: func() map[string][]Peer { return nil },
 		},
 		{
 			name: "service node replication",
@@ -276,6 +314,7 @@ func TestPlan(t *testing.T) {
 			wantHosts: func() map[string]HostPlan {
 				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
 			},
+			wantPeers: func() map[string][]Peer { return nil },
 		},
 		{
 			name: "two gateways and two devices: shared rows once, unreported switch still planned",
@@ -364,6 +403,13 @@ func TestPlan(t *testing.T) {
 			wantHosts: func() map[string]HostPlan {
 				return map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
 			},
+			// Every MAC went to compute1's ports; compute2 is still flooded to.
+			wantPeers: func() map[string][]Peer {
+				return map[string][]Peer{
+					"compute1": {{VTEPIP: "127.0.0.12"}},
+					"compute2": {{VTEPIP: "127.0.0.11", MACs: []string{"fa:16:3e:00:00:09", "fa:16:3e:18:b5:c1", "fa:16:3e:bc:94:ce"}}},
+				}
+			},
 		},
 		{
 			name: "network not VXLAN or without VNI: nothing",
@@ -372,37 +418,103 @@ func TestPlan(t *testing.T) {
 			},
 			wantSw:    func() map[string]SwitchPlan { return map[string]SwitchPlan{} },
 			wantHosts: func() map[string]HostPlan { return map[string]HostPlan{} },
+			wantPeers: func() map[string][]Peer { return nil },
 		},
 		{
 			name:      "no connection: nothing",
 			edit:      func(inv *Inventory) { inv.Connections = nil },
 			wantSw:    func() map[string]SwitchPlan { return map[string]SwitchPlan{} },
 			wantHosts: func() map[string]HostPlan { return map[string]HostPlan{} },
+			// Standalone: the hosts still reach each other, without a gateway's part.
+			wantStandalone: func() map[string]HostPlan { return meshOnly() },
 		},
 		{
 			name:      "connection to a missing gateway: nothing",
 			edit:      func(inv *Inventory) { inv.Gateways = nil },
 			wantSw:    func() map[string]SwitchPlan { return map[string]SwitchPlan{} },
 			wantHosts: func() map[string]HostPlan { return map[string]HostPlan{} },
+			// Standalone: the hosts still reach each other, without a gateway's part.
+			wantStandalone: func() map[string]HostPlan { return meshOnly() },
+		},
+		{
+			name: "local MAC that is a VM's: the gateway's part has it only with GatewayOnly",
+			edit: func(inv *Inventory) {
+				inv.LocalMACs = []model.LocalMAC{
+					{Switch: "gatewayhost", NetworkID: net1, MAC: "FA:16:3E:BC:94:CE"}, // p2's, learnt behind the switch (a loop)
+					{Switch: "gatewayhost", NetworkID: net1, MAC: "52:54:00:00:00:01"},
+				}
+			},
+			wantSw: func() map[string]SwitchPlan {
+				return map[string]SwitchPlan{"gatewayhost": baseSwitch()}
+			},
+			wantHosts: func() map[string]HostPlan {
+				out := map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+				for _, hp := range out {
+					n := hp.Networks[net1]
+					n.FDB = []FDBEntry{{MAC: "52:54:00:00:00:01", DstIP: "127.0.0.42"}, {MAC: "fa:16:3e:bc:94:ce", DstIP: "127.0.0.42"}}
+					hp.Networks[net1] = n
+				}
+				return out
+			},
+			wantStandalone: func() map[string]HostPlan {
+				out := map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+				for _, hp := range out {
+					n := hp.Networks[net1]
+					n.FDB = []FDBEntry{{MAC: "52:54:00:00:00:01", DstIP: "127.0.0.42"}}
+					hp.Networks[net1] = n
+				}
+				return withPeers(out, basePeers())
+			},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			inv := base()
-			tt.edit(&inv)
-			p, err := New(tt.cfg, inv)
-			if err != nil {
-				t.Fatalf("New() error = %v", err)
+	for _, gatewayOnly := range []bool{true, false} {
+		for _, tt := range tests {
+			mode := "standalone"
+			if gatewayOnly {
+				mode = "gateway only"
 			}
-			sw, hs := plans(p)
-			if diff := cmp.Diff(tt.wantSw(), sw); diff != "" {
-				t.Errorf("switch plans (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tt.wantHosts(), hs); diff != "" {
-				t.Errorf("host plans (-want +got):\n%s", diff)
-			}
-		})
+			t.Run(mode+"/"+tt.name, func(t *testing.T) {
+				inv := base()
+				tt.edit(&inv)
+				cfg := tt.cfg
+				cfg.GatewayOnly = gatewayOnly
+				p, err := New(cfg, inv)
+				if err != nil {
+					t.Fatalf("New() error = %v", err)
+				}
+				sw, hs := plans(p)
+				if diff := cmp.Diff(tt.wantSw(), sw); diff != "" {
+					t.Errorf("switch plans (-want +got):\n%s", diff)
+				}
+				want := tt.wantHosts()
+				switch {
+				case gatewayOnly:
+				case tt.wantStandalone != nil:
+					want = tt.wantStandalone()
+				case tt.wantPeers != nil:
+					want = withPeers(want, tt.wantPeers())
+				default:
+					want = withPeers(want, basePeers())
+				}
+				if diff := cmp.Diff(want, hs); diff != "" {
+					t.Errorf("host plans (-want +got):\n%s", diff)
+				}
+			})
+		}
 	}
+}
+
+// meshOnly is base()'s host plans in standalone mode without a connection:
+// each host has net1 with its interface and the other host as its peer,
+// and no gateway's part.
+func meshOnly() map[string]HostPlan {
+	out := map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+	for _, hp := range out {
+		n := hp.Networks[net1]
+		n.FloodIPs = nil
+		hp.Networks[net1] = n
+	}
+	return withPeers(out, basePeers())
 }
 
 func TestNewConfig(t *testing.T) {

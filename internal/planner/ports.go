@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/l2gw/l2gw/internal/model"
@@ -181,12 +182,14 @@ func (np *netPlan) mcastFor(rep replication) *McastRemote {
 }
 
 // applyPorts updates the plans for changed ports pids of network n, touching
-// only their MAC rows, their hosts and the flood set: O(changed ports), not
-// O(ports of the network).
+// only their MAC rows, their hosts and the flood set on switches, and on
+// hosts the peers whose MACs or presence changed: O(changed ports) on
+// switches, O(changed ports + hosts of the network) on hosts, not O(ports of
+// the network).
 func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 	np := p.nets[n]
 	if np == nil {
-		return // the network reaches no switch: its ports plan nothing
+		return // the network is not planned (GatewayOnly: reaches no switch): its ports plan nothing
 	}
 	t := &portTouch{macs: map[string]struct{}{}, hosts: map[string]struct{}{}}
 	for pid := range pids {
@@ -195,6 +198,8 @@ func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 			np.addPort(pid, contribution(n, pt, p.hostVTEP(pt.HostID)), t)
 		}
 	}
+	moved := map[string]struct{}{} // VTEPs whose MAC set changed
+	present := false               // some MAC came or went
 	for mac := range t.macs {
 		k := MACKey{LogicalSwitch: n, MAC: mac}
 		old, had := np.macs[k]
@@ -206,6 +211,17 @@ func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 		if had == has && old == row {
 			continue
 		}
+		if had != has || old.LocatorIP != row.LocatorIP {
+			if had {
+				np.byVTEP.del(old.LocatorIP, mac)
+				moved[old.LocatorIP] = struct{}{}
+			}
+			if has {
+				np.byVTEP.add(row.LocatorIP, mac)
+				moved[row.LocatorIP] = struct{}{}
+			}
+		}
+		present = present || had != has
 		if has {
 			np.macs[k] = row
 		} else {
@@ -238,22 +254,50 @@ func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 			}
 		}
 	}
+	// Standalone: a change of the peers (a VTEP came, went or its MACs
+	// changed) or of the bare-metal MACs left to the gateway (a port took or
+	// released one) reaches every host of the network.
+	all := false
+	if !p.cfg.GatewayOnly {
+		if t.vteps || len(moved) > 0 {
+			np.peers = np.buildPeers(moved)
+			all = true
+		}
+		if present && len(p.localByNet[n]) > 0 {
+			if fdb := p.gatewayFDB(n, np); !slices.Equal(fdb, np.fdb) {
+				np.fdb = fdb
+				all = true
+			}
+		}
+	}
 	for h := range t.hosts {
+		if _, ok := np.hostPorts[h]; !ok {
+			delete(np.hostIfs, h)
+		} else {
+			np.hostIfs[h] = np.interfaces(h)
+		}
+	}
+	hosts := t.hosts
+	if all {
+		hosts = maps.Clone(t.hosts)
+		for h := range np.hostPorts {
+			hosts[h] = struct{}{}
+		}
+	}
+	for h := range hosts {
 		hp := p.hostPlan(h)
 		tr.touchHost(hp, n)
 		if _, ok := np.hostPorts[h]; !ok {
-			delete(np.hostIfs, h)
 			delete(hp.Networks, n)
 			continue
 		}
-		np.hostIfs[h] = np.interfaces(h)
-		hp.Networks[n] = HostNetwork{
-			NetworkID:  n,
-			VNI:        np.ls.VNI,
-			MTU:        p.networks[n].MTU,
-			Interfaces: np.hostIfs[h],
-			FDB:        np.fdb,
-			FloodIPs:   np.flood,
+		// With np.peers unchanged, a host that has the network keeps its
+		// peers (a port change leaves host VTEPs alone).
+		prev, had := hp.Networks[n]
+		peers := prev.Peers
+		if all || !had {
+			peers = p.peersOf(np, h)
 		}
+		hp.Networks[n] = p.hostNetwork(n, np, h, peers)
 	}
 }

@@ -49,13 +49,15 @@ func TestSwitchPlanJSON(t *testing.T) {
 func TestHostPlanJSON(t *testing.T) {
 	hp := baseHost("compute1", "tap1")
 	hp.Networks["n2"] = HostNetwork{NetworkID: "n2", VNI: 7, FDB: []FDBEntry{{MAC: "52:54:00:00:00:01", DstIP: "192.0.2.1"}}}
+	hp.Networks["n3"] = HostNetwork{NetworkID: "n3", VNI: 8, Peers: []Peer{{VTEPIP: "192.0.2.2", MACs: []string{"fa:16:3e:00:00:01"}}, {VTEPIP: "192.0.2.3"}}}
 	b, err := json.Marshal(hp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `{"host":"compute1","networks":[` +
 		`{"network_id":"` + net1 + `","vni":1000,"mtu":1450,"interfaces":["tap1"],"flood_ips":["127.0.0.42"]},` +
-		`{"network_id":"n2","vni":7,"fdb":[{"mac":"52:54:00:00:00:01","dst_ip":"192.0.2.1"}]}]}`
+		`{"network_id":"n2","vni":7,"fdb":[{"mac":"52:54:00:00:00:01","dst_ip":"192.0.2.1"}]},` +
+		`{"network_id":"n3","vni":8,"peers":[{"vtep_ip":"192.0.2.2","macs":["fa:16:3e:00:00:01"]},{"vtep_ip":"192.0.2.3"}]}]}`
 	if string(b) != want {
 		t.Errorf("json.Marshal(plan) =\n%s\nwant\n%s", b, want)
 	}

@@ -18,9 +18,11 @@ import (
 // TestTraffic is issue 5's end-to-end test: the seed's workflow, through the
 // API only, makes VMs on two compute hosts and two bare-metal hosts behind a
 // VTEP switch on VLAN 100 reach each other over VXLAN VNI 1000; deleting the
-// connection stops it and removes everything l2gw made; re-creating it
-// restores it. It runs once per switch implementation: l2gw's soft VTEP and
-// Open vSwitch's ovs-vtep. Nothing is left behind (namespaces, processes).
+// connection stops it and removes exactly the gateway's part of what l2gw
+// made (the VMs, meshed in standalone mode, still reach each other);
+// re-creating it restores it. It runs once per switch implementation: l2gw's
+// soft VTEP and Open vSwitch's ovs-vtep. Nothing is left behind (namespaces,
+// processes).
 func TestTraffic(t *testing.T) {
 	testenv.RequireRoot(t)
 	for _, c := range []string{"go", "ip", "bridge", "ping", "ovsdb-server", "ovsdb-tool", "ovsdb-client", "vtep-ctl"} {
@@ -71,9 +73,10 @@ func seedWorkflow(t *testing.T, lab *Lab) {
 	waitHostsAlive(t, lab, "compute1", "compute2")
 	lab.MustCLI("l2-gateway-create", "gw1", "--device", "name="+SwitchName+`,interface_names=port1;port2`)
 
-	// Before the connection: the switch is known to the API and nothing of
-	// net1 is on the hosts (the planner gives a host a network only while the
-	// network reaches a switch) or on the switch.
+	// Before the connection: the switch is known to the API; the hosts hold
+	// net1's host overlay (standalone mode: each host sends to the other's
+	// VM and floods to it), and nothing of a gateway is on the hosts or on
+	// the switch.
 	before := waitSteadyState(t, lab, func() error {
 		var sw struct {
 			Name      string `json:"name"`
@@ -85,12 +88,14 @@ func seedWorkflow(t *testing.T, lab *Lab) {
 		if !sw.Connected {
 			return fmt.Errorf("switch %s not connected: %+v", SwitchName, sw)
 		}
-		return nil
+		return meshRealised(lab)
 	})
-	for _, ns := range []string{lab.Compute1, lab.Compute2} {
-		if strings.Contains(before[strings.TrimPrefix(ns, lab.Prefix)+" links"], "l2vx") {
-			t.Errorf("%s has a VXLAN device before any connection:\n%s", ns, before[strings.TrimPrefix(ns, lab.Prefix)+" links"])
-		}
+	checkNoGatewayPart(t, lab, "before the connection", before)
+	for _, err := range pingVMs(lab, true) {
+		t.Errorf("before the connection: %v", err)
+	}
+	for _, err := range pingAll(lab, false) {
+		t.Errorf("before the connection: %v", err)
 	}
 
 	connect := func() string {
@@ -147,21 +152,85 @@ func seedWorkflow(t *testing.T, lab *Lab) {
 	for _, err := range pingAll(lab, false) {
 		t.Errorf("after connection delete: %v", err)
 	}
+	checkGatewayPartGone(t, lab, before)
+
+	connect()
+	checkConnected(t, lab)
+}
+
+// checkGatewayPartGone asserts that, after a connection delete, the lab's
+// state is back to before (taken before the connection, and free of any
+// gateway's part: checkNoGatewayPart): on the hosts the host overlay alone,
+// with the same devices and FDB entries, on the switch the same rows. The
+// VMs still reach each other.
+func checkGatewayPartGone(t *testing.T, lab *Lab, before State) {
+	t.Helper()
+	var last State
 	if err := testenv.Poll(context.Background(), 15*time.Second, func() error {
 		s, err := lab.State()
 		if err != nil {
 			return err
 		}
+		last = s
 		if d := cmp.Diff(before, s); d != "" {
 			return fmt.Errorf("state differs (-before +after):\n%s", d)
 		}
 		return nil
 	}); err != nil {
-		t.Errorf("after connection delete, what l2gw made is not all gone: %v", err)
+		t.Errorf("after connection delete, the gateway's part of what l2gw made is not all gone: %v", err)
 	}
+	checkNoGatewayPart(t, lab, "after connection delete", last)
+	for _, err := range pingVMs(lab, true) {
+		t.Errorf("after connection delete: %v", err)
+	}
+}
 
-	connect()
-	checkConnected(t, lab)
+// meshRealised reports whether both compute hosts hold net1's host overlay:
+// the other host's VM behind its VTEP, and flooding to it.
+func meshRealised(lab *Lab) error {
+	for _, c := range []struct {
+		ns, peerIP string
+		peer       Endpoint
+	}{{lab.Compute1, Compute2IP, lab.VM2}, {lab.Compute2, Compute1IP, lab.VM1}} {
+		for _, mac := range []string{c.peer.MAC, "00:00:00:00:00:00"} {
+			ok, err := lab.FDBHas(c.ns, "l2vx1000", mac, c.peerIP)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%s: no FDB entry %s dev l2vx1000 dst %s", c.ns, mac, c.peerIP)
+			}
+		}
+	}
+	return nil
+}
+
+// checkNoGatewayPart asserts that state s holds nothing of a gateway: on the
+// compute hosts no FDB entry toward the switch and none of a bare-metal
+// MAC, and on the switch no logical switch and no remote MAC (the lab's
+// switch has none of its own).
+func checkNoGatewayPart(t *testing.T, lab *Lab, when string, s State) {
+	t.Helper()
+	for _, host := range []string{"compute1", "compute2"} {
+		for _, line := range strings.Split(strings.ToLower(s[host+" fdb"]), "\n") {
+			for _, bad := range []string{"dst " + SwitchIP + " ", strings.ToLower(lab.BM1.MAC), strings.ToLower(lab.BM2.MAC)} {
+				if strings.Contains(line+" ", bad) {
+					t.Errorf("%s: %s FDB has a gateway entry (%q): %s", when, host, bad, line)
+				}
+			}
+		}
+	}
+	for _, table := range []string{"Logical_Switch", "Ucast_Macs_Remote", "Mcast_Macs_Remote"} {
+		if rows := s["vtep "+table]; rows != "" {
+			t.Errorf("%s: the switch has %s rows:\n%s", when, table, rows)
+		}
+	}
+}
+
+// pingVMs pings between vm1 and vm2, both ways, and returns one error per
+// direction that did not behave as want.
+func pingVMs(lab *Lab, want bool) []error {
+	return pingPairs(lab, [][2]Endpoint{{lab.VM1, lab.VM2}, {lab.VM2, lab.VM1}}, want)
 }
 
 // checkConnected asserts the connected state: pings both ways between every
@@ -222,22 +291,28 @@ func checkConnected(t *testing.T, lab *Lab) {
 // parallel, and returns one error per pair that did not behave as want
 // (reachable or not).
 func pingAll(lab *Lab, want bool) []error {
-	type pair struct{ from, to Endpoint }
-	var pairs []pair
+	var pairs [][2]Endpoint
 	for _, vm := range []Endpoint{lab.VM1, lab.VM2} {
 		for _, bm := range []Endpoint{lab.BM1, lab.BM2} {
-			pairs = append(pairs, pair{vm, bm}, pair{bm, vm})
+			pairs = append(pairs, [2]Endpoint{vm, bm}, [2]Endpoint{bm, vm})
 		}
 	}
+	return pingPairs(lab, pairs, want)
+}
+
+// pingPairs pings from the first endpoint of each pair to the second, in
+// parallel, and returns one error per pair that did not behave as want.
+func pingPairs(lab *Lab, pairs [][2]Endpoint, want bool) []error {
 	errs := make([]error, len(pairs))
 	var wg sync.WaitGroup
 	for i, p := range pairs {
+		from, to := p[0], p[1]
 		wg.Go(func() {
 			var err error
 			if want {
-				err = lab.PingUntil(p.from, p.to.IP, 10*time.Second)
-			} else if lab.Ping(p.from, p.to.IP, time.Second) == nil {
-				err = fmt.Errorf("%s -> %s (%s) answered", p.from.Name, p.to.Name, p.to.IP)
+				err = lab.PingUntil(from, to.IP, 10*time.Second)
+			} else if lab.Ping(from, to.IP, time.Second) == nil {
+				err = fmt.Errorf("%s -> %s (%s) answered", from.Name, to.Name, to.IP)
 			}
 			errs[i] = err
 		})
