@@ -228,7 +228,7 @@ func TestHostAgentProcess(t *testing.T) {
 	must(link.ReportSwitch(ctx, storeSwitchReport("sw1", "192.0.2.10", "p1")))
 	n, err := c.CreateNetwork(ctx, neutron.NetworkCreate{Name: "net1", NetworkType: "vxlan", SegmentationID: 1000})
 	must(err)
-	_, err = c.CreatePort(ctx, neutron.PortCreate{NetworkID: n.ID, MACAddress: "fa:16:3e:00:00:09", HostID: "compute9"})
+	port, err := c.CreatePort(ctx, neutron.PortCreate{NetworkID: n.ID, MACAddress: "fa:16:3e:00:00:09", HostID: "compute9"})
 	must(err)
 	gw, err := c.CreateGateway(ctx, neutron.GatewayCreate{Name: "gw1", Devices: []neutron.DeviceRequest{{DeviceName: "sw1",
 		Interfaces: []neutron.InterfaceRequest{{Name: "p1"}}}}})
@@ -244,7 +244,15 @@ func TestHostAgentProcess(t *testing.T) {
 		return err == nil && strings.Contains(fdb, "00:00:00:00:00:00 dst 192.0.2.10"), fdb
 	})
 
+	// The connection goes: only the gateway's part leaves the host (the
+	// network keeps its device while compute9 has a port on it).
 	must(c.DeleteConnection(ctx, conn.ID))
+	testenv.Eventually(t, 30*time.Second, "no flooding to the switch", func() (bool, string) {
+		fdb, err := lab.Exec(ns, "bridge", "fdb", "show", "dev", "l2vx1000")
+		return err == nil && !strings.Contains(fdb, "dst 192.0.2.10"), fdb
+	})
+	// The port goes: so does the network's device.
+	must(c.DeletePort(ctx, port.ID))
 	testenv.Eventually(t, 30*time.Second, "l2vx1000 removed", func() (bool, string) {
 		link := lab.IP(ns, "link", "show")
 		return !strings.Contains(link, "l2vx1000") && !strings.Contains(link, "l2br1000"), link
