@@ -427,11 +427,13 @@ func ipAttr(name string, v any) (string, error) {
 	return ip.String(), nil
 }
 
+// macAttr is neutron_lib's validate_mac_address, which refuses the all-zero
+// and broadcast MACs; l2gw refuses every multicast MAC too: a port's MAC
+// becomes a switch's Ucast_Macs_Remote row, which must be unicast.
 func macAttr(name string, v any) (string, error) {
-	s, ok := v.(string)
-	if ok {
-		if hw, err := net.ParseMAC(s); err == nil && len(hw) == 6 {
-			return hw.String(), nil
+	if s, ok := v.(string); ok {
+		if mac, ok := model.UnicastMAC(s); ok {
+			return mac, nil
 		}
 	}
 	return "", invalidAttr(name, fmt.Sprintf("'%s' is not a valid MAC address", pyStr(v)))
