@@ -83,8 +83,12 @@ func truthy(v any) bool {
 
 // readUpdate reads the body of an update (PUT): one object under member
 // (collection is the bulk key, refused here) with only attributes spec lets
-// an update set.
+// an update set. These resources have no revision_number: an If-Match
+// revision constraint is refused.
 func (h *handler) readUpdate(w http.ResponseWriter, r *http.Request, member, collection string, spec []attr) (map[string]any, error) {
+	if err := refuseIfMatch(r, "this resource"); err != nil {
+		return nil, err
+	}
 	body, err := readJSON(w, r, h.maxBody)
 	if err != nil {
 		return nil, err

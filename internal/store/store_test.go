@@ -40,6 +40,7 @@ func TestStore(t *testing.T) {
 		{name: "GatewayCRUD", run: testGatewayCRUD},
 		{name: "GatewayListQuery", run: testGatewayListQuery},
 		{name: "GatewayUpdateDevices", run: testGatewayUpdateDevices},
+		{name: "GatewayRevision", run: testGatewayRevision},
 		{name: "ConnectionCreateChecks", run: testConnectionCreateChecks},
 		{name: "ConnectionLifecycle", run: testConnectionLifecycle},
 		{name: "DuplicateSegmentationID", run: testDuplicateSegmentationID},
@@ -212,7 +213,7 @@ func testGatewayCRUD(t *testing.T, s store.Store) {
 	want := model.Gateway{ID: g.ID, Name: "g1", TenantID: "tenant", Devices: []model.Device{
 		{ID: g.Devices[0].ID, Name: "sw1", Interfaces: []model.Interface{iface("p1", 100, 101, 102), iface("p2")}},
 		{ID: g.Devices[1].ID, Name: "sw2", Interfaces: []model.Interface{iface("eth1")}},
-	}}
+	}, RevisionNumber: 1}
 	opt := cmpopts.EquateEmpty()
 	if d := cmp.Diff(want, g, opt); d != "" {
 		t.Errorf("CreateGateway (-want +got):\n%s", d)
@@ -325,6 +326,7 @@ func testGatewayUpdateDevices(t *testing.T, s store.Store) {
 		{ID: g.Devices[0].ID, Name: "sw1", Interfaces: []model.Interface{iface("p1"), iface("p4")}},
 		g.Devices[1],
 	}
+	want.RevisionNumber = 2
 	if d := cmp.Diff(want, got, cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("UpdateGateway (-want +got):\n%s", d)
 	}
