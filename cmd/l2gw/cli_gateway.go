@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -115,7 +118,10 @@ func gatewayUpdateCmd(run runner) *cobra.Command {
 
 --add-interface and --remove-interface edit the interface list of the device
 named by --device (which may be left out when the gateway has one device);
-the client reads the gateway and sends the device's whole new interface list.
+the client reads the gateway and sends the device's whole new interface list,
+on the condition that the gateway is unchanged since it was read (If-Match:
+revision_number=N); when another client changed it in between, it reads it
+again and redoes the edit, so concurrent edits all land.
 --device name=D,interface_names=... replaces D's interface list.`,
 		Example: `  l2gw l2-gateway-update gw1 --device name=gatewayhost --add-interface port3:200 --remove-interface port2
   l2gw l2-gateway-update gw1 --name gw-rack1`,
@@ -147,15 +153,38 @@ the client reads the gateway and sends the device's whole new interface list.
 			if err != nil {
 				return err
 			}
-			body, err := gatewayUpdateBody(gw, nameIsChanged, name, devs, adds, removeIfaces)
-			if err != nil {
-				return err
+			// --add-interface/--remove-interface edit what was read: the PUT
+			// is conditional on the revision read (If-Match), and a 412 means
+			// another client changed the gateway in between, so read again
+			// and redo the edit. A server without revision numbers (the
+			// original networking-l2gw) gets the plain PUT.
+			editing := len(adds) > 0 || len(removeIfaces) > 0
+			for attempt := 1; ; attempt++ {
+				body, err := gatewayUpdateBody(gw, nameIsChanged, name, devs, adds, removeIfaces)
+				if err != nil {
+					return err
+				}
+				if !editing || gw.RevisionNumber == 0 {
+					updated, err := x.c.UpdateGateway(ctx, gw.ID, body)
+					if err != nil {
+						return err
+					}
+					return x.object(updated)
+				}
+				updated, err := x.c.UpdateGatewayIf(ctx, gw.ID, gw.RevisionNumber, body)
+				if err == nil {
+					return x.object(updated)
+				}
+				if !client.IsPreconditionFailed(err) || attempt == maxUpdateAttempts {
+					return err
+				}
+				if err := pause(ctx, attempt); err != nil {
+					return err
+				}
+				if gw, err = x.c.GetGateway(ctx, gw.ID); err != nil {
+					return err
+				}
 			}
-			updated, err := x.c.UpdateGateway(ctx, gw.ID, body)
-			if err != nil {
-				return err
-			}
-			return x.object(updated)
 		}),
 	}
 	f := cmd.Flags()
@@ -164,6 +193,25 @@ the client reads the gateway and sends the device's whole new interface list.
 	f.StringArrayVar(&addIfaces, "add-interface", nil, "interface to add to the --device: <name>[:<seg1>[,<seg2>]] (repeatable)")
 	f.StringArrayVar(&removeIfaces, "remove-interface", nil, "interface to remove from the --device (repeatable)")
 	return cmd
+}
+
+// maxUpdateAttempts bounds the read-modify-write retries of
+// l2-gateway-update: every round some concurrent writer succeeds, so only
+// that many clients editing one gateway at once could exhaust it.
+const maxUpdateAttempts = 50
+
+// pause waits a random 0..attempt×5ms (at most 100ms) before a retry, so
+// that clients that collided spread out.
+func pause(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(min(attempt*5, 100))*int64(time.Millisecond) + 1))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // gatewayUpdateBody computes the PUT body of l2-gateway-update from the

@@ -329,7 +329,7 @@ func hostCreateCmd(run runner) *cobra.Command {
 			return x.object(h)
 		}),
 	}
-	cmd.Flags().StringVar(&vtep, "vtep-ip", "", "tunnel endpoint address of the host")
+	cmd.Flags().StringVar(&vtep, "vtep-ip", "", "tunnel endpoint (VTEP) IPv4 address of the host")
 	cmd.Flags().StringVar(&desc, "description", "", "free text")
 	_ = cmd.MarkFlagRequired("vtep-ip")
 	return cmd
@@ -382,7 +382,7 @@ func hostUpdateCmd(run runner) *cobra.Command {
 			return x.object(h)
 		}),
 	}
-	cmd.Flags().StringVar(&vtep, "vtep-ip", "", "tunnel endpoint address of the host")
+	cmd.Flags().StringVar(&vtep, "vtep-ip", "", "tunnel endpoint (VTEP) IPv4 address of the host")
 	cmd.Flags().StringVar(&desc, "description", "", "free text")
 	return cmd
 }

@@ -124,14 +124,15 @@ func TestCLISeedWorkflow(t *testing.T) {
 	// The gateway, shown as a table.
 	out := mustCLI(t, url, "l2-gateway-create", "gw1", "--device", "name=gatewayhost,interface_names=port1;port2")
 	gw := cliJSON[neutron.Gateway](t, url, "l2-gateway-show", "gw1")
-	wantShow := `+-----------+--------------------------------------+
-| Field     | Value                                |
-+-----------+--------------------------------------+
-| devices   | gatewayhost: port1;port2             |
-| id        | GW1                                  |
-| name      | gw1                                  |
-| tenant_id | fake_project_id                      |
-+-----------+--------------------------------------+
+	wantShow := `+-----------------+--------------------------------------+
+| Field           | Value                                |
++-----------------+--------------------------------------+
+| devices         | gatewayhost: port1;port2             |
+| id              | GW1                                  |
+| name            | gw1                                  |
+| revision_number | 1                                    |
+| tenant_id       | fake_project_id                      |
++-----------------+--------------------------------------+
 `
 	if diff := cmp.Diff(wantShow, masked(out, map[string]string{gw.ID: "GW1"})); diff != "" {
 		t.Errorf("l2-gateway-create table (-want +got):\n%s", diff)

@@ -39,6 +39,10 @@ IP, port 4789, learning off), the ports' host interfaces enslaved to the
 bridge, and FDB entries sending bare-metal MACs and flooded traffic to the
 switches' tunnel IPs.
 
+The first registration of an unknown host records --vtep-ip; later, a VTEP
+IP other than the recorded one is refused by the server and the agent exits
+with a message saying how to change it (l2gw host-update <host> --vtep-ip IP).
+
 It owns exactly the devices named l2vx<VNI> and l2br<VNI> and the FDB entries
 on them; nothing else is touched. State is kept on exit, so forwarding
 continues while the agent restarts; --cleanup removes it on exit instead.

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -193,12 +192,16 @@ func (h *Handler) registerHost(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, h.log, err)
 		return
 	}
-	if ip := net.ParseIP(reg.VTEPIP); ip == nil || ip.To4() == nil {
-		api.WriteError(w, r, h.log, invalid("Invalid input for vtep_ip. Reason: '%s' is not a valid IPv4 address.", reg.VTEPIP))
+	// IPv4 only: hardware_vtep switches only have vxlan_over_ipv4 locators.
+	ip, ok := model.VTEPIPv4(reg.VTEPIP)
+	if !ok {
+		api.WriteError(w, r, h.log, invalid("Invalid input for vtep_ip. Reason: '%s' is not a valid IPv4 address: hardware_vtep switches reach VTEPs over vxlan_over_ipv4 only.", reg.VTEPIP))
 		return
 	}
 	now := h.cfg.Now()
-	hst, err := h.st.RegisterHost(r.Context(), r.PathValue("name"), reg.VTEPIP, now)
+	// A VTEP IP other than the recorded one is a 409 (HostVTEPIPConflict):
+	// the agent stops and says how to change the host through the API.
+	hst, err := h.st.RegisterHost(r.Context(), r.PathValue("name"), ip, now)
 	if err != nil {
 		api.WriteError(w, r, h.log, err)
 		return

@@ -133,7 +133,7 @@ func TestBadReports(t *testing.T) {
 func TestRegisterHost(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	e := newEnv(t, agentapi.Config{Now: func() time.Time { return now }})
-	for _, ip := range []string{"192.0.2.9", "192.0.2.19"} { // register, then move the VTEP
+	for _, ip := range []string{"192.0.2.9", "192.0.2.9"} { // register, then a heartbeat
 		code, body := e.do("POST", agentwire.HostRegisterPath("compute9"), `{"vtep_ip":"`+ip+`"}`)
 		if code != http.StatusOK {
 			t.Fatalf("register = %d %s; want 200", code, body)

@@ -71,12 +71,18 @@ func (l *Link) SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error 
 
 // RegisterHost registers a host and its VTEP IP (the host agent's
 // Registrar). The server records its own time as the heartbeat; at is not
-// sent.
+// sent. A refusal (409: the host is recorded with another VTEP IP) is a
+// *model.Fault of kind model.ErrConflict carrying the server's message, as
+// the store's own RegisterHost returns it.
 func (l *Link) RegisterHost(ctx context.Context, name, vtepIP string, _ time.Time) (model.Host, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
 	defer cancel()
 	var resp agentwire.HostResponse
 	if err := l.c.Do(ctx, http.MethodPost, agentwire.HostRegisterPath(name), nil, agentwire.HostRegistration{VTEPIP: vtepIP}, &resp); err != nil {
+		var e *client.Error
+		if errors.As(err, &e) && e.Status == http.StatusConflict {
+			return model.Host{}, &model.Fault{Kind: model.ErrConflict, Type: e.Type, Message: e.Message}
+		}
 		return model.Host{}, err
 	}
 	return agentwire.ToModel(resp.Host), nil

@@ -211,6 +211,12 @@ func show[M, W any](h *handler, get func(context.Context, string) (M, error), ke
 // remove serves DELETE on a member: del the path's id, then 204.
 func (h *handler) remove(del func(context.Context, string) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		// Deletes are unconditional: a revision constraint is refused,
+		// not ignored.
+		if err := refuseIfMatch(r, "this operation"); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 		if err := del(r.Context(), r.PathValue("id")); err != nil {
 			h.writeError(w, r, err)
 			return

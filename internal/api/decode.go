@@ -83,8 +83,12 @@ func truthy(v any) bool {
 
 // readUpdate reads the body of an update (PUT): one object under member
 // (collection is the bulk key, refused here) with only attributes spec lets
-// an update set.
+// an update set. These resources have no revision_number: an If-Match
+// revision constraint is refused.
 func (h *handler) readUpdate(w http.ResponseWriter, r *http.Request, member, collection string, spec []attr) (map[string]any, error) {
+	if err := refuseIfMatch(r, "this resource"); err != nil {
+		return nil, err
+	}
 	body, err := readJSON(w, r, h.maxBody)
 	if err != nil {
 		return nil, err
@@ -427,11 +431,13 @@ func ipAttr(name string, v any) (string, error) {
 	return ip.String(), nil
 }
 
+// macAttr is neutron_lib's validate_mac_address, which refuses the all-zero
+// and broadcast MACs; l2gw refuses every multicast MAC too: a port's MAC
+// becomes a switch's Ucast_Macs_Remote row, which must be unicast.
 func macAttr(name string, v any) (string, error) {
-	s, ok := v.(string)
-	if ok {
-		if hw, err := net.ParseMAC(s); err == nil && len(hw) == 6 {
-			return hw.String(), nil
+	if s, ok := v.(string); ok {
+		if mac, ok := model.UnicastMAC(s); ok {
+			return mac, nil
 		}
 	}
 	return "", invalidAttr(name, fmt.Sprintf("'%s' is not a valid MAC address", pyStr(v)))

@@ -58,6 +58,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, model.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, model.ErrPrecondition):
+		return http.StatusPreconditionFailed
 	}
 	return http.StatusInternalServerError
 }
@@ -80,6 +82,8 @@ func genericType(status int) string {
 		return "HTTPConflict"
 	case http.StatusRequestEntityTooLarge:
 		return "HTTPRequestEntityTooLarge"
+	case http.StatusPreconditionFailed:
+		return "HTTPPreconditionFailed"
 	}
 	return "HTTPInternalServerError"
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
@@ -230,6 +231,12 @@ func (h *handler) updateGateway(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	// If-Match: revision_number=N makes the update conditional; the store
+	// compares inside its transaction (412 RevisionNumberConstraintFailed).
+	if u.IfRevision, err = ifMatchRevision(r); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	if len(devs) > 0 {
 		// The plugin's order: gateway, then each device, then consistency;
 		// the store repeats the first two inside its transaction.
@@ -283,6 +290,8 @@ func (h *handler) listGateways(w http.ResponseWriter, r *http.Request) {
 				return one(g.Name), true
 			case "tenant_id":
 				return one(g.TenantID), true
+			case "revision_number":
+				return one(strconv.FormatInt(g.RevisionNumber, 10)), true
 			}
 			return nil, false
 		},

@@ -77,7 +77,7 @@ func TestReference(t *testing.T) {
 		{"seg 1.5", "POST", gwPath, dev(`[{"name":"port4","segmentation_id":[1.5]}]`), 400, "InvalidInput", "Invalid input for operation: Segmentation id must be a valid integer.", ""},
 		{"seg mixed", "POST", gwPath, dev(`[{"name":"port3","segmentation_id":[101]},{"name":"port4"}]`), 409, "L2GatewaySegmentationRequired", "L2 gateway segmentation id must be consistent for all the interfaces", ""},
 		// Gateway read/update/delete.
-		{"show", "GET", gwPath + "/{gwSeg}", ``, 200, "", "", `{"l2_gateway":{"id":"{gwSeg}","name":"t2","devices":[{"device_name":"gatewayhost","id":"*","interfaces":[{"name":"port3","segmentation_id":["101","102"]}]}],"tenant_id":"fake_project_id"}}`},
+		{"show", "GET", gwPath + "/{gwSeg}", ``, 200, "", "", `{"l2_gateway":{"id":"{gwSeg}","name":"t2","devices":[{"device_name":"gatewayhost","id":"*","interfaces":[{"name":"port3","segmentation_id":["101","102"]}]}],"tenant_id":"fake_project_id","revision_number":1}}`},
 		{"show fields", "GET", gwPath + "/{gw}?fields=name&fields=tenant_id", ``, 200, "", "", `{"l2_gateway":{"name":"tc","tenant_id":"fake_project_id"}}`},
 		{"list by name", "GET", gwPath + "?name=t2&fields=id", ``, 200, "", "", `{"l2_gateways":[{"id":"{gwSeg}"}]}`},
 		{"list by id", "GET", gwPath + "?id={gwSeg}&fields=name", ``, 200, "", "", `{"l2_gateways":[{"name":"t2"}]}`},

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -17,6 +18,21 @@ var hostSpec = []attr{
 	{name: "name", post: true, required: true},
 	{name: "vtep_ip", post: true, put: true, required: true},
 	{name: "description", post: true, put: true},
+}
+
+// vtepIPAttr validates a host's VTEP IP: an IP address, and IPv4, since
+// hardware_vtep switches only reach vxlan_over_ipv4 locators (a host behind
+// an IPv6 VTEP would be accepted and never programmed).
+func vtepIPAttr(v any) (string, error) {
+	ip, err := ipAttr("vtep_ip", v)
+	if err != nil {
+		return "", err
+	}
+	v4, ok := model.VTEPIPv4(ip)
+	if !ok {
+		return "", invalidAttr("vtep_ip", fmt.Sprintf("'%s' is not a valid IPv4 address: hardware_vtep switches reach VTEPs over vxlan_over_ipv4 only", ip))
+	}
+	return v4, nil
 }
 
 func decodeHostCreate(body any) (model.Host, error) {
@@ -35,7 +51,7 @@ func decodeHostCreate(body any) (model.Host, error) {
 	if hst.Name == "" {
 		return hst, invalidAttr("name", "'' is not a valid host name")
 	}
-	if hst.VTEPIP, err = ipAttr("vtep_ip", res["vtep_ip"]); err != nil {
+	if hst.VTEPIP, err = vtepIPAttr(res["vtep_ip"]); err != nil {
 		return hst, err
 	}
 	if hst.Description, _, err = stringAttr(res, "description", maxNameLen); err != nil {
@@ -71,7 +87,7 @@ func (h *handler) updateHost(w http.ResponseWriter, r *http.Request) {
 	var ip string
 	v, hasIP := res["vtep_ip"]
 	if hasIP {
-		if ip, err = ipAttr("vtep_ip", v); err != nil {
+		if ip, err = vtepIPAttr(v); err != nil {
 			h.writeError(w, r, err)
 			return
 		}

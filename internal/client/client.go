@@ -100,6 +100,13 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status))
 }
 
+// IsPreconditionFailed reports whether err is an API error with status 412:
+// a conditional update (If-Match) found the object changed.
+func IsPreconditionFailed(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusPreconditionFailed
+}
+
 // IsNotFound reports whether err is an API or resolution error with status 404.
 func IsNotFound(err error) bool {
 	var e *Error
@@ -149,6 +156,11 @@ const maxErrorBody = 64 << 10
 // do sends one request. in, when not nil, is sent as JSON; a 2xx response
 // body is decoded into out when out is not nil.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	return c.doHeader(ctx, method, path, q, nil, in, out)
+}
+
+// doHeader is do with extra request headers.
+func (c *Client) doHeader(ctx context.Context, method, path string, q url.Values, hdr http.Header, in, out any) error {
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -171,6 +183,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	}
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
 	}
 	if c.token != nil {
 		tok, err := c.token(ctx)
@@ -260,9 +275,13 @@ func listAll[T any](ctx context.Context, c *Client, r neutron.Resource, o ListOp
 }
 
 func send[T any](ctx context.Context, c *Client, method, path, key string, body any) (T, error) {
+	return sendHeader[T](ctx, c, method, path, key, nil, body)
+}
+
+func sendHeader[T any](ctx context.Context, c *Client, method, path, key string, hdr http.Header, body any) (T, error) {
 	var zero T
 	var raw map[string]json.RawMessage
-	if err := c.do(ctx, method, path, nil, map[string]any{key: body}, &raw); err != nil {
+	if err := c.doHeader(ctx, method, path, nil, hdr, map[string]any{key: body}, &raw); err != nil {
 		return zero, err
 	}
 	var v T

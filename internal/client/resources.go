@@ -2,6 +2,9 @@ package client
 
 import (
 	"context"
+	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/l2gw/l2gw/internal/neutron"
 )
@@ -15,6 +18,14 @@ func (c *Client) CreateGateway(ctx context.Context, g neutron.GatewayCreate) (ne
 // devices it names (PUT /v2.0/l2-gateways/{id}).
 func (c *Client) UpdateGateway(ctx context.Context, id string, u neutron.GatewayUpdate) (neutron.Gateway, error) {
 	return update[neutron.Gateway](ctx, c, neutron.Gateways, id, u)
+}
+
+// UpdateGatewayIf is UpdateGateway on the condition that the gateway is
+// still at revision (If-Match: revision_number=N, as Neutron takes it); a
+// gateway changed since gets a 412 error (IsPreconditionFailed).
+func (c *Client) UpdateGatewayIf(ctx context.Context, id string, revision int64, u neutron.GatewayUpdate) (neutron.Gateway, error) {
+	hdr := http.Header{"If-Match": {"revision_number=" + strconv.FormatInt(revision, 10)}}
+	return sendHeader[neutron.Gateway](ctx, c, http.MethodPut, neutron.Gateways.MemberPath(url.PathEscape(id)), neutron.Gateways.Member, hdr, u)
 }
 
 // ListGateways lists gateways.

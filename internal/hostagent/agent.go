@@ -156,8 +156,11 @@ func (a *Agent) Status() Status {
 // Run registers the host and keeps its kernel state equal to its plan until
 // ctx is done; it then returns nil, leaving the kernel state in place (a
 // restarted agent takes it over without dropping traffic). Until the first
-// plan arrives nothing is changed. It returns an error only when it cannot
-// start (namespace or netlink unavailable).
+// plan arrives nothing is changed. It returns an error when it cannot start
+// (namespace or netlink unavailable) and when the server refuses the
+// registration for good (model.ErrConflict: the host is recorded with
+// another VTEP IP); the error then carries the server's message, which says
+// how to resolve it.
 func (a *Agent) Run(ctx context.Context) error {
 	r, closeNS, err := openRealiser(a.cfg.NetNS, RealiserConfig{VTEPIP: a.vtep, DefaultMTU: a.cfg.DefaultMTU, Logger: a.log})
 	if err != nil {
@@ -171,7 +174,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { a.heartbeat(ctx) })
+	var refused error // set by the heartbeat goroutine before cancel; read after wg.Wait
+	wg.Go(func() {
+		if refused = a.heartbeat(ctx); refused != nil {
+			cancel()
+		}
+	})
 	wg.Go(func() {
 		cfg := planstream.FollowConfig{BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax, Logger: a.log}
 		planstream.Follow(ctx, a.plans, a.cfg.Host, cfg, a.takeEvent)
@@ -180,6 +188,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.loop.Run(ctx, func(ctx context.Context, _ bool) reconcile.Outcome { return a.realise(ctx, r) })
 	cancel()
 	wg.Wait()
+	if refused != nil {
+		return refused
+	}
 	a.log.Info("host agent stopped")
 	return nil
 }
@@ -321,15 +332,21 @@ func (a *Agent) realise(ctx context.Context, r *Realiser) reconcile.Outcome {
 }
 
 // heartbeat registers the host now and every HeartbeatInterval, retrying
-// failures with backoff.
-func (a *Agent) heartbeat(ctx context.Context) {
+// failures with backoff, until ctx is done (nil) or the server refuses the
+// registration with a conflict (the error, for Run to return): retrying
+// cannot help, and an agent that keeps running with a VTEP IP the server
+// does not know would program nothing the switches send to.
+func (a *Agent) heartbeat(ctx context.Context) error {
 	bo := reconcile.Backoff{Min: a.cfg.BackoffMin, Max: min(a.cfg.BackoffMax, a.cfg.HeartbeatInterval)}
 	failing := false
 	for {
 		now := time.Now()
 		_, err := a.reg.RegisterHost(ctx, a.cfg.Host, a.vtep.String(), now)
 		if ctx.Err() != nil {
-			return
+			return nil
+		}
+		if errors.Is(err, model.ErrConflict) {
+			return fmt.Errorf("host agent: registration of %s with VTEP IP %s refused: %w", a.cfg.Host, a.vtep, err)
 		}
 		wait := a.cfg.HeartbeatInterval
 		if err != nil {
@@ -353,7 +370,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			failing = false
 		}
 		if !reconcile.Sleep(ctx, wait) {
-			return
+			return nil
 		}
 	}
 }

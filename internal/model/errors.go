@@ -14,6 +14,9 @@ var (
 	ErrConflict  = errors.New("conflict")          // 409
 	ErrInUse     = errors.New("in use")            // 409
 	ErrTooLarge  = errors.New("request too large") // 413
+	// ErrPrecondition is a failed If-Match: the object changed since the
+	// caller read it (Neutron's revision_number constraint).
+	ErrPrecondition = errors.New("precondition failed") // 412
 )
 
 // Fault is a domain error with the Neutron fault type and message clients see,

@@ -20,11 +20,14 @@ type Device struct {
 }
 
 // Gateway is a logical L2 gateway: one or more devices and their interfaces.
+// RevisionNumber is 1 at creation and grows by one at every update
+// (Neutron's revision_number, compared by If-Match).
 type Gateway struct {
-	ID       string
-	Name     string
-	TenantID string
-	Devices  []Device
+	ID             string
+	Name           string
+	TenantID       string
+	Devices        []Device
+	RevisionNumber int64
 }
 
 // HasSegmentationIDs reports whether any interface of the gateway carries a VLAN.
@@ -46,9 +49,13 @@ type DeviceUpdate struct {
 }
 
 // GatewayUpdate is a PUT on a gateway; nil fields are left unchanged.
+// IfRevision, when set, makes the update fail with ErrPrecondition unless
+// the gateway's RevisionNumber still equals it (If-Match:
+// revision_number=N), so that a read-modify-write loses no change.
 type GatewayUpdate struct {
-	Name    *string
-	Devices []DeviceUpdate
+	Name       *string
+	Devices    []DeviceUpdate
+	IfRevision *int64
 }
 
 // Connection binds a gateway to an overlay network.

@@ -14,7 +14,7 @@ const HostAliveWindow = 75 * time.Second
 // FromGateway converts a stored gateway. VLAN 0 means "none" and is left out;
 // interfaces of one device with the same name are merged, as the original does.
 func FromGateway(g model.Gateway) Gateway {
-	out := Gateway{ID: g.ID, Name: g.Name, TenantID: g.TenantID, Devices: make([]Device, 0, len(g.Devices))}
+	out := Gateway{ID: g.ID, Name: g.Name, TenantID: g.TenantID, RevisionNumber: g.RevisionNumber, Devices: make([]Device, 0, len(g.Devices))}
 	for _, d := range g.Devices {
 		dev := Device{DeviceName: d.Name, ID: d.ID, Interfaces: make([]Interface, 0, len(d.Interfaces))}
 		index := make(map[string]int, len(d.Interfaces))

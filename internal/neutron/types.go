@@ -94,11 +94,16 @@ func (s *SegmentationID) UnmarshalJSON(b []byte) error {
 }
 
 // Gateway is an l2_gateway as returned by the API: exactly these keys.
+// RevisionNumber is l2gw's addition (Neutron's standard attribute, for
+// If-Match: revision_number=N), always >= 1 from l2gw; networking-l2gw has
+// none, which decodes as 0 and is left out when re-encoded (the CLI's
+// output of the original's gateways).
 type Gateway struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Devices  []Device `json:"devices"`
-	TenantID string   `json:"tenant_id"`
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	Devices        []Device `json:"devices"`
+	TenantID       string   `json:"tenant_id"`
+	RevisionNumber int64    `json:"revision_number,omitempty"`
 }
 
 // Device is a gateway device in a response.

@@ -2,7 +2,6 @@ package planner
 
 import (
 	"cmp"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -258,14 +257,14 @@ func (p *Planner) hostVTEP(name string) string {
 	return ipv4(p.hosts[best].VTEPIP)
 }
 
-// normMAC returns the canonical lower-case form of a 48-bit MAC, "" if s is
-// not one.
+// normMAC returns the canonical lower-case form of a 48-bit unicast MAC, ""
+// if s is not one. Plans carry unicast MACs only: a Ucast_Macs_Remote row
+// or a host FDB entry for a broadcast, multicast or all-zero MAC would
+// capture the flooded traffic (the API refuses such port MACs; this keeps
+// rows stored before, or learned by a switch, out of every plan).
 func normMAC(s string) string {
-	hw, err := net.ParseMAC(s)
-	if err != nil || len(hw) != 6 {
-		return ""
-	}
-	return hw.String()
+	mac, _ := model.UnicastMAC(s)
+	return mac
 }
 
 // hostIP returns the address of an IP or of a single-address prefix

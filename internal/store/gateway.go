@@ -26,6 +26,13 @@ func interfaceNotFound(name string) error {
 	return model.NewFault(model.ErrNotFound, "L2GatewayInterfaceNotFound", "L2 Gateway interface '%s' not found.", name)
 }
 
+// revisionMismatch is Neutron's RevisionNumberConstraintFailed (a webob
+// HTTPPreconditionFailed whose detail is the message).
+func revisionMismatch(expected, current int64) error {
+	return model.NewFault(model.ErrPrecondition, "RevisionNumberConstraintFailed",
+		"Constrained to %d, but current revision is %d", expected, current)
+}
+
 func segIDOutOfRange() error {
 	return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id is out of range.")
 }
@@ -98,8 +105,9 @@ func (s *sqlStore) CreateGateway(ctx context.Context, gw model.Gateway) (model.G
 		}
 	}
 	gw.Devices = devs
+	gw.RevisionNumber = 1
 	_, err := s.write(ctx, func(w *wtx) error {
-		if _, err := w.exec(ctx, `INSERT INTO gateways (id, name, tenant_id) VALUES ($1, $2, $3)`, gw.ID, gw.Name, gw.TenantID); err != nil {
+		if _, err := w.exec(ctx, `INSERT INTO gateways (id, name, tenant_id, revision_number) VALUES ($1, $2, $3, $4)`, gw.ID, gw.Name, gw.TenantID, gw.RevisionNumber); err != nil {
 			if isUniqueViolation(err) {
 				return model.NewFault(model.ErrConflict, "L2GatewayExists", "L2 Gateway %s already exists.", gw.ID)
 			}
@@ -174,7 +182,7 @@ func listGateways(ctx context.Context, d db, q Query) ([]model.Gateway, error) {
 	wh.in("tenant_id", q.TenantIDs)
 	wh.page("id", q)
 	filtered := len(wh.conds) > 0 || q.Limit > 0
-	text := `SELECT id, name, tenant_id FROM gateways` + wh.String() + wh.tail("id", q)
+	text := `SELECT id, name, tenant_id, revision_number FROM gateways` + wh.String() + wh.tail("id", q)
 	rows, err := d.query(ctx, text, wh.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list gateways: %w", err)
@@ -183,7 +191,7 @@ func listGateways(ctx context.Context, d db, q Query) ([]model.Gateway, error) {
 	idx := map[string]int{}
 	for rows.Next() {
 		var g model.Gateway
-		if err := rows.Scan(&g.ID, &g.Name, &g.TenantID); err != nil {
+		if err := rows.Scan(&g.ID, &g.Name, &g.TenantID, &g.RevisionNumber); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list gateways: %w", err)
 		}
@@ -243,6 +251,11 @@ func (s *sqlStore) UpdateGateway(ctx context.Context, id string, u model.Gateway
 		}
 		if !ok {
 			return gatewayNotFound(id)
+		}
+		// Checked inside the transaction that writes: no other update can
+		// come between the comparison and the bump below.
+		if u.IfRevision != nil && *u.IfRevision != gw.RevisionNumber {
+			return revisionMismatch(*u.IfRevision, gw.RevisionNumber)
 		}
 		// Work on a copy: cached values are shared.
 		gw.Devices = slices.Clone(gw.Devices)
@@ -310,6 +323,10 @@ func (s *sqlStore) UpdateGateway(ctx context.Context, id string, u model.Gateway
 			}
 		}
 		if u.Name != nil || devicesChanged {
+			gw.RevisionNumber++
+			if _, err := w.exec(ctx, `UPDATE gateways SET revision_number = $1 WHERE id = $2`, gw.RevisionNumber, id); err != nil {
+				return fmt.Errorf("update gateway revision: %w", err)
+			}
 			w.change(KindGateway, id, OpUpdate)
 			w.putGateway(gw)
 		}

@@ -135,9 +135,21 @@ func (s *sqlStore) DeleteHost(ctx context.Context, id string) error {
 	return err
 }
 
-// RegisterHost creates the host or updates its VTEP IP and heartbeat. A
-// heartbeat alone is recorded without a new revision (nothing a planner
-// or watcher acts on changed).
+// vtepIPConflict refuses a registration whose VTEP IP is not the recorded
+// one: an agent started with a wrong --vtep-ip must not silently move the
+// host (the recorded address is what operators entered or what the first
+// registration gave). The message says how to change it for real.
+func vtepIPConflict(h model.Host, vtepIP string) error {
+	return model.NewFault(model.ErrConflict, "HostVTEPIPConflict",
+		"Host %s is recorded with VTEP IP %s, but its agent registers %s. If the host's VTEP IP really changed, change it through the API first: "+
+			"l2gw host-update %s --vtep-ip %s (PUT /v2.0/hosts/%s); otherwise start the host agent with --vtep-ip %s.",
+		h.Name, h.VTEPIP, vtepIP, h.Name, vtepIP, h.ID, h.VTEPIP)
+}
+
+// RegisterHost creates the host or records its heartbeat. A heartbeat alone
+// is recorded without a new revision (nothing a planner or watcher acts on
+// changed). A VTEP IP other than the recorded one is refused (ErrConflict,
+// HostVTEPIPConflict) and changes nothing.
 func (s *sqlStore) RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error) {
 	at = at.UTC().Truncate(time.Microsecond)
 	var out model.Host
@@ -151,12 +163,11 @@ func (s *sqlStore) RegisterHost(ctx context.Context, name, vtepIP string, at tim
 			return insertHost(ctx, w, out)
 		}
 		out = cur[0]
-		out.LastHeartbeat = at
 		if out.VTEPIP != vtepIP {
-			out.VTEPIP = vtepIP
-			w.change(KindHost, out.ID, OpUpdate)
+			return vtepIPConflict(out, vtepIP)
 		}
-		if _, err := w.exec(ctx, `UPDATE hosts SET vtep_ip = $1, last_heartbeat = $2 WHERE id = $3`, out.VTEPIP, toMicros(at), out.ID); err != nil {
+		out.LastHeartbeat = at
+		if _, err := w.exec(ctx, `UPDATE hosts SET last_heartbeat = $1 WHERE id = $2`, toMicros(at), out.ID); err != nil {
 			return fmt.Errorf("register host: %w", err)
 		}
 		return nil

@@ -110,8 +110,10 @@ type Store interface {
 	ListHosts(ctx context.Context, q Query) ([]model.Host, error)
 	UpdateHost(ctx context.Context, h model.Host) (model.Host, error)
 	DeleteHost(ctx context.Context, id string) error
-	// RegisterHost creates or updates the host by name (host agents call it
-	// at start and as a heartbeat).
+	// RegisterHost creates the host by name or records its heartbeat (host
+	// agents call it at start and as a heartbeat); a VTEP IP other than the
+	// recorded one fails with ErrConflict (HostVTEPIPConflict): only
+	// UpdateHost moves a host.
 	RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error)
 
 	// ReportSwitch upserts the switch with its ports and replaces its local

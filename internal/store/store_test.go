@@ -40,6 +40,7 @@ func TestStore(t *testing.T) {
 		{name: "GatewayCRUD", run: testGatewayCRUD},
 		{name: "GatewayListQuery", run: testGatewayListQuery},
 		{name: "GatewayUpdateDevices", run: testGatewayUpdateDevices},
+		{name: "GatewayRevision", run: testGatewayRevision},
 		{name: "ConnectionCreateChecks", run: testConnectionCreateChecks},
 		{name: "ConnectionLifecycle", run: testConnectionLifecycle},
 		{name: "DuplicateSegmentationID", run: testDuplicateSegmentationID},
@@ -49,6 +50,7 @@ func TestStore(t *testing.T) {
 		{name: "DeleteNetworkCascade", run: testDeleteNetworkCascade},
 		{name: "Ports", run: testPorts},
 		{name: "Hosts", run: testHosts},
+		{name: "RegisterHostConflict", run: testRegisterHostConflict},
 		{name: "Revisions", run: testRevisions},
 		{name: "Compaction", cfg: store.Config{ChangeLogKeep: 5}, run: testCompaction},
 		{name: "Snapshot", run: testSnapshot},
@@ -211,7 +213,7 @@ func testGatewayCRUD(t *testing.T, s store.Store) {
 	want := model.Gateway{ID: g.ID, Name: "g1", TenantID: "tenant", Devices: []model.Device{
 		{ID: g.Devices[0].ID, Name: "sw1", Interfaces: []model.Interface{iface("p1", 100, 101, 102), iface("p2")}},
 		{ID: g.Devices[1].ID, Name: "sw2", Interfaces: []model.Interface{iface("eth1")}},
-	}}
+	}, RevisionNumber: 1}
 	opt := cmpopts.EquateEmpty()
 	if d := cmp.Diff(want, g, opt); d != "" {
 		t.Errorf("CreateGateway (-want +got):\n%s", d)
@@ -324,6 +326,7 @@ func testGatewayUpdateDevices(t *testing.T, s store.Store) {
 		{ID: g.Devices[0].ID, Name: "sw1", Interfaces: []model.Interface{iface("p1"), iface("p4")}},
 		g.Devices[1],
 	}
+	want.RevisionNumber = 2
 	if d := cmp.Diff(want, got, cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("UpdateGateway (-want +got):\n%s", d)
 	}
@@ -747,8 +750,11 @@ func testHosts(t *testing.T, s store.Store) {
 	if rev(t, s) != r {
 		t.Errorf("a heartbeat bumped the revision")
 	}
-	if h2c, _ := s.RegisterHost(ctx, "compute2", "192.0.2.99", at); h2c.VTEPIP != "192.0.2.99" || rev(t, s) != r+1 {
-		t.Errorf("RegisterHost(new ip) = %+v, revision %d; want %d", h2c, rev(t, s), r+1)
+	if h2c, err := s.UpdateHost(ctx, model.Host{ID: h2.ID, Name: "compute2", VTEPIP: "192.0.2.99"}); err != nil || h2c.VTEPIP != "192.0.2.99" || rev(t, s) != r+1 {
+		t.Errorf("UpdateHost(new ip) = %+v, %v, revision %d; want %d", h2c, err, rev(t, s), r+1)
+	}
+	if h2d, err := s.RegisterHost(ctx, "compute2", "192.0.2.99", at); err != nil || h2d.VTEPIP != "192.0.2.99" {
+		t.Errorf("RegisterHost(the updated ip) = %+v, %v", h2d, err)
 	}
 	if got, _ := s.GetHost(ctx, h2.ID); got.VTEPIP != "192.0.2.99" || !got.LastHeartbeat.Equal(at.UTC().Truncate(time.Microsecond)) {
 		t.Errorf("GetHost after register = %+v", got)
@@ -767,6 +773,37 @@ func testHosts(t *testing.T, s store.Store) {
 	_, err = s.GetHost(ctx, h.ID)
 	wantFault(t, "GetHost(deleted)", err, model.ErrNotFound, "HostNotFound", "")
 	wantFault(t, "DeleteHost(deleted)", s.DeleteHost(ctx, h.ID), model.ErrNotFound, "HostNotFound", "")
+}
+
+// testRegisterHostConflict: a registration whose VTEP IP differs from the
+// recorded one (entered through the API, or given by the first
+// registration) is refused and changes nothing; only UpdateHost moves a host.
+func testRegisterHostConflict(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	h, err := s.CreateHost(ctx, model.Host{Name: "compute1", VTEPIP: "192.0.2.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rev(t, s)
+	_, err = s.RegisterHost(ctx, "compute1", "192.0.2.9", time.Now())
+	wantFault(t, "RegisterHost(other ip)", err, model.ErrConflict, "HostVTEPIPConflict",
+		"Host compute1 is recorded with VTEP IP 192.0.2.2, but its agent registers 192.0.2.9. If the host's VTEP IP really changed, change it through the API first: "+
+			"l2gw host-update compute1 --vtep-ip 192.0.2.9 (PUT /v2.0/hosts/"+h.ID+"); otherwise start the host agent with --vtep-ip 192.0.2.2.")
+	if got, _ := s.GetHost(ctx, h.ID); got.VTEPIP != "192.0.2.2" || !got.LastHeartbeat.IsZero() {
+		t.Errorf("host after a refused registration = %+v; want 192.0.2.2, no heartbeat", got)
+	}
+	if rev(t, s) != r {
+		t.Errorf("a refused registration bumped the revision")
+	}
+	if got, err := s.RegisterHost(ctx, "compute1", "192.0.2.2", time.Now()); err != nil || got.ID != h.ID || got.LastHeartbeat.IsZero() {
+		t.Errorf("RegisterHost(recorded ip) = %+v, %v; want the host with a heartbeat", got, err)
+	}
+	// A host first created by its agent's registration keeps its first IP.
+	if _, err := s.RegisterHost(ctx, "compute2", "192.0.2.3", time.Now()); err != nil {
+		t.Fatalf("RegisterHost(new host) = %v", err)
+	}
+	_, err = s.RegisterHost(ctx, "compute2", "192.0.2.4", time.Now())
+	wantFault(t, "RegisterHost(new host, other ip)", err, model.ErrConflict, "HostVTEPIPConflict", "")
 }
 
 // --- revisions, change log, snapshot ---
