@@ -365,7 +365,7 @@ func checkStandalone(t tb, cfg Config, w *world, got map[string]HostPlan) {
 	}
 	want := map[string]HostPlan{}
 	for _, n := range w.nets {
-		if n.VNI < 1 || n.VNI > maxVNI || (n.NetworkType != "" && n.NetworkType != "vxlan") {
+		if n.VNI < 1 || n.VNI > model.MaxVNI || (n.NetworkType != "" && n.NetworkType != "vxlan") {
 			continue
 		}
 		owners := map[string]owner{} // MAC -> winning port
