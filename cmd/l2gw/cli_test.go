@@ -280,10 +280,14 @@ func TestCLIErrors(t *testing.T) {
 	url := startAPI(t)
 	mustCLI(t, url, "net-create", "net1", "--vni", "1000")
 	mustCLI(t, url, "l2-gateway-create", "gw1", "--device", "name=gatewayhost,interface_names=port1")
+	mustCLI(t, url, "host-create", "compute1", "--vtep-ip", "192.0.2.2")
+	mustCLI(t, url, "port-create", "net1", "--name", "vm1", "--host", "compute1")
 	tests := []struct {
 		args []string
 		want string
 	}{
+		{[]string{"host-delete", "compute1"}, "Unable to delete host compute1"},
+		{[]string{"net-delete", "net1"}, "There are one or more ports still in use on the network: 1 port: "},
 		{[]string{"l2-gateway-show", "nosuch"}, "Unable to find l2_gateway with name or id 'nosuch'"},
 		{[]string{"l2-gateway-connection-create", "gw1", "nosuch"}, "Unable to find network with name or id 'nosuch'"},
 		{[]string{"l2-gateway-connection-create", "gw1", "net1"}, "Segmentation id must be specified in create l2gateway connections"},

@@ -95,7 +95,8 @@ type Store interface {
 	GetNetwork(ctx context.Context, id string) (model.Network, error)
 	ListNetworks(ctx context.Context, q Query) ([]model.Network, error)
 	UpdateNetwork(ctx context.Context, n model.Network) (model.Network, error)
-	// DeleteNetwork also deletes the network's connections and ports.
+	// DeleteNetwork also deletes the network's connections; it fails with
+	// ErrInUse (NetworkInUse) while ports are on the network.
 	DeleteNetwork(ctx context.Context, id string) error
 
 	// CreatePorts creates all or none; an empty MAC is generated.
@@ -109,6 +110,8 @@ type Store interface {
 	GetHost(ctx context.Context, id string) (model.Host, error)
 	ListHosts(ctx context.Context, q Query) ([]model.Host, error)
 	UpdateHost(ctx context.Context, h model.Host) (model.Host, error)
+	// DeleteHost fails with ErrInUse (HostInUse) while ports are bound to
+	// the host (binding:host_id = its name).
 	DeleteHost(ctx context.Context, id string) error
 	// RegisterHost creates or updates the host by name (host agents call it
 	// at start and as a heartbeat).

@@ -612,7 +612,23 @@ func testDeleteNetworkCascade(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Ports still use the network: refused, nothing changes.
 	before := rev(t, s)
+	inNet := []string{ps[0].ID, ps[1].ID}
+	slices.Sort(inNet)
+	wantFault(t, "DeleteNetwork(with ports)", s.DeleteNetwork(ctx, f.net.ID), model.ErrInUse, "NetworkInUse",
+		"Unable to complete operation on network "+f.net.ID+". There are one or more ports still in use on the network: 2 ports: "+
+			inNet[0]+", "+inNet[1]+". Delete the ports first.")
+	if r := rev(t, s); r != before {
+		t.Errorf("Revision after a refused delete = %d; want %d", r, before)
+	}
+	for _, p := range ps[:2] {
+		if err := s.DeletePort(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without ports the network goes, and its connections with it.
+	before = rev(t, s)
 	if err := s.DeleteNetwork(ctx, f.net.ID); err != nil {
 		t.Fatalf("DeleteNetwork = %v", err)
 	}
@@ -625,8 +641,6 @@ func testDeleteNetworkCascade(t *testing.T, s store.Store) {
 	}
 	wantCh := []store.Change{
 		{Revision: before + 1, Kind: store.KindConnection, ID: c.ID, Op: store.OpDelete},
-		{Revision: before + 1, Kind: store.KindPort, ID: ps[0].ID, Op: store.OpDelete},
-		{Revision: before + 1, Kind: store.KindPort, ID: ps[1].ID, Op: store.OpDelete},
 		{Revision: before + 1, Kind: store.KindNetwork, ID: f.net.ID, Op: store.OpDelete},
 	}
 	sortCh := cmpopts.SortSlices(func(a, b store.Change) bool { return a.Kind+store.Kind(a.ID) < b.Kind+store.Kind(b.ID) })
@@ -760,6 +774,27 @@ func testHosts(t *testing.T, s store.Store) {
 	}
 	if l, _ := s.ListHosts(ctx, store.Query{Names: []string{"compute1b"}}); len(l) != 1 || l[0].ID != h.ID {
 		t.Errorf("ListHosts(name) = %+v", l)
+	}
+	// Ports bound to the host (by name) keep it: refused, naming five of
+	// them and the count.
+	n := mustNetwork(t, s, model.Network{Name: "n"})
+	bound := make([]model.Port, 7)
+	for i := range bound {
+		bound[i] = model.Port{NetworkID: n.ID, HostID: "compute1b"}
+	}
+	bound, err = s.CreatePorts(ctx, append(bound, model.Port{NetworkID: n.ID, HostID: "compute2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boundIDs := ids(bound[:7], func(p model.Port) string { return p.ID })
+	slices.Sort(boundIDs)
+	wantFault(t, "DeleteHost(ports bound)", s.DeleteHost(ctx, h.ID), model.ErrInUse, "HostInUse",
+		"Unable to delete host compute1b ("+h.ID+"): ports are bound to it (binding:host_id): 7 ports: "+
+			strings.Join(boundIDs[:5], ", ")+" and 2 more. Delete the ports or bind them to another host first.")
+	for _, id := range boundIDs {
+		if err := s.DeletePort(ctx, id); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := s.DeleteHost(ctx, h.ID); err != nil {
 		t.Fatal(err)
