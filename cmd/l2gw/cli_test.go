@@ -286,6 +286,9 @@ func TestCLIErrors(t *testing.T) {
 		args []string
 		want string
 	}{
+		{[]string{"l2-gateway-create", "gw9", "--device", "name=gatewayhost,interface_names=port1:0"}, "Segmentation id 0 is not a valid VLAN; valid VLANs are 1-4094"},
+		{[]string{"l2-gateway-connection-create", "gw1", "net1", "--default-segmentation-id", "0"}, "Segmentation id 0 is not a valid VLAN; valid VLANs are 1-4094"},
+		{[]string{"l2-gateway-create", "gw9", "--device", "name=gatewayhost,interface_names=port1", "--device", "name=gatewayhost,interface_names=port2"}, "device 'gatewayhost' is listed twice"},
 		{[]string{"host-delete", "compute1"}, "Unable to delete host compute1"},
 		{[]string{"net-delete", "net1"}, "There are one or more ports still in use on the network: 1 port: "},
 		{[]string{"l2-gateway-show", "nosuch"}, "Unable to find l2_gateway with name or id 'nosuch'"},

@@ -90,3 +90,89 @@ func TestDeleteInUse(t *testing.T) {
 		{name: "network without ports", method: "DELETE", path: "/v2.0/networks/{net2}", status: 204},
 	}, expander(ids))
 }
+
+// TestNothingIgnored: unknown keys at every level are refused (the seed's
+// "segmentation-id" used to be dropped with its VLANs), a gateway names each
+// device once, VLAN 0 is refused everywhere, and a connection's
+// segmentation_id may be a JSON integer.
+func TestNothingIgnored(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	e.reportSwitch("gatewayhost", "port1", "port2", "port3")
+	ids := map[string]string{
+		"net1": e.create("/v2.0/networks", "network", `{"network":{"name":"net1"}}`),
+		"gw":   e.create("/v2.0/l2-gateways", "l2_gateway", `{"l2_gateway":{"name":"gw","devices":[{"device_name":"gatewayhost","interfaces":[{"name":"port1"}]}]}}`),
+		"gwv":  e.create("/v2.0/l2-gateways", "l2_gateway", `{"l2_gateway":{"name":"gwv","devices":[{"device_name":"gatewayhost","interfaces":[{"name":"port2","segmentation_id":[20]}]}]}}`),
+		"gw3":  e.create("/v2.0/l2-gateways", "l2_gateway", `{"l2_gateway":{"name":"gw3","devices":[{"device_name":"gatewayhost","interfaces":[{"name":"port3"}]}]}}`),
+	}
+	ids["port"] = e.create("/v2.0/ports", "port", `{"port":{"network_id":"`+ids["net1"]+`"}}`)
+	gw := func(devices string) string { return `{"l2_gateway":{"name":"x","devices":` + devices + `}}` }
+	const gwPath, connPath = "/v2.0/l2-gateways", "/v2.0/l2-gateway-connections"
+	vlan0 := "Invalid input for operation: Segmentation id 0 is not a valid VLAN; valid VLANs are 1-4094."
+	e.check(t, []refusal{
+		// Unknown keys.
+		{name: "gateway", method: "POST", path: gwPath, body: `{"l2_gateway":{"name":"x","colour":"red","devices":[{"device_name":"gatewayhost","interfaces":[{"name":"port3"}]}]}}`,
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'colour'"},
+		{name: "device", method: "POST", path: gwPath, body: gw(`[{"device_name":"gatewayhost","vlan":5,"interfaces":[{"name":"port3"}]}]`),
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'vlan' in devices[0]"},
+		{name: "seed's segmentation-id", method: "POST", path: gwPath, body: gw(`[{"device_name":"gatewayhost","interfaces":[{"name":"port3","segmentation-id":[300]}]}]`),
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'segmentation-id' in devices[0].interfaces[0] (did you mean 'segmentation_id'?)"},
+		{name: "second interface", method: "POST", path: gwPath, body: gw(`[{"device_name":"gatewayhost","interfaces":[{"name":"port3"},{"name":"port1","b":1,"a":2}]}]`),
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'a, b' in devices[0].interfaces[1]"},
+		{name: "update interface", method: "PUT", path: gwPath + "/{gw}", body: gw(`[{"device_name":"gatewayhost","interfaces":[{"name":"port3","segmentation-id":[300]}]}]`),
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'segmentation-id' in devices[0].interfaces[0] (did you mean 'segmentation_id'?)"},
+		{name: "update device", method: "PUT", path: gwPath + "/{gw}", body: `{"l2_gateway":{"devices":[{"device_name":"gatewayhost","id":"x","interfaces":[{"name":"port3"}]}]}}`,
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'id' in devices[0]"},
+		{name: "connection", method: "POST", path: connPath, body: `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{net1}","segmentation-id":"100"}}`,
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'segmentation-id'"},
+		{name: "network", method: "POST", path: "/v2.0/networks", body: `{"network":{"name":"n","vni":5}}`,
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'vni'"},
+		{name: "port", method: "POST", path: "/v2.0/ports", body: `{"port":{"network_id":"{net1}","host":"compute1"}}`,
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'host'"},
+		{name: "port binding:profile", method: "POST", path: "/v2.0/ports", body: `{"port":{"network_id":"{net1}","binding:profile":{"interface_name":"tap1","interface-name":"tap2"}}}`,
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'interface-name' in binding:profile (did you mean 'interface_name'?)"},
+		{name: "port allowed_address_pairs", method: "PUT", path: "/v2.0/ports/{port}", body: `{"port":{"allowed_address_pairs":[{"ip_address":"10.0.0.9","mac":"fa:16:3e:00:00:09"}]}}`,
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'mac' in allowed_address_pairs[0]"},
+		{name: "host", method: "POST", path: "/v2.0/hosts", body: `{"host":{"name":"c9","vtep_ip":"192.0.2.9","vtep-ip":"192.0.2.9"}}`,
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'vtep-ip'"},
+		{name: "host update", method: "PUT", path: "/v2.0/hosts/x", body: `{"host":{"vtepip":"192.0.2.9"}}`,
+			status: 400, typ: "HTTPBadRequest", msg: "Unrecognized attribute(s) 'vtepip'"},
+		// A device twice.
+		{name: "device twice", method: "POST", path: gwPath, body: gw(`[{"device_name":"gatewayhost","interfaces":[{"name":"port3","segmentation_id":[30]}]},{"device_name":"gatewayhost","interfaces":[{"name":"port1"}]}]`),
+			status: 400, typ: "HTTPBadRequest", msg: "Invalid input for devices. Reason: device 'gatewayhost' is listed twice; list each device once with all its interfaces."},
+		{name: "update device twice", method: "PUT", path: gwPath + "/{gw}", body: gw(`[{"device_name":"gatewayhost","interfaces":[{"name":"port3"}]},{"device_name":"gatewayhost","interfaces":[{"name":"port1"}]}]`),
+			status: 400, typ: "HTTPBadRequest", msg: "Invalid input for devices. Reason: device 'gatewayhost' is listed twice; list each device once with all its interfaces."},
+		// VLAN 0.
+		{name: "interface vlan 0", method: "POST", path: gwPath, body: gw(`[{"device_name":"gatewayhost","interfaces":[{"name":"port3","segmentation_id":[0]}]}]`),
+			status: 400, typ: "InvalidInput", msg: vlan0},
+		{name: "interface vlan \"0\" among others", method: "POST", path: gwPath, body: gw(`[{"device_name":"gatewayhost","interfaces":[{"name":"port3","segmentation_id":["100","0"]}]}]`),
+			status: 400, typ: "InvalidInput", msg: vlan0},
+		{name: "update interface vlan 0", method: "PUT", path: gwPath + "/{gwv}", body: gw(`[{"device_name":"gatewayhost","interfaces":[{"name":"port2","segmentation_id":[0]}]}]`),
+			status: 400, typ: "InvalidInput", msg: vlan0},
+		{name: "connection default \"0\"", method: "POST", path: connPath, body: `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{net1}","segmentation_id":"0"}}`,
+			status: 400, typ: "InvalidInput", msg: vlan0},
+		{name: "connection default 0", method: "POST", path: connPath, body: `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{net1}","segmentation_id":0}}`,
+			status: 400, typ: "InvalidInput", msg: vlan0},
+		{name: "interface vlan 4095", method: "POST", path: gwPath, body: gw(`[{"device_name":"gatewayhost","interfaces":[{"name":"port3","segmentation_id":[4095]}]}]`),
+			status: 400, typ: "InvalidInput", msg: "Invalid input for operation: Segmentation id is out of range."},
+		// segmentation_id as a JSON number.
+		{name: "connection default 4095", method: "POST", path: connPath, body: `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{net1}","segmentation_id":4095}}`,
+			status: 400, typ: "InvalidInput", msg: "Invalid input for operation: Segmentation id is out of range."},
+		{name: "connection default 1.5", method: "POST", path: connPath, body: `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{net1}","segmentation_id":1.5}}`,
+			status: 400, typ: "InvalidInput", msg: "Invalid input for operation: Segmentation id must be a valid integer."},
+		{name: "connection default true", method: "POST", path: connPath, body: `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{net1}","segmentation_id":true}}`,
+			status: 400, typ: "HTTPBadRequest", msg: "Invalid input for segmentation_id. Reason: 'True' is not a valid string."},
+		{name: "connection default 300", method: "POST", path: connPath + "?fields=l2_gateway_id&fields=network_id&fields=segmentation_id",
+			body:   `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{net1}","segmentation_id":300}}`,
+			status: 201, want: `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{net1}","segmentation_id":300}}`},
+		{name: "connection default \"300\" answers alike", method: "POST", path: connPath + "?fields=l2_gateway_id&fields=network_id&fields=segmentation_id",
+			body:   `{"l2_gateway_connection":{"l2_gateway_id":"{gw3}","network_id":"{net1}","segmentation_id":"300"}}`,
+			status: 201, want: `{"l2_gateway_connection":{"l2_gateway_id":"{gw3}","network_id":"{net1}","segmentation_id":300}}`},
+		// Nothing of the refused requests was created or changed.
+		{name: "gateways unchanged", method: "GET", path: gwPath + "?fields=name&fields=devices", status: 200,
+			want: `{"l2_gateways":"*3"}`},
+		{name: "gateway gw unchanged", method: "GET", path: gwPath + "/{gw}?fields=devices", status: 200,
+			want: `{"l2_gateway":{"devices":[{"device_name":"gatewayhost","id":"*","interfaces":[{"name":"port1","segmentation_id":[]}]}]}}`},
+		{name: "gateway gwv unchanged", method: "GET", path: gwPath + "/{gwv}?fields=devices", status: 200,
+			want: `{"l2_gateway":{"devices":[{"device_name":"gatewayhost","id":"*","interfaces":[{"name":"port2","segmentation_id":["20"]}]}]}}`},
+	}, expander(ids))
+}

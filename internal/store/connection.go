@@ -78,8 +78,10 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		if !isVLAN && c.SegmentationID == nil {
 			return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id must be specified in create l2gateway connections.")
 		}
-		if c.SegmentationID != nil && (*c.SegmentationID < 0 || *c.SegmentationID > 4094) {
-			return segIDOutOfRange()
+		if c.SegmentationID != nil {
+			if err := model.CheckVLAN(*c.SegmentationID); err != nil {
+				return err
+			}
 		}
 		// 3. duplicate gateway + network
 		var one int

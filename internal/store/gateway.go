@@ -26,13 +26,9 @@ func interfaceNotFound(name string) error {
 	return model.NewFault(model.ErrNotFound, "L2GatewayInterfaceNotFound", "L2 Gateway interface '%s' not found.", name)
 }
 
-func segIDOutOfRange() error {
-	return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id is out of range.")
-}
-
 // normalizeInterfaces merges interfaces of the same name (first position
-// wins, VLANs appended in order without repeats) and drops VLAN 0, which
-// means "none".
+// wins, VLANs appended in order without repeats). Every VLAN must be one
+// (model.CheckVLAN): 0 is refused, not read as "none".
 func normalizeInterfaces(in []model.Interface) ([]model.Interface, error) {
 	out := make([]model.Interface, 0, len(in))
 	idx := make(map[string]int, len(in))
@@ -44,10 +40,10 @@ func normalizeInterfaces(in []model.Interface) ([]model.Interface, error) {
 			out = append(out, model.Interface{Name: it.Name})
 		}
 		for _, v := range it.SegmentationIDs {
-			if v < 0 || v > 4094 {
-				return nil, segIDOutOfRange()
+			if err := model.CheckVLAN(v); err != nil {
+				return nil, err
 			}
-			if v != 0 && !slices.Contains(out[i].SegmentationIDs, v) {
+			if !slices.Contains(out[i].SegmentationIDs, v) {
 				out[i].SegmentationIDs = append(out[i].SegmentationIDs, v)
 			}
 		}

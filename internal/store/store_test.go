@@ -199,7 +199,7 @@ func gwID(g model.Gateway) string { return g.ID }
 func testGatewayCRUD(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	g, err := s.CreateGateway(ctx, model.Gateway{Name: "g1", TenantID: "tenant", Devices: []model.Device{
-		dev("sw1", iface("p1", 100, 0, 101), iface("p2", 0), iface("p1", 101, 102)),
+		dev("sw1", iface("p1", 100, 101), iface("p2"), iface("p1", 101, 102)),
 		dev("sw2", iface("eth1")),
 	}})
 	if err != nil {
@@ -250,6 +250,10 @@ func testGatewayCRUD(t *testing.T, s store.Store) {
 	}
 	_, err = s.CreateGateway(ctx, model.Gateway{Devices: []model.Device{dev("sw", iface("p", 4095))}})
 	wantFault(t, "CreateGateway(vlan 4095)", err, model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id is out of range.")
+	// 0 is not a VLAN: refused, not read as "no VLAN" (the interface would
+	// otherwise end up unbound).
+	_, err = s.CreateGateway(ctx, model.Gateway{Devices: []model.Device{dev("sw", iface("p", 100, 0))}})
+	wantFault(t, "CreateGateway(vlan 0)", err, model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id 0 is not a valid VLAN; valid VLANs are 1-4094.")
 }
 
 func testGatewayListQuery(t *testing.T, s store.Store) {
@@ -315,7 +319,7 @@ func testGatewayUpdateDevices(t *testing.T, s store.Store) {
 	wantFault(t, "UpdateGateway(unknown device)", err, model.ErrNotFound, "L2GatewayDeviceNotFound", "L2 Gateway Device nosuch could not be found.")
 
 	// The switch is unknown: any interface is accepted; the list is replaced.
-	got, err := s.UpdateGateway(ctx, g.ID, model.GatewayUpdate{Devices: []model.DeviceUpdate{{Name: "sw1", Interfaces: []model.Interface{iface("p1"), iface("p4"), iface("p4", 0)}}}})
+	got, err := s.UpdateGateway(ctx, g.ID, model.GatewayUpdate{Devices: []model.DeviceUpdate{{Name: "sw1", Interfaces: []model.Interface{iface("p1"), iface("p4"), iface("p4")}}}})
 	if err != nil {
 		t.Fatalf("UpdateGateway(devices) = %v", err)
 	}
@@ -403,6 +407,8 @@ func testConnectionCreateChecks(t *testing.T, s store.Store) {
 			"Invalid input for operation: Segmentation id must be specified in create l2gateway connections."},
 		{"out of range", model.Connection{GatewayID: f.gw.ID, NetworkID: f.net.ID, SegmentationID: intp(4095)}, model.ErrInvalid, "InvalidInput",
 			"Invalid input for operation: Segmentation id is out of range."},
+		{"vlan 0", model.Connection{GatewayID: f.gw.ID, NetworkID: f.net.ID, SegmentationID: intp(0)}, model.ErrInvalid, "InvalidInput",
+			"Invalid input for operation: Segmentation id 0 is not a valid VLAN; valid VLANs are 1-4094."},
 		{"duplicate", model.Connection{GatewayID: f.gw.ID, NetworkID: f.net.ID, SegmentationID: intp(302)}, model.ErrConflict, "L2GatewayConnectionExists",
 			fmt.Sprintf("The specified mapping '{'network_id': '%s', 'l2_gateway_id': '%s', 'segmentation_id': '302'}' exists on network gateway '%s'.", f.net.ID, f.gw.ID, f.gw.ID)},
 		{"unknown gateway", model.Connection{GatewayID: unknown, NetworkID: f.net.ID, SegmentationID: intp(300)}, model.ErrNotFound, "L2GatewayNotFound",
