@@ -50,6 +50,42 @@ func expander(ids map[string]string) func(string) string {
 	}
 }
 
+// TestUnbridgedInterfaces: a connection must bind every interface of its
+// gateway. Gateway gwm = gatewayhost port3 (no VLAN) + tor2 eth1:10 takes
+// no default segmentation id (it has VLANs), so port3 would stay unbound
+// while the status said in_sync: refused, naming port3.
+func TestUnbridgedInterfaces(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	e.reportSwitch("gatewayhost", "port3", "port4")
+	e.reportSwitch("tor2", "eth1", "eth2")
+	ids := map[string]string{
+		"net1": e.create("/v2.0/networks", "network", `{"network":{"name":"net1"}}`),
+		"gwm": e.create("/v2.0/l2-gateways", "l2_gateway", `{"l2_gateway":{"name":"gwm","devices":[`+
+			`{"device_name":"gatewayhost","interfaces":[{"name":"port3"},{"name":"port4"}]},`+
+			`{"device_name":"tor2","interfaces":[{"name":"eth1","segmentation_id":[10]}]}]}}`),
+		"gwv": e.create("/v2.0/l2-gateways", "l2_gateway", `{"l2_gateway":{"name":"gwv","devices":[`+
+			`{"device_name":"gatewayhost","interfaces":[{"name":"port3","segmentation_id":[20]}]},`+
+			`{"device_name":"tor2","interfaces":[{"name":"eth1","segmentation_id":[10]}]}]}}`),
+	}
+	const connPath = "/v2.0/l2-gateway-connections"
+	e.check(t, []refusal{
+		{name: "mixed gateway, no default", method: "POST", path: connPath,
+			body:   `{"l2_gateway_connection":{"l2_gateway_id":"{gwm}","network_id":"{net1}"}}`,
+			status: 400, typ: "InvalidInput",
+			msg: "Invalid input for operation: interfaces without a segmentation id would stay unbridged: 2 interfaces: gatewayhost/port3, gatewayhost/port4. " +
+				"L2 gateway {gwm} has segmentation ids on its other interfaces, so no default segmentation_id applies; " +
+				"re-create the gateway with segmentation ids on every interface, or on none and give the connection a default segmentation_id."},
+		{name: "mixed gateway, default", method: "POST", path: connPath,
+			body:   `{"l2_gateway_connection":{"l2_gateway_id":"{gwm}","network_id":"{net1}","segmentation_id":"100"}}`,
+			status: 400, typ: "InvalidInput",
+			msg: "Invalid input for operation: default segmentation_id should not be provided when segmentation_id is assigned during l2gateway creation."},
+		{name: "nothing created", method: "GET", path: connPath, status: 200, want: `{"l2_gateway_connections":[]}`},
+		{name: "every interface has VLANs", method: "POST", path: connPath + "?fields=l2_gateway_id&fields=segmentation_id",
+			body:   `{"l2_gateway_connection":{"l2_gateway_id":"{gwv}","network_id":"{net1}"}}`,
+			status: 201, want: `{"l2_gateway_connection":{"l2_gateway_id":"{gwv}","segmentation_id":""}}`},
+	}, expander(ids))
+}
+
 // TestDeleteInUse: a host that ports are bound to, or a network with ports,
 // is not deleted along with them (the ports showed bound and ACTIVE while
 // their MACs left the switch): 409 naming up to five ports and the count.

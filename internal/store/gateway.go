@@ -296,6 +296,15 @@ func (s *sqlStore) UpdateGateway(ctx context.Context, id string, u model.Gateway
 			if err != nil {
 				return err
 			}
+			var blind, names []string
+			for _, c := range conns {
+				if u := unbridged(gw, c); len(u) > 0 {
+					blind, names = append(blind, c.ID), u
+				}
+			}
+			if len(blind) > 0 {
+				return unbridgedUpdate(id, blind, names)
+			}
 			for _, c := range conns {
 				if _, err := w.exec(ctx, `DELETE FROM connection_bindings WHERE connection_id = $1`, c.ID); err != nil {
 					return fmt.Errorf("update gateway bindings: %w", err)

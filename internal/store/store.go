@@ -77,13 +77,16 @@ type Store interface {
 	ListGateways(ctx context.Context, q Query) ([]model.Gateway, error)
 	// UpdateGateway applies a PUT; every listed device must belong to the
 	// gateway, its new interfaces must be ports of the reported switch and
-	// keep the gateway's VLAN mode (see reference-api.md "Update").
+	// keep the gateway's VLAN mode (see reference-api.md "Update"), and no
+	// connection may be left with an interface it cannot bind (ErrInvalid).
 	UpdateGateway(ctx context.Context, id string, u model.GatewayUpdate) (model.Gateway, error)
 	// DeleteGateway fails with ErrInUse (L2GatewayInUse) while connections exist.
 	DeleteGateway(ctx context.Context, id string) error
 
 	// CreateConnection runs the original's checks in its order inside the
-	// transaction (reference-api.md "Connection create").
+	// transaction (reference-api.md "Connection create"); after the default
+	// segmentation id check it refuses (ErrInvalid) a connection that would
+	// leave interfaces of the gateway without a VLAN binding.
 	CreateConnection(ctx context.Context, c model.Connection) (model.Connection, error)
 	GetConnection(ctx context.Context, id string) (model.Connection, error)
 	ListConnections(ctx context.Context, q Query) ([]model.Connection, error)

@@ -387,6 +387,9 @@ func testConnectionCreateChecks(t *testing.T, s store.Store) {
 	}
 	swFault := mustGateway(t, s, "gf", dev("swfault", iface("x")))
 	portFault := mustGateway(t, s, "gpf", dev("swpfault", iface("ok"), iface("down")))
+	// Devices of one gateway may differ in VLAN mode (the original allows
+	// it), but no default applies when some interface has VLANs.
+	mixed := mustGateway(t, s, "gm", dev("sw1", iface("p1"), iface("p2")), dev("sw2", iface("e1", 10)))
 	if _, err := s.CreateConnection(ctx, model.Connection{GatewayID: f.gw.ID, NetworkID: f.net.ID, SegmentationID: intp(300)}); err != nil {
 		t.Fatalf("CreateConnection = %v", err)
 	}
@@ -409,6 +412,10 @@ func testConnectionCreateChecks(t *testing.T, s store.Store) {
 			"Invalid input for operation: Segmentation id is out of range."},
 		{"vlan 0", model.Connection{GatewayID: f.gw.ID, NetworkID: f.net.ID, SegmentationID: intp(0)}, model.ErrInvalid, "InvalidInput",
 			"Invalid input for operation: Segmentation id 0 is not a valid VLAN; valid VLANs are 1-4094."},
+		{"interfaces left unbridged", model.Connection{GatewayID: mixed.ID, NetworkID: f.net.ID}, model.ErrInvalid, "InvalidInput",
+			"Invalid input for operation: interfaces without a segmentation id would stay unbridged: 2 interfaces: sw1/p1, sw1/p2. " +
+				"L2 gateway " + mixed.ID + " has segmentation ids on its other interfaces, so no default segmentation_id applies; " +
+				"re-create the gateway with segmentation ids on every interface, or on none and give the connection a default segmentation_id."},
 		{"duplicate", model.Connection{GatewayID: f.gw.ID, NetworkID: f.net.ID, SegmentationID: intp(302)}, model.ErrConflict, "L2GatewayConnectionExists",
 			fmt.Sprintf("The specified mapping '{'network_id': '%s', 'l2_gateway_id': '%s', 'segmentation_id': '302'}' exists on network gateway '%s'.", f.net.ID, f.gw.ID, f.gw.ID)},
 		{"unknown gateway", model.Connection{GatewayID: unknown, NetworkID: f.net.ID, SegmentationID: intp(300)}, model.ErrNotFound, "L2GatewayNotFound",
