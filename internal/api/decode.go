@@ -58,6 +58,9 @@ func parseJSON(body []byte) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, malformed()
 	}
+	if err := CheckUTF8(body); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 

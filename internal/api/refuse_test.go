@@ -212,3 +212,48 @@ func TestNothingIgnored(t *testing.T) {
 			want: `{"l2_gateway":{"devices":[{"device_name":"gatewayhost","id":"*","interfaces":[{"name":"port2","segmentation_id":["20"]}]}]}}`},
 	}, expander(ids))
 }
+
+// TestInvalidUTF8: names that are not Unicode text (raw invalid UTF-8, or an
+// escaped lone surrogate) are refused with 400 naming where, instead of
+// being stored with U+FFFD in their place.
+func TestInvalidUTF8(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	e.reportSwitch("gatewayhost", "port1")
+	net1 := e.create("/v2.0/networks", "network", `{"network":{"name":"net1"}}`)
+	reason := func(where, why string) string {
+		return "Invalid input for " + where + ". Reason: " + why + "; JSON strings must be Unicode text (RFC 8259 section 8)."
+	}
+	tests := []refusal{
+		{name: "gateway name", method: "POST", path: "/v2.0/l2-gateways",
+			body:   "{\"l2_gateway\":{\"name\":\"gw\xff\",\"devices\":[{\"device_name\":\"gatewayhost\",\"interfaces\":[{\"name\":\"port1\"}]}]}}",
+			status: 400, typ: "HTTPBadRequest", msg: reason("l2_gateway.name", "not valid UTF-8 (byte 0xff at byte 25)")},
+		{name: "device name", method: "POST", path: "/v2.0/l2-gateways",
+			body:   "{\"l2_gateway\":{\"name\":\"gw\",\"devices\":[{\"device_name\":\"gate\xc3(\",\"interfaces\":[{\"name\":\"port1\"}]}]}}",
+			status: 400, typ: "HTTPBadRequest", msg: reason("l2_gateway.devices[0].device_name", "not valid UTF-8 (byte 0xc3 at byte 58)")},
+		{name: "interface name", method: "POST", path: "/v2.0/l2-gateways",
+			body:   "{\"l2_gateway\":{\"devices\":[{\"device_name\":\"gatewayhost\",\"interfaces\":[{\"name\":\"port1\"},{\"name\":\"p\xed\xa0\x80\"}]}]}}",
+			status: 400, typ: "HTTPBadRequest", msg: reason("l2_gateway.devices[0].interfaces[1].name", "not valid UTF-8 (byte 0xed at byte 96)")},
+		{name: "interface name, lone surrogate escape", method: "POST", path: "/v2.0/l2-gateways",
+			body:   `{"l2_gateway":{"devices":[{"device_name":"gatewayhost","interfaces":[{"name":"port\udc801"}]}]}}`,
+			status: 400, typ: "HTTPBadRequest", msg: reason("l2_gateway.devices[0].interfaces[0].name", `unpaired surrogate escape \udc80 at byte 82`)},
+		{name: "gateway name, high surrogate alone", method: "POST", path: "/v2.0/l2-gateways",
+			body:   `{"l2_gateway":{"name":"\uD83Dx","devices":[{"device_name":"gatewayhost","interfaces":[{"name":"port1"}]}]}}`,
+			status: 400, typ: "HTTPBadRequest", msg: reason("l2_gateway.name", `unpaired surrogate escape \ud83d at byte 23`)},
+		{name: "host name", method: "POST", path: "/v2.0/hosts", body: "{\"host\":{\"name\":\"compute\xff1\",\"vtep_ip\":\"192.0.2.2\"}}",
+			status: 400, typ: "HTTPBadRequest", msg: reason("host.name", "not valid UTF-8 (byte 0xff at byte 24)")},
+		{name: "network name", method: "POST", path: "/v2.0/networks", body: "{\"networks\":[{\"name\":\"a\"},{\"name\":\"\x80\"}]}",
+			status: 400, typ: "HTTPBadRequest", msg: reason("networks[1].name", "not valid UTF-8 (byte 0x80 at byte 35)")},
+		{name: "port name", method: "PUT", path: "/v2.0/ports/x", body: "{\"port\":{\"name\":\"vm\xfe\"}}",
+			status: 400, typ: "HTTPBadRequest", msg: reason("port.name", "not valid UTF-8 (byte 0xfe at byte 19)")},
+		{name: "attribute name", method: "POST", path: "/v2.0/hosts", body: "{\"host\":{\"na\xffme\":\"c\",\"vtep_ip\":\"192.0.2.2\"}}",
+			status: 400, typ: "HTTPBadRequest", msg: reason("an attribute name in host", "not valid UTF-8 (byte 0xff at byte 12)")},
+		// Valid text passes: a surrogate pair, U+FFFD itself, multi-byte UTF-8.
+		{name: "valid names", method: "POST", path: "/v2.0/l2-gateways?fields=name&fields=devices",
+			body:   `{"l2_gateway":{"name":"gw \ud83d\ude00 \ufffd ü €","devices":[{"device_name":"gatewayhost","interfaces":[{"name":"port1"}]}]}}`,
+			status: 201, want: `{"l2_gateway":{"name":"gw 😀 ` + "\ufffd" + ` ü €","devices":[{"device_name":"gatewayhost","id":"*","interfaces":[{"name":"port1","segmentation_id":[]}]}]}}`},
+		{name: "only the valid gateway", method: "GET", path: "/v2.0/l2-gateways?fields=name", status: 200, want: `{"l2_gateways":"*1"}`},
+		{name: "no host", method: "GET", path: "/v2.0/hosts", status: 200, want: `{"hosts":[]}`},
+		{name: "only net1", method: "GET", path: "/v2.0/networks?fields=id", status: 200, want: `{"networks":[{"id":"` + net1 + `"}]}`},
+	}
+	e.check(t, tests, func(s string) string { return s })
+}
