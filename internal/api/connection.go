@@ -62,8 +62,9 @@ func decodeConnectionCreate(body any, project string) (connectionIn, error) {
 		case tooBig:
 			in.segErr = invalidInput("Segmentation id is out of range")
 		default:
-			in.segErr = model.CheckVLAN(n)
-			in.conn.SegmentationID = &n
+			if in.segErr = model.CheckVLAN(n); in.segErr == nil {
+				in.conn.SegmentationID = &n
+			}
 		}
 	}
 	return in, nil
