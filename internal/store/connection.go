@@ -252,11 +252,13 @@ func unbridgedConnection(gatewayID string, names []string) error {
 }
 
 // unbridgedUpdate refuses a gateway update after which connections without
-// a default segmentation id would leave names unbound.
+// a default segmentation id would leave names unbound. Such connections
+// predate the create check; an update keeps each device's VLAN mode, so
+// deleting them is the way out.
 func unbridgedUpdate(gatewayID string, conns, names []string) error {
 	return model.NewFault(model.ErrInvalid, "InvalidInput",
 		"Invalid input for operation: after this update, interfaces without a segmentation id would stay unbridged: %s. "+
-			"Connections of L2 gateway %s without a default segmentation_id: %s; delete them first, or give every interface a segmentation id.",
+			"L2 gateway %s has connections without a default segmentation_id (it has segmentation ids on other interfaces): %s; delete them first.",
 		listSome(names, "interface", "interfaces"), gatewayID, listSome(conns, "connection", "connections"))
 }
 

@@ -298,8 +298,8 @@ func (s *sqlStore) UpdateGateway(ctx context.Context, id string, u model.Gateway
 			}
 			var blind, names []string
 			for _, c := range conns {
-				if u := unbridged(gw, c); len(u) > 0 {
-					blind, names = append(blind, c.ID), u
+				if left := unbridged(gw, c); len(left) > 0 {
+					blind, names = append(blind, c.ID), left
 				}
 			}
 			if len(blind) > 0 {

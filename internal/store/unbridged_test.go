@@ -65,8 +65,8 @@ func TestUpdateGatewayUnbridged(t *testing.T) {
 		{Name: "gatewayhost", Interfaces: []model.Interface{{Name: "port3"}, {Name: "port4"}}},
 	}})
 	want := "Invalid input for operation: after this update, interfaces without a segmentation id would stay unbridged: " +
-		"2 interfaces: gatewayhost/port3, gatewayhost/port4. Connections of L2 gateway " + gw.ID +
-		" without a default segmentation_id: 1 connection: " + legacy + "; delete them first, or give every interface a segmentation id."
+		"2 interfaces: gatewayhost/port3, gatewayhost/port4. L2 gateway " + gw.ID +
+		" has connections without a default segmentation_id (it has segmentation ids on other interfaces): 1 connection: " + legacy + "; delete them first."
 	if f := (*model.Fault)(nil); !errors.As(err, &f) || f.Type != "InvalidInput" || f.Message != want {
 		t.Errorf("UpdateGateway(adds an unbound interface) = %v;\nwant InvalidInput %q", err, want)
 	}
