@@ -281,10 +281,20 @@ func TestCLIErrors(t *testing.T) {
 	url := startAPI(t)
 	mustCLI(t, url, "net-create", "net1", "--vni", "1000")
 	mustCLI(t, url, "l2-gateway-create", "gw1", "--device", "name=gatewayhost,interface_names=port1")
+	// port3 has no VLAN and tor2's eth1 has one: no default applies.
+	mustCLI(t, url, "l2-gateway-create", "gwm", "--device", "name=gatewayhost,interface_names=port3", "--device", "name=tor2,interface_names=eth1:10")
+	mustCLI(t, url, "host-create", "compute1", "--vtep-ip", "192.0.2.2")
+	mustCLI(t, url, "port-create", "net1", "--name", "vm1", "--host", "compute1")
 	tests := []struct {
 		args []string
 		want string
 	}{
+		{[]string{"l2-gateway-connection-create", "gwm", "net1"}, "interfaces without a segmentation id would stay unbridged: 1 interface: gatewayhost/port3"},
+		{[]string{"l2-gateway-create", "gw9", "--device", "name=gatewayhost,interface_names=port1:0"}, "Segmentation id 0 is not a valid VLAN; valid VLANs are 1-4094"},
+		{[]string{"l2-gateway-connection-create", "gw1", "net1", "--default-segmentation-id", "0"}, "Segmentation id 0 is not a valid VLAN; valid VLANs are 1-4094"},
+		{[]string{"l2-gateway-create", "gw9", "--device", "name=gatewayhost,interface_names=port1", "--device", "name=gatewayhost,interface_names=port2"}, "device 'gatewayhost' is listed twice"},
+		{[]string{"host-delete", "compute1"}, "Unable to delete host compute1"},
+		{[]string{"net-delete", "net1"}, "There are one or more ports still in use on the network: 1 port: "},
 		{[]string{"l2-gateway-show", "nosuch"}, "Unable to find l2_gateway with name or id 'nosuch'"},
 		{[]string{"l2-gateway-connection-create", "gw1", "nosuch"}, "Unable to find network with name or id 'nosuch'"},
 		{[]string{"l2-gateway-connection-create", "gw1", "net1"}, "Segmentation id must be specified in create l2gateway connections"},

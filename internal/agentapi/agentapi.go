@@ -7,6 +7,7 @@
 package agentapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -128,6 +130,12 @@ func (h *Handler) handle(pattern, action string, fn http.HandlerFunc) {
 			api.WriteError(w, r, h.log, err)
 			return
 		}
+		// A switch or host name is text: "%ff" in the path would otherwise
+		// be stored (or shown) as U+FFFD, another name than the agent's.
+		if name := r.PathValue("name"); !utf8.ValidString(name) {
+			api.WriteError(w, r, h.log, invalid("Invalid input for name. Reason: %q is not valid UTF-8.", name))
+			return
+		}
 		fn(w, r)
 	}))
 	h.mux.HandleFunc(path, h.count(path, api.MethodNotAllowed(method)))
@@ -138,21 +146,26 @@ func invalid(format string, args ...any) error {
 }
 
 // decode reads a JSON body into v, rejecting unknown keys (typos in an
-// agent are bugs better seen at once) and oversized bodies.
+// agent are bugs better seen at once), strings that are not Unicode text
+// (api.CheckUTF8: names would change) and oversized bodies.
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return model.NewFault(model.ErrTooLarge, "HTTPRequestEntityTooLarge", "Request is too large.")
 		}
 		return invalid("Malformed request body: %v", err)
 	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalid("Malformed request body: %v", err)
+	}
 	if _, err := dec.Token(); err != io.EOF {
 		return invalid("Malformed request body: data after the JSON value")
 	}
-	return nil
+	return api.CheckUTF8(body)
 }
 
 func (h *Handler) reportSwitch(w http.ResponseWriter, r *http.Request) {

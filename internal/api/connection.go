@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -44,7 +45,7 @@ func decodeConnectionCreate(body any, project string) (connectionIn, error) {
 	if in.conn.NetworkID, _, err = stringAttr(res, "network_id", maxNameLen); err != nil {
 		return connectionIn{}, err
 	}
-	seg, _, err := stringAttr(res, "segmentation_id", 0)
+	seg, err := segmentationIDAttr(res)
 	if err != nil {
 		return connectionIn{}, err
 	}
@@ -58,13 +59,28 @@ func decodeConnectionCreate(body any, project string) (connectionIn, error) {
 		switch {
 		case !ok:
 			in.segErr = invalidInput("Segmentation id must be a valid integer")
-		case tooBig || n < 0 || n > 4094:
+		case tooBig:
 			in.segErr = invalidInput("Segmentation id is out of range")
 		default:
-			in.conn.SegmentationID = &n
+			if in.segErr = model.CheckVLAN(n); in.segErr == nil {
+				in.conn.SegmentationID = &n
+			}
 		}
 	}
 	return in, nil
+}
+
+// segmentationIDAttr reads a connection's default segmentation_id: a string
+// as the original requires, or a JSON number (the seed's example sends
+// one; the original answered 400), taken as its text, so that 100 and
+// "100" give the same connection and 1.5 the same "valid integer" error.
+// Other types are refused as the original does.
+func segmentationIDAttr(res map[string]any) (string, error) {
+	if n, ok := res["segmentation_id"].(json.Number); ok {
+		return string(n), nil
+	}
+	seg, _, err := stringAttr(res, "segmentation_id", 0)
+	return seg, err
 }
 
 func (h *handler) createConnection(w http.ResponseWriter, r *http.Request) {

@@ -58,6 +58,9 @@ func parseJSON(body []byte) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, malformed()
 	}
+	if err := CheckUTF8(body); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -195,6 +198,32 @@ func checkAttrs(res map[string]any, spec []attr, create bool) error {
 	}
 	delete(res, "project_id")
 	return nil
+}
+
+// checkKeys refuses keys of a nested object (a device, an interface, a
+// binding:profile) that known does not list, as checkAttrs does for a
+// resource: an ignored key is input silently dropped (the seed's
+// "segmentation-id" lost its VLANs so). where names the object, e.g.
+// "devices[0].interfaces[1]".
+func checkKeys(m map[string]any, where string, known ...string) error {
+	var extra []string
+	for k := range m {
+		if !slices.Contains(known, k) {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	sort.Strings(extra)
+	msg := fmt.Sprintf("Unrecognized attribute(s) '%s' in %s", strings.Join(extra, ", "), where)
+	for _, k := range extra {
+		if alt := strings.ReplaceAll(k, "-", "_"); alt != k && slices.Contains(known, alt) {
+			msg += fmt.Sprintf(" (did you mean '%s'?)", alt)
+			break
+		}
+	}
+	return badRequest("%s", msg)
 }
 
 // tenantSpec is the tenant_id/project_id pair every resource has.

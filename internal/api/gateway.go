@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/l2gw/l2gw/internal/model"
@@ -44,10 +46,13 @@ func parseDevices(v any) ([]deviceIn, error) {
 		return nil, invalidAttr("devices", "devices format is not a type list of dicts")
 	}
 	out := make([]deviceIn, 0, len(list))
-	for _, dv := range list {
+	for di, dv := range list {
 		d, ok := dv.(map[string]any)
 		if !ok {
 			return nil, invalidAttr("devices", "devices format is not a type list of dicts")
+		}
+		if err := checkKeys(d, fmt.Sprintf("devices[%d]", di), "device_name", "interfaces"); err != nil {
+			return nil, err
 		}
 		ifaces, name := d["interfaces"], d["device_name"]
 		if !truthy(name) {
@@ -67,11 +72,18 @@ func parseDevices(v any) ([]deviceIn, error) {
 		if len([]rune(devName)) > maxNameLen {
 			return nil, invalidAttr("devices", "device_name exceeds maximum length of 255")
 		}
+		if slices.ContainsFunc(out, func(o deviceIn) bool { return o.dev.Name == devName }) {
+			// The store would keep both and updates find the first only.
+			return nil, invalidAttr("devices", fmt.Sprintf("device '%s' is listed twice; list each device once with all its interfaces", devName))
+		}
 		in := deviceIn{dev: model.Device{Name: devName}}
-		for _, iv := range ilist {
+		for ii, iv := range ilist {
 			it, ok := iv.(map[string]any)
 			if !ok {
 				return nil, invalidAttr("devices", "interfaces format is not a type dict")
+			}
+			if err := checkKeys(it, fmt.Sprintf("devices[%d].interfaces[%d]", di, ii), "name", "segmentation_id"); err != nil {
+				return nil, err
 			}
 			if !truthy(it["name"]) {
 				return nil, invalidAttr("devices", "Cannot create a gateway with an empty interface name")
@@ -109,7 +121,8 @@ func parseDevices(v any) ([]deviceIn, error) {
 	return out, nil
 }
 
-// parseVLAN is is_valid_vlan_id: int() of the value, then 0..4094.
+// parseVLAN is is_valid_vlan_id: int() of the value, then 1..4094 (0 is
+// not a VLAN, model.CheckVLAN).
 func parseVLAN(v any) (int, error) {
 	switch v.(type) {
 	case nil, []any, map[string]any:
@@ -120,8 +133,11 @@ func parseVLAN(v any) (int, error) {
 	if !ok {
 		return 0, invalidInput("Segmentation id must be a valid integer")
 	}
-	if tooBig || n < 0 || n > 4094 {
+	if tooBig {
 		return 0, invalidInput("Segmentation id is out of range")
+	}
+	if err := model.CheckVLAN(n); err != nil {
+		return 0, err
 	}
 	return n, nil
 }

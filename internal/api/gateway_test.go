@@ -109,7 +109,7 @@ func TestReference(t *testing.T) {
 		// Connections.
 		{"conn missing network", "POST", connPath, `{"l2_gateway_connection":{"l2_gateway_id":"{gw}"}}`, 400, "HTTPBadRequest", "Failed to parse request. Required attribute 'network_id' not specified", ""},
 		{"conn malformed", "POST", connPath, `{"l2_gateway_connection":`, 400, "MalformedRequestBody", "Malformed request body: Cannot understand JSON.", ""},
-		{"conn seg number", "POST", connPath, `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{netB}","segmentation_id":303}}`, 400, "HTTPBadRequest", "Invalid input for segmentation_id. Reason: '303' is not a valid string.", ""},
+		{"conn seg number", "POST", connPath, `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{netB}","segmentation_id":5000}}`, 400, "InvalidInput", "Invalid input for operation: Segmentation id is out of range.", ""},
 		{"conn seg abc", "POST", connPath, `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{netB}","segmentation_id":"abc"}}`, 400, "InvalidInput", "Invalid input for operation: Segmentation id must be a valid integer.", ""},
 		{"conn seg 4095", "POST", connPath, `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"{netB}","segmentation_id":"4095"}}`, 400, "InvalidInput", "Invalid input for operation: Segmentation id is out of range.", ""},
 		{"conn seg abc unknown network", "POST", connPath, `{"l2_gateway_connection":{"l2_gateway_id":"{gw}","network_id":"00000000-0000-0000-0000-000000000000","segmentation_id":"abc"}}`, 404, "NetworkNotFound", "Network 00000000-0000-0000-0000-000000000000 could not be found.", ""},

@@ -129,7 +129,8 @@ func parseFixedIPs(v any) ([]model.FixedIP, error) {
 	return out, nil
 }
 
-// parseProfile reads binding:profile, a dict; l2gw keeps interface_name.
+// parseProfile reads binding:profile, a dict; l2gw keeps interface_name and
+// refuses other keys (Neutron stores any; l2gw would drop them).
 func parseProfile(v any) (string, error) {
 	if v == nil {
 		return "", nil
@@ -137,6 +138,9 @@ func parseProfile(v any) (string, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return "", invalidAttr("binding:profile", fmt.Sprintf("'%s' is not a dictionary", pyStr(v)))
+	}
+	if err := checkKeys(m, "binding:profile", "interface_name"); err != nil {
+		return "", err
 	}
 	name, ok := m["interface_name"]
 	if !ok || name == nil {
@@ -163,10 +167,13 @@ func parseAddressPairs(v any) ([]model.AddressPair, error) {
 		return nil, invalidAttr("allowed_address_pairs", "Allowed address pairs must be a list.")
 	}
 	out := make([]model.AddressPair, 0, len(list))
-	for _, e := range list {
+	for i, e := range list {
 		m, ok := e.(map[string]any)
 		if !ok {
 			return nil, invalidAttr("allowed_address_pairs", "Allowed address pairs must be a list of dictionaries.")
+		}
+		if err := checkKeys(m, fmt.Sprintf("allowed_address_pairs[%d]", i), "ip_address", "mac_address"); err != nil {
+			return nil, err
 		}
 		ipv, ok := m["ip_address"]
 		if !ok {

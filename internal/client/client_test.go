@@ -303,6 +303,14 @@ func TestInventory(t *testing.T) {
 		t.Errorf("ListLocalMACs = %+v, %v; want none", macs, err)
 	}
 
+	// p2 still uses the network: refused until it is gone.
+	var apiErr *client.Error
+	if err := c.DeleteNetwork(ctx, nets[0].ID); !errors.As(err, &apiErr) || apiErr.Status != http.StatusConflict || apiErr.Type != "NetworkInUse" {
+		t.Errorf("DeleteNetwork with a port = %v; want 409 NetworkInUse", err)
+	}
+	if err := c.DeletePort(ctx, ports[1].ID); err != nil {
+		t.Fatalf("DeletePort: %v", err)
+	}
 	if err := c.DeleteNetwork(ctx, nets[0].ID); err != nil {
 		t.Fatalf("DeleteNetwork: %v", err)
 	}

@@ -22,7 +22,8 @@ func TestPlanOnlyUnicastMACs(t *testing.T) {
 		}
 		inv.LocalMACs = append(inv.LocalMACs, model.LocalMAC{Switch: "gatewayhost", NetworkID: net1, MAC: "52:54:00:00:00:01"})
 	}
-	wantHosts := map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}
+	// Standalone mode: the peers carry only the unicast MACs.
+	wantHosts := withPeers(map[string]HostPlan{"compute1": baseHost("compute1", "tap1"), "compute2": baseHost("compute2", "tap2")}, basePeers())
 	for _, hp := range wantHosts {
 		n := hp.Networks[net1]
 		n.FDB = []FDBEntry{{MAC: "52:54:00:00:00:01", DstIP: "127.0.0.42"}}

@@ -78,8 +78,14 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		if !isVLAN && c.SegmentationID == nil {
 			return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id must be specified in create l2gateway connections.")
 		}
-		if c.SegmentationID != nil && (*c.SegmentationID < 0 || *c.SegmentationID > 4094) {
-			return segIDOutOfRange()
+		if c.SegmentationID != nil {
+			if err := model.CheckVLAN(*c.SegmentationID); err != nil {
+				return err
+			}
+		}
+		// ... and no interface left without a VLAN.
+		if names := unbridged(gw, c); len(names) > 0 {
+			return unbridgedConnection(gw.ID, names)
 		}
 		// 3. duplicate gateway + network
 		var one int
@@ -213,6 +219,47 @@ func checkDeviceSlow(ctx context.Context, w *wtx, d model.Device) error {
 		}
 	}
 	return nil
+}
+
+// unbridged lists, as "device/interface", the interfaces of gw that
+// connection c would leave without a VLAN binding: those with no
+// segmentation id when c has no default. The planner binds nothing on them,
+// so the switch would show the connection in sync while those ports carry
+// nothing; creates and updates that lead there are refused instead.
+func unbridged(gw model.Gateway, c model.Connection) []string {
+	if c.SegmentationID != nil {
+		return nil
+	}
+	var out []string
+	for _, d := range gw.Devices {
+		for _, it := range d.Interfaces {
+			if len(it.SegmentationIDs) == 0 {
+				out = append(out, d.Name+"/"+it.Name)
+			}
+		}
+	}
+	return out
+}
+
+// unbridgedConnection refuses a connection to a gateway whose interfaces
+// mix VLANs and none: no default applies, so names would stay unbound.
+func unbridgedConnection(gatewayID string, names []string) error {
+	return model.NewFault(model.ErrInvalid, "InvalidInput",
+		"Invalid input for operation: interfaces without a segmentation id would stay unbridged: %s. "+
+			"L2 gateway %s has segmentation ids on its other interfaces, so no default segmentation_id applies; "+
+			"re-create the gateway with segmentation ids on every interface, or on none and give the connection a default segmentation_id.",
+		listSome(names, "interface", "interfaces"), gatewayID)
+}
+
+// unbridgedUpdate refuses a gateway update after which connections without
+// a default segmentation id would leave names unbound. Such connections
+// predate the create check; an update keeps each device's VLAN mode, so
+// deleting them is the way out.
+func unbridgedUpdate(gatewayID string, conns, names []string) error {
+	return model.NewFault(model.ErrInvalid, "InvalidInput",
+		"Invalid input for operation: after this update, interfaces without a segmentation id would stay unbridged: %s. "+
+			"L2 gateway %s has connections without a default segmentation_id (it has segmentation ids on other interfaces): %s; delete them first.",
+		listSome(names, "interface", "interfaces"), gatewayID, listSome(conns, "connection", "connections"))
 }
 
 // binding is one (device, interface, VLAN) triple a connection binds.

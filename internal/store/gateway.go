@@ -33,13 +33,9 @@ func revisionMismatch(expected, current int64) error {
 		"Constrained to %d, but current revision is %d", expected, current)
 }
 
-func segIDOutOfRange() error {
-	return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id is out of range.")
-}
-
 // normalizeInterfaces merges interfaces of the same name (first position
-// wins, VLANs appended in order without repeats) and drops VLAN 0, which
-// means "none".
+// wins, VLANs appended in order without repeats). Every VLAN must be one
+// (model.CheckVLAN): 0 is refused, not read as "none".
 func normalizeInterfaces(in []model.Interface) ([]model.Interface, error) {
 	out := make([]model.Interface, 0, len(in))
 	idx := make(map[string]int, len(in))
@@ -51,10 +47,10 @@ func normalizeInterfaces(in []model.Interface) ([]model.Interface, error) {
 			out = append(out, model.Interface{Name: it.Name})
 		}
 		for _, v := range it.SegmentationIDs {
-			if v < 0 || v > 4094 {
-				return nil, segIDOutOfRange()
+			if err := model.CheckVLAN(v); err != nil {
+				return nil, err
 			}
-			if v != 0 && !slices.Contains(out[i].SegmentationIDs, v) {
+			if !slices.Contains(out[i].SegmentationIDs, v) {
 				out[i].SegmentationIDs = append(out[i].SegmentationIDs, v)
 			}
 		}
@@ -312,6 +308,15 @@ func (s *sqlStore) UpdateGateway(ctx context.Context, id string, u model.Gateway
 			conns, err := listConnections(ctx, w.db, Query{GatewayIDs: []string{id}})
 			if err != nil {
 				return err
+			}
+			var blind, names []string
+			for _, c := range conns {
+				if left := unbridged(gw, c); len(left) > 0 {
+					blind, names = append(blind, c.ID), left
+				}
+			}
+			if len(blind) > 0 {
+				return unbridgedUpdate(id, blind, names)
 			}
 			for _, c := range conns {
 				if _, err := w.exec(ctx, `DELETE FROM connection_bindings WHERE connection_id = $1`, c.ID); err != nil {

@@ -124,8 +124,24 @@ func (s *sqlStore) UpdateHost(ctx context.Context, h model.Host) (model.Host, er
 	return out, nil
 }
 
+// DeleteHost deletes a host no port is bound to (ErrInUse, HostInUse
+// otherwise).
 func (s *sqlStore) DeleteHost(ctx context.Context, id string) error {
 	_, err := s.write(ctx, func(w *wtx) error {
+		var name string
+		if err := w.queryRow(ctx, `SELECT name FROM hosts WHERE id = $1`, id).Scan(&name); err != nil {
+			if isNoRows(err) {
+				return hostNotFound(id)
+			}
+			return fmt.Errorf("delete host: %w", err)
+		}
+		ports, err := portsWhere(ctx, w, "host_id", name)
+		if err != nil {
+			return err
+		}
+		if len(ports) > 0 {
+			return hostInUse(name, id, ports)
+		}
 		if err := deleteByID(ctx, w, "hosts", id, hostNotFound(id)); err != nil {
 			return err
 		}

@@ -206,6 +206,8 @@ func (s *sqlStore) UpdateNetwork(ctx context.Context, n model.Network) (model.Ne
 	return out, nil
 }
 
+// DeleteNetwork deletes a network and its connections; a network with
+// ports is refused (ErrInUse, NetworkInUse).
 func (s *sqlStore) DeleteNetwork(ctx context.Context, id string) error {
 	_, err := s.write(ctx, func(w *wtx) error {
 		var one int
@@ -214,6 +216,13 @@ func (s *sqlStore) DeleteNetwork(ctx context.Context, id string) error {
 				return networkNotFound(id)
 			}
 			return fmt.Errorf("delete network: %w", err)
+		}
+		ports, err := portsWhere(ctx, w, "network_id", id)
+		if err != nil {
+			return err
+		}
+		if len(ports) > 0 {
+			return networkInUse(id, ports)
 		}
 		conns, err := listConnections(ctx, w.db, Query{NetworkIDs: []string{id}})
 		if err != nil {
@@ -228,21 +237,6 @@ func (s *sqlStore) DeleteNetwork(ctx context.Context, id string) error {
 		}
 		if _, err := w.exec(ctx, `DELETE FROM connections WHERE network_id = $1`, id); err != nil {
 			return fmt.Errorf("delete network connections: %w", err)
-		}
-		portIDs, err := queryStrings(ctx, w.db, `SELECT id FROM ports WHERE network_id = $1 ORDER BY id`, id)
-		if err != nil {
-			return fmt.Errorf("delete network ports: %w", err)
-		}
-		for _, p := range portIDs {
-			w.change(KindPort, p, OpDelete)
-		}
-		for _, t := range []string{"port_fixed_ips", "port_address_pairs"} {
-			if _, err := w.exec(ctx, `DELETE FROM `+t+` WHERE port_id IN (SELECT id FROM ports WHERE network_id = $1)`, id); err != nil {
-				return fmt.Errorf("delete network ports: %w", err)
-			}
-		}
-		if _, err := w.exec(ctx, `DELETE FROM ports WHERE network_id = $1`, id); err != nil {
-			return fmt.Errorf("delete network ports: %w", err)
 		}
 		if _, err := w.exec(ctx, `DELETE FROM networks WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("delete network: %w", err)

@@ -77,13 +77,16 @@ type Store interface {
 	ListGateways(ctx context.Context, q Query) ([]model.Gateway, error)
 	// UpdateGateway applies a PUT; every listed device must belong to the
 	// gateway, its new interfaces must be ports of the reported switch and
-	// keep the gateway's VLAN mode (see reference-api.md "Update").
+	// keep the gateway's VLAN mode (see reference-api.md "Update"), and no
+	// connection may be left with an interface it cannot bind (ErrInvalid).
 	UpdateGateway(ctx context.Context, id string, u model.GatewayUpdate) (model.Gateway, error)
 	// DeleteGateway fails with ErrInUse (L2GatewayInUse) while connections exist.
 	DeleteGateway(ctx context.Context, id string) error
 
 	// CreateConnection runs the original's checks in its order inside the
-	// transaction (reference-api.md "Connection create").
+	// transaction (reference-api.md "Connection create"); after the default
+	// segmentation id check it refuses (ErrInvalid) a connection that would
+	// leave interfaces of the gateway without a VLAN binding.
 	CreateConnection(ctx context.Context, c model.Connection) (model.Connection, error)
 	GetConnection(ctx context.Context, id string) (model.Connection, error)
 	ListConnections(ctx context.Context, q Query) ([]model.Connection, error)
@@ -95,7 +98,8 @@ type Store interface {
 	GetNetwork(ctx context.Context, id string) (model.Network, error)
 	ListNetworks(ctx context.Context, q Query) ([]model.Network, error)
 	UpdateNetwork(ctx context.Context, n model.Network) (model.Network, error)
-	// DeleteNetwork also deletes the network's connections and ports.
+	// DeleteNetwork also deletes the network's connections; it fails with
+	// ErrInUse (NetworkInUse) while ports are on the network.
 	DeleteNetwork(ctx context.Context, id string) error
 
 	// CreatePorts creates all or none; an empty MAC is generated.
@@ -109,6 +113,8 @@ type Store interface {
 	GetHost(ctx context.Context, id string) (model.Host, error)
 	ListHosts(ctx context.Context, q Query) ([]model.Host, error)
 	UpdateHost(ctx context.Context, h model.Host) (model.Host, error)
+	// DeleteHost fails with ErrInUse (HostInUse) while ports are bound to
+	// the host (binding:host_id = its name).
 	DeleteHost(ctx context.Context, id string) error
 	// RegisterHost creates the host by name or records its heartbeat (host
 	// agents call it at start and as a heartbeat); a VTEP IP other than the

@@ -201,7 +201,7 @@ func gwID(g model.Gateway) string { return g.ID }
 func testGatewayCRUD(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	g, err := s.CreateGateway(ctx, model.Gateway{Name: "g1", TenantID: "tenant", Devices: []model.Device{
-		dev("sw1", iface("p1", 100, 0, 101), iface("p2", 0), iface("p1", 101, 102)),
+		dev("sw1", iface("p1", 100, 101), iface("p2"), iface("p1", 101, 102)),
 		dev("sw2", iface("eth1")),
 	}})
 	if err != nil {
@@ -252,6 +252,10 @@ func testGatewayCRUD(t *testing.T, s store.Store) {
 	}
 	_, err = s.CreateGateway(ctx, model.Gateway{Devices: []model.Device{dev("sw", iface("p", 4095))}})
 	wantFault(t, "CreateGateway(vlan 4095)", err, model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id is out of range.")
+	// 0 is not a VLAN: refused, not read as "no VLAN" (the interface would
+	// otherwise end up unbound).
+	_, err = s.CreateGateway(ctx, model.Gateway{Devices: []model.Device{dev("sw", iface("p", 100, 0))}})
+	wantFault(t, "CreateGateway(vlan 0)", err, model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id 0 is not a valid VLAN; valid VLANs are 1-4094.")
 }
 
 func testGatewayListQuery(t *testing.T, s store.Store) {
@@ -317,7 +321,7 @@ func testGatewayUpdateDevices(t *testing.T, s store.Store) {
 	wantFault(t, "UpdateGateway(unknown device)", err, model.ErrNotFound, "L2GatewayDeviceNotFound", "L2 Gateway Device nosuch could not be found.")
 
 	// The switch is unknown: any interface is accepted; the list is replaced.
-	got, err := s.UpdateGateway(ctx, g.ID, model.GatewayUpdate{Devices: []model.DeviceUpdate{{Name: "sw1", Interfaces: []model.Interface{iface("p1"), iface("p4"), iface("p4", 0)}}}})
+	got, err := s.UpdateGateway(ctx, g.ID, model.GatewayUpdate{Devices: []model.DeviceUpdate{{Name: "sw1", Interfaces: []model.Interface{iface("p1"), iface("p4"), iface("p4")}}}})
 	if err != nil {
 		t.Fatalf("UpdateGateway(devices) = %v", err)
 	}
@@ -386,6 +390,9 @@ func testConnectionCreateChecks(t *testing.T, s store.Store) {
 	}
 	swFault := mustGateway(t, s, "gf", dev("swfault", iface("x")))
 	portFault := mustGateway(t, s, "gpf", dev("swpfault", iface("ok"), iface("down")))
+	// Devices of one gateway may differ in VLAN mode (the original allows
+	// it), but no default applies when some interface has VLANs.
+	mixed := mustGateway(t, s, "gm", dev("sw1", iface("p1"), iface("p2")), dev("sw2", iface("e1", 10)))
 	if _, err := s.CreateConnection(ctx, model.Connection{GatewayID: f.gw.ID, NetworkID: f.net.ID, SegmentationID: intp(300)}); err != nil {
 		t.Fatalf("CreateConnection = %v", err)
 	}
@@ -406,6 +413,12 @@ func testConnectionCreateChecks(t *testing.T, s store.Store) {
 			"Invalid input for operation: Segmentation id must be specified in create l2gateway connections."},
 		{"out of range", model.Connection{GatewayID: f.gw.ID, NetworkID: f.net.ID, SegmentationID: intp(4095)}, model.ErrInvalid, "InvalidInput",
 			"Invalid input for operation: Segmentation id is out of range."},
+		{"vlan 0", model.Connection{GatewayID: f.gw.ID, NetworkID: f.net.ID, SegmentationID: intp(0)}, model.ErrInvalid, "InvalidInput",
+			"Invalid input for operation: Segmentation id 0 is not a valid VLAN; valid VLANs are 1-4094."},
+		{"interfaces left unbridged", model.Connection{GatewayID: mixed.ID, NetworkID: f.net.ID}, model.ErrInvalid, "InvalidInput",
+			"Invalid input for operation: interfaces without a segmentation id would stay unbridged: 2 interfaces: sw1/p1, sw1/p2. " +
+				"L2 gateway " + mixed.ID + " has segmentation ids on its other interfaces, so no default segmentation_id applies; " +
+				"re-create the gateway with segmentation ids on every interface, or on none and give the connection a default segmentation_id."},
 		{"duplicate", model.Connection{GatewayID: f.gw.ID, NetworkID: f.net.ID, SegmentationID: intp(302)}, model.ErrConflict, "L2GatewayConnectionExists",
 			fmt.Sprintf("The specified mapping '{'network_id': '%s', 'l2_gateway_id': '%s', 'segmentation_id': '302'}' exists on network gateway '%s'.", f.net.ID, f.gw.ID, f.gw.ID)},
 		{"unknown gateway", model.Connection{GatewayID: unknown, NetworkID: f.net.ID, SegmentationID: intp(300)}, model.ErrNotFound, "L2GatewayNotFound",
@@ -615,7 +628,23 @@ func testDeleteNetworkCascade(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Ports still use the network: refused, nothing changes.
 	before := rev(t, s)
+	inNet := []string{ps[0].ID, ps[1].ID}
+	slices.Sort(inNet)
+	wantFault(t, "DeleteNetwork(with ports)", s.DeleteNetwork(ctx, f.net.ID), model.ErrInUse, "NetworkInUse",
+		"Unable to complete operation on network "+f.net.ID+". There are one or more ports still in use on the network: 2 ports: "+
+			inNet[0]+", "+inNet[1]+". Delete the ports first.")
+	if r := rev(t, s); r != before {
+		t.Errorf("Revision after a refused delete = %d; want %d", r, before)
+	}
+	for _, p := range ps[:2] {
+		if err := s.DeletePort(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without ports the network goes, and its connections with it.
+	before = rev(t, s)
 	if err := s.DeleteNetwork(ctx, f.net.ID); err != nil {
 		t.Fatalf("DeleteNetwork = %v", err)
 	}
@@ -628,8 +657,6 @@ func testDeleteNetworkCascade(t *testing.T, s store.Store) {
 	}
 	wantCh := []store.Change{
 		{Revision: before + 1, Kind: store.KindConnection, ID: c.ID, Op: store.OpDelete},
-		{Revision: before + 1, Kind: store.KindPort, ID: ps[0].ID, Op: store.OpDelete},
-		{Revision: before + 1, Kind: store.KindPort, ID: ps[1].ID, Op: store.OpDelete},
 		{Revision: before + 1, Kind: store.KindNetwork, ID: f.net.ID, Op: store.OpDelete},
 	}
 	sortCh := cmpopts.SortSlices(func(a, b store.Change) bool { return a.Kind+store.Kind(a.ID) < b.Kind+store.Kind(b.ID) })
@@ -766,6 +793,27 @@ func testHosts(t *testing.T, s store.Store) {
 	}
 	if l, _ := s.ListHosts(ctx, store.Query{Names: []string{"compute1b"}}); len(l) != 1 || l[0].ID != h.ID {
 		t.Errorf("ListHosts(name) = %+v", l)
+	}
+	// Ports bound to the host (by name) keep it: refused, naming five of
+	// them and the count.
+	n := mustNetwork(t, s, model.Network{Name: "n"})
+	bound := make([]model.Port, 7)
+	for i := range bound {
+		bound[i] = model.Port{NetworkID: n.ID, HostID: "compute1b"}
+	}
+	bound, err = s.CreatePorts(ctx, append(bound, model.Port{NetworkID: n.ID, HostID: "compute2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boundIDs := ids(bound[:7], func(p model.Port) string { return p.ID })
+	slices.Sort(boundIDs)
+	wantFault(t, "DeleteHost(ports bound)", s.DeleteHost(ctx, h.ID), model.ErrInUse, "HostInUse",
+		"Unable to delete host compute1b ("+h.ID+"): ports are bound to it (binding:host_id): 7 ports: "+
+			strings.Join(boundIDs[:5], ", ")+" and 2 more. Delete the ports or bind them to another host first.")
+	for _, id := range boundIDs {
+		if err := s.DeletePort(ctx, id); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := s.DeleteHost(ctx, h.ID); err != nil {
 		t.Fatal(err)

@@ -163,6 +163,19 @@ func TestOpenStackClient(t *testing.T) {
 		t.Errorf("GET connection = %+v, %v; want segmentation_id 100", got, err)
 	}
 
+	// A gateway whose interfaces mix VLANs and none takes no default, so
+	// port4 would stay unbound: refused, and the client shows why.
+	osJSON[oscGateway](t, url, "l2gw", "create", "gwm", "--device", "name=gatewayhost,interface_names=port4",
+		"--device", "name=tor2,interface_names=eth1|10")
+	if out, err := openstack(t, url, "l2gw", "connection", "create", "gwm", "net1"); err == nil {
+		t.Errorf("l2gw connection create gwm net1 succeeded: %s", out)
+	} else if !strings.Contains(err.Error(), "interfaces without a segmentation id would stay unbridged: 1 interface: gatewayhost/port4") {
+		t.Errorf("l2gw connection create gwm net1: %v; want the unbridged interface named", err)
+	}
+	if _, err := openstack(t, url, "l2gw", "delete", "gwm"); err != nil {
+		t.Fatal(err)
+	}
+
 	// update name and devices while connected (the original answers 500)
 	upd := osJSON[oscGateway](t, url, "l2gw", "update", "gw1", "--name", "gw1b",
 		"--device", "name=gatewayhost,interface_names=port1;port4")
