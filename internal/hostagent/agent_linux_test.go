@@ -92,11 +92,26 @@ func (s *feedStream) Next(ctx context.Context) (planner.HostEvent, error) {
 
 func (s *feedStream) Close() {}
 
-// registrar records RegisterHost calls and fails the first failFirst ones.
+// registrar records RegisterHost calls and fails the first failFirst ones,
+// and keeps the last status.
 type registrar struct {
 	mu        sync.Mutex
 	failFirst int
 	calls     []string
+	status    model.HostStatus
+}
+
+func (r *registrar) SetHostStatus(_ context.Context, s model.HostStatus) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.status = s
+	return nil
+}
+
+func (r *registrar) Status() model.HostStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
 }
 
 func (r *registrar) RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error) {
