@@ -63,11 +63,9 @@ type Config struct {
 	// StatusWait bounds how long a status request waits for the plans to
 	// catch up with the store; zero means 2s.
 	StatusWait time.Duration
-	// Now is the clock of host heartbeats; nil means time.Now.
+	// Now is the clock of host heartbeats (and of whether a host's agent
+	// runs: neutron.HostAgentRunning); nil means time.Now.
 	Now func() time.Time
-	// HostAliveWindow is how recent a host's heartbeat must be for its
-	// agent to count as running; zero means neutron.HostAliveWindow.
-	HostAliveWindow time.Duration
 	// Registerer receives the handler's metrics (metrics.go). Nil: not
 	// registered.
 	Registerer prometheus.Registerer
@@ -108,9 +106,6 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.HostAliveWindow <= 0 {
-		cfg.HostAliveWindow = neutron.HostAliveWindow
 	}
 	h := &Handler{st: st, feed: feed, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), m: newHandlerMetrics(cfg.Registerer),
 		agents: switchPresence(st), hostAgents: hostPresence(st)}

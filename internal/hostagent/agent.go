@@ -335,7 +335,7 @@ func (a *Agent) realise(ctx context.Context, r *Realiser) reconcile.Outcome {
 	}
 	nets := networkStatus(*u.Plan, res)
 	changed := !a.sent || a.status.LastError != a.lastSent.Error || a.status.AppliedRevision != a.lastSent.Revision ||
-		!slices.EqualFunc(nets, a.status.Networks, equalNetworkStatus)
+		!slices.EqualFunc(nets, a.lastSent.Networks, equalNetworkStatus)
 	a.status.Networks = nets
 	st := model.HostStatus{Name: a.cfg.Host, Connected: true, LastSync: a.lastSync, Revision: a.status.AppliedRevision,
 		Error: a.status.LastError, Networks: nets}
