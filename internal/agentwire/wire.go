@@ -40,6 +40,19 @@
 // Revisions are the store's global revisions; a plan's revision only ever
 // grows on one server's streams.
 //
+// # Status
+//
+// Agents send their status after every reconcile that changed it and again
+// whenever a plan stream reopens: the server marks an agent whose last plan
+// stream ended as gone (a switch "disconnected from the server", a host's
+// agent not running), and the next status puts it right. A switch status
+// scopes each of its problems to the network's logical switch or the port
+// it concerns (an error without problems concerns the whole switch); a
+// host status lists, per network of the host's plan, the interfaces
+// attached to the network's bridge and those missing from the host. The
+// connection status is derived from both, per connection: see
+// ConnectionStatus.
+//
 // Keepalive: the server writes a keepalive line whenever nothing else was
 // written for the interval it announces in the KeepaliveHeader response
 // header (a Go duration, e.g. "15s"). A client that reads nothing for several intervals
