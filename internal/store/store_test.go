@@ -54,6 +54,7 @@ func TestStore(t *testing.T) {
 		{name: "Snapshot", run: testSnapshot},
 		{name: "ReportSwitch", run: testReportSwitch},
 		{name: "SyncStatus", run: testSyncStatus},
+		{name: "ChangeReadersSeeObjects", run: testChangeReadersSeeObjects},
 		{name: "ConcurrentConnections", run: testConcurrentConnections},
 	}
 	t.Run("sqlite", func(t *testing.T) {
@@ -1044,6 +1045,72 @@ func testSyncStatus(t *testing.T, s store.Store) {
 }
 
 // --- concurrency ---
+
+// testChangeReadersSeeObjects: a reader following the change log (as the
+// plan feed does) finds every gateway and connection a change names, as
+// soon as it sees the change: none is ever taken for deleted. (On SQLite
+// the gateways and connections are read from a cache updated at commit.)
+func testChangeReadersSeeObjects(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustReport(t, s, "sw1", "p1")
+	const n = 150
+	done := make(chan struct{})
+	var missing []string
+	after := rev(t, s)
+	go func() {
+		defer close(done)
+		seen := 0
+		for seen < 2*n {
+			ch := s.Notify()
+			chs, err := s.Changes(ctx, after, 1000)
+			if err != nil {
+				missing = append(missing, err.Error())
+				return
+			}
+			for _, c := range chs {
+				after = c.Revision
+				var err error
+				switch c.Kind {
+				case store.KindGateway:
+					_, err = s.GetGateway(ctx, c.ID)
+				case store.KindConnection:
+					_, err = s.GetConnection(ctx, c.ID)
+				default:
+					continue
+				}
+				seen++
+				if err != nil {
+					missing = append(missing, fmt.Sprintf("%s %s at revision %d: %v", c.Kind, c.ID, c.Revision, err))
+				}
+			}
+			if seen < 2*n && len(chs) == 0 {
+				// Read again at once (a reader busy with an earlier batch
+				// reads right after a commit) unless nothing came.
+				select {
+				case <-ch:
+				case <-time.After(10 * time.Second):
+					missing = append(missing, "no commit for 10s")
+					return
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			g := mustGateway(t, s, fmt.Sprint("g", i), dev("sw1", iface("p1")))
+			nw := mustNetwork(t, s, model.Network{Name: fmt.Sprint("n", i)})
+			if _, err := s.CreateConnection(ctx, model.Connection{GatewayID: g.ID, NetworkID: nw.ID, SegmentationID: intp(i + 1)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	<-done
+	if len(missing) > 0 {
+		t.Errorf("%d objects not found as their change was read, e.g. %s", len(missing), missing[0])
+	}
+}
 
 func testConcurrentConnections(t *testing.T, s store.Store) {
 	ctx := context.Background()
