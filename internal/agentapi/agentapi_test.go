@@ -281,7 +281,7 @@ func (e *env) otherNetworkPort() {
 
 // TestConnectionStatusHosts: each host running ports of the connection's
 // network has an entry: error while its agent is not running (never
-// heard of, heartbeat expired, plan stream gone) or failing or an
+// heard of, heartbeat expired, no plan stream open) or failing or an
 // interface is absent, pending until the agent applied the revision the
 // network's part of its plan last changed at, in_sync then.
 func TestConnectionStatusHosts(t *testing.T) {
@@ -310,6 +310,7 @@ func TestConnectionStatusHosts(t *testing.T) {
 			t.Fatalf("PUT host status = %d %s; want 204", code, b)
 		}
 	}
+	var planStream *stream // the agent's plan stream
 	steps := []struct {
 		name      string
 		do        func()
@@ -322,7 +323,11 @@ func TestConnectionStatusHosts(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, agentwire.StatePending, "first status"},
+		{"status without a plan stream: not running", func() {
+			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "", "networks": []}`, need))
+		}, agentwire.StateError, agentapi.ErrHostAgentGone},
 		{"behind", func() {
+			planStream = e.openStream(agentwire.HostPlanPath("compute1"), 0)
 			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "", "networks": []}`, need-1))
 		}, agentwire.StatePending, fmt.Sprintf("needs %d", need)},
 		{"applied, interface missing", func() {
@@ -344,7 +349,7 @@ func TestConnectionStatusHosts(t *testing.T) {
 			}
 		}, agentwire.StateInSync, ""},
 		{"plan stream ends", func() {
-			e.openStream(agentwire.HostPlanPath("compute1"), 0).close()
+			planStream.close()
 			testenv.Eventually(t, 10*time.Second, "host marked gone", func() (bool, string) {
 				hs, err := e.st.GetHostStatus(e.ctx, "compute1")
 				return err == nil && !hs.Connected, fmt.Sprintf("%+v %v", hs, err)

@@ -198,6 +198,7 @@ func TestAgentLinkConnectionStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	link := agentlink.New(c, agentlink.Config{})
+	e.openStream(agentwire.HostPlanPath("compute1"), 0) // the agent's plan stream, open until cleanup
 	if err := link.SetHostStatus(e.ctx, model.HostStatus{Name: "compute1", Connected: true, Revision: rev,
 		Networks: []model.HostNetworkStatus{{NetworkID: s.net}}}); err != nil {
 		t.Fatal(err)

@@ -251,8 +251,12 @@ func TestConnectionStatusRandom(t *testing.T) {
 			}
 		}
 		a := acts[rng.IntN(len(acts))]
+		stepStart := time.Now()
 		a.do()
 		l.settled(fmt.Sprintf("step %d: %s (seed %d)", step, a.name, seed), want(), nil)
+		if d := time.Since(stepStart); d > time.Second {
+			t.Logf("step %d: %s took %v", step, a.name, d.Round(time.Millisecond))
+		}
 	}
 	t.Logf("%d steps in %v", steps, time.Since(start).Round(time.Millisecond))
 }

@@ -31,6 +31,12 @@ type presence[S any] struct {
 	// recorded status disconnected.
 	set  func(ctx context.Context, s S) error
 	gone func(ctx context.Context, name string) error
+	// streamless, when set, turns a status that arrives while its agent
+	// has no plan stream open into what is recorded: an agent re-sends its
+	// status whenever its stream opens, so such a status is either the
+	// last words of an agent already gone (sent before, processed after,
+	// its stream's end) or early, and is put right at the stream's open.
+	streamless func(S) S
 
 	mu      sync.Mutex
 	streams map[string]int
@@ -115,11 +121,16 @@ func (p *presence[S]) drain(ctx context.Context, name string) {
 		w := q[0]
 		p.queues[name] = q[1:]
 		apply := true
-		if w.status != nil {
+		status := w.status
+		if status != nil {
 			if p.remote == nil {
 				p.remote = make(map[string]bool)
 			}
 			p.remote[name] = true
+			if p.streamless != nil && p.streams[name] == 0 {
+				st := p.streamless(*status)
+				status = &st
+			}
 		} else {
 			// A mark applies only while the agent still has no stream.
 			apply = p.remote[name] && p.streams[name] == 0
@@ -128,8 +139,8 @@ func (p *presence[S]) drain(ctx context.Context, name string) {
 		var err error
 		if apply {
 			wctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
-			if w.status != nil {
-				err = p.set(wctx, *w.status)
+			if status != nil {
+				err = p.set(wctx, *status)
 			} else {
 				err = p.gone(wctx, name)
 			}
@@ -157,8 +168,9 @@ func switchPresence(st Store) *presence[model.SwitchStatus] {
 
 // hostPresence is the presence of host agents in st. A host agent always
 // talks to the server over HTTP (there is no in-process host agent), so
-// every host plan stream counts; a stream opened by hand shows the host's
-// agent running only once that agent has sent a status.
+// every host plan stream counts, and a host's agent shows running only
+// while a plan stream of the host is open and after its agent sent a
+// status through it.
 func hostPresence(st Store) *presence[model.HostStatus] {
 	return &presence[model.HostStatus]{
 		set: st.SetHostStatus,
@@ -169,6 +181,10 @@ func hostPresence(st Store) *presence[model.HostStatus] {
 			}
 			hs.Connected, hs.Error = false, ErrHostAgentGone
 			return st.SetHostStatus(ctx, hs)
+		},
+		streamless: func(s model.HostStatus) model.HostStatus {
+			s.Connected, s.Error = false, ErrHostAgentGone
+			return s
 		},
 	}
 }

@@ -1,11 +1,14 @@
 package agentapi_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +47,28 @@ type statusLab struct {
 	ports map[string][]string // switch ports in the database while the switch exists
 	// switchGone: the database was emptied and the switch not re-created.
 	switchGone bool
+	logs       *logBuffer // the agents' and the handler's logs, shown on failure
+	log        *slog.Logger
+}
+
+// logBuffer keeps log lines for a failure report.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// tail returns the last n lines.
+func (b *logBuffer) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lines := strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 type labHost struct {
@@ -68,14 +93,16 @@ func newStatusLab(t *testing.T) *statusLab {
 	t.Helper()
 	nl := testenv.NewNetLab(t)
 	testenv.RequireCommand(t, "vtep-ctl")
-	e := newEnv(t, agentapi.Config{Keepalive: time.Second})
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEnv(t, agentapi.Config{Keepalive: time.Second, Logger: log.With("part", "server")})
 	o := testenv.StartOVSDB(t, false)
 	c, err := client.New(e.srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := &statusLab{t: t, e: e, ctx: e.ctx, o: o, nl: nl, c: c, link: agentlink.New(c, agentlink.Config{}),
-		hosts: map[string]*labHost{}, ports: map[string][]string{}}
+		hosts: map[string]*labHost{}, ports: map[string][]string{}, logs: logs, log: log}
 	l.createSwitch()
 	l.startSwitchAgent()
 	for i, name := range []string{"h1", "h2"} {
@@ -142,7 +169,8 @@ func (l *statusLab) createSwitch() {
 func (l *statusLab) startSwitchAgent() {
 	l.t.Helper()
 	a, err := switchagent.New(switchagent.Config{Target: l.o.UnixTarget(), Switch: "sw1", ProbeInterval: 500 * time.Millisecond,
-		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, ReportDebounce: 5 * time.Millisecond},
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, ReportDebounce: 5 * time.Millisecond,
+		Logger: l.log.With("part", "switch agent")},
 		l.link.Switches(), l.link)
 	l.must(err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -160,7 +188,8 @@ func (l *statusLab) startSwitchAgent() {
 func (l *statusLab) startHostAgent(h *labHost) {
 	l.t.Helper()
 	a, err := hostagent.New(hostagent.Config{Host: h.name, VTEPIP: h.vtep, NetNS: h.ns, HeartbeatInterval: 5 * time.Second,
-		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond}, l.link.Hosts(), l.link)
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: l.log.With("part", "host agent")},
+		l.link.Hosts(), l.link)
 	l.must(err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -350,7 +379,7 @@ func (l *statusLab) settled(what string, want map[string]bool, check func(conn s
 		return nil
 	})
 	if err != nil {
-		l.t.Fatalf("%s: not settled: %s (%v)", what, why, err)
+		l.t.Fatalf("%s: not settled: %s (%v)\nlast logs:\n%s", what, why, err, l.logs.tail(300))
 	}
 }
 
