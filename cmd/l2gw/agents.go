@@ -207,11 +207,12 @@ the token to --token / L2GW_TOKEN.`,
 }
 
 // newConnectionStatusCmd is `l2gw l2-gateway-connection-status <uuid>`:
-// whether each switch of the connection's gateway is programmed.
+// whether each switch of the connection's gateway and each host running
+// ports of its network holds what the connection needs there.
 func newConnectionStatusCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "l2-gateway-connection-status <connection-uuid>",
-		Short:   "Show whether each switch of a gateway connection is programmed",
+		Short:   "Show whether each switch and host of a gateway connection is programmed",
 		Args:    cobra.ExactArgs(1),
 		GroupID: "l2gw",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -234,11 +235,14 @@ func newConnectionStatusCmd() *cobra.Command {
 			if o.format == formatJSON {
 				return writeJSON(cmd.OutOrStdout(), st)
 			}
-			rows := make([][]string, 0, len(st.Status))
+			rows := make([][]string, 0, len(st.Status)+len(st.Hosts))
 			for _, s := range st.Status {
-				rows = append(rows, []string{s.Switch, s.State, strconv.FormatInt(s.AppliedRevision, 10), strconv.FormatInt(s.Revision, 10), s.Reason})
+				rows = append(rows, []string{"switch", s.Switch, s.State, strconv.FormatInt(s.AppliedRevision, 10), strconv.FormatInt(s.Revision, 10), s.Reason})
 			}
-			return writeTable(cmd.OutOrStdout(), []string{"switch", "state", "applied_revision", "revision", "reason"}, rows)
+			for _, s := range st.Hosts {
+				rows = append(rows, []string{"host", s.Host, s.State, strconv.FormatInt(s.AppliedRevision, 10), strconv.FormatInt(s.Revision, 10), s.Reason})
+			}
+			return writeTable(cmd.OutOrStdout(), []string{"kind", "name", "state", "applied_revision", "revision", "reason"}, rows)
 		},
 	}
 }

@@ -21,6 +21,8 @@ func (okRegistrar) RegisterHost(_ context.Context, name, vtepIP string, at time.
 	return model.Host{Name: name, VTEPIP: vtepIP, LastHeartbeat: at}, nil
 }
 
+func (okRegistrar) SetHostStatus(context.Context, model.HostStatus) error { return nil }
+
 func TestHostAgentCmdValidates(t *testing.T) {
 	tests := []struct {
 		name string

@@ -26,6 +26,7 @@ import (
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
 	"github.com/l2gw/l2gw/internal/planfeed"
+	"github.com/l2gw/l2gw/internal/store"
 )
 
 // Store is what the handler needs of the store (store.Store implements it).
@@ -34,6 +35,11 @@ type Store interface {
 	SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error
 	GetSwitch(ctx context.Context, name string) (model.Switch, error)
 	RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error)
+	ListHosts(ctx context.Context, q store.Query) ([]model.Host, error)
+	SetHostStatus(ctx context.Context, s model.HostStatus) error
+	GetHostStatus(ctx context.Context, name string) (model.HostStatus, error)
+	ListHostStatuses(ctx context.Context, q store.Query) ([]model.HostStatus, error)
+	ListPorts(ctx context.Context, q store.Query) ([]model.Port, error)
 	GetConnection(ctx context.Context, id string) (model.Connection, error)
 	GetGateway(ctx context.Context, id string) (model.Gateway, error)
 	Revision(ctx context.Context) (int64, error)
@@ -47,7 +53,8 @@ type Config struct {
 	Authenticator api.Authenticator
 	// Policy decides who may do what; nil means api.DefaultPolicy (admin only).
 	// Actions: report_switch, update_switch_status, get_switch_plan,
-	// register_host, get_host_plan, get_l2_gateway_connection_status.
+	// register_host, update_host_status, get_host_plan,
+	// get_l2_gateway_connection_status.
 	Policy *api.Policy
 	// Keepalive is the longest silence on a plan stream; zero means 15s.
 	// A stream whose write does not complete within 2×Keepalive is dropped.
@@ -57,7 +64,8 @@ type Config struct {
 	// StatusWait bounds how long a status request waits for the plans to
 	// catch up with the store; zero means 2s.
 	StatusWait time.Duration
-	// Now is the clock of host heartbeats; nil means time.Now.
+	// Now is the clock of host heartbeats (and of whether a host's agent
+	// runs: neutron.HostAgentRunning); nil means time.Now.
 	Now func() time.Time
 	// Registerer receives the handler's metrics (metrics.go). Nil: not
 	// registered.
@@ -72,9 +80,11 @@ type Handler struct {
 	cfg  Config
 	log  *slog.Logger
 	mux  *http.ServeMux
-	// agents tracks which switches have an agent with a plan stream open.
-	agents presence
-	m      *handlerMetrics
+	// agents and hostAgents track which switches and hosts have an agent
+	// with a plan stream open.
+	agents     *presence[model.SwitchStatus]
+	hostAgents *presence[model.HostStatus]
+	m          *handlerMetrics
 }
 
 // New returns the handler. The feed must be running for streams and status
@@ -98,12 +108,14 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{st: st, feed: feed, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), m: newHandlerMetrics(cfg.Registerer)}
+	h := &Handler{st: st, feed: feed, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), m: newHandlerMetrics(cfg.Registerer),
+		agents: switchPresence(st), hostAgents: hostPresence(st)}
 	p := agentwire.Prefix
 	h.handle("POST "+p+"/switches/{name}/report", "report_switch", h.reportSwitch)
 	h.handle("PUT "+p+"/switches/{name}/status", "update_switch_status", h.switchStatus)
 	h.handle("GET "+p+"/switches/{name}/plan", "get_switch_plan", h.switchPlan)
 	h.handle("POST "+p+"/hosts/{name}/register", "register_host", h.registerHost)
+	h.handle("PUT "+p+"/hosts/{name}/status", "update_host_status", h.hostStatus)
 	h.handle("GET "+p+"/hosts/{name}/plan", "get_host_plan", h.hostPlan)
 	h.handle("GET "+neutron.PathConnections+"/{id}/status", "get_l2_gateway_connection_status", h.connectionStatus)
 	h.mux.HandleFunc(p+"/", h.count("other", api.NotFound))
@@ -192,7 +204,22 @@ func (h *Handler) switchStatus(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, h.log, err)
 		return
 	}
-	if err := h.agents.setStatus(r.Context(), h.st, st.Store(r.PathValue("name"))); err != nil {
+	name := r.PathValue("name")
+	if err := h.agents.setStatus(r.Context(), name, st.Store(name)); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) hostStatus(w http.ResponseWriter, r *http.Request) {
+	var st agentwire.HostStatus
+	if err := h.decode(w, r, &st); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	name := r.PathValue("name")
+	if err := h.hostAgents.setStatus(r.Context(), name, st.Store(name)); err != nil {
 		api.WriteError(w, r, h.log, err)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
 	"github.com/l2gw/l2gw/internal/store"
+	"github.com/l2gw/l2gw/internal/testenv"
 )
 
 func TestNonAdminForbidden(t *testing.T) {
@@ -192,7 +194,53 @@ func TestConnectionStatus(t *testing.T) {
 		{"agent applied the connection", func() { setStatus(true, connRev, "") }, agentwire.StateInSync, ""},
 		{"agent lost the switch without an error", func() { setStatus(false, connRev, "") }, agentwire.StatePending, "not connected"},
 		{"agent back", func() { setStatus(true, connRev, "") }, agentwire.StateInSync, ""},
-		{"a later unrelated port", func() { e.port(s.net, "fa:16:3e:00:00:07", "compute2") }, agentwire.StateInSync, ""},
+		{"a port on another network", func() { e.otherNetworkPort() }, agentwire.StateInSync, ""},
+		{"a port on the connection's network", func() { e.port(s.net, "fa:16:3e:00:00:07", "compute2") }, agentwire.StatePending, "needs"},
+		{"agent applied it", func() { setStatus(true, e.revision(), "") }, agentwire.StateInSync, ""},
+		{"agent problem about another network", func() {
+			if err := e.st.SetSwitchStatus(e.ctx, model.SwitchStatus{Name: "sw1", Connected: true, LastSync: time.Now(), Revision: e.revision(),
+				Error: "logical switch other is foreign", Problems: []model.SyncProblem{{LogicalSwitch: "other", Error: "logical switch other is foreign"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}, agentwire.StateInSync, ""},
+		{"agent problem about another port", func() {
+			if err := e.st.SetSwitchStatus(e.ctx, model.SwitchStatus{Name: "sw1", Connected: true, LastSync: time.Now(), Revision: e.revision(),
+				Error: `port "p9" not found on the switch`, Problems: []model.SyncProblem{{Port: "p9", Error: `port "p9" not found on the switch`}}}); err != nil {
+				t.Fatal(err)
+			}
+		}, agentwire.StateInSync, ""},
+		{"agent problem about its port", func() {
+			if err := e.st.SetSwitchStatus(e.ctx, model.SwitchStatus{Name: "sw1", Connected: true, LastSync: time.Now(), Revision: e.revision(),
+				Error: `port "p2" not found on the switch`, Problems: []model.SyncProblem{{Port: "p2", Error: `port "p2" not found on the switch`}}}); err != nil {
+				t.Fatal(err)
+			}
+		}, agentwire.StateError, `port "p2" not found`},
+		{"agent problem about its logical switch", func() {
+			if err := e.st.SetSwitchStatus(e.ctx, model.SwitchStatus{Name: "sw1", Connected: true, LastSync: time.Now(), Revision: e.revision(),
+				Error: "binding p1/100 is held by a foreign logical switch", Problems: []model.SyncProblem{{LogicalSwitch: s.net, Port: "p1", Error: "binding p1/100 is held by a foreign logical switch"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}, agentwire.StateError, "binding p1/100"},
+		{"port gone from the switch's report", func() {
+			setStatus(true, e.revision(), "")
+			if err := e.st.ReportSwitch(e.ctx, model.SwitchReport{Switch: model.Switch{Name: "sw1", TunnelIPs: []string{"192.0.2.10"},
+				Ports: []model.SwitchPort{{Name: "p1"}}}}); err != nil {
+				t.Fatal(err)
+			}
+		}, agentwire.StateError, "port p2 is not on the switch"},
+		{"port back, faulty", func() {
+			if err := e.st.ReportSwitch(e.ctx, model.SwitchReport{Switch: model.Switch{Name: "sw1", TunnelIPs: []string{"192.0.2.10"},
+				Ports: []model.SwitchPort{{Name: "p1"}, {Name: "p2", FaultStatus: []string{"link_down"}}}}}); err != nil {
+				t.Fatal(err)
+			}
+		}, agentwire.StateError, "port p2 is faulty: link_down"},
+		{"port healthy", func() {
+			if err := e.st.ReportSwitch(e.ctx, model.SwitchReport{Switch: model.Switch{Name: "sw1", TunnelIPs: []string{"192.0.2.10"},
+				Ports: []model.SwitchPort{{Name: "p1"}, {Name: "p2"}}}}); err != nil {
+				t.Fatal(err)
+			}
+			setStatus(true, e.revision(), "")
+		}, agentwire.StateInSync, ""},
 		{"agent error", func() { setStatus(true, connRev, "logical switch conflict") }, agentwire.StateError, "logical switch conflict"},
 		{"agent lost the switch", func() { setStatus(false, connRev, "ovsdb session lost") }, agentwire.StateError, "ovsdb session lost"},
 	}
@@ -218,6 +266,102 @@ func TestConnectionStatus(t *testing.T) {
 
 	if code, body := e.do("GET", agentwire.ConnectionStatusPath("0b4f3c1e-0000-4000-8000-000000000000"), ""); code != http.StatusNotFound {
 		t.Errorf("status of an unknown connection = %d %s; want 404", code, body)
+	}
+}
+
+// otherNetworkPort creates net-other (VNI 1500) with a port on compute2.
+func (e *env) otherNetworkPort() {
+	e.t.Helper()
+	nets, err := e.st.CreateNetworks(e.ctx, []model.Network{{Name: "net-other", NetworkType: "vxlan", VNI: 1500, AdminStateUp: true}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.port(nets[0].ID, "fa:16:3e:00:00:99", "compute2")
+}
+
+// TestConnectionStatusHosts: each host running ports of the connection's
+// network has an entry: error while its agent is not running (never
+// heard of, heartbeat expired, no plan stream open) or failing or an
+// interface is absent, pending until the agent applied the revision the
+// network's part of its plan last changed at, in_sync then.
+func TestConnectionStatusHosts(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := newEnv(t, agentapi.Config{Now: clock})
+	s := e.seed()
+	ps, err := e.st.CreatePorts(e.ctx, []model.Port{{NetworkID: s.net, MACAddress: "fa:16:3e:00:00:05", HostID: "compute1", InterfaceName: "tap5", AdminStateUp: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := e.revision()
+	host := func() agentwire.HostSync {
+		t.Helper()
+		code, body := e.do("GET", agentwire.ConnectionStatusPath(s.conn), "")
+		var st agentwire.ConnectionStatus
+		if code != http.StatusOK || json.Unmarshal(body, &st) != nil || len(st.Hosts) != 1 || st.Hosts[0].Host != "compute1" {
+			t.Fatalf("GET status = %d %s; want one host entry, compute1", code, body)
+		}
+		return st.Hosts[0]
+	}
+	put := func(body string) {
+		t.Helper()
+		if code, b := e.do("PUT", agentwire.HostStatusPath("compute1"), body); code != http.StatusNoContent {
+			t.Fatalf("PUT host status = %d %s; want 204", code, b)
+		}
+	}
+	var planStream *stream // the agent's plan stream
+	steps := []struct {
+		name      string
+		do        func()
+		wantState string
+		reason    string
+	}{
+		{"never heard of", func() {}, agentwire.StateError, "never sent a heartbeat"},
+		{"registered, no status yet", func() {
+			if _, err := e.st.RegisterHost(e.ctx, "compute1", "192.0.2.1", now); err != nil {
+				t.Fatal(err)
+			}
+		}, agentwire.StatePending, "first status"},
+		{"status without a plan stream: not running", func() {
+			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "", "networks": []}`, need))
+		}, agentwire.StateError, agentapi.ErrHostAgentGone},
+		{"behind", func() {
+			planStream = e.openStream(agentwire.HostPlanPath("compute1"), 0)
+			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "", "networks": []}`, need-1))
+		}, agentwire.StatePending, fmt.Sprintf("needs %d", need)},
+		{"applied, interface missing", func() {
+			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "", "networks": [{"network_id": %q, "attached": [], "missing": ["tap5"]}]}`, need, s.net))
+		}, agentwire.StateError, "interface tap5 of port " + ps[0].ID + " is absent on the host"},
+		{"applied, attached", func() {
+			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "", "networks": [{"network_id": %q, "attached": ["tap5"], "missing": []}]}`, need, s.net))
+		}, agentwire.StateInSync, ""},
+		{"agent failing", func() {
+			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "netlink: permission denied", "networks": [{"network_id": %q, "attached": ["tap5"], "missing": []}]}`, need, s.net))
+		}, agentwire.StateError, "netlink: permission denied"},
+		{"agent recovered", func() {
+			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "", "networks": [{"network_id": %q, "attached": ["tap5"], "missing": []}]}`, need, s.net))
+		}, agentwire.StateInSync, ""},
+		{"heartbeat expired", func() { mu.Lock(); now = now.Add(2 * neutron.HostAliveWindow); mu.Unlock() }, agentwire.StateError, "last heartbeat at"},
+		{"heartbeat again", func() {
+			if _, err := e.st.RegisterHost(e.ctx, "compute1", "192.0.2.1", clock()); err != nil {
+				t.Fatal(err)
+			}
+		}, agentwire.StateInSync, ""},
+		{"plan stream ends", func() {
+			planStream.close()
+			testenv.Eventually(t, 10*time.Second, "host marked gone", func() (bool, string) {
+				hs, err := e.st.GetHostStatus(e.ctx, "compute1")
+				return err == nil && !hs.Connected, fmt.Sprintf("%+v %v", hs, err)
+			})
+		}, agentwire.StateError, agentapi.ErrHostAgentGone},
+	}
+	for _, step := range steps {
+		step.do()
+		got := host()
+		if got.State != step.wantState || !strings.Contains(got.Reason, step.reason) {
+			t.Errorf("%s: host status = %+v; want %s with reason containing %q", step.name, got, step.wantState, step.reason)
+		}
 	}
 }
 

@@ -192,11 +192,24 @@ func TestAgentLinkConnectionStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// compute1 runs the seed's port: its agent registers and reports
+	// through the link.
+	if _, err := e.st.RegisterHost(e.ctx, "compute1", "192.0.2.1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	link := agentlink.New(c, agentlink.Config{})
+	e.openStream(agentwire.HostPlanPath("compute1"), 0) // the agent's plan stream, open until cleanup
+	if err := link.SetHostStatus(e.ctx, model.HostStatus{Name: "compute1", Connected: true, Revision: rev,
+		Networks: []model.HostNetworkStatus{{NetworkID: s.net}}}); err != nil {
+		t.Fatal(err)
+	}
 	st, err := c.ConnectionStatus(e.ctx, s.conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := agentwire.ConnectionStatus{Status: []agentwire.SwitchSync{{Switch: "sw1", State: agentwire.StateInSync, Revision: rev, AppliedRevision: rev, Connected: true}}}
+	want := agentwire.ConnectionStatus{State: agentwire.StateInSync,
+		Status: []agentwire.SwitchSync{{Switch: "sw1", State: agentwire.StateInSync, Revision: rev, AppliedRevision: rev, Connected: true}},
+		Hosts:  []agentwire.HostSync{{Host: "compute1", State: agentwire.StateInSync, Revision: rev, AppliedRevision: rev, Connected: true}}}
 	if diff := cmp.Diff(want, st); diff != "" {
 		t.Errorf("ConnectionStatus (-want +got):\n%s", diff)
 	}

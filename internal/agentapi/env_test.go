@@ -58,7 +58,7 @@ func newEnv(t *testing.T, cfg agentapi.Config) *env {
 // newEnvAt opens (or reopens) the store in dir.
 func newEnvAt(t *testing.T, dir string, cfg agentapi.Config) *env {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	st, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "l2gw.db"), store.Config{})
 	if err != nil {

@@ -12,35 +12,51 @@ import (
 // stream open any more (killed, or cut off from the server).
 const ErrAgentGone = "switch agent disconnected from the server"
 
+// ErrHostAgentGone is the error recorded for a host whose agent has no plan
+// stream open any more.
+const ErrHostAgentGone = "host agent disconnected from the server"
+
 // presenceWriteTimeout bounds one status write or disconnect mark.
 const presenceWriteTimeout = 10 * time.Second
 
-// presence counts the open plan streams of each switch so that a switch
-// whose last stream ends is shown disconnected: an agent killed with -9
-// never says so itself. Status writes and disconnect marks of one switch
-// are applied in the order they were made, one at a time, so an agent's
-// status sent after its stream reopened is never overwritten by the mark
-// of its previous stream; no lock is held while the store is written.
-type presence struct {
+// presence counts the open plan streams of each agent (a switch's or a
+// host's, by name) so that an agent whose last stream ends is shown
+// disconnected: an agent killed with -9 never says so itself. Status
+// writes and disconnect marks of one name are applied in the order they
+// were made, one at a time, so an agent's status sent after its stream
+// reopened is never overwritten by the mark of its previous stream; no
+// lock is held while the store is written.
+type presence[S any] struct {
+	// set writes an agent's status; gone marks the named agent's last
+	// recorded status disconnected.
+	set  func(ctx context.Context, s S) error
+	gone func(ctx context.Context, name string) error
+	// streamless, when set, turns a status that arrives while its agent
+	// has no plan stream open into what is recorded: an agent re-sends its
+	// status whenever its stream opens, so such a status is either the
+	// last words of an agent already gone (sent before, processed after,
+	// its stream's end) or early, and is put right at the stream's open.
+	streamless func(S) S
+
 	mu      sync.Mutex
 	streams map[string]int
-	// remote holds the switches whose status comes over HTTP: a switch
+	// remote holds the names whose status comes over HTTP: a switch
 	// programmed by an agent inside the server has no stream to lose, and a
 	// person reading its plan stream must not mark it disconnected.
 	remote map[string]bool
-	// queues holds, per switch being written, the writes waiting their
+	// queues holds, per name being written, the writes waiting their
 	// turn; the caller that created the queue applies them all.
-	queues map[string][]*presenceWrite
+	queues map[string][]*presenceWrite[S]
 }
 
 // presenceWrite is an agent's status, or (status nil) a disconnect mark.
-type presenceWrite struct {
-	status *model.SwitchStatus
+type presenceWrite[S any] struct {
+	status *S
 	done   chan error // 1-buffered
 }
 
-// open records a new plan stream of the switch.
-func (p *presence) open(name string) {
+// open records a new plan stream of the agent.
+func (p *presence[S]) open(name string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.streams == nil {
@@ -49,10 +65,9 @@ func (p *presence) open(name string) {
 	p.streams[name]++
 }
 
-// close records the end of a plan stream; when it was the switch's last,
-// the switch is marked disconnected in st, keeping its last sync and
-// applied revision.
-func (p *presence) close(ctx context.Context, st Store, name string) error {
+// close records the end of a plan stream; when it was the agent's last,
+// the agent is marked disconnected.
+func (p *presence[S]) close(ctx context.Context, name string) error {
 	p.mu.Lock()
 	p.streams[name]--
 	last := p.streams[name] <= 0
@@ -63,27 +78,27 @@ func (p *presence) close(ctx context.Context, st Store, name string) error {
 	if !last {
 		return nil
 	}
-	return p.write(ctx, st, name, &presenceWrite{})
+	return p.write(ctx, name, &presenceWrite[S]{})
 }
 
 // setStatus writes an agent's status, ordered with the disconnect marks.
-func (p *presence) setStatus(ctx context.Context, st Store, s model.SwitchStatus) error {
-	return p.write(ctx, st, s.Name, &presenceWrite{status: &s})
+func (p *presence[S]) setStatus(ctx context.Context, name string, s S) error {
+	return p.write(ctx, name, &presenceWrite[S]{status: &s})
 }
 
-// write queues w behind the switch's pending writes and waits for it. The
+// write queues w behind the name's pending writes and waits for it. The
 // caller that finds no queue applies the queue's writes itself, in order.
-func (p *presence) write(ctx context.Context, st Store, name string, w *presenceWrite) error {
+func (p *presence[S]) write(ctx context.Context, name string, w *presenceWrite[S]) error {
 	w.done = make(chan error, 1)
 	p.mu.Lock()
 	if p.queues == nil {
-		p.queues = make(map[string][]*presenceWrite)
+		p.queues = make(map[string][]*presenceWrite[S])
 	}
 	q, busy := p.queues[name]
 	p.queues[name] = append(q, w)
 	p.mu.Unlock()
 	if !busy {
-		p.drain(context.WithoutCancel(ctx), st, name)
+		p.drain(context.WithoutCancel(ctx), name)
 	}
 	select {
 	case err := <-w.done:
@@ -93,8 +108,8 @@ func (p *presence) write(ctx context.Context, st Store, name string, w *presence
 	}
 }
 
-// drain applies the switch's queued writes until the queue is empty.
-func (p *presence) drain(ctx context.Context, st Store, name string) {
+// drain applies the name's queued writes until the queue is empty.
+func (p *presence[S]) drain(ctx context.Context, name string) {
 	for {
 		p.mu.Lock()
 		q := p.queues[name]
@@ -106,35 +121,70 @@ func (p *presence) drain(ctx context.Context, st Store, name string) {
 		w := q[0]
 		p.queues[name] = q[1:]
 		apply := true
-		if w.status != nil {
+		status := w.status
+		if status != nil {
 			if p.remote == nil {
 				p.remote = make(map[string]bool)
 			}
 			p.remote[name] = true
+			if p.streamless != nil && p.streams[name] == 0 {
+				st := p.streamless(*status)
+				status = &st
+			}
 		} else {
-			// A mark applies only while the switch still has no stream.
+			// A mark applies only while the agent still has no stream.
 			apply = p.remote[name] && p.streams[name] == 0
 		}
 		p.mu.Unlock()
 		var err error
 		if apply {
 			wctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
-			err = p.apply(wctx, st, name, w)
+			if status != nil {
+				err = p.set(wctx, *status)
+			} else {
+				err = p.gone(wctx, name)
+			}
 			cancel()
 		}
 		w.done <- err
 	}
 }
 
-func (p *presence) apply(ctx context.Context, st Store, name string, w *presenceWrite) error {
-	if w.status != nil {
-		return st.SetSwitchStatus(ctx, *w.status)
+// switchPresence is the presence of switch agents in st.
+func switchPresence(st Store) *presence[model.SwitchStatus] {
+	return &presence[model.SwitchStatus]{
+		set: st.SetSwitchStatus,
+		gone: func(ctx context.Context, name string) error {
+			sw, err := st.GetSwitch(ctx, name)
+			if err != nil || !sw.Connected {
+				return nil // never reported, or already shown disconnected
+			}
+			return st.SetSwitchStatus(ctx, model.SwitchStatus{
+				Name: name, Connected: false, LastSync: sw.LastSync, Revision: sw.SyncRevision, Error: ErrAgentGone,
+			})
+		},
 	}
-	sw, err := st.GetSwitch(ctx, name)
-	if err != nil || !sw.Connected {
-		return nil // never reported, or already shown disconnected
+}
+
+// hostPresence is the presence of host agents in st. A host agent always
+// talks to the server over HTTP (there is no in-process host agent), so
+// every host plan stream counts, and a host's agent shows running only
+// while a plan stream of the host is open and after its agent sent a
+// status through it.
+func hostPresence(st Store) *presence[model.HostStatus] {
+	return &presence[model.HostStatus]{
+		set: st.SetHostStatus,
+		gone: func(ctx context.Context, name string) error {
+			hs, err := st.GetHostStatus(ctx, name)
+			if err != nil || !hs.Connected {
+				return nil // never reported, or already shown gone
+			}
+			hs.Connected, hs.Error = false, ErrHostAgentGone
+			return st.SetHostStatus(ctx, hs)
+		},
+		streamless: func(s model.HostStatus) model.HostStatus {
+			s.Connected, s.Error = false, ErrHostAgentGone
+			return s
+		},
 	}
-	return st.SetSwitchStatus(ctx, model.SwitchStatus{
-		Name: name, Connected: false, LastSync: sw.LastSync, Revision: sw.SyncRevision, Error: ErrAgentGone,
-	})
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/api"
@@ -14,18 +16,9 @@ import (
 	"github.com/l2gw/l2gw/internal/store"
 )
 
-// connectionStatus answers whether each switch of the connection's gateway
-// holds the connection.
-//
-// A connection needs, on switch S, the plan as of its last change: the
-// later of the connection's and its gateway's last create/update (R). A
-// change that did not alter S's plan (a gateway rename) cannot be awaited
-// on S, so the revision required is min(R, the revision S's plan last
-// changed at). S is in_sync when its agent applied at least that revision
-// and reports no error; error when the agent reports one; pending
-// otherwise. Revisions come from the plan feed, which dates what changed
-// before it started at its first snapshot (conservative: a freshly started
-// server shows pending until the agents have applied its plans).
+// connectionStatus answers whether every switch of the connection's
+// gateway and every host running ports of its network holds what the
+// connection needs there (see ConnectionStatus).
 func (h *Handler) connectionStatus(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	st, err := h.ConnectionStatus(ctx, r.PathValue("id"))
@@ -42,8 +35,23 @@ func (h *Handler) connectionStatus(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// ConnectionStatus computes the per-switch status of a connection (see the
-// handler of GET /v2.0/l2-gateway-connections/{id}/status).
+// ConnectionStatus computes the status of a connection (network N through
+// gateway G) on each switch of G and each host running ports of N: exactly
+// the rows the connection needs there, not the whole switch or host.
+//
+// On switch S the connection needs N's logical switch, the bindings of G's
+// interfaces on S, and N's remote MACs and flooding; on host H, N's VXLAN
+// device and bridge with FDB and flooding, and the interfaces of N's ports
+// on H attached to the bridge. Each entry is error when something needed
+// is missing or failing (Reason names it: a port gone from the switch or
+// faulty, a problem the switch agent reports about N's logical switch or
+// one of those ports, a switch agent error concerning the whole switch; a
+// host agent not running or failing, an interface absent on the host),
+// else pending until the agent applied the plan as of the last change of
+// those rows (Revision: the plan feed dates the changes of each network's
+// rows in each plan; what changed before the feed started is dated at its
+// first snapshot, so a freshly started server shows pending until the
+// agents have applied its plans), else in_sync.
 func (h *Handler) ConnectionStatus(ctx context.Context, id string) (agentwire.ConnectionStatus, error) {
 	conn, err := h.st.GetConnection(ctx, id)
 	if err != nil {
@@ -53,7 +61,7 @@ func (h *Handler) ConnectionStatus(ctx context.Context, id string) (agentwire.Co
 	if err != nil {
 		return agentwire.ConnectionStatus{}, fmt.Errorf("gateway %s of connection %s: %w", conn.GatewayID, id, err)
 	}
-	// The feed must have seen the connection for its revision to be known.
+	// The feed must have seen the store as of now for its dates to hold.
 	caughtUp := false
 	if h.feed != nil {
 		rev, err := h.st.Revision(ctx)
@@ -68,47 +76,251 @@ func (h *Handler) ConnectionStatus(ctx context.Context, id string) (agentwire.Co
 		}
 		caughtUp = err == nil
 	}
-	var need int64
-	if caughtUp {
-		c, _ := h.feed.ObjectChangedAt(store.KindConnection, conn.ID)
-		g, _ := h.feed.ObjectChangedAt(store.KindGateway, gw.ID)
-		need = max(c, g)
-	}
-	out := agentwire.ConnectionStatus{Status: []agentwire.SwitchSync{}}
+	out := agentwire.ConnectionStatus{Status: []agentwire.SwitchSync{}, Hosts: []agentwire.HostSync{}}
 	seen := map[string]bool{}
 	for _, d := range gw.Devices {
 		if seen[d.Name] {
 			continue
 		}
 		seen[d.Name] = true
-		s := agentwire.SwitchSync{Switch: d.Name}
-		sw, err := h.st.GetSwitch(ctx, d.Name)
-		switch {
-		case errors.Is(err, model.ErrNotFound):
-			s.State, s.Reason = agentwire.StatePending, "no agent has reported this switch"
-			out.Status = append(out.Status, s)
-			continue
-		case err != nil:
-			return agentwire.ConnectionStatus{}, fmt.Errorf("switch %s: %w", d.Name, err)
-		}
-		s.AppliedRevision, s.Connected, s.LastSync = sw.SyncRevision, sw.Connected, neutron.Time{Time: sw.LastSync}
-		if caughtUp {
-			planAt, _ := h.feed.SwitchChangedAt(d.Name)
-			s.Revision = min(need, planAt)
-		}
-		switch {
-		case sw.SyncError != "":
-			s.State, s.Reason = agentwire.StateError, sw.SyncError
-		case !caughtUp:
-			s.State, s.Reason = agentwire.StatePending, "the plans are being computed"
-		case !sw.Connected:
-			s.State, s.Reason = agentwire.StatePending, "the switch agent is not connected to the switch"
-		case sw.SyncRevision >= s.Revision:
-			s.State = agentwire.StateInSync
-		default:
-			s.State, s.Reason = agentwire.StatePending, fmt.Sprintf("the switch agent has applied revision %d, the connection needs %d", sw.SyncRevision, s.Revision)
+		s, err := h.switchSync(ctx, conn, gw, d.Name, caughtUp)
+		if err != nil {
+			return agentwire.ConnectionStatus{}, err
 		}
 		out.Status = append(out.Status, s)
 	}
+	hosts, err := h.hostSyncs(ctx, conn.NetworkID, caughtUp)
+	if err != nil {
+		return agentwire.ConnectionStatus{}, err
+	}
+	out.Hosts = hosts
+	out.State = agentwire.StateInSync
+	states := make([]string, 0, len(out.Status)+len(out.Hosts))
+	for _, s := range out.Status {
+		states = append(states, s.State)
+	}
+	for _, s := range out.Hosts {
+		states = append(states, s.State)
+	}
+	switch {
+	case slices.Contains(states, agentwire.StateError):
+		out.State = agentwire.StateError
+	case slices.Contains(states, agentwire.StatePending):
+		out.State = agentwire.StatePending
+	}
 	return out, nil
+}
+
+// boundPorts returns the interfaces of gateway gw on switch sw that the
+// connection binds (those with VLANs, or all when it has a default VLAN).
+func boundPorts(conn model.Connection, gw model.Gateway, sw string) []string {
+	var out []string
+	for _, d := range gw.Devices {
+		if d.Name != sw {
+			continue
+		}
+		for _, itf := range d.Interfaces {
+			if itf.Name != "" && (len(itf.SegmentationIDs) > 0 || conn.SegmentationID != nil) && !slices.Contains(out, itf.Name) {
+				out = append(out, itf.Name)
+			}
+		}
+	}
+	return out
+}
+
+// switchSync is the connection's status on switch name.
+func (h *Handler) switchSync(ctx context.Context, conn model.Connection, gw model.Gateway, name string, caughtUp bool) (agentwire.SwitchSync, error) {
+	s := agentwire.SwitchSync{Switch: name}
+	sw, err := h.st.GetSwitch(ctx, name)
+	switch {
+	case errors.Is(err, model.ErrNotFound):
+		s.State, s.Reason = agentwire.StatePending, "no agent has reported this switch"
+		return s, nil
+	case err != nil:
+		return s, fmt.Errorf("switch %s: %w", name, err)
+	}
+	s.AppliedRevision, s.Connected, s.LastSync = sw.SyncRevision, sw.Connected, neutron.Time{Time: sw.LastSync}
+	if caughtUp {
+		s.Revision, _ = h.feed.SwitchNetworkChangedAt(name, conn.NetworkID)
+	}
+	ports := boundPorts(conn, gw, name)
+	var errs []string
+	// An agent error without scoped problems concerns the whole switch.
+	if sw.SyncError != "" && len(sw.SyncProblems) == 0 {
+		errs = append(errs, sw.SyncError)
+	}
+	for _, p := range sw.SyncProblems {
+		if p.LogicalSwitch == "" && p.Port == "" || p.LogicalSwitch == conn.NetworkID || p.LogicalSwitch == "" && slices.Contains(ports, p.Port) {
+			errs = append(errs, p.Error)
+		}
+	}
+	if len(errs) == 0 {
+		// What the switch reports of its ports (the agent's problems may
+		// date from its last pass).
+		for _, pn := range ports {
+			i := slices.IndexFunc(sw.Ports, func(p model.SwitchPort) bool { return p.Name == pn })
+			switch {
+			case i < 0:
+				errs = append(errs, fmt.Sprintf("port %s is not on the switch", pn))
+			case len(sw.Ports[i].FaultStatus) > 0:
+				errs = append(errs, fmt.Sprintf("port %s is faulty: %s", pn, strings.Join(sw.Ports[i].FaultStatus, ", ")))
+			}
+		}
+	}
+	switch {
+	case len(errs) > 0:
+		s.State, s.Reason = agentwire.StateError, strings.Join(compact(errs), "; ")
+	case !caughtUp:
+		s.State, s.Reason = agentwire.StatePending, "the plans are being computed"
+	case !sw.Connected:
+		s.State, s.Reason = agentwire.StatePending, "the switch agent is not connected to the switch"
+	case sw.SyncRevision >= s.Revision:
+		s.State = agentwire.StateInSync
+	default:
+		s.State, s.Reason = agentwire.StatePending, fmt.Sprintf("the switch agent has applied revision %d, the connection needs %d", sw.SyncRevision, s.Revision)
+	}
+	return s, nil
+}
+
+// hostSyncs is the connection's status on every host running ports of
+// network (the hosts whose plans the connection changes), by host name.
+func (h *Handler) hostSyncs(ctx context.Context, network string, caughtUp bool) ([]agentwire.HostSync, error) {
+	ports, err := h.st.ListPorts(ctx, store.Query{NetworkIDs: []string{network}})
+	if err != nil {
+		return nil, err
+	}
+	byHost := map[string][]model.Port{}
+	for _, p := range ports {
+		if p.HostID != "" {
+			byHost[p.HostID] = append(byHost[p.HostID], p)
+		}
+	}
+	if len(byHost) == 0 {
+		return []agentwire.HostSync{}, nil
+	}
+	names := sortedKeys(byHost)
+	hosts, err := h.st.ListHosts(ctx, store.Query{Names: names})
+	if err != nil {
+		return nil, err
+	}
+	sts, err := h.st.ListHostStatuses(ctx, store.Query{Names: names})
+	if err != nil {
+		return nil, err
+	}
+	hostBy := map[string]model.Host{}
+	for _, x := range hosts {
+		hostBy[x.Name] = x
+	}
+	stBy := map[string]*model.HostStatus{}
+	for i := range sts {
+		stBy[sts[i].Name] = &sts[i]
+	}
+	now := h.cfg.Now()
+	out := make([]agentwire.HostSync, 0, len(names))
+	for _, name := range names {
+		hs := agentwire.HostSync{Host: name}
+		host, known := hostBy[name]
+		st := stBy[name]
+		if caughtUp {
+			hs.Revision, _ = h.feed.HostNetworkChangedAt(name, network)
+		}
+		if st != nil {
+			hs.AppliedRevision, hs.LastSync = st.Revision, neutron.Time{Time: st.LastSync}
+		}
+		hs.Connected = known && neutron.HostAgentRunning(host, st, now)
+		var errs []string
+		switch {
+		case !known:
+			errs = append(errs, "the host is not registered: no host agent has run there")
+		case host.LastHeartbeat.IsZero():
+			errs = append(errs, "the host agent is not running: it never sent a heartbeat")
+		case now.Sub(host.LastHeartbeat) > neutron.HostAliveWindow:
+			errs = append(errs, fmt.Sprintf("the host agent is not running: last heartbeat at %s", host.LastHeartbeat.UTC().Format("2006-01-02T15:04:05Z")))
+		case st != nil && !st.Connected:
+			why := st.Error
+			if why == "" {
+				why = "it stopped"
+			}
+			errs = append(errs, "the host agent is not running: "+why)
+		case st != nil && st.Error != "":
+			errs = append(errs, "the host agent failed: "+st.Error)
+		}
+		pending := ""
+		switch {
+		case len(errs) > 0:
+		case st == nil:
+			pending = "waiting for the host agent's first status"
+		case !caughtUp:
+			pending = "the plans are being computed"
+		case st.Revision < hs.Revision:
+			pending = fmt.Sprintf("the host agent has applied revision %d, the connection needs %d", st.Revision, hs.Revision)
+		default:
+			errs = interfaceErrors(st, network, byHost[name])
+		}
+		switch {
+		case len(errs) > 0:
+			hs.State, hs.Reason = agentwire.StateError, strings.Join(compact(errs), "; ")
+		case pending != "":
+			hs.State, hs.Reason = agentwire.StatePending, pending
+		default:
+			hs.State = agentwire.StateInSync
+		}
+		out = append(out, hs)
+	}
+	return out, nil
+}
+
+// interfaceErrors names the interfaces of ports (the network's ports on
+// the host) that the host agent's status does not show attached.
+func interfaceErrors(st *model.HostStatus, network string, ports []model.Port) []string {
+	var n model.HostNetworkStatus
+	found := false
+	for _, x := range st.Networks {
+		if x.NetworkID == network {
+			n, found = x, true
+		}
+	}
+	var errs []string
+	if !found {
+		return []string{"the host agent does not realise the network"}
+	}
+	for _, p := range ports {
+		ifc := p.InterfaceName
+		switch {
+		case ifc == "" || slices.Contains(n.Attached, ifc):
+		case slices.Contains(n.Missing, ifc):
+			errs = append(errs, fmt.Sprintf("interface %s of port %s is absent on the host", ifc, portRef(p)))
+		default:
+			errs = append(errs, fmt.Sprintf("interface %s of port %s is not attached to the network", ifc, portRef(p)))
+		}
+	}
+	slices.Sort(errs)
+	return errs
+}
+
+func portRef(p model.Port) string {
+	if p.Name != "" {
+		return p.Name + " (" + p.ID + ")"
+	}
+	return p.ID
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// compact drops repeated reasons, keeping the first occurrence's order.
+func compact(s []string) []string {
+	var out []string
+	for _, x := range s {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

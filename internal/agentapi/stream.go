@@ -32,7 +32,7 @@ func (h *Handler) switchPlan(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	h.agents.open(name)
 	defer func() {
-		if err := h.agents.close(r.Context(), h.st, name); err != nil {
+		if err := h.agents.close(r.Context(), name); err != nil {
 			h.log.Error("mark switch disconnected", "switch", name, "err", err)
 		}
 	}()
@@ -44,6 +44,13 @@ func (h *Handler) switchPlan(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) hostPlan(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	h.hostAgents.open(name)
+	defer func() {
+		if err := h.hostAgents.close(r.Context(), name); err != nil {
+			h.log.Error("mark host agent gone", "host", name, "err", err)
+		}
+	}()
 	if h.feed == nil {
 		writeUnavailable(w)
 		return

@@ -1,7 +1,7 @@
 // Package agentlink is an agent's link to the server over the agent
 // protocol (internal/agentwire): the switch and host plan sources
 // (planstream.Source over HTTP plan streams), switch reports and status,
-// and host registration. It is what `l2gw switch-agent` and `l2gw
+// and host registration and status. It is what `l2gw switch-agent` and `l2gw
 // host-agent` use; agents inside the server use the plan feed and the
 // store directly. It speaks HTTP through the northbound client's transport
 // (its URL, credentials and TLS) but is a separate, agent-facing API.
@@ -86,6 +86,13 @@ func (l *Link) RegisterHost(ctx context.Context, name, vtepIP string, _ time.Tim
 		return model.Host{}, err
 	}
 	return agentwire.ToModel(resp.Host), nil
+}
+
+// SetHostStatus sends a host agent's status (the host agent's Registrar).
+func (l *Link) SetHostStatus(ctx context.Context, s model.HostStatus) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+	defer cancel()
+	return l.c.Do(ctx, http.MethodPut, agentwire.HostStatusPath(s.Name), nil, agentwire.FromHostStatus(s), nil)
 }
 
 // Switches returns the source of switch plans.

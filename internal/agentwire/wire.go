@@ -9,6 +9,7 @@
 //	PUT  /l2gw/v1/switches/{name}/status   SwitchStatus            -> 204
 //	GET  /l2gw/v1/switches/{name}/plan?revision=N                  -> stream of SwitchEvent
 //	POST /l2gw/v1/hosts/{name}/register    HostRegistration        -> 200 {"host": <neutron host>}
+//	PUT  /l2gw/v1/hosts/{name}/status      HostStatus              -> 204
 //	GET  /l2gw/v1/hosts/{name}/plan?revision=N                     -> stream of HostEvent
 //	GET  /v2.0/l2-gateway-connections/{id}/status                  -> 200 ConnectionStatus
 //
@@ -38,6 +39,19 @@
 // always without ?revision or with revision=0, it starts with a snapshot.
 // Revisions are the store's global revisions; a plan's revision only ever
 // grows on one server's streams.
+//
+// # Status
+//
+// Agents send their status after every reconcile that changed it and again
+// whenever a plan stream reopens: the server marks an agent whose last plan
+// stream ended as gone (a switch "disconnected from the server", a host's
+// agent not running), and the next status puts it right. A switch status
+// scopes each of its problems to the network's logical switch or the port
+// it concerns (an error without problems concerns the whole switch); a
+// host status lists, per network of the host's plan, the interfaces
+// attached to the network's bridge and those missing from the host. The
+// connection status is derived from both, per connection: see
+// ConnectionStatus.
 //
 // Keepalive: the server writes a keepalive line whenever nothing else was
 // written for the interval it announces in the KeepaliveHeader response
@@ -87,6 +101,11 @@ func SwitchPlanPath(name string) string {
 // HostRegisterPath is the registration (and heartbeat) path of a host.
 func HostRegisterPath(name string) string {
 	return Prefix + "/hosts/" + url.PathEscape(name) + "/register"
+}
+
+// HostStatusPath is the path of the named host's agent status.
+func HostStatusPath(name string) string {
+	return Prefix + "/hosts/" + url.PathEscape(name) + "/status"
 }
 
 // HostPlanPath is the plan stream of the named host.
@@ -144,21 +163,88 @@ func (r SwitchReport) Store(name string) model.SwitchReport {
 // SwitchStatus is the body of a switch status update: the agent's OVSDB
 // session, its last successful reconcile (RFC 3339, null when never), the
 // plan revision it last applied and its current error (empty when in sync).
+// Problems scope the items behind the error (model.SwitchStatus.Problems);
+// an error without problems concerns the whole switch.
 type SwitchStatus struct {
-	Connected bool         `json:"connected"`
-	LastSync  neutron.Time `json:"last_sync"`
-	Revision  int64        `json:"revision"`
-	Error     string       `json:"error"`
+	Connected bool          `json:"connected"`
+	LastSync  neutron.Time  `json:"last_sync"`
+	Revision  int64         `json:"revision"`
+	Error     string        `json:"error"`
+	Problems  []SyncProblem `json:"problems,omitempty"`
+}
+
+// SyncProblem is one item a switch agent cannot realise and what it
+// concerns: a network's logical switch, a physical port, or (both empty)
+// the whole switch.
+type SyncProblem struct {
+	LogicalSwitch string `json:"logical_switch,omitempty"`
+	Port          string `json:"port,omitempty"`
+	Error         string `json:"error"`
 }
 
 // FromSwitchStatus converts a store status to its wire form.
 func FromSwitchStatus(s model.SwitchStatus) SwitchStatus {
-	return SwitchStatus{Connected: s.Connected, LastSync: neutron.Time{Time: s.LastSync}, Revision: s.Revision, Error: s.Error}
+	out := SwitchStatus{Connected: s.Connected, LastSync: neutron.Time{Time: s.LastSync}, Revision: s.Revision, Error: s.Error}
+	for _, p := range s.Problems {
+		out.Problems = append(out.Problems, SyncProblem(p))
+	}
+	return out
 }
 
 // Store converts the status of the named switch back.
 func (s SwitchStatus) Store(name string) model.SwitchStatus {
-	return model.SwitchStatus{Name: name, Connected: s.Connected, LastSync: s.LastSync.Time, Revision: s.Revision, Error: s.Error}
+	out := model.SwitchStatus{Name: name, Connected: s.Connected, LastSync: s.LastSync.Time, Revision: s.Revision, Error: s.Error}
+	for _, p := range s.Problems {
+		out.Problems = append(out.Problems, model.SyncProblem(p))
+	}
+	return out
+}
+
+// HostStatus is the body of a host status update: whether the agent runs
+// (false in its last words when it stops), its last reconcile without
+// error (null when never), the plan revision that reconcile realised, the
+// last reconcile's error (empty when it succeeded) and, per network of its
+// plan, the interfaces attached to the network's bridge and those missing
+// from the host.
+type HostStatus struct {
+	Connected bool                `json:"connected"`
+	LastSync  neutron.Time        `json:"last_sync"`
+	Revision  int64               `json:"revision"`
+	Error     string              `json:"error"`
+	Networks  []HostNetworkStatus `json:"networks"`
+}
+
+// HostNetworkStatus is one network of a host status.
+type HostNetworkStatus struct {
+	NetworkID string   `json:"network_id"`
+	Attached  []string `json:"attached"`
+	Missing   []string `json:"missing"`
+}
+
+// FromHostStatus converts a store status to its wire form.
+func FromHostStatus(s model.HostStatus) HostStatus {
+	out := HostStatus{Connected: s.Connected, LastSync: neutron.Time{Time: s.LastSync}, Revision: s.Revision, Error: s.Error,
+		Networks: make([]HostNetworkStatus, 0, len(s.Networks))}
+	for _, n := range s.Networks {
+		out.Networks = append(out.Networks, HostNetworkStatus{NetworkID: n.NetworkID, Attached: nonNil(n.Attached), Missing: nonNil(n.Missing)})
+	}
+	return out
+}
+
+// Store converts the status of the named host back.
+func (s HostStatus) Store(name string) model.HostStatus {
+	out := model.HostStatus{Name: name, Connected: s.Connected, LastSync: s.LastSync.Time, Revision: s.Revision, Error: s.Error}
+	for _, n := range s.Networks {
+		out.Networks = append(out.Networks, model.HostNetworkStatus{NetworkID: n.NetworkID, Attached: n.Attached, Missing: n.Missing})
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // HostRegistration is the body of a host registration. The server records
@@ -187,17 +273,40 @@ const (
 )
 
 // ConnectionStatus is the answer of GET /v2.0/l2-gateway-connections/{id}/status:
-// one entry per switch of the connection's gateway, in the gateway's order.
+// one entry per switch of the connection's gateway, in the gateway's order
+// (Status), and one per host running ports of the connected network, by
+// name (Hosts). State sums them up: error when any entry is in error,
+// else pending when any is pending, else in_sync.
 type ConnectionStatus struct {
+	State  string       `json:"state"`
 	Status []SwitchSync `json:"status"`
+	Hosts  []HostSync   `json:"hosts"`
 }
 
-// SwitchSync is whether one switch holds a connection. State is in_sync
-// when the switch's agent applied a plan at least as new as the
-// connection's last change (Revision) with no error, error when the agent
-// reports one (Reason), pending otherwise (Reason says what is awaited).
+// SwitchSync is whether one switch holds what a connection needs there:
+// its network's logical switch, the bindings of the gateway's interfaces
+// on the switch, the network's remote MACs and flooding. State is in_sync
+// when the switch's agent applied a plan at least as new as the last
+// change of those rows (Revision) with no problem concerning them, error
+// when something they need is missing or failing (Reason names it),
+// pending otherwise (Reason says what is awaited).
 type SwitchSync struct {
 	Switch          string       `json:"switch"`
+	State           string       `json:"state"`
+	Reason          string       `json:"reason"`
+	Revision        int64        `json:"revision"`
+	AppliedRevision int64        `json:"applied_revision"`
+	Connected       bool         `json:"connected"`
+	LastSync        neutron.Time `json:"last_sync"`
+}
+
+// HostSync is whether one host holds what a connection needs there: the
+// network's VXLAN device and bridge with its FDB and flooding, and the
+// interfaces of the network's ports on the host attached to the bridge.
+// State and Reason as in SwitchSync; Connected is whether the host's agent
+// runs (its plan stream is open and its heartbeat recent).
+type HostSync struct {
+	Host            string       `json:"host"`
 	State           string       `json:"state"`
 	Reason          string       `json:"reason"`
 	Revision        int64        `json:"revision"`

@@ -69,6 +69,7 @@ type Store interface {
 	ListHosts(ctx context.Context, q store.Query) ([]model.Host, error)
 	UpdateHost(ctx context.Context, h model.Host) (model.Host, error)
 	DeleteHost(ctx context.Context, id string) error
+	ListHostStatuses(ctx context.Context, q store.Query) ([]model.HostStatus, error)
 
 	GetSwitch(ctx context.Context, name string) (model.Switch, error)
 	ListSwitches(ctx context.Context, q store.Query) ([]model.Switch, error)
@@ -158,7 +159,7 @@ func (h *handler) routes(metrics http.Handler) {
 	h.crud(neutron.Networks, h.listNetworks, h.createNetworks,
 		show(h, h.st.GetNetwork, neutron.KeyNetwork, neutron.FromNetwork), h.updateNetwork, h.remove(h.st.DeleteNetwork))
 	h.crud(neutron.Ports, h.listPorts, h.createPorts,
-		show(h, h.st.GetPort, neutron.KeyPort, neutron.FromPort), h.updatePort, h.remove(h.st.DeletePort))
+		show(h, h.getPort, neutron.KeyPort, func(p neutron.Port) neutron.Port { return p }), h.updatePort, h.remove(h.st.DeletePort))
 	h.crud(neutron.Hosts, h.listHosts, h.createHost,
 		show(h, h.st.GetHost, neutron.KeyHost, func(x model.Host) neutron.Host { return neutron.FromHost(x, h.now()) }),
 		h.updateHost, h.remove(h.st.DeleteHost))

@@ -258,7 +258,71 @@ func (h *handler) updatePort(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeMember(w, r, http.StatusOK, neutron.KeyPort, neutron.FromPort(p))
+	ws, err := h.wirePorts(r.Context(), []model.Port{p})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeMember(w, r, http.StatusOK, neutron.KeyPort, ws[0])
+}
+
+// maxHostFilter is the most host names a port list's status lookup names
+// in its queries; beyond, it reads every host.
+const maxHostFilter = 500
+
+// getPort returns the port with its measured status.
+func (h *handler) getPort(ctx context.Context, id string) (neutron.Port, error) {
+	p, err := h.st.GetPort(ctx, id)
+	if err != nil {
+		return neutron.Port{}, err
+	}
+	ws, err := h.wirePorts(ctx, []model.Port{p})
+	if err != nil {
+		return neutron.Port{}, err
+	}
+	return ws[0], nil
+}
+
+// wirePorts converts ports with their measured status (neutron.PortStatus):
+// what the agents of their hosts report.
+func (h *handler) wirePorts(ctx context.Context, ps []model.Port) ([]neutron.Port, error) {
+	seen := map[string]bool{}
+	var names []string
+	for _, p := range ps {
+		if p.HostID != "" && !seen[p.HostID] {
+			seen[p.HostID] = true
+			names = append(names, p.HostID)
+		}
+	}
+	out := toWire(ps, neutron.FromPort)
+	if len(names) == 0 {
+		return out, nil
+	}
+	q := store.Query{Names: names}
+	if len(names) > maxHostFilter {
+		q = store.Query{}
+	}
+	hosts, err := h.st.ListHosts(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	sts, err := h.st.ListHostStatuses(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	hostBy := make(map[string]*model.Host, len(hosts))
+	for i := range hosts {
+		hostBy[hosts[i].Name] = &hosts[i]
+	}
+	stBy := make(map[string]*model.HostStatus, len(sts))
+	for i := range sts {
+		stBy[sts[i].Name] = &sts[i]
+	}
+	now := h.now()
+	for i, p := range ps {
+		out[i].Status = neutron.PortStatus(p, hostBy[p.HostID], stBy[p.HostID], now)
+	}
+	return out, nil
 }
 
 func (h *handler) listPorts(w http.ResponseWriter, r *http.Request) {
@@ -266,7 +330,10 @@ func (h *handler) listPorts(w http.ResponseWriter, r *http.Request) {
 		res: neutron.Ports,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Port, error) {
 			ps, err := h.st.ListPorts(ctx, q)
-			return toWire(ps, neutron.FromPort), err
+			if err != nil {
+				return nil, err
+			}
+			return h.wirePorts(ctx, ps)
 		},
 		id: func(p neutron.Port) string { return p.ID },
 		attr: func(p neutron.Port, k string) ([]string, bool) {

@@ -21,10 +21,15 @@ import (
 	"github.com/l2gw/l2gw/internal/reconcile"
 )
 
-// Registrar records the host and its VTEP IP; the agent calls it at start
-// and then periodically as a heartbeat. store.Store implements it.
+// Registrar records the host and its VTEP IP (the agent calls
+// RegisterHost at start and then periodically as a heartbeat) and what the
+// agent realised (SetHostStatus, after every reconcile that changed it,
+// and again whenever the plan stream reopens: the server forgets an
+// agent's status when its stream ends). store.Store and agentlink.Link
+// implement it.
 type Registrar interface {
 	RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error)
+	SetHostStatus(ctx context.Context, s model.HostStatus) error
 }
 
 // Config configures an Agent. Zero durations take the documented defaults.
@@ -80,6 +85,8 @@ type Status struct {
 	LastError string
 	// MissingInterfaces are plan interfaces that do not exist (yet).
 	MissingInterfaces []string
+	// Networks is what the agent last reported to the server.
+	Networks []model.HostNetworkStatus
 }
 
 // Agent keeps a host's kernel state equal to its plan: it registers the
@@ -92,12 +99,20 @@ type Agent struct {
 	reg   Registrar
 	log   *slog.Logger
 	loop  *reconcile.Loop
+	// statuses hands the status to its sender: a slow server does not
+	// hold up a reconcile.
+	statuses *reconcile.Mailbox[model.HostStatus]
 
 	mu     sync.Mutex
 	pend   *planstream.Pending[planner.HostPlan, planner.HostDelta]
 	plan   *planstream.Base[planner.HostPlan] // the worker's plan (under mu)
 	wanted map[string]bool                    // planned interface names
 	status Status
+	// lastSync is the time of the last reconcile without error; lastSent
+	// the status last put in the mailbox (sent: there is one).
+	lastSync time.Time
+	lastSent model.HostStatus
+	sent     bool
 }
 
 // Validate checks the configuration (after applying defaults).
@@ -141,7 +156,8 @@ func New(cfg Config, plans planstream.HostSource, reg Registrar) (*Agent, error)
 		Metrics: metrics.NewReconcile(cfg.Registerer, "hostagent"),
 	})
 	return &Agent{cfg: cfg, vtep: vtep, plans: plans, reg: reg, log: log, loop: loop,
-		pend: planstream.NewPending(planstream.Host, planstream.Limits{})}, nil
+		statuses: reconcile.NewMailbox[model.HostStatus](),
+		pend:     planstream.NewPending(planstream.Host, planstream.Limits{})}, nil
 }
 
 // Status returns a snapshot of the agent's progress.
@@ -150,6 +166,7 @@ func (a *Agent) Status() Status {
 	defer a.mu.Unlock()
 	s := a.status
 	s.MissingInterfaces = slices.Clone(s.MissingInterfaces)
+	s.Networks = slices.Clone(s.Networks)
 	return s
 }
 
@@ -181,8 +198,19 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() {
-		cfg := planstream.FollowConfig{BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax, Logger: a.log}
+		cfg := planstream.FollowConfig{BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax, Logger: a.log,
+			Opened: a.statuses.Resend}
 		planstream.Follow(ctx, a.plans, a.cfg.Host, cfg, a.takeEvent)
+	})
+	wg.Go(func() {
+		mcfg := reconcile.MailboxConfig{BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax}
+		a.statuses.Run(ctx, mcfg, func(ctx context.Context, s model.HostStatus) error {
+			if err := a.reg.SetHostStatus(ctx, s); err != nil {
+				a.log.Warn("status not reported", "err", err)
+				return err
+			}
+			return nil
+		})
 	})
 	wg.Go(func() { a.watchLinks(ctx, r) })
 	a.loop.Run(ctx, func(ctx context.Context, _ bool) reconcile.Outcome { return a.realise(ctx, r) })
@@ -314,8 +342,21 @@ func (a *Agent) realise(ctx context.Context, r *Realiser) reconcile.Outcome {
 	} else {
 		a.status.LastError = ""
 		a.status.AppliedRevision = u.Revision
+		a.lastSync = time.Now()
+	}
+	nets := networkStatus(*u.Plan, res)
+	changed := !a.sent || a.status.LastError != a.lastSent.Error || a.status.AppliedRevision != a.lastSent.Revision ||
+		!slices.EqualFunc(nets, a.lastSent.Networks, equalNetworkStatus)
+	a.status.Networks = nets
+	st := model.HostStatus{Name: a.cfg.Host, Connected: true, LastSync: a.lastSync, Revision: a.status.AppliedRevision,
+		Error: a.status.LastError, Networks: nets}
+	if changed {
+		a.sent, a.lastSent = true, st
 	}
 	a.mu.Unlock()
+	if changed {
+		a.statuses.Put(st)
+	}
 	if !slices.Equal(lastMissing, res.MissingInterfaces) && len(res.MissingInterfaces) > 0 {
 		a.log.Info("waiting for interfaces", "interfaces", res.MissingInterfaces)
 	}
@@ -329,6 +370,33 @@ func (a *Agent) realise(ctx context.Context, r *Realiser) reconcile.Outcome {
 		a.log.Debug("plan already realised", "revision", u.Revision)
 	}
 	return reconcile.Outcome{Changed: res.Changes > 0, Err: err}
+}
+
+// networkStatus is what the agent reports of each network of plan after a
+// reconcile with result res: the interfaces attached to the network's
+// bridge and the planned ones that do not exist.
+func networkStatus(plan planner.HostPlan, res Result) []model.HostNetworkStatus {
+	ids := make([]string, 0, len(plan.Networks))
+	for id := range plan.Networks {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]model.HostNetworkStatus, 0, len(ids))
+	for _, id := range ids {
+		n := model.HostNetworkStatus{NetworkID: id, Attached: res.Attached[id]}
+		for _, ifc := range plan.Networks[id].Interfaces {
+			if slices.Contains(res.MissingInterfaces, ifc) {
+				n.Missing = append(n.Missing, ifc)
+			}
+		}
+		slices.Sort(n.Missing)
+		out = append(out, n)
+	}
+	return out
+}
+
+func equalNetworkStatus(a, b model.HostNetworkStatus) bool {
+	return a.NetworkID == b.NetworkID && slices.Equal(a.Attached, b.Attached) && slices.Equal(a.Missing, b.Missing)
 }
 
 // heartbeat registers the host now and every HeartbeatInterval, retrying

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/l2gw/l2gw/internal/model"
@@ -92,11 +93,26 @@ func (s *feedStream) Next(ctx context.Context) (planner.HostEvent, error) {
 
 func (s *feedStream) Close() {}
 
-// registrar records RegisterHost calls and fails the first failFirst ones.
+// registrar records RegisterHost calls and fails the first failFirst ones,
+// and keeps the last status.
 type registrar struct {
 	mu        sync.Mutex
 	failFirst int
 	calls     []string
+	status    model.HostStatus
+}
+
+func (r *registrar) SetHostStatus(_ context.Context, s model.HostStatus) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.status = s
+	return nil
+}
+
+func (r *registrar) Status() model.HostStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
 }
 
 func (r *registrar) RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error) {
@@ -222,11 +238,28 @@ func TestAgent(t *testing.T) {
 		}
 		return nil
 	})
+	// ... and to the server: network net-a lacks tap1, nothing attached.
+	eventually(t, 10*time.Second, "status sent: tap1 missing", func() error {
+		want := model.HostStatus{Name: "compute1", Connected: true, Revision: 1,
+			Networks: []model.HostNetworkStatus{{NetworkID: "net-a", Missing: []string{"tap1"}}}}
+		if diff := cmp.Diff(want, reg.Status(), cmpopts.IgnoreFields(model.HostStatus{}, "LastSync")); diff != "" {
+			return fmt.Errorf("status sent (-want +got):\n%s", diff)
+		}
+		return nil
+	})
 
 	// The VM's tap appears later: the link event enslaves it.
 	lab.Veth(c.name, "tap1", c.name, "tap1p")
 	withTap := append([]string{"link tap1 veth up mtu 1500 master l2br1000", "link tap1p veth up mtu 1500"}, netA...)
 	waitState("tap1 enslaved", withForeign(foreign, withTap...))
+	eventually(t, 10*time.Second, "status sent: tap1 attached", func() error {
+		want := model.HostStatus{Name: "compute1", Connected: true, Revision: 1,
+			Networks: []model.HostNetworkStatus{{NetworkID: "net-a", Attached: []string{"tap1"}}}}
+		if diff := cmp.Diff(want, reg.Status(), cmpopts.IgnoreFields(model.HostStatus{}, "LastSync")); diff != "" {
+			return fmt.Errorf("status sent (-want +got):\n%s", diff)
+		}
+		return nil
+	})
 
 	// A device deleted by hand comes back (link event on our device).
 	lab.IP(c.name, "link", "del", "l2vx1000")

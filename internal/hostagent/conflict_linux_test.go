@@ -16,6 +16,8 @@ import (
 // host recorded with another VTEP IP.
 type refusingRegistrar struct{ calls atomic.Int32 }
 
+func (r *refusingRegistrar) SetHostStatus(context.Context, model.HostStatus) error { return nil }
+
 func (r *refusingRegistrar) RegisterHost(context.Context, string, string, time.Time) (model.Host, error) {
 	r.calls.Add(1)
 	return model.Host{}, model.NewFault(model.ErrConflict, "HostVTEPIPConflict", "Host compute1 is recorded with VTEP IP 192.0.2.9")

@@ -30,4 +30,8 @@ type Result struct {
 	// MissingInterfaces lists (sorted) plan interfaces that do not exist
 	// yet; they are enslaved by a later Realise once they appear.
 	MissingInterfaces []string
+	// Attached lists, by network id of the plan, the plan's interfaces that
+	// are enslaved to the network's bridge after the call (read back from
+	// the kernel, whatever the call's error).
+	Attached map[string][]string
 }

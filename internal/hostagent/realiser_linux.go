@@ -79,7 +79,40 @@ func (r *Realiser) Realise(ctx context.Context, plan planner.HostPlan) (Result, 
 	if err != nil {
 		err = fmt.Errorf("realise host plan: %w", err)
 	}
-	return Result{Changes: res.Changes, MissingInterfaces: res.Missing}, err
+	out := Result{Changes: res.Changes, MissingInterfaces: res.Missing}
+	attached, aerr := r.attached(plan)
+	if aerr != nil {
+		err = errors.Join(err, aerr)
+	}
+	out.Attached = attached
+	return out, err
+}
+
+// attached reads which interfaces of the plan are enslaved to their
+// network's bridge.
+func (r *Realiser) attached(plan planner.HostPlan) (map[string][]string, error) {
+	links, err := r.dp.Links()
+	if err != nil {
+		return nil, fmt.Errorf("read attached interfaces: %w", err)
+	}
+	byName := make(map[string]netlink.Link, len(links))
+	for _, l := range links {
+		byName[l.Attrs().Name] = l
+	}
+	out := map[string][]string{}
+	for id, n := range plan.Networks {
+		br := byName[BridgeName(n.VNI)]
+		if br == nil || !linuxvxlan.ValidVNI(n.VNI) {
+			continue
+		}
+		for _, ifc := range n.Interfaces {
+			if l := byName[ifc]; l != nil && l.Attrs().MasterIndex == br.Attrs().Index {
+				out[id] = append(out[id], ifc)
+			}
+		}
+		slices.Sort(out[id])
+	}
+	return out, nil
 }
 
 // desired turns a plan into data plane networks, skipping (and logging)

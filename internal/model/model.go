@@ -148,6 +148,9 @@ type Switch struct {
 	// SyncRevision is the plan revision the switch's agent last applied
 	// (model.SwitchStatus.Revision); connection status compares it.
 	SyncRevision int64
+	// SyncProblems are the scoped items behind SyncError
+	// (model.SwitchStatus.Problems).
+	SyncProblems []SyncProblem
 }
 
 // LocalMAC is a MAC learned behind a switch port (hardware_vtep Ucast_Macs_Local),
@@ -175,6 +178,47 @@ type SwitchStatus struct {
 	LastSync  time.Time // zero: never synced
 	Revision  int64     // plan revision last applied
 	Error     string    // empty when in sync
+	// Problems are the items of the plan the agent cannot realise, each
+	// scoped to what it concerns, so that connection status can tell
+	// whose they are. Error holds their text too, plus anything unscoped
+	// (a failed transaction, a lost session): an Error with text not in
+	// Problems concerns every connection on the switch.
+	Problems []SyncProblem
+}
+
+// SyncProblem is one item a switch agent cannot realise. LogicalSwitch
+// (a network's logical switch, named after the network id) and Port (a
+// Physical_Port) say what it concerns; both empty: the whole switch.
+type SyncProblem struct {
+	LogicalSwitch string
+	Port          string
+	Error         string
+}
+
+// HostStatus is a host agent's report of what it realised (store: the
+// host_status table; agent protocol: PUT /l2gw/v1/hosts/{name}/status).
+type HostStatus struct {
+	Name string
+	// Connected is false once the agent is gone: the server marks it so
+	// when the agent's last plan stream ends, or the agent says it stops.
+	Connected bool
+	LastSync  time.Time // last reconcile without error; zero: never
+	Revision  int64     // plan revision last realised without error
+	Error     string    // the last reconcile's error; empty when it succeeded
+	// Networks holds, per network of the agent's plan, the interfaces
+	// attached to its bridge and those missing from the host.
+	Networks []HostNetworkStatus
+	// UpdatedAt is when the server recorded the status (set by the store).
+	UpdatedAt time.Time
+}
+
+// HostNetworkStatus is a host agent's view of one network of its plan.
+type HostNetworkStatus struct {
+	NetworkID string
+	// Attached are the planned interfaces enslaved to the network's bridge.
+	Attached []string
+	// Missing are the planned interfaces that do not exist on the host.
+	Missing []string
 }
 
 // Inventory is the whole stored state plans are computed from: what a store

@@ -1,6 +1,7 @@
 package neutron
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -60,13 +61,42 @@ func FromNetwork(n model.Network) Network {
 	}
 }
 
-// FromPort converts a stored port. A port is ACTIVE when it is up and bound
-// to a host, DOWN otherwise.
-func FromPort(p model.Port) Port {
-	status := "DOWN"
-	if p.AdminStateUp && p.HostID != "" {
-		status = "ACTIVE"
+// Port statuses (Neutron's port status attribute).
+const (
+	PortActive = "ACTIVE"
+	PortDown   = "DOWN"
+)
+
+// HostAgentRunning reports whether the agent of host h runs: it has sent
+// a status (hs non-nil) that was not marked gone since (its plan stream
+// ended, or it stopped), and its heartbeat is within HostAliveWindow of
+// now.
+func HostAgentRunning(h model.Host, hs *model.HostStatus, now time.Time) bool {
+	return hs != nil && hs.Connected && !h.LastHeartbeat.IsZero() && now.Sub(h.LastHeartbeat) <= HostAliveWindow
+}
+
+// PortStatus is Neutron's status of port p: ACTIVE when p is up and the
+// running agent of its host (h, nil when no such host is known; hs, its
+// agent's status, nil when none) reports the port's interface attached to
+// the bridge of the port's network; DOWN otherwise: before that, once the
+// agent stops running or the interface goes away, and always for a port
+// bound to no host or given no interface.
+func PortStatus(p model.Port, h *model.Host, hs *model.HostStatus, now time.Time) string {
+	if !p.AdminStateUp || p.HostID == "" || p.InterfaceName == "" || h == nil || !HostAgentRunning(*h, hs, now) {
+		return PortDown
 	}
+	for _, n := range hs.Networks {
+		if n.NetworkID == p.NetworkID && slices.Contains(n.Attached, p.InterfaceName) {
+			return PortActive
+		}
+	}
+	return PortDown
+}
+
+// FromPort converts a stored port with status DOWN; PortStatus measures
+// the real one.
+func FromPort(p model.Port) Port {
+	status := PortDown
 	out := Port{
 		ID: p.ID, Name: p.Name, NetworkID: p.NetworkID, TenantID: p.TenantID, ProjectID: p.TenantID,
 		MACAddress: p.MACAddress, FixedIPs: make([]FixedIP, 0, len(p.FixedIPs)), HostID: p.HostID,

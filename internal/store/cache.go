@@ -12,8 +12,12 @@ import (
 // objCache holds every gateway and connection, sorted by id, so that lists
 // and gets (the API's hot path) cost no SQL. It is only used on SQLite, where
 // this process is the only writer: each write transaction records what it
-// changed (cacheDelta) and the store applies it after commit, still under
-// the writer lock, so the cache follows commit order. It is loaded lazily.
+// changed (cacheDelta) and the store applies it at commit, still under the
+// writer lock, so the cache follows commit order. A commit that changes
+// gateways or connections holds the cache's lock from before COMMIT until
+// its delta is applied: no reader sees a change in the change log whose
+// object the cache does not show yet (the plan feed would take it for
+// deleted). It is loaded lazily.
 //
 // Slices are copy-on-write: a reader's slice never changes under it, and the
 // model values inside are never modified once cached. Unfiltered lists
@@ -42,9 +46,8 @@ func (w *wtx) delGateway(id string)             { w.delta.gwDel = append(w.delta
 func (w *wtx) putConnection(c model.Connection) { w.delta.connPut = append(w.delta.connPut, c) }
 func (w *wtx) delConnection(id string)          { w.delta.connDel = append(w.delta.connDel, id) }
 
-func (c *objCache) apply(d *cacheDelta) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// applyLocked applies d; the caller holds c.mu for writing.
+func (c *objCache) applyLocked(d *cacheDelta) {
 	if len(d.gwPut)+len(d.gwDel) > 0 {
 		c.gwGen++
 	}
@@ -60,6 +63,10 @@ func (c *objCache) apply(d *cacheDelta) {
 	if len(d.connPut)+len(d.connDel) > 0 {
 		c.conns = applied(c.conns, d.connPut, d.connDel, func(x model.Connection) string { return x.ID })
 	}
+}
+
+func (d *cacheDelta) empty() bool {
+	return len(d.gwPut)+len(d.gwDel)+len(d.connPut)+len(d.connDel) == 0
 }
 
 // applied returns a copy of s, sorted by key, with put upserted and the

@@ -379,17 +379,35 @@ func (s *sqlStore) runBatch(batch []*wreq) {
 			return
 		}
 	}
+	// The cache is held across the commit when the batch changes what it
+	// caches: a reader (the plan feed, woken by an earlier commit) that
+	// sees this batch's changes in the log must find its gateways and
+	// connections in the cache too, or it would take them for deleted.
+	hold := false
+	for _, r := range committed {
+		hold = hold || len(r.w.changes) > 0 && !r.w.delta.empty()
+	}
+	if hold {
+		s.cache.mu.Lock()
+	}
 	if _, err := s.wconn.ExecContext(bg, `COMMIT`); err != nil {
+		if hold {
+			s.cache.mu.Unlock()
+		}
 		s.wconn.ExecContext(bg, `ROLLBACK`) //nolint:errcheck // best effort
 		finish(fmt.Errorf("commit: %w", err))
 		return
 	}
 	s.batchGateways = false
+	if !hold {
+		s.cache.mu.Lock()
+	}
 	for _, r := range committed {
 		if len(r.w.changes) > 0 {
-			s.cache.apply(&r.w.delta)
+			s.cache.applyLocked(&r.w.delta)
 		}
 	}
+	s.cache.mu.Unlock()
 	if len(committed) > 0 {
 		s.committed(rev)
 	}

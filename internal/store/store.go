@@ -121,6 +121,14 @@ type Store interface {
 	// recorded one fails with ErrConflict (HostVTEPIPConflict): only
 	// UpdateHost moves a host.
 	RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error)
+	// SetHostStatus records what the named host's agent realised (by host
+	// name; no host row is needed). It appends no change entry.
+	SetHostStatus(ctx context.Context, s model.HostStatus) error
+	// GetHostStatus returns the last status of the host's agent, ErrNotFound
+	// when none was ever recorded.
+	GetHostStatus(ctx context.Context, name string) (model.HostStatus, error)
+	// ListHostStatuses orders by host name; Query.Names filters.
+	ListHostStatuses(ctx context.Context, q Query) ([]model.HostStatus, error)
 
 	// ReportSwitch upserts the switch with its ports and replaces its local
 	// MACs; it appends change entries only for what actually changed.

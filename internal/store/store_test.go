@@ -55,6 +55,8 @@ func TestStore(t *testing.T) {
 		{name: "Compaction", cfg: store.Config{ChangeLogKeep: 5}, run: testCompaction},
 		{name: "Snapshot", run: testSnapshot},
 		{name: "ReportSwitch", run: testReportSwitch},
+		{name: "SyncStatus", run: testSyncStatus},
+		{name: "ChangeReadersSeeObjects", run: testChangeReadersSeeObjects},
 		{name: "ConcurrentConnections", run: testConcurrentConnections},
 	}
 	t.Run("sqlite", func(t *testing.T) {
@@ -1060,7 +1062,140 @@ func testReportSwitch(t *testing.T, s store.Store) {
 	}
 }
 
+// testSyncStatus: a switch's scoped sync problems and a host agent's
+// status round-trip, without a new revision for the host status.
+func testSyncStatus(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustReport(t, s, "sw1", "p1")
+	probs := []model.SyncProblem{{Port: "p2", Error: `port "p2" not found on the switch`}, {LogicalSwitch: "n1", Port: "p1", Error: "binding p1/5 is held"}, {Error: "transact failed"}}
+	if err := s.SetSwitchStatus(ctx, model.SwitchStatus{Name: "sw1", Connected: true, Revision: 3, Error: "x", Problems: probs}); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := s.GetSwitch(ctx, "sw1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(probs, sw.SyncProblems); diff != "" {
+		t.Errorf("GetSwitch(sw1).SyncProblems (-want +got):\n%s", diff)
+	}
+	if err := s.SetSwitchStatus(ctx, model.SwitchStatus{Name: "sw1", Connected: true, Revision: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if sw, _ := s.GetSwitch(ctx, "sw1"); sw.SyncProblems != nil {
+		t.Errorf("SyncProblems after a clean status = %+v; want none", sw.SyncProblems)
+	}
+
+	_, err = s.GetHostStatus(ctx, "h1")
+	wantFault(t, "GetHostStatus(h1) before any", err, model.ErrNotFound, "HostStatusNotFound", "")
+	r := rev(t, s)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	want := model.HostStatus{Name: "h1", Connected: true, LastSync: at, Revision: 9, Error: "",
+		Networks: []model.HostNetworkStatus{{NetworkID: "n2", Attached: []string{"tap2"}}, {NetworkID: "n1", Attached: []string{"tap9", "tap1"}, Missing: []string{"tap3"}}}}
+	if err := s.SetHostStatus(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	want.Networks = []model.HostNetworkStatus{{NetworkID: "n1", Attached: []string{"tap1", "tap9"}, Missing: []string{"tap3"}}, {NetworkID: "n2", Attached: []string{"tap2"}}}
+	got, err := s.GetHostStatus(ctx, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UpdatedAt.IsZero() {
+		t.Errorf("GetHostStatus(h1).UpdatedAt is zero")
+	}
+	got.UpdatedAt = time.Time{}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("GetHostStatus(h1) (-want +got):\n%s", diff)
+	}
+	gone := want
+	gone.Connected, gone.Error, gone.Networks = false, "gone", nil
+	if err := s.SetHostStatus(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetHostStatus(ctx, model.HostStatus{Name: "h0", Connected: true}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.ListHostStatuses(ctx, store.Query{})
+	if err != nil || len(l) != 2 || l[0].Name != "h0" || l[1].Name != "h1" || l[1].Connected || l[1].Error != "gone" || l[1].Networks != nil {
+		t.Errorf("ListHostStatuses() = %+v, %v; want h0 and h1 (gone)", l, err)
+	}
+	if l, _ := s.ListHostStatuses(ctx, store.Query{Names: []string{"h1"}}); len(l) != 1 || l[0].Name != "h1" {
+		t.Errorf("ListHostStatuses(h1) = %+v", l)
+	}
+	if got := rev(t, s); got != r {
+		t.Errorf("host status writes moved the revision from %d to %d; want none", r, got)
+	}
+	if err := s.SetHostStatus(ctx, model.HostStatus{}); !errors.Is(err, model.ErrInvalid) {
+		t.Errorf("SetHostStatus(no name) = %v; want ErrInvalid", err)
+	}
+}
+
 // --- concurrency ---
+
+// testChangeReadersSeeObjects: a reader following the change log (as the
+// plan feed does) finds every gateway and connection a change names, as
+// soon as it sees the change: none is ever taken for deleted. (On SQLite
+// the gateways and connections are read from a cache updated at commit.)
+func testChangeReadersSeeObjects(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustReport(t, s, "sw1", "p1")
+	const n = 150
+	done := make(chan struct{})
+	var missing []string
+	after := rev(t, s)
+	go func() {
+		defer close(done)
+		seen := 0
+		for seen < 2*n {
+			ch := s.Notify()
+			chs, err := s.Changes(ctx, after, 1000)
+			if err != nil {
+				missing = append(missing, err.Error())
+				return
+			}
+			for _, c := range chs {
+				after = c.Revision
+				var err error
+				switch c.Kind {
+				case store.KindGateway:
+					_, err = s.GetGateway(ctx, c.ID)
+				case store.KindConnection:
+					_, err = s.GetConnection(ctx, c.ID)
+				default:
+					continue
+				}
+				seen++
+				if err != nil {
+					missing = append(missing, fmt.Sprintf("%s %s at revision %d: %v", c.Kind, c.ID, c.Revision, err))
+				}
+			}
+			if seen < 2*n && len(chs) == 0 {
+				// Read again at once (a reader busy with an earlier batch
+				// reads right after a commit) unless nothing came.
+				select {
+				case <-ch:
+				case <-time.After(10 * time.Second):
+					missing = append(missing, "no commit for 10s")
+					return
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			g := mustGateway(t, s, fmt.Sprint("g", i), dev("sw1", iface("p1")))
+			nw := mustNetwork(t, s, model.Network{Name: fmt.Sprint("n", i)})
+			if _, err := s.CreateConnection(ctx, model.Connection{GatewayID: g.ID, NetworkID: nw.ID, SegmentationID: intp(i + 1)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	<-done
+	if len(missing) > 0 {
+		t.Errorf("%d objects not found as their change was read, e.g. %s", len(missing), missing[0])
+	}
+}
 
 func testConcurrentConnections(t *testing.T, s store.Store) {
 	ctx := context.Background()

@@ -75,15 +75,18 @@ func listSwitchRows(ctx context.Context, d db, q Query) ([]swRow, error) {
 	filtered := len(wh.conds) > 0 || q.Limit > 0
 	var out []swRow
 	idx := map[string]int{}
-	err := scanRows(ctx, d, `SELECT name, id, reported, description, tunnel_ips, management_ips, fault_status, connected, last_seen, last_sync, sync_revision, sync_error FROM switches`+
+	err := scanRows(ctx, d, `SELECT name, id, reported, description, tunnel_ips, management_ips, fault_status, connected, last_seen, last_sync, sync_revision, sync_error, sync_problems FROM switches`+
 		wh.String()+wh.tail("name", q), wh.args, func(sc func(...any) error) error {
 		var r swRow
-		var tun, mgmt, fault string
+		var tun, mgmt, fault, problems string
 		var seen, synced int64
-		if err := sc(&r.Name, &r.ID, &r.reported, &r.Description, &tun, &mgmt, &fault, &r.Connected, &seen, &synced, &r.syncRevision, &r.SyncError); err != nil {
+		if err := sc(&r.Name, &r.ID, &r.reported, &r.Description, &tun, &mgmt, &fault, &r.Connected, &seen, &synced, &r.syncRevision, &r.SyncError, &problems); err != nil {
 			return err
 		}
 		var err error
+		if r.SyncProblems, err = parseProblems(problems); err != nil {
+			return err
+		}
 		if r.TunnelIPs, err = parseList(tun); err != nil {
 			return err
 		}
@@ -310,36 +313,72 @@ func (s *sqlStore) SetSwitchStatus(ctx context.Context, st model.SwitchStatus) e
 			return err
 		}
 		lastSync := toMicros(st.LastSync.UTC().Truncate(time.Microsecond))
+		problems := problemsJSON(st.Problems)
 		if !ok {
 			var seen int64
 			if st.Connected {
 				seen = toMicros(t)
 			}
-			if _, err := w.exec(ctx, `INSERT INTO switches (name, id, reported, description, tunnel_ips, management_ips, fault_status, connected, last_seen, last_sync, sync_revision, sync_error)
-				VALUES ($1, $2, $3, '', '[]', '[]', '[]', $4, $5, $6, $7, $8)`,
-				st.Name, uuid.NewString(), false, st.Connected, seen, lastSync, st.Revision, st.Error); err != nil {
+			if _, err := w.exec(ctx, `INSERT INTO switches (name, id, reported, description, tunnel_ips, management_ips, fault_status, connected, last_seen, last_sync, sync_revision, sync_error, sync_problems)
+				VALUES ($1, $2, $3, '', '[]', '[]', '[]', $4, $5, $6, $7, $8, $9)`,
+				st.Name, uuid.NewString(), false, st.Connected, seen, lastSync, st.Revision, st.Error, problems); err != nil {
 				return fmt.Errorf("set switch status: %w", err)
 			}
 			w.change(KindSwitch, st.Name, OpCreate)
 			return nil
 		}
-		if cur.Connected == st.Connected && cur.SyncError == st.Error && toMicros(cur.LastSync) == lastSync && cur.syncRevision == st.Revision {
+		sameProblems := problemsJSON(cur.SyncProblems) == problems
+		if cur.Connected == st.Connected && cur.SyncError == st.Error && sameProblems && toMicros(cur.LastSync) == lastSync && cur.syncRevision == st.Revision {
 			return nil
 		}
 		seen := toMicros(cur.LastSeen)
 		if st.Connected {
 			seen = toMicros(t)
 		}
-		if _, err := w.exec(ctx, `UPDATE switches SET connected = $1, last_seen = $2, last_sync = $3, sync_revision = $4, sync_error = $5 WHERE name = $6`,
-			st.Connected, seen, lastSync, st.Revision, st.Error, st.Name); err != nil {
+		if _, err := w.exec(ctx, `UPDATE switches SET connected = $1, last_seen = $2, last_sync = $3, sync_revision = $4, sync_error = $5, sync_problems = $6 WHERE name = $7`,
+			st.Connected, seen, lastSync, st.Revision, st.Error, problems, st.Name); err != nil {
 			return fmt.Errorf("set switch status: %w", err)
 		}
-		if cur.Connected != st.Connected || cur.SyncError != st.Error {
+		if cur.Connected != st.Connected || cur.SyncError != st.Error || !sameProblems {
 			w.change(KindSwitch, st.Name, OpUpdate)
 		}
 		return nil
 	})
 	return err
+}
+
+// syncProblem is the stored form of a model.SyncProblem.
+type syncProblem struct {
+	LogicalSwitch string `json:"logical_switch,omitempty"`
+	Port          string `json:"port,omitempty"`
+	Error         string `json:"error"`
+}
+
+func problemsJSON(ps []model.SyncProblem) string {
+	if len(ps) == 0 {
+		return "[]"
+	}
+	out := make([]syncProblem, len(ps))
+	for i, p := range ps {
+		out[i] = syncProblem(p)
+	}
+	b, _ := json.Marshal(out) // strings only: always marshals
+	return string(b)
+}
+
+func parseProblems(s string) ([]model.SyncProblem, error) {
+	if s == "" || s == "[]" {
+		return nil, nil
+	}
+	var v []syncProblem
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("stored sync problems %q: %w", s, err)
+	}
+	out := make([]model.SyncProblem, len(v))
+	for i, p := range v {
+		out[i] = model.SyncProblem(p)
+	}
+	return out, nil
 }
 
 // ListLocalMACs orders by switch, network and MAC. Query.Names filters by

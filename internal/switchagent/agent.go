@@ -417,17 +417,22 @@ func (a *Agent) sync(ctx context.Context, audit bool) (changed bool, err error) 
 	committed, written, txErr := a.commit(ctx, s, &ch, name, plan.Revision, diffDur)
 	inc.done(plan, scope, ch, txErr == nil, written)
 	synced = true
-	problems := ch.problems
+	problems, macProblems := ch.problems, ch.macProblems
 	if txErr == nil {
 		w.appliedRev, w.lastSync = plan.Revision, committed
 		problems = inc.problems(ch)
+		if !ch.full {
+			macProblems = inc.macProblems
+		}
 	}
 	var msgs []string
 	if txErr != nil {
 		msgs = append(msgs, txErr.Error())
 	}
 	msgs = append(msgs, problems...)
-	a.setStatus(w.status(name, true, strings.Join(msgs, "; ")), len(ch.ops) > 0)
+	st := w.status(name, true, strings.Join(msgs, "; "))
+	st.Problems = scopeProblems(msgs, ch.scopes, macProblems)
+	a.setStatus(st, len(ch.ops) > 0)
 	return len(ch.ops) > 0 && txErr == nil, txErr
 }
 
@@ -486,6 +491,35 @@ func (w *workerState) status(name string, connected bool, errText string) model.
 	return model.SwitchStatus{Name: name, Connected: connected, LastSync: w.lastSync, Revision: w.appliedRev, Error: errText}
 }
 
+// scopeProblems scopes the texts of a sync's status error (see
+// model.SwitchStatus.Problems): by scopes (the diff's problems that have
+// one), by logical switch for a remote MAC's problem (macs), else the
+// whole switch (a failed transaction). None when there is no text.
+func scopeProblems(texts []string, scopes map[string]model.SyncProblem, macs map[macKey][]string) []model.SyncProblem {
+	if len(texts) == 0 {
+		return nil
+	}
+	macLS := map[string]string{}
+	for k, ps := range macs {
+		for _, p := range ps {
+			macLS[p] = k.ls
+		}
+	}
+	out := make([]model.SyncProblem, 0, len(texts))
+	for _, t := range texts {
+		p, ok := scopes[t]
+		switch {
+		case ok:
+		case macLS[t] != "":
+			p = model.SyncProblem{LogicalSwitch: macLS[t], Error: t}
+		default:
+			p = model.SyncProblem{Error: t}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // foldPlan brings the worker's plan up to date: base is the latest whole
 // plan, deltas the changes received after it, applied in place (a new
 // whole plan has a new generation, which the incremental state notices).
@@ -519,7 +553,7 @@ func (a *Agent) setStatus(st model.SwitchStatus, force bool) {
 	if !force && w.lastStatus != nil {
 		l := *w.lastStatus
 		l.LastSync = st.LastSync
-		if l == st && (a.cfg.AuditInterval <= 0 || time.Since(w.lastStatusAt) < a.cfg.AuditInterval) {
+		if reflect.DeepEqual(l, st) && (a.cfg.AuditInterval <= 0 || time.Since(w.lastStatusAt) < a.cfg.AuditInterval) {
 			return
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ovn-org/libovsdb/ovsdb"
 
+	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/vtepmodel/vtep"
 )
@@ -43,6 +44,9 @@ type change struct {
 	ls           lsState
 	baseProblems []string
 	macProblems  map[macKey][]string
+	// scopes are the scopes of the problems that have one, by text (remote
+	// MAC problems are scoped by their logical switch: macProblems' keys).
+	scopes map[string]model.SyncProblem
 }
 
 // macScope restricts the remote MAC diff to some row keys: the caller knows
@@ -101,7 +105,7 @@ func diffPlanScoped(plan *planner.SwitchPlan, a *actual, swUUID, owner string, s
 		problems = append(problems, ps...)
 	}
 	return change{ops: ops, deleted: d.deleted, problems: sortCompact(problems),
-		full: d.scope == nil, ls: ls, baseProblems: baseProblems, macProblems: d.macProblems}
+		full: d.scope == nil, ls: ls, baseProblems: baseProblems, macProblems: d.macProblems, scopes: d.scopes}
 }
 
 // lsState is what the remote MAC diff of a key depends on of the logical
@@ -176,6 +180,7 @@ type differ struct {
 	scope    *macScope       // nil: diff every remote MAC
 
 	macProblems map[macKey][]string
+	scopes      map[string]model.SyncProblem // problem text -> its scope
 
 	locOps, setOps, lsOps, rowOps, portOps, lsDelOps []ovsdb.Operation
 	deleted                                          []rowRef
@@ -184,6 +189,18 @@ type differ struct {
 
 func (d *differ) problem(format string, args ...any) {
 	d.problems = append(d.problems, fmt.Sprintf(format, args...))
+}
+
+// scopedProblem is problem about the logical switch ls (a network's) or
+// the physical port (either may be empty); connection status tells by it
+// whose problem it is.
+func (d *differ) scopedProblem(ls, port string, format string, args ...any) {
+	text := fmt.Sprintf(format, args...)
+	d.problems = append(d.problems, text)
+	if d.scopes == nil {
+		d.scopes = map[string]model.SyncProblem{}
+	}
+	d.scopes[text] = model.SyncProblem{LogicalSwitch: ls, Port: port, Error: text}
 }
 
 // index builds the lookups of the database the diff needs.
@@ -346,7 +363,7 @@ func (d *differ) logicalSwitches() {
 			continue
 		}
 		if !d.ours[cur.UUID] {
-			d.problem("logical switch %s exists and is not owned by %s", quote(name), d.owner)
+			d.scopedProblem(name, "", "logical switch %s exists and is not owned by %s", quote(name), d.owner)
 			continue
 		}
 		d.ref[name] = ovsdb.UUID{GoUUID: cur.UUID}
@@ -643,7 +660,7 @@ func (d *differ) mcastRemotes() {
 		ls, ok := d.ref[lsName]
 		if !ok {
 			if _, inPlan := d.plan.LogicalSwitches[lsName]; !inPlan {
-				d.problem("mcast remote: logical switch %s not in the plan", quote(lsName))
+				d.scopedProblem(lsName, "", "mcast remote: logical switch %s not in the plan", quote(lsName))
 			}
 			continue
 		}
@@ -731,7 +748,7 @@ func (d *differ) bindings(swUUID string) {
 	}
 	for _, name := range sortedKeys(want) {
 		if portByName[name] == nil {
-			d.problem("port %s not found on the switch", quote(name))
+			d.scopedProblem("", name, "port %s not found on the switch", quote(name))
 		}
 	}
 	portUUIDs := sortedKeys(d.a.ports)
@@ -746,13 +763,13 @@ func (d *differ) bindings(swUUID string) {
 		for _, vlan := range sortedKeys(w) {
 			lsName := w[vlan]
 			if vlan < 0 || vlan > 4095 {
-				d.problem("port %s: vlan %d out of range", quote(p.Name), vlan)
+				d.scopedProblem(lsName, p.Name, "port %s: vlan %d out of range", quote(p.Name), vlan)
 				continue
 			}
 			ref, ok := d.ref[lsName]
 			if !ok {
 				if _, inPlan := d.plan.LogicalSwitches[lsName]; !inPlan {
-					d.problem("binding %s/%d: logical switch %s not in the plan", p.Name, vlan, quote(lsName))
+					d.scopedProblem(lsName, p.Name, "binding %s/%d: logical switch %s not in the plan", p.Name, vlan, quote(lsName))
 				}
 				continue
 			}
@@ -765,7 +782,7 @@ func (d *differ) bindings(swUUID string) {
 				del[vlan] = ovsdb.UUID{GoUUID: curLS}
 				ins[vlan] = ref
 			default:
-				d.problem("binding %s/%d is held by logical switch %s not owned by %s", p.Name, vlan, quote(d.lsName(curLS)), d.owner)
+				d.scopedProblem(lsName, p.Name, "binding %s/%d is held by logical switch %s not owned by %s", p.Name, vlan, quote(d.lsName(curLS)), d.owner)
 			}
 		}
 		for vlan, curLS := range p.VLANBindings {
@@ -808,7 +825,7 @@ func (d *differ) deleteStaleSwitches() {
 			continue
 		}
 		if r, ok := routed[u]; ok {
-			d.problem("logical switch %s is still bound to logical router %s", quote(d.lsName(u)), quote(r))
+			d.scopedProblem(d.lsName(u), "", "logical switch %s is still bound to logical router %s", quote(d.lsName(u)), quote(r))
 			continue
 		}
 		for _, lu := range sortedKeys(d.a.ucastLocal) {

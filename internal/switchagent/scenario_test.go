@@ -105,6 +105,15 @@ func TestForeignRowsSurvive(t *testing.T) {
 	startAgent(t, Config{Target: o.UnixTarget(), Switch: "gatewayhost"}, plans, rec)
 	wantErr := `binding port2/100 is held by logical switch "foreign" not owned by l2gw; logical switch "net9" exists and is not owned by l2gw`
 	rec.waitSynced(t, 1, wantErr)
+	// Each problem is scoped to what it concerns: the binding to its port
+	// and the logical switch that wants it, net9 to its logical switch.
+	wantProblems := []model.SyncProblem{
+		{LogicalSwitch: "net1", Port: "port2", Error: `binding port2/100 is held by logical switch "foreign" not owned by l2gw`},
+		{LogicalSwitch: "net9", Error: `logical switch "net9" exists and is not owned by l2gw`},
+	}
+	if st, _ := rec.lastStatus(); !cmp.Equal(wantProblems, st.Problems) {
+		t.Errorf("status problems (-want +got):\n%s", cmp.Diff(wantProblems, st.Problems))
+	}
 	want := []string{
 		"Mcast_Macs_Remote foreign unknown-dst -> [192.0.2.11]",
 		"Mcast_Macs_Remote net1 unknown-dst -> [192.0.2.11 192.0.2.12]",

@@ -154,8 +154,9 @@ func seedWorkflow(t *testing.T, lab *Lab) {
 	}
 	checkGatewayPartGone(t, lab, before)
 
-	connect()
+	connID = connect()
 	checkConnected(t, lab)
+	checkStatus(t, lab, connID)
 }
 
 // checkGatewayPartGone asserts that, after a connection delete, the lab's
@@ -417,5 +418,45 @@ func checkNothingLeft(t *testing.T, prefix string, pids []int) {
 		if testenv.Alive(pid) {
 			t.Errorf("process %d left running", pid)
 		}
+	}
+}
+
+// checkStatus asserts what the API measures once traffic flows: the
+// connection in_sync on the switch and on both compute hosts (their agents
+// report the VMs' taps attached), and both VM ports ACTIVE.
+func checkStatus(t *testing.T, lab *Lab, connID string) {
+	t.Helper()
+	err := testenv.Poll(context.Background(), 15*time.Second, func() error {
+		var st struct {
+			State  string `json:"state"`
+			Status []struct {
+				Switch, State, Reason string
+			} `json:"status"`
+			Hosts []struct {
+				Host, State, Reason string
+			} `json:"hosts"`
+		}
+		if err := lab.CLIJSON(&st, "l2-gateway-connection-status", connID); err != nil {
+			return err
+		}
+		if st.State != "in_sync" || len(st.Status) != 1 || len(st.Hosts) != 2 || st.Hosts[0].Host != "compute1" || st.Hosts[1].Host != "compute2" {
+			return fmt.Errorf("connection status %+v; want in_sync on %s, compute1 and compute2", st, SwitchName)
+		}
+		var ports []struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+		}
+		if err := lab.CLIJSON(&ports, "port-list", "--network", "net1"); err != nil {
+			return err
+		}
+		for _, p := range ports {
+			if p.Status != "ACTIVE" {
+				return fmt.Errorf("port %s status %s; want ACTIVE (its tap is attached)", p.Name, p.Status)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("status: %v", err)
 	}
 }

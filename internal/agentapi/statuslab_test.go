@@ -1,0 +1,432 @@
+package agentapi_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/l2gw/l2gw/internal/agentapi"
+	"github.com/l2gw/l2gw/internal/agentlink"
+	"github.com/l2gw/l2gw/internal/agentwire"
+	"github.com/l2gw/l2gw/internal/client"
+	"github.com/l2gw/l2gw/internal/hostagent"
+	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/switchagent"
+	"github.com/l2gw/l2gw/internal/testenv"
+)
+
+// statusLab is the agent protocol and the API on a real store, a real
+// ovsdb-server holding switch sw1 (ports p1..p4) programmed by a switch
+// agent, and host agents h1 and h2 in network namespaces, all speaking
+// HTTP to the server as remote agents do. Three networks are connected
+// through three gateways on sw1; their ports sit on veth interfaces in
+// the hosts' namespaces:
+//
+//	net1 (VNI 1001) gw1 = sw1 p1,    VLAN 101  ports on h1 (tap11) and h2 (tap12)
+//	net2 (VNI 1002) gw2 = sw1 p2,    VLAN 102  port on h1 (tap21)
+//	net3 (VNI 1003) gw3 = sw1 p3;p4, VLAN 103  port on h2 (tap32)
+type statusLab struct {
+	t     *testing.T
+	e     *env
+	ctx   context.Context
+	o     *testenv.OVSDB
+	nl    *testenv.NetLab
+	c     *client.Client
+	link  *agentlink.Link
+	hosts map[string]*labHost
+	nets  []*labNet
+	ports map[string][]string // switch ports in the database while the switch exists
+	// switchGone: the database was emptied and the switch not re-created.
+	switchGone bool
+	logs       *logBuffer // the agents' and the handler's logs, shown on failure
+	log        *slog.Logger
+}
+
+// logBuffer keeps log lines for a failure report.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// tail returns the last n lines.
+func (b *logBuffer) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lines := strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+type labHost struct {
+	name, ns, vtep string
+	stop           func() // nil while the agent is not running
+}
+
+type labNet struct {
+	name     string
+	vni      int
+	vlan     int
+	swPorts  []string
+	id, conn string
+	ports    []labPort
+}
+
+type labPort struct {
+	id, host, ifc, mac string
+}
+
+func newStatusLab(t *testing.T) *statusLab {
+	t.Helper()
+	nl := testenv.NewNetLab(t)
+	testenv.RequireCommand(t, "vtep-ctl")
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEnv(t, agentapi.Config{Keepalive: time.Second, Logger: log.With("part", "server")})
+	o := testenv.StartOVSDB(t, false)
+	c, err := client.New(e.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &statusLab{t: t, e: e, ctx: e.ctx, o: o, nl: nl, c: c, link: agentlink.New(c, agentlink.Config{}),
+		hosts: map[string]*labHost{}, ports: map[string][]string{}, logs: logs, log: log}
+	l.createSwitch()
+	l.startSwitchAgent()
+	for i, name := range []string{"h1", "h2"} {
+		h := &labHost{name: name, ns: nl.AddNS(name), vtep: fmt.Sprintf("192.0.2.%d", 11+i)}
+		l.hosts[name] = h
+		l.startHostAgent(h)
+	}
+	testenv.Eventually(t, 30*time.Second, "sw1 reported with its ports", func() (bool, string) {
+		sw, err := c.GetSwitch(l.ctx, "sw1")
+		return err == nil && len(sw.Ports) == 4, fmt.Sprintf("%+v %v", sw, err)
+	})
+	l.nets = []*labNet{
+		{name: "net1", vni: 1001, vlan: 101, swPorts: []string{"p1"}, ports: []labPort{{host: "h1", ifc: "tap11", mac: "fa:16:3e:00:01:01"}, {host: "h2", ifc: "tap12", mac: "fa:16:3e:00:01:02"}}},
+		{name: "net2", vni: 1002, vlan: 102, swPorts: []string{"p2"}, ports: []labPort{{host: "h1", ifc: "tap21", mac: "fa:16:3e:00:02:01"}}},
+		{name: "net3", vni: 1003, vlan: 103, swPorts: []string{"p3", "p4"}, ports: []labPort{{host: "h2", ifc: "tap32", mac: "fa:16:3e:00:03:02"}}},
+	}
+	for _, n := range l.nets {
+		nw, err := c.CreateNetwork(l.ctx, neutron.NetworkCreate{Name: n.name, NetworkType: "vxlan", SegmentationID: n.vni})
+		l.must(err)
+		n.id = nw.ID
+		for i := range n.ports {
+			p := &n.ports[i]
+			l.addInterface(p.host, p.ifc)
+			pt, err := c.CreatePort(l.ctx, neutron.PortCreate{NetworkID: n.id, Name: p.ifc, MACAddress: p.mac, HostID: p.host,
+				Profile: &neutron.BindingProfile{InterfaceName: p.ifc}})
+			l.must(err)
+			p.id = pt.ID
+		}
+		var ifs []neutron.InterfaceRequest
+		for _, sp := range n.swPorts {
+			ifs = append(ifs, neutron.InterfaceRequest{Name: sp})
+		}
+		gw, err := c.CreateGateway(l.ctx, neutron.GatewayCreate{Name: "gw-" + n.name, Devices: []neutron.DeviceRequest{{DeviceName: "sw1", Interfaces: ifs}}})
+		l.must(err)
+		conn, err := c.CreateConnection(l.ctx, neutron.ConnectionCreate{L2GatewayID: gw.ID, NetworkID: n.id, SegmentationID: fmt.Sprint(n.vlan)})
+		l.must(err)
+		n.conn = conn.ID
+	}
+	return l
+}
+
+func (l *statusLab) must(err error) {
+	l.t.Helper()
+	if err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// createSwitch creates sw1 with its tunnel IP and the ports in l.ports (all
+// four the first time), as the switch's firmware would.
+func (l *statusLab) createSwitch() {
+	l.t.Helper()
+	if l.ports["sw1"] == nil {
+		l.ports["sw1"] = []string{"p1", "p2", "p3", "p4"}
+	}
+	args := []string{"add-ps", "sw1", "--", "set", "Physical_Switch", "sw1", "tunnel_ips=192.0.2.1"}
+	for _, p := range l.ports["sw1"] {
+		args = append(args, "--", "add-port", "sw1", p)
+	}
+	l.o.VTEPCtl(l.t, args...)
+	l.switchGone = false
+}
+
+func (l *statusLab) startSwitchAgent() {
+	l.t.Helper()
+	a, err := switchagent.New(switchagent.Config{Target: l.o.UnixTarget(), Switch: "sw1", ProbeInterval: 500 * time.Millisecond,
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, ReportDebounce: 5 * time.Millisecond,
+		Logger: l.log.With("part", "switch agent")},
+		l.link.Switches(), l.link)
+	l.must(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	l.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			l.t.Errorf("switch agent Run = %v", err)
+		}
+	})
+}
+
+// startHostAgent starts h's host agent (remote: over the agent protocol).
+func (l *statusLab) startHostAgent(h *labHost) {
+	l.t.Helper()
+	a, err := hostagent.New(hostagent.Config{Host: h.name, VTEPIP: h.vtep, NetNS: h.ns, HeartbeatInterval: 5 * time.Second,
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: l.log.With("part", "host agent")},
+		l.link.Hosts(), l.link)
+	l.must(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	stopped := false
+	h.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			l.t.Errorf("host agent %s Run = %v", h.name, err)
+		}
+	}
+	l.t.Cleanup(h.stop)
+}
+
+// killHostAgent stops h's agent without a word to the server: its plan
+// stream just ends, as when the process is killed.
+func (l *statusLab) killHostAgent(h *labHost) {
+	h.stop()
+	h.stop = nil
+}
+
+func (l *statusLab) addInterface(host, ifc string) {
+	l.t.Helper()
+	// A veth pair (this kernel has no dummy devices): ifc and its peer ifc+"p".
+	ns := l.hosts[host].ns
+	l.nl.Veth(ns, ifc, ns, ifc+"p")
+}
+
+func (l *statusLab) delInterface(host, ifc string) {
+	l.t.Helper()
+	l.nl.IP(l.hosts[host].ns, "link", "del", ifc)
+}
+
+func (l *statusLab) net(name string) *labNet {
+	for _, n := range l.nets {
+		if n.name == name {
+			return n
+		}
+	}
+	l.t.Fatalf("no network %s", name)
+	return nil
+}
+
+func (l *statusLab) status(conn string) (agentwire.ConnectionStatus, error) {
+	return l.c.ConnectionStatus(l.ctx, conn)
+}
+
+// dump reads what each connection needs from the switch database and the
+// hosts' kernels (and whether the hosts' agents run), and returns, per
+// connection, what is missing (empty: everything is there).
+func (l *statusLab) dump() (map[string][]string, error) {
+	missing := map[string][]string{}
+	vtep := func(args ...string) (string, error) {
+		out, err := exec.CommandContext(l.ctx, "vtep-ctl", append([]string{"--db=" + l.o.UnixTarget()}, args...)...).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("vtep-ctl %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	pss, err := vtep("list-ps")
+	if err != nil {
+		return nil, err
+	}
+	swPorts := ""
+	lss := ""
+	if pss == "sw1" {
+		if swPorts, err = vtep("list-ports", "sw1"); err != nil {
+			return nil, err
+		}
+		if lss, err = vtep("list-ls"); err != nil {
+			return nil, err
+		}
+	}
+	links := map[string]map[string]netlink.Link{}
+	for name, h := range l.hosts {
+		nh, err := testenv.NetlinkHandle(h.ns)
+		if err != nil {
+			return nil, err
+		}
+		ls, err := nh.LinkList()
+		nh.Close()
+		if err != nil {
+			return nil, err
+		}
+		links[name] = map[string]netlink.Link{}
+		for _, lk := range ls {
+			links[name][lk.Attrs().Name] = lk
+		}
+	}
+	for _, n := range l.nets {
+		var miss []string
+		switch {
+		case pss != "sw1":
+			miss = append(miss, "switch sw1")
+		case !slices.Contains(strings.Fields(lss), n.id):
+			miss = append(miss, "logical switch "+n.name)
+		default:
+			for _, p := range n.swPorts {
+				if !slices.Contains(strings.Fields(swPorts), p) {
+					miss = append(miss, "switch port "+p)
+					continue
+				}
+				b, err := vtep("list-bindings", "sw1", p)
+				if err != nil {
+					return nil, err
+				}
+				if !strings.Contains(b, fmt.Sprintf("%04d %s", n.vlan, n.id)) {
+					miss = append(miss, "binding "+p)
+				}
+			}
+			macs, err := vtep("list-remote-macs", n.id)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range n.ports {
+				if !strings.Contains(macs, p.mac+" -> vxlan_over_ipv4/"+l.hosts[p.host].vtep) {
+					miss = append(miss, "remote mac "+p.mac)
+				}
+			}
+		}
+		for _, p := range n.ports {
+			h := l.hosts[p.host]
+			if h.stop == nil {
+				miss = append(miss, "agent "+h.name)
+			}
+			br, vx, ifc := links[h.name][hostagent.BridgeName(n.vni)], links[h.name][hostagent.VXLANName(n.vni)], links[h.name][p.ifc]
+			switch {
+			case br == nil || vx == nil || vx.Attrs().MasterIndex != br.Attrs().Index:
+				miss = append(miss, "bridge on "+h.name)
+			case ifc == nil || ifc.Attrs().MasterIndex != br.Attrs().Index:
+				miss = append(miss, "interface "+p.ifc)
+			}
+		}
+		missing[n.conn] = compactStrings(miss)
+	}
+	return missing, nil
+}
+
+func compactStrings(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// settled waits until every connection's status agrees with a dump of the
+// switch and the hosts and with want (per connection: true when the lab's
+// model says everything it needs is there): in_sync exactly when nothing
+// is missing, otherwise error or pending with a reason; check sees each
+// settled status (to check reasons).
+func (l *statusLab) settled(what string, want map[string]bool, check func(conn string, st agentwire.ConnectionStatus) error) {
+	l.t.Helper()
+	var why string
+	err := testenv.Poll(l.ctx, 30*time.Second, func() error {
+		missing, err := l.dump()
+		if err != nil {
+			return err
+		}
+		for _, n := range l.nets {
+			st, err := l.status(n.conn)
+			if err != nil {
+				return err
+			}
+			complete := len(missing[n.conn]) == 0
+			if complete != want[n.conn] {
+				why = fmt.Sprintf("%s: switch and hosts miss %q; the model expects complete=%v", n.name, missing[n.conn], want[n.conn])
+				return fmt.Errorf("%s", why)
+			}
+			inSync := st.State == agentwire.StateInSync
+			if inSync != complete {
+				why = fmt.Sprintf("%s: status %s (%+v %+v) while the switch and hosts miss %q", n.name, st.State, st.Status, st.Hosts, missing[n.conn])
+				return fmt.Errorf("%s", why)
+			}
+			if !inSync && !hasReason(st) {
+				why = fmt.Sprintf("%s: status %s without a reason: %+v %+v", n.name, st.State, st.Status, st.Hosts)
+				return fmt.Errorf("%s", why)
+			}
+			if check != nil {
+				if err := check(n.conn, st); err != nil {
+					why = n.name + ": " + err.Error()
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		l.t.Fatalf("%s: not settled: %s (%v)\nlast logs:\n%s", what, why, err, l.logs.tail(300))
+	}
+}
+
+// hasReason reports whether every entry not in sync says why, and that
+// they are not all in sync.
+func hasReason(st agentwire.ConnectionStatus) bool {
+	bad := 0
+	for _, s := range st.Status {
+		if s.State != agentwire.StateInSync {
+			bad++
+			if s.Reason == "" || s.State != agentwire.StateError && s.State != agentwire.StatePending {
+				return false
+			}
+		}
+	}
+	for _, s := range st.Hosts {
+		if s.State != agentwire.StateInSync {
+			bad++
+			if s.Reason == "" || s.State != agentwire.StateError && s.State != agentwire.StatePending {
+				return false
+			}
+		}
+	}
+	return bad > 0
+}
+
+// reasons returns the connection's reasons, "switch sw1: …" and "host h1: …".
+func reasons(st agentwire.ConnectionStatus) string {
+	var out []string
+	for _, s := range st.Status {
+		if s.Reason != "" {
+			out = append(out, "switch "+s.Switch+": "+s.State+": "+s.Reason)
+		}
+	}
+	for _, s := range st.Hosts {
+		if s.Reason != "" {
+			out = append(out, "host "+s.Host+": "+s.State+": "+s.Reason)
+		}
+	}
+	return strings.Join(out, " | ")
+}
+
+// all returns want with every connection set to v.
+func (l *statusLab) all(v bool) map[string]bool {
+	out := map[string]bool{}
+	for _, n := range l.nets {
+		out[n.conn] = v
+	}
+	return out
+}
