@@ -29,10 +29,12 @@ import (
 // received since applied in place.
 type workerPlan = planstream.Base[planner.SwitchPlan]
 
-// Reporter receives what the agent learns: the switch inventory with its
+// Reporter receives what the agent learns, for each served switch on its
+// own (the report and status name it): the switch inventory with its
 // local MACs (only when it changed) and the session/sync status. Its calls
-// run in the agent's own sender goroutines, never in a reconcile pass: a
-// slow or unreachable server does not hold up the switch.
+// run in the agent's own sender goroutines (each switch has its own),
+// never in a reconcile pass: a slow or unreachable server does not hold up
+// the switches.
 type Reporter interface {
 	ReportSwitch(ctx context.Context, r model.SwitchReport) error
 	SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error
