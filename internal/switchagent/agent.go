@@ -476,13 +476,13 @@ func (a *Agent) sync(ctx context.Context, audit bool) (changed bool, err error) 
 	shares := newSharing(parts, allPlanned)
 
 	var errs []error
-	for _, sw := range sws {
+	for i, sw := range sws {
 		c, wrote, err := a.syncSwitch(ctx, s, sw, act, uuids[sw.name], shares[sw.name], evs, evFull, audit)
 		changed = changed || c
 		if err != nil {
 			errs = append(errs, fmt.Errorf("switch %s: %w", sw.name, err))
 		}
-		if wrote {
+		if wrote && i < len(sws)-1 {
 			act = readActual(s.client.Cache()) // the next switch sees what this one wrote
 		}
 	}

@@ -43,6 +43,11 @@ type change struct {
 	ls           lsState
 	baseProblems []string
 	macProblems  map[macKey][]string
+	// kept are the row keys diffed whose rows stay only because another
+	// served switch's plan needs them, with the MAC spellings of those
+	// rows other than the key's: a later scoped diff of the key must look
+	// them up too.
+	kept map[macKey][]string
 }
 
 // macScope restricts the remote MAC diff to some row keys: the caller knows
@@ -108,7 +113,7 @@ func diffShared(plan *planner.SwitchPlan, a *actual, swUUID, owner string, scope
 		problems = append(problems, ps...)
 	}
 	return change{ops: ops, deleted: d.deleted, problems: sortCompact(problems),
-		full: d.scope == nil, ls: ls, baseProblems: baseProblems, macProblems: d.macProblems}
+		full: d.scope == nil, ls: ls, baseProblems: baseProblems, macProblems: d.macProblems, kept: d.kept}
 }
 
 // lsState is what the remote MAC diff of a key depends on of the logical
@@ -195,6 +200,7 @@ type differ struct {
 	scope    *macScope       // nil: diff every remote MAC
 
 	macProblems map[macKey][]string
+	kept        map[macKey][]string // see change.kept
 
 	locOps, setOps, lsOps, rowOps, portOps, lsDelOps []ovsdb.Operation
 	deleted                                          []rowRef
@@ -633,9 +639,21 @@ func (d *differ) updateRemoteMAC(want planner.RemoteMAC, rows []*vtep.UcastMacsR
 func (d *differ) deleteStaleMACs(w macWork, seen map[macKey]bool) {
 	var stale []macKey
 	for k, rows := range w.rows {
-		if !seen[k] && w.owners[k] != cleanKey && !d.neededElsewhere(k, rows) {
-			stale = append(stale, k)
+		if seen[k] || w.owners[k] == cleanKey {
+			continue
 		}
+		if d.neededElsewhere(k, rows) {
+			for _, r := range rows {
+				if r.MAC != k.mac {
+					if d.kept == nil {
+						d.kept = map[macKey][]string{}
+					}
+					d.kept[k] = append(d.kept[k], r.MAC)
+				}
+			}
+			continue
+		}
+		stale = append(stale, k)
 	}
 	slices.SortFunc(stale, compareRowMAC)
 	// Every row in one of our logical switches the plan no longer holds is
