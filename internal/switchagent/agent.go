@@ -549,15 +549,7 @@ func (a *Agent) foldPlans(sws []*served) {
 				continue
 			}
 			for _, e := range deltas {
-				for _, pk := range e.Delta.DeleteRemoteMACs {
-					o.w.inc.mark(pk.LogicalSwitch, pk.MAC)
-				}
-				for _, m := range e.Delta.UpsertRemoteMACs {
-					o.w.inc.mark(m.LogicalSwitch, m.MAC)
-					if k := m.Key(); k.MAC != m.MAC || k.LogicalSwitch != m.LogicalSwitch {
-						o.w.inc.mark(k.LogicalSwitch, k.MAC)
-					}
-				}
+				o.w.inc.markOthers(*e.Delta)
 			}
 		}
 	}

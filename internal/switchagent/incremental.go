@@ -215,6 +215,18 @@ func (in *incState) mark(ls, mac string) {
 	in.dirty[k] = sp
 }
 
+// markOthers marks dirty the remote MAC keys that d, a delta of another
+// served switch's plan, changes: what this switch writes or keeps of them
+// depends on that plan (share.go).
+func (in *incState) markOthers(d planner.SwitchDelta) {
+	for _, pk := range d.DeleteRemoteMACs {
+		in.mark(pk.LogicalSwitch, pk.MAC)
+	}
+	for _, m := range d.UpsertRemoteMACs {
+		in.mark(m.LogicalSwitch, m.MAC)
+	}
+}
+
 // applyDelta applies d to the worker's plan in place (its generation stays)
 // and marks the remote MAC keys it changes dirty, keeping the irregular
 // index when it is the plan's.

@@ -130,9 +130,10 @@ func TestIncrementalEqualsFull(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		a := baseActual()
 		var share sharing
+		var q *planner.SwitchPlan
 		if rapid.Bool().Draw(t, "shared database") {
-			q := drawPlan(t, "other switch")
-			share = sharing{others: []*planner.SwitchPlan{&q}, noOrphans: rapid.Bool().Draw(t, "no orphans"), otherPorts: map[string]bool{}, print: "q"}
+			q = new(drawPlan(t, "other switch"))
+			share = sharing{others: []*planner.SwitchPlan{q}, noOrphans: rapid.Bool().Draw(t, "no orphans"), otherPorts: map[string]bool{}, print: "q"}
 			if rapid.Bool().Draw(t, "other switch first") {
 				share.lower = share.others
 			}
@@ -219,6 +220,16 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			return true
 		}
 		// Deltas key MACs by RemoteMAC.Key: only plans without irregular keys.
+		if q != nil && rapid.Bool().Draw(t, "other switch's plan changes") {
+			// Its remote MACs change by a delta (a new whole plan or other
+			// logical switches make the agent diff in full).
+			q2 := drawPlan(t, "other switch later")
+			q2.LogicalSwitches = q.LogicalSwitches
+			if regular(*q) && regular(q2) {
+				in.markOthers(planner.DiffSwitch(*q, q2))
+				*q = q2
+			}
+		}
 		if p2 != p1 && regular(*p1.Plan) && regular(*p2.Plan) && rapid.Bool().Draw(t, "as a delta") {
 			// DeltaPlans: the worker's plan is changed in place.
 			in.applyDelta(p1, planner.DiffSwitch(*p1.Plan, *p2.Plan))
