@@ -25,8 +25,12 @@ import (
 //     in a database are the union of what each switch's plan needs.
 //   - Logical switches no served plan holds (and our bindings on ports of
 //     switches the agent does not serve) are cleaned up by one switch
-//     only, and only once every served switch has its plan: until then a
-//     switch whose plan has not arrived could still need them.
+//     only (the first active one), and only once every served switch has
+//     its plan: until then a switch whose plan has not arrived could still
+//     need them. One still bound on another served switch's port waits
+//     until that switch has removed the binding.
+//   - A switch whose diff does not run (no IPv4 tunnel IP) writes nothing,
+//     but what its plan holds is kept.
 //   - Bindings on the ports of the other served switches are theirs.
 //
 // The zero sharing is that of a switch served alone.
