@@ -138,9 +138,11 @@ switch (ports, tunnel IPs, faults, bare-metal MACs) to the l2gw server and
 makes the switch's hardware_vtep tables equal to the plan the server streams
 for it, owning only the rows it writes (see the README).
 
-Each target serves the database's only Physical_Switch, or the one named by
---name (with a single target). Connections to the server and to the switches
-are retried with capped backoff; plan streams resume by revision.
+Each target serves every Physical_Switch its database holds (each with its
+own plan, report and status; switches that join or leave the database are
+picked up or dropped), or only the one named by --name (with a single
+target). Connections to the server and to the switches are retried with
+capped backoff; plan streams resume by revision.
 
 Flags fall back to L2GW_SWITCH_AGENT_* environment variables (e.g.
 L2GW_SWITCH_AGENT_SERVER, L2GW_SWITCH_AGENT_SWITCH="tcp:10.0.0.5:6640,unix:/run/vtep.sock");
@@ -195,7 +197,7 @@ the token to --token / L2GW_TOKEN.`,
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "l2gw API server URL")
 	f.StringArrayVar(&o.targets, "switch", nil, "OVSDB target of a switch: tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH (repeatable)")
-	f.StringVar(&o.name, "name", "", "Physical_Switch name to serve (default: the database's only switch)")
+	f.StringVar(&o.name, "name", "", "Physical_Switch name to serve (default: every switch in the database)")
 	f.StringVar(&o.sslCert, "ssl-cert", "", "client certificate (PEM) for ssl: targets")
 	f.StringVar(&o.sslKey, "ssl-key", "", "client private key (PEM) for ssl: targets")
 	f.StringVar(&o.sslCA, "ssl-ca", "", "CA certificate (PEM) that signed the switches' certificates")

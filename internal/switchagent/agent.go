@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,10 +29,12 @@ import (
 // received since applied in place.
 type workerPlan = planstream.Base[planner.SwitchPlan]
 
-// Reporter receives what the agent learns: the switch inventory with its
+// Reporter receives what the agent learns, for each served switch on its
+// own (the report and status name it): the switch inventory with its
 // local MACs (only when it changed) and the session/sync status. Its calls
-// run in the agent's own sender goroutines, never in a reconcile pass: a
-// slow or unreachable server does not hold up the switch.
+// run in the agent's own sender goroutines (each switch has its own),
+// never in a reconcile pass: a slow or unreachable server does not hold up
+// the switches.
 type Reporter interface {
 	ReportSwitch(ctx context.Context, r model.SwitchReport) error
 	SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error
@@ -44,8 +47,10 @@ type Config struct {
 	Target string
 	// TLS is the client TLS configuration of ssl: targets.
 	TLS *tls.Config
-	// Switch is the Physical_Switch name served. Empty: the only switch the
-	// database holds (an error is reported while it holds none or several).
+	// Switch is the Physical_Switch name served. Empty: every switch the
+	// database holds, each reported, programmed and shown on its own (see
+	// share.go for the rows they share); switches that join or leave the
+	// database are served or dropped as they do.
 	Switch string
 	// Owner is the other_config:l2gw-owner value marking our logical
 	// switches (see the package doc); empty means DefaultOwner.
@@ -96,35 +101,57 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Agent realises the plan of one hardware_vtep switch and reports it.
+// Agent realises the plans of the hardware_vtep switches of one database
+// and reports them: every Physical_Switch it holds, or the one named by
+// Config.Switch.
 type Agent struct {
 	cfg     Config
 	plans   planstream.SwitchSource
 	rep     Reporter
 	log     *slog.Logger
+	rlog    *rateLog // lines a loop repeats
 	logr    logr.Logger
 	dbModel ovsmodel.ClientDBModel
 
-	loop        *reconcile.Loop
-	reports     *reconcile.Mailbox[model.SwitchReport]
-	statuses    *reconcile.Mailbox[model.SwitchStatus]
-	cacheEvent  chan struct{} // any cache event (for waiting on our own writes)
-	nameChanged chan struct{}
+	loop       *reconcile.Loop
+	cacheEvent chan struct{} // any cache event (for waiting on our own writes)
 
 	m *agentMetrics
 
 	sessions uint64 // sessions dialled (sessionLoop only; see session.gen)
 
+	// switchWG counts the served switches' goroutines (serve).
+	switchWG sync.WaitGroup
+
 	mu      sync.Mutex
 	sess    *session
 	connErr string
-	name    string // served switch: configured or discovered
-	// pend holds the latest whole plan and the deltas received after it;
-	// the worker applies the deltas it takes to the plan under mu too,
-	// since pend may copy the plan (planstream.Pending).
-	pend    *planstream.Pending[planner.SwitchPlan, planner.SwitchDelta]
-	running bool
-	worker  workerState // owned by the worker goroutine
+	// switches are the served switches by Physical_Switch name: the
+	// configured one, or those discovered in the database. leaving are
+	// the switches no longer served whose goroutines have not finished.
+	switches map[string]*served
+	leaving  map[string]*served
+	running  bool
+}
+
+// served is one Physical_Switch the agent serves: its plan watch, its
+// report and status senders and the worker's state of it.
+type served struct {
+	name     string
+	reports  *reconcile.Mailbox[model.SwitchReport]
+	statuses *reconcile.Mailbox[model.SwitchStatus]
+	cancel   context.CancelFunc // stops its goroutines
+	done     chan struct{}      // closed when they have finished
+
+	// Under Agent.mu: pend holds the latest whole plan and the deltas
+	// received after it; the worker applies the deltas it takes to the
+	// plan under mu too, since pend may copy the plan
+	// (planstream.Pending). final is the status sent once its goroutines
+	// stopped.
+	pend  *planstream.Pending[planner.SwitchPlan, planner.SwitchDelta]
+	final *model.SwitchStatus
+
+	w workerState // owned by the worker goroutine
 }
 
 // workerState is touched only by the worker goroutine.
@@ -155,18 +182,17 @@ func New(cfg Config, plans planstream.SwitchSource, rep Reporter) (*Agent, error
 		return nil, fmt.Errorf("switch agent: hardware_vtep model: %w", err)
 	}
 	dbModel.SetIndexes(map[string][]ovsmodel.ClientIndex{vtep.UcastMacsRemoteTable: {remoteMACIndex}})
+	log := cfg.Logger.With("target", cfg.Target)
 	a := &Agent{
 		cfg: cfg, plans: plans, rep: rep,
-		log:         cfg.Logger.With("target", cfg.Target),
-		logr:        logr.FromSlogHandler(cfg.Logger.Handler()).WithName("libovsdb"),
-		dbModel:     dbModel,
-		reports:     reconcile.NewMailbox[model.SwitchReport](),
-		statuses:    reconcile.NewMailbox[model.SwitchStatus](),
-		cacheEvent:  make(chan struct{}, 1),
-		nameChanged: make(chan struct{}, 1),
-		name:        cfg.Switch,
-		pend:        planstream.NewPending(planstream.Switch, planstream.Limits{}),
-		m:           newAgentMetrics(cfg.Registerer),
+		log:        log,
+		rlog:       newRateLog(log, repeatInterval),
+		logr:       logr.FromSlogHandler(cfg.Logger.Handler()).WithName("libovsdb"),
+		dbModel:    dbModel,
+		cacheEvent: make(chan struct{}, 1),
+		switches:   map[string]*served{},
+		leaving:    map[string]*served{},
+		m:          newAgentMetrics(cfg.Registerer),
 	}
 	a.loop = reconcile.NewLoop(reconcile.LoopConfig{
 		BackoffMin: cfg.BackoffMin, BackoffMax: cfg.BackoffMax, Resync: cfg.AuditInterval,
@@ -182,7 +208,11 @@ func (a *Agent) enqueue() { a.loop.Trigger() }
 func (a *Agent) queued() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.pend.Queued()
+	n := 0
+	for _, sw := range a.switches {
+		n += sw.pend.Queued()
+	}
+	return n
 }
 
 func signal(c chan struct{}) {
@@ -192,9 +222,9 @@ func signal(c chan struct{}) {
 	}
 }
 
-// Run connects, watches the plan, reconciles and reports until ctx is done;
-// it returns nil then, after every goroutine it started has exited. It can
-// be called once.
+// Run connects, watches the plans, reconciles and reports until ctx is
+// done; it returns nil then, after every goroutine it started has exited.
+// It can be called once.
 func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	if a.running {
@@ -206,43 +236,116 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	a.log.Info("switch agent starting", "switch", a.cfg.Switch, "owner", a.cfg.Owner,
 		"probe_interval", a.cfg.ProbeInterval, "audit_interval", a.cfg.AuditInterval)
+	if a.cfg.Switch != "" {
+		a.serve(ctx, a.cfg.Switch)
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { a.sessionLoop(ctx) })
-	wg.Go(func() { a.planLoop(ctx) })
 	wg.Go(func() { a.loop.Run(ctx, a.pass) })
-	wg.Go(func() {
-		a.reports.Run(ctx, a.mailboxConfig(a.cfg.ReportDebounce), func(ctx context.Context, r model.SwitchReport) error {
-			if err := a.rep.ReportSwitch(ctx, r); err != nil {
-				a.log.Warn("switch report not sent", "switch", r.Switch.Name, "err", err)
-				return err
-			}
-			a.log.Debug("switch reported", "switch", r.Switch.Name, "local_macs", len(r.LocalMACs))
-			return nil
-		})
-	})
-	wg.Go(func() {
-		a.statuses.Run(ctx, a.mailboxConfig(0), func(ctx context.Context, s model.SwitchStatus) error {
-			if err := a.rep.SetSwitchStatus(ctx, s); err != nil {
-				a.log.Warn("status not reported", "switch", s.Name, "err", err)
-				return err
-			}
-			return nil
-		})
-	})
 	wg.Wait()
 	a.m.connected.Set(0)
 
-	// Best effort: tell the server we are gone.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	name := a.servedName()
-	if name != "" {
-		st := a.worker.status(name, false, "agent stopped")
-		if err := a.rep.SetSwitchStatus(sctx, st); err != nil {
-			a.log.Debug("final status not reported", "err", err)
-		}
+	// The worker has stopped: tell the server we are gone (best effort,
+	// each switch's goroutine sends its final status).
+	for _, sw := range a.served() {
+		a.unserve(sw, sw.w.status(sw.name, false, "agent stopped"))
 	}
+	a.switchWG.Wait()
 	return nil
+}
+
+// serve starts serving the named switch: its plan watch and its report and
+// status senders, which run until unserve.
+func (a *Agent) serve(ctx context.Context, name string) *served {
+	a.mu.Lock()
+	old := a.leaving[name]
+	delete(a.leaving, name)
+	a.mu.Unlock()
+	if old != nil {
+		<-old.done // its final status must not come after the new ones
+	}
+	sw := &served{
+		name:     name,
+		done:     make(chan struct{}),
+		reports:  reconcile.NewMailbox[model.SwitchReport](),
+		statuses: reconcile.NewMailbox[model.SwitchStatus](),
+		pend:     planstream.NewPending(planstream.Switch, planstream.Limits{}),
+	}
+	// Its goroutines outlive ctx until unserve: the final status is sent
+	// after the worker stopped.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sw.cancel = cancel
+	a.mu.Lock()
+	a.switches[name] = sw
+	a.mu.Unlock()
+	a.switchWG.Go(func() {
+		defer close(sw.done)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			cfg := planstream.FollowConfig{
+				BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax, Logger: a.log,
+				// A server forgets an agent's status when its plan stream
+				// ends: tell it again on every new stream.
+				Opened: sw.statuses.Resend,
+			}
+			planstream.Follow(sctx, a.plans, name, cfg, func(ev planner.SwitchEvent) { a.takeEvent(sw, ev) })
+		})
+		wg.Go(func() {
+			sw.reports.Run(sctx, a.mailboxConfig(a.cfg.ReportDebounce), func(ctx context.Context, r model.SwitchReport) error {
+				if err := a.rep.ReportSwitch(ctx, r); err != nil {
+					a.rlog.Warn("switch report not sent", "switch", r.Switch.Name, "err", err)
+					return err
+				}
+				a.log.Debug("switch reported", "switch", r.Switch.Name, "local_macs", len(r.LocalMACs))
+				return nil
+			})
+		})
+		wg.Go(func() {
+			sw.statuses.Run(sctx, a.mailboxConfig(0), func(ctx context.Context, s model.SwitchStatus) error {
+				if err := a.rep.SetSwitchStatus(ctx, s); err != nil {
+					a.rlog.Warn("status not reported", "switch", s.Name, "err", err)
+					return err
+				}
+				return nil
+			})
+		})
+		wg.Wait()
+		a.mu.Lock()
+		final := sw.final
+		a.mu.Unlock()
+		if final == nil {
+			return
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := a.rep.SetSwitchStatus(fctx, *final); err != nil {
+			a.log.Debug("final status not reported", "switch", name, "err", err)
+		}
+	})
+	return sw
+}
+
+// unserve stops serving sw; final is the last status sent for it.
+func (a *Agent) unserve(sw *served, final model.SwitchStatus) {
+	a.mu.Lock()
+	if a.switches[sw.name] == sw {
+		delete(a.switches, sw.name)
+		a.leaving[sw.name] = sw
+	}
+	sw.final = &final
+	a.mu.Unlock()
+	sw.cancel()
+}
+
+// served returns the served switches sorted by name.
+func (a *Agent) served() []*served {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*served, 0, len(a.switches))
+	for _, name := range sortedKeys(a.switches) {
+		out = append(out, a.switches[name])
+	}
+	return out
 }
 
 func (a *Agent) mailboxConfig(minInterval time.Duration) reconcile.MailboxConfig {
@@ -267,6 +370,7 @@ func (a *Agent) sessionLoop(ctx context.Context) {
 			a.mu.Unlock()
 			a.enqueue()
 			d := bo.Next()
+			// Not rate-limited: the backoff spaces these out.
 			a.log.Warn("ovsdb connect failed", "err", err, "retry_in", d)
 			if !reconcile.Sleep(ctx, d) {
 				return
@@ -304,65 +408,20 @@ func (a *Agent) sessionLoop(ctx context.Context) {
 	}
 }
 
-// planLoop keeps a plan watch open for the served switch, and opens one
-// for the new name when the served switch changes.
-func (a *Agent) planLoop(ctx context.Context) {
-	for {
-		name := a.servedName()
-		if name == "" {
-			select {
-			case <-ctx.Done():
-				return
-			case <-a.nameChanged:
-				continue
-			}
-		}
-		wctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			cfg := planstream.FollowConfig{
-				BackoffMin: a.cfg.BackoffMin, BackoffMax: a.cfg.BackoffMax, Logger: a.log,
-				// A server forgets an agent's status when its plan stream
-				// ends: tell it again on every new stream.
-				Opened: a.statuses.Resend,
-			}
-			planstream.Follow(wctx, a.plans, name, cfg, func(ev planner.SwitchEvent) { a.takeEvent(name, ev) })
-		})
-		for renamed := false; !renamed && ctx.Err() == nil; {
-			select {
-			case <-ctx.Done():
-			case <-a.nameChanged:
-				renamed = a.servedName() != name
-			}
-		}
-		cancel()
-		wg.Wait()
-		if ctx.Err() != nil {
-			return
-		}
-	}
-}
-
-func (a *Agent) servedName() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.name
-}
-
-// takeEvent hands a plan event of the named switch to the worker.
-func (a *Agent) takeEvent(name string, ev planner.SwitchEvent) {
+// takeEvent hands a plan event of sw to the worker.
+func (a *Agent) takeEvent(sw *served, ev planner.SwitchEvent) {
 	a.mu.Lock()
 	collapsed := false
-	if a.name == name {
-		collapsed = a.pend.Add(ev)
+	if a.switches[sw.name] == sw {
+		collapsed = sw.pend.Add(ev)
 	}
 	a.mu.Unlock()
 	if collapsed {
 		a.m.collapsed.Inc()
-		a.log.Debug("pending plan deltas collapsed into a whole plan", "switch", name, "revision", ev.Revision)
+		a.log.Debug("pending plan deltas collapsed into a whole plan", "switch", sw.name, "revision", ev.Revision)
 	}
 	if ev.Type == planner.EventSnapshot {
-		a.log.Debug("plan received", "switch", name, "revision", ev.Revision)
+		a.log.Debug("plan received", "switch", sw.name, "revision", ev.Revision)
 	}
 	a.enqueue()
 }
@@ -374,47 +433,177 @@ func (a *Agent) pass(ctx context.Context, resync bool) reconcile.Outcome {
 	return reconcile.Outcome{Changed: changed, Err: err}
 }
 
-// sync is one reconcile pass (audit: a periodic one, which diffs in full).
-// It reports whether it changed the switch, or why it failed.
+// sync is one reconcile pass (audit: a periodic one, which diffs in full)
+// of every served switch, in name order, each against a snapshot of the
+// cache taken after the previous one's transaction. It reports whether it
+// changed the database, or why it failed.
 func (a *Agent) sync(ctx context.Context, audit bool) (changed bool, err error) {
-	w := &a.worker
 	a.mu.Lock()
-	s, connErr, name := a.sess, a.connErr, a.name
-	base, deltas := a.pend.Take()
-	// Under a.mu: pend may copy the plan while deltas are applied to it.
-	plan := w.foldPlan(base, deltas)
+	s, connErr := a.sess, a.connErr
 	a.mu.Unlock()
-
 	if s == nil {
-		if name != "" {
-			a.setStatus(w.status(name, false, connErr), false)
+		for _, sw := range a.served() {
+			sw.w.inc.invalidate()
+			a.setStatus(sw, sw.w.status(sw.name, false, connErr), false)
 		}
 		return false, nil
 	}
-	inc := &w.inc
-	inc.begin(s)
 	// Events before the snapshot: every queued event's rows are in it.
 	evs, evFull := s.takeMACEvents()
 	act := readActual(s.client.Cache())
+	a.discover(ctx, act)
+	sws := a.served()
+	a.foldPlans(sws)
+
+	// Who shares what (share.go).
+	uuids := map[string]string{}
+	var parts []sharedPlan
+	allPlanned := true
+	for _, sw := range sws {
+		u, _ := act.findSwitch(sw.name)
+		if u == "" {
+			continue
+		}
+		uuids[sw.name] = u
+		p := sharedPlan{name: sw.name, ports: act.switches[u].Ports, active: usableTunnel(act.switches[u].TunnelIPs)}
+		if sw.w.plan != nil {
+			p.plan = sw.w.plan.Plan
+		} else {
+			allPlanned = false
+		}
+		parts = append(parts, p)
+	}
+	shares := newSharing(parts, allPlanned)
+
+	var errs []error
+	for i, sw := range sws {
+		c, wrote, err := a.syncSwitch(ctx, s, sw, act, uuids[sw.name], shares[sw.name], evs, evFull, audit)
+		changed = changed || c
+		if err != nil {
+			errs = append(errs, fmt.Errorf("switch %s: %w", sw.name, err))
+		}
+		if wrote && i < len(sws)-1 {
+			act = readActual(s.client.Cache()) // the next switch sees what this one wrote
+		}
+	}
+	return changed, errors.Join(errs...)
+}
+
+// discover serves the database's switches when none is configured: every
+// Physical_Switch it holds, each on its own; a switch that left the
+// database is no longer served.
+func (a *Agent) discover(ctx context.Context, act *actual) {
+	if a.cfg.Switch != "" {
+		return
+	}
+	names := map[string]bool{}
+	for _, ps := range act.switches {
+		if ps.Name != "" {
+			names[ps.Name] = true
+		}
+	}
+	if len(names) == 0 {
+		a.rlog.Warn("no switch to serve", "reason", "no physical switch in the database")
+	}
+	for _, sw := range a.served() {
+		if !names[sw.name] {
+			a.log.Info("physical switch left the database, no longer served", "switch", sw.name)
+			a.unserve(sw, sw.w.status(sw.name, false, "physical switch "+quote(sw.name)+" is no longer in the database"))
+		}
+	}
+	a.mu.Lock()
+	var added []string
+	for _, name := range sortedKeys(names) {
+		if a.switches[name] == nil {
+			added = append(added, name)
+		}
+	}
+	a.mu.Unlock()
+	for _, name := range added {
+		a.log.Info("serving the database's physical switch", "switch", name)
+		a.serve(ctx, name)
+	}
+}
+
+// foldPlans brings every served switch's plan up to date. A change of one
+// switch's remote MACs may change what the others write (share.go): the
+// keys it touched are marked dirty in their incremental state too, and a
+// new whole plan makes them diff in full.
+func (a *Agent) foldPlans(sws []*served) {
+	for _, sw := range sws {
+		a.mu.Lock()
+		base, deltas := sw.pend.Take()
+		// Under a.mu: pend may copy the plan while deltas are applied to it.
+		newGen := base != nil && (sw.w.plan == nil || sw.w.plan.Gen != base.Gen)
+		sw.w.foldPlan(base, deltas)
+		a.mu.Unlock()
+		if len(sws) < 2 {
+			continue
+		}
+		for _, o := range sws {
+			if o == sw {
+				continue
+			}
+			if newGen {
+				o.w.inc.invalidate()
+				continue
+			}
+			for _, e := range deltas {
+				o.w.inc.markOthers(*e.Delta)
+			}
+		}
+	}
+}
+
+// syncSwitch is the part of a pass of one served switch (row swUUID, ""
+// when not in the database): report it, diff it against act and apply the
+// change. It reports whether it changed the database, whether it wrote
+// anything (even when that failed) and the transaction's error.
+func (a *Agent) syncSwitch(ctx context.Context, s *session, sw *served, act *actual, swUUID string, share sharing,
+	evs []macEvent, evFull, audit bool) (changed, wrote bool, err error) {
+	w := &sw.w
+	inc := &w.inc
+	inc.begin(s)
 	synced := false
 	defer func() {
 		if !synced {
 			inc.invalidate()
 		}
 	}()
-	swUUID, ok := a.servedSwitch(act, name)
-	if !ok || plan == nil {
-		return false, nil
+	if swUUID == "" {
+		_, why := act.findSwitch(sw.name)
+		a.setStatus(sw, w.status(sw.name, true, why), false)
+		return false, false, nil
+	}
+	plan := w.plan
+	if plan == nil {
+		a.setStatus(sw, w.status(sw.name, true, "waiting for the plan"), false)
+		return false, false, nil
 	}
 	// Report first: it reads the same snapshot and does not depend on the
 	// transaction below.
-	a.report(buildReport(act, swUUID, plan.Plan, a.cfg.Owner))
+	rep, ignored := buildReport(act, swUUID, plan.Plan, a.cfg.Owner)
+	for _, m := range ignored {
+		a.rlog.Warn("local mac ignored", "switch", sw.name, "logical_switch", m.ls, "mac", m.mac, "reason", m.why)
+	}
+	a.report(sw, rep)
+	ps := act.switches[swUUID]
+	faults := tunnelFaults(ps.TunnelIPs)
+	if len(faults) > 0 {
+		a.rlog.Warn("switch fault", "switch", sw.name, "fault", strings.Join(faults, "; "))
+	}
+	if !usableTunnel(ps.TunnelIPs) {
+		// Remote MACs would point a switch that cannot send
+		// vxlan_over_ipv4 at locators it cannot use: leave it alone.
+		a.setStatus(sw, w.status(sw.name, true, strings.Join(faults, "; ")), false)
+		return false, false, nil
+	}
 
 	diffStart := time.Now()
 	scope := inc.scope(plan, act, evs, evFull, audit, a.cfg.Owner)
-	ch := diffPlanScoped(plan.Plan, act, swUUID, a.cfg.Owner, scope)
+	ch := diffShared(plan.Plan, act, swUUID, a.cfg.Owner, scope, share)
 	diffDur := time.Since(diffStart)
-	committed, written, txErr := a.commit(ctx, s, &ch, name, plan.Revision, diffDur)
+	committed, written, txErr := a.commit(ctx, s, &ch, sw.name, plan.Revision, diffDur)
 	inc.done(plan, scope, ch, txErr == nil, written)
 	synced = true
 	problems, macProblems := ch.problems, ch.macProblems
@@ -425,47 +614,15 @@ func (a *Agent) sync(ctx context.Context, audit bool) (changed bool, err error) 
 			macProblems = inc.macProblems
 		}
 	}
-	var msgs []string
+	msgs := slices.Clone(faults)
 	if txErr != nil {
 		msgs = append(msgs, txErr.Error())
 	}
 	msgs = append(msgs, problems...)
-	st := w.status(name, true, strings.Join(msgs, "; "))
+	st := w.status(sw.name, true, strings.Join(msgs, "; "))
 	st.Problems = scopeProblems(msgs, ch.scopes, macProblems)
-	a.setStatus(st, len(ch.ops) > 0)
-	return len(ch.ops) > 0 && txErr == nil, txErr
-}
-
-// servedSwitch finds the served switch in act: its row's UUID and true
-// when there is one and its plan can be realised. Otherwise it reports why
-// not in the status; a discovered switch becomes the served one (its plan
-// is then awaited).
-func (a *Agent) servedSwitch(act *actual, name string) (string, bool) {
-	w := &a.worker
-	swUUID, why := act.findSwitch(name)
-	switch {
-	case name == "" && swUUID != "":
-		name = act.switches[swUUID].Name
-		a.mu.Lock()
-		if a.name != name {
-			a.name = name
-			a.pend.Reset()
-		}
-		a.mu.Unlock()
-		signal(a.nameChanged)
-		a.log.Info("serving the database's physical switch", "switch", name)
-		return "", false
-	case swUUID == "" && name != "":
-		a.setStatus(w.status(name, true, why), false)
-		return "", false
-	case swUUID == "":
-		a.log.Warn("no switch to serve", "reason", why)
-		return "", false
-	}
-	if w.plan == nil {
-		a.setStatus(w.status(name, true, "waiting for the plan"), false)
-	}
-	return swUUID, true
+	a.setStatus(sw, st, len(ch.ops) > 0)
+	return len(ch.ops) > 0 && txErr == nil, len(ch.ops) > 0, txErr
 }
 
 // commit applies a change of the plan at revision rev, if there is one,
@@ -478,7 +635,7 @@ func (a *Agent) commit(ctx context.Context, s *session, ch *change, name string,
 	start := time.Now()
 	committed, written, err := a.apply(ctx, s, ch)
 	if err != nil {
-		a.log.Warn("reconcile failed", "switch", name, "ops", len(ch.ops), "err", err)
+		a.rlog.Warn("reconcile failed", "switch", name, "ops", len(ch.ops), "err", err)
 		return committed, written, err
 	}
 	a.log.Info("reconciled", "switch", name, "revision", rev, "ops", len(ch.ops), "full", ch.full,
@@ -536,20 +693,20 @@ func (w *workerState) foldPlan(base *workerPlan, deltas []planner.SwitchEvent) *
 }
 
 // report hands the switch report to its sender when it changed.
-func (a *Agent) report(rep model.SwitchReport) {
-	w := &a.worker
+func (a *Agent) report(sw *served, rep model.SwitchReport) {
+	w := &sw.w
 	if w.lastReport != nil && reflect.DeepEqual(*w.lastReport, rep) {
 		return
 	}
 	w.lastReport = &rep
-	a.reports.Put(rep)
+	sw.reports.Put(rep)
 }
 
 // setStatus hands st to its sender when it differs from the last one
 // (ignoring LastSync), when force is set, or when the last one is older
 // than the audit interval.
-func (a *Agent) setStatus(st model.SwitchStatus, force bool) {
-	w := &a.worker
+func (a *Agent) setStatus(sw *served, st model.SwitchStatus, force bool) {
+	w := &sw.w
 	if !force && w.lastStatus != nil {
 		l := *w.lastStatus
 		l.LastSync = st.LastSync
@@ -558,7 +715,7 @@ func (a *Agent) setStatus(st model.SwitchStatus, force bool) {
 		}
 	}
 	w.lastStatus, w.lastStatusAt = &st, time.Now()
-	a.statuses.Put(st)
+	sw.statuses.Put(st)
 }
 
 // apply runs the change as one transaction, checks every result and waits

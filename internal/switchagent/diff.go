@@ -47,6 +47,11 @@ type change struct {
 	// scopes are the scopes of the problems that have one, by text (remote
 	// MAC problems are scoped by their logical switch: macProblems' keys).
 	scopes map[string]model.SyncProblem
+	// kept are the row keys diffed whose rows stay only because another
+	// served switch's plan needs them, with the MAC spellings of those
+	// rows other than the key's: a later scoped diff of the key must look
+	// them up too.
+	kept map[macKey][]string
 }
 
 // macScope restricts the remote MAC diff to some row keys: the caller knows
@@ -80,7 +85,14 @@ func diffPlan(plan *planner.SwitchPlan, a *actual, swUUID, owner string) change 
 // scope is nil or no longer applies; see macScope). With a scope that holds
 // every key that is not as the plan wants it returns what diffPlan returns.
 func diffPlanScoped(plan *planner.SwitchPlan, a *actual, swUUID, owner string, scope *macScope) change {
-	d := differ{plan: plan, a: a, owner: owner, ref: map[string]ovsdb.UUID{}, locNew: map[string]ovsdb.UUID{}, setNew: map[string]ovsdb.UUID{},
+	return diffShared(plan, a, swUUID, owner, scope, sharing{})
+}
+
+// diffShared is diffPlanScoped for a switch that shares its database with
+// other served switches (share.go): it writes and deletes only what share
+// leaves to it.
+func diffShared(plan *planner.SwitchPlan, a *actual, swUUID, owner string, scope *macScope, share sharing) change {
+	d := differ{plan: plan, a: a, owner: owner, share: share, ref: map[string]ovsdb.UUID{}, locNew: map[string]ovsdb.UUID{}, setNew: map[string]ovsdb.UUID{},
 		macProblems: map[macKey][]string{}}
 	d.index()
 	d.logicalSwitches()
@@ -105,20 +117,22 @@ func diffPlanScoped(plan *planner.SwitchPlan, a *actual, swUUID, owner string, s
 		problems = append(problems, ps...)
 	}
 	return change{ops: ops, deleted: d.deleted, problems: sortCompact(problems),
-		full: d.scope == nil, ls: ls, baseProblems: baseProblems, macProblems: d.macProblems, scopes: d.scopes}
+		full: d.scope == nil, ls: ls, baseProblems: baseProblems, macProblems: d.macProblems, scopes: d.scopes, kept: d.kept}
 }
 
 // lsState is what the remote MAC diff of a key depends on of the logical
 // switches: how the plan's names resolve (d.ref: a UUID or the named UUID
 // of an insert), which names the plan holds, and which switches are ours.
 type lsState struct {
-	refs map[string]string
-	plan []string
-	ours map[string]bool
+	refs  map[string]string
+	plan  []string
+	ours  map[string]bool
+	mine  map[string]bool // differ.mine
+	share string          // sharing.print
 }
 
 func (d *differ) lsState() lsState {
-	st := lsState{refs: make(map[string]string, len(d.ref)), plan: sortedKeys(d.plan.LogicalSwitches), ours: maps.Clone(d.ours)}
+	st := lsState{refs: make(map[string]string, len(d.ref)), plan: sortedKeys(d.plan.LogicalSwitches), ours: maps.Clone(d.ours), mine: maps.Clone(d.mine), share: d.share.print}
 	for name, u := range d.ref {
 		st.refs[name] = u.GoUUID
 	}
@@ -144,6 +158,13 @@ func (st lsState) print() string {
 		b.WriteString(u)
 		b.WriteByte(';')
 	}
+	b.WriteByte('|')
+	for _, u := range sortedKeys(st.mine) {
+		b.WriteString(u)
+		b.WriteByte(';')
+	}
+	b.WriteByte('|')
+	b.WriteString(st.share)
 	return b.String()
 }
 
@@ -155,6 +176,7 @@ func (c *change) resolveLS(named, real string) {
 		if u == named {
 			c.ls.refs[name] = real
 			c.ls.ours[real] = true
+			c.ls.mine[real] = true
 		}
 	}
 }
@@ -168,9 +190,11 @@ type differ struct {
 	plan  *planner.SwitchPlan
 	a     *actual
 	owner string
+	share sharing
 
 	lsByName map[string]*vtep.LogicalSwitch
 	ours     map[string]bool       // our LS UUIDs
+	mine     map[string]bool       // our LS UUIDs whose rows this diff may write or delete
 	ref      map[string]ovsdb.UUID // plan LS name -> UUID or named UUID, when usable
 	locByIP  map[string]string     // vxlan locator without tunnel key, by dst_ip
 	setByKey map[string]string     // locator set UUID by sorted dst_ips
@@ -181,6 +205,7 @@ type differ struct {
 
 	macProblems map[macKey][]string
 	scopes      map[string]model.SyncProblem // problem text -> its scope
+	kept        map[macKey][]string          // see change.kept
 
 	locOps, setOps, lsOps, rowOps, portOps, lsDelOps []ovsdb.Operation
 	deleted                                          []rowRef
@@ -207,11 +232,28 @@ func (d *differ) scopedProblem(ls, port string, format string, args ...any) {
 func (d *differ) index() {
 	d.lsByName = map[string]*vtep.LogicalSwitch{}
 	d.ours = map[string]bool{}
+	d.mine = map[string]bool{}
 	d.keepLS = map[string]bool{}
 	for u, ls := range d.a.lswitches {
 		d.lsByName[ls.Name] = ls
 		if ls.OtherConfig[OwnerKey] == d.owner {
 			d.ours[u] = true
+			// Ours in the plan, or an orphan this switch cleans up.
+			if _, ok := d.plan.LogicalSwitches[ls.Name]; ok || !d.share.noOrphans && !d.share.needsLS(ls.Name) {
+				d.mine[u] = true
+			}
+		}
+	}
+	// An orphan still bound on another served switch's port stays until
+	// that switch has removed the binding (deleting it would break
+	// referential integrity and fail the whole transaction).
+	for pu := range d.share.otherPorts {
+		if p := d.a.ports[pu]; p != nil {
+			for _, lu := range p.VLANBindings {
+				if _, ok := d.plan.LogicalSwitches[d.lsName(lu)]; !ok {
+					delete(d.mine, lu)
+				}
+			}
 		}
 	}
 	d.locByIP = map[string]string{}
@@ -347,6 +389,10 @@ func (d *differ) logicalSwitches() {
 			continue
 		}
 		cur := d.lsByName[name]
+		shared := d.share.lowerHasLS(name) // an earlier switch writes it
+		if cur == nil && shared {
+			continue
+		}
 		if cur == nil {
 			row := ovsdb.Row{
 				vtep.LogicalSwitchNameColumn:        name,
@@ -368,6 +414,13 @@ func (d *differ) logicalSwitches() {
 		}
 		d.ref[name] = ovsdb.UUID{GoUUID: cur.UUID}
 		d.keepLS[cur.UUID] = true
+		if shared {
+			if o, mode := d.share.lowerLS(name); mode != want.ReplicationMode {
+				d.problem("logical switch %s is shared with switch %s of the same database, whose replication mode %s applies, not %s",
+					quote(name), quote(o), quote(mode), quote(want.ReplicationMode))
+			}
+			continue
+		}
 		row := ovsdb.Row{}
 		if cur.TunnelKey == nil && want.VNI > 0 || cur.TunnelKey != nil && *cur.TunnelKey != want.VNI {
 			row[vtep.LogicalSwitchTunnelKeyColumn] = optInt(want.VNI)
@@ -402,9 +455,10 @@ func (d *differ) macProblem(k macKey, format string, args ...any) {
 	d.macProblems[k] = append(d.macProblems[k], fmt.Sprintf(format, args...))
 }
 
-// ourLS returns the UUID of our logical switch named name, or "".
-func (d *differ) ourLS(name string) string {
-	if ls := d.lsByName[name]; ls != nil && d.ours[ls.UUID] {
+// mineLS returns the UUID of our logical switch named name whose rows
+// this diff handles, or "".
+func (d *differ) mineLS(name string) string {
+	if ls := d.lsByName[name]; ls != nil && d.mine[ls.UUID] {
 		return ls.UUID
 	}
 	return ""
@@ -444,7 +498,7 @@ func (d *differ) remoteMACs() {
 	w.plan = slices.Compact(w.plan)
 	seen := map[macKey]bool{}
 	for _, pk := range w.plan {
-		d.remoteMAC(d.plan.RemoteMACs[pk], w.rows, seen)
+		d.remoteMAC(pk, d.plan.RemoteMACs[pk], w.rows, seen)
 	}
 	d.deleteStaleMACs(w, seen)
 }
@@ -455,7 +509,7 @@ func (d *differ) allMACs() macWork {
 	all := d.a.remoteRows()
 	w := macWork{rows: make(map[macKey][]*vtep.UcastMacsRemote, len(all))}
 	for _, r := range all {
-		if d.ours[r.LogicalSwitch] {
+		if d.mine[r.LogicalSwitch] {
 			k := macKey{d.lsName(r.LogicalSwitch), strings.ToLower(r.MAC)}
 			w.rows[k] = append(w.rows[k], r)
 		}
@@ -466,10 +520,17 @@ func (d *differ) allMACs() macWork {
 	// as walking every key; a full sort of 10,000 keys per sync dominated
 	// the agent's CPU).
 	w.owners = make(map[macKey]int, len(d.plan.RemoteMACs))
-	for _, want := range d.plan.RemoteMACs {
+	for pk, want := range d.plan.RemoteMACs {
+		if len(d.share.lower) > 0 && d.share.lowerHasMAC(pk) {
+			continue
+		}
 		w.owners[rowKeyOf(want)]++
 	}
 	for pk, want := range d.plan.RemoteMACs {
+		if len(d.share.lower) > 0 && d.share.lowerHasMAC(pk) {
+			d.remoteMAC(pk, want, nil, nil) // problems only: an earlier switch writes it
+			continue
+		}
 		if k := rowKeyOf(want); w.owners[k] == 1 && d.asWanted(want, w.rows[k]) {
 			w.owners[k] = cleanKey
 			continue
@@ -507,7 +568,7 @@ func (d *differ) scopedMACs() macWork {
 				macs = append(macs, want.MAC)
 			}
 		}
-		lsu := d.ourLS(k.ls)
+		lsu := d.mineLS(k.ls)
 		if lsu == "" {
 			continue
 		}
@@ -526,7 +587,7 @@ func (d *differ) scopedMACs() macWork {
 // remoteMAC makes the row key of want hold exactly want, given its current
 // rows (sorted by UUID), unless an earlier plan key with the same row key
 // (in seen) already did.
-func (d *differ) remoteMAC(want planner.RemoteMAC, rows map[macKey][]*vtep.UcastMacsRemote, seen map[macKey]bool) {
+func (d *differ) remoteMAC(pk planner.MACKey, want planner.RemoteMAC, rows map[macKey][]*vtep.UcastMacsRemote, seen map[macKey]bool) {
 	k := rowKeyOf(want)
 	ls, ok := d.ref[want.LogicalSwitch]
 	if !ok {
@@ -538,6 +599,9 @@ func (d *differ) remoteMAC(want planner.RemoteMAC, rows map[macKey][]*vtep.Ucast
 	if want.MAC == "" || want.LocatorIP == "" {
 		d.macProblem(k, "remote mac %s in %s: empty mac or locator", want.MAC, quote(want.LogicalSwitch))
 		return
+	}
+	if len(d.share.lower) > 0 && d.share.lowerHasMAC(pk) {
+		return // an earlier switch writes it
 	}
 	if seen[k] {
 		return
@@ -591,10 +655,22 @@ func (d *differ) updateRemoteMAC(want planner.RemoteMAC, rows []*vtep.UcastMacsR
 // claimed (seen) and that are not clean (macWork.owners).
 func (d *differ) deleteStaleMACs(w macWork, seen map[macKey]bool) {
 	var stale []macKey
-	for k := range w.rows {
-		if !seen[k] && w.owners[k] != cleanKey {
-			stale = append(stale, k)
+	for k, rows := range w.rows {
+		if seen[k] || w.owners[k] == cleanKey {
+			continue
 		}
+		if d.neededElsewhere(k, rows) {
+			for _, r := range rows {
+				if r.MAC != k.mac {
+					if d.kept == nil {
+						d.kept = map[macKey][]string{}
+					}
+					d.kept[k] = append(d.kept[k], r.MAC)
+				}
+			}
+			continue
+		}
+		stale = append(stale, k)
 	}
 	slices.SortFunc(stale, compareRowMAC)
 	// Every row in one of our logical switches the plan no longer holds is
@@ -614,6 +690,19 @@ func (d *differ) deleteStaleMACs(w macWork, seen map[macKey]bool) {
 			d.deleted = append(d.deleted, rowRef{vtep.UcastMacsRemoteTable, r.UUID})
 		}
 	}
+}
+
+// neededElsewhere reports whether another served switch's plan holds the
+// remote MAC of row key k (rows are its rows): it stays.
+func (d *differ) neededElsewhere(k macKey, rows []*vtep.UcastMacsRemote) bool {
+	if len(d.share.others) == 0 {
+		return false
+	}
+	macs := make([]string, 0, len(rows))
+	for _, r := range rows {
+		macs = append(macs, r.MAC)
+	}
+	return d.share.needsMAC(k, macs...)
 }
 
 func comparePlanMAC(a, b planner.MACKey) int {
@@ -645,7 +734,7 @@ func (d *differ) locIP(u string) string {
 func (d *differ) mcastRemotes() {
 	cur := map[macKey][]*vtep.McastMacsRemote{}
 	for _, r := range d.a.mcastRemote {
-		if d.ours[r.LogicalSwitch] {
+		if d.mine[r.LogicalSwitch] {
 			k := macKey{d.lsName(r.LogicalSwitch), strings.ToLower(r.MAC)}
 			cur[k] = append(cur[k], r)
 		}
@@ -675,6 +764,9 @@ func (d *differ) mcastRemotes() {
 		}
 		k := macKey{lsName, planner.UnknownDst}
 		seen[k] = true
+		if d.share.lowerHasFlood(lsName) {
+			continue // an earlier switch writes it
+		}
 		wantKey := setKey(ips)
 		rows := cur[k]
 		if len(rows) == 0 {
@@ -714,7 +806,7 @@ func (d *differ) mcastRemotes() {
 		}
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(cur), compareRowMAC) {
-		if seen[k] {
+		if seen[k] || k.mac == planner.UnknownDst && d.share.needsFlood(k.ls) {
 			continue
 		}
 		for _, r := range cur[k] {
@@ -753,6 +845,9 @@ func (d *differ) bindings(swUUID string) {
 	}
 	portUUIDs := sortedKeys(d.a.ports)
 	for _, pu := range portUUIDs {
+		if d.share.otherPorts[pu] || d.share.noOrphans && !onSwitch[pu] {
+			continue // another served switch's port, or one this switch leaves alone
+		}
 		p := d.a.ports[pu]
 		var w map[int]string
 		if onSwitch[pu] {
@@ -821,7 +916,7 @@ func (d *differ) deleteStaleSwitches() {
 		}
 	}
 	for _, u := range sortedKeys(d.ours) {
-		if d.keepLS[u] {
+		if d.keepLS[u] || !d.mine[u] {
 			continue
 		}
 		if r, ok := routed[u]; ok {

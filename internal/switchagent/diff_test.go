@@ -170,7 +170,7 @@ func TestDiffPlan(t *testing.T) {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 			// Report building reads the same state: it must not panic either.
-			_ = buildReport(a, "S", &tt.plan, "l2gw")
+			_, _ = buildReport(a, "S", &tt.plan, "l2gw")
 		})
 	}
 }

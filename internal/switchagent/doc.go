@@ -1,16 +1,26 @@
-// Package switchagent makes one hardware_vtep switch (an OVSDB server
-// speaking the hardware_vtep schema, RFC 7047) hold the state l2gw plans for
-// it, and reports the switch (ports, tunnel IPs, faults, local MACs) back.
+// Package switchagent makes the hardware_vtep switches of one database (an
+// OVSDB server speaking the hardware_vtep schema, RFC 7047) hold the state
+// l2gw plans for them, and reports each switch (ports, tunnel IPs, faults,
+// local MACs) back.
 //
 // An Agent keeps one OVSDB session (tcp:, ssl: or unix:) of two
 // connections, one monitoring the tables it needs into libovsdb's cache and
 // one sending transactions (session.go), redialled with a capped
 // exponential backoff and checked with echo probes. It runs a
 // level-triggered reconcile: every plan update, cache event, reconnect and
-// periodic audit only enqueues; one worker diffs the desired plan against
-// the cached database restricted to what l2gw owns and applies the minimal
-// set of operations in one transaction, then waits until the cache shows
-// the rows it inserted and not those it deleted before diffing again.
+// periodic audit only enqueues; one worker diffs, for each served switch in
+// name order, its desired plan against the cached database restricted to
+// what l2gw owns and applies the minimal set of operations in one
+// transaction, then waits until the cache shows the rows it inserted and
+// not those it deleted before diffing the next switch.
+//
+// The served switches are every Physical_Switch of the database (or the one
+// Config.Switch names), each with its own plan watch, report, status and
+// incremental state. Logical switches and what they hold are per database,
+// so switches connected to one network share them (share.go): the union of
+// their plans is written and nothing another served plan needs is deleted.
+// A switch with no IPv4 tunnel IP is reported with a fault and not
+// programmed; learnt MACs that are not unicast are not reported.
 // Operations name tables and columns with the constants generated with the
 // models (internal/vtepmodel).
 //
@@ -59,7 +69,7 @@
 //     deleted with it (referential integrity requires it).
 //
 // Removing an item from the plan removes exactly what it added. Ownership is
-// per database, not per Physical_Switch: an agent serves a database holding
-// one switch (the usual hardware_vtep deployment); agents sharing one
-// database must use distinct Owner values and logical switch names.
+// per database, not per Physical_Switch: one agent serves every switch of a
+// database; agents sharing one database (each pinned to a switch) must use
+// distinct Owner values and logical switch names.
 package switchagent

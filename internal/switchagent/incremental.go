@@ -94,7 +94,8 @@ type incState struct {
 	lsPrint     string
 	macProblems map[macKey][]string
 	dirty       map[macKey][]string
-	written     [2]map[string]bool // Ucast_Macs_Remote rows of the last two transactions: UUID -> deleted
+	kept        map[macKey][]string // spellings of rows kept for other switches (change.kept)
+	written     [2]map[string]bool  // Ucast_Macs_Remote rows of the last two transactions: UUID -> deleted
 
 	irregularGen uint64 // generation of the plan irregular indexes; 0: none
 	irregular    map[macKey][]planner.MACKey
@@ -190,6 +191,14 @@ func (in *incState) scope(plan *workerPlan, act *actual, evs []macEvent, evFull,
 		in.dirty = nil
 		return nil
 	}
+	for k, sp := range in.dirty {
+		for _, mac := range in.kept[k] {
+			if !slices.Contains(sp, mac) {
+				sp = append(sp, mac)
+			}
+		}
+		in.dirty[k] = sp
+	}
 	return &macScope{keys: in.dirty, irregular: in.irregular, lsPrint: in.lsPrint}
 }
 
@@ -204,6 +213,18 @@ func (in *incState) mark(ls, mac string) {
 		sp = append(sp, mac)
 	}
 	in.dirty[k] = sp
+}
+
+// markOthers marks dirty the remote MAC keys that d, a delta of another
+// served switch's plan, changes: what this switch writes or keeps of them
+// depends on that plan (share.go).
+func (in *incState) markOthers(d planner.SwitchDelta) {
+	for _, pk := range d.DeleteRemoteMACs {
+		in.mark(pk.LogicalSwitch, pk.MAC)
+	}
+	for _, m := range d.UpsertRemoteMACs {
+		in.mark(m.LogicalSwitch, m.MAC)
+	}
 }
 
 // applyDelta applies d to the worker's plan in place (its generation stays)
@@ -284,13 +305,20 @@ func (in *incState) done(plan *workerPlan, scope *macScope, ch change, ok bool, 
 		return
 	}
 	if ch.full || in.macProblems == nil {
-		in.macProblems = ch.macProblems
+		in.macProblems, in.kept = ch.macProblems, ch.kept
 	} else {
 		for k := range scope.keys {
 			delete(in.macProblems, k)
+			delete(in.kept, k)
 		}
 		for k, ps := range ch.macProblems {
 			in.macProblems[k] = ps
+		}
+		for k, sp := range ch.kept {
+			if in.kept == nil {
+				in.kept = map[macKey][]string{}
+			}
+			in.kept[k] = sp
 		}
 	}
 	in.valid, in.baseGen, in.baseMACs, in.lsPrint, in.dirty = true, plan.Gen, plan.Plan.RemoteMACs, ch.ls.print(), nil

@@ -124,10 +124,20 @@ func macOps(ops []ovsdb.Operation) []string {
 // plan changes, random writes by other writers (seen as cache events) and
 // the echo of the agent's own writes, the incremental diff of the next
 // plan p2 equals the full diff: same operations, same deleted rows, same
-// problems.
+// problems. Sometimes the switch shares the database with another served
+// switch (share.go), whose plan stays the same.
 func TestIncrementalEqualsFull(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		a := baseActual()
+		var share sharing
+		var q *planner.SwitchPlan
+		if rapid.Bool().Draw(t, "shared database") {
+			q = new(drawPlan(t, "other switch"))
+			share = sharing{others: []*planner.SwitchPlan{q}, noOrphans: rapid.Bool().Draw(t, "no orphans"), otherPorts: map[string]bool{}, print: "q"}
+			if rapid.Bool().Draw(t, "other switch first") {
+				share.lower = share.others
+			}
+		}
 		next := 100
 		for i := rapid.IntRange(0, 8).Draw(t, "initial rows"); i > 0; i-- {
 			next++
@@ -144,7 +154,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 		if sc != nil {
 			t.Fatalf("first sync scoped")
 		}
-		ch1 := diffPlanScoped(p1.Plan, a, "S", "l2gw", nil)
+		ch1 := diffShared(p1.Plan, a, "S", "l2gw", nil, share)
 		before := maps.Clone(a.ucastRemote)
 		applyMACOps(t, a, ch1.ops, &next)
 		written := map[string]bool{}
@@ -162,7 +172,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			}
 		}
 		in.done(p1, nil, ch1, true, written)
-		if again := diffPlan(p1.Plan, a, "S", "l2gw"); len(macOps(again.ops)) > 0 {
+		if again := diffShared(p1.Plan, a, "S", "l2gw", nil, share); len(macOps(again.ops)) > 0 {
 			t.Fatalf("full diff not idempotent: %v", macOps(again.ops))
 		}
 
@@ -210,6 +220,16 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			return true
 		}
 		// Deltas key MACs by RemoteMAC.Key: only plans without irregular keys.
+		if q != nil && rapid.Bool().Draw(t, "other switch's plan changes") {
+			// Its remote MACs change by a delta (a new whole plan or other
+			// logical switches make the agent diff in full).
+			q2 := drawPlan(t, "other switch later")
+			q2.LogicalSwitches = q.LogicalSwitches
+			if regular(*q) && regular(q2) {
+				in.markOthers(planner.DiffSwitch(*q, q2))
+				*q = q2
+			}
+		}
 		if p2 != p1 && regular(*p1.Plan) && regular(*p2.Plan) && rapid.Bool().Draw(t, "as a delta") {
 			// DeltaPlans: the worker's plan is changed in place.
 			in.applyDelta(p1, planner.DiffSwitch(*p1.Plan, *p2.Plan))
@@ -224,9 +244,9 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			*p1 = *p2
 			p2 = p1
 		}
-		full := diffPlan(p2.Plan, a, "S", "l2gw")
+		full := diffShared(p2.Plan, a, "S", "l2gw", nil, share)
 		scope := in.scope(p2, a, events, false, false, "l2gw")
-		got := diffPlanScoped(p2.Plan, a, "S", "l2gw", scope)
+		got := diffShared(p2.Plan, a, "S", "l2gw", scope, share)
 		if diff := cmp.Diff(summary(full.ops), summary(got.ops)); diff != "" {
 			t.Fatalf("ops (-full +incremental), scope %v:\n%s", scope != nil, diff)
 		}

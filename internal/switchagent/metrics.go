@@ -21,7 +21,7 @@ func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
 		rec: metrics.NewReconcile(reg, "switchagent"),
 		connected: metrics.NewGauge(metrics.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "l2gw_switchagent_ovsdb_connected",
-			Help: "OVSDB sessions of switch agents that are connected (1 per connected switch).",
+			Help: "OVSDB sessions of switch agents that are connected (1 per connected database, whatever the switches it holds).",
 		}))),
 		txOps: metrics.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "l2gw_switchagent_transaction_operations",

@@ -115,27 +115,15 @@ func rows[T model.Model](tc *cache.TableCache, table string) map[string]T {
 	return out
 }
 
-// findSwitch picks the Physical_Switch the agent serves: the one named name,
-// or, when name is empty, the only one in the database. It returns "" and a
-// reason when there is none (or more than one and no name).
+// findSwitch returns the UUID of the Physical_Switch named name, or "" and
+// why not.
 func (a *actual) findSwitch(name string) (uuid string, why string) {
-	if name != "" {
-		for u, s := range a.switches {
-			if s.Name == name {
-				return u, ""
-			}
-		}
-		return "", "physical switch " + quote(name) + " not found"
-	}
-	switch len(a.switches) {
-	case 0:
-		return "", "no physical switch in the database"
-	case 1:
-		for u := range a.switches {
+	for u, s := range a.switches {
+		if s.Name == name {
 			return u, ""
 		}
 	}
-	return "", "database holds several physical switches; configure the switch name"
+	return "", "physical switch " + quote(name) + " not found"
 }
 
 func quote(s string) string { return `"` + s + `"` }
