@@ -508,7 +508,9 @@ func (a *Agent) discover(ctx context.Context, act *actual) {
 	for _, sw := range a.served() {
 		if !names[sw.name] {
 			a.log.Info("physical switch left the database, no longer served", "switch", sw.name)
-			a.unserve(sw, sw.w.status(sw.name, false, "physical switch "+quote(sw.name)+" is no longer in the database"))
+			// Connected: the agent's session to the database is up; it is
+			// the switch that is gone (a wiped database), as the error says.
+			a.unserve(sw, sw.w.status(sw.name, true, "physical switch "+quote(sw.name)+" is no longer in the database"))
 		}
 	}
 	a.mu.Lock()
