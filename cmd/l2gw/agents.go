@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -206,47 +205,6 @@ the token to --token / L2GW_TOKEN.`,
 	f.StringVar(&o.logLevel, "log-level", "info", logLevelUsage)
 	f.StringVar(&o.metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
-}
-
-// newConnectionStatusCmd is `l2gw l2-gateway-connection-status <uuid>`:
-// whether each switch of the connection's gateway and each host running
-// ports of its network holds what the connection needs there.
-func newConnectionStatusCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "l2-gateway-connection-status <connection-uuid>",
-		Short:   "Show whether each switch and host of a gateway connection is programmed",
-		Args:    cobra.ExactArgs(1),
-		GroupID: "l2gw",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o := &cliOptions{
-				url:    inheritedString(cmd, "url", envOr("L2GW_URL", client.DefaultURL)),
-				token:  inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")),
-				format: inheritedString(cmd, "format", formatTable),
-			}
-			if err := o.check(); err != nil {
-				return err
-			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			st, err := c.ConnectionStatus(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if o.format == formatJSON {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			rows := make([][]string, 0, len(st.Status)+len(st.Hosts))
-			for _, s := range st.Status {
-				rows = append(rows, []string{"switch", s.Switch, s.State, strconv.FormatInt(s.AppliedRevision, 10), strconv.FormatInt(s.Revision, 10), s.Reason})
-			}
-			for _, s := range st.Hosts {
-				rows = append(rows, []string{"host", s.Host, s.State, strconv.FormatInt(s.AppliedRevision, 10), strconv.FormatInt(s.Revision, 10), s.Reason})
-			}
-			return writeTable(cmd.OutOrStdout(), []string{"kind", "name", "state", "applied_revision", "revision", "reason"}, rows)
-		},
-	}
 }
 
 // envList splits a comma-separated environment variable (nil when unset).

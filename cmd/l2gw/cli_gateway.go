@@ -16,8 +16,7 @@ import (
 
 // Table columns of the list commands.
 var (
-	gatewayColumns    = []string{"id", "name", "devices"}
-	connectionColumns = []string{"id", "l2_gateway_id", "network_id", "segmentation_id"}
+	gatewayColumns = []string{"id", "name", "devices"}
 )
 
 func toRequest(ifs []interfaceArg) []neutron.InterfaceRequest {
@@ -61,9 +60,10 @@ func gatewayCommands(run runner) []*cobra.Command {
 			(*client.Client).ResolveGateway, func(g neutron.Gateway) string { return g.ID }, (*client.Client).DeleteGateway),
 		connectionCreateCmd(run),
 		connectionListCmd(run),
-		showCmd(run, "l2-gateway-connection-show <connection-uuid>", "Show a gateway connection", getConnection),
+		connectionShowCmd(run),
+		connectionStatusCmd(run),
 		deleteCmd(run, "l2-gateway-connection-delete <connection-uuid>...", "Delete gateway connections", "l2_gateway_connection",
-			byUUID, func(id string) string { return id }, (*client.Client).DeleteConnection),
+			(*client.Client).ResolveConnection, func(c neutron.Connection) string { return c.ID }, (*client.Client).DeleteConnection),
 	}
 }
 
@@ -77,7 +77,7 @@ func gatewayCreateCmd(run runner) *cobra.Command {
 		Short: "Create a logical L2 gateway",
 		Example: `  l2gw l2-gateway-create gw1 --device name=gatewayhost,interface_names="port1;port2"
   l2gw l2-gateway-create gw2 --device name=gatewayhost,interface_names="port3:100,101;port4:200"`,
-		Args: cobra.ExactArgs(1),
+		Args: argsExact(1),
 		RunE: run(func(x *cliContext, args []string) error {
 			devs, err := parseDevices(devices)
 			if err != nil {
@@ -125,7 +125,7 @@ again and redoes the edit, so concurrent edits all land.
 --device name=D,interface_names=... replaces D's interface list.`,
 		Example: `  l2gw l2-gateway-update gw1 --device name=gatewayhost --add-interface port3:200 --remove-interface port2
   l2gw l2-gateway-update gw1 --name gw-rack1`,
-		Args: cobra.ExactArgs(1),
+		Args: argsExact(1),
 		RunE: run(func(x *cliContext, args []string) error {
 			nameIsChanged = x.cmd.Flags().Changed("name")
 			devs, err := parseDevices(devices)
@@ -279,80 +279,16 @@ func gatewayListCmd(run runner) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "l2-gateway-list",
 		Short: "List logical L2 gateways",
-		Args:  cobra.NoArgs,
+		Args:  argsNone,
 		RunE: run(func(x *cliContext, _ []string) error {
 			o := filterValues("name", names)
 			gws, err := x.c.ListGateways(x.cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			return printList(x.out(), x.format, gws, gatewayColumns)
+			return printList(x.out(), x.output, gws, gatewayColumns, nil)
 		}),
 	}
 	cmd.Flags().StringArrayVar(&names, "name", nil, "only gateways with this name (repeatable)")
-	return cmd
-}
-
-func connectionCreateCmd(run runner) *cobra.Command {
-	var segID, tenant string
-	cmd := &cobra.Command{
-		Use:     "l2-gateway-connection-create <gateway-name/uuid> <network-name/uuid> [--default-segmentation-id SEG]",
-		Short:   "Connect a logical L2 gateway to an overlay network",
-		Example: `  l2gw l2-gateway-connection-create gw1 net1 --default-segmentation-id 100`,
-		Args:    cobra.ExactArgs(2),
-		RunE: run(func(x *cliContext, args []string) error {
-			ctx := x.cmd.Context()
-			gw, err := x.c.ResolveGateway(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			net, err := x.c.ResolveNetwork(ctx, args[1])
-			if err != nil {
-				return err
-			}
-			// The API wants the default segmentation id as a JSON string,
-			// as the original client sends it.
-			conn, err := x.c.CreateConnection(ctx, neutron.ConnectionCreate{
-				L2GatewayID: gw.ID, NetworkID: net.ID, SegmentationID: segID, TenantID: tenant,
-			})
-			if err != nil {
-				return err
-			}
-			return x.object(conn)
-		}),
-	}
-	cmd.Flags().StringVar(&segID, "default-segmentation-id", "", "VLAN for the gateway's interfaces that have none")
-	cmd.Flags().StringVar(&tenant, "tenant-id", "", "owner project of the connection (admin only)")
-	return cmd
-}
-
-func connectionListCmd(run runner) *cobra.Command {
-	var gateway, network string
-	cmd := &cobra.Command{
-		Use:   "l2-gateway-connection-list",
-		Short: "List gateway connections",
-		Args:  cobra.NoArgs,
-		RunE: run(func(x *cliContext, _ []string) error {
-			ctx := x.cmd.Context()
-			var o = filterValues("", nil)
-			if gateway != "" {
-				gw, err := x.c.ResolveGateway(ctx, gateway)
-				if err != nil {
-					return err
-				}
-				o.Filters.Set("l2_gateway_id", gw.ID)
-			}
-			if err := x.filterNetwork(o, network); err != nil {
-				return err
-			}
-			conns, err := x.c.ListConnections(ctx, o)
-			if err != nil {
-				return err
-			}
-			return printList(x.out(), x.format, conns, connectionColumns)
-		}),
-	}
-	cmd.Flags().StringVar(&gateway, "gateway", "", "only connections of this gateway (name or uuid)")
-	cmd.Flags().StringVar(&network, "network", "", "only connections to this network (name or uuid)")
 	return cmd
 }

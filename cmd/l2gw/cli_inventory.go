@@ -13,10 +13,10 @@ import (
 
 var (
 	networkColumns  = []string{"id", "name", "provider:network_type", "provider:segmentation_id"}
-	portColumns     = []string{"id", "name", "network_id", "mac_address", "fixed_ips", "binding:host_id"}
+	portColumns     = []string{"id", "name", "network_id", "network_name", "mac_address", "fixed_ips", "binding:host_id"}
 	hostColumns     = []string{"id", "name", "vtep_ip", "alive"}
 	switchColumns   = []string{"name", "tunnel_ips", "ports", "connected", "sync_error"}
-	localMACColumns = []string{"switch", "network_id", "mac_address", "ip_address", "locator_ip"}
+	localMACColumns = []string{"switch", "network_id", "network_name", "mac_address", "ip_address", "locator_ip"}
 )
 
 // filterValues is a ListOptions with key=v for every v (none: no filter).
@@ -61,7 +61,7 @@ func netCreateCmd(run runner) *cobra.Command {
 		Use:     "net-create <name> [--vni VNI]",
 		Short:   "Create a VXLAN overlay network",
 		Example: `  l2gw net-create net1 --vni 1000`,
-		Args:    cobra.ExactArgs(1),
+		Args:    argsExact(1),
 		RunE: run(func(x *cliContext, args []string) error {
 			n, err := x.c.CreateNetwork(x.cmd.Context(), neutron.NetworkCreate{
 				Name: args[0], TenantID: tenant, MTU: mtu, NetworkType: "vxlan", SegmentationID: vni,
@@ -83,13 +83,13 @@ func netListCmd(run runner) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "net-list",
 		Short: "List networks",
-		Args:  cobra.NoArgs,
+		Args:  argsNone,
 		RunE: run(func(x *cliContext, _ []string) error {
 			ns, err := x.c.ListNetworks(x.cmd.Context(), filterValues("name", names))
 			if err != nil {
 				return err
 			}
-			return printList(x.out(), x.format, ns, networkColumns)
+			return printList(x.out(), x.output, ns, networkColumns, nil)
 		}),
 	}
 	cmd.Flags().StringArrayVar(&names, "name", nil, "only networks with this name (repeatable)")
@@ -101,7 +101,7 @@ func netUpdateCmd(run runner) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "net-update <network-name/uuid> --name NEW",
 		Short: "Rename a network",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsExact(1),
 		RunE: run(func(x *cliContext, args []string) error {
 			if !x.cmd.Flags().Changed("name") {
 				return fmt.Errorf("nothing to update: give --name")
@@ -172,7 +172,7 @@ func portCreateCmd(run runner) *cobra.Command {
 		Use:     "port-create <network-name/uuid> [--name N] [--mac MAC] [--ip IP]... [--host HOST] [--interface TAP]",
 		Short:   "Create a port (a VM attachment) on a network",
 		Example: `  l2gw port-create net1 --name vm1 --mac fa:16:3e:00:00:01 --ip 10.0.0.5 --host compute1 --interface tap1`,
-		Args:    cobra.ExactArgs(1),
+		Args:    argsExact(1),
 		RunE: run(func(x *cliContext, args []string) error {
 			ctx := x.cmd.Context()
 			fips, err := fixedIPs(ips)
@@ -220,7 +220,7 @@ func portListCmd(run runner) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "port-list [--network NET] [--host HOST]",
 		Short: "List ports",
-		Args:  cobra.NoArgs,
+		Args:  argsNone,
 		RunE: run(func(x *cliContext, _ []string) error {
 			ctx := x.cmd.Context()
 			o := filterValues("name", names)
@@ -234,7 +234,10 @@ func portListCmd(run runner) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printList(x.out(), x.format, ps, portColumns)
+			nets := x.networkNames(ctx)
+			return printList(x.out(), x.output, ps, portColumns, func(i int, m map[string]any) {
+				m["network_name"] = nets[ps[i].NetworkID]
+			})
 		}),
 	}
 	cmd.Flags().StringVar(&network, "network", "", "only ports of this network (name or uuid)")
@@ -252,7 +255,7 @@ func portUpdateCmd(run runner) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "port-update <port-name/uuid> [--name N] [--host HOST] [--ip IP]... [--interface TAP]",
 		Short: "Update a port (binding host, addresses, interface)",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsExact(1),
 		RunE: run(func(x *cliContext, args []string) error {
 			f := x.cmd.Flags()
 			var u neutron.PortUpdate
@@ -320,7 +323,7 @@ func hostCreateCmd(run runner) *cobra.Command {
 		Use:     "host-create <name> --vtep-ip IP",
 		Short:   "Register a compute host and its VTEP IP",
 		Example: `  l2gw host-create compute1 --vtep-ip 192.0.2.2`,
-		Args:    cobra.ExactArgs(1),
+		Args:    argsExact(1),
 		RunE: run(func(x *cliContext, args []string) error {
 			h, err := x.c.CreateHost(x.cmd.Context(), neutron.HostCreate{Name: args[0], VTEPIP: vtep, Description: desc})
 			if err != nil {
@@ -340,13 +343,13 @@ func hostListCmd(run runner) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "host-list",
 		Short: "List compute hosts",
-		Args:  cobra.NoArgs,
+		Args:  argsNone,
 		RunE: run(func(x *cliContext, _ []string) error {
 			hs, err := x.c.ListHosts(x.cmd.Context(), filterValues("name", names))
 			if err != nil {
 				return err
 			}
-			return printList(x.out(), x.format, hs, hostColumns)
+			return printList(x.out(), x.output, hs, hostColumns, nil)
 		}),
 	}
 	cmd.Flags().StringArrayVar(&names, "name", nil, "only hosts with this name (repeatable)")
@@ -358,7 +361,7 @@ func hostUpdateCmd(run runner) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "host-update <host-name/uuid> [--vtep-ip IP] [--description TEXT]",
 		Short: "Update a compute host",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsExact(1),
 		RunE: run(func(x *cliContext, args []string) error {
 			var u neutron.HostUpdate
 			if x.cmd.Flags().Changed("vtep-ip") {
@@ -391,13 +394,13 @@ func switchListCmd(run runner) *cobra.Command {
 	return &cobra.Command{
 		Use:   "switch-list",
 		Short: "List the VTEP switches reported by switch agents",
-		Args:  cobra.NoArgs,
+		Args:  argsNone,
 		RunE: run(func(x *cliContext, _ []string) error {
 			ss, err := x.c.ListSwitches(x.cmd.Context(), client.ListOptions{})
 			if err != nil {
 				return err
 			}
-			return printList(x.out(), x.format, ss, switchColumns)
+			return printList(x.out(), x.output, ss, switchColumns, nil)
 		}),
 	}
 }
@@ -407,7 +410,7 @@ func localMACListCmd(run runner) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "local-mac-list [--network NET] [--switch SWITCH]",
 		Short: "List the MACs learned behind switch ports (bare-metal hosts)",
-		Args:  cobra.NoArgs,
+		Args:  argsNone,
 		RunE: run(func(x *cliContext, _ []string) error {
 			ctx := x.cmd.Context()
 			o := filterValues("", nil)
@@ -421,7 +424,10 @@ func localMACListCmd(run runner) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printList(x.out(), x.format, ms, localMACColumns)
+			nets := x.networkNames(ctx)
+			return printList(x.out(), x.output, ms, localMACColumns, func(i int, m map[string]any) {
+				m["network_name"] = nets[ms[i].NetworkID]
+			})
 		}),
 	}
 	cmd.Flags().StringVar(&network, "network", "", "only MACs of this network (name or uuid)")

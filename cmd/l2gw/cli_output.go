@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,13 +9,21 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Output formats of the client commands.
 const (
-	formatTable = "table"
-	formatJSON  = "json"
+	formatTable  = "table"
+	formatJSON   = "json"
+	formatYAML   = "yaml"
+	formatValues = "value"
+	formatCSV    = "csv"
 )
+
+// formats are the values -f takes.
+var formats = []string{formatTable, formatJSON, formatYAML, formatValues, formatCSV}
 
 // writeTable draws rows under header with +---+ borders, like the neutron
 // client. A cell may hold several lines.
@@ -175,10 +184,45 @@ func formatDevices(v any) string {
 	})
 }
 
+// output is how a client command prints: the -f/--format and the
+// -c/--column flags.
+type output struct {
+	format  string
+	columns []string // empty: the command's default columns (lists) or every field (show)
+}
+
+// check validates -f.
+func (o output) check() error {
+	switch o.format {
+	case formatTable, formatJSON, formatYAML, formatValues, formatCSV:
+		return nil
+	}
+	return fmt.Errorf("-f/--format %q: want one of %s", o.format, strings.Join(formats, ", "))
+}
+
+// pick returns the columns to print out of known (in order), or an error
+// naming a -c that is not one of them.
+func (o output) pick(known []string, defaults []string) ([]string, error) {
+	if len(o.columns) == 0 {
+		return defaults, nil
+	}
+	has := make(map[string]bool, len(known))
+	for _, k := range known {
+		has[k] = true
+	}
+	for _, c := range o.columns {
+		if !has[c] {
+			return nil, fmt.Errorf("-c/--column %q: no such column; want one of %s", c, strings.Join(known, ", "))
+		}
+	}
+	return o.columns, nil
+}
+
 // printObject writes one API object: a Field/Value table (keys sorted, as
-// neutron's show) or indented JSON.
-func printObject(w io.Writer, format string, v any) error {
-	if format == formatJSON {
+// neutron's show), JSON or YAML (the object; only the -c keys when given),
+// its values one per line (value), or a quoted header and row (csv).
+func printObject(w io.Writer, o output, v any) error {
+	if o.format == formatJSON && len(o.columns) == 0 {
 		return writeJSON(w, v)
 	}
 	m, err := toFields(v)
@@ -190,6 +234,30 @@ func printObject(w io.Writer, format string, v any) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	keys, err = o.pick(keys, keys)
+	if err != nil {
+		return err
+	}
+	switch o.format {
+	case formatJSON:
+		return writeJSON(w, only(m, keys))
+	case formatYAML:
+		return writeYAML(w, only(m, keys))
+	case formatValues:
+		var b strings.Builder
+		for _, k := range keys {
+			b.WriteString(oneLine(formatValue(k, m[k])))
+			b.WriteByte('\n')
+		}
+		_, err := io.WriteString(w, b.String())
+		return err
+	case formatCSV:
+		row := make([]string, len(keys))
+		for i, k := range keys {
+			row[i] = oneLine(formatValue(k, m[k]))
+		}
+		return writeCSV(w, keys, [][]string{row})
+	}
 	rows := make([][]string, len(keys))
 	for i, k := range keys {
 		rows[i] = []string{k, formatValue(k, m[k])}
@@ -197,27 +265,170 @@ func printObject(w io.Writer, format string, v any) error {
 	return writeTable(w, []string{"Field", "Value"}, rows)
 }
 
-// printList writes API objects: a table of the given columns or a JSON array.
-func printList[T any](w io.Writer, format string, items []T, columns []string) error {
-	if format == formatJSON {
+// printList writes API objects as rows: a table of the given columns (or
+// the -c ones), a JSON or YAML array of the objects (only the -c keys when
+// given), one line of space-separated values per object (value, no
+// header), or a quoted CSV header and rows. extra, when not nil, adds keys
+// to each object (names beside ids).
+func printList[T any](w io.Writer, o output, items []T, columns []string, extra func(i int, m map[string]any)) error {
+	if o.format == formatJSON && len(o.columns) == 0 && extra == nil {
 		if items == nil {
 			items = []T{}
 		}
 		return writeJSON(w, items)
 	}
-	rows := make([][]string, 0, len(items))
-	for _, it := range items {
+	objs := make([]map[string]any, 0, len(items))
+	known := append([]string(nil), columns...)
+	seen := make(map[string]bool, len(columns))
+	for _, c := range columns {
+		seen[c] = true
+	}
+	for i, it := range items {
 		m, err := toFields(it)
 		if err != nil {
 			return err
 		}
-		r := make([]string, len(columns))
-		for i, c := range columns {
-			r[i] = formatValue(c, m[c])
+		if extra != nil {
+			extra(i, m)
 		}
-		rows = append(rows, r)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			if !seen[k] {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			seen[k] = true
+			known = append(known, k)
+		}
+		objs = append(objs, m)
 	}
-	return writeTable(w, columns, rows)
+	cols, err := o.pick(known, columns)
+	if err != nil && len(objs) > 0 {
+		return err
+	}
+	if err != nil {
+		cols = o.columns // an empty list: nothing tells which keys exist
+	}
+	switch o.format {
+	case formatJSON, formatYAML:
+		out := make([]map[string]any, len(objs))
+		for i, m := range objs {
+			if len(o.columns) > 0 {
+				m = only(m, cols)
+			}
+			out[i] = m
+		}
+		if o.format == formatJSON {
+			return writeJSON(w, out)
+		}
+		return writeYAML(w, out)
+	}
+	rows := make([][]string, len(objs))
+	for i, m := range objs {
+		r := make([]string, len(cols))
+		for j, c := range cols {
+			r[j] = formatValue(c, m[c])
+			if o.format != formatTable {
+				r[j] = oneLine(r[j])
+			}
+		}
+		rows[i] = r
+	}
+	switch o.format {
+	case formatValues:
+		var b strings.Builder
+		for _, r := range rows {
+			b.WriteString(strings.Join(r, " "))
+			b.WriteByte('\n')
+		}
+		_, err := io.WriteString(w, b.String())
+		return err
+	case formatCSV:
+		return writeCSV(w, cols, rows)
+	}
+	return writeTable(w, cols, rows)
+}
+
+// only is m restricted to keys (absent keys are null, as the table shows
+// them empty).
+func only(m map[string]any, keys []string) map[string]any {
+	out := make(map[string]any, len(keys))
+	for _, k := range keys {
+		out[k] = m[k]
+	}
+	return out
+}
+
+// oneLine joins a multi-line cell (devices, fixed IPs) with "; " for the
+// line-oriented formats.
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
+
+// writeCSV writes a header and rows with every field quoted, as
+// openstackclient's csv formatter does.
+func writeCSV(w io.Writer, header []string, rows [][]string) error {
+	var b strings.Builder
+	line := func(cells []string) {
+		for i, c := range cells {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('"')
+			b.WriteString(strings.ReplaceAll(c, `"`, `""`))
+			b.WriteByte('"')
+		}
+		b.WriteByte('\n')
+	}
+	line(header)
+	for _, r := range rows {
+		line(r)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeYAML writes v as YAML with its JSON keys (the API's attribute
+// names) and its numbers as written (VNIs as integers, not 1.6777215e+07).
+func writeYAML(w io.Writer, v any) error {
+	j, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode yaml: %w", err)
+	}
+	d := json.NewDecoder(bytes.NewReader(j))
+	d.UseNumber()
+	var generic any
+	if err := d.Decode(&generic); err != nil {
+		return fmt.Errorf("encode yaml: %w", err)
+	}
+	b, err := yaml.Marshal(yamlNumbers(generic))
+	if err != nil {
+		return fmt.Errorf("encode yaml: %w", err)
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// yamlNumbers replaces the json.Numbers in v by int64 or float64, which
+// YAML writes as numbers.
+func yamlNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = yamlNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = yamlNumbers(e)
+		}
+	}
+	return v
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -2,9 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,42 +21,92 @@ import (
 
 // cliOptions are the flags shared by every client command.
 type cliOptions struct {
-	url    string
-	token  string
-	format string
+	url     string
+	token   string
+	timeout time.Duration
+	out     output
 }
 
+// defaultTimeout bounds each request of a client command.
+const defaultTimeout = 30 * time.Second
+
+// client returns the API client of the command. Its HTTP client times out
+// each request after --timeout; only the CLI's does (the agents' plan
+// streams must not time out as whole requests).
 func (o *cliOptions) client() (*client.Client, error) {
-	var opts []client.Option
+	opts := []client.Option{
+		client.WithUserAgent("l2gw-cli"),
+		client.WithHTTPClient(&http.Client{Timeout: o.timeout}),
+	}
 	if o.token != "" {
 		opts = append(opts, client.WithToken(o.token))
 	}
-	opts = append(opts, client.WithUserAgent("l2gw-cli"))
-	return client.New(o.url, opts...)
+	c, err := client.New(o.url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("--url: %w", err)
+	}
+	return c, nil
 }
 
 // check validates the global flags once per command.
 func (o *cliOptions) check() error {
-	if o.format != formatTable && o.format != formatJSON {
-		return fmt.Errorf("--format %q: want %s or %s", o.format, formatTable, formatJSON)
+	if o.timeout <= 0 {
+		return fmt.Errorf("--timeout %s: want a positive duration such as 30s or 2m", o.timeout)
 	}
-	return nil
+	return o.out.check()
 }
+
+// explain turns a request that never got an answer into a message for
+// the operator: which URL, what happened, what to check. API errors and
+// everything else pass unchanged.
+func (o *cliOptions) explain(err error) error {
+	var ue *url.Error
+	if err == nil || !errors.As(err, &ue) {
+		return err
+	}
+	var msg string
+	switch {
+	case ue.Timeout():
+		msg = fmt.Sprintf("no answer from the l2gw API at %s within %s (--timeout): check that the server there is up and not overloaded, or give a longer --timeout",
+			o.url, o.timeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		msg = fmt.Sprintf("cannot connect to the l2gw API at %s: connection refused: check that `l2gw server` runs there and that --url (or L2GW_URL) names its address",
+			o.url)
+	default:
+		cause := ue.Err
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			cause = op.Err
+		}
+		msg = fmt.Sprintf("cannot reach the l2gw API at %s: %v: check --url (or L2GW_URL) and the network path to the server", o.url, cause)
+	}
+	return &unreachableError{msg: msg, err: err}
+}
+
+// unreachableError is a request that got no answer, with the operator's
+// message; it unwraps to the transport error.
+type unreachableError struct {
+	msg string
+	err error
+}
+
+func (e *unreachableError) Error() string { return e.msg }
+func (e *unreachableError) Unwrap() error { return e.err }
 
 // cliContext is what a client command's run function gets.
 type cliContext struct {
 	cmd    *cobra.Command
 	c      *client.Client
-	format string
+	output output
 }
 
 func (x *cliContext) out() io.Writer { return x.cmd.OutOrStdout() }
 
-func (x *cliContext) object(v any) error { return printObject(x.out(), x.format, v) }
+func (x *cliContext) object(v any) error { return printObject(x.out(), x.output, v) }
 
 // deleted confirms a deletion in table mode, like neutron ("Deleted network: net1").
 func (x *cliContext) deleted(resource, what string) error {
-	if x.format == formatJSON {
+	if x.output.format != formatTable {
 		return nil
 	}
 	_, err := fmt.Fprintf(x.out(), "Deleted %s: %s\n", resource, what)
@@ -66,7 +123,7 @@ func envOr(key, def string) string {
 // addClientCommands registers the seed's client commands
 // (l2-gateway-*, l2-gateway-connection-*) and the inventory commands
 // (net-*, port-*, host-*, switch-*, local-mac-list) on root, with the
-// persistent flags --url, --token and -f/--format.
+// persistent flags --url, --token, --timeout, -f/--format and -c/--column.
 func addClientCommands(root *cobra.Command) {
 	o := &cliOptions{}
 	pf := root.PersistentFlags()
@@ -76,7 +133,9 @@ func addClientCommands(root *cobra.Command) {
 	// a token must never appear in --help output.
 	o.url = envOr("L2GW_URL", client.DefaultURL)
 	o.token = os.Getenv("L2GW_TOKEN")
-	pf.StringVarP(&o.format, "format", "f", formatTable, "output format of client commands: table or json")
+	pf.StringVarP(&o.out.format, "format", "f", formatTable, "output format of client commands: "+strings.Join(formats, ", "))
+	pf.StringArrayVarP(&o.out.columns, "column", "c", nil, "print only this column (repeatable; e.g. -f value -c id)")
+	pf.DurationVar(&o.timeout, "timeout", defaultTimeout, "time limit of each API request")
 
 	// run wraps a client command body: global flag checks, client set-up.
 	run := func(f func(x *cliContext, args []string) error) func(*cobra.Command, []string) error {
@@ -88,7 +147,7 @@ func addClientCommands(root *cobra.Command) {
 			if err != nil {
 				return err
 			}
-			return f(&cliContext{cmd: cmd, c: c, format: o.format}, args)
+			return o.explain(f(&cliContext{cmd: cmd, c: c, output: o.out}, args))
 		}
 	}
 	for _, cmd := range gatewayCommands(run) {
@@ -128,7 +187,7 @@ func showCmd[T any](run runner, use, short string, find func(*client.Client, con
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Args:  argsExact(1),
 		RunE: run(func(x *cliContext, args []string) error {
 			v, err := find(x.c, x.cmd.Context(), args[0])
 			if err != nil {
@@ -147,7 +206,7 @@ func deleteCmd[T any](run runner, use, short, resource string, find func(*client
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.MinimumNArgs(1),
+		Args:  argsMin(1),
 		RunE: run(func(x *cliContext, args []string) error {
 			ctx := x.cmd.Context()
 			for _, a := range args {
@@ -167,15 +226,8 @@ func deleteCmd[T any](run runner, use, short, resource string, find func(*client
 	}
 }
 
-// byUUID finds a resource given by UUID only (connections have no name).
-func byUUID(_ *client.Client, _ context.Context, id string) (string, error) { return id, nil }
-
-// getConnection and getSwitch find a connection by UUID and a switch by
-// name (the client's Get methods also take fields).
-func getConnection(c *client.Client, ctx context.Context, id string) (neutron.Connection, error) {
-	return c.GetConnection(ctx, id)
-}
-
+// getSwitch finds a switch by name (the client's Get methods also take
+// fields).
 func getSwitch(c *client.Client, ctx context.Context, name string) (neutron.Switch, error) {
 	return c.GetSwitch(ctx, name)
 }

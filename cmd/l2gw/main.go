@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServerCmd())
 	root.AddCommand(newSoftVTEPCmd())
 	addClientCommands(root)
-	root.AddCommand(newSwitchAgentCmd(), newHostAgentCmd(), newConnectionStatusCmd())
+	root.AddCommand(newSwitchAgentCmd(), newHostAgentCmd())
+	withUsage(root)
 	return root
 }
