@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -342,23 +344,88 @@ func TestCLIConnectionWait(t *testing.T) {
 	}
 
 	// net2 has a port on compute1, whose host agent never runs: the wait
-	// fails, naming the host, within its timeout.
+	// fails, naming the host and why, within its timeout, and l2gw exits
+	// with status 1 (the binary, as a script sees it).
 	mustCLI(t, url, "host-create", "compute1", "--vtep-ip", "192.0.2.2")
 	mustCLI(t, url, "port-create", "net2", "--name", "vm1", "--host", "compute1")
-	start = time.Now()
-	out, err := runCLI(t, url, "-f", "value", "-c", "id", "l2-gateway-connection-create", "gw2", "net2",
+	bin := testenv.BuildL2GW(t)
+	cmd := exec.Command(bin, "--url", url, "-f", "value", "-c", "id", "l2-gateway-connection-create", "gw2", "net2",
 		"--default-segmentation-id", "200", "--wait", "--wait-timeout", "2s")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start = time.Now()
+	err := cmd.Run()
 	took := time.Since(start)
-	if err == nil || !strings.Contains(err.Error(), "host compute1") {
-		t.Fatalf("--wait with a host that never syncs: err = %v; want one naming host compute1", err)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("l2gw ... --wait with a host that never syncs: %v; want exit status 1\nstderr: %s", err, stderr.String())
 	}
-	if !strings.Contains(err.Error(), "is in error") && !strings.Contains(err.Error(), "not in_sync within 2s (--wait-timeout)") {
-		t.Errorf("--wait err = %q; want an error state or the timeout", err)
+	msg := stderr.String()
+	t.Logf("--wait failed after %s: %s", took, msg)
+	if !strings.Contains(msg, "host compute1 ") {
+		t.Errorf("--wait stderr = %q; want host compute1 named", msg)
+	}
+	if !strings.Contains(msg, "is in error: ") && !strings.Contains(msg, "not in_sync within 2s (--wait-timeout): ") {
+		t.Errorf("--wait stderr = %q; want an error state or the timeout", msg)
 	}
 	if took > 15*time.Second {
 		t.Errorf("--wait --wait-timeout 2s took %s", took)
 	}
-	if strings.TrimSpace(out) == "" {
-		t.Errorf("--wait failure printed no connection id; the operator needs it to delete the connection")
+	if id2 := strings.TrimSpace(stdout.String()); id2 == "" || id2 == id {
+		t.Errorf("--wait failure printed connection id %q; the operator needs the new id to delete the connection", id2)
+	}
+}
+
+// TestWaitInSync: the --wait loop on status answers in the API's shape:
+// in_sync ends it, error ends it with the reasons, pending until the
+// timeout ends it with what is pending, and an API error is returned.
+func TestWaitInSync(t *testing.T) {
+	pending := agentwire.ConnectionStatus{State: agentwire.StatePending,
+		Status: []agentwire.SwitchSync{{Switch: "sw1", State: agentwire.StatePending, Reason: "applying"}},
+		Hosts:  []agentwire.HostSync{{Host: "h1", State: agentwire.StateInSync}}}
+	inSync := agentwire.ConnectionStatus{State: agentwire.StateInSync,
+		Status: []agentwire.SwitchSync{{Switch: "sw1", State: agentwire.StateInSync}}}
+	failed := agentwire.ConnectionStatus{State: agentwire.StateError,
+		Status: []agentwire.SwitchSync{{Switch: "sw1", State: agentwire.StateError, Reason: "port p2 missing"}}}
+	tests := []struct {
+		name    string
+		answers []agentwire.ConnectionStatus // the last one repeats; nil: 404
+		want    string                       // error substring; empty: success
+	}{
+		{"in sync at once", []agentwire.ConnectionStatus{inSync}, ""},
+		{"pending, then in sync", []agentwire.ConnectionStatus{pending, pending, inSync}, ""},
+		{"error", []agentwire.ConnectionStatus{pending, failed}, "connection c1 is in error: switch sw1 error (port p2 missing)"},
+		{"timeout", []agentwire.ConnectionStatus{pending}, "connection c1 not in_sync within 700ms (--wait-timeout): switch sw1 pending (applying)"},
+		{"not found", nil, "could not be found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var n atomic.Int32 // status requests answered
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != agentwire.ConnectionStatusPath("c1") || tt.answers == nil {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusNotFound)
+					_, _ = w.Write([]byte(`{"NeutronError": {"type": "L2GatewayConnectionNotFound", "message": "Connection c1 could not be found", "detail": ""}}`))
+					return
+				}
+				_ = writeJSON(w, tt.answers[min(int(n.Add(1))-1, len(tt.answers)-1)])
+			}))
+			defer srv.Close()
+			c, err := client.New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			err = waitInSync(context.Background(), c, "c1", 700*time.Millisecond)
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("waitInSync took %s; want about the 700ms timeout at most", took)
+			}
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("waitInSync() = %v; want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("waitInSync() = %v; want an error containing %q", err, tt.want)
+			}
+		})
 	}
 }
