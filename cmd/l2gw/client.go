@@ -61,8 +61,8 @@ func (o *cliOptions) check() error {
 // everything else pass unchanged.
 func (o *cliOptions) explain(err error) error {
 	var ue *url.Error
-	if err == nil || !errors.As(err, &ue) {
-		return err
+	if err == nil || !errors.As(err, &ue) || errors.Is(err, context.Canceled) {
+		return err // an API answer, or the operator's Ctrl-C
 	}
 	var msg string
 	switch {
