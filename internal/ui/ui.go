@@ -118,11 +118,7 @@ func New(st Store, status Statuser, cfg Config) *Handler {
 		cfg.Now = time.Now
 	}
 	h := &Handler{st: st, status: status, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stop: make(chan struct{})}
-	static, err := fs.Sub(assets, "assets")
-	if err != nil {
-		panic(err) // the embedded tree is part of the binary
-	}
-	files := http.StripPrefix("/ui", http.FileServerFS(static))
+	files := http.StripPrefix("/ui", http.FileServerFS(Assets()))
 	h.mux.Handle("GET /ui/{$}", noStore(files))
 	h.mux.Handle("GET /ui/app.js", noStore(files))
 	h.mux.Handle("GET /ui/style.css", noStore(files))
@@ -176,4 +172,13 @@ func noStore(h http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "no-cache")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// Assets returns the page's files (index.html, app.js, style.css).
+func Assets() fs.FS {
+	static, err := fs.Sub(assets, "assets")
+	if err != nil {
+		panic(err) // the embedded tree is part of the binary
+	}
+	return static
 }
