@@ -19,6 +19,7 @@ import (
 	"github.com/l2gw/l2gw/internal/planfeed"
 	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/switchagent"
+	"github.com/l2gw/l2gw/internal/ui"
 )
 
 // DefaultShutdownTimeout bounds the drain of in-flight requests at stop.
@@ -39,6 +40,9 @@ type Config struct {
 	// Agents tunes the agent protocol; its Authenticator and Policy default
 	// to the API's.
 	Agents agentapi.Config
+	// UI tunes the status page under /ui/ (internal/ui); its Authenticator
+	// and Policy default to the API's.
+	UI ui.Config
 	// Switches are switch agents run inside the server, on the plan feed
 	// and the store directly (no HTTP); nil loggers take Logger.
 	Switches []switchagent.Config
@@ -81,7 +85,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.API.Registry == nil {
 		cfg.API.Registry = metrics.NewRegistry()
 	}
-	handler, feed, agents, err := plans(st, cfg, log)
+	handler, feed, agents, page, err := plans(st, cfg, log)
 	if err != nil {
 		st.Close()
 		ln.Close()
@@ -94,6 +98,9 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// The status page's event streams last as long as their browser tab:
+	// Shutdown ends them rather than wait for them.
+	srv.RegisterOnShutdown(page.Close)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -149,8 +156,9 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // plans creates the plan feed, the HTTP handler (the northbound API, and
-// the agent protocol beside it) and the embedded switch agents.
-func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfeed.Feed, []*switchagent.Agent, error) {
+// the agent protocol and the status page beside it) and the embedded
+// switch agents.
+func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfeed.Feed, []*switchagent.Agent, *ui.Handler, error) {
 	if cfg.Feed.Logger == nil {
 		cfg.Feed.Logger = log.With("component", "planfeed")
 	}
@@ -159,7 +167,7 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	}
 	feed, err := planfeed.New(st, cfg.Feed)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	ac := cfg.Agents
 	if ac.Logger == nil {
@@ -176,7 +184,20 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api.New(st, cfg.API))
-	agentapi.New(st, feed, ac).Mount(mux)
+	agentHandler := agentapi.New(st, feed, ac)
+	agentHandler.Mount(mux)
+	uc := cfg.UI
+	if uc.Logger == nil {
+		uc.Logger = log.With("component", "ui")
+	}
+	if uc.Authenticator == nil {
+		uc.Authenticator = cfg.API.Authenticator
+	}
+	if uc.Policy == nil {
+		uc.Policy = cfg.API.Policy
+	}
+	page := ui.New(st, agentHandler, uc)
+	page.Mount(mux)
 	var agents []*switchagent.Agent
 	for _, sc := range cfg.Switches {
 		if sc.Logger == nil {
@@ -187,9 +208,9 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 		}
 		a, err := switchagent.New(sc, feed.Switches(), st)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		agents = append(agents, a)
 	}
-	return mux, feed, agents, nil
+	return mux, feed, agents, page, nil
 }

@@ -90,3 +90,64 @@ func get(t *testing.T, c *http.Client, url string) string {
 	}
 	return string(b)
 }
+
+// TestStatusPage checks the server serves the status page and its event
+// stream, and that an open stream does not hold up the shutdown.
+func TestStatusPage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{
+			Bind:            "127.0.0.1:0",
+			Database:        "sqlite://" + filepath.Join(t.TempDir(), "l2gw.db"),
+			ShutdownTimeout: time.Minute,
+			Listening:       func(a net.Addr) { addrc <- a.String() },
+		})
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatalf("Run = %v before listening", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server not listening within 30s")
+	}
+	resp, err := http.Get("http://" + addr + "/ui/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "l2gw status") {
+		t.Errorf("GET /ui/ = %s %.100q; want the status page", resp.Status, page)
+	}
+	resp, err = http.Get("http://" + addr + "/ui/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 4096)
+	var got strings.Builder
+	for !strings.Contains(got.String(), "event: snapshot") {
+		n, err := resp.Body.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("event stream: %v after %q", err, got.String())
+		}
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v; want nil", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("shutdown took %v with a status page open; want it not to wait for the stream", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server still running 30s after cancel with a status page open")
+	}
+}
