@@ -15,6 +15,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/logging"
 	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/planfeed"
 	"github.com/l2gw/l2gw/internal/store"
@@ -45,6 +46,10 @@ type Config struct {
 	// Listening, when set, is called with the actual listen address once the
 	// server is ready to answer.
 	Listening func(addr net.Addr)
+	// AccessLog logs every API and agent protocol request at Info once it
+	// is answered (plan streams when they end). Every answer carries an
+	// X-Openstack-Request-Id either way (internal/logging).
+	AccessLog bool
 }
 
 // Run listens on cfg.Bind, opens the store and serves until ctx is done or a
@@ -56,6 +61,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Lines logged about a request with its context name its request id.
+	log = logging.WithRequestIDs(log)
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
@@ -88,7 +95,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           logging.HTTP(handler, logging.HTTPConfig{Logger: log.With("component", "http"), AccessLog: cfg.AccessLog}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
