@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +67,9 @@ func Run(ctx context.Context, cfg Config) error {
 	log = logging.WithRequestIDs(log)
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.Agents.Started.IsZero() {
+		cfg.Agents.Started = time.Now()
 	}
 	// Listen first: a taken port fails before any database work.
 	var lc net.ListenConfig
@@ -181,6 +186,9 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	if ac.Registerer == nil {
 		ac.Registerer = cfg.API.Registry
 	}
+	if ac.Database == "" {
+		ac.Database = redactDSN(cfg.Database)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api.New(st, cfg.API))
 	agentapi.New(st, feed, ac).Mount(mux)
@@ -199,4 +207,15 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 		agents = append(agents, a)
 	}
 	return mux, feed, agents, nil
+}
+
+// redactDSN is dsn with its password, if any, replaced by "xxxxx", for the
+// system status.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		scheme, _, _ := strings.Cut(dsn, "://")
+		return scheme
+	}
+	return u.Redacted()
 }
