@@ -22,14 +22,19 @@ const logFormatUsage = "log format: text or json (default text when stderr is a 
 // --log-level (debug, info, warn, error), in format, the value of
 // --log-format (text, json; empty picks text on a terminal, else json).
 func newLogger(level, format string) (*slog.Logger, error) {
+	return newLoggerTo(os.Stderr, level, format)
+}
+
+// newLoggerTo is newLogger writing to f (a terminal picks text).
+func newLoggerTo(f *os.File, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: %w", level, err)
 	}
 	if format == "" {
-		format = logging.DefaultFormat(os.Stderr)
+		format = logging.DefaultFormat(f)
 	}
-	logger, err := logging.New(os.Stderr, logging.Options{Format: format, Level: l})
+	logger, err := logging.New(f, logging.Options{Format: format, Level: l})
 	if err != nil {
 		return nil, fmt.Errorf("--log-format: %w", err)
 	}
