@@ -41,6 +41,15 @@ func newLoggerTo(f *os.File, level, format string) (*slog.Logger, error) {
 	return logger, nil
 }
 
+// effectiveLogFormat is the format --log-format (format) selects for
+// stderr.
+func effectiveLogFormat(format string) string {
+	if format == "" {
+		return logging.DefaultFormat(os.Stderr)
+	}
+	return format
+}
+
 // addLogFlags adds --log-level and --log-format to an agent command.
 func addLogFlags(f *pflag.FlagSet) {
 	f.String("log-level", "info", logLevelUsage)

@@ -124,7 +124,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		return server.Config{}, nil, err
 	}
 	logger.Info("effective config", "bind", f.bind, "database", redactDSN(dsn), "data_dir", dir,
-		"auth", f.auth, "log_level", f.logLevel, "log_format", f.logFormat, "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
+		"auth", f.auth, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
 		"replication", replicationLog(rep))
 	return server.Config{
 		Bind:            f.bind,
