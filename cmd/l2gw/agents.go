@@ -59,7 +59,7 @@ func newHostAgentCmd() *cobra.Command {
 
 // switchAgentOptions are the flags of `l2gw switch-agent`.
 type switchAgentOptions struct {
-	server, name, logLevel string
+	server, name           string
 	metricsBind            string
 	targets                []string
 	sslCert, sslKey, sslCA string
@@ -202,7 +202,7 @@ the token to --token / L2GW_TOKEN.`,
 	f.StringVar(&o.sslCA, "ssl-ca", "", "CA certificate (PEM) that signed the switches' certificates")
 	f.DurationVar(&o.probe, "probe-interval", 5*time.Second, "OVSDB echo probe period (negative disables)")
 	f.DurationVar(&o.audit, "audit-interval", time.Minute, "period of the full reconcile (negative disables)")
-	f.StringVar(&o.logLevel, "log-level", "info", logLevelUsage)
+	addLogFlags(f)
 	f.StringVar(&o.metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }

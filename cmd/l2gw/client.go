@@ -158,6 +158,7 @@ func addClientCommands(root *cobra.Command) {
 		cmd.GroupID = "inventory"
 		root.AddCommand(cmd)
 	}
+	root.AddCommand(statusCmd(run))
 	root.AddGroup(
 		&cobra.Group{ID: "l2gw", Title: "L2 gateway commands (the seed's CLI):"},
 		&cobra.Group{ID: "inventory", Title: "Inventory commands (networks, ports, hosts, switches):"},

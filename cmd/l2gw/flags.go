@@ -8,29 +8,62 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/l2gw/l2gw/internal/logging"
 )
 
 // logLevelUsage is the help of every --log-level flag.
 const logLevelUsage = "log level: debug, info, warn, error"
 
-// newLogger returns the JSON logger on stderr at level, the value of
-// --log-level (debug, info, warn, error).
-func newLogger(level string) (*slog.Logger, error) {
+// logFormatUsage is the help of every --log-format flag.
+const logFormatUsage = "log format: text or json (default text when stderr is a terminal, json otherwise)"
+
+// newLogger returns the logger on stderr at level, the value of
+// --log-level (debug, info, warn, error), in format, the value of
+// --log-format (text, json; empty picks text on a terminal, else json).
+func newLogger(level, format string) (*slog.Logger, error) {
+	return newLoggerTo(os.Stderr, level, format)
+}
+
+// newLoggerTo is newLogger writing to f (a terminal picks text).
+func newLoggerTo(f *os.File, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: %w", level, err)
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	if format == "" {
+		format = logging.DefaultFormat(f)
+	}
+	logger, err := logging.New(f, logging.Options{Format: format, Level: l})
+	if err != nil {
+		return nil, fmt.Errorf("--log-format: %w", err)
+	}
+	return logger, nil
+}
+
+// effectiveLogFormat is the format --log-format (format) selects for
+// stderr.
+func effectiveLogFormat(format string) string {
+	if format == "" {
+		return logging.DefaultFormat(os.Stderr)
+	}
+	return format
+}
+
+// addLogFlags adds --log-level and --log-format to an agent command.
+func addLogFlags(f *pflag.FlagSet) {
+	f.String("log-level", "info", logLevelUsage)
+	f.String("log-format", "", logFormatUsage)
 }
 
 // agentStart prepares an agent command (switch-agent, host-agent,
 // soft-vtep) to run: it sets flags from the environment (envFlags with
-// envPrefix) and returns the logger --log-level asks for.
+// envPrefix) and returns the logger --log-level and --log-format ask for.
 func agentStart(cmd *cobra.Command, envPrefix string) (*slog.Logger, error) {
 	if err := envFlags(cmd, envPrefix); err != nil {
 		return nil, err
 	}
-	return newLogger(cmd.Flags().Lookup("log-level").Value.String())
+	return newLogger(cmd.Flags().Lookup("log-level").Value.String(), cmd.Flags().Lookup("log-format").Value.String())
 }
 
 // envFlags sets every flag not given on the command line from

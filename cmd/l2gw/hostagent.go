@@ -23,11 +23,11 @@ type hostAgentConnect func(serverURL string) (planstream.HostSource, hostagent.R
 // pass in-process ones).
 func newHostAgentCmdWith(connect hostAgentConnect) *cobra.Command {
 	var (
-		server, host, vtepIP, netnsName, logLevel string
-		metricsBind                               string
-		cleanup                                   bool
-		resync, heartbeat                         time.Duration
-		mtu                                       int
+		server, host, vtepIP, netnsName string
+		metricsBind                     string
+		cleanup                         bool
+		resync, heartbeat               time.Duration
+		mtu                             int
 	)
 	cmd := &cobra.Command{
 		Use:   "host-agent",
@@ -102,7 +102,7 @@ L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP).`,
 	f.DurationVar(&resync, "resync", time.Minute, "period of the full reconcile")
 	f.DurationVar(&heartbeat, "heartbeat", 30*time.Second, "period of the host registration heartbeat")
 	f.IntVar(&mtu, "mtu", hostagent.DefaultMTU, "MTU of networks whose plan gives none")
-	f.StringVar(&logLevel, "log-level", "info", logLevelUsage)
+	addLogFlags(f)
 	f.StringVar(&metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }

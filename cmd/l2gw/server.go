@@ -22,7 +22,8 @@ import (
 // serverFlags are the flags of `l2gw server`, with L2GW_* fallbacks.
 type serverFlags struct {
 	bind, database, dataDir, auth, logLevel string
-	insecureNoauthRemote                    bool
+	logFormat                               string
+	insecureNoauthRemote, accessLog         bool
 	shutdownTimeout                         time.Duration
 	switches                                []string // OVSDB targets of embedded switch agents
 	replication                             replicationFlags
@@ -61,6 +62,9 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.StringVar(&f.auth, "auth", envOr("L2GW_AUTH", "noauth"), "authentication: noauth (env L2GW_AUTH)")
 	fl.BoolVar(&f.insecureNoauthRemote, "insecure-noauth-remote", false, "allow --auth noauth on a non-loopback --bind (everyone on the network is admin)")
 	fl.StringVar(&f.logLevel, "log-level", envOr("L2GW_LOG_LEVEL", "info"), logLevelUsage+" (env L2GW_LOG_LEVEL)")
+	fl.StringVar(&f.logFormat, "log-format", os.Getenv("L2GW_LOG_FORMAT"), logFormatUsage+" (env L2GW_LOG_FORMAT)")
+	fl.BoolVar(&f.accessLog, "access-log", envOr("L2GW_ACCESS_LOG", "true") != "false",
+		"log every API and agent protocol request at info: method, path, status, duration, request_id (env L2GW_ACCESS_LOG)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long to drain requests at stop")
 	fl.StringArrayVar(&f.switches, "switch", envList("L2GW_SWITCH"), "run a switch agent in the server for this OVSDB target: unix:PATH, tcp:HOST:PORT (repeatable; env L2GW_SWITCH, comma-separated)")
 	fl.StringVar(&f.replication.mode, "replication-mode", envOr("L2GW_REPLICATION_MODE", planner.ReplicationSourceNode),
@@ -75,7 +79,7 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 // config validates the flags, creates the data directory and logs the
 // effective configuration once.
 func (f serverFlags) config() (server.Config, *slog.Logger, error) {
-	logger, err := newLogger(f.logLevel)
+	logger, err := newLogger(f.logLevel, f.logFormat)
 	if err != nil {
 		return server.Config{}, nil, err
 	}
@@ -120,13 +124,14 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		return server.Config{}, nil, err
 	}
 	logger.Info("effective config", "bind", f.bind, "database", redactDSN(dsn), "data_dir", dir,
-		"auth", f.auth, "log_level", f.logLevel, "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
+		"auth", f.auth, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
 		"replication", replicationLog(rep))
 	return server.Config{
 		Bind:            f.bind,
 		Database:        dsn,
 		API:             api.Config{Authenticator: auth},
 		ShutdownTimeout: f.shutdownTimeout,
+		AccessLog:       f.accessLog,
 		Switches:        switches,
 		Feed:            planfeed.Config{Planner: rep},
 	}, logger, nil

@@ -15,12 +15,12 @@ import (
 // newSoftVTEPCmd is `l2gw soft-vtep`: a hardware_vtep switch made of Linux.
 func newSoftVTEPCmd() *cobra.Command {
 	var (
-		ovsdbTarget, name, tunnelIP, netnsName, logLevel string
-		metricsBind                                      string
-		ports                                            []string
-		cleanup                                          bool
-		resync                                           time.Duration
-		mtu                                              int
+		ovsdbTarget, name, tunnelIP, netnsName string
+		metricsBind                            string
+		ports                                  []string
+		cleanup                                bool
+		resync                                 time.Duration
+		mtu                                    int
 	)
 	cmd := &cobra.Command{
 		Use:   "soft-vtep",
@@ -87,7 +87,7 @@ L2GW_SOFT_VTEP_OVSDB, L2GW_SOFT_VTEP_PORT="port1=p1,port2=p2").`,
 	f.BoolVar(&cleanup, "cleanup", false, "remove every device the soft VTEP owns on exit")
 	f.DurationVar(&resync, "resync", 5*time.Second, "period of the full reconcile")
 	f.IntVar(&mtu, "mtu", 1450, "MTU of the VXLAN devices")
-	f.StringVar(&logLevel, "log-level", "info", logLevelUsage)
+	addLogFlags(f)
 	f.StringVar(&metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }

@@ -34,6 +34,7 @@ type Store interface {
 	ReportSwitch(ctx context.Context, r model.SwitchReport) error
 	SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error
 	GetSwitch(ctx context.Context, name string) (model.Switch, error)
+	ListSwitches(ctx context.Context, q store.Query) ([]model.Switch, error)
 	RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error)
 	ListHosts(ctx context.Context, q store.Query) ([]model.Host, error)
 	SetHostStatus(ctx context.Context, s model.HostStatus) error
@@ -54,7 +55,7 @@ type Config struct {
 	// Policy decides who may do what; nil means api.DefaultPolicy (admin only).
 	// Actions: report_switch, update_switch_status, get_switch_plan,
 	// register_host, update_host_status, get_host_plan,
-	// get_l2_gateway_connection_status.
+	// get_l2_gateway_connection_status, get_status (the system status).
 	Policy *api.Policy
 	// Keepalive is the longest silence on a plan stream; zero means 15s.
 	// A stream whose write does not complete within 2×Keepalive is dropped.
@@ -70,6 +71,12 @@ type Config struct {
 	// Registerer receives the handler's metrics (metrics.go). Nil: not
 	// registered.
 	Registerer prometheus.Registerer
+	// Database names the store in the system status; give it without a
+	// password. Empty shows nothing.
+	Database string
+	// Started is when the server started, for the system status; zero
+	// means when New ran.
+	Started time.Time
 }
 
 // Handler serves the agent endpoints under agentwire.Prefix and
@@ -108,6 +115,9 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Started.IsZero() {
+		cfg.Started = cfg.Now()
+	}
 	h := &Handler{st: st, feed: feed, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), m: newHandlerMetrics(cfg.Registerer),
 		agents: switchPresence(st), hostAgents: hostPresence(st)}
 	p := agentwire.Prefix
@@ -117,6 +127,7 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	h.handle("POST "+p+"/hosts/{name}/register", "register_host", h.registerHost)
 	h.handle("PUT "+p+"/hosts/{name}/status", "update_host_status", h.hostStatus)
 	h.handle("GET "+p+"/hosts/{name}/plan", "get_host_plan", h.hostPlan)
+	h.handle("GET "+agentwire.SystemStatusPath, "get_status", h.systemStatus)
 	h.handle("GET "+neutron.PathConnections+"/{id}/status", "get_l2_gateway_connection_status", h.connectionStatus)
 	h.mux.HandleFunc(p+"/", h.count("other", api.NotFound))
 	return h

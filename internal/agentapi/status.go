@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/api"
@@ -61,20 +62,9 @@ func (h *Handler) ConnectionStatus(ctx context.Context, id string) (agentwire.Co
 	if err != nil {
 		return agentwire.ConnectionStatus{}, fmt.Errorf("gateway %s of connection %s: %w", conn.GatewayID, id, err)
 	}
-	// The feed must have seen the store as of now for its dates to hold.
-	caughtUp := false
-	if h.feed != nil {
-		rev, err := h.st.Revision(ctx)
-		if err != nil {
-			return agentwire.ConnectionStatus{}, err
-		}
-		wctx, cancel := context.WithTimeout(ctx, h.cfg.StatusWait)
-		err = h.feed.WaitRevision(wctx, rev)
-		cancel()
-		if ctx.Err() != nil {
-			return agentwire.ConnectionStatus{}, ctx.Err()
-		}
-		caughtUp = err == nil
+	caughtUp, err := h.caughtUp(ctx)
+	if err != nil {
+		return agentwire.ConnectionStatus{}, err
 	}
 	out := agentwire.ConnectionStatus{Status: []agentwire.SwitchSync{}, Hosts: []agentwire.HostSync{}}
 	seen := map[string]bool{}
@@ -109,6 +99,26 @@ func (h *Handler) ConnectionStatus(ctx context.Context, id string) (agentwire.Co
 		out.State = agentwire.StatePending
 	}
 	return out, nil
+}
+
+// caughtUp waits (up to StatusWait) for the plan feed to have seen the
+// store as of now, for its dates of changes to hold, and reports whether
+// it has.
+func (h *Handler) caughtUp(ctx context.Context) (bool, error) {
+	if h.feed == nil {
+		return false, nil
+	}
+	rev, err := h.st.Revision(ctx)
+	if err != nil {
+		return false, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, h.cfg.StatusWait)
+	err = h.feed.WaitRevision(wctx, rev)
+	cancel()
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	return err == nil, nil
 }
 
 // boundPorts returns the interfaces of gateway gw on switch sw that the
@@ -229,21 +239,8 @@ func (h *Handler) hostSyncs(ctx context.Context, network string, caughtUp bool) 
 		}
 		hs.Connected = known && neutron.HostAgentRunning(host, st, now)
 		var errs []string
-		switch {
-		case !known:
-			errs = append(errs, "the host is not registered: no host agent has run there")
-		case host.LastHeartbeat.IsZero():
-			errs = append(errs, "the host agent is not running: it never sent a heartbeat")
-		case now.Sub(host.LastHeartbeat) > neutron.HostAliveWindow:
-			errs = append(errs, fmt.Sprintf("the host agent is not running: last heartbeat at %s", host.LastHeartbeat.UTC().Format("2006-01-02T15:04:05Z")))
-		case st != nil && !st.Connected:
-			why := st.Error
-			if why == "" {
-				why = "it stopped"
-			}
-			errs = append(errs, "the host agent is not running: "+why)
-		case st != nil && st.Error != "":
-			errs = append(errs, "the host agent failed: "+st.Error)
+		if p := hostAgentProblem(host, known, st, now); p != "" {
+			errs = append(errs, p)
 		}
 		pending := ""
 		switch {
@@ -268,6 +265,29 @@ func (h *Handler) hostSyncs(ctx context.Context, network string, caughtUp bool) 
 		out = append(out, hs)
 	}
 	return out, nil
+}
+
+// hostAgentProblem says what is wrong with the agent of host (known: the
+// host is registered; st: its agent's status, nil when none): not
+// registered, not running, or failing; "" when nothing is.
+func hostAgentProblem(host model.Host, known bool, st *model.HostStatus, now time.Time) string {
+	switch {
+	case !known:
+		return "the host is not registered: no host agent has run there"
+	case host.LastHeartbeat.IsZero():
+		return "the host agent is not running: it never sent a heartbeat"
+	case now.Sub(host.LastHeartbeat) > neutron.HostAliveWindow:
+		return fmt.Sprintf("the host agent is not running: last heartbeat at %s", host.LastHeartbeat.UTC().Format("2006-01-02T15:04:05Z"))
+	case st != nil && !st.Connected:
+		why := st.Error
+		if why == "" {
+			why = "it stopped"
+		}
+		return "the host agent is not running: " + why
+	case st != nil && st.Error != "":
+		return "the host agent failed: " + st.Error
+	}
+	return ""
 }
 
 // interfaceErrors names the interfaces of ports (the network's ports on

@@ -33,7 +33,7 @@ func (h *Handler) switchPlan(w http.ResponseWriter, r *http.Request) {
 	h.agents.open(name)
 	defer func() {
 		if err := h.agents.close(r.Context(), name); err != nil {
-			h.log.Error("mark switch disconnected", "switch", name, "err", err)
+			h.log.ErrorContext(r.Context(), "mark switch disconnected", "switch", name, "err", err)
 		}
 	}()
 	if h.feed == nil {
@@ -48,7 +48,7 @@ func (h *Handler) hostPlan(w http.ResponseWriter, r *http.Request) {
 	h.hostAgents.open(name)
 	defer func() {
 		if err := h.hostAgents.close(r.Context(), name); err != nil {
-			h.log.Error("mark host agent gone", "host", name, "err", err)
+			h.log.ErrorContext(r.Context(), "mark host agent gone", "host", name, "err", err)
 		}
 	}()
 	if h.feed == nil {
@@ -95,7 +95,7 @@ func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, k
 	log := h.log.With(kind, name)
 	wt, err := src.Watch(ctx, name, from)
 	if err != nil {
-		log.Debug("plan stream not opened", "err", err)
+		log.DebugContext(ctx, "plan stream not opened", "err", err)
 		writeUnavailable(w)
 		return
 	}
@@ -113,7 +113,7 @@ func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, k
 	streams := h.m.streams.WithLabelValues(kind)
 	streams.Inc()
 	defer streams.Dec()
-	log.Debug("plan stream opened", "from", from)
+	log.DebugContext(ctx, "plan stream opened", "from", from)
 	keepalive := planner.Event[P, D]{Type: agentwire.EventKeepalive}
 	for {
 		nctx, cancel := context.WithTimeout(ctx, ka)
@@ -122,16 +122,16 @@ func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, k
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
-			log.Debug("plan stream closed by the client")
+			log.DebugContext(ctx, "plan stream closed by the client")
 			return
 		case errors.Is(err, context.DeadlineExceeded):
 			ev = keepalive
 		default: // the feed stopped: the client reconnects (to this server restarted, or another)
-			log.Debug("plan stream ended", "err", err)
+			log.DebugContext(ctx, "plan stream ended", "err", err)
 			return
 		}
 		if err := sw.write(ev); err != nil {
-			log.Debug("plan stream write failed", "err", err)
+			log.DebugContext(ctx, "plan stream write failed", "err", err)
 			return
 		}
 	}

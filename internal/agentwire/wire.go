@@ -12,6 +12,7 @@
 //	PUT  /l2gw/v1/hosts/{name}/status      HostStatus              -> 204
 //	GET  /l2gw/v1/hosts/{name}/plan?revision=N                     -> stream of HostEvent
 //	GET  /v2.0/l2-gateway-connections/{id}/status                  -> 200 ConnectionStatus
+//	GET  /l2gw/v1/status                                           -> 200 SystemStatus
 //
 // # Plan streams
 //
@@ -323,4 +324,64 @@ func Keepalive(v string) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// SystemStatusPath is the status of the whole system:
+// GET -> 200 SystemStatus.
+const SystemStatusPath = Prefix + "/status"
+
+// SystemStatus is the answer of GET SystemStatusPath: the server, every
+// switch reported by an agent and every known host, each with the state
+// of its agent (StateInSync, StatePending, StateError and the reason).
+// The connections' states are their own (ConnectionStatus).
+type SystemStatus struct {
+	Server   ServerStatus  `json:"server"`
+	Switches []SwitchState `json:"switches"`
+	Hosts    []HostState   `json:"hosts"`
+}
+
+// ServerStatus are the facts of the answering server.
+type ServerStatus struct {
+	Version       string `json:"version"`      // the binary's module version ("(devel)" for a plain build)
+	VCSRevision   string `json:"vcs_revision"` // the commit it was built from, "" when unknown
+	Database      string `json:"database"`     // the store's DSN without its password
+	DatabaseError string `json:"database_error"`
+	// StoreRevision is the store's revision; PlanRevision the revision
+	// the plans served to agents reflect (behind while the feed catches up).
+	StoreRevision int64        `json:"store_revision"`
+	PlanRevision  int64        `json:"plan_revision"`
+	StartedAt     neutron.Time `json:"started_at"`
+	UptimeSeconds int64        `json:"uptime_seconds"`
+}
+
+// SwitchState is a switch's agent: whether its session to the switch is
+// up (Connected), its last pass without error, the plan revision it
+// applied and the one its plan is at, and its error. State is error with
+// an agent error, pending while the agent is not connected or behind the
+// plan, in_sync otherwise.
+type SwitchState struct {
+	Name            string       `json:"name"`
+	State           string       `json:"state"`
+	Reason          string       `json:"reason"`
+	Connected       bool         `json:"connected"`
+	LastSync        neutron.Time `json:"last_sync"`
+	AppliedRevision int64        `json:"applied_revision"`
+	Revision        int64        `json:"revision"`
+}
+
+// HostState is a host and its agent: Alive is a recent heartbeat,
+// AgentRunning also an open plan stream; State is error when the agent
+// does not run or failed, pending while it is behind the plan (or has not
+// reported yet), in_sync otherwise.
+type HostState struct {
+	Name            string       `json:"name"`
+	VTEPIP          string       `json:"vtep_ip"`
+	State           string       `json:"state"`
+	Reason          string       `json:"reason"`
+	Alive           bool         `json:"alive"`
+	AgentRunning    bool         `json:"agent_running"`
+	LastHeartbeat   neutron.Time `json:"last_heartbeat"`
+	LastSync        neutron.Time `json:"last_sync"`
+	AppliedRevision int64        `json:"applied_revision"`
+	Revision        int64        `json:"revision"`
 }

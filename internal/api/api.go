@@ -255,7 +255,7 @@ func (h *handler) instrument(route string, next http.HandlerFunc) http.HandlerFu
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				h.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+				h.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
 				if !sw.Written() {
 					writeErrorBody(sw, http.StatusInternalServerError, neutron.Error{Type: "HTTPInternalServerError", Message: internalErrorMessage})
 				}
@@ -263,7 +263,6 @@ func (h *handler) instrument(route string, next http.HandlerFunc) http.HandlerFu
 			code := sw.Code()
 			h.requests.WithLabelValues(r.Method, route, strconv.Itoa(code)).Inc()
 			h.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
-			h.log.Debug("request", logAttrs(r), "code", code, "duration", time.Since(start))
 		}()
 		next(sw, r)
 	}
@@ -273,7 +272,7 @@ func (h *handler) authenticate(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := h.auth.Authenticate(r)
 		if err != nil {
-			h.log.Debug("authentication failed", logAttrs(r), "err", err)
+			h.log.DebugContext(r.Context(), "authentication failed", logAttrs(r), "err", err)
 			writeErrorBody(w, http.StatusUnauthorized, neutron.Error{Type: "HTTPUnauthorized", Message: "Authentication required"})
 			return
 		}
@@ -326,7 +325,7 @@ func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
 	if _, err := h.st.Revision(r.Context()); err != nil {
-		h.log.Warn("health check: store unavailable", "err", err)
+		h.log.WarnContext(r.Context(), "health check: store unavailable", "err", err)
 		http.Error(w, "store unavailable\n", http.StatusServiceUnavailable)
 		return
 	}

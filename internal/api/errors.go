@@ -100,9 +100,9 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	if status == http.StatusInternalServerError {
 		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-			h.log.Debug("request cancelled by the client", "method", r.Method, "path", r.URL.Path)
+			h.log.DebugContext(r.Context(), "request cancelled by the client", "method", r.Method, "path", r.URL.Path)
 		} else {
-			h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 		body = neutron.Error{Type: "HTTPInternalServerError", Message: internalErrorMessage}
 	}

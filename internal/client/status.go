@@ -17,3 +17,13 @@ func (c *Client) ConnectionStatus(ctx context.Context, id string) (agentwire.Con
 	}
 	return st, nil
 }
+
+// SystemStatus returns the status of the whole system: the server, the
+// switches and the hosts with their agents (GET /l2gw/v1/status).
+func (c *Client) SystemStatus(ctx context.Context) (agentwire.SystemStatus, error) {
+	var st agentwire.SystemStatus
+	if err := c.do(ctx, http.MethodGet, agentwire.SystemStatusPath, nil, nil, &st); err != nil {
+		return agentwire.SystemStatus{}, err
+	}
+	return st, nil
+}

@@ -10,11 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/logging"
 	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/planfeed"
 	"github.com/l2gw/l2gw/internal/store"
@@ -49,6 +52,10 @@ type Config struct {
 	// Listening, when set, is called with the actual listen address once the
 	// server is ready to answer.
 	Listening func(addr net.Addr)
+	// AccessLog logs every API and agent protocol request at Info once it
+	// is answered (plan streams when they end). Every answer carries an
+	// X-Openstack-Request-Id either way (internal/logging).
+	AccessLog bool
 }
 
 // Run listens on cfg.Bind, opens the store and serves until ctx is done or a
@@ -60,8 +67,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Lines logged about a request with its context name its request id.
+	log = logging.WithRequestIDs(log)
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.Agents.Started.IsZero() {
+		cfg.Agents.Started = time.Now()
 	}
 	// Listen first: a taken port fails before any database work.
 	var lc net.ListenConfig
@@ -92,7 +104,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           logging.HTTP(handler, logging.HTTPConfig{Logger: log.With("component", "http"), AccessLog: cfg.AccessLog}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -182,6 +194,9 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	if ac.Registerer == nil {
 		ac.Registerer = cfg.API.Registry
 	}
+	if ac.Database == "" {
+		ac.Database = redactDSN(cfg.Database)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api.New(st, cfg.API))
 	agentHandler := agentapi.New(st, feed, ac)
@@ -213,4 +228,15 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 		agents = append(agents, a)
 	}
 	return mux, feed, agents, page, nil
+}
+
+// redactDSN is dsn with its password, if any, replaced by "xxxxx", for the
+// system status.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		scheme, _, _ := strings.Cut(dsn, "://")
+		return scheme
+	}
+	return u.Redacted()
 }
