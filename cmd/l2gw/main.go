@@ -41,5 +41,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newSoftVTEPCmd())
 	addClientCommands(root)
 	root.AddCommand(newSwitchAgentCmd(), newHostAgentCmd(), newConnectionStatusCmd())
+	root.AddCommand(newManCmd())
+	setVersion(root)
+	// cobra adds `completion bash|zsh|fish|powershell` itself.
 	return root
 }

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/l2gw/l2gw/internal/version"
+)
+
+// runRoot runs the l2gw root command with args and returns its stdout.
+func runRoot(t *testing.T, args ...string) string {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("l2gw %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String()
+}
+
+func TestVersion(t *testing.T) {
+	want := "l2gw " + version.Get().String() + "\n"
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		if got := runRoot(t, args...); got != want {
+			t.Errorf("l2gw %s = %q; want %q", strings.Join(args, " "), got, want)
+		}
+	}
+}
+
+// TestCompletion checks that the generated scripts are valid shell and that
+// the completions they ask l2gw for (cobra's scripts call `l2gw __complete`)
+// offer l2gw's sub-commands.
+func TestCompletion(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		t.Run(sh, func(t *testing.T) {
+			script := runRoot(t, "completion", sh)
+			if !strings.Contains(script, "__complete") {
+				t.Errorf("l2gw completion %s does not call `l2gw __complete`:\n%s", sh, script)
+			}
+			shell, err := exec.LookPath(sh)
+			if err != nil {
+				if sh == "bash" {
+					t.Fatalf("bash: %v", err)
+				}
+				t.Skipf("%s not installed", sh)
+			}
+			f := filepath.Join(t.TempDir(), "l2gw."+sh)
+			if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(shell, "-n", f).CombinedOutput(); err != nil {
+				t.Errorf("%s -n on l2gw completion %s: %v\n%s", sh, sh, err, out)
+			}
+		})
+	}
+	got := runRoot(t, "__complete", "")
+	for _, sub := range []string{"server", "switch-agent", "host-agent", "soft-vtep", "version", "l2-gateway-create"} {
+		if !strings.Contains(got, "\n"+sub+"\t") {
+			t.Errorf("l2gw __complete \"\" does not offer %s:\n%s", sub, got)
+		}
+	}
+	if strings.Contains(got, "\nman\t") {
+		t.Errorf("l2gw __complete \"\" offers the hidden man command:\n%s", got)
+	}
+}
+
+func TestManPages(t *testing.T) {
+	dir := t.TempDir()
+	runRoot(t, "man", dir)
+	for _, page := range []string{"l2gw.1", "l2gw-server.1", "l2gw-host-agent.1", "l2gw-version.1"} {
+		b, err := os.ReadFile(filepath.Join(dir, page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte(".nh\n.TH ")) {
+			t.Errorf("%s does not start as a man page: %.80q", page, b)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "l2gw-man.1")); err == nil {
+		t.Error("l2gw-man.1 written for the hidden man command")
+	}
+}
