@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/l2gw/l2gw/internal/version"
 	"github.com/spf13/cobra"
@@ -25,7 +26,7 @@ func setVersion(root *cobra.Command) {
 }
 
 // newManCmd returns the hidden `l2gw man DIR`, which writes a man page
-// (section 1) per command into DIR; the .deb build (packaging/deb) runs it.
+// (section 1) per command into DIR (created if missing); the .deb build (packaging/deb) runs it.
 func newManCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:    "man DIR",
@@ -33,6 +34,9 @@ func newManCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := os.MkdirAll(args[0], 0o755); err != nil {
+				return err
+			}
 			root := cmd.Root()
 			root.DisableAutoGenTag = true // reproducible pages: no generation date
 			hdr := &doc.GenManHeader{Title: "L2GW", Section: "1", Source: "l2gw " + version.Get().Version, Manual: "l2gw manual"}

@@ -73,7 +73,7 @@ func TestCompletion(t *testing.T) {
 }
 
 func TestManPages(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "man1")
 	runRoot(t, "man", dir)
 	for _, page := range []string{"l2gw.1", "l2gw-server.1", "l2gw-host-agent.1", "l2gw-version.1"} {
 		b, err := os.ReadFile(filepath.Join(dir, page))
