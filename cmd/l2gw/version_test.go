@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/l2gw/l2gw/internal/testenv"
 	"github.com/l2gw/l2gw/internal/version"
 )
 
@@ -69,6 +72,52 @@ func TestCompletion(t *testing.T) {
 	}
 	if strings.Contains(got, "\nman\t") {
 		t.Errorf("l2gw __complete \"\" offers the hidden man command:\n%s", got)
+	}
+}
+
+// TestBashCompletion completes `l2gw s` and `l2gw server --b` with the
+// generated script loaded by bash-completion, as an interactive bash does.
+func TestBashCompletion(t *testing.T) {
+	const lib = "/usr/share/bash-completion/bash_completion"
+	if _, err := os.Stat(lib); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("bash-completion: %v", err)
+		}
+		t.Skipf("bash-completion: %v", err)
+	}
+	bin := testenv.BuildL2GW(t)
+	script := filepath.Join(t.TempDir(), "l2gw.bash")
+	if err := os.WriteFile(script, []byte(runRoot(t, "completion", "bash")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	complete := func(words ...string) []string {
+		t.Helper()
+		// __start_l2gw runs `l2gw __complete …`: the binary must be on PATH.
+		cmd := exec.Command("bash", "-c", `source "$1"; source "$2"; shift 2
+COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+__start_l2gw l2gw "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}" 2>/dev/null
+printf '%s\n' "${COMPREPLY[@]}"`, "bash", lib, script)
+		cmd.Args = append(cmd.Args, words...)
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("complete %q: %v", words, err)
+		}
+		return strings.Fields(string(out))
+	}
+	got := complete("l2gw", "s")
+	for _, want := range []string{"server", "soft-vtep", "switch-agent", "switch-list"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("completions of `l2gw s` = %q; want %s among them", got, want)
+		}
+	}
+	for _, c := range got {
+		if !strings.HasPrefix(c, "s") {
+			t.Errorf("completions of `l2gw s` = %q; want only words starting with s", got)
+		}
+	}
+	if diff := cmp.Diff([]string{"--bind"}, complete("l2gw", "server", "--b")); diff != "" {
+		t.Errorf("completions of `l2gw server --b` (-want +got):\n%s", diff)
 	}
 }
 
