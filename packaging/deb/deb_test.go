@@ -4,16 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/l2gw/l2gw/internal/testenv"
 	"go.uber.org/goleak"
 )
@@ -127,6 +130,67 @@ func TestDebInstall(t *testing.T) {
 	}
 
 	checkUnits(t, root)
+
+	// What the target system's systemd-sysusers makes of the package's entry.
+	if _, err := exec.LookPath("systemd-sysusers"); err == nil {
+		run(t, "systemd-sysusers", "--root="+root)
+		passwd, err := os.ReadFile(filepath.Join(root, "etc/passwd"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`(?m)^l2gw:x:\d+:\d+:[^:]*:/var/lib/l2gw:/usr/sbin/nologin$`).Match(passwd) {
+			t.Errorf("systemd-sysusers made no l2gw system user:\n%s", passwd)
+		}
+	}
+}
+
+// TestPostinst runs the maintainer script postinst on this system's path
+// with stand-ins of the commands it calls, which record their arguments.
+func TestPostinst(t *testing.T) {
+	script, err := packaged.ReadFile("files/scripts/postinst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		stubs []string // commands that exist
+		want  string   // the calls, one a line
+	}{
+		{"sysusers", []string{"systemd-sysusers", "getent", "adduser"}, "systemd-sysusers l2gw.conf\n"},
+		{"adduser", []string{"getent", "adduser"}, "getent passwd l2gw\nadduser --system --group --home /var/lib/l2gw --no-create-home l2gw\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			calls := filepath.Join(dir, "calls")
+			for _, stub := range tt.stubs {
+				// getent finds no user (status 2), as on a fresh system.
+				body := fmt.Sprintf("#!/bin/sh\necho %s \"$@\" >> %s\n", stub, calls)
+				if stub == "getent" {
+					body += "exit 2\n"
+				}
+				if err := os.WriteFile(filepath.Join(dir, stub), []byte(body), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := filepath.Join(dir, "postinst")
+			if err := os.WriteFile(f, script, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			sh := need(t, "sh")
+			cmd := exec.Command(sh, f, "configure")
+			// Only the stand-ins and the shell's own builtins: no real
+			// adduser or systemctl may run.
+			cmd.Env = []string{"PATH=" + dir}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("postinst configure: %v\n%s", err, out)
+			}
+			got, _ := os.ReadFile(calls)
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("postinst calls (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 // checkUnits checks the installed units' keys that make them work and keep
