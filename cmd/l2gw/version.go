@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/l2gw/l2gw/internal/version"
 	"github.com/spf13/cobra"
@@ -40,6 +42,17 @@ func newManCmd() *cobra.Command {
 			root := cmd.Root()
 			root.DisableAutoGenTag = true // reproducible pages: no generation date
 			hdr := &doc.GenManHeader{Title: "L2GW", Section: "1", Source: "l2gw " + version.Get().Version, Manual: "l2gw manual"}
+			// Reproducible builds date the pages by SOURCE_DATE_EPOCH
+			// (reproducible-builds.org/specs/source-date-epoch), as nfpm
+			// dates the package's files.
+			if e := os.Getenv("SOURCE_DATE_EPOCH"); e != "" {
+				sec, err := strconv.ParseInt(e, 10, 64)
+				if err != nil {
+					return fmt.Errorf("SOURCE_DATE_EPOCH %q: %w", e, err)
+				}
+				d := time.Unix(sec, 0).UTC()
+				hdr.Date = &d
+			}
 			if err := doc.GenManTree(root, hdr, args[0]); err != nil {
 				return fmt.Errorf("man pages: %w", err)
 			}

@@ -122,6 +122,7 @@ printf '%s\n' "${COMPREPLY[@]}"`, "bash", lib, script)
 }
 
 func TestManPages(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000") // 2023-11-14
 	dir := filepath.Join(t.TempDir(), "man1")
 	runRoot(t, "man", dir)
 	for _, page := range []string{"l2gw.1", "l2gw-server.1", "l2gw-host-agent.1", "l2gw-version.1"} {
@@ -129,7 +130,7 @@ func TestManPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.HasPrefix(b, []byte(".nh\n.TH ")) {
+		if !bytes.HasPrefix(b, []byte(".nh\n.TH \"L2GW\" \"1\" \"Nov 2023\"")) {
 			t.Errorf("%s does not start as a man page: %.80q", page, b)
 		}
 	}
