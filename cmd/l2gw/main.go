@@ -41,6 +41,9 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newSoftVTEPCmd())
 	addClientCommands(root)
 	root.AddCommand(newSwitchAgentCmd(), newHostAgentCmd())
+	root.AddCommand(newManCmd())
+	setVersion(root)
+	// cobra adds `completion bash|zsh|fish|powershell` itself.
 	withUsage(root)
 	return root
 }

@@ -1,33 +1,59 @@
-// Package version reads what the running binary was built from, for
-// `l2gw --version` and the server's status.
+// Package version reports what the running l2gw binary was built from: the
+// module version, the VCS revision and the Go version, as recorded by the Go
+// toolchain (runtime/debug.ReadBuildInfo).
 package version
 
-import "runtime/debug"
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
 
-// Info is what the binary was built from.
+// Info describes the build of the running binary. Fields the toolchain did
+// not record are empty ("(devel)" is the module version of a build from a
+// source tree rather than of `go install module@version`).
 type Info struct {
-	Version  string `json:"version"`  // the main module's version, "(devel)" for a plain go build
-	Revision string `json:"revision"` // vcs.revision, "" when unknown
-	Modified bool   `json:"modified"` // vcs.modified: built from a changed tree
+	Version   string // module version, e.g. v1.2.3 or (devel)
+	Revision  string // VCS revision (vcs.revision), with "-dirty" when the tree had changes
+	GoVersion string // Go toolchain, e.g. go1.26.8
 }
 
-// Get returns the build's Info (Version "unknown" without build info).
+// Get returns the build information of the running binary.
 func Get() Info {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return Info{Version: "unknown"}
+		return Info{Version: "(unknown)", GoVersion: runtime.Version()}
 	}
-	i := Info{Version: bi.Main.Version}
+	return fromBuildInfo(bi)
+}
+
+// fromBuildInfo extracts Info from bi.
+func fromBuildInfo(bi *debug.BuildInfo) Info {
+	info := Info{Version: bi.Main.Version, GoVersion: bi.GoVersion}
+	if info.Version == "" {
+		info.Version = "(devel)"
+	}
+	var modified bool
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			i.Revision = s.Value
+			info.Revision = s.Value
 		case "vcs.modified":
-			i.Modified = s.Value == "true"
+			modified = s.Value == "true"
 		}
 	}
-	if i.Version == "" {
-		i.Version = "(devel)"
+	if modified && info.Revision != "" {
+		info.Revision += "-dirty"
 	}
-	return i
+	return info
+}
+
+// String is the one-line form printed by `l2gw --version`, e.g.
+// "v1.2.3 (revision 0123abcd, go1.26.8)".
+func (i Info) String() string {
+	rev := i.Revision
+	if rev == "" {
+		rev = "unknown"
+	}
+	return fmt.Sprintf("%s (revision %s, %s)", i.Version, rev, i.GoVersion)
 }
