@@ -117,7 +117,7 @@ func goEnvVars(t *testing.T) []string {
 	if len(vals) != 3 {
 		t.Fatalf("go env: %q", out)
 	}
-	return []string{"GOCACHE=" + vals[0], "GOMODCACHE=" + vals[1], "GOPATH=" + vals[2], "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod"}
+	return []string{"GOCACHE=" + vals[0], "GOMODCACHE=" + vals[1], "GOPATH=" + vals[2], "GOTOOLCHAIN=local"}
 }
 
 // freePort is a TCP port on loopback nobody listens on right now.
