@@ -12,7 +12,8 @@
 # ovsdb-tool and vtep-ctl (Debian: openvswitch-switch openvswitch-vtep), and
 # either Go (to build l2gw from this tree) or L2GW=/path/to/l2gw.
 #
-#   sudo examples/seed-workflow.sh
+#   examples/seed-workflow.sh                        # as root
+#   sudo env PATH="$PATH" examples/seed-workflow.sh  # sudo resets PATH
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
@@ -24,8 +25,19 @@ for c in ip bridge ping ovsdb-server ovsdb-tool vtep-ctl; do
 done
 SCHEMA=/usr/share/openvswitch/vtep.ovsschema
 [ -e "$SCHEMA" ] || { echo "seed-workflow.sh: $SCHEMA missing (openvswitch-vtep)" >&2; exit 1; }
+GO=
+if [ -z "${L2GW:-}" ]; then
+  # sudo resets PATH, and Go's own installer puts it in /usr/local/go/bin.
+  GO=$(command -v go || true)
+  [ -n "$GO" ] || [ ! -x /usr/local/go/bin/go ] || GO=/usr/local/go/bin/go
+  if [ -z "$GO" ]; then
+    echo "seed-workflow.sh: go not found: put it on PATH (with sudo: sudo env PATH=\"\$PATH\" $0)" >&2
+    echo "  or set L2GW=/path/to/l2gw" >&2
+    exit 1
+  fi
+fi
 
-DIR=$(mktemp -d /tmp/l2gw-example-XXXXXX)
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/l2gw-example-XXXXXX")
 P="l2gwex$$-"                      # namespace prefix, unique to this run
 PIDS=()
 NSS=()
@@ -45,7 +57,7 @@ cleanup() {
   for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
   if [ "$rc" != 0 ]; then
     echo "    failed (status $rc); logs:"
-    for f in "$DIR"/*.log; do echo "---- $f"; tail -n 20 "$f"; done
+    for f in "$DIR"/*.log; do [ -e "$f" ] && { echo "---- $f"; tail -n 20 "$f"; }; done
   fi
   rm -rf "$DIR"
   echo "    removed namespaces ${P}*, processes and $DIR"
@@ -89,7 +101,7 @@ ping_table() {
 
 if [ -z "${L2GW:-}" ]; then
   step "building l2gw"
-  (cd "$(dirname "$0")/.." && go build -o "$DIR/l2gw" ./cmd/l2gw)
+  (cd "$(dirname "$0")/.." && "$GO" build -o "$DIR/l2gw" ./cmd/l2gw)
   L2GW=$DIR/l2gw
 fi
 

@@ -145,7 +145,8 @@ capped backoff; plan streams resume by revision.
 
 Flags fall back to L2GW_SWITCH_AGENT_* environment variables (e.g.
 L2GW_SWITCH_AGENT_SERVER, L2GW_SWITCH_AGENT_SWITCH="tcp:10.0.0.5:6640,unix:/run/vtep.sock");
-the token to --token / L2GW_TOKEN.`,
+--server, failing those, to L2GW_URL (as the client's --url); the token to
+--token / L2GW_TOKEN.`,
 		Example: `  l2gw switch-agent --server http://controller:9696 --switch tcp:192.0.2.10:6640
   l2gw switch-agent --server http://127.0.0.1:9696 --switch unix:/run/openvswitch/vtep.sock --name gatewayhost`,
 		Args: cobra.NoArgs,

@@ -58,12 +58,35 @@ func addLogFlags(f *pflag.FlagSet) {
 
 // agentStart prepares an agent command (switch-agent, host-agent,
 // soft-vtep) to run: it sets flags from the environment (envFlags with
-// envPrefix) and returns the logger --log-level and --log-format ask for.
+// envPrefix, then --server from L2GW_URL) and returns the logger
+// --log-level and --log-format ask for.
 func agentStart(cmd *cobra.Command, envPrefix string) (*slog.Logger, error) {
 	if err := envFlags(cmd, envPrefix); err != nil {
 		return nil, err
 	}
+	if err := serverFromURLEnv(cmd); err != nil {
+		return nil, err
+	}
 	return newLogger(cmd.Flags().Lookup("log-level").Value.String(), cmd.Flags().Lookup("log-format").Value.String())
+}
+
+// serverFromURLEnv sets an agent's --server from L2GW_URL, the variable the
+// client commands read, when neither the flag nor the agent's own variable
+// (L2GW_<AGENT>_SERVER) gave it: one setting then points a machine's CLI
+// and agents at the same server.
+func serverFromURLEnv(cmd *cobra.Command) error {
+	fl := cmd.Flags().Lookup("server")
+	if fl == nil || fl.Value.String() != "" {
+		return nil
+	}
+	url := os.Getenv("L2GW_URL")
+	if url == "" {
+		return nil
+	}
+	if err := fl.Value.Set(url); err != nil {
+		return fmt.Errorf("environment: L2GW_URL: %w", err)
+	}
+	return nil
 }
 
 // envFlags sets every flag not given on the command line from

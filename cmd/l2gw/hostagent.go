@@ -48,7 +48,8 @@ on them; nothing else is touched. State is kept on exit, so forwarding
 continues while the agent restarts; --cleanup removes it on exit instead.
 
 Flags fall back to L2GW_HOST_AGENT_* environment variables (e.g.
-L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP).`,
+L2GW_HOST_AGENT_SERVER, L2GW_HOST_AGENT_VTEP_IP); --server, failing those,
+to L2GW_URL (as the client's --url).`,
 		Example: `  l2gw host-agent --server http://controller:9696 --host compute1 --vtep-ip 192.0.2.2`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
