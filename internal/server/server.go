@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,6 +57,8 @@ type Config struct {
 	// is answered (plan streams when they end). Every answer carries an
 	// X-Openstack-Request-Id either way (internal/logging).
 	AccessLog bool
+	// TLS, when set, serves HTTPS instead of plain HTTP.
+	TLS *TLSConfig
 }
 
 // Run listens on cfg.Bind, opens the store and serves until ctx is done or a
@@ -74,6 +77,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Agents.Started.IsZero() {
 		cfg.Agents.Started = time.Now()
+	}
+	var tlsConf *tls.Config
+	var certs *certStore
+	if cfg.TLS != nil {
+		var err error
+		if tlsConf, certs, err = serverTLS(cfg.TLS); err != nil {
+			return err
+		}
 	}
 	// Listen first: a taken port fails before any database work.
 	var lc net.ListenConfig
@@ -109,6 +120,7 @@ func Run(ctx context.Context, cfg Config) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		TLSConfig:         tlsConf,
 	}
 	// The status page's event streams last as long as their browser tab:
 	// Shutdown ends them rather than wait for them.
@@ -134,13 +146,20 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		})
 	}
+	if certs != nil && cfg.TLS.Reload != nil {
+		wg.Go(func() { reloadTLS(runCtx.Done(), cfg.TLS.Reload, certs, log.With("component", "tls")) })
+	}
 	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if tlsConf != nil {
+			serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serve: %w", err)
 			cancel()
 		}
 	})
-	log.Info("listening", "addr", ln.Addr().String())
+	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConf != nil)
 	if cfg.Listening != nil {
 		cfg.Listening(ln.Addr())
 	}
