@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -31,9 +32,20 @@ func inheritedString(cmd *cobra.Command, name, def string) string {
 }
 
 // agentLink connects an agent to the server at serverURL over the agent
-// protocol, authenticating with cmd's --token (env L2GW_TOKEN) when set.
+// protocol, authenticating with cmd's --token (env L2GW_TOKEN) when set;
+// over HTTPS it trusts --cacert (env L2GW_CACERT) and presents --cert and
+// --key when given. Its HTTP client has no whole-request timeout: plan
+// streams last as long as the agent.
 func agentLink(cmd *cobra.Command, serverURL string) (*agentlink.Link, error) {
-	opts := []client.Option{client.WithUserAgent("l2gw-agent")}
+	conf, err := clientTLS(inheritedString(cmd, "cacert", os.Getenv("L2GW_CACERT")),
+		inheritedString(cmd, "cert", ""), inheritedString(cmd, "key", ""))
+	if err != nil {
+		return nil, err
+	}
+	opts := []client.Option{
+		client.WithUserAgent("l2gw-agent"),
+		client.WithHTTPClient(&http.Client{Transport: httpTransport(conf)}),
+	}
 	if token := inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")); token != "" {
 		opts = append(opts, client.WithToken(token))
 	}
@@ -204,6 +216,7 @@ L2GW_SWITCH_AGENT_SERVER, L2GW_SWITCH_AGENT_SWITCH="tcp:10.0.0.5:6640,unix:/run/
 	f.DurationVar(&o.probe, "probe-interval", 5*time.Second, "OVSDB echo probe period (negative disables)")
 	f.DurationVar(&o.audit, "audit-interval", time.Minute, "period of the full reconcile (negative disables)")
 	addLogFlags(f)
+	addAgentTLSFlags(f)
 	f.StringVar(&o.metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }

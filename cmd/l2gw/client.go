@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +26,7 @@ type cliOptions struct {
 	url     string
 	token   string
 	timeout time.Duration
+	cacert  string
 	out     output
 }
 
@@ -34,9 +37,13 @@ const defaultTimeout = 30 * time.Second
 // each request after --timeout; only the CLI's does (the agents' plan
 // streams must not time out as whole requests).
 func (o *cliOptions) client() (*client.Client, error) {
+	conf, err := clientTLS(o.cacert, "", "")
+	if err != nil {
+		return nil, err
+	}
 	opts := []client.Option{
 		client.WithUserAgent("l2gw-cli"),
-		client.WithHTTPClient(&http.Client{Timeout: o.timeout}),
+		client.WithHTTPClient(&http.Client{Timeout: o.timeout, Transport: httpTransport(conf)}),
 	}
 	if o.token != "" {
 		opts = append(opts, client.WithToken(o.token))
@@ -69,6 +76,9 @@ func (o *cliOptions) explain(err error) error {
 	case ue.Timeout():
 		msg = fmt.Sprintf("no answer from the l2gw API at %s within %s (--timeout): check that the server there is up and not overloaded, or give a longer --timeout",
 			o.url, o.timeout)
+	case certProblem(err) != "":
+		msg = fmt.Sprintf("TLS with the l2gw API at %s failed: %s: give the CA that signed the server's certificate with --cacert (or L2GW_CACERT), and check --url names a host the certificate is for",
+			o.url, certProblem(err))
 	case errors.Is(err, syscall.ECONNREFUSED):
 		msg = fmt.Sprintf("cannot connect to the l2gw API at %s: connection refused: check that `l2gw server` runs there and that --url (or L2GW_URL) names its address",
 			o.url)
@@ -81,6 +91,31 @@ func (o *cliOptions) explain(err error) error {
 		msg = fmt.Sprintf("cannot reach the l2gw API at %s: %v: check --url (or L2GW_URL) and the network path to the server", o.url, cause)
 	}
 	return &unreachableError{msg: msg, err: err}
+}
+
+// certProblem describes what is wrong with the server's certificate in
+// err, or is empty when err is not about it.
+func certProblem(err error) string {
+	var (
+		ua  x509.UnknownAuthorityError
+		inv x509.CertificateInvalidError
+		hn  x509.HostnameError
+		ver *tls.CertificateVerificationError
+		rh  tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &ua):
+		return "the server's certificate is signed by an unknown authority (" + ua.Error() + ")"
+	case errors.As(err, &inv):
+		return "the server's certificate is not valid (" + inv.Error() + ")"
+	case errors.As(err, &hn):
+		return "the server's certificate is not for this host (" + hn.Error() + ")"
+	case errors.As(err, &ver):
+		return "the server's certificate does not verify (" + ver.Err.Error() + ")"
+	case errors.As(err, &rh):
+		return "the server does not speak TLS (use an http:// URL for a server without --tls-cert)"
+	}
+	return ""
 }
 
 // unreachableError is a request that got no answer, with the operator's
@@ -135,6 +170,7 @@ func addClientCommands(root *cobra.Command) {
 	o.token = os.Getenv("L2GW_TOKEN")
 	pf.StringVarP(&o.out.format, "format", "f", formatTable, "output format of client commands: "+strings.Join(formats, ", "))
 	pf.StringArrayVarP(&o.out.columns, "column", "c", nil, "print only this column (repeatable; e.g. -f value -c id)")
+	pf.StringVar(&o.cacert, "cacert", os.Getenv("L2GW_CACERT"), cacertUsage)
 	pf.DurationVar(&o.timeout, "timeout", defaultTimeout, "time limit of each API request")
 
 	// run wraps a client command body: global flag checks, client set-up.

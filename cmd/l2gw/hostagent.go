@@ -104,6 +104,7 @@ to L2GW_URL (as the client's --url).`,
 	f.DurationVar(&heartbeat, "heartbeat", 30*time.Second, "period of the host registration heartbeat")
 	f.IntVar(&mtu, "mtu", hostagent.DefaultMTU, "MTU of networks whose plan gives none")
 	addLogFlags(f)
+	addAgentTLSFlags(f)
 	f.StringVar(&metricsBind, "metrics-bind", "", metricsBindUsage)
 	return cmd
 }

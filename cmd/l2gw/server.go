@@ -27,6 +27,7 @@ type serverFlags struct {
 	shutdownTimeout                         time.Duration
 	switches                                []string // OVSDB targets of embedded switch agents
 	replication                             replicationFlags
+	tlsCert, tlsKey, tlsClientCA            string
 }
 
 func newServerCmd() *cobra.Command {
@@ -48,6 +49,11 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 				return err
 			}
 			cfg.Logger = logger
+			if cfg.TLS != nil {
+				reload, stop := sighupReload(cmd.Context())
+				defer stop()
+				cfg.TLS.Reload = reload
+			}
 			if err := server.Run(cmd.Context(), cfg); err != nil {
 				logger.Error("server failed", "err", err)
 				return errSilent
@@ -73,6 +79,11 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 		"IPv4 tunnel IP of a service node, with --replication-mode service_node (repeatable; env L2GW_SERVICE_NODES, comma-separated)")
 	fl.StringArrayVar(&f.replication.switches, "switch-replication", splitSwitchReplication(os.Getenv("L2GW_SWITCH_REPLICATION")),
 		"per-switch replication NAME=MODE[:IP,IP…], e.g. tor1=service_node:192.0.2.50,192.0.2.51 or tor2=source_node (repeatable; env L2GW_SWITCH_REPLICATION, separated by ';' or spaces)")
+	fl.StringVar(&f.tlsCert, "tls-cert", os.Getenv("L2GW_TLS_CERT"),
+		"serve HTTPS with this certificate chain (PEM), re-read with --tls-key on SIGHUP (env L2GW_TLS_CERT)")
+	fl.StringVar(&f.tlsKey, "tls-key", os.Getenv("L2GW_TLS_KEY"), "private key (PEM) of --tls-cert (env L2GW_TLS_KEY)")
+	fl.StringVar(&f.tlsClientCA, "tls-client-ca", os.Getenv("L2GW_TLS_CLIENT_CA"),
+		"verify client certificates against this CA (PEM); clients without one still connect (env L2GW_TLS_CLIENT_CA)")
 	return cmd
 }
 
@@ -95,6 +106,15 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		}
 	default:
 		return server.Config{}, nil, fmt.Errorf("--auth %q: only noauth is supported", f.auth)
+	}
+	var tlsConf *server.TLSConfig
+	switch {
+	case f.tlsCert != "" && f.tlsKey != "":
+		tlsConf = &server.TLSConfig{CertFile: f.tlsCert, KeyFile: f.tlsKey, ClientCAFile: f.tlsClientCA}
+	case f.tlsCert != "" || f.tlsKey != "":
+		return server.Config{}, nil, errors.New("--tls-cert and --tls-key go together")
+	case f.tlsClientCA != "":
+		return server.Config{}, nil, errors.New("--tls-client-ca needs --tls-cert and --tls-key")
 	}
 	rep, err := f.replication.planner()
 	if err != nil {
@@ -125,7 +145,8 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	}
 	logger.Info("effective config", "bind", f.bind, "database", redactDSN(dsn), "data_dir", dir,
 		"auth", f.auth, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
-		"replication", replicationLog(rep))
+		"replication", replicationLog(rep),
+		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA)
 	return server.Config{
 		Bind:            f.bind,
 		Database:        dsn,
@@ -134,6 +155,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		AccessLog:       f.accessLog,
 		Switches:        switches,
 		Feed:            planfeed.Config{Planner: rep},
+		TLS:             tlsConf,
 	}, logger, nil
 }
 
