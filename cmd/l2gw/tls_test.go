@@ -168,3 +168,48 @@ mcast-mac-remote
 	agent.Terminate(t)
 	srv.Terminate(t)
 }
+
+// TestTLSFlags checks the TLS flags are validated at start: the server's
+// certificate and key go together and a client CA needs them; a client's
+// --cert and --key go together and --cacert must hold a certificate.
+func TestTLSFlags(t *testing.T) {
+	files := testenv.NewTLSFiles(t, t.TempDir())
+	for _, tc := range []struct {
+		name                string
+		cert, key, clientCA string
+		wantErr             string
+	}{
+		{"cert and key", files.ServerCert, files.ServerKey, files.CACert, ""},
+		{"cert without key", files.ServerCert, "", "", "--tls-cert and --tls-key go together"},
+		{"client CA alone", "", "", files.CACert, "--tls-client-ca needs --tls-cert and --tls-key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := serverFlags{bind: "127.0.0.1:0", dataDir: t.TempDir(), auth: "noauth", logLevel: "error", logFormat: "json",
+				replication: replicationFlags{mode: "source_node"}, tlsCert: tc.cert, tlsKey: tc.key, tlsClientCA: tc.clientCA}
+			cfg, _, err := f.config()
+			switch {
+			case tc.wantErr == "" && (err != nil || cfg.TLS == nil || cfg.TLS.ClientCAFile != tc.clientCA):
+				t.Errorf("config() = TLS %+v, %v; want TLS with client CA %s", cfg.TLS, err, tc.clientCA)
+			case tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr):
+				t.Errorf("config() error = %v; want %q", err, tc.wantErr)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name, cacert, cert, key, wantErr string
+	}{
+		{"cert without key", "", files.ClientCert, "", "--cert and --key go together"},
+		{"not a CA file", files.ClientKey, "", "", "no PEM certificate"},
+		{"missing CA file", filepath.Join(t.TempDir(), "none.pem"), "", "", "no such file"},
+	} {
+		t.Run("client "+tc.name, func(t *testing.T) {
+			if _, err := clientTLS(tc.cacert, tc.cert, tc.key); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("clientTLS(%q, %q, %q) = %v; want an error with %q", tc.cacert, tc.cert, tc.key, err, tc.wantErr)
+			}
+		})
+	}
+	conf, err := clientTLS(files.CACert, files.ClientCert, files.ClientKey)
+	if err != nil || conf.MinVersion != tls.VersionTLS12 || len(conf.Certificates) != 1 || conf.RootCAs == nil {
+		t.Errorf("clientTLS(CA, cert, key) = %+v, %v; want TLS 1.2+, one certificate, the CA", conf, err)
+	}
+}
