@@ -158,7 +158,8 @@ capped backoff; plan streams resume by revision.
 Flags fall back to L2GW_SWITCH_AGENT_* environment variables (e.g.
 L2GW_SWITCH_AGENT_SERVER, L2GW_SWITCH_AGENT_SWITCH="tcp:10.0.0.5:6640,unix:/run/vtep.sock");
 --server, failing those, to L2GW_URL (as the client's --url); the token to
---token / L2GW_TOKEN.`,
+--token / L2GW_TOKEN. For an https:// server, --cacert (L2GW_CACERT) names
+the CA of its certificate and --cert/--key a client certificate to present.`,
 		Example: `  l2gw switch-agent --server http://controller:9696 --switch tcp:192.0.2.10:6640
   l2gw switch-agent --server http://127.0.0.1:9696 --switch unix:/run/openvswitch/vtep.sock --name gatewayhost`,
 		Args: cobra.NoArgs,
