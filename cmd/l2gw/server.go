@@ -17,6 +17,7 @@ import (
 	"github.com/l2gw/l2gw/internal/planfeed"
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/server"
+	"github.com/l2gw/l2gw/internal/store"
 )
 
 // serverFlags are the flags of `l2gw server`, with L2GW_* fallbacks.
@@ -123,7 +124,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	if err != nil {
 		return server.Config{}, nil, err
 	}
-	logger.Info("effective config", "bind", f.bind, "database", redactDSN(dsn), "data_dir", dir,
+	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
 		"auth", f.auth, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
 		"replication", replicationLog(rep))
 	return server.Config{
@@ -159,20 +160,4 @@ func isLoopback(bind string) bool {
 	}
 	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
 	return err == nil && ip.IsLoopback()
-}
-
-// redactDSN hides a password in a postgres:// DSN before logging it.
-func redactDSN(dsn string) string {
-	scheme, rest, ok := strings.Cut(dsn, "://")
-	if !ok {
-		return dsn
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok {
-		return dsn
-	}
-	if user, _, hasPw := strings.Cut(userinfo, ":"); hasPw {
-		return scheme + "://" + user + ":xxxxx@" + host
-	}
-	return dsn
 }

@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -195,7 +193,7 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 		ac.Registerer = cfg.API.Registry
 	}
 	if ac.Database == "" {
-		ac.Database = redactDSN(cfg.Database)
+		ac.Database = store.Redact(cfg.Database)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api.New(st, cfg.API))
@@ -228,15 +226,4 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 		agents = append(agents, a)
 	}
 	return mux, feed, agents, page, nil
-}
-
-// redactDSN is dsn with its password, if any, replaced by "xxxxx", for the
-// system status.
-func redactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		scheme, _, _ := strings.Cut(dsn, "://")
-		return scheme
-	}
-	return u.Redacted()
 }
