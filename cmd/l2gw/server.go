@@ -23,8 +23,9 @@ import (
 // serverFlags are the flags of `l2gw server`, with L2GW_* fallbacks.
 type serverFlags struct {
 	bind, database, dataDir, auth, logLevel string
-	logFormat                               string
+	logFormat, metricsBind                  string
 	insecureNoauthRemote, accessLog         bool
+	metricsAuth                             bool
 	shutdownTimeout                         time.Duration
 	switches                                []string // OVSDB targets of embedded switch agents
 	replication                             replicationFlags
@@ -61,7 +62,12 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.StringVar(&f.database, "database", os.Getenv("L2GW_DATABASE"), "store: sqlite:///path/l2gw.db or postgres://… (default sqlite in --data-dir; env L2GW_DATABASE)")
 	fl.StringVar(&f.dataDir, "data-dir", os.Getenv("L2GW_DATA_DIR"), "state directory, created if missing (default $XDG_STATE_HOME/l2gw or ~/.local/state/l2gw; env L2GW_DATA_DIR)")
 	fl.StringVar(&f.auth, "auth", envOr("L2GW_AUTH", "noauth"), "authentication: noauth (env L2GW_AUTH)")
-	fl.BoolVar(&f.insecureNoauthRemote, "insecure-noauth-remote", false, "allow --auth noauth on a non-loopback --bind (everyone on the network is admin)")
+	fl.BoolVar(&f.insecureNoauthRemote, "insecure-noauth-remote", false,
+		"labs only: allow --auth noauth on a non-loopback --bind (everyone who reaches it is admin, agents included)")
+	fl.StringVar(&f.metricsBind, "metrics-bind", os.Getenv("L2GW_METRICS_BIND"),
+		"serve /metrics and /healthz unauthenticated on this separate host:port and not on --bind (default: /metrics on --bind; env L2GW_METRICS_BIND)")
+	fl.BoolVar(&f.metricsAuth, "metrics-auth", os.Getenv("L2GW_METRICS_AUTH") == "true",
+		"/metrics on --bind needs a token like the API (default off: scrapers expect none; env L2GW_METRICS_AUTH)")
 	fl.StringVar(&f.logLevel, "log-level", envOr("L2GW_LOG_LEVEL", "info"), logLevelUsage+" (env L2GW_LOG_LEVEL)")
 	fl.StringVar(&f.logFormat, "log-format", os.Getenv("L2GW_LOG_FORMAT"), logFormatUsage+" (env L2GW_LOG_FORMAT)")
 	fl.BoolVar(&f.accessLog, "access-log", envOr("L2GW_ACCESS_LOG", "true") != "false",
@@ -97,6 +103,14 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	default:
 		return server.Config{}, nil, fmt.Errorf("--auth %q: only noauth is supported", f.auth)
 	}
+	if f.metricsBind != "" {
+		if _, _, err := net.SplitHostPort(f.metricsBind); err != nil {
+			return server.Config{}, nil, fmt.Errorf("--metrics-bind %q: %w", f.metricsBind, err)
+		}
+		if f.metricsAuth {
+			return server.Config{}, nil, errors.New("--metrics-auth applies to /metrics on --bind: it cannot be used with --metrics-bind")
+		}
+	}
 	rep, err := f.replication.planner()
 	if err != nil {
 		return server.Config{}, nil, err
@@ -126,13 +140,18 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	}
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
 		"auth", f.auth, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
-		"replication", replicationLog(rep))
+		"replication", replicationLog(rep), "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth)
+	if f.auth == "noauth" && !isLoopback(f.bind) {
+		logger.Warn("INSECURE: --insecure-noauth-remote serves noauth on a non-loopback address: everyone who can reach it is admin, agents included: anyone can register hosts, report switches and their MACs, steer traffic between networks, and read or change every gateway and connection; use it in labs only",
+			"bind", f.bind)
+	}
 	return server.Config{
 		Bind:            f.bind,
 		Database:        dsn,
-		API:             api.Config{Authenticator: auth},
+		API:             api.Config{Authenticator: auth, MetricsAuth: f.metricsAuth},
 		ShutdownTimeout: f.shutdownTimeout,
 		AccessLog:       f.accessLog,
+		MetricsBind:     f.metricsBind,
 		Switches:        switches,
 		Feed:            planfeed.Config{Planner: rep},
 	}, logger, nil

@@ -50,6 +50,11 @@ type Config struct {
 	// Listening, when set, is called with the actual listen address once the
 	// server is ready to answer.
 	Listening func(addr net.Addr)
+	// MetricsBind, when set, serves /metrics and /healthz on this
+	// host:port instead, unauthenticated, and the API leaves /metrics out.
+	// Empty serves /metrics with the API (API.MetricsAuth decides whether
+	// it needs a token).
+	MetricsBind string
 	// AccessLog logs every API and agent protocol request at Info once it
 	// is answered (plan streams when they end). Every answer carries an
 	// X-Openstack-Request-Id either way (internal/logging).
@@ -79,12 +84,27 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Bind, err)
 	}
+	var mln net.Listener
+	if cfg.MetricsBind != "" {
+		mln, err = lc.Listen(ctx, "tcp", cfg.MetricsBind)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (metrics): %w", cfg.MetricsBind, err)
+		}
+		cfg.API.NoMetrics = true
+	}
+	closeListeners := func() {
+		ln.Close()
+		if mln != nil {
+			mln.Close()
+		}
+	}
 	if cfg.Store.Logger == nil {
 		cfg.Store.Logger = log
 	}
 	st, err := store.Open(ctx, cfg.Database, cfg.Store)
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		return fmt.Errorf("open store: %w", err)
 	}
 	if cfg.API.Logger == nil {
@@ -98,7 +118,7 @@ func Run(ctx context.Context, cfg Config) error {
 	handler, feed, agents, page, err := plans(st, cfg, log)
 	if err != nil {
 		st.Close()
-		ln.Close()
+		closeListeners()
 		return err
 	}
 	srv := &http.Server{
@@ -114,7 +134,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, len(agents)+2) // feed, agents, HTTP server
+	errc := make(chan error, len(agents)+3) // feed, agents, HTTP server, metrics
 	var wg sync.WaitGroup
 	// The feed stops with runCtx, which also ends the plan streams (their
 	// watches close), so Shutdown below does not wait for them.
@@ -139,6 +159,16 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	})
 	log.Info("listening", "addr", ln.Addr().String())
+	if mln != nil {
+		reg := cfg.API.Registry
+		wg.Go(func() {
+			if err := metrics.Serve(runCtx, mln, reg, log); err != nil && runCtx.Err() == nil {
+				errc <- err
+				cancel()
+			}
+		})
+		log.Info("listening", "addr", mln.Addr().String(), "serves", "metrics")
+	}
 	if cfg.Listening != nil {
 		cfg.Listening(ln.Addr())
 	}
