@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -118,5 +119,71 @@ func noSecret(t *testing.T, logs string, secrets ...string) {
 		if strings.Contains(logs, s) {
 			t.Errorf("log shows secret %q:\n%s", s, logs)
 		}
+	}
+}
+
+// TestServerExposure starts the server as a lab would (noauth on a
+// non-loopback address) with /metrics on a separate bind: it warns what
+// that exposes, and /metrics answers only on the metrics bind.
+func TestServerExposure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := testenv.BuildL2GW(t)
+	p := testenv.StartL2GW(t, "l2gw server", bin, "server", "--bind", "0.0.0.0:0", "--insecure-noauth-remote",
+		"--metrics-bind", "127.0.0.1:0", "--data-dir", t.TempDir())
+	_, port, err := net.SplitHostPort(p.Listening(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://127.0.0.1:" + port
+	var metricsAddr string
+	testenv.Eventually(t, 10*time.Second, "metrics listening", func() (bool, string) {
+		for line := range strings.Lines(p.Logs()) {
+			var rec struct{ Msg, Addr, Serves string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" && rec.Serves == "metrics" {
+				metricsAddr = rec.Addr
+				return true, ""
+			}
+		}
+		return false, "no metrics listening line"
+	})
+	if code, _ := httpDo(t, "GET", base+"/metrics", ""); code != http.StatusNotFound {
+		t.Errorf("GET /metrics on --bind = %d; want 404 with --metrics-bind", code)
+	}
+	if code, body := httpDo(t, "GET", "http://"+metricsAddr+"/metrics", ""); code != http.StatusOK || !strings.Contains(body, "l2gw_") {
+		t.Errorf("GET /metrics on --metrics-bind = %d; want 200 with l2gw metrics:\n%s", code, body)
+	}
+	p.Terminate(t)
+	var warned bool
+	for line := range strings.Lines(p.Logs()) {
+		var rec struct{ Level, Msg string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Level == "WARN" && strings.HasPrefix(rec.Msg, "INSECURE") {
+			warned = true
+			for _, want := range []string{"everyone who can reach it is admin", "agents included", "register hosts", "report switches", "steer traffic"} {
+				if !strings.Contains(rec.Msg, want) {
+					t.Errorf("warning %q does not say %q", rec.Msg, want)
+				}
+			}
+		}
+	}
+	if !warned {
+		t.Errorf("no INSECURE warning in:\n%s", p.Logs())
+	}
+}
+
+func TestServerMetricsFlags(t *testing.T) {
+	f := serverFlags{bind: "127.0.0.1:0", auth: "noauth", logLevel: "error", dataDir: t.TempDir(), metricsBind: "nope"}
+	if _, _, err := f.config(); err == nil {
+		t.Error("config() with --metrics-bind nope succeeded; want an error")
+	}
+	f.metricsBind, f.metricsAuth = "127.0.0.1:0", true
+	if _, _, err := f.config(); err == nil {
+		t.Error("config() with --metrics-bind and --metrics-auth succeeded; want an error")
+	}
+	f.metricsBind = ""
+	cfg, _, err := f.config()
+	if err != nil || !cfg.API.MetricsAuth {
+		t.Errorf("config() with --metrics-auth = API.MetricsAuth %v, %v; want true", cfg.API.MetricsAuth, err)
 	}
 }
