@@ -17,13 +17,15 @@ import (
 	"github.com/l2gw/l2gw/internal/planfeed"
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/server"
+	"github.com/l2gw/l2gw/internal/store"
 )
 
 // serverFlags are the flags of `l2gw server`, with L2GW_* fallbacks.
 type serverFlags struct {
 	bind, database, dataDir, auth, logLevel string
-	logFormat                               string
+	logFormat, metricsBind                  string
 	insecureNoauthRemote, accessLog         bool
+	metricsAuth                             bool
 	shutdownTimeout                         time.Duration
 	switches                                []string // OVSDB targets of embedded switch agents
 	replication                             replicationFlags
@@ -66,7 +68,12 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.StringVar(&f.database, "database", os.Getenv("L2GW_DATABASE"), "store: sqlite:///path/l2gw.db or postgres://… (default sqlite in --data-dir; env L2GW_DATABASE)")
 	fl.StringVar(&f.dataDir, "data-dir", os.Getenv("L2GW_DATA_DIR"), "state directory, created if missing (default $XDG_STATE_HOME/l2gw or ~/.local/state/l2gw; env L2GW_DATA_DIR)")
 	fl.StringVar(&f.auth, "auth", envOr("L2GW_AUTH", "noauth"), "authentication: noauth (env L2GW_AUTH)")
-	fl.BoolVar(&f.insecureNoauthRemote, "insecure-noauth-remote", false, "allow --auth noauth on a non-loopback --bind (everyone on the network is admin)")
+	fl.BoolVar(&f.insecureNoauthRemote, "insecure-noauth-remote", false,
+		"labs only: allow --auth noauth on a non-loopback --bind (everyone who reaches it is admin, agents included)")
+	fl.StringVar(&f.metricsBind, "metrics-bind", os.Getenv("L2GW_METRICS_BIND"),
+		"serve /metrics and /healthz unauthenticated on this separate host:port and not on --bind (default: /metrics on --bind; env L2GW_METRICS_BIND)")
+	fl.BoolVar(&f.metricsAuth, "metrics-auth", os.Getenv("L2GW_METRICS_AUTH") == "true",
+		"/metrics on --bind needs a token like the API (default off: scrapers expect none; env L2GW_METRICS_AUTH)")
 	fl.StringVar(&f.logLevel, "log-level", envOr("L2GW_LOG_LEVEL", "info"), logLevelUsage+" (env L2GW_LOG_LEVEL)")
 	fl.StringVar(&f.logFormat, "log-format", os.Getenv("L2GW_LOG_FORMAT"), logFormatUsage+" (env L2GW_LOG_FORMAT)")
 	fl.BoolVar(&f.accessLog, "access-log", envOr("L2GW_ACCESS_LOG", "true") != "false",
@@ -116,6 +123,14 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	case f.tlsClientCA != "":
 		return server.Config{}, nil, errors.New("--tls-client-ca needs --tls-cert and --tls-key")
 	}
+	if f.metricsBind != "" {
+		if _, _, err := net.SplitHostPort(f.metricsBind); err != nil {
+			return server.Config{}, nil, fmt.Errorf("--metrics-bind %q: %w", f.metricsBind, err)
+		}
+		if f.metricsAuth {
+			return server.Config{}, nil, errors.New("--metrics-auth applies to /metrics on --bind: it cannot be used with --metrics-bind")
+		}
+	}
 	rep, err := f.replication.planner()
 	if err != nil {
 		return server.Config{}, nil, err
@@ -143,16 +158,21 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	if err != nil {
 		return server.Config{}, nil, err
 	}
-	logger.Info("effective config", "bind", f.bind, "database", redactDSN(dsn), "data_dir", dir,
+	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
 		"auth", f.auth, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
 		"replication", replicationLog(rep),
-		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA)
+		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth)
+	if f.auth == "noauth" && !isLoopback(f.bind) {
+		logger.Warn("INSECURE: --insecure-noauth-remote serves noauth on a non-loopback address: everyone who can reach it is admin, agents included: anyone can register hosts, report switches and their MACs, steer traffic between networks, and read or change every gateway and connection; use it in labs only",
+			"bind", f.bind)
+	}
 	return server.Config{
 		Bind:            f.bind,
 		Database:        dsn,
-		API:             api.Config{Authenticator: auth},
+		API:             api.Config{Authenticator: auth, MetricsAuth: f.metricsAuth},
 		ShutdownTimeout: f.shutdownTimeout,
 		AccessLog:       f.accessLog,
+		MetricsBind:     f.metricsBind,
 		Switches:        switches,
 		Feed:            planfeed.Config{Planner: rep},
 		TLS:             tlsConf,
@@ -181,20 +201,4 @@ func isLoopback(bind string) bool {
 	}
 	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
 	return err == nil && ip.IsLoopback()
-}
-
-// redactDSN hides a password in a postgres:// DSN before logging it.
-func redactDSN(dsn string) string {
-	scheme, rest, ok := strings.Cut(dsn, "://")
-	if !ok {
-		return dsn
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok {
-		return dsn
-	}
-	if user, _, hasPw := strings.Cut(userinfo, ":"); hasPw {
-		return scheme + "://" + user + ":xxxxx@" + host
-	}
-	return dsn
 }

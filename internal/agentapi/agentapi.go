@@ -71,8 +71,8 @@ type Config struct {
 	// Registerer receives the handler's metrics (metrics.go). Nil: not
 	// registered.
 	Registerer prometheus.Registerer
-	// Database names the store in the system status; give it without a
-	// password. Empty shows nothing.
+	// Database names the store in the system status, which shows it
+	// through store.Redact (no password in any form). Empty shows nothing.
 	Database string
 	// Started is when the server started, for the system status; zero
 	// means when New ran.

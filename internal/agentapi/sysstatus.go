@@ -43,7 +43,7 @@ func (h *Handler) SystemStatus(ctx context.Context) (agentwire.SystemStatus, err
 	v := version.Get()
 	out := agentwire.SystemStatus{
 		Server: agentwire.ServerStatus{
-			Version: v.Version, VCSRevision: v.Revision, Database: h.cfg.Database,
+			Version: v.Version, VCSRevision: v.Revision, Database: store.Redact(h.cfg.Database),
 			StartedAt:     neutron.Time{Time: h.cfg.Started},
 			UptimeSeconds: int64(now.Sub(h.cfg.Started).Seconds()),
 		},

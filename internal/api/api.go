@@ -33,6 +33,13 @@ type Config struct {
 	// Registry receives the API's metrics and is served on /metrics. Nil
 	// means a new registry of the handler's own.
 	Registry *prometheus.Registry
+	// NoMetrics leaves /metrics out of the API (404), for a server that
+	// serves it on a separate bind.
+	NoMetrics bool
+	// MetricsAuth makes /metrics authenticate like the API (a token, and
+	// the policy's admin rule); false serves it to anyone, as Prometheus
+	// scrapers expect.
+	MetricsAuth bool
 	// Now is the clock (host liveness). Nil means time.Now.
 	Now func() time.Time
 }
@@ -89,6 +96,8 @@ type handler struct {
 	mux     *http.ServeMux
 	lists   *listCache
 
+	noMetrics, metricsAuth bool // Config.NoMetrics, Config.MetricsAuth
+
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
@@ -98,7 +107,7 @@ func New(st Store, cfg Config) http.Handler {
 	h := &handler{
 		st: st, log: cfg.Logger, auth: cfg.Authenticator, policy: cfg.Policy,
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
-		lists: newListCache(st),
+		lists: newListCache(st), noMetrics: cfg.NoMetrics, metricsAuth: cfg.MetricsAuth,
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -148,7 +157,13 @@ func (h *handler) routes(metrics http.Handler) {
 	h.route(neutron.Base, endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
 	h.route(neutron.Base+"/{$}", endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
 	h.route("/healthz", endpoint{method: http.MethodGet, fn: h.healthz, noAuth: true})
-	h.route("/metrics", endpoint{method: http.MethodGet, fn: metrics.ServeHTTP, noAuth: true})
+	switch {
+	case h.noMetrics:
+	case h.metricsAuth:
+		h.route("/metrics", endpoint{method: http.MethodGet, fn: metrics.ServeHTTP, action: "get_metrics"})
+	default:
+		h.route("/metrics", endpoint{method: http.MethodGet, fn: metrics.ServeHTTP, noAuth: true})
+	}
 	h.route(neutron.PathExtensions, endpoint{method: http.MethodGet, fn: h.listExtensions})
 	h.route(neutron.PathExtensions+"/{alias}", endpoint{method: http.MethodGet, fn: h.showExtension})
 

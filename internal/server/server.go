@@ -11,8 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +51,11 @@ type Config struct {
 	// Listening, when set, is called with the actual listen address once the
 	// server is ready to answer.
 	Listening func(addr net.Addr)
+	// MetricsBind, when set, serves /metrics and /healthz on this
+	// host:port instead, unauthenticated, and the API leaves /metrics out.
+	// Empty serves /metrics with the API (API.MetricsAuth decides whether
+	// it needs a token).
+	MetricsBind string
 	// AccessLog logs every API and agent protocol request at Info once it
 	// is answered (plan streams when they end). Every answer carries an
 	// X-Openstack-Request-Id either way (internal/logging).
@@ -92,12 +95,27 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Bind, err)
 	}
+	var mln net.Listener
+	if cfg.MetricsBind != "" {
+		mln, err = lc.Listen(ctx, "tcp", cfg.MetricsBind)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (metrics): %w", cfg.MetricsBind, err)
+		}
+		cfg.API.NoMetrics = true
+	}
+	closeListeners := func() {
+		ln.Close()
+		if mln != nil {
+			mln.Close()
+		}
+	}
 	if cfg.Store.Logger == nil {
 		cfg.Store.Logger = log
 	}
 	st, err := store.Open(ctx, cfg.Database, cfg.Store)
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		return fmt.Errorf("open store: %w", err)
 	}
 	if cfg.API.Logger == nil {
@@ -111,7 +129,7 @@ func Run(ctx context.Context, cfg Config) error {
 	handler, feed, agents, page, err := plans(st, cfg, log)
 	if err != nil {
 		st.Close()
-		ln.Close()
+		closeListeners()
 		return err
 	}
 	srv := &http.Server{
@@ -128,7 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, len(agents)+2) // feed, agents, HTTP server
+	errc := make(chan error, len(agents)+3) // feed, agents, HTTP server, metrics
 	var wg sync.WaitGroup
 	// The feed stops with runCtx, which also ends the plan streams (their
 	// watches close), so Shutdown below does not wait for them.
@@ -160,6 +178,16 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	})
 	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConf != nil)
+	if mln != nil {
+		reg := cfg.API.Registry
+		wg.Go(func() {
+			if err := metrics.Serve(runCtx, mln, reg, log); err != nil && runCtx.Err() == nil {
+				errc <- err
+				cancel()
+			}
+		})
+		log.Info("listening", "addr", mln.Addr().String(), "serves", "metrics")
+	}
 	if cfg.Listening != nil {
 		cfg.Listening(ln.Addr())
 	}
@@ -214,7 +242,7 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 		ac.Registerer = cfg.API.Registry
 	}
 	if ac.Database == "" {
-		ac.Database = redactDSN(cfg.Database)
+		ac.Database = store.Redact(cfg.Database)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api.New(st, cfg.API))
@@ -247,15 +275,4 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 		agents = append(agents, a)
 	}
 	return mux, feed, agents, page, nil
-}
-
-// redactDSN is dsn with its password, if any, replaced by "xxxxx", for the
-// system status.
-func redactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		scheme, _, _ := strings.Cut(dsn, "://")
-		return scheme
-	}
-	return u.Redacted()
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,10 +41,15 @@ const (
 //   - sqlite:///abs/path/l2gw.db, sqlite://relative/path.db, or a bare file
 //     path: SQLite (pure Go driver) in WAL mode with synchronous=FULL, so
 //     every commit is durable; one writer connection and a pool of readers.
-//   - postgres://… or postgresql://…: PostgreSQL through pgx.
+//   - postgres://… or postgresql://… (password in the user info or a
+//     password= parameter), or a libpq key/value string
+//     "host=… user=… password=… dbname=…": PostgreSQL through pgx. A bare
+//     SQLite path that starts like "name=" must be written sqlite://….
+//
+// Errors and log lines show dsn only through Redact.
 func Open(ctx context.Context, dsn string, cfg Config) (Store, error) {
 	cfg = cfg.withDefaults()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") || isKeyValue(dsn) {
 		return openPostgres(ctx, dsn, cfg)
 	}
 	path, err := sqlitePath(dsn)
@@ -80,24 +84,15 @@ func sqlitePath(dsn string) (string, error) {
 	case strings.HasPrefix(dsn, "sqlite:"):
 		p = strings.TrimPrefix(dsn, "sqlite:")
 	case strings.Contains(dsn, "://"):
-		return "", fmt.Errorf("open store: unsupported database url %q (want sqlite:// or postgres://)", redact(dsn))
+		return "", fmt.Errorf("open store: unsupported database url %q (want sqlite://, postgres:// or host=… key/value)", Redact(dsn))
 	}
 	if p == "" {
 		return "", errors.New("open store: empty sqlite path")
 	}
 	if strings.ContainsAny(p, "?#") {
-		return "", fmt.Errorf("open store: sqlite path %q must not contain '?' or '#'", p)
+		return "", fmt.Errorf("open store: sqlite path %q must not contain '?' or '#'", Redact(dsn))
 	}
 	return filepath.Clean(p), nil
-}
-
-// redact hides a password in a URL for error messages.
-func redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "<unparsable dsn>"
-	}
-	return u.Redacted()
 }
 
 func openSQLite(ctx context.Context, path string, cfg Config) (Store, error) {
@@ -146,13 +141,13 @@ func openSQLite(ctx context.Context, path string, cfg Config) (Store, error) {
 func openPostgres(ctx context.Context, dsn string, cfg Config) (Store, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("open store %s: %w", Redact(dsn), err)
 	}
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("open store %s: %w", Redact(dsn), err)
 	}
 	// Several replicas may start at once: a session advisory lock keeps
 	// migrations to one of them.
@@ -170,7 +165,7 @@ func openPostgres(ctx context.Context, dsn string, cfg Config) (Store, error) {
 		db.Close()
 		return nil, err
 	}
-	cfg.Logger.Info("store opened", "backend", "postgres", "dsn", redact(dsn))
+	cfg.Logger.Info("store opened", "backend", "postgres", "dsn", Redact(dsn))
 	return s, nil
 }
 
