@@ -92,6 +92,8 @@ type Handler struct {
 	agents     *presence[model.SwitchStatus]
 	hostAgents *presence[model.HostStatus]
 	m          *handlerMetrics
+	// conflicts holds the port MAC conflicts of each switch's last report.
+	conflicts reportConflicts
 }
 
 // New returns the handler. The feed must be running for streams and status
@@ -202,9 +204,27 @@ func (h *Handler) reportSwitch(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, h.log, invalid("Switch name %q in the body differs from %q in the path.", rep.Switch.Name, name))
 		return
 	}
+	if err := checkSwitchReport(name, rep); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	// A MAC of a port is never taken from a switch: the report is stored
+	// without it and the conflict shows as the switch's sync problem.
+	kept, conflicts, err := h.portMACConflicts(r.Context(), name, rep.LocalMACs)
+	if err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	rep.LocalMACs = kept
 	if err := h.st.ReportSwitch(r.Context(), rep.Store(name)); err != nil {
 		api.WriteError(w, r, h.log, err)
 		return
+	}
+	if h.conflicts.swap(name, conflicts) {
+		if err := h.showConflicts(r.Context(), name, conflicts); err != nil {
+			api.WriteError(w, r, h.log, err)
+			return
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -215,8 +235,16 @@ func (h *Handler) switchStatus(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, h.log, err)
 		return
 	}
+	if err := checkSwitchStatus(st); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	if err := h.checkRevision(r.Context(), st.Revision); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
 	name := r.PathValue("name")
-	if err := h.agents.setStatus(r.Context(), name, st.Store(name)); err != nil {
+	if err := h.agents.setStatus(r.Context(), name, withConflicts(st.Store(name), h.conflicts.get(name))); err != nil {
 		api.WriteError(w, r, h.log, err)
 		return
 	}
@@ -226,6 +254,14 @@ func (h *Handler) switchStatus(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) hostStatus(w http.ResponseWriter, r *http.Request) {
 	var st agentwire.HostStatus
 	if err := h.decode(w, r, &st); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	if err := checkHostStatus(st); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	if err := h.checkRevision(r.Context(), st.Revision); err != nil {
 		api.WriteError(w, r, h.log, err)
 		return
 	}
@@ -247,6 +283,10 @@ func (h *Handler) registerHost(w http.ResponseWriter, r *http.Request) {
 	ip, ok := model.VTEPIPv4(reg.VTEPIP)
 	if !ok {
 		api.WriteError(w, r, h.log, invalid("Invalid input for vtep_ip. Reason: '%s' is not a valid IPv4 address: hardware_vtep switches reach VTEPs over vxlan_over_ipv4 only.", reg.VTEPIP))
+		return
+	}
+	if err := checkName("host name", r.PathValue("name")); err != nil {
+		api.WriteError(w, r, h.log, err)
 		return
 	}
 	now := h.cfg.Now()
