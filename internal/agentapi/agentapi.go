@@ -62,6 +62,10 @@ type Config struct {
 	Keepalive time.Duration
 	// MaxBodyBytes limits request bodies; zero means api.DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxReportBytes limits switch report bodies, which carry up to
+	// MaxLocalMACs local MACs; zero means MaxBodyBytes when that is set,
+	// else DefaultMaxReportBytes.
+	MaxReportBytes int64
 	// StatusWait bounds how long a status request waits for the plans to
 	// catch up with the store; zero means 2s.
 	StatusWait time.Duration
@@ -107,6 +111,12 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	}
 	if cfg.Keepalive <= 0 {
 		cfg.Keepalive = 15 * time.Second
+	}
+	if cfg.MaxReportBytes <= 0 {
+		cfg.MaxReportBytes = cfg.MaxBodyBytes
+		if cfg.MaxReportBytes <= 0 {
+			cfg.MaxReportBytes = DefaultMaxReportBytes
+		}
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = api.DefaultMaxBodyBytes
@@ -174,7 +184,11 @@ func invalid(format string, args ...any) error {
 // agent are bugs better seen at once), strings that are not Unicode text
 // (api.CheckUTF8: names would change) and oversized bodies.
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	return h.decodeAtMost(w, r, v, h.cfg.MaxBodyBytes)
+}
+
+func (h *Handler) decodeAtMost(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -196,7 +210,7 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
 func (h *Handler) reportSwitch(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	var rep agentwire.SwitchReport
-	if err := h.decode(w, r, &rep); err != nil {
+	if err := h.decodeAtMost(w, r, &rep, h.cfg.MaxReportBytes); err != nil {
 		api.WriteError(w, r, h.log, err)
 		return
 	}

@@ -30,6 +30,9 @@ const (
 	// MaxHostNetworks bounds the networks of one host status, and the
 	// attached and missing interfaces of each.
 	MaxHostNetworks = 4096
+	// DefaultMaxReportBytes is the default limit of a switch report's
+	// body: room for MaxLocalMACs local MACs (about 150 bytes each).
+	DefaultMaxReportBytes = 32 << 20
 )
 
 func checkName(field, s string) error {

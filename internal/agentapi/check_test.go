@@ -174,3 +174,24 @@ func TestAgentInputChecks(t *testing.T) {
 		t.Errorf("oversize report = %d %s; want 413", code, body)
 	}
 }
+
+// TestLargeReport: a switch report over the 1 MiB of other bodies (10000
+// local MACs) is taken by default.
+func TestLargeReport(t *testing.T) {
+	e := newEnv(t, agentapi.Config{})
+	s := e.seed()
+	var macs []string
+	for i := range 10000 {
+		macs = append(macs, s.net, fmt.Sprintf("52:54:00:00:%02x:%02x", i>>8, i&0xff), "192.0.2.10")
+	}
+	body := report("sw1", []string{"192.0.2.10"}, macs...)
+	if len(body) <= 1<<20 {
+		t.Fatalf("report of %d bytes; want over 1 MiB", len(body))
+	}
+	if code, resp := e.do("POST", agentwire.SwitchReportPath("sw1"), body); code != http.StatusNoContent {
+		t.Fatalf("report of 10000 MACs = %d %.300s; want 204", code, resp)
+	}
+	if lms, err := e.st.ListLocalMACs(e.ctx, store.Query{Names: []string{"sw1"}}); err != nil || len(lms) != 10000 {
+		t.Errorf("stored local MACs = %d, %v; want 10000", len(lms), err)
+	}
+}
