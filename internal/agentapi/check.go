@@ -70,11 +70,14 @@ func checkSwitchReport(name string, rep agentwire.SwitchReport) error {
 	}
 	tunnels := make(map[string]bool, len(sw.TunnelIPs))
 	for _, ip := range sw.TunnelIPs {
-		v4, ok := model.VTEPIPv4(ip)
-		if !ok {
-			return invalid("Invalid input for tunnel_ips. Reason: '%s' is not a valid IPv4 address.", ip)
+		// An IPv6 tunnel IP is reported with a fault (the agent does not
+		// program the switch): refusing it would hide the fault.
+		if net.ParseIP(ip) == nil {
+			return invalid("Invalid input for tunnel_ips. Reason: '%s' is not a valid IP address.", ip)
 		}
-		tunnels[v4] = true
+		if v4, ok := model.VTEPIPv4(ip); ok {
+			tunnels[v4] = true
+		}
 	}
 	for _, ip := range sw.ManagementIPs {
 		if net.ParseIP(ip) == nil {
