@@ -62,6 +62,10 @@ type Config struct {
 	Keepalive time.Duration
 	// MaxBodyBytes limits request bodies; zero means api.DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxReportBytes limits switch report bodies, which carry up to
+	// MaxLocalMACs local MACs; zero means MaxBodyBytes when that is set,
+	// else DefaultMaxReportBytes.
+	MaxReportBytes int64
 	// StatusWait bounds how long a status request waits for the plans to
 	// catch up with the store; zero means 2s.
 	StatusWait time.Duration
@@ -92,6 +96,8 @@ type Handler struct {
 	agents     *presence[model.SwitchStatus]
 	hostAgents *presence[model.HostStatus]
 	m          *handlerMetrics
+	// conflicts holds the port MAC conflicts of each switch's last report.
+	conflicts reportConflicts
 }
 
 // New returns the handler. The feed must be running for streams and status
@@ -105,6 +111,12 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	}
 	if cfg.Keepalive <= 0 {
 		cfg.Keepalive = 15 * time.Second
+	}
+	if cfg.MaxReportBytes <= 0 {
+		cfg.MaxReportBytes = cfg.MaxBodyBytes
+		if cfg.MaxReportBytes <= 0 {
+			cfg.MaxReportBytes = DefaultMaxReportBytes
+		}
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = api.DefaultMaxBodyBytes
@@ -172,7 +184,11 @@ func invalid(format string, args ...any) error {
 // agent are bugs better seen at once), strings that are not Unicode text
 // (api.CheckUTF8: names would change) and oversized bodies.
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	return h.decodeAtMost(w, r, v, h.cfg.MaxBodyBytes)
+}
+
+func (h *Handler) decodeAtMost(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -194,7 +210,7 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
 func (h *Handler) reportSwitch(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	var rep agentwire.SwitchReport
-	if err := h.decode(w, r, &rep); err != nil {
+	if err := h.decodeAtMost(w, r, &rep, h.cfg.MaxReportBytes); err != nil {
 		api.WriteError(w, r, h.log, err)
 		return
 	}
@@ -202,9 +218,27 @@ func (h *Handler) reportSwitch(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, h.log, invalid("Switch name %q in the body differs from %q in the path.", rep.Switch.Name, name))
 		return
 	}
+	if err := checkSwitchReport(name, rep); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	// A MAC of a port is never taken from a switch: the report is stored
+	// without it and the conflict shows as the switch's sync problem.
+	kept, conflicts, err := h.portMACConflicts(r.Context(), name, rep.LocalMACs)
+	if err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	rep.LocalMACs = kept
 	if err := h.st.ReportSwitch(r.Context(), rep.Store(name)); err != nil {
 		api.WriteError(w, r, h.log, err)
 		return
+	}
+	if h.conflicts.swap(name, conflicts) {
+		if err := h.showConflicts(r.Context(), name, conflicts); err != nil {
+			api.WriteError(w, r, h.log, err)
+			return
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -215,8 +249,16 @@ func (h *Handler) switchStatus(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, h.log, err)
 		return
 	}
+	if err := checkSwitchStatus(st); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	if err := h.checkRevision(r.Context(), st.Revision); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
 	name := r.PathValue("name")
-	if err := h.agents.setStatus(r.Context(), name, st.Store(name)); err != nil {
+	if err := h.agents.setStatus(r.Context(), name, withConflicts(st.Store(name), h.conflicts.get(name))); err != nil {
 		api.WriteError(w, r, h.log, err)
 		return
 	}
@@ -226,6 +268,14 @@ func (h *Handler) switchStatus(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) hostStatus(w http.ResponseWriter, r *http.Request) {
 	var st agentwire.HostStatus
 	if err := h.decode(w, r, &st); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	if err := checkHostStatus(st); err != nil {
+		api.WriteError(w, r, h.log, err)
+		return
+	}
+	if err := h.checkRevision(r.Context(), st.Revision); err != nil {
 		api.WriteError(w, r, h.log, err)
 		return
 	}
@@ -247,6 +297,10 @@ func (h *Handler) registerHost(w http.ResponseWriter, r *http.Request) {
 	ip, ok := model.VTEPIPv4(reg.VTEPIP)
 	if !ok {
 		api.WriteError(w, r, h.log, invalid("Invalid input for vtep_ip. Reason: '%s' is not a valid IPv4 address: hardware_vtep switches reach VTEPs over vxlan_over_ipv4 only.", reg.VTEPIP))
+		return
+	}
+	if err := checkName("host name", r.PathValue("name")); err != nil {
+		api.WriteError(w, r, h.log, err)
 		return
 	}
 	now := h.cfg.Now()

@@ -88,8 +88,8 @@ func TestReportAndStatusShowInAPI(t *testing.T) {
 		wantRevision  int64
 		wantSyncError string
 	}{
-		{`{"connected":true,"last_sync":"2026-01-02T03:04:05Z","revision":7,"error":""}`, true, "", sync, 7, ""},
-		{`{"connected":false,"last_sync":"2026-01-02T03:04:05Z","revision":7,"error":"ovsdb session lost"}`, false, "ovsdb session lost", sync, 7, "ovsdb session lost"},
+		{`{"connected":true,"last_sync":"2026-01-02T03:04:05Z","revision":1,"error":""}`, true, "", sync, 1, ""},
+		{`{"connected":false,"last_sync":"2026-01-02T03:04:05Z","revision":1,"error":"ovsdb session lost"}`, false, "ovsdb session lost", sync, 1, "ovsdb session lost"},
 	}
 	for _, st := range statuses {
 		if code, body := e.do("PUT", agentwire.SwitchStatusPath("sw9"), st.body); code != http.StatusNoContent {

@@ -153,7 +153,7 @@ func TestAgentLinkReportsAndRegisters(t *testing.T) {
 		t.Errorf("stored local MACs (-want +got):\n%s", diff)
 	}
 
-	st := model.SwitchStatus{Name: "sw1", Connected: true, LastSync: time.Now().UTC().Truncate(time.Second), Revision: 42, Error: "port p3 unknown"}
+	st := model.SwitchStatus{Name: "sw1", Connected: true, LastSync: time.Now().UTC().Truncate(time.Second), Revision: 8, Error: "port p3 unknown"}
 	if err := l.SetSwitchStatus(e.ctx, st); err != nil {
 		t.Fatalf("SetSwitchStatus: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestAgentLinkReportsAndRegisters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Connected || got.SyncRevision != 42 || got.SyncError != st.Error || !got.LastSync.Equal(st.LastSync) {
+	if !got.Connected || got.SyncRevision != 8 || got.SyncError != st.Error || !got.LastSync.Equal(st.LastSync) {
 		t.Errorf("stored status = connected %v revision %d error %q last sync %v; want %+v", got.Connected, got.SyncRevision, got.SyncError, got.LastSync, st)
 	}
 

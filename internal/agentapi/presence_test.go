@@ -33,7 +33,7 @@ func TestSwitchDisconnectedWhenStreamsEnd(t *testing.T) {
 				t.Fatalf("report = %d %s", code, body)
 			}
 			if tc.remoteStatus {
-				const status = `{"connected":true,"last_sync":"2026-01-02T03:04:05Z","revision":3,"error":""}`
+				const status = `{"connected":true,"last_sync":"2026-01-02T03:04:05Z","revision":1,"error":""}`
 				if code, body := e.do("PUT", agentwire.SwitchStatusPath("sw1"), status); code != http.StatusNoContent {
 					t.Fatalf("status = %d %s", code, body)
 				}

@@ -57,8 +57,10 @@ func buildReport(a *actual, swUUID string, plan *planner.SwitchPlan, owner strin
 			}
 		}
 	}
+	own := map[string]bool{}
 	for _, ip := range sw.TunnelIPs {
 		delete(elsewhere, ip)
+		own[ip] = true
 	}
 	var ignored []ignoredMAC
 	seen := map[[2]string]bool{}
@@ -82,13 +84,22 @@ func buildReport(a *actual, swUUID string, plan *planner.SwitchPlan, owner strin
 			ignored = append(ignored, ignoredMAC{ls: ls.Name, mac: m.MAC, why: why})
 			continue
 		}
+		// The server takes only MACs behind the switch's own tunnel IPs.
+		if ip != "" && !own[ip] {
+			ignored = append(ignored, ignoredMAC{ls: ls.Name, mac: m.MAC, why: "locator " + ip + " is not one of the switch's tunnel IPs"})
+			continue
+		}
+		ipaddr := m.Ipaddr
+		if net.ParseIP(ipaddr) == nil {
+			ipaddr = "" // the server refuses a report with an IP that is not one
+		}
 		mac := strings.ToLower(m.MAC)
 		k := [2]string{pl.NetworkID, mac}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
-		r.LocalMACs = append(r.LocalMACs, model.LocalMAC{Switch: sw.Name, NetworkID: pl.NetworkID, MAC: mac, IPAddress: m.Ipaddr, LocatorIP: ip})
+		r.LocalMACs = append(r.LocalMACs, model.LocalMAC{Switch: sw.Name, NetworkID: pl.NetworkID, MAC: mac, IPAddress: ipaddr, LocatorIP: ip})
 	}
 	sort.Slice(r.LocalMACs, func(i, j int) bool {
 		if r.LocalMACs[i].NetworkID != r.LocalMACs[j].NetworkID {

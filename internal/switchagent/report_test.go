@@ -27,6 +27,9 @@ func TestLocalMACsNotUnicastIgnored(t *testing.T) {
 	for _, mac := range bad {
 		o.VTEPCtl(t, "add-ucast-local", "net1", mac, "192.0.2.1")
 	}
+	// Behind a locator that is not the switch's tunnel IP: not the switch's.
+	o.VTEPCtl(t, "add-ucast-local", "net1", "00:aa:00:00:00:02", "198.51.100.7")
+	bad = append(bad, "00:aa:00:00:00:02")
 	o.VTEPCtl(t, "add-ucast-local", "net1", "00:aa:00:00:00:01", "192.0.2.1")
 	want := []model.LocalMAC{{Switch: "gatewayhost", NetworkID: "net-net1", MAC: "00:aa:00:00:00:01", LocatorIP: "192.0.2.1"}}
 	eventually(t, 20*time.Second, func() string {
