@@ -88,6 +88,10 @@ type handler struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	lists   *listCache
+	// encodes bounds the list bodies being read and encoded at once: a
+	// big list's encode costs several times its body in memory, and
+	// clients asking the same list together then share one cached body.
+	encodes chan struct{}
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -98,7 +102,7 @@ func New(st Store, cfg Config) http.Handler {
 	h := &handler{
 		st: st, log: cfg.Logger, auth: cfg.Authenticator, policy: cfg.Policy,
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
-		lists: newListCache(st),
+		lists: newListCache(st), encodes: make(chan struct{}, maxListEncodes),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -117,7 +117,21 @@ func serveList[N any](h *handler, w http.ResponseWriter, r *http.Request, c coll
 			return
 		}
 	}
+	select {
+	case h.encodes <- struct{}{}:
+	case <-r.Context().Done():
+		return // the client is gone
+	}
+	if cacheable {
+		// Another request may have encoded it while this one waited.
+		if b, ok := h.lists.get(c.kind, gen, key); ok {
+			<-h.encodes
+			writeJSONBytes(w, http.StatusOK, b)
+			return
+		}
+	}
 	b, err := listBody(r, c, p)
+	<-h.encodes
 	if err != nil {
 		h.writeError(w, r, err)
 		return

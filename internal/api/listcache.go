@@ -6,6 +6,9 @@ import (
 	"github.com/l2gw/l2gw/internal/store"
 )
 
+// maxListEncodes bounds the list bodies encoded at once (handler.encodes).
+const maxListEncodes = 2
+
 // maxListBodies bounds the encoded list bodies kept per collection.
 const maxListBodies = 64
 
