@@ -88,9 +88,7 @@ type handler struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	lists   *listCache
-	// encodes bounds the list bodies being read and encoded at once: a
-	// big list's encode costs several times its body in memory, and
-	// clients asking the same list together then share one cached body.
+	// encodes bounds the big list bodies encoded at once (maxListEncodes).
 	encodes chan struct{}
 
 	requests *prometheus.CounterVec

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -27,11 +30,16 @@ func deadlines(next http.Handler, read, write time.Duration) http.Handler {
 		rc := http.NewResponseController(w)
 		// A deadline set for an earlier request on the same connection
 		// stays unless replaced: set both every time (zero clears).
+		// The read deadline covers the body only: once it is read (or
+		// when there is none) the server reads on in the background to
+		// notice a client going away, and a timeout there would cancel the
+		// request's context.
 		var rd, wd time.Time
 		if !streaming(r) {
 			now := time.Now()
-			if read > 0 {
+			if read > 0 && r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 				rd = now.Add(read)
+				r.Body = &bodyDeadline{ReadCloser: r.Body, rc: rc}
 			}
 			if write > 0 {
 				wd = now.Add(write)
@@ -39,6 +47,13 @@ func deadlines(next http.Handler, read, write time.Duration) http.Handler {
 		}
 		_ = rc.SetReadDeadline(rd)
 		_ = rc.SetWriteDeadline(wd)
+		if !wd.IsZero() {
+			// Work for an answer that can no longer be written is wasted:
+			// the request's context ends with the write deadline.
+			ctx, cancel := context.WithDeadline(r.Context(), wd)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -54,4 +69,19 @@ func streaming(r *http.Request) bool {
 		return true
 	}
 	return strings.HasPrefix(p, agentwire.Prefix+"/") && strings.HasSuffix(p, "/plan")
+}
+
+// bodyDeadline clears the connection's read deadline once the body has
+// been read to its end.
+type bodyDeadline struct {
+	io.ReadCloser
+	rc *http.ResponseController
+}
+
+func (b *bodyDeadline) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) {
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
