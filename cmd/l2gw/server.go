@@ -27,6 +27,7 @@ type serverFlags struct {
 	insecureNoauthRemote, accessLog         bool
 	metricsAuth                             bool
 	shutdownTimeout                         time.Duration
+	readTimeout, writeTimeout               time.Duration
 	switches                                []string // OVSDB targets of embedded switch agents
 	replication                             replicationFlags
 	tlsCert, tlsKey, tlsClientCA            string
@@ -79,6 +80,8 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.BoolVar(&f.accessLog, "access-log", envOr("L2GW_ACCESS_LOG", "true") != "false",
 		"log every API and agent protocol request at info: method, path, status, duration, request_id (env L2GW_ACCESS_LOG)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long to drain requests at stop")
+	fl.DurationVar(&f.readTimeout, "read-timeout", server.DefaultReadTimeout, "how long a request's body may take to arrive; 0 for no limit")
+	fl.DurationVar(&f.writeTimeout, "write-timeout", server.DefaultWriteTimeout, "how long an answer may take to be written (plan streams and /ui/ events exempt); 0 for no limit")
 	fl.StringArrayVar(&f.switches, "switch", envList("L2GW_SWITCH"), "run a switch agent in the server for this OVSDB target: unix:PATH, tcp:HOST:PORT (repeatable; env L2GW_SWITCH, comma-separated)")
 	fl.StringVar(&f.replication.mode, "replication-mode", envOr("L2GW_REPLICATION_MODE", planner.ReplicationSourceNode),
 		"BUM replication of logical switches: source_node (switches flood to the network's host VTEPs) or service_node (to --service-node) (env L2GW_REPLICATION_MODE)")
@@ -159,7 +162,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		return server.Config{}, nil, err
 	}
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
-		"auth", f.auth, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "switches", f.switches,
+		"auth", f.auth, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "switches", f.switches,
 		"replication", replicationLog(rep),
 		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth)
 	if f.auth == "noauth" && !isLoopback(f.bind) {
@@ -171,6 +174,8 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		Database:        dsn,
 		API:             api.Config{Authenticator: auth, MetricsAuth: f.metricsAuth},
 		ShutdownTimeout: f.shutdownTimeout,
+		ReadTimeout:     noLimit(f.readTimeout),
+		WriteTimeout:    noLimit(f.writeTimeout),
 		AccessLog:       f.accessLog,
 		MetricsBind:     f.metricsBind,
 		Switches:        switches,
@@ -201,4 +206,12 @@ func isLoopback(bind string) bool {
 	}
 	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
 	return err == nil && ip.IsLoopback()
+}
+
+// noLimit maps a flag's 0 ("no limit") to the server config's negative.
+func noLimit(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

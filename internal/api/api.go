@@ -95,6 +95,8 @@ type handler struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	lists   *listCache
+	// encodes bounds the big list bodies encoded at once (maxListEncodes).
+	encodes chan struct{}
 
 	noMetrics, metricsAuth bool // Config.NoMetrics, Config.MetricsAuth
 
@@ -108,6 +110,7 @@ func New(st Store, cfg Config) http.Handler {
 		st: st, log: cfg.Logger, auth: cfg.Authenticator, policy: cfg.Policy,
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
 		lists: newListCache(st), noMetrics: cfg.NoMetrics, metricsAuth: cfg.MetricsAuth,
+		encodes: make(chan struct{}, maxListEncodes),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -117,7 +117,7 @@ func serveList[N any](h *handler, w http.ResponseWriter, r *http.Request, c coll
 			return
 		}
 	}
-	b, err := listBody(r, c, p)
+	b, err := listBody(r, c, p, h.encodes)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -128,8 +128,9 @@ func serveList[N any](h *handler, w http.ResponseWriter, r *http.Request, c coll
 	writeJSONBytes(w, http.StatusOK, b)
 }
 
-// listBody reads the list and encodes the response body.
-func listBody[N any](r *http.Request, c collection[N], p listParams) ([]byte, error) {
+// listBody reads the list and encodes the response body. A list of more
+// than bigList items is encoded only with a slot of encodes held.
+func listBody[N any](r *http.Request, c collection[N], p listParams, encodes chan struct{}) ([]byte, error) {
 	var q store.Query
 	pushedAll := true
 	known := map[string][]string{}
@@ -178,6 +179,14 @@ func listBody[N any](r *http.Request, c collection[N], p listParams) ([]byte, er
 			items = items[:p.limit]
 		}
 		links = pageLinks(r, len(items), p, func(i int) string { return c.id(items[i]) })
+	}
+	if len(items) > bigList {
+		select {
+		case encodes <- struct{}{}:
+			defer func() { <-encodes }()
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
 	}
 	body := map[string]any{c.res.Collection: selectFields(items, p.fields)}
 	if len(links) > 0 {

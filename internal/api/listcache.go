@@ -6,6 +6,14 @@ import (
 	"github.com/l2gw/l2gw/internal/store"
 )
 
+// maxListEncodes bounds the big lists (more than bigList items) encoded at
+// once (handler.encodes): an encode costs several times its body in memory,
+// so slow or many clients cannot multiply it. Smaller lists never wait.
+const maxListEncodes = 1
+
+// bigList is the item count above which a list's encode takes a slot.
+const bigList = 1000
+
 // maxListBodies bounds the encoded list bodies kept per collection.
 const maxListBodies = 64
 

@@ -62,6 +62,13 @@ type Config struct {
 	AccessLog bool
 	// TLS, when set, serves HTTPS instead of plain HTTP.
 	TLS *TLSConfig
+	// ReadTimeout bounds how long a request's body may take to arrive;
+	// zero means DefaultReadTimeout, negative none.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds how long an answer may take to be written; zero
+	// means DefaultWriteTimeout, negative none. Plan streams and the status
+	// page's events are exempt: they bound each write instead.
+	WriteTimeout time.Duration
 }
 
 // Run listens on cfg.Bind, opens the store and serves until ctx is done or a
@@ -77,6 +84,12 @@ func Run(ctx context.Context, cfg Config) error {
 	log = logging.WithRequestIDs(log)
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
 	}
 	if cfg.Agents.Started.IsZero() {
 		cfg.Agents.Started = time.Now()
@@ -133,7 +146,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           logging.HTTP(handler, logging.HTTPConfig{Logger: log.With("component", "http"), AccessLog: cfg.AccessLog}),
+		Handler: deadlines(logging.HTTP(handler, logging.HTTPConfig{Logger: log.With("component", "http"), AccessLog: cfg.AccessLog}),
+			cfg.ReadTimeout, cfg.WriteTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
