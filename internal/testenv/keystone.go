@@ -154,3 +154,36 @@ func (k *Keystone) SetUserEnabled(ctx context.Context, userID string, enabled bo
 	}
 	return nil
 }
+
+// AddEndpoint registers a service of type typ with a public endpoint url in
+// RegionOne in the catalog, as a cloud's installer would for neutron-server.
+func (k *Keystone) AddEndpoint(ctx context.Context, typ, url string) error {
+	var svc struct {
+		Service struct{ ID string } `json:"service"`
+	}
+	if err := k.adminPost(ctx, "/services", fmt.Sprintf(`{"service":{"type":%q,"name":%q}}`, typ, typ), &svc); err != nil {
+		return err
+	}
+	return k.adminPost(ctx, "/endpoints", fmt.Sprintf(`{"endpoint":{"service_id":%q,"interface":"public","region_id":"RegionOne","url":%q}}`, svc.Service.ID, url), nil)
+}
+
+func (k *Keystone) adminPost(ctx context.Context, path, body string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, k.URL+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Auth-Token", k.Env["ADMIN_TOKEN"])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("POST %s: %s", path, resp.Status)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}

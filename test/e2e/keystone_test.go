@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +148,30 @@ func TestKeystone(t *testing.T) {
 		}
 		if code, _, _, body := ksCall(t, url, "GET", gws, tok, ""); code != 200 {
 			t.Errorf("list with a new token after the service token was revoked = %d; want 200\n%s", code, body)
+		}
+	})
+
+	t.Run("openstack client", func(t *testing.T) {
+		testenv.RequireCommand(t, "openstack")
+		if err := ks.AddEndpoint(t.Context(), "network", url); err != nil {
+			t.Fatal(err)
+		}
+		osc := func(user string, args ...string) (string, error) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "openstack", args...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C.UTF-8",
+				"OS_AUTH_URL=" + ks.URL, "OS_IDENTITY_API_VERSION=3", "OS_AUTH_TYPE=password",
+				"OS_USERNAME=" + user, "OS_PASSWORD=" + user + "pass", "OS_PROJECT_NAME=" + user,
+				"OS_USER_DOMAIN_NAME=Default", "OS_PROJECT_DOMAIN_NAME=Default", "OS_REGION_NAME=RegionOne"}
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		if out, err := osc("admin", "l2gw", "list", "-f", "json"); err != nil || !strings.Contains(out, "gw1") {
+			t.Errorf("admin: openstack l2gw list = %v\n%s; want gw1 listed", err, out)
+		}
+		if out, err := osc("demo", "l2gw", "list"); err == nil || !strings.Contains(out, "admin privileges") {
+			t.Errorf("demo: openstack l2gw list = %v\n%s; want refused (AdminRequired)", err, out)
 		}
 	})
 
