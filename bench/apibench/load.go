@@ -15,8 +15,9 @@ import (
 // apiClient is a keep-alive HTTP client of one server; it must never be the
 // bottleneck, so it reuses connections and decodes only the ids it needs.
 type apiClient struct {
-	url string
-	hc  *http.Client
+	url   string
+	hc    *http.Client
+	token string // X-Auth-Token when set
 }
 
 func newHTTPClient(maxConns int) *http.Client {
@@ -45,6 +46,9 @@ func (a *apiClient) do(ctx context.Context, method, path string, body []byte, ke
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.token != "" {
+		req.Header.Set("X-Auth-Token", a.token)
 	}
 	resp, err := a.hc.Do(req)
 	if err != nil {

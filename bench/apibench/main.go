@@ -31,6 +31,8 @@ func main() {
 	binary := flag.String("binary", "", "l2gw binary to run (default: go build ./cmd/l2gw)")
 	inproc := flag.Bool("inprocess", false, "serve the API inside this process instead (for profiling; RSS then includes the client)")
 	cpuprofile := flag.String("cpuprofile", "", "with -inprocess: write a CPU profile of the load phase to this file")
+	token := flag.String("token", "", "send this X-Auth-Token with every request (for a server started with -server-args \"--auth keystone …\")")
+	serverArgs := flag.String("server-args", "", "extra space-separated flags of `l2gw server`, e.g. \"--auth keystone --keystone-url URL --service-user l2gw\" (password from L2GW_SERVICE_PASSWORD)")
 	only := flag.String("scenarios", "list,gateway,connection", "comma-separated scenarios to run (list, gateway, connection)")
 	flag.Parse()
 
@@ -55,7 +57,7 @@ func main() {
 	limit := time.Duration(*runs*len(conc)*len(scenarios))*(*duration+15*time.Second) + 3*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, options{duration: *duration, conc: conc, runs: *runs, binary: *binary, inproc: *inproc, cpuprofile: *cpuprofile})
+	err = run(ctx, options{duration: *duration, conc: conc, runs: *runs, binary: *binary, inproc: *inproc, cpuprofile: *cpuprofile, token: *token, serverArgs: strings.Fields(*serverArgs)})
 	stop()
 	cancel()
 	if err != nil {
@@ -71,6 +73,8 @@ type options struct {
 	binary     string
 	inproc     bool
 	cpuprofile string
+	token      string   // X-Auth-Token of every request
+	serverArgs []string // extra flags of l2gw server
 }
 
 // selectScenarios keeps the scenarios whose first word is listed.
@@ -141,7 +145,7 @@ func run(ctx context.Context, o options) error {
 		// Start it -runs times (on the same database) for the start-up
 		// figure; keep the last one for the load.
 		for i := range o.runs {
-			if srv, err = startServer(ctx, bin, dataDir, hc); err != nil {
+			if srv, err = startServer(ctx, bin, dataDir, hc, o.serverArgs...); err != nil {
 				return err
 			}
 			rep.starts = append(rep.starts, srv.started)
@@ -161,7 +165,7 @@ func run(ctx context.Context, o options) error {
 	if rep.rssIdle, _, err = srv.memory(); err != nil {
 		return err
 	}
-	a := &apiClient{url: srv.url, hc: hc}
+	a := &apiClient{url: srv.url, hc: hc, token: o.token}
 	srv.profile(true)
 	for _, sc := range scenarios {
 		fn, err := sc.setup(ctx, a, maxC)

@@ -36,14 +36,14 @@ func (s *server) profile(on bool) {
 // successful /healthz answer. SIGTERM lets the server drain and close its
 // database; SIGKILL if it has not exited 5 s later. It may take 10 s to
 // answer.
-func startServer(ctx context.Context, bin, dataDir string, hc *http.Client) (*server, error) {
+func startServer(ctx context.Context, bin, dataDir string, hc *http.Client, args ...string) (*server, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	p, err := testenv.RunServer(ctx, bin, hc, testenv.ProcConfig{
 		Log:               filepath.Join(dataDir, "server.log"),
 		Grace:             5 * time.Second,
 		ParentDeathSignal: syscall.SIGKILL,
-	}, "--data-dir", dataDir)
+	}, append([]string{"--data-dir", dataDir}, args...)...)
 	if err != nil {
 		return nil, err
 	}

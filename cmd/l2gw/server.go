@@ -1,19 +1,25 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/keystone"
 	"github.com/l2gw/l2gw/internal/planfeed"
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/server"
@@ -31,6 +37,75 @@ type serverFlags struct {
 	switches                                []string // OVSDB targets of embedded switch agents
 	replication                             replicationFlags
 	tlsCert, tlsKey, tlsClientCA            string
+	keystone                                keystoneFlags
+}
+
+// keystoneFlags configure --auth keystone.
+type keystoneFlags struct {
+	url, user, password, project, userDomain, projectDomain string
+	cafile, adminRole                                       string
+	cacheTTL, timeout                                       time.Duration
+}
+
+func (k *keystoneFlags) add(fl *pflag.FlagSet) {
+	fl.StringVar(&k.url, "keystone-url", os.Getenv("L2GW_KEYSTONE_URL"), "with --auth keystone: the identity endpoint, http://HOST:5000/v3 (/v3 added if missing; env L2GW_KEYSTONE_URL)")
+	fl.StringVar(&k.user, "service-user", os.Getenv("L2GW_SERVICE_USER"), "with --auth keystone: l2gw's service user, which validates callers' tokens (env L2GW_SERVICE_USER)")
+	fl.StringVar(&k.password, "service-password", "", "with --auth keystone: the service user's password (prefer env L2GW_SERVICE_PASSWORD: a flag shows in ps)")
+	fl.StringVar(&k.project, "service-project", envOr("L2GW_SERVICE_PROJECT", "service"), "with --auth keystone: the service user's project (env L2GW_SERVICE_PROJECT)")
+	fl.StringVar(&k.userDomain, "service-user-domain", envOr("L2GW_SERVICE_USER_DOMAIN", "Default"), "with --auth keystone: the service user's domain name (env L2GW_SERVICE_USER_DOMAIN)")
+	fl.StringVar(&k.projectDomain, "service-project-domain", envOr("L2GW_SERVICE_PROJECT_DOMAIN", "Default"), "with --auth keystone: the service project's domain name (env L2GW_SERVICE_PROJECT_DOMAIN)")
+	fl.StringVar(&k.cafile, "keystone-cafile", os.Getenv("L2GW_KEYSTONE_CAFILE"), "with --auth keystone: PEM CA bundle to verify an https Keystone (default the system's; env L2GW_KEYSTONE_CAFILE)")
+	fl.StringVar(&k.adminRole, "admin-role", envOr("L2GW_ADMIN_ROLE", "admin"), "with --auth keystone: the role that makes a token admin (env L2GW_ADMIN_ROLE)")
+	fl.DurationVar(&k.cacheTTL, "token-cache-ttl", envDuration("L2GW_TOKEN_CACHE_TTL", 300*time.Second), "with --auth keystone: how long a validated token is trusted without asking Keystone again, never past its expiry (env L2GW_TOKEN_CACHE_TTL)")
+	fl.DurationVar(&k.timeout, "keystone-timeout", envDuration("L2GW_KEYSTONE_TIMEOUT", 5*time.Second), "with --auth keystone: bound of each call to Keystone (env L2GW_KEYSTONE_TIMEOUT)")
+}
+
+// envDuration is env key as a duration, or def when unset or unparsable
+// (flag validation then reports nothing: the default stands).
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(key)); err == nil {
+		return d
+	}
+	return def
+}
+
+// authenticator builds the keystone authenticator.
+func (k keystoneFlags) authenticator() (api.Authenticator, error) {
+	if k.password == "" {
+		k.password = os.Getenv("L2GW_SERVICE_PASSWORD")
+	}
+	if k.url == "" || k.user == "" || k.password == "" || k.project == "" {
+		return nil, errors.New("--auth keystone needs --keystone-url, --service-user, --service-password (or L2GW_SERVICE_PASSWORD) and --service-project")
+	}
+	u, err := url.Parse(k.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--keystone-url %q: want http(s)://HOST:PORT/v3", k.url)
+	}
+	if k.cacheTTL <= 0 || k.timeout <= 0 {
+		return nil, errors.New("--token-cache-ttl and --keystone-timeout must be positive")
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if k.cafile != "" {
+		pem, err := os.ReadFile(k.cafile)
+		if err != nil {
+			return nil, fmt.Errorf("--keystone-cafile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--keystone-cafile %s: no PEM certificate", k.cafile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	v, err := keystone.New(keystone.Config{
+		URL: k.url, Username: k.user, Password: k.password, Project: k.project,
+		UserDomain: k.userDomain, ProjectDomain: k.projectDomain,
+		HTTPClient: &http.Client{Transport: tr, Timeout: k.timeout},
+		Timeout:    k.timeout, CacheTTL: k.cacheTTL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.Keystone{V: v, AdminRole: k.adminRole}, nil
 }
 
 func newServerCmd() *cobra.Command {
@@ -68,7 +143,8 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.StringVar(&f.bind, "bind", envOr("L2GW_BIND", "127.0.0.1:9696"), "listen address host:port (port 0 picks one; env L2GW_BIND)")
 	fl.StringVar(&f.database, "database", os.Getenv("L2GW_DATABASE"), "store: sqlite:///path/l2gw.db or postgres://… (default sqlite in --data-dir; env L2GW_DATABASE)")
 	fl.StringVar(&f.dataDir, "data-dir", os.Getenv("L2GW_DATA_DIR"), "state directory, created if missing (default $XDG_STATE_HOME/l2gw or ~/.local/state/l2gw; env L2GW_DATA_DIR)")
-	fl.StringVar(&f.auth, "auth", envOr("L2GW_AUTH", "noauth"), "authentication: noauth (env L2GW_AUTH)")
+	fl.StringVar(&f.auth, "auth", envOr("L2GW_AUTH", "noauth"), "authentication: noauth or keystone (env L2GW_AUTH)")
+	f.keystone.add(fl)
 	fl.BoolVar(&f.insecureNoauthRemote, "insecure-noauth-remote", false,
 		"labs only: allow --auth noauth on a non-loopback --bind (everyone who reaches it is admin, agents included)")
 	fl.StringVar(&f.metricsBind, "metrics-bind", os.Getenv("L2GW_METRICS_BIND"),
@@ -114,8 +190,12 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		if !isLoopback(f.bind) && !f.insecureNoauthRemote {
 			return server.Config{}, nil, fmt.Errorf("--auth noauth makes every caller admin: refusing non-loopback --bind %s without --insecure-noauth-remote", f.bind)
 		}
+	case "keystone":
+		if auth, err = f.keystone.authenticator(); err != nil {
+			return server.Config{}, nil, err
+		}
 	default:
-		return server.Config{}, nil, fmt.Errorf("--auth %q: only noauth is supported", f.auth)
+		return server.Config{}, nil, fmt.Errorf("--auth %q: want noauth or keystone", f.auth)
 	}
 	var tlsConf *server.TLSConfig
 	switch {
@@ -162,7 +242,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		return server.Config{}, nil, err
 	}
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
-		"auth", f.auth, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "switches", f.switches,
+		"auth", f.auth, "keystone_url", f.keystone.url, "service_user", f.keystone.user, "token_cache_ttl", f.keystone.cacheTTL, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "switches", f.switches,
 		"replication", replicationLog(rep),
 		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth)
 	if f.auth == "noauth" && !isLoopback(f.bind) {

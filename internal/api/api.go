@@ -291,7 +291,7 @@ func (h *handler) authenticate(next http.HandlerFunc) http.HandlerFunc {
 		c, err := h.auth.Authenticate(r)
 		if err != nil {
 			h.log.DebugContext(r.Context(), "authentication failed", logAttrs(r), "err", err)
-			writeErrorBody(w, http.StatusUnauthorized, neutron.Error{Type: "HTTPUnauthorized", Message: "Authentication required"})
+			h.writeError(w, r, authFailure(h.auth, err))
 			return
 		}
 		next(w, r.WithContext(withCredentials(r.Context(), c)))

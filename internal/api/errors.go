@@ -17,6 +17,7 @@ import (
 var (
 	errUnauthorized     = errors.New("unauthorized")       // 401
 	errMethodNotAllowed = errors.New("method not allowed") // 405
+	errUnavailable      = errors.New("unavailable")        // 503
 )
 
 const internalErrorMessage = "Request Failed: internal server error while processing your request."
@@ -60,6 +61,8 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, model.ErrPrecondition):
 		return http.StatusPreconditionFailed
+	case errors.Is(err, errUnavailable):
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -84,6 +87,8 @@ func genericType(status int) string {
 		return "HTTPRequestEntityTooLarge"
 	case http.StatusPreconditionFailed:
 		return "HTTPPreconditionFailed"
+	case http.StatusServiceUnavailable:
+		return "HTTPServiceUnavailable"
 	}
 	return "HTTPInternalServerError"
 }
@@ -92,6 +97,9 @@ func genericType(status int) string {
 // logged (once, here) and answered as a 500 without their text.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
+	if ae := (*authError)(nil); errors.As(err, &ae) && ae.challenge != "" {
+		w.Header().Set("WWW-Authenticate", ae.challenge)
+	}
 	body := neutron.Error{Type: genericType(status), Message: err.Error()}
 	var f *model.Fault
 	if errors.As(err, &f) && f.Type != "" {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
 )
 
@@ -25,7 +24,7 @@ func Authorize(r *http.Request, auth Authenticator, p *Policy, action string) (C
 	}
 	c, err := auth.Authenticate(r)
 	if err != nil {
-		return Credentials{}, model.NewFault(errUnauthorized, "HTTPUnauthorized", "Authentication required")
+		return Credentials{}, authFailure(auth, err)
 	}
 	if err := p.Enforce(c, action); err != nil {
 		return Credentials{}, err
