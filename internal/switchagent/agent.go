@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -142,6 +143,12 @@ type served struct {
 	statuses *reconcile.Mailbox[model.SwitchStatus]
 	cancel   context.CancelFunc // stops its goroutines
 	done     chan struct{}      // closed when they have finished
+	// latestReport is the last report put; reported is set once one was
+	// delivered. The status sender delivers the report first while none
+	// was: the server must never show a switch connected before it knows
+	// its ports (the two senders are otherwise independent).
+	latestReport atomic.Pointer[model.SwitchReport]
+	reported     atomic.Bool
 
 	// Under Agent.mu: pend holds the latest whole plan and the deltas
 	// received after it; the worker applies the deltas it takes to the
@@ -296,12 +303,20 @@ func (a *Agent) serve(ctx context.Context, name string) *served {
 					a.rlog.Warn("switch report not sent", "switch", r.Switch.Name, "err", err)
 					return err
 				}
+				sw.reported.Store(true)
 				a.log.Debug("switch reported", "switch", r.Switch.Name, "local_macs", len(r.LocalMACs))
 				return nil
 			})
 		})
 		wg.Go(func() {
 			sw.statuses.Run(sctx, a.mailboxConfig(0), func(ctx context.Context, s model.SwitchStatus) error {
+				if r := sw.latestReport.Load(); r != nil && !sw.reported.Load() {
+					if err := a.rep.ReportSwitch(ctx, *r); err != nil {
+						a.rlog.Warn("switch report not sent", "switch", r.Switch.Name, "err", err)
+						return err
+					}
+					sw.reported.Store(true)
+				}
 				if err := a.rep.SetSwitchStatus(ctx, s); err != nil {
 					a.rlog.Warn("status not reported", "switch", s.Name, "err", err)
 					return err
@@ -701,6 +716,7 @@ func (a *Agent) report(sw *served, rep model.SwitchReport) {
 		return
 	}
 	w.lastReport = &rep
+	sw.latestReport.Store(&rep)
 	sw.reports.Put(rep)
 }
 
