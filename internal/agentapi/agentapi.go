@@ -244,43 +244,45 @@ func (h *Handler) reportSwitch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) switchStatus(w http.ResponseWriter, r *http.Request) {
-	var st agentwire.SwitchStatus
-	if err := h.decode(w, r, &st); err != nil {
-		api.WriteError(w, r, h.log, err)
-		return
-	}
-	if err := checkSwitchStatus(st); err != nil {
-		api.WriteError(w, r, h.log, err)
-		return
-	}
-	if err := h.checkRevision(r.Context(), st.Revision); err != nil {
-		api.WriteError(w, r, h.log, err)
+	st, ok := readStatus(h, w, r, checkSwitchStatus, func(s agentwire.SwitchStatus) int64 { return s.Revision })
+	if !ok {
 		return
 	}
 	name := r.PathValue("name")
-	if err := h.agents.setStatus(r.Context(), name, withConflicts(st.Store(name), h.conflicts.get(name))); err != nil {
-		api.WriteError(w, r, h.log, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	h.answerStatus(w, r, h.agents.setStatus(r.Context(), name, withConflicts(st.Store(name), h.conflicts.get(name))))
 }
 
 func (h *Handler) hostStatus(w http.ResponseWriter, r *http.Request) {
-	var st agentwire.HostStatus
-	if err := h.decode(w, r, &st); err != nil {
-		api.WriteError(w, r, h.log, err)
-		return
-	}
-	if err := checkHostStatus(st); err != nil {
-		api.WriteError(w, r, h.log, err)
-		return
-	}
-	if err := h.checkRevision(r.Context(), st.Revision); err != nil {
-		api.WriteError(w, r, h.log, err)
+	st, ok := readStatus(h, w, r, checkHostStatus, func(s agentwire.HostStatus) int64 { return s.Revision })
+	if !ok {
 		return
 	}
 	name := r.PathValue("name")
-	if err := h.hostAgents.setStatus(r.Context(), name, st.Store(name)); err != nil {
+	h.answerStatus(w, r, h.hostAgents.setStatus(r.Context(), name, st.Store(name)))
+}
+
+// readStatus decodes an agent's status body and checks it, its revision
+// against the store's included; on failure it answers the error and
+// returns false.
+func readStatus[T any](h *Handler, w http.ResponseWriter, r *http.Request, check func(T) error, revision func(T) int64) (T, bool) {
+	var st T
+	err := h.decode(w, r, &st)
+	if err == nil {
+		err = check(st)
+	}
+	if err == nil {
+		err = h.checkRevision(r.Context(), revision(st))
+	}
+	if err != nil {
+		api.WriteError(w, r, h.log, err)
+		return st, false
+	}
+	return st, true
+}
+
+// answerStatus answers a status update: 204, or the error of storing it.
+func (h *Handler) answerStatus(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
 		api.WriteError(w, r, h.log, err)
 		return
 	}
