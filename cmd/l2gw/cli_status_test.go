@@ -88,11 +88,30 @@ func TestCLIStatus(t *testing.T) {
 	stream, err := link.Hosts().Watch(ctx, "compute1", 0)
 	must(err)
 	defer stream.Close()
-	snap, err := stream.Next(ctx)
-	must(err)
-	// The agent applied the snapshot (a revision beyond the store's is refused).
-	must(link.SetHostStatus(ctx, model.HostStatus{Name: "compute1", Connected: true, LastSync: time.Now(), Revision: snap.Revision,
-		Networks: []model.HostNetworkStatus{{NetworkID: nets[0].ID, Attached: []string{"tap1"}}}}))
+	// The agent applies every event it receives, as a running agent does: a
+	// change after the snapshot (the switch reporting its locator) moves the
+	// plan on, and the agent must follow it to be in sync.
+	applied := make(chan error, 1)
+	go func() {
+		for {
+			ev, err := stream.Next(ctx)
+			if err != nil {
+				applied <- err
+				return
+			}
+			if err := link.SetHostStatus(ctx, model.HostStatus{Name: "compute1", Connected: true, LastSync: time.Now(), Revision: ev.Revision,
+				Networks: []model.HostNetworkStatus{{NetworkID: nets[0].ID, Attached: []string{"tap1"}}}}); err != nil {
+				applied <- err
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		if err := <-applied; err != nil && ctx.Err() == nil {
+			t.Errorf("fake host agent: %v", err)
+		}
+	}()
 
 	want := []string{
 		"Server " + url + ": version ",
