@@ -111,8 +111,12 @@ type Port struct {
 	// InterfaceName is binding:profile["interface_name"]: the host-side device
 	// (e.g. a tap) that the host agent attaches to the network's bridge.
 	InterfaceName string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Status is Neutron's port status (ACTIVE, DOWN, BUILD…) when the
+	// inventory is mirrored from Neutron; empty standalone, where the API
+	// measures it from the host agent instead (neutron.PortStatus).
+	Status    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Host is a compute host and the VTEP IP its VXLAN tunnels use.
@@ -123,6 +127,19 @@ type Host struct {
 	Description   string
 	LastHeartbeat time.Time // zero when never heard from
 	CreatedAt     time.Time
+	// Agent is Neutron's L2 agent on the host when the inventory is
+	// mirrored from Neutron; nil standalone (l2gw's own host agent).
+	Agent *L2Agent
+}
+
+// L2Agent is a Neutron Open vSwitch or Linux bridge agent as GET
+// /v2.0/agents shows it: what l2gw needs to reach the host over l2pop.
+type L2Agent struct {
+	Type         string // agent_type, e.g. "Open vSwitch agent"
+	Alive        bool
+	StartedAt    time.Time // changes when the agent restarts (its flows are gone)
+	L2Population bool      // configurations.l2_population
+	TunnelTypes  []string  // configurations.tunnel_types; must contain "vxlan"
 }
 
 // SwitchPort is a Physical_Port reported by a switch agent.
