@@ -35,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/l2gw/l2gw/bench/internal/vtepwatch"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
@@ -102,12 +103,12 @@ func run(ctx context.Context, o options) (err error) {
 			os.RemoveAll(tmp)
 		}
 	}()
-	sw, err := startOVSDB(ctx, tmp, "switch")
+	sw, err := vtepwatch.Start(ctx, tmp, "switch")
 	if err != nil {
 		return err
 	}
-	defer sw.stop()
-	if err := sw.addSwitch(ctx); err != nil {
+	defer sw.Stop()
+	if err := sw.AddSwitch(ctx, switchName, switchIP, switchPorts); err != nil {
 		return err
 	}
 	dataDir := filepath.Join(tmp, "data")
@@ -118,7 +119,7 @@ func run(ctx context.Context, o options) (err error) {
 	defer hc.CloseIdleConnections()
 	var srv *l2gwServer
 	if o.inproc {
-		srv, err = startInProcess(ctx, dataDir, sw.target(), o.cpuprofile)
+		srv, err = startInProcess(ctx, dataDir, sw.Target(), o.cpuprofile)
 	} else {
 		bin := o.binary
 		if bin == "" {
@@ -127,7 +128,7 @@ func run(ctx context.Context, o options) (err error) {
 				return err
 			}
 		}
-		srv, err = startProcess(ctx, bin, dataDir, sw.target(), hc)
+		srv, err = startProcess(ctx, bin, dataDir, sw.Target(), hc)
 	}
 	if err != nil {
 		return err
@@ -138,7 +139,7 @@ func run(ctx context.Context, o options) (err error) {
 			logln("server log: %s", srv.log)
 		}
 	}()
-	logln("l2gw server %s (pid %d), switch %s", srv.url, srv.pid, sw.target())
+	logln("l2gw server %s (pid %d), switch %s", srv.url, srv.pid, sw.Target())
 
 	b, err := newBench(ctx, o, tmp, srv, sw, hc)
 	if err != nil {

@@ -10,16 +10,21 @@ import (
 	"time"
 
 	"github.com/l2gw/l2gw/bench/internal/figures"
+	"github.com/l2gw/l2gw/bench/internal/vtepwatch"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/neutron"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
+var switchPorts = []string{"port1", "port2"}
+
 // Fixed parts of the workload.
 const (
-	benchVNI  = 5000
-	benchVLAN = 100
-	waitLimit = 2 * time.Minute // one wait for the switch; far above any target
+	switchName = "gatewayhost"
+	switchIP   = "192.0.2.1"
+	benchVNI   = 5000
+	benchVLAN  = 100
+	waitLimit  = 2 * time.Minute // one wait for the switch; far above any target
 )
 
 func hostName(h int) string { return fmt.Sprintf("host-%05d", h) }
@@ -32,11 +37,11 @@ func ipN(i int) string      { return fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&0x
 type bench struct {
 	o       options
 	srv     *l2gwServer
-	sw      *ovsdbServer
+	sw      *vtepwatch.Server
 	tmp     string
 	api     *client.Client
-	view    *view
-	mon     *rpcConn
+	view    *vtepwatch.View
+	mon     *vtepwatch.Conn
 	network string
 	gateway string
 	conn    string // current connection id
@@ -46,7 +51,7 @@ type bench struct {
 
 // newBench waits for the agent to report the switch, creates hosts, the
 // network (bulk-creating its ports) and the gateway, and starts the monitor.
-func newBench(ctx context.Context, o options, tmp string, srv *l2gwServer, sw *ovsdbServer, hc *http.Client) (*bench, error) {
+func newBench(ctx context.Context, o options, tmp string, srv *l2gwServer, sw *vtepwatch.Server, hc *http.Client) (*bench, error) {
 	api, err := client.New(srv.url, client.WithHTTPClient(hc))
 	if err != nil {
 		return nil, err
@@ -88,7 +93,7 @@ func newBench(ctx context.Context, o options, tmp string, srv *l2gwServer, sw *o
 	b.gateway = gw.ID
 	logln("setup: %d hosts, %d ports (%d per request: %.0f ports/s) in %.1f s", o.hosts, o.ports, o.batch,
 		float64(o.ports)/dPorts.Seconds(), time.Since(t0).Seconds())
-	if b.view, b.mon, err = watch(ctx, sw.target()); err != nil {
+	if b.view, b.mon, err = vtepwatch.Watch(ctx, sw.Target()); err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
 	b.rawOps = rawOps(o.ports, o.hosts)
@@ -125,10 +130,10 @@ func (b *bench) waitSwitch(ctx context.Context, ok func(neutron.Switch) bool) er
 	return nil
 }
 
-func (b *bench) wait(ctx context.Context, cond func(*view) bool) (time.Time, error) {
+func (b *bench) wait(ctx context.Context, cond func(*vtepwatch.View) bool) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, waitLimit)
 	defer cancel()
-	return b.view.wait(ctx, cond)
+	return b.view.Wait(ctx, cond)
 }
 
 // convergence measures, per run, the raw ingest on a fresh database and
@@ -151,7 +156,7 @@ func (b *bench) convergence(ctx context.Context, r *report) error {
 		}
 		tAPI := time.Since(t0)
 		b.conn = c.ID
-		at, err := b.wait(ctx, programmed(b.o.ports))
+		at, err := b.wait(ctx, vtepwatch.Programmed(1, b.o.ports, len(switchPorts)))
 		if err != nil {
 			return err
 		}
@@ -167,7 +172,7 @@ func (b *bench) convergence(ctx context.Context, r *report) error {
 		if err := b.api.DeleteConnection(ctx, b.conn); err != nil {
 			return fmt.Errorf("delete connection: %w", err)
 		}
-		at, err = b.wait(ctx, empty)
+		at, err = b.wait(ctx, vtepwatch.Empty)
 		if err != nil {
 			return err
 		}
@@ -185,31 +190,31 @@ type rawResult struct{ txn, seen time.Duration }
 // bindings) as one transaction over one connection. txn is write -> reply;
 // seen is write -> a monitor connection has every row.
 func (b *bench) rawIngest(ctx context.Context, run int) (rawResult, error) {
-	o, err := startOVSDB(ctx, b.tmp, fmt.Sprintf("raw%d", run))
+	o, err := vtepwatch.Start(ctx, b.tmp, fmt.Sprintf("raw%d", run))
 	if err != nil {
 		return rawResult{}, err
 	}
-	defer o.stop()
-	if err := o.addSwitch(ctx); err != nil {
+	defer o.Stop()
+	if err := o.AddSwitch(ctx, switchName, switchIP, switchPorts); err != nil {
 		return rawResult{}, err
 	}
-	v, mon, err := watch(ctx, o.target())
+	v, mon, err := vtepwatch.Watch(ctx, o.Target())
 	if err != nil {
 		return rawResult{}, err
 	}
 	defer mon.Close()
-	tx, err := dialRPC(ctx, o.target(), nil)
+	tx, err := vtepwatch.Dial(ctx, o.Target(), nil)
 	if err != nil {
 		return rawResult{}, err
 	}
 	defer tx.Close()
-	sent, got, err := tx.transact(ctx, b.rawOps)
+	sent, got, err := tx.Transact(ctx, b.rawOps)
 	if err != nil {
 		return rawResult{}, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, waitLimit)
 	defer cancel()
-	at, err := v.wait(wctx, programmed(b.o.ports))
+	at, err := v.Wait(wctx, vtepwatch.Programmed(1, b.o.ports, len(switchPorts)))
 	if err != nil {
 		return rawResult{}, err
 	}
@@ -262,7 +267,7 @@ func (b *bench) churn(ctx context.Context, r *report) error {
 				return fmt.Errorf("create port: %w", err)
 			}
 			tAPI := time.Since(t0)
-			at, err := b.wait(ctx, func(v *view) bool { return v.macSet[mac] > 0 })
+			at, err := b.wait(ctx, func(v *vtepwatch.View) bool { return v.HasMAC(mac) })
 			if err != nil {
 				return fmt.Errorf("port %s: %w", mac, err)
 			}
@@ -277,7 +282,7 @@ func (b *bench) churn(ctx context.Context, r *report) error {
 			if err := b.api.DeletePort(ctx, id); err != nil {
 				return fmt.Errorf("delete port: %w", err)
 			}
-			at, err := b.wait(ctx, func(v *view) bool { return v.macSet[mac] == 0 })
+			at, err := b.wait(ctx, func(v *vtepwatch.View) bool { return !v.HasMAC(mac) })
 			if err != nil {
 				return fmt.Errorf("deleted port %s: %w", mac, err)
 			}
@@ -311,7 +316,7 @@ func (b *bench) resync(ctx context.Context, r *report) error {
 	for run := range b.o.runs {
 		b.mon.Close()
 		b.mon = nil
-		if err := b.sw.restartEmpty(ctx); err != nil {
+		if err := b.sw.RestartEmpty(ctx); err != nil {
 			return err
 		}
 		// The agent must have reconnected and found no switch; otherwise the
@@ -320,18 +325,18 @@ func (b *bench) resync(ctx context.Context, r *report) error {
 			return err
 		}
 		var err error
-		if b.view, b.mon, err = watch(ctx, b.sw.target()); err != nil {
+		if b.view, b.mon, err = vtepwatch.Watch(ctx, b.sw.Target()); err != nil {
 			return err
 		}
 		t0 := time.Now()
-		if err := b.sw.addSwitch(ctx); err != nil {
+		if err := b.sw.AddSwitch(ctx, switchName, switchIP, switchPorts); err != nil {
 			return err
 		}
-		tSwitch, err := b.wait(ctx, func(v *view) bool { return len(v.switches) == 1 })
+		tSwitch, err := b.wait(ctx, func(v *vtepwatch.View) bool { return v.Switches() == 1 })
 		if err != nil {
 			return err
 		}
-		at, err := b.wait(ctx, programmed(b.o.ports))
+		at, err := b.wait(ctx, vtepwatch.Programmed(1, b.o.ports, len(switchPorts)))
 		if err != nil {
 			return err
 		}

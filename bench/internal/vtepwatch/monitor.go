@@ -1,4 +1,8 @@
-package main
+// Package vtepwatch is the benches' view of a hardware_vtep switch: real
+// ovsdb-servers started in temp folders, a minimal OVSDB JSON-RPC
+// connection, and a monitor that counts l2gw's rows and times when a
+// condition on them first holds.
+package vtepwatch
 
 import (
 	"bufio"
@@ -13,13 +17,13 @@ import (
 	"time"
 )
 
-// rpcConn is a minimal OVSDB JSON-RPC (RFC 7047) connection: requests
+// Conn is a minimal OVSDB JSON-RPC (RFC 7047) connection: requests
 // written as pre-encoded bytes, replies matched by id, echo answered, and
 // "update" notifications handed to onUpdate with the time they were read.
 // It is deliberately not libovsdb: the bench measures the server and l2gw,
 // not a client library's row decoding, and sends the raw transaction
 // exactly as encoded bytes.
-type rpcConn struct {
+type Conn struct {
 	conn     net.Conn
 	wmu      sync.Mutex
 	mu       sync.Mutex
@@ -44,9 +48,9 @@ type rpcMessage struct {
 	Error  json.RawMessage `json:"error"`
 }
 
-// dialRPC connects to a unix:PATH target. onUpdate runs on the reader
+// Dial connects to a unix:PATH target. onUpdate runs on the reader
 // goroutine, which the connection owns and Close stops.
-func dialRPC(ctx context.Context, target string, onUpdate func(time.Time, json.RawMessage)) (*rpcConn, error) {
+func Dial(ctx context.Context, target string, onUpdate func(time.Time, json.RawMessage)) (*Conn, error) {
 	path, ok := strings.CutPrefix(target, "unix:")
 	if !ok {
 		return nil, fmt.Errorf("target %q: only unix: is supported", target)
@@ -56,12 +60,12 @@ func dialRPC(ctx context.Context, target string, onUpdate func(time.Time, json.R
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", target, err)
 	}
-	r := &rpcConn{conn: c, pending: map[int]chan rpcReply{}, onUpdate: onUpdate, done: make(chan struct{})}
+	r := &Conn{conn: c, pending: map[int]chan rpcReply{}, onUpdate: onUpdate, done: make(chan struct{})}
 	go r.read()
 	return r, nil
 }
 
-func (r *rpcConn) read() {
+func (r *Conn) read() {
 	defer close(r.done)
 	dec := json.NewDecoder(bufio.NewReaderSize(r.conn, 1<<20))
 	for {
@@ -101,17 +105,17 @@ func (r *rpcConn) read() {
 	}
 }
 
-func (r *rpcConn) write(b []byte) error {
+func (r *Conn) write(b []byte) error {
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	_, err := r.conn.Write(b)
 	return err
 }
 
-// call sends method with params (already JSON) and waits for the reply. It
+// Call sends method with params (already JSON) and waits for the reply. It
 // returns the result, the time the request was written and the time the
 // reply was read.
-func (r *rpcConn) call(ctx context.Context, method string, params []byte) (json.RawMessage, time.Time, time.Time, error) {
+func (r *Conn) Call(ctx context.Context, method string, params []byte) (json.RawMessage, time.Time, time.Time, error) {
 	ch := make(chan rpcReply, 1)
 	r.mu.Lock()
 	r.nextID++
@@ -145,17 +149,17 @@ func (r *rpcConn) call(ctx context.Context, method string, params []byte) (json.
 }
 
 // Close closes the connection and waits for the reader to exit.
-func (r *rpcConn) Close() {
+func (r *Conn) Close() {
 	r.conn.Close()
 	<-r.done
 }
 
-// transact runs ops (a JSON array of operations) as one transaction and
+// Transact runs ops (a JSON array of operations) as one transaction and
 // checks every operation's result; it returns when the request was written
 // and when the reply was read.
-func (r *rpcConn) transact(ctx context.Context, ops []byte) (sent, got time.Time, err error) {
+func (r *Conn) Transact(ctx context.Context, ops []byte) (sent, got time.Time, err error) {
 	params := append([]byte(`["hardware_vtep",`), ops[1:]...) // ops is "[...]"
-	res, sent, got, err := r.call(ctx, "transact", params)
+	res, sent, got, err := r.Call(ctx, "transact", params)
 	if err != nil {
 		return sent, got, err
 	}
@@ -171,10 +175,10 @@ func (r *rpcConn) transact(ctx context.Context, ops []byte) (sent, got time.Time
 	return sent, got, nil
 }
 
-// view is what a monitor connection sees of the switch: the rows the bench
+// View is what a monitor connection sees of the switch: the rows the bench
 // counts, updated from "update" notifications, and waiters fired with the
 // time of the update that made their condition true.
-type view struct {
+type View struct {
 	mu       sync.Mutex
 	macs     map[string]string // Ucast_Macs_Remote uuid -> MAC
 	macSet   map[string]int    // MAC -> rows
@@ -188,12 +192,12 @@ type view struct {
 }
 
 type waiter struct {
-	cond func(*view) bool
+	cond func(*View) bool
 	fire chan time.Time
 }
 
-func newView() *view {
-	return &view{macs: map[string]string{}, macSet: map[string]int{}, ls: map[string]string{},
+func newView() *View {
+	return &View{macs: map[string]string{}, macSet: map[string]int{}, ls: map[string]string{},
 		switches: map[string]string{}, bindings: map[string]int{}, mcast: map[string]bool{}}
 }
 
@@ -201,10 +205,10 @@ func newView() *view {
 const monitorTables = `{"Ucast_Macs_Remote":{"columns":["MAC"]},"Logical_Switch":{"columns":["name"]},` +
 	`"Physical_Switch":{"columns":["name"]},"Physical_Port":{"columns":["vlan_bindings"]},"Mcast_Macs_Remote":{"columns":["MAC"]}}`
 
-// watch opens a monitor connection to target and returns its view.
-func watch(ctx context.Context, target string) (*view, *rpcConn, error) {
+// Watch opens a monitor connection to target and returns its view.
+func Watch(ctx context.Context, target string) (*View, *Conn, error) {
 	v := newView()
-	c, err := dialRPC(ctx, target, func(at time.Time, params json.RawMessage) {
+	c, err := Dial(ctx, target, func(at time.Time, params json.RawMessage) {
 		var p []json.RawMessage
 		if err := json.Unmarshal(params, &p); err != nil || len(p) != 2 {
 			v.fail(fmt.Errorf("update params %.100s: %v", params, err))
@@ -215,7 +219,7 @@ func watch(ctx context.Context, target string) (*view, *rpcConn, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	res, _, at, err := c.call(ctx, "monitor", []byte(`["hardware_vtep",null,`+monitorTables+`]`))
+	res, _, at, err := c.Call(ctx, "monitor", []byte(`["hardware_vtep",null,`+monitorTables+`]`))
 	if err != nil {
 		c.Close()
 		return nil, nil, err
@@ -224,7 +228,7 @@ func watch(ctx context.Context, target string) (*view, *rpcConn, error) {
 	return v, c, nil
 }
 
-func (v *view) fail(err error) {
+func (v *View) fail(err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.bad == nil {
@@ -238,7 +242,7 @@ type rowUpdate struct {
 }
 
 // apply folds one table-updates object into the view and fires waiters.
-func (v *view) apply(at time.Time, raw json.RawMessage) {
+func (v *View) apply(at time.Time, raw json.RawMessage) {
 	var tu map[string]map[string]rowUpdate
 	if err := json.Unmarshal(raw, &tu); err != nil {
 		v.fail(fmt.Errorf("table updates: %w", err))
@@ -321,16 +325,16 @@ func mapLen(b json.RawMessage) int {
 	return len(pairs)
 }
 
-// errViewBroken is returned by wait when an update could not be decoded.
-var errViewBroken = errors.New("monitor update not understood")
+// ErrViewBroken is returned by wait when an update could not be decoded.
+var ErrViewBroken = errors.New("monitor update not understood")
 
-// wait returns the time of the update after which cond held (the last
+// Wait returns the time of the update after which cond held (the last
 // update's time if it holds already).
-func (v *view) wait(ctx context.Context, cond func(*view) bool) (time.Time, error) {
+func (v *View) Wait(ctx context.Context, cond func(*View) bool) (time.Time, error) {
 	v.mu.Lock()
 	if v.bad != nil {
 		v.mu.Unlock()
-		return time.Time{}, fmt.Errorf("%w: %v", errViewBroken, v.bad)
+		return time.Time{}, fmt.Errorf("%w: %v", ErrViewBroken, v.bad)
 	}
 	if cond(v) {
 		at := v.lastAt
@@ -363,12 +367,12 @@ func (v *view) wait(ctx context.Context, cond func(*view) bool) (time.Time, erro
 }
 
 // String summarises the view (for errors); the caller holds v.mu.
-func (v *view) String() string {
+func (v *View) String() string {
 	return fmt.Sprintf("switches=%d ls=%d bindings=%d ucast_remote=%d mcast_remote=%d",
 		len(v.switches), len(v.ls), v.nBindings(), len(v.macs), len(v.mcast))
 }
 
-func (v *view) nBindings() int {
+func (v *View) nBindings() int {
 	n := 0
 	for _, b := range v.bindings {
 		n += b
@@ -376,15 +380,44 @@ func (v *view) nBindings() int {
 	return n
 }
 
-// programmed is the condition "the switch holds a whole connection of n
-// MACs on one logical switch": LS, bindings on every port, flooding row.
-func programmed(n int) func(*view) bool {
-	return func(v *view) bool {
-		return len(v.macs) == n && len(v.ls) == 1 && v.nBindings() == len(switchPorts) && len(v.mcast) == 1
+// The counting methods below are for the conditions given to Wait, which
+// run with the view locked.
+
+// MACs is the number of Ucast_Macs_Remote rows.
+func (v *View) MACs() int { return len(v.macs) }
+
+// HasMAC reports whether a Ucast_Macs_Remote row has mac.
+func (v *View) HasMAC(mac string) bool { return v.macSet[mac] > 0 }
+
+// Switches is the number of Physical_Switch rows.
+func (v *View) Switches() int { return len(v.switches) }
+
+// LogicalSwitches is the number of Logical_Switch rows.
+func (v *View) LogicalSwitches() int { return len(v.ls) }
+
+// Bindings is the number of VLAN bindings over every port.
+func (v *View) Bindings() int { return v.nBindings() }
+
+// McastRows is the number of Mcast_Macs_Remote rows.
+func (v *View) McastRows() int { return len(v.mcast) }
+
+// Summary is String with the view locked, for errors outside conditions.
+func (v *View) Summary() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.String()
+}
+
+// Programmed is the condition "the switch holds networks connections of
+// macs MACs in all, with bindings VLAN bindings and one flooding row per
+// logical switch".
+func Programmed(networks, macs, bindings int) func(*View) bool {
+	return func(v *View) bool {
+		return len(v.macs) == macs && len(v.ls) == networks && v.nBindings() == bindings && len(v.mcast) == networks
 	}
 }
 
-// empty is the condition "nothing of l2gw's is left".
-func empty(v *view) bool {
+// Empty is the condition "nothing of l2gw's is left".
+func Empty(v *View) bool {
 	return len(v.macs) == 0 && len(v.ls) == 0 && v.nBindings() == 0 && len(v.mcast) == 0
 }
