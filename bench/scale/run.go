@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/l2gw/l2gw/bench/internal/figures"
+	"github.com/l2gw/l2gw/bench/internal/vtepwatch"
+	"github.com/l2gw/l2gw/internal/client"
+	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/testenv"
+)
+
+// convergeLimit bounds each wait for convergence; far above the target.
+const convergeLimit = 10 * time.Minute
+
+func run(ctx context.Context, o options) (err error) {
+	tmp, err := os.MkdirTemp("", "scalebench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if o.keep || err != nil {
+			logln("kept %s", tmp)
+			return
+		}
+		os.RemoveAll(tmp)
+	}()
+	bin := o.binary
+	if bin == "" {
+		if bin, err = testenv.BuildL2GWInto(tmp); err != nil {
+			return err
+		}
+	}
+	dsn := o.database
+	if dsn == "" {
+		dsn = "sqlite://" + filepath.Join(tmp, "l2gw.db")
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, Proxy: nil}}
+	l := &lab{o: o, w: workload{o}, bin: bin, tmp: tmp, dsn: dsn, hc: hc}
+	defer l.close()
+
+	logln("starting %d switches", o.switches)
+	if err := l.startSwitches(ctx); err != nil {
+		return err
+	}
+	if err := l.startServers(ctx); err != nil {
+		return err
+	}
+	if err := l.startAgents(); err != nil {
+		return err
+	}
+	netIDs, err := l.setup(ctx)
+	if err != nil {
+		return err
+	}
+
+	// Cold start: everything in the database, every switch wiped, no
+	// process running; then servers, switch agents and host agents at once.
+	l.stopProcesses()
+	if err := l.wipeSwitches(ctx); err != nil {
+		return err
+	}
+	if err := l.watchSwitches(ctx); err != nil {
+		return err
+	}
+	logln("cold start")
+	t0 := time.Now()
+	if err := l.startServers(ctx); err != nil {
+		return err
+	}
+	tServers := time.Since(t0)
+	if err := l.startAgents(); err != nil {
+		return err
+	}
+	f := newFleet(o)
+	fctx, stopFleet := context.WithCancel(ctx)
+	var fleetDone sync.WaitGroup
+	fleetDone.Go(func() { f.run(fctx, l.links) })
+	defer func() { stopFleet(); fleetDone.Wait() }()
+
+	wctx, cancel := context.WithTimeout(ctx, convergeLimit)
+	defer cancel()
+	tSwitches, err := l.switchesProgrammed(wctx)
+	if err != nil {
+		return fmt.Errorf("cold convergence, switches: %w", err)
+	}
+	want := l.w.hostNetworks()
+	var why string
+	err = testenv.Poll(wctx, 10*time.Millisecond, func() error {
+		var ok bool
+		if ok, why = f.converged(want); !ok {
+			return errors.New(why)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cold convergence, hosts: %w", err)
+	}
+	tHosts := time.Now()
+	r := report{o: o, serverStart: tServers, switchesAt: tSwitches.Sub(t0), hostsAt: tHosts.Sub(t0)}
+	for _, s := range l.servers {
+		rss, _, err := testenv.Memory(s.PID)
+		if err != nil {
+			return err
+		}
+		r.rss = append(r.rss, rss)
+	}
+	logln("converged: switches %.1f s, hosts %.1f s", r.switchesAt.Seconds(), r.hostsAt.Seconds())
+
+	if err := l.churn(ctx, f, netIDs, &r); err != nil {
+		return err
+	}
+	for _, s := range l.servers {
+		rss, peak, err := testenv.Memory(s.PID)
+		if err != nil {
+			return err
+		}
+		r.rssAfterChurn = append(r.rssAfterChurn, rss)
+		r.peak = append(r.peak, peak)
+	}
+	r.print(os.Stdout)
+	return nil
+}
+
+// setup creates the inventory through the API (replica 0) while the
+// switch agents run: hosts are registered by their simulated agents, then
+// networks, ports, one gateway per switch and one connection per network.
+func (l *lab) setup(ctx context.Context) (netIDs []string, err error) {
+	o, w := l.o, l.w
+	api := l.apis[0]
+	t0 := time.Now()
+	// The switches must be reported before a gateway can use them.
+	err = testenv.Poll(ctx, 2*time.Minute, func() error {
+		sws, err := api.ListSwitches(ctx, client.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if len(sws) != o.switches {
+			return fmt.Errorf("%d of %d switches reported", len(sws), o.switches)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := newFleet(o)
+	fctx, stopFleet := context.WithCancel(ctx)
+	var fleetDone sync.WaitGroup
+	fleetDone.Go(func() { f.run(fctx, l.links) })
+	defer func() { stopFleet(); fleetDone.Wait() }()
+	err = testenv.Poll(ctx, 2*time.Minute, func() error {
+		hs, err := api.ListHosts(ctx, client.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if len(hs) != o.hosts {
+			return fmt.Errorf("%d of %d hosts registered", len(hs), o.hosts)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	netIDs = make([]string, o.networks)
+	for n := 0; n < o.networks; n += 500 {
+		var ns []neutron.NetworkCreate
+		for k := n; k < min(n+500, o.networks); k++ {
+			ns = append(ns, neutron.NetworkCreate{Name: networkName(k), NetworkType: "vxlan", SegmentationID: vniBase + k})
+		}
+		got, err := api.CreateNetworks(ctx, ns)
+		if err != nil {
+			return nil, fmt.Errorf("create networks: %w", err)
+		}
+		for k, nw := range got {
+			netIDs[n+k] = nw.ID
+		}
+	}
+	tPorts := time.Now()
+	err = forEach((o.ports+o.batch-1)/o.batch, func(b int) error {
+		var ps []neutron.PortCreate
+		for i := b * o.batch; i < min((b+1)*o.batch, o.ports); i++ {
+			ps = append(ps, l.port(netIDs, i))
+		}
+		_, err := api.CreatePorts(ctx, ps)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bulk create ports: %w", err)
+	}
+	dPorts := time.Since(tPorts)
+	gws := make([]string, o.switches)
+	err = forEach(o.switches, func(s int) error {
+		gw, err := api.CreateGateway(ctx, neutron.GatewayCreate{Name: "gw-" + switchName(s),
+			Devices: []neutron.DeviceRequest{{DeviceName: switchName(s), Interfaces: []neutron.InterfaceRequest{{Name: switchPort}}}}})
+		gws[s] = gw.ID
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create gateways: %w", err)
+	}
+	err = forEach(o.networks, func(n int) error {
+		_, err := api.CreateConnection(ctx, neutron.ConnectionCreate{L2GatewayID: gws[w.switchOf(n)], NetworkID: netIDs[n],
+			SegmentationID: strconv.Itoa(w.vlanOf(n))})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create connections: %w", err)
+	}
+	logln("setup: %d hosts, %d networks, %d ports (%.0f ports/s), %d connections in %.1f s",
+		o.hosts, o.networks, o.ports, float64(o.ports)/dPorts.Seconds(), o.networks, time.Since(t0).Seconds())
+	return netIDs, nil
+}
+
+// port is port i: its network, host, MAC and IP follow from i.
+func (l *lab) port(netIDs []string, i int) neutron.PortCreate {
+	return neutron.PortCreate{NetworkID: netIDs[l.w.networkOf(i)], MACAddress: macN(i), HostID: hostName(l.w.hostOf(i)),
+		DeviceOwner: "compute:nova", FixedIPs: []neutron.FixedIP{{IPAddress: ipN(i)}}}
+}
+
+// churn runs o.churnRate port changes per second for o.churnDuration,
+// through the replicas in turn: a create of a new port, then a delete of
+// the oldest churn port, alternately. Each create is timed until its MAC
+// is on the network's switch and at every other host of the network.
+func (l *lab) churn(ctx context.Context, f *fleet, netIDs []string, r *report) error {
+	o, w := l.o, l.w
+	if o.churnRate == 0 || o.churnDuration <= 0 {
+		return nil
+	}
+	logln("churn: %d changes/s for %s", o.churnRate, o.churnDuration)
+	var (
+		mu      sync.Mutex
+		created []string // churn ports not yet deleted, oldest first
+		wg      sync.WaitGroup
+		errs    int
+		firstE  error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs++
+		if firstE == nil {
+			firstE = err
+		}
+		mu.Unlock()
+	}
+	tick := time.NewTicker(time.Second / time.Duration(o.churnRate))
+	defer tick.Stop()
+	end := time.Now().Add(o.churnDuration)
+	next := o.ports
+	for k := 0; time.Now().Before(end); k++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		api := l.apis[k%len(l.apis)]
+		if k%2 == 1 {
+			mu.Lock()
+			var id string
+			if len(created) > 0 {
+				id, created = created[0], created[1:]
+			}
+			mu.Unlock()
+			if id != "" {
+				wg.Go(func() {
+					if err := api.DeletePort(ctx, id); err != nil {
+						fail(err)
+					}
+				})
+			}
+			continue
+		}
+		i := next
+		next++
+		n := w.networkOf(i)
+		var peers []string
+		for _, h := range w.networkHosts(n) {
+			if h != w.hostOf(i) {
+				peers = append(peers, hostName(h))
+			}
+		}
+		wg.Go(func() {
+			t0 := time.Now()
+			f.watchMAC(macN(i), t0, peers)
+			p, err := api.CreatePort(ctx, l.port(netIDs, i))
+			if err != nil {
+				fail(err)
+				return
+			}
+			dAPI := time.Since(t0)
+			wctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			mac := macN(i)
+			at, err := l.views[w.switchOf(n)].Wait(wctx, func(v *vtepwatch.View) bool { return v.HasMAC(mac) })
+			if err != nil {
+				fail(err)
+				return
+			}
+			mu.Lock()
+			// Deleted only once seen: a delete right after the create may
+			// rightly cancel it before the switch is written.
+			created = append(created, p.ID)
+			r.createAPI = append(r.createAPI, dAPI)
+			r.createRow = append(r.createRow, at.Sub(t0))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	// Let the fan-out of the last creates finish.
+	_ = testenv.Poll(ctx, 30*time.Second, func() error {
+		if n := f.unfinished(); n > 0 {
+			return fmt.Errorf("%d MACs not yet at every peer host", n)
+		}
+		return nil
+	})
+	f.mu.Lock()
+	r.fanout = slices.Clone(f.fanout)
+	r.fanoutMissing = len(f.pending)
+	f.mu.Unlock()
+	r.churnErrors = errs
+	if firstE != nil {
+		logln("churn: %d errors, the first: %v", errs, firstE)
+	}
+	return nil
+}
+
+// q is the quantile of d (sorted here).
+func q(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return figures.Quantile(s, p)
+}
