@@ -46,7 +46,7 @@ type options struct {
 	switchesPerAgent, replicas, batch                 int
 	churnRate                                         int
 	churnDuration                                     time.Duration
-	database, binary                                  string
+	database, binary, state                           string
 	keep                                              bool
 }
 
@@ -64,6 +64,7 @@ func main() {
 	flag.DurationVar(&o.churnDuration, "churn-duration", 30*time.Second, "how long churn runs")
 	flag.StringVar(&o.database, "database", "", "store DSN for every replica (default: SQLite in the temp folder)")
 	flag.StringVar(&o.binary, "binary", "", "l2gw binary (default: go build ./cmd/l2gw)")
+	flag.StringVar(&o.state, "state", "", "SQLite store folder kept between runs: the inventory is created once and reused")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (logs, databases) and print its path")
 	flag.Parse()
 	if err := o.check(); err != nil {
@@ -95,6 +96,8 @@ func (o options) check() error {
 		return fmt.Errorf("too many hosts, switches or ports for the address plan")
 	case o.replicas < 1 || (o.replicas > 1 && !strings.HasPrefix(o.database, "postgres")):
 		return fmt.Errorf("-replicas > 1 needs -database postgres://…")
+	case o.state != "" && o.database != "":
+		return fmt.Errorf("-state is for the SQLite store; with -database the database keeps the inventory")
 	case o.churnRate < 0:
 		return fmt.Errorf("-churn-rate must not be negative")
 	}

@@ -41,8 +41,16 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 	dsn := o.database
+	reuse := false
 	if dsn == "" {
-		dsn = "sqlite://" + filepath.Join(tmp, "l2gw.db")
+		dir := tmp
+		if o.state != "" {
+			dir = o.state
+			if reuse, err = sameWorkload(dir, o); err != nil {
+				return err
+			}
+		}
+		dsn = "sqlite://" + filepath.Join(dir, "l2gw.db")
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, Proxy: nil}}
 	l := &lab{o: o, w: workload{o}, bin: bin, tmp: tmp, dsn: dsn, hc: hc}
@@ -52,15 +60,24 @@ func run(ctx context.Context, o options) (err error) {
 	if err := l.startSwitches(ctx); err != nil {
 		return err
 	}
-	if err := l.startServers(ctx); err != nil {
-		return err
-	}
-	if err := l.startAgents(); err != nil {
-		return err
-	}
-	netIDs, err := l.setup(ctx)
-	if err != nil {
-		return err
+	var netIDs []string
+	if reuse {
+		logln("reusing the inventory in %s", o.state)
+	} else {
+		if err := l.startServers(ctx); err != nil {
+			return err
+		}
+		if err := l.startAgents(); err != nil {
+			return err
+		}
+		if netIDs, err = l.setup(ctx); err != nil {
+			return err
+		}
+		if o.state != "" {
+			if err := saveWorkload(o.state, o); err != nil {
+				return err
+			}
+		}
 	}
 
 	// Cold start: everything in the database, every switch wiped, no
@@ -78,6 +95,11 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	tServers := time.Since(t0)
+	if netIDs == nil {
+		if netIDs, err = l.networkIDs(ctx); err != nil {
+			return err
+		}
+	}
 	if err := l.startAgents(); err != nil {
 		return err
 	}
@@ -95,7 +117,7 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	want := l.w.hostNetworks()
 	var why string
-	err = testenv.Poll(wctx, 10*time.Millisecond, func() error {
+	err = testenv.Poll(wctx, convergeLimit, func() error {
 		var ok bool
 		if ok, why = f.converged(want); !ok {
 			return errors.New(why)
@@ -340,4 +362,56 @@ func q(d []time.Duration, p float64) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return figures.Quantile(s, p)
+}
+
+// networkIDs lists the workload's networks (by name) from replica 0.
+func (l *lab) networkIDs(ctx context.Context) ([]string, error) {
+	nets, err := l.apis[0].ListNetworks(ctx, client.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, l.o.networks)
+	for _, n := range nets {
+		var k int
+		if _, err := fmt.Sscanf(n.Name, "net-%05d", &k); err == nil && k >= 0 && k < len(ids) {
+			ids[k] = n.ID
+		}
+	}
+	for k, id := range ids {
+		if id == "" {
+			return nil, fmt.Errorf("network %s missing from the reused store", networkName(k))
+		}
+	}
+	return ids, nil
+}
+
+// workloadKey is what makes a stored inventory this run's.
+func workloadKey(o options) string {
+	return fmt.Sprintf("switches=%d hosts=%d ports=%d networks=%d hosts-per-network=%d\n",
+		o.switches, o.hosts, o.ports, o.networks, o.hostsPerNetwork)
+}
+
+// sameWorkload reports whether dir holds the inventory of o's workload.
+func sameWorkload(dir string, o options) (bool, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "workload"))
+	if errors.Is(err, os.ErrNotExist) {
+		for _, f := range []string{"l2gw.db", "l2gw.db-wal", "l2gw.db-shm"} {
+			os.Remove(filepath.Join(dir, f))
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if string(b) != workloadKey(o) {
+		return false, fmt.Errorf("%s holds another workload (%s); remove it or choose another -state", dir, b)
+	}
+	return true, nil
+}
+
+func saveWorkload(dir string, o options) error {
+	return os.WriteFile(filepath.Join(dir, "workload"), []byte(workloadKey(o)), 0o644)
 }
