@@ -140,6 +140,7 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	h.handle("PUT "+p+"/hosts/{name}/status", "update_host_status", h.hostStatus)
 	h.handle("GET "+p+"/hosts/{name}/plan", "get_host_plan", h.hostPlan)
 	h.handle("GET "+agentwire.SystemStatusPath, "get_status", h.systemStatus)
+	h.mountLeases()
 	h.handle("GET "+neutron.PathConnections+"/{id}/status", "get_l2_gateway_connection_status", h.connectionStatus)
 	h.mux.HandleFunc(p+"/", h.count("other", api.NotFound))
 	return h
