@@ -48,6 +48,10 @@ type Config struct {
 	// Changed is called (in the Elector's goroutine) whenever the lease is
 	// taken or lost; it must not block.
 	Changed func()
+	// StandbyLevel is the level of the log line saying another agent holds
+	// the lease (once per holder): Info (the zero value) where standing by
+	// is the plan, as in an HA pair; Warn where it is a mistake.
+	StandbyLevel slog.Level
 }
 
 // Elector holds, or stands by for, the lease of one name.
@@ -183,7 +187,7 @@ func (e *Elector) try(ctx context.Context) {
 		}
 		if msg := err.Error(); msg != e.last && epoch == 0 {
 			e.last = msg
-			e.log.Info("standing by", "name", e.name, "reason", msg)
+			e.log.Log(context.Background(), e.cfg.StandbyLevel, "standing by: the server refused the lease", "name", e.name, "reason", msg)
 		}
 	default:
 		// The server is out of reach: a held lease stays valid until its
