@@ -163,6 +163,10 @@ func testSwitchAgentPair(t *testing.T, bin string, serverArgs ...string) {
 		t.Errorf("remote MACs = %v; want %v", got, want)
 	}
 	holder("c", 3)
+	list, err := c.ListSwitches(ctx, client.ListOptions{})
+	if err != nil || len(list) != 1 || list[0].Agent != "c" || list[0].Epoch != 3 {
+		t.Errorf("switch list = %+v, %v; want gatewayhost held by c at epoch 3", list, err)
+	}
 }
 
 func equalSets(a, b []string) bool {

@@ -55,7 +55,9 @@ type Config struct {
 	// Policy decides who may do what; nil means api.DefaultPolicy (admin only).
 	// Actions: report_switch, update_switch_status, get_switch_plan,
 	// register_host, update_host_status, get_host_plan,
-	// get_l2_gateway_connection_status, get_status (the system status).
+	// get_l2_gateway_connection_status, get_status (the system status),
+	// acquire_switch_lease, release_switch_lease, acquire_host_lease,
+	// release_host_lease (lease.go).
 	Policy *api.Policy
 	// Keepalive is the longest silence on a plan stream; zero means 15s.
 	// A stream whose write does not complete within 2×Keepalive is dropped.
