@@ -690,10 +690,13 @@ func (a *Agent) syncSwitch(ctx context.Context, s *session, sw *served, act *act
 	inc.done(plan, scope, ch, txErr == nil, written)
 	synced = true
 	if errors.Is(txErr, ErrFenced) {
-		// Another agent programs the switch: it says how it is.
+		// The switch no longer carries our epoch: a newer holder's (the
+		// next claim finds it and stands by) or none (a wiped database,
+		// an operator's edit: the next claim writes ours again). Nothing
+		// is shown: the status is the holder's.
 		a.m.fenced.Inc()
-		sw.el.Lost(epoch)
-		return false, true, nil
+		w.claimed = false
+		return false, true, txErr
 	}
 	problems, macProblems := ch.problems, ch.macProblems
 	if txErr == nil {

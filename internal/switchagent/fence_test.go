@@ -203,3 +203,33 @@ func TestFencedTransaction(t *testing.T) {
 		}
 	}
 }
+
+// TestFenceAfterWipe: a switch whose database was wiped (the epoch gone
+// with it) is claimed again by the holder, under the same epoch, and
+// programmed in full.
+func TestFenceAfterWipe(t *testing.T) {
+	o := newSwitch(t, false, "port1", "port2")
+	plans := newFakePlans()
+	el := &election{}
+	rec := &recorder{}
+	stop := startAgent(t, Config{Target: o.UnixTarget(), Leases: el.client("a"), LeasePeriod: time.Second, AgentName: "a"}, plans, rec)
+	defer stop()
+	plans.Set(1, newPlan().ls("net1", 1000).bind("port1", 100, "net1").mac("net1", "fa:16:3e:00:00:01", "", "192.0.2.11").build())
+	rec.waitSynced(t, 1, "")
+	want := ourState(t, state(t, o))
+
+	o.Restart(t, true)
+	createSwitch(t, o, "port1", "port2")
+	eventually(t, 20*time.Second, func() string {
+		if got := ourState(t, state(t, o)); !slices.Equal(got, want) {
+			return "not restored: " + strings.Join(got, "; ")
+		}
+		if got := switchOther(t, o, EpochKey); got != "1" {
+			return "switch epoch " + got
+		}
+		return ""
+	})
+	if h, ep := el.get(); h != "a" || ep != 1 {
+		t.Errorf("lease = %s/%d; want a/1 (kept)", h, ep)
+	}
+}
