@@ -17,8 +17,10 @@ import (
 	"github.com/l2gw/l2gw/internal/agentlink"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/hostagent"
+	"github.com/l2gw/l2gw/internal/lease"
 	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/planstream"
+	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/switchagent"
 )
 
@@ -76,6 +78,7 @@ type switchAgentOptions struct {
 	targets                []string
 	sslCert, sslKey, sslCA string
 	probe, audit           time.Duration
+	lease                  leaseFlags
 }
 
 // ovsdbTLS is the client TLS configuration of ssl: targets.
@@ -149,6 +152,13 @@ switch (ports, tunnel IPs, faults, bare-metal MACs) to the l2gw server and
 makes the switch's hardware_vtep tables equal to the plan the server streams
 for it, owning only the rows it writes (see the README).
 
+Several switch agents may serve one switch (an HA pair, each with its own
+--agent-name): the one holding the switch's lease programs and reports it,
+the others keep their OVSDB session and stand by, and take over within
+about 4/3 of --lease-period when the holder dies or loses the server.
+Every transaction is fenced with the lease's epoch, which the holder writes
+into the switch (Physical_Switch other_config:l2gw-epoch).
+
 Each target serves every Physical_Switch its database holds (each with its
 own plan, report and status; switches that join or leave the database are
 picked up or dropped), or only the one named by --name (with a single
@@ -172,6 +182,10 @@ the CA of its certificate and --cert/--key a client certificate to present.`,
 			if err != nil {
 				return err
 			}
+			id, err := o.lease.identity()
+			if err != nil {
+				return err
+			}
 			link, err := agentLink(cmd, o.server)
 			if err != nil {
 				return fmt.Errorf("--server: %w", err)
@@ -180,11 +194,13 @@ the CA of its certificate and --cert/--key a client certificate to present.`,
 			agents := make([]*switchagent.Agent, len(cfgs))
 			for i, c := range cfgs {
 				c.Registerer = reg
+				c.Leases, c.LeasePeriod, c.AgentName = lease.Remote(link, store.LeaseSwitch, id), o.lease.period, id.Agent
 				if agents[i], err = switchagent.New(c, link.Switches(), link); err != nil {
 					return err
 				}
 			}
 			logger.Info("switch agent config", "server", o.server, "switches", o.targets, "name", o.name,
+				"agent_name", id.Agent, "instance", id.Instance, "lease_period", o.lease.period,
 				"probe_interval", o.probe, "audit_interval", o.audit, "tls", o.sslCert != "", "metrics_bind", o.metricsBind)
 			ctx := cmd.Context()
 			stopMetrics, err := startMetrics(ctx, o.metricsBind, reg, logger)
@@ -219,6 +235,7 @@ the CA of its certificate and --cert/--key a client certificate to present.`,
 	addLogFlags(f)
 	addAgentTLSFlags(f)
 	f.StringVar(&o.metricsBind, "metrics-bind", "", metricsBindUsage)
+	o.lease.add(f, hostname(), "switch")
 	return cmd
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,17 +20,31 @@ import (
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/switchagent"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
+// ovsdbDump is the switch's database (CSV, so that no column width
+// depends on another row) without the lease epoch and agent the switch
+// agent writes into Physical_Switch other_config (its fence, which stays).
 func ovsdbDump(t *testing.T, o *testenv.OVSDB) string {
 	t.Helper()
-	out, err := exec.Command("ovsdb-client", "dump", o.UnixTarget(), "hardware_vtep").CombinedOutput()
+	out, err := exec.Command("ovsdb-client", "dump", "-f", "csv", o.UnixTarget(), "hardware_vtep").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ovsdb-client dump: %v: %s", err, out)
 	}
-	return string(out)
+	// CSV quotes a map with a comma: quotes are dropped, or removing keys
+	// would leave them around the rest.
+	return dumpMap.ReplaceAllStringFunc(strings.ReplaceAll(string(out), `"`, ""), func(m string) string {
+		kvs := strings.Split(strings.Trim(m, "{}"), ", ")
+		kvs = slices.DeleteFunc(kvs, func(kv string) bool {
+			return strings.HasPrefix(kv, switchagent.EpochKey+"=") || strings.HasPrefix(kv, switchagent.AgentKey+"=")
+		})
+		return "{" + strings.Join(kvs, ", ") + "}"
+	})
 }
+
+var dumpMap = regexp.MustCompile(`\{[^{}]*\}`)
 
 // remoteMACs is the switch's only logical switch's remote MACs (vtep-ctl
 // list-remote-macs), or why there is none.

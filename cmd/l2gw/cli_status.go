@@ -174,9 +174,9 @@ func printSystem(x *cliContext, v systemView) error {
 
 	rows := make([][]string, 0, len(v.Switches))
 	for _, sw := range v.Switches {
-		rows = append(rows, []string{sw.Name, yesNo(sw.Connected), when(sw.LastSync), sw.State, sw.Reason})
+		rows = append(rows, []string{sw.Name, yesNo(sw.Connected), holder(sw.Agent, sw.Epoch), when(sw.LastSync), sw.State, sw.Reason})
 	}
-	if err := section(x, "Switches", []string{"switch", "connected", "last_sync", "state", "reason"}, rows); err != nil {
+	if err := section(x, "Switches", []string{"switch", "connected", "agent (epoch)", "last_sync", "state", "reason"}, rows); err != nil {
 		return err
 	}
 	rows = make([][]string, 0, len(v.Hosts))
@@ -277,4 +277,15 @@ func shortRev(r string) string {
 		return r[:12]
 	}
 	return r
+}
+
+// holder shows the agent holding a switch's lease and its epoch.
+func holder(agent string, epoch int64) string {
+	switch {
+	case agent != "":
+		return fmt.Sprintf("%s (%d)", agent, epoch)
+	case epoch > 0:
+		return fmt.Sprintf("- (%d)", epoch)
+	}
+	return "-"
 }

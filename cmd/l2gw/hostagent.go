@@ -9,9 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/l2gw/l2gw/internal/agentlink"
 	"github.com/l2gw/l2gw/internal/hostagent"
+	"github.com/l2gw/l2gw/internal/lease"
 	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/planstream"
+	"github.com/l2gw/l2gw/internal/store"
 )
 
 // hostAgentConnect returns the host agent's link to the API server at
@@ -28,6 +31,7 @@ func newHostAgentCmdWith(connect hostAgentConnect) *cobra.Command {
 		cleanup                         bool
 		resync, heartbeat               time.Duration
 		mtu                             int
+		leases                          leaseFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "host-agent",
@@ -42,6 +46,11 @@ switches' tunnel IPs.
 The first registration of an unknown host records --vtep-ip; later, a VTEP
 IP other than the recorded one is refused by the server and the agent exits
 with a message saying how to change it (l2gw host-update <host> --vtep-ip IP).
+
+One agent serves a host at a time: it holds the host's lease on the server.
+A second agent for the same host (another --agent-name, default the host
+name and the process id) is refused with a message naming the first, and
+stands by, touching nothing, until the first dies; it then takes over.
 
 It owns exactly the devices named l2vx<VNI> and l2br<VNI> and the FDB entries
 on them; nothing else is touched. State is kept on exit, so forwarding
@@ -60,11 +69,15 @@ to L2GW_URL (as the client's --url).`,
 			if server == "" {
 				return errors.New("--server is required")
 			}
+			id, err := leases.identity()
+			if err != nil {
+				return err
+			}
 			metricsReg := metrics.NewRegistry()
 			cfg := hostagent.Config{
 				Host: host, VTEPIP: vtepIP, NetNS: netnsName, Logger: logger,
 				ResyncInterval: resync, HeartbeatInterval: heartbeat, DefaultMTU: mtu,
-				Registerer: metricsReg,
+				Registerer: metricsReg, LeasePeriod: leases.period,
 			}
 			// Validate the flags before reaching out to the server.
 			if err := cfg.Validate(); err != nil {
@@ -74,11 +87,13 @@ to L2GW_URL (as the client's --url).`,
 			if err != nil {
 				return fmt.Errorf("connect to %s: %w", server, err)
 			}
+			cfg.Leases = hostLeases(reg, id)
 			a, err := hostagent.New(cfg, plans, reg)
 			if err != nil {
 				return err
 			}
 			logger.Info("host agent config", "server", server, "host", host, "vtep_ip", vtepIP,
+				"agent_name", id.Agent, "instance", id.Instance, "lease_period", leases.period,
 				"netns", netnsName, "cleanup", cleanup, "resync", resync, "heartbeat", heartbeat, "mtu", mtu, "metrics_bind", metricsBind)
 			stopMetrics, err := startMetrics(cmd.Context(), metricsBind, metricsReg, logger)
 			if err != nil {
@@ -106,5 +121,18 @@ to L2GW_URL (as the client's --url).`,
 	addLogFlags(f)
 	addAgentTLSFlags(f)
 	f.StringVar(&metricsBind, "metrics-bind", "", metricsBindUsage)
+	leases.add(f, fmt.Sprintf("%s-%d", hostname, os.Getpid()), "host")
 	return cmd
+}
+
+// hostLeases is the host lease client of the agent's registrar: the agent
+// protocol's lease endpoints, or the store's leases in-process (tests).
+func hostLeases(reg hostagent.Registrar, id lease.Identity) lease.Client {
+	switch r := reg.(type) {
+	case *agentlink.Link:
+		return lease.Remote(r, store.LeaseHost, id)
+	case lease.Store:
+		return lease.InStore(r, store.LeaseHost, id)
+	}
+	return nil
 }

@@ -38,6 +38,7 @@ type serverFlags struct {
 	replication                             replicationFlags
 	tlsCert, tlsKey, tlsClientCA            string
 	keystone                                keystoneFlags
+	lease                                   leaseFlags // of the embedded switch agents
 }
 
 // keystoneFlags configure --auth keystone.
@@ -159,6 +160,7 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.DurationVar(&f.readTimeout, "read-timeout", server.DefaultReadTimeout, "how long a request's body may take to arrive; 0 for no limit")
 	fl.DurationVar(&f.writeTimeout, "write-timeout", server.DefaultWriteTimeout, "how long an answer may take to be written (plan streams and /ui/ events exempt); 0 for no limit")
 	fl.StringArrayVar(&f.switches, "switch", envList("L2GW_SWITCH"), "run a switch agent in the server for this OVSDB target: unix:PATH, tcp:HOST:PORT (repeatable; env L2GW_SWITCH, comma-separated)")
+	f.lease.add(fl, hostname(), "switch (the --switch agents')")
 	fl.StringVar(&f.replication.mode, "replication-mode", envOr("L2GW_REPLICATION_MODE", planner.ReplicationSourceNode),
 		"BUM replication of logical switches: source_node (switches flood to the network's host VTEPs) or service_node (to --service-node) (env L2GW_REPLICATION_MODE)")
 	fl.StringArrayVar(&f.replication.serviceNodes, "service-node", envList("L2GW_SERVICE_NODES"),
@@ -240,6 +242,16 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	switches, err := embeddedSwitches(f.switches)
 	if err != nil {
 		return server.Config{}, nil, err
+	}
+	if len(switches) > 0 {
+		id, err := f.lease.identity()
+		if err != nil {
+			return server.Config{}, nil, err
+		}
+		// The store's leases are bound in server.Run, which opens it.
+		for i := range switches {
+			switches[i].AgentName, switches[i].LeasePeriod = id.Agent, f.lease.period
+		}
 	}
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
 		"auth", f.auth, "keystone_url", f.keystone.url, "service_user", f.keystone.user, "token_cache_ttl", f.keystone.cacheTTL, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "switches", f.switches,

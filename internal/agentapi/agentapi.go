@@ -55,7 +55,9 @@ type Config struct {
 	// Policy decides who may do what; nil means api.DefaultPolicy (admin only).
 	// Actions: report_switch, update_switch_status, get_switch_plan,
 	// register_host, update_host_status, get_host_plan,
-	// get_l2_gateway_connection_status, get_status (the system status).
+	// get_l2_gateway_connection_status, get_status (the system status),
+	// acquire_switch_lease, release_switch_lease, acquire_host_lease,
+	// release_host_lease (lease.go).
 	Policy *api.Policy
 	// Keepalive is the longest silence on a plan stream; zero means 15s.
 	// A stream whose write does not complete within 2×Keepalive is dropped.
@@ -140,6 +142,7 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	h.handle("PUT "+p+"/hosts/{name}/status", "update_host_status", h.hostStatus)
 	h.handle("GET "+p+"/hosts/{name}/plan", "get_host_plan", h.hostPlan)
 	h.handle("GET "+agentwire.SystemStatusPath, "get_status", h.systemStatus)
+	h.mountLeases()
 	h.handle("GET "+neutron.PathConnections+"/{id}/status", "get_l2_gateway_connection_status", h.connectionStatus)
 	h.mux.HandleFunc(p+"/", h.count("other", api.NotFound))
 	return h

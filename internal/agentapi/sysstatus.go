@@ -71,8 +71,11 @@ func (h *Handler) SystemStatus(ctx context.Context) (agentwire.SystemStatus, err
 		return agentwire.SystemStatus{}, err
 	}
 	slices.SortFunc(switches, func(a, b model.Switch) int { return strings.Compare(a.Name, b.Name) })
+	holders := h.switchHolders(ctx, now)
 	for _, sw := range switches {
-		out.Switches = append(out.Switches, h.switchState(sw, caughtUp))
+		s := h.switchState(sw, caughtUp)
+		s.Agent, s.Epoch = holders[sw.Name].Agent, holders[sw.Name].Epoch
+		out.Switches = append(out.Switches, s)
 	}
 	hosts, err := h.st.ListHosts(ctx, store.Query{})
 	if err != nil {

@@ -193,3 +193,38 @@ func (ir *idleReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// AcquireLease acquires (epoch 0) or renews (epoch set) the lease of a
+// switch or host (kind "switch" or "host") for the agent instance,
+// asking for duration; it returns the epoch held and how long the server
+// grants it. A refusal (409: another agent holds it, or took it over) is
+// a *model.Fault of kind model.ErrConflict with the server's message,
+// which names the holder.
+func (l *Link) AcquireLease(ctx context.Context, kind, name, agent, instance string, epoch int64, duration time.Duration) (agentwire.Lease, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+	defer cancel()
+	var resp agentwire.LeaseResponse
+	req := agentwire.LeaseRequest{Agent: agent, Instance: instance, Epoch: epoch, DurationMS: max(1, duration.Milliseconds())}
+	if err := l.c.Do(ctx, http.MethodPost, leasePath(kind, name), nil, req, &resp); err != nil {
+		var e *client.Error
+		if errors.As(err, &e) && e.Status == http.StatusConflict {
+			return agentwire.Lease{}, &model.Fault{Kind: model.ErrConflict, Type: e.Type, Message: e.Message}
+		}
+		return agentwire.Lease{}, err
+	}
+	return resp.Lease, nil
+}
+
+// ReleaseLease gives up the instance's lease of epoch.
+func (l *Link) ReleaseLease(ctx context.Context, kind, name, agent, instance string, epoch int64) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+	defer cancel()
+	return l.c.Do(ctx, http.MethodDelete, leasePath(kind, name), agentwire.LeaseReleaseQuery(agent, instance, epoch), nil, nil)
+}
+
+func leasePath(kind, name string) string {
+	if kind == "host" {
+		return agentwire.HostLeasePath(name)
+	}
+	return agentwire.SwitchLeasePath(name)
+}

@@ -367,6 +367,9 @@ type SwitchState struct {
 	LastSync        neutron.Time `json:"last_sync"`
 	AppliedRevision int64        `json:"applied_revision"`
 	Revision        int64        `json:"revision"`
+	// Agent holds the switch's lease (empty while none does) at Epoch.
+	Agent string `json:"agent"`
+	Epoch int64  `json:"epoch"`
 }
 
 // HostState is a host and its agent: Alive is a recent heartbeat,

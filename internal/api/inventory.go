@@ -167,7 +167,12 @@ func (h *handler) showSwitch(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeMember(w, r, http.StatusOK, neutron.KeySwitch, neutron.FromSwitch(sw))
+	view, err := h.withHolders(r.Context(), []model.Switch{sw})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeMember(w, r, http.StatusOK, neutron.KeySwitch, view[0])
 }
 
 func (h *handler) listSwitches(w http.ResponseWriter, r *http.Request) {
@@ -175,7 +180,10 @@ func (h *handler) listSwitches(w http.ResponseWriter, r *http.Request) {
 		res: neutron.Switches,
 		list: func(ctx context.Context, q store.Query) ([]neutron.Switch, error) {
 			ss, err := h.st.ListSwitches(ctx, q)
-			return toWire(ss, neutron.FromSwitch), err
+			if err != nil {
+				return nil, err
+			}
+			return h.withHolders(ctx, ss)
 		},
 		id: func(s neutron.Switch) string { return s.ID },
 		attr: func(s neutron.Switch, k string) ([]string, bool) {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netns"
 
+	"github.com/l2gw/l2gw/internal/lease"
 	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
@@ -57,6 +58,14 @@ type Config struct {
 	// Registerer receives the agent's metrics (internal/metrics' reconcile
 	// metrics, component "hostagent"). Nil: not registered.
 	Registerer prometheus.Registerer
+	// Leases, when set, makes the agent hold the host's lease (package
+	// lease) to act: a second agent for the same host is refused by the
+	// server and stands by, touching nothing and registering nothing,
+	// until the first one's lease lapses (it died) and it takes over.
+	// Nil: the agent acts alone.
+	Leases lease.Client
+	// LeasePeriod is the lease's duration; default lease.DefaultPeriod.
+	LeasePeriod time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -102,6 +111,8 @@ type Agent struct {
 	// statuses hands the status to its sender: a slow server does not
 	// hold up a reconcile.
 	statuses *reconcile.Mailbox[model.HostStatus]
+	// el is the host's election (nil without Config.Leases).
+	el *lease.Elector
 
 	mu     sync.Mutex
 	pend   *planstream.Pending[planner.HostPlan, planner.HostDelta]
@@ -155,9 +166,23 @@ func New(cfg Config, plans planstream.HostSource, reg Registrar) (*Agent, error)
 		BackoffMin: cfg.BackoffMin, BackoffMax: cfg.BackoffMax, Resync: cfg.ResyncInterval,
 		Metrics: metrics.NewReconcile(cfg.Registerer, "hostagent"),
 	})
-	return &Agent{cfg: cfg, vtep: vtep, plans: plans, reg: reg, log: log, loop: loop,
+	a := &Agent{cfg: cfg, vtep: vtep, plans: plans, reg: reg, log: log, loop: loop,
 		statuses: reconcile.NewMailbox[model.HostStatus](),
-		pend:     planstream.NewPending(planstream.Host, planstream.Limits{})}, nil
+		pend:     planstream.NewPending(planstream.Host, planstream.Limits{})}
+	if cfg.Leases != nil {
+		a.el = lease.New(cfg.Leases, cfg.Host, lease.Config{Period: cfg.LeasePeriod, Logger: log, Changed: a.enqueue, StandbyLevel: slog.LevelWarn})
+	}
+	return a, nil
+}
+
+// acting reports whether the agent may touch the host now: it holds the
+// host's lease, or runs without leases.
+func (a *Agent) acting() bool {
+	if a.el == nil {
+		return true
+	}
+	_, ok := a.el.Held()
+	return ok
 }
 
 // Status returns a snapshot of the agent's progress.
@@ -192,6 +217,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	var refused error // set by the heartbeat goroutine before cancel; read after wg.Wait
+	if a.el != nil {
+		wg.Go(func() { a.el.Run(ctx) })
+	}
 	wg.Go(func() {
 		if refused = a.heartbeat(ctx); refused != nil {
 			cancel()
@@ -325,6 +353,9 @@ func (a *Agent) interesting(name string) bool {
 // realise is one pass of the reconcile loop: the kernel made equal to the
 // current plan (nothing is touched before the first plan arrives).
 func (a *Agent) realise(ctx context.Context, r *Realiser) reconcile.Outcome {
+	if !a.acting() {
+		return reconcile.Outcome{}
+	}
 	u, ok := a.currentPlan()
 	if !ok {
 		return reconcile.Outcome{}
@@ -408,6 +439,13 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 	bo := reconcile.Backoff{Min: a.cfg.BackoffMin, Max: min(a.cfg.BackoffMax, a.cfg.HeartbeatInterval)}
 	failing := false
 	for {
+		if !a.acting() {
+			// A standby registers nothing: the host is the holder's.
+			if !reconcile.Sleep(ctx, min(a.cfg.HeartbeatInterval, 200*time.Millisecond)) {
+				return nil
+			}
+			continue
+		}
 		now := time.Now()
 		_, err := a.reg.RegisterHost(ctx, a.cfg.Host, a.vtep.String(), now)
 		if ctx.Err() != nil {

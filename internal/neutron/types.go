@@ -316,6 +316,11 @@ type Switch struct {
 	LastSeen  Time   `json:"last_seen"`
 	LastSync  Time   `json:"last_sync"`
 	SyncError string `json:"sync_error"`
+	// Agent is the switch agent holding the switch's lease, the one that
+	// programs it (empty while none holds it); Epoch is that lease's epoch,
+	// which increases at every takeover (0: never leased).
+	Agent string `json:"agent"`
+	Epoch int64  `json:"epoch"`
 }
 
 // LocalMAC is a MAC learned behind a switch port.

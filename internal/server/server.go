@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/lease"
 	"github.com/l2gw/l2gw/internal/logging"
 	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/planfeed"
@@ -275,7 +277,14 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	page := ui.New(st, agentHandler, uc)
 	page.Mount(mux)
 	var agents []*switchagent.Agent
+	// Embedded agents with a name take part in the election of their
+	// switches directly on the store, beside remote switch agents.
+	id := lease.Identity{Instance: "server-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	for _, sc := range cfg.Switches {
+		if sc.Leases == nil && sc.AgentName != "" {
+			id.Agent = sc.AgentName
+			sc.Leases = lease.InStore(st, store.LeaseSwitch, id)
+		}
 		if sc.Logger == nil {
 			sc.Logger = log.With("component", "switchagent")
 		}

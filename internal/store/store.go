@@ -139,6 +139,18 @@ type Store interface {
 	ListSwitches(ctx context.Context, q Query) ([]model.Switch, error)
 	ListLocalMACs(ctx context.Context, q Query) ([]model.LocalMAC, error)
 
+	// AcquireLease takes or renews the lease of a switch or host for an
+	// agent instance (lease.go); another live holder: ErrConflict
+	// (LeaseHeld), with that holder's lease returned.
+	AcquireLease(ctx context.Context, kind LeaseKind, name, agent, instance string, ttl time.Duration) (Lease, error)
+	// RenewLease extends the instance's lease of epoch; ErrConflict
+	// (LeaseLost) once another instance took it or it was released.
+	RenewLease(ctx context.Context, kind LeaseKind, name, agent, instance string, epoch int64, ttl time.Duration) (Lease, error)
+	// ReleaseLease gives the instance's lease of epoch up.
+	ReleaseLease(ctx context.Context, kind LeaseKind, name, agent, instance string, epoch int64) error
+	// ListLeases lists the leases of kind by name; Query.Names filters.
+	ListLeases(ctx context.Context, kind LeaseKind, q Query) ([]Lease, error)
+
 	// Revision is the newest committed revision.
 	Revision(ctx context.Context) (int64, error)
 	// Changes returns up to limit changes with Revision > after, oldest first.

@@ -18,6 +18,7 @@ import (
 	"github.com/ovn-org/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/l2gw/l2gw/internal/lease"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/planstream"
@@ -77,6 +78,18 @@ type Config struct {
 	// Registerer receives the agent's metrics (metrics.go); agents sharing
 	// one share the metrics. Nil: not registered.
 	Registerer prometheus.Registerer
+	// Leases, when set, makes the agent take part in the election of each
+	// served switch (package lease): it programs, reports and shows a
+	// switch only while it holds the switch's lease, and fences every
+	// transaction with the lease's epoch (fence.go); otherwise it stands
+	// by, its session and cache kept up. Nil: the agent programs every
+	// served switch alone.
+	Leases lease.Client
+	// LeasePeriod is the duration of a lease; default lease.DefaultPeriod.
+	LeasePeriod time.Duration
+	// AgentName is the agent's name written beside the epoch into the
+	// switch (other_config:l2gw-agent).
+	AgentName string
 }
 
 func (c *Config) setDefaults() {
@@ -158,6 +171,9 @@ type served struct {
 	pend  *planstream.Pending[planner.SwitchPlan, planner.SwitchDelta]
 	final *model.SwitchStatus
 
+	// el is the switch's election (nil without Config.Leases).
+	el *lease.Elector
+
 	w workerState // owned by the worker goroutine
 }
 
@@ -170,6 +186,10 @@ type workerState struct {
 	lastSync     time.Time
 	inc          incState
 	plan         *workerPlan // the pending base, deltas applied in place
+	// term is the epoch of the lease the agent programs the switch
+	// under (0: standing by); claimed is set once the switch carries it.
+	term    int64
+	claimed bool
 }
 
 // New returns an Agent; it does nothing until Run.
@@ -282,11 +302,29 @@ func (a *Agent) serve(ctx context.Context, name string) *served {
 	// after the worker stopped.
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	sw.cancel = cancel
+	// The election outlives the other goroutines: the lease is released
+	// only after the final status, which a standby must not overwrite.
+	elCtx, elStop := context.WithCancel(context.WithoutCancel(ctx))
+	var elDone chan struct{}
+	if a.cfg.Leases != nil {
+		sw.el = lease.New(a.cfg.Leases, name, lease.Config{Period: a.cfg.LeasePeriod, Logger: a.log.With("switch", name), Changed: a.enqueue})
+		elDone = make(chan struct{})
+		a.switchWG.Go(func() {
+			defer close(elDone)
+			sw.el.Run(elCtx)
+		})
+	}
 	a.mu.Lock()
 	a.switches[name] = sw
 	a.mu.Unlock()
 	a.switchWG.Go(func() {
 		defer close(sw.done)
+		defer func() {
+			elStop()
+			if elDone != nil {
+				<-elDone
+			}
+		}()
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			cfg := planstream.FollowConfig{
@@ -330,6 +368,11 @@ func (a *Agent) serve(ctx context.Context, name string) *served {
 		a.mu.Unlock()
 		if final == nil {
 			return
+		}
+		if sw.el != nil {
+			if _, held := sw.el.Held(); !held {
+				return // the holder's status is the switch's
+			}
 		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
@@ -587,6 +630,10 @@ func (a *Agent) syncSwitch(ctx context.Context, s *session, sw *served, act *act
 			inc.invalidate()
 		}
 	}()
+	epoch, acting := a.acting(sw)
+	if !acting {
+		return false, false, nil
+	}
 	if swUUID == "" {
 		_, why := act.findSwitch(sw.name)
 		a.setStatus(sw, w.status(sw.name, true, why), false)
@@ -616,13 +663,41 @@ func (a *Agent) syncSwitch(ctx context.Context, s *session, sw *served, act *act
 		return false, false, nil
 	}
 
+	var fence *ovsdb.Operation
+	if sw.el != nil {
+		if !w.claimed {
+			err := a.claim(ctx, s, swUUID, ps.OtherConfig, epoch)
+			if errors.Is(err, errDeposed) {
+				sw.el.Lost(epoch)
+				return false, false, nil
+			}
+			if err != nil {
+				a.setStatus(sw, w.status(sw.name, true, err.Error()), false)
+				return false, true, err
+			}
+			w.claimed = true
+			a.log.Info("switch claimed: lease epoch written", "switch", sw.name, "epoch", epoch)
+		}
+		f := fenceOp(swUUID, sw.name, epoch)
+		fence = &f
+	}
+
 	diffStart := time.Now()
 	scope := inc.scope(plan, act, evs, evFull, audit, a.cfg.Owner)
 	ch := diffShared(plan.Plan, act, swUUID, a.cfg.Owner, scope, share)
 	diffDur := time.Since(diffStart)
-	committed, written, txErr := a.commit(ctx, s, &ch, sw.name, plan.Revision, diffDur)
+	committed, written, txErr := a.commit(ctx, s, &ch, fence, sw.name, plan.Revision, diffDur)
 	inc.done(plan, scope, ch, txErr == nil, written)
 	synced = true
+	if errors.Is(txErr, ErrFenced) {
+		// The switch no longer carries our epoch: a newer holder's (the
+		// next claim finds it and stands by) or none (a wiped database,
+		// an operator's edit: the next claim writes ours again). Nothing
+		// is shown: the status is the holder's.
+		a.m.fenced.Inc()
+		w.claimed = false
+		return false, true, txErr
+	}
 	problems, macProblems := ch.problems, ch.macProblems
 	if txErr == nil {
 		w.appliedRev, w.lastSync = plan.Revision, committed
@@ -645,12 +720,12 @@ func (a *Agent) syncSwitch(ctx context.Context, s *session, sw *served, act *act
 // commit applies a change of the plan at revision rev, if there is one,
 // and logs the outcome; it returns when the transaction committed (now
 // when there was nothing to do) and the remote MACs written.
-func (a *Agent) commit(ctx context.Context, s *session, ch *change, name string, rev int64, diffDur time.Duration) (time.Time, map[string]bool, error) {
+func (a *Agent) commit(ctx context.Context, s *session, ch *change, fence *ovsdb.Operation, name string, rev int64, diffDur time.Duration) (time.Time, map[string]bool, error) {
 	if len(ch.ops) == 0 {
 		return time.Now(), nil, nil
 	}
 	start := time.Now()
-	committed, written, err := a.apply(ctx, s, ch)
+	committed, written, err := a.apply(ctx, s, ch, fence)
 	if err != nil {
 		a.rlog.Warn("reconcile failed", "switch", name, "ops", len(ch.ops), "err", err)
 		return committed, written, err
@@ -739,16 +814,31 @@ func (a *Agent) setStatus(sw *served, st model.SwitchStatus, force bool) {
 // apply runs the change as one transaction, checks every result and waits
 // until the cache shows the rows it inserted and not those it deleted, so
 // that the next diff cannot insert them again. It returns when the
-// transaction committed.
-func (a *Agent) apply(ctx context.Context, s *session, ch *change) (time.Time, map[string]bool, error) {
+// transaction committed. A fence (fence.go) opens the transaction when
+// set; ErrFenced when it failed.
+func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.Operation) (time.Time, map[string]bool, error) {
 	txStart := time.Now()
 	a.m.txOps.Observe(float64(len(ch.ops)))
-	res, err := s.txn.Transact(ctx, ch.ops...)
+	ops := ch.ops
+	if fence != nil {
+		ops = append([]ovsdb.Operation{*fence}, ch.ops...)
+	}
+	res, err := s.txn.Transact(ctx, ops...)
 	committed := time.Now()
 	a.log.Debug("transaction done", "ops", len(ch.ops), "duration", committed.Sub(txStart))
 	if err != nil {
 		s.fail("transact: " + err.Error())
 		return time.Time{}, nil, fmt.Errorf("transact %d operations: %w", len(ch.ops), err)
+	}
+	if fence != nil {
+		if len(res) > 0 && res[0].Error != "" {
+			a.log.Warn("transaction fenced: the switch carries another agent's epoch, nothing written",
+				"ops", len(ch.ops), "error", res[0].Error, "details", res[0].Details)
+			return time.Time{}, nil, ErrFenced
+		}
+		if len(res) > 0 {
+			res = res[1:]
+		}
 	}
 	if opErrs, err := ovsdb.CheckOperationResults(res, ch.ops); err != nil {
 		detail := err.Error()

@@ -14,6 +14,7 @@ type agentMetrics struct {
 	connected *metrics.Gauge      // l2gw_switchagent_ovsdb_connected
 	txOps     prometheus.Observer // l2gw_switchagent_transaction_operations
 	collapsed prometheus.Counter  // l2gw_switchagent_plan_deltas_collapsed_total
+	fenced    prometheus.Counter  // l2gw_switchagent_fenced_transactions_total
 }
 
 func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
@@ -31,6 +32,10 @@ func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
 		collapsed: metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "l2gw_switchagent_plan_deltas_collapsed_total",
 			Help: "Times the queue of plan deltas waiting for a busy worker was collapsed into a whole plan.",
+		})),
+		fenced: metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "l2gw_switchagent_fenced_transactions_total",
+			Help: "Transactions that failed on their lease epoch fence: another agent had taken the switch over.",
 		})),
 	}
 }

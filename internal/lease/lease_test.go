@@ -1,0 +1,110 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/l2gw/l2gw/internal/model"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeServer answers lease requests as the test says: grant (the epoch it
+// holds), refuse (409) or fail (unreachable).
+type fakeServer struct {
+	mu       sync.Mutex
+	mode     string // "grant", "refuse", "fail"
+	epoch    int64
+	calls    int
+	released []int64
+}
+
+func (f *fakeServer) set(mode string, epoch int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mode, f.epoch = mode, epoch
+}
+
+func (f *fakeServer) AcquireLease(_ context.Context, _ string, _ int64, d time.Duration) (int64, time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	switch f.mode {
+	case "grant":
+		return f.epoch, d, nil
+	case "refuse":
+		return 0, 0, model.NewFault(model.ErrConflict, "LeaseHeld", "Switch sw is served by agent other")
+	}
+	return 0, 0, errors.New("connection refused")
+}
+
+func (f *fakeServer) ReleaseLease(_ context.Context, _ string, epoch int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.released = append(f.released, epoch)
+	return nil
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestElector walks an elector through the states a server's answers put
+// it in.
+func TestElector(t *testing.T) {
+	const period = 300 * time.Millisecond
+	steps := []struct {
+		name      string
+		mode      string
+		epoch     int64
+		lost      int64 // call Lost(epoch) first
+		wantHeld  bool
+		wantEpoch int64
+	}{
+		{name: "refused: stands by", mode: "refuse", wantHeld: false},
+		{name: "granted: acts", mode: "grant", epoch: 4, wantHeld: true, wantEpoch: 4},
+		{name: "server unreachable: stands by once the validity passes", mode: "fail", wantHeld: false},
+		{name: "granted again, a new epoch", mode: "grant", epoch: 6, wantHeld: true, wantEpoch: 6},
+		{name: "fenced: Lost stands by and asks again", mode: "refuse", lost: 6, wantHeld: false},
+		{name: "granted after a refusal", mode: "grant", epoch: 7, wantHeld: true, wantEpoch: 7},
+	}
+	f := &fakeServer{mode: "refuse"}
+	changes := make(chan struct{}, 100)
+	e := New(f, "sw", Config{Period: period, Changed: func() { changes <- struct{}{} }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Run(ctx) }()
+	for _, s := range steps {
+		f.set(s.mode, s.epoch)
+		if s.lost != 0 {
+			e.Lost(s.lost)
+		}
+		waitFor(t, s.name, func() bool {
+			ep, ok := e.Held()
+			return ok == s.wantHeld && ep == s.wantEpoch
+		})
+	}
+	cancel()
+	<-done
+	if !e.HeldAtStop() {
+		t.Error("HeldAtStop = false; want true")
+	}
+	if len(f.released) != 1 || f.released[0] != 7 {
+		t.Errorf("released %v; want [7]", f.released)
+	}
+	if len(changes) < 5 {
+		t.Errorf("Changed called %d times; want at least 5", len(changes))
+	}
+}
