@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -50,7 +51,8 @@ type Config struct {
 	// again (add_fdb_flow is idempotent on the agents); zero means
 	// DefaultReassert, negative none.
 	Reassert time.Duration
-	// Settle is how long after a reconnect everything is published once
+	// Settle is how long after a reconnect (not the first connection)
+	// everything is published once
 	// more: the agents reconnect to a restarted broker on their own
 	// schedule (oslo's backoff up to 30 s) and their queues miss what was
 	// sent before; zero means DefaultSettle, negative none.
@@ -81,6 +83,11 @@ type Runner struct {
 	sent     map[string]NetworkEntries // what the agents hold from us, by network
 	hostSeen map[string]hostRecord
 	settleAt time.Time
+	// connected is set once a first connection was made: later ones are
+	// reconnects, after which the agents may still be reconnecting too.
+	connected bool
+	// settling is set while a settle re-assert is due (tests wait on it).
+	settling atomic.Bool
 	wg       sync.WaitGroup // connection watchers
 
 	mu sync.Mutex
@@ -204,9 +211,10 @@ func (r *Runner) pass(ctx context.Context, resync bool) reconcile.Outcome {
 		r.setBroker(p.broker, nil)
 		r.log.Info("l2pop: connected to the broker", "broker", p.broker)
 		full = true // a new connection: re-assert everything
-		if r.cfg.Settle > 0 {
+		if r.cfg.Settle > 0 && r.connected {
 			r.settleAt = r.cfg.Now().Add(r.cfg.Settle)
 		}
+		r.connected = true
 	}
 	if !r.settleAt.IsZero() && !r.cfg.Now().Before(r.settleAt) {
 		full, r.settleAt = true, time.Time{}
@@ -237,6 +245,7 @@ func (r *Runner) pass(ctx context.Context, resync bool) reconcile.Outcome {
 		}
 	}
 	r.recordSent(snap.Revision, netsSent, hostNets)
+	r.settling.Store(!r.settleAt.IsZero())
 	out := reconcile.Outcome{Changed: len(casts) > 0}
 	if !r.settleAt.IsZero() {
 		out.After = max(r.settleAt.Sub(r.cfg.Now()), time.Millisecond)

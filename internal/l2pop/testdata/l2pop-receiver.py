@@ -58,8 +58,14 @@ def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
     url, out_path, hosts = sys.argv[1], sys.argv[2], sys.argv[3:]
+    # As neutron.common.config does: topic casts go to exchange "neutron".
+    oslo_messaging.set_transport_defaults(control_exchange="neutron")
     cfg.CONF([], project="l2pop-receiver")
     transport = oslo_messaging.get_rpc_transport(cfg.CONF, url=url)
+    # Reconnect to a restarted broker within seconds (oslo's default backs
+    # off up to 30 s), so that the tests' broker restarts stay short.
+    cfg.CONF.set_override("rabbit_interval_max", 2, group="oslo_messaging_rabbit")
+    cfg.CONF.set_override("rabbit_retry_backoff", 1, group="oslo_messaging_rabbit")
     out = open(out_path, "a")
     servers = []
     for host in hosts:
