@@ -128,7 +128,10 @@ func (t TransportURL) String() string {
 func RedactURL(s string) string {
 	t, err := ParseTransportURL(s)
 	if err != nil {
-		scheme, _, _ := strings.Cut(s, "://")
+		scheme, _, ok := strings.Cut(s, "://")
+		if !ok {
+			return "<unparsable>"
+		}
 		return scheme + "://<unparsable>"
 	}
 	return t.String()
