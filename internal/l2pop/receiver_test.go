@@ -37,6 +37,11 @@ type receivers struct {
 
 func startReceivers(t *testing.T, url string, hosts ...string) *receivers {
 	t.Helper()
+	return startReceiversTB(t, url, hosts...)
+}
+
+func startReceiversTB(t testing.TB, url string, hosts ...string) *receivers {
+	t.Helper()
 	// Debian's Python, where python3-neutron installs (not a python3 earlier on PATH).
 	py := "/usr/bin/python3"
 	if _, err := os.Stat("/usr/lib/python3/dist-packages/neutron/plugins/ml2/drivers/l2pop/rpc_manager/l2population_rpc.py"); err != nil {
