@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -124,4 +125,18 @@ func (r *RabbitMQ) Stop(t testing.TB) {
 		return
 	}
 	_ = r.proc.Stop() // a stopped broker's exit status is not interesting
+}
+
+// Ctl runs rabbitmqctl against the broker (same node, cookie and epmd)
+// and returns its output; a failure fails the test.
+func (r *RabbitMQ) Ctl(t testing.TB, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "/usr/lib/rabbitmq/bin/rabbitmqctl", append([]string{"-n", r.node}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+r.dir, "ERL_EPMD_PORT="+strconv.Itoa(r.epmdPort), "ERL_EPMD_ADDRESS=127.0.0.1",
+		"RABBITMQ_CONF_ENV_FILE="+filepath.Join(r.dir, "rabbitmq-env.conf"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rabbitmqctl %v: %v: %s", args, err, out)
+	}
+	return string(out)
 }

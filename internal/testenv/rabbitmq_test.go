@@ -3,6 +3,7 @@ package testenv
 import (
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,5 +24,13 @@ func TestStartRabbitMQ(t *testing.T) {
 	r.Start(t)
 	if err := dial(); err != nil {
 		t.Fatalf("after restart: %v", err)
+	}
+}
+
+func TestRabbitMQCtl(t *testing.T) {
+	r := StartRabbitMQ(t)
+	r.Ctl(t, "add_user", "u1", "p1")
+	if out := r.Ctl(t, "list_users"); !strings.Contains(out, "u1") {
+		t.Errorf("rabbitmqctl list_users = %q; want u1", out)
 	}
 }
