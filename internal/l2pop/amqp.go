@@ -14,8 +14,9 @@ import (
 // cast is one message to publish: to the fanout exchange (Host empty) or
 // to one host's queue on the control exchange.
 type cast struct {
-	Host string
-	Body []byte
+	Host   string
+	Method string
+	Body   []byte
 }
 
 // publisher holds one AMQP connection and a channel in confirm mode.

@@ -13,8 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/reconcile"
 	"github.com/l2gw/l2gw/internal/store"
 )
@@ -66,6 +68,9 @@ type Config struct {
 	// Now is the clock of the casts' timestamps and the status; nil means
 	// time.Now.
 	Now func() time.Time
+	// Registerer receives the metrics (l2gw_l2pop_*, and the passes in
+	// l2gw_reconcile_* as component "l2pop"); nil: not registered.
+	Registerer prometheus.Registerer
 }
 
 // Runner publishes what Compute wants to the compute hosts' agents.
@@ -76,6 +81,7 @@ type Runner struct {
 	tls  *tls.Config
 	log  *slog.Logger
 	loop *reconcile.Loop
+	m    *runnerMetrics
 
 	// Owned by the pass (one at a time).
 	pub      *publisher
@@ -143,7 +149,9 @@ func New(src Source, cfg Config) (*Runner, error) {
 		r.tls = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	r.st = newStatus(u.String())
-	r.loop = reconcile.NewLoop(reconcile.LoopConfig{BackoffMin: cfg.BackoffMin, BackoffMax: cfg.BackoffMax, Resync: max(cfg.Reassert, 0)})
+	r.m = newRunnerMetrics(cfg.Registerer)
+	r.loop = reconcile.NewLoop(reconcile.LoopConfig{BackoffMin: cfg.BackoffMin, BackoffMax: cfg.BackoffMax, Resync: max(cfg.Reassert, 0),
+		Metrics: metrics.NewReconcile(cfg.Registerer, "l2pop")})
 	return r, nil
 }
 
@@ -233,6 +241,7 @@ func (r *Runner) pass(ctx context.Context, resync bool) reconcile.Outcome {
 			r.setBroker("", err)
 			return reconcile.Outcome{Err: fmt.Errorf("l2pop: %w", err)}
 		}
+		r.m.sent(casts)
 		r.log.Debug("l2pop: published", "casts", len(casts), "revision", snap.Revision, "full", full)
 	}
 	r.sent = d.Networks
@@ -283,7 +292,7 @@ func (r *Runner) plan(d Desired, full bool) ([]cast, []string, map[string][]stri
 		if err != nil {
 			return err
 		}
-		casts = append(casts, cast{Host: host, Body: b})
+		casts = append(casts, cast{Host: host, Method: method, Body: b})
 		return nil
 	}
 	for _, id := range slices.Sorted(maps.Keys(r.sent)) {

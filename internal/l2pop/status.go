@@ -61,9 +61,11 @@ func (r *Runner) setBroker(broker string, err error) {
 		}
 		b.Connected, b.Broker, b.Error = false, "", err.Error()
 		r.st.gen++
+		r.m.connected.Set(0)
 		return
 	}
 	r.st.gen++
+	r.m.connected.Set(1)
 	b.Connected, b.Broker, b.Error, b.Since = true, broker, "", now
 }
 

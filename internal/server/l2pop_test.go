@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,6 +97,13 @@ func TestL2PopStatus(t *testing.T) {
 	}
 	if cs.State != agentwire.StateError {
 		t.Errorf("connection state = %q; want error (the l2pop host counts)", cs.State)
+	}
+	body := get(t, &http.Client{}, "http://"+addr+"/metrics")
+	for _, w := range []string{"l2gw_l2pop_broker_connected 1", `l2gw_l2pop_casts_total{method="add_fdb_entries",target="fanout"} 1`,
+		`l2gw_reconcile_runs_total{component="l2pop",result="ok"}`} {
+		if !strings.Contains(body, w) {
+			t.Errorf("GET /metrics lacks %s", w)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {

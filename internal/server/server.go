@@ -150,6 +150,9 @@ func Run(ctx context.Context, cfg Config) error {
 		if lc.Logger == nil {
 			lc.Logger = log
 		}
+		if lc.Registerer == nil {
+			lc.Registerer = cfg.API.Registry
+		}
 		if l2p, err = l2pop.New(st, lc); err != nil {
 			st.Close()
 			closeListeners()
