@@ -97,3 +97,46 @@ func TestL2PopRestrictedUser(t *testing.T) {
 		}
 	}
 }
+
+// TestL2PopTLS publishes over AMQPS (?ssl=1) to a real RabbitMQ whose
+// certificate a private CA signs: with CACert the casts arrive; without
+// it (the system's roots) the certificate is refused and status says so.
+func TestL2PopTLS(t *testing.T) {
+	rmq, files := testenv.StartRabbitMQTLS(t)
+	rcv := startReceivers(t, rmq.URL, "compute1")
+	url := fmt.Sprintf("rabbit://guest:guest@127.0.0.1:%d/?ssl=1", rmq.TLSPort)
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	inv := baseInventory(t0)
+	inv.Connections = []model.Connection{{ID: "c1", GatewayID: gw1, NetworkID: net1}}
+
+	untrusted, err := New(newMemSource(inv), Config{TransportURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = untrusted.Run(ctx) })
+	testenv.Eventually(t, 30*time.Second, "the unknown CA refused", func() (bool, string) {
+		b := untrusted.SystemStatus().Broker
+		return strings.Contains(b.Error, "certificate"), fmt.Sprintf("%+v", b)
+	})
+	cancel()
+	wg.Wait()
+
+	r, err := New(newMemSource(inv), Config{TransportURL: url, CACert: files.CACert, Reassert: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithCancel(t.Context())
+	wg.Go(func() { _ = r.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	testenv.Eventually(t, 30*time.Second, "the cast over TLS", func() (bool, string) {
+		return len(rcv.all(t)["compute1"]) == 1, "not yet"
+	})
+	if diff := cmp.Diff(fdb("add", "compute1", flood, [2]string{bm1, "10.0.0.9"}), rcv.all(t)["compute1"][0]); diff != "" {
+		t.Errorf("cast received over TLS (-want +got):\n%s", diff)
+	}
+	if b := r.SystemStatus().Broker; !b.Connected || b.Broker != fmt.Sprintf("127.0.0.1:%d", rmq.TLSPort) || !strings.HasSuffix(b.TransportURL, "?ssl=1") {
+		t.Errorf("broker status = %+v; want connected to the TLS port, ?ssl=1", b)
+	}
+}

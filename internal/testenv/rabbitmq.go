@@ -22,6 +22,9 @@ type RabbitMQ struct {
 	// transport URL of user guest on the default vhost.
 	Port int
 	URL  string
+	// TLSPort is the AMQPS port on 127.0.0.1 (StartRabbitMQTLS), 0
+	// otherwise.
+	TLSPort int
 
 	dir      string
 	node     string
@@ -38,6 +41,20 @@ type RabbitMQ struct {
 // stopped by PID at cleanup.
 func StartRabbitMQ(t testing.TB) *RabbitMQ {
 	t.Helper()
+	return startRabbitMQ(t, nil)
+}
+
+// StartRabbitMQTLS is StartRabbitMQ with, besides the plain listener, a
+// TLS listener (TLSPort) whose server certificate (for 127.0.0.1) a new
+// throw-away CA signs; files.CACert is that CA.
+func StartRabbitMQTLS(t testing.TB) (r *RabbitMQ, files TLSFiles) {
+	t.Helper()
+	files = NewTLSFiles(t, t.TempDir())
+	return startRabbitMQ(t, &files), files
+}
+
+func startRabbitMQ(t testing.TB, tlsFiles *TLSFiles) *RabbitMQ {
+	t.Helper()
 	if _, err := os.Stat(rabbitmqServer); err != nil {
 		Missing(t, rabbitmqServer+" (package rabbitmq-server)")
 	}
@@ -52,6 +69,11 @@ func StartRabbitMQ(t testing.TB) *RabbitMQ {
 	r.node = fmt.Sprintf("l2gwtest-%d@localhost", r.Port)
 	r.URL = fmt.Sprintf("rabbit://guest:guest@127.0.0.1:%d/", r.Port)
 	conf := fmt.Sprintf("listeners.tcp.default = 127.0.0.1:%d\nloopback_users.guest = true\nlog.console = true\nlog.console.level = warning\nlog.file = false\n", r.Port)
+	if tlsFiles != nil {
+		r.TLSPort = freePort(t)
+		conf += fmt.Sprintf("listeners.ssl.default = 127.0.0.1:%d\nssl_options.cacertfile = %s\nssl_options.certfile = %s\nssl_options.keyfile = %s\nssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n",
+			r.TLSPort, tlsFiles.CACert, tlsFiles.ServerCert, tlsFiles.ServerKey)
+	}
 	for name, body := range map[string]string{"rabbitmq.conf": conf, "enabled_plugins": "[].\n", "rabbitmq-env.conf": ""} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
