@@ -140,3 +140,35 @@ func TestL2PopTLS(t *testing.T) {
 		t.Errorf("broker status = %+v; want connected to the TLS port, ?ssl=1", b)
 	}
 }
+
+// TestL2PopReassert checks the periodic re-assert: with nothing changing,
+// the agents get every entry again each Reassert, and a host that l2pop
+// cannot reach is logged once, not at every pass.
+func TestL2PopReassert(t *testing.T) {
+	rmq := testenv.StartRabbitMQ(t)
+	rcv := startReceivers(t, rmq.URL, "compute1")
+	inv := baseInventory(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	inv.Connections = []model.Connection{{ID: "c1", GatewayID: gw1, NetworkID: net1}}
+	var logs syncBuffer
+	r, err := New(newMemSource(inv), Config{TransportURL: rmq.URL, Reassert: 300 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = r.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	testenv.Eventually(t, 30*time.Second, "three re-asserts", func() (bool, string) {
+		return len(rcv.all(t)["compute1"]) >= 4, fmt.Sprintf("%d casts", len(rcv.all(t)["compute1"]))
+	})
+	full := fdb("add", "compute1", flood, [2]string{bm1, "10.0.0.9"})
+	for i, got := range rcv.all(t)["compute1"] {
+		if diff := cmp.Diff(full, got); diff != "" {
+			t.Errorf("cast %d (-want +got):\n%s", i, diff)
+		}
+	}
+	if n := strings.Count(logs.String(), "l2pop cannot reach a host"); n != 1 {
+		t.Errorf("logged %d times that compute3 cannot be reached; want once:\n%s", n, logs.String())
+	}
+}

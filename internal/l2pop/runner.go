@@ -246,6 +246,14 @@ func (r *Runner) pass(ctx context.Context, resync bool) reconcile.Outcome {
 	}
 	r.sent = d.Networks
 	for name, need := range d.Hosts {
+		// A host l2pop cannot reach is an operator's problem (an agent
+		// without l2_population, an OVN host): say so once, when it starts.
+		switch last, seen := r.hostSeen[name]; {
+		case need.Problem != "" && (!seen || last.Problem != need.Problem):
+			r.log.Warn("l2pop cannot reach a host running ports of a connected network", "host", name, "reason", need.Problem)
+		case need.Problem == "" && seen && last.Problem != "":
+			r.log.Info("l2pop reaches the host again", "host", name)
+		}
 		r.hostSeen[name] = record(need)
 	}
 	for name := range r.hostSeen {
