@@ -85,6 +85,68 @@ func BenchmarkMACToCast(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
+// BenchmarkConnectToCast measures, per iteration, the time from a
+// connection committed to the real SQLite store until a real agent has
+// received its add_fdb_entries (the flooding entry); the connection is
+// then deleted and its remove_fdb_entries awaited, untimed. p50 and p99 in
+// ms.
+func BenchmarkConnectToCast(b *testing.B) {
+	rmq := testenv.StartRabbitMQ(b)
+	rcv := startReceiversTB(b, rmq.URL, "compute1")
+	ctx := b.Context()
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "l2gw.db"), store.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	sw := model.Switch{Name: sw1, TunnelIPs: []string{swIP}, Ports: []model.SwitchPort{{Name: "port1"}}, Connected: true}
+	if err := st.ReportSwitch(ctx, model.SwitchReport{Switch: sw}); err != nil {
+		b.Fatal(err)
+	}
+	nets, err := st.CreateNetworks(ctx, []model.Network{{Name: "net1", NetworkType: "vxlan", VNI: 1000, AdminStateUp: true}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw, err := st.CreateGateway(ctx, model.Gateway{Name: "gw1", Devices: []model.Device{{Name: sw1, Interfaces: []model.Interface{{Name: "port1"}}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := New(st, Config{TransportURL: rmq.URL, Reassert: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = r.Run(rctx) })
+	defer func() { cancel(); wg.Wait() }()
+	testenv.Eventually(b, 30*time.Second, "connected to the broker", func() (bool, string) {
+		return r.SystemStatus().Broker.Connected, "not yet"
+	})
+	vlan := 100
+	var lat []time.Duration
+	for b.Loop() {
+		size := fileSize(rcv.out)
+		t0 := time.Now()
+		c, err := st.CreateConnection(ctx, model.Connection{GatewayID: gw.ID, NetworkID: nets[0].ID, SegmentationID: &vlan})
+		if err != nil {
+			b.Fatal(err)
+		}
+		waitLine(b, rcv.out, `"add"`, size)
+		lat = append(lat, time.Since(t0))
+		b.StopTimer()
+		size = fileSize(rcv.out)
+		if err := st.DeleteConnection(ctx, c.ID); err != nil {
+			b.Fatal(err)
+		}
+		waitLine(b, rcv.out, `"remove"`, size)
+		b.StartTimer()
+	}
+	slices.Sort(lat)
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[(len(lat)*99)/100]), "p99-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
 // BenchmarkPublish measures the cast throughput to a real RabbitMQ with
 // publisher confirms: each op publishes 100 add_fdb_entries casts of one
 // network with 50 entries and waits for the broker's confirms, with one
