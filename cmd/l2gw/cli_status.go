@@ -22,6 +22,8 @@ type systemView struct {
 	Switches    []agentwire.SwitchState `json:"switches"`
 	Hosts       []agentwire.HostState   `json:"hosts"`
 	Connections []connectionView        `json:"connections"`
+	// L2Pop is there when the server sends l2pop casts (--transport-url).
+	L2Pop *agentwire.L2PopSystem `json:"l2pop,omitempty"`
 }
 
 // connectionView is a connection with its network, gateway, bindings and
@@ -37,6 +39,7 @@ type connectionView struct {
 	StatusError string                 `json:"status_error,omitempty"`
 	Status      []agentwire.SwitchSync `json:"status"`
 	Hosts       []agentwire.HostSync   `json:"hosts"`
+	L2Pop       *agentwire.L2PopStatus `json:"l2pop,omitempty"`
 }
 
 // bindingView is a switch port the connection binds, on its VLANs.
@@ -83,7 +86,7 @@ func systemStatus(ctx context.Context, c *client.Client) (systemView, error) {
 	if err != nil {
 		return systemView{}, err
 	}
-	v := systemView{URL: c.BaseURL(), Server: st.Server, Switches: st.Switches, Hosts: st.Hosts, Connections: []connectionView{}}
+	v := systemView{URL: c.BaseURL(), Server: st.Server, Switches: st.Switches, Hosts: st.Hosts, Connections: []connectionView{}, L2Pop: st.L2Pop}
 	conns, err := c.ListConnections(ctx, client.ListOptions{})
 	if err != nil {
 		return systemView{}, err
@@ -122,7 +125,7 @@ func systemStatus(ctx context.Context, c *client.Client) (systemView, error) {
 				// Deleted meanwhile, or the status failed: shown, not fatal.
 				cv.State, cv.StatusError = agentwire.StateError, err.Error()
 			} else {
-				cv.State, cv.Status, cv.Hosts = cs.State, cs.Status, cs.Hosts
+				cv.State, cv.Status, cv.Hosts, cv.L2Pop = cs.State, cs.Status, cs.Hosts, cs.L2Pop
 			}
 			v.Connections[i] = cv
 		})
@@ -186,6 +189,9 @@ func printSystem(x *cliContext, v systemView) error {
 	if err := section(x, "Hosts", []string{"host", "vtep_ip", "alive", "agent", "last_sync", "state", "reason"}, rows); err != nil {
 		return err
 	}
+	if err := printL2Pop(x, v.L2Pop); err != nil {
+		return err
+	}
 	rows = make([][]string, 0, len(v.Connections))
 	for _, c := range v.Connections {
 		rows = append(rows, []string{c.ID, connectionLine(c), c.State, connectionReasons(c)})
@@ -247,6 +253,7 @@ func connectionReasons(c connectionView) string {
 			out = append(out, fmt.Sprintf("host %s %s: %s", h.Host, h.State, h.Reason))
 		}
 	}
+	out = append(out, l2popReasons(c.L2Pop)...)
 	return strings.Join(out, "\n")
 }
 

@@ -39,6 +39,7 @@ type serverFlags struct {
 	tlsCert, tlsKey, tlsClientCA            string
 	keystone                                keystoneFlags
 	lease                                   leaseFlags // of the embedded switch agents
+	l2pop                                   l2popFlags
 }
 
 // keystoneFlags configure --auth keystone.
@@ -172,6 +173,7 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.StringVar(&f.tlsKey, "tls-key", os.Getenv("L2GW_TLS_KEY"), "private key (PEM) of --tls-cert (env L2GW_TLS_KEY)")
 	fl.StringVar(&f.tlsClientCA, "tls-client-ca", os.Getenv("L2GW_TLS_CLIENT_CA"),
 		"verify client certificates against this CA (PEM); clients without one still connect (env L2GW_TLS_CLIENT_CA)")
+	f.l2pop.add(fl)
 	return cmd
 }
 
@@ -253,10 +255,15 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 			switches[i].AgentName, switches[i].LeasePeriod = id.Agent, f.lease.period
 		}
 	}
+	l2p, err := f.l2pop.config()
+	if err != nil {
+		return server.Config{}, nil, err
+	}
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
 		"auth", f.auth, "keystone_url", f.keystone.url, "service_user", f.keystone.user, "token_cache_ttl", f.keystone.cacheTTL, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "switches", f.switches,
 		"replication", replicationLog(rep),
-		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth)
+		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth,
+		"transport_url", f.l2pop.redactedURL(l2p))
 	if f.auth == "noauth" && !isLoopback(f.bind) {
 		logger.Warn("INSECURE: --insecure-noauth-remote serves noauth on a non-loopback address: everyone who can reach it is admin, agents included: anyone can register hosts, report switches and their MACs, steer traffic between networks, and read or change every gateway and connection; use it in labs only",
 			"bind", f.bind)
@@ -273,6 +280,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		Switches:        switches,
 		Feed:            planfeed.Config{Planner: rep},
 		TLS:             tlsConf,
+		L2Pop:           l2p,
 	}, logger, nil
 }
 

@@ -83,6 +83,9 @@ type Config struct {
 	// Started is when the server started, for the system status; zero
 	// means when New ran.
 	Started time.Time
+	// L2Pop, when set, adds the l2pop state of the compute hosts to the
+	// connection and system status (l2pop.go).
+	L2Pop L2PopStatus
 }
 
 // Handler serves the agent endpoints under agentwire.Prefix and

@@ -92,6 +92,7 @@ func (h *Handler) ConnectionStatus(ctx context.Context, id string) (agentwire.Co
 	for _, s := range out.Hosts {
 		states = append(states, s.State)
 	}
+	states = append(states, h.l2popStatus(conn, &out)...)
 	switch {
 	case slices.Contains(states, agentwire.StateError):
 		out.State = agentwire.StateError

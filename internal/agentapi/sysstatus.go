@@ -50,6 +50,10 @@ func (h *Handler) SystemStatus(ctx context.Context) (agentwire.SystemStatus, err
 		Switches: []agentwire.SwitchState{},
 		Hosts:    []agentwire.HostState{},
 	}
+	if h.cfg.L2Pop != nil {
+		l := h.cfg.L2Pop.SystemStatus()
+		out.L2Pop = &l
+	}
 	if h.feed != nil {
 		out.Server.PlanRevision = h.feed.Revision()
 	}

@@ -282,6 +282,9 @@ type ConnectionStatus struct {
 	State  string       `json:"state"`
 	Status []SwitchSync `json:"status"`
 	Hosts  []HostSync   `json:"hosts"`
+	// L2Pop is the l2pop state per compute host, when the server sends
+	// l2pop casts (l2gw server --transport-url); its State counts in State.
+	L2Pop *L2PopStatus `json:"l2pop,omitempty"`
 }
 
 // SwitchSync is whether one switch holds what a connection needs there:
@@ -338,6 +341,9 @@ type SystemStatus struct {
 	Server   ServerStatus  `json:"server"`
 	Switches []SwitchState `json:"switches"`
 	Hosts    []HostState   `json:"hosts"`
+	// L2Pop is the l2pop broker and hosts, when the server sends l2pop
+	// casts (l2gw server --transport-url).
+	L2Pop *L2PopSystem `json:"l2pop,omitempty"`
 }
 
 // ServerStatus are the facts of the answering server.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/l2pop"
 	"github.com/l2gw/l2gw/internal/lease"
 	"github.com/l2gw/l2gw/internal/logging"
 	"github.com/l2gw/l2gw/internal/metrics"
@@ -67,6 +68,10 @@ type Config struct {
 	// ReadTimeout bounds how long a request's body may take to arrive;
 	// zero means DefaultReadTimeout, negative none.
 	ReadTimeout time.Duration
+	// L2Pop, when set, sends l2pop casts to the compute hosts' Neutron
+	// agents over RabbitMQ (internal/l2pop) and adds their state to the
+	// connection and system status; nil loggers take Logger.
+	L2Pop *l2pop.Config
 	// WriteTimeout bounds how long an answer may take to be written; zero
 	// means DefaultWriteTimeout, negative none. Plan streams and the status
 	// page's events are exempt: they bound each write instead.
@@ -141,6 +146,22 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.API.Registry == nil {
 		cfg.API.Registry = metrics.NewRegistry()
 	}
+	var l2p *l2pop.Runner
+	if cfg.L2Pop != nil {
+		lc := *cfg.L2Pop
+		if lc.Logger == nil {
+			lc.Logger = log
+		}
+		if lc.Registerer == nil {
+			lc.Registerer = cfg.API.Registry
+		}
+		if l2p, err = l2pop.New(st, lc); err != nil {
+			st.Close()
+			closeListeners()
+			return fmt.Errorf("l2pop: %w", err)
+		}
+		cfg.Agents.L2Pop = l2p
+	}
 	handler, feed, agents, page, err := plans(st, cfg, log)
 	if err != nil {
 		st.Close()
@@ -162,7 +183,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, len(agents)+3) // feed, agents, HTTP server, metrics
+	errc := make(chan error, len(agents)+4) // feed, agents, HTTP server, metrics, l2pop
 	var wg sync.WaitGroup
 	// The feed stops with runCtx, which also ends the plan streams (their
 	// watches close), so Shutdown below does not wait for them.
@@ -176,6 +197,14 @@ func Run(ctx context.Context, cfg Config) error {
 		wg.Go(func() {
 			if err := a.Run(runCtx); err != nil && runCtx.Err() == nil {
 				errc <- fmt.Errorf("switch agent: %w", err)
+				cancel()
+			}
+		})
+	}
+	if l2p != nil {
+		wg.Go(func() {
+			if err := l2p.Run(runCtx); err != nil && runCtx.Err() == nil {
+				errc <- fmt.Errorf("l2pop: %w", err)
 				cancel()
 			}
 		})
