@@ -139,6 +139,11 @@ type Store interface {
 	ListSwitches(ctx context.Context, q Query) ([]model.Switch, error)
 	ListLocalMACs(ctx context.Context, q Query) ([]model.LocalMAC, error)
 
+	// ApplyMirror applies a batch of an inventory mirrored from Neutron in
+	// one transaction, keeping Neutron's ids, with change entries only for
+	// real changes (see sqlStore.ApplyMirror).
+	ApplyMirror(ctx context.Context, m Mirror) (MirrorResult, error)
+
 	// Revision is the newest committed revision.
 	Revision(ctx context.Context) (int64, error)
 	// Changes returns up to limit changes with Revision > after, oldest first.
