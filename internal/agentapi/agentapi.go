@@ -81,6 +81,12 @@ type Config struct {
 	// Started is when the server started, for the system status; zero
 	// means when New ran.
 	Started time.Time
+	// InventoryReadOnly, when set, refuses host registrations with 409 and
+	// this message: hosts are mirrored from Neutron's agents.
+	InventoryReadOnly string
+	// Inventory, when set, reports the mirrored inventory's state in the
+	// system status.
+	Inventory func() *agentwire.InventoryStatus
 }
 
 // Handler serves the agent endpoints under agentwire.Prefix and
@@ -290,6 +296,10 @@ func (h *Handler) answerStatus(w http.ResponseWriter, r *http.Request, err error
 }
 
 func (h *Handler) registerHost(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.InventoryReadOnly != "" {
+		api.WriteError(w, r, h.log, model.NewFault(model.ErrConflict, "InventoryReadOnly", "%s", h.cfg.InventoryReadOnly))
+		return
+	}
 	var reg agentwire.HostRegistration
 	if err := h.decode(w, r, &reg); err != nil {
 		api.WriteError(w, r, h.log, err)
