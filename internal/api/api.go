@@ -116,7 +116,7 @@ type handler struct {
 	// encodes bounds the big list bodies encoded at once (maxListEncodes).
 	encodes chan struct{}
 
-	noMetrics, metricsAuth bool // Config.NoMetrics, Config.MetricsAuth
+	noMetrics, metricsAuth bool     // Config.NoMetrics, Config.MetricsAuth
 	readOnly               string   // Config.InventoryReadOnly
 	upstream               Upstream // Config.Upstream
 
