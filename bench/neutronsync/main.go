@@ -108,7 +108,11 @@ func run(ctx context.Context, neutronURL string, nPorts, nChurn int, poll, idle 
 	}
 	defer testenv.StopPidfile(pidfile, 5*time.Second)
 
-	// The Neutron side: a network and nPorts bound, owned ports.
+	// The Neutron side: a network and nPorts bound, owned ports, past the
+	// default quota (50 ports) of the noauth project.
+	if err := b.do(ctx, http.MethodPut, b.neutron+"/v2.0/quotas/fake_project_id", map[string]any{"quota": map[string]any{"port": -1, "network": -1}}, nil); err != nil {
+		return err
+	}
 	name := fmt.Sprintf("bench-%d", time.Now().Unix())
 	var net struct {
 		Network struct{ ID string } `json:"network"`
