@@ -44,6 +44,9 @@ type client struct {
 	token TokenSource
 	limit int
 	count func() // counts a request (metrics); may be nil
+	// date is the Date header of the last answer: Neutron's clock, whose
+	// updated_at stamps changed_since compares. Owned by the poller.
+	date time.Time
 }
 
 // timeLayout is how Neutron writes created_at/updated_at and reads
@@ -206,6 +209,9 @@ func (c *client) get(ctx context.Context, path string, out any) error {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) //nolint:errcheck // draining for reuse
 			resp.Body.Close()
 			continue
+		}
+		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			c.date = d.UTC()
 		}
 		if resp.StatusCode != http.StatusOK {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

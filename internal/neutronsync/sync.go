@@ -232,11 +232,16 @@ func (s *Syncer) poll(ctx context.Context, full bool, since time.Time) (time.Tim
 	var ports []wirePort
 	var m store.Mirror
 	var err error
+	s.c.date = time.Time{}
+	// started is Neutron's clock when the poll began (its first answer's
+	// Date): every later change is stamped at or after it.
+	var started time.Time
 	switch {
 	case full:
 		if nets, err = list(ctx, s.c, "networks", networkFields, nil, func(n wireNetwork) string { return n.ID }); err != nil {
 			return time.Time{}, err
 		}
+		started = s.c.date
 		if ports, err = list(ctx, s.c, "ports", portFields, nil, func(p wirePort) string { return p.ID }); err != nil {
 			return time.Time{}, err
 		}
@@ -252,6 +257,7 @@ func (s *Syncer) poll(ctx context.Context, full bool, since time.Time) (time.Tim
 		if err != nil {
 			return time.Time{}, err
 		}
+		started = s.c.date
 		if ports, err = list(ctx, s.c, "ports", portFields, f, func(p wirePort) string { return p.ID }); err != nil {
 			return time.Time{}, err
 		}
@@ -268,7 +274,10 @@ func (s *Syncer) poll(ctx context.Context, full bool, since time.Time) (time.Tim
 	if err != nil {
 		return time.Time{}, err
 	}
-	newest := since
+	// The next changes poll starts from the newest stamp seen, or from
+	// when this one began by Neutron's clock if that is later: an idle
+	// cloud is not read again and again since its last burst of changes.
+	newest := later(since, started)
 	if full {
 		clear(s.netRevs)
 		clear(s.portRevs)

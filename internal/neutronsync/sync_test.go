@@ -39,12 +39,16 @@ type fakeNeutron struct {
 	refuseSince bool
 	down        bool
 	requests    int
+	// now is the fake's clock, sent as Date (Neutron's clock is what the
+	// mirror reads there): the newest stamp it has given.
+	now time.Time
 }
 
 func (f *fakeNeutron) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests++
+	w.Header().Set("Date", f.now.Format(http.TimeFormat))
 	if f.down {
 		http.Error(w, `{"NeutronError": {"type": "HTTPServiceUnavailable"}}`, http.StatusServiceUnavailable)
 		return
@@ -105,13 +109,14 @@ func (f *fakeNeutron) setPort(id, net, mac, host, owner string, rev int64, at ti
 	for _, p := range pairs {
 		ps = append(ps, map[string]any{"ip_address": "10.0.0.100", "mac_address": p})
 	}
+	f.now = later(f.now, clock.Add(at))
 	f.ports[id] = map[string]any{"id": id, "network_id": net, "mac_address": mac, "binding:host_id": host, "device_owner": owner,
 		"status": "ACTIVE", "admin_state_up": true, "revision_number": rev, "updated_at": stamp(at), "created_at": stamp(0),
 		"fixed_ips": []any{map[string]any{"subnet_id": "s1", "ip_address": "10.0.0.5"}}, "allowed_address_pairs": ps}
 }
 
 func newFake() *fakeNeutron {
-	f := &fakeNeutron{nets: map[string]map[string]any{}, ports: map[string]map[string]any{}}
+	f := &fakeNeutron{nets: map[string]map[string]any{}, ports: map[string]map[string]any{}, now: clock}
 	f.nets["n1"] = map[string]any{"id": "n1", "name": "net1", "provider:network_type": "vxlan", "provider:segmentation_id": 1001,
 		"revision_number": 1, "updated_at": stamp(0), "admin_state_up": true}
 	// Multi-provider: the VNI of its vxlan segment.
