@@ -289,3 +289,32 @@ func TestToHostsPrefersAliveAgent(t *testing.T) {
 		t.Errorf("toHosts (-want +got):\n%s", d)
 	}
 }
+
+// TestTokenRenewedOn401: the token goes as X-Auth-Token; a 401 makes the
+// client ask for a new one and retry once.
+func TestTokenRenewedOn401(t *testing.T) {
+	var seen []string
+	ns := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Header.Get("X-Auth-Token"))
+		if r.Header.Get("X-Auth-Token") != "fresh" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(`{"networks": []}`))
+	}))
+	defer ns.Close()
+	var renewals int
+	c := &client{base: ns.URL, http: ns.Client(), token: func(_ context.Context, renew bool) (string, error) {
+		if renew {
+			renewals++
+			return "fresh", nil
+		}
+		return "expired", nil
+	}}
+	if _, err := list(context.Background(), c, "networks", networkFields, nil, func(n wireNetwork) string { return n.ID }); err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	if renewals != 1 || !slices.Equal(seen, []string{"expired", "fresh"}) {
+		t.Errorf("tokens sent %v with %d renewals; want [expired fresh] and 1", seen, renewals)
+	}
+}
