@@ -66,7 +66,7 @@ func (n *neutronFlags) add(fl *pflag.FlagSet) {
 // keystone authentication, l2gw reads Neutron with its service token.
 func (n neutronFlags) config(auth api.Authenticator) (*server.NeutronConfig, error) {
 	switch n.inventory {
-	case "standalone":
+	case "", "standalone":
 		if n.proxy {
 			return nil, errors.New("--neutron-proxy needs --inventory neutron")
 		}
