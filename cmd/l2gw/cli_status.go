@@ -170,8 +170,16 @@ func printSystem(x *cliContext, v systemView) error {
 	if s.DatabaseError != "" {
 		db += " (error: " + s.DatabaseError + ")"
 	}
-	if _, err := fmt.Fprintf(w, "Server %s: version %s, database %s, up %s (since %s), revision %d (plans at %d)\n\n",
+	if _, err := fmt.Fprintf(w, "Server %s: version %s, database %s, up %s (since %s), revision %d (plans at %d)\n",
 		v.URL, build, db, time.Duration(s.UptimeSeconds)*time.Second, when(s.StartedAt), s.StoreRevision, s.PlanRevision); err != nil {
+		return err
+	}
+	if s.Inventory != nil {
+		if _, err := fmt.Fprintf(w, "Inventory: %s\n", s.Inventory.Summary); err != nil {
+			return err
+		}
+	}
+	if _, err := fmt.Fprintln(w); err != nil {
 		return err
 	}
 

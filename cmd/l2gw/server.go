@@ -20,6 +20,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/api"
 	"github.com/l2gw/l2gw/internal/keystone"
+	"github.com/l2gw/l2gw/internal/neutronsync"
 	"github.com/l2gw/l2gw/internal/planfeed"
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/server"
@@ -40,6 +41,54 @@ type serverFlags struct {
 	keystone                                keystoneFlags
 	lease                                   leaseFlags // of the embedded switch agents
 	l2pop                                   l2popFlags
+	neutron                                 neutronFlags
+}
+
+// neutronFlags configure the OpenStack mode (--inventory neutron).
+type neutronFlags struct {
+	inventory, url string
+	poll, resync   time.Duration
+	proxy          bool
+}
+
+func (n *neutronFlags) add(fl *pflag.FlagSet) {
+	fl.StringVar(&n.inventory, "inventory", envOr("L2GW_INVENTORY", "standalone"),
+		"where networks, ports and hosts come from: standalone (l2gw's own API) or neutron (mirrored read-only from --neutron-url) (env L2GW_INVENTORY)")
+	fl.StringVar(&n.url, "neutron-url", os.Getenv("L2GW_NEUTRON_URL"),
+		"with --inventory neutron: neutron-server's endpoint, http(s)://HOST:9696; with --auth keystone l2gw sends its service user's token (env L2GW_NEUTRON_URL)")
+	fl.DurationVar(&n.poll, "neutron-poll-interval", envDuration("L2GW_NEUTRON_POLL_INTERVAL", neutronsync.DefaultPollInterval),
+		"with --inventory neutron: how often to ask Neutron what changed (changed_since) (env L2GW_NEUTRON_POLL_INTERVAL)")
+	fl.DurationVar(&n.resync, "neutron-resync-interval", envDuration("L2GW_NEUTRON_RESYNC_INTERVAL", neutronsync.DefaultResyncInterval),
+		"with --inventory neutron: how often to list everything (catches deletions; also after any error) (env L2GW_NEUTRON_RESYNC_INTERVAL)")
+	fl.BoolVar(&n.proxy, "neutron-proxy", os.Getenv("L2GW_NEUTRON_PROXY") == "true",
+		"with --inventory neutron: forward every request that is not for l2gw's resources to --neutron-url, so that one endpoint serves both (env L2GW_NEUTRON_PROXY)")
+}
+
+// config returns the OpenStack mode's configuration, nil standalone. With
+// keystone authentication, l2gw reads Neutron with its service token.
+func (n neutronFlags) config(auth api.Authenticator) (*server.NeutronConfig, error) {
+	switch n.inventory {
+	case "", "standalone":
+		if n.proxy {
+			return nil, errors.New("--neutron-proxy needs --inventory neutron")
+		}
+		return nil, nil
+	case "neutron":
+	default:
+		return nil, fmt.Errorf("--inventory %q: want standalone or neutron", n.inventory)
+	}
+	u, err := url.Parse(n.url)
+	if n.url == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--inventory neutron needs --neutron-url http(s)://HOST:PORT (got %q)", n.url)
+	}
+	if n.poll <= 0 || n.resync <= 0 {
+		return nil, errors.New("--neutron-poll-interval and --neutron-resync-interval must be positive")
+	}
+	c := &server.NeutronConfig{Proxy: n.proxy, Sync: neutronsync.Config{URL: n.url, PollInterval: n.poll, ResyncInterval: n.resync}}
+	if k, ok := auth.(api.Keystone); ok {
+		c.Sync.Token = k.V.ServiceToken
+	}
+	return c, nil
 }
 
 // keystoneFlags configure --auth keystone.
@@ -147,6 +196,7 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.StringVar(&f.dataDir, "data-dir", os.Getenv("L2GW_DATA_DIR"), "state directory, created if missing (default $XDG_STATE_HOME/l2gw or ~/.local/state/l2gw; env L2GW_DATA_DIR)")
 	fl.StringVar(&f.auth, "auth", envOr("L2GW_AUTH", "noauth"), "authentication: noauth or keystone (env L2GW_AUTH)")
 	f.keystone.add(fl)
+	f.neutron.add(fl)
 	fl.BoolVar(&f.insecureNoauthRemote, "insecure-noauth-remote", false,
 		"labs only: allow --auth noauth on a non-loopback --bind (everyone who reaches it is admin, agents included)")
 	fl.StringVar(&f.metricsBind, "metrics-bind", os.Getenv("L2GW_METRICS_BIND"),
@@ -259,11 +309,17 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	if err != nil {
 		return server.Config{}, nil, err
 	}
+	neutronConf, err := f.neutron.config(auth)
+	if err != nil {
+		return server.Config{}, nil, err
+	}
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
 		"auth", f.auth, "keystone_url", f.keystone.url, "service_user", f.keystone.user, "token_cache_ttl", f.keystone.cacheTTL, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "switches", f.switches,
 		"replication", replicationLog(rep),
 		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth,
-		"transport_url", f.l2pop.redactedURL(l2p))
+		"transport_url", f.l2pop.redactedURL(l2p),
+		"inventory", f.neutron.inventory, "neutron_url", f.neutron.url, "neutron_poll_interval", f.neutron.poll,
+		"neutron_resync_interval", f.neutron.resync, "neutron_proxy", f.neutron.proxy)
 	if f.auth == "noauth" && !isLoopback(f.bind) {
 		logger.Warn("INSECURE: --insecure-noauth-remote serves noauth on a non-loopback address: everyone who can reach it is admin, agents included: anyone can register hosts, report switches and their MACs, steer traffic between networks, and read or change every gateway and connection; use it in labs only",
 			"bind", f.bind)
@@ -281,6 +337,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		Feed:            planfeed.Config{Planner: rep},
 		TLS:             tlsConf,
 		L2Pop:           l2p,
+		Neutron:         neutronConf,
 	}, logger, nil
 }
 

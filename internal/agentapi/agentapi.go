@@ -86,6 +86,12 @@ type Config struct {
 	// L2Pop, when set, adds the l2pop state of the compute hosts to the
 	// connection and system status (l2pop.go).
 	L2Pop L2PopStatus
+	// InventoryReadOnly, when set, refuses host registrations with 409 and
+	// this message: hosts are mirrored from Neutron's agents.
+	InventoryReadOnly string
+	// Inventory, when set, reports the mirrored inventory's state in the
+	// system status.
+	Inventory func() *agentwire.InventoryStatus
 }
 
 // Handler serves the agent endpoints under agentwire.Prefix and
@@ -296,6 +302,10 @@ func (h *Handler) answerStatus(w http.ResponseWriter, r *http.Request, err error
 }
 
 func (h *Handler) registerHost(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.InventoryReadOnly != "" {
+		api.WriteError(w, r, h.log, model.NewFault(model.ErrConflict, "InventoryReadOnly", "%s", h.cfg.InventoryReadOnly))
+		return
+	}
 	var reg agentwire.HostRegistration
 	if err := h.decode(w, r, &reg); err != nil {
 		api.WriteError(w, r, h.log, err)

@@ -57,6 +57,9 @@ func (h *Handler) SystemStatus(ctx context.Context) (agentwire.SystemStatus, err
 	if h.feed != nil {
 		out.Server.PlanRevision = h.feed.Revision()
 	}
+	if h.cfg.Inventory != nil {
+		out.Server.Inventory = h.cfg.Inventory()
+	}
 	rev, err := h.st.Revision(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

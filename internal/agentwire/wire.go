@@ -358,6 +358,26 @@ type ServerStatus struct {
 	PlanRevision  int64        `json:"plan_revision"`
 	StartedAt     neutron.Time `json:"started_at"`
 	UptimeSeconds int64        `json:"uptime_seconds"`
+	// Inventory is where the inventory comes from when it is mirrored
+	// (l2gw server --inventory neutron); absent standalone.
+	Inventory *InventoryStatus `json:"inventory,omitempty"`
+}
+
+// InventoryStatus is the state of the inventory mirrored from Neutron:
+// State ok, unreachable (the mirror is kept as it was) or starting;
+// Summary is the line `l2gw status` shows.
+type InventoryStatus struct {
+	Source           string       `json:"source"` // "neutron"
+	URL              string       `json:"url"`
+	State            string       `json:"state"`
+	Error            string       `json:"error,omitempty"`
+	UnreachableSince neutron.Time `json:"unreachable_since"`
+	LastSync         neutron.Time `json:"last_sync"`
+	LastFullSync     neutron.Time `json:"last_full_sync"`
+	Networks         int          `json:"networks"`
+	Ports            int          `json:"ports"`
+	Hosts            int          `json:"hosts"`
+	Summary          string       `json:"summary"`
 }
 
 // SwitchState is a switch's agent: whether its session to the switch is

@@ -42,6 +42,24 @@ type Config struct {
 	MetricsAuth bool
 	// Now is the clock (host liveness). Nil means time.Now.
 	Now func() time.Time
+	// InventoryReadOnly, when set, refuses every write of networks, ports
+	// and hosts with 409 and this message: the inventory is mirrored from
+	// elsewhere (l2gw server --inventory neutron).
+	InventoryReadOnly string
+	// Upstream, when set, is the Neutron the API stands in front of
+	// (--neutron-proxy): every request that is not for l2gw's own
+	// resources (gateways, connections, hosts, switches, local MACs,
+	// /healthz, /metrics) is handed to it, networks and ports included,
+	// and /v2.0/extensions lists its extensions with l2gw's.
+	Upstream Upstream
+}
+
+// Upstream is a Neutron behind the API (internal/neutronproxy).
+type Upstream interface {
+	http.Handler
+	// Extensions returns the upstream's extensions as the caller of r
+	// may see them.
+	Extensions(r *http.Request) ([]neutron.Extension, error)
 }
 
 // Store is what the API needs of the store (store.Store implements it):
@@ -98,7 +116,9 @@ type handler struct {
 	// encodes bounds the big list bodies encoded at once (maxListEncodes).
 	encodes chan struct{}
 
-	noMetrics, metricsAuth bool // Config.NoMetrics, Config.MetricsAuth
+	noMetrics, metricsAuth bool     // Config.NoMetrics, Config.MetricsAuth
+	readOnly               string   // Config.InventoryReadOnly
+	upstream               Upstream // Config.Upstream
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -110,7 +130,8 @@ func New(st Store, cfg Config) http.Handler {
 		st: st, log: cfg.Logger, auth: cfg.Authenticator, policy: cfg.Policy,
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
 		lists: newListCache(st), noMetrics: cfg.NoMetrics, metricsAuth: cfg.MetricsAuth,
-		encodes: make(chan struct{}, maxListEncodes),
+		encodes:  make(chan struct{}, maxListEncodes),
+		readOnly: cfg.InventoryReadOnly, upstream: cfg.Upstream,
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -156,9 +177,12 @@ type endpoint struct {
 }
 
 func (h *handler) routes(metrics http.Handler) {
-	h.route("/{$}", endpoint{method: http.MethodGet, fn: h.versions, noAuth: true})
-	h.route(neutron.Base, endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
-	h.route(neutron.Base+"/{$}", endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
+	if h.upstream == nil {
+		// In front of Neutron, its own version documents are answered.
+		h.route("/{$}", endpoint{method: http.MethodGet, fn: h.versions, noAuth: true})
+		h.route(neutron.Base, endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
+		h.route(neutron.Base+"/{$}", endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
+	}
 	h.route("/healthz", endpoint{method: http.MethodGet, fn: h.healthz, noAuth: true})
 	switch {
 	case h.noMetrics:
@@ -174,18 +198,39 @@ func (h *handler) routes(metrics http.Handler) {
 		show(h, h.st.GetGateway, neutron.KeyGateway, neutron.FromGateway), h.updateGateway, h.remove(h.st.DeleteGateway))
 	h.crud(neutron.Connections, h.listConnections, h.createConnection,
 		h.showConnection(), h.updateConnection, h.remove(h.st.DeleteConnection))
-	h.crud(neutron.Networks, h.listNetworks, h.createNetworks,
-		show(h, h.st.GetNetwork, neutron.KeyNetwork, neutron.FromNetwork), h.updateNetwork, h.remove(h.st.DeleteNetwork))
-	h.crud(neutron.Ports, h.listPorts, h.createPorts,
-		show(h, h.getPort, neutron.KeyPort, func(p neutron.Port) neutron.Port { return p }), h.updatePort, h.remove(h.st.DeletePort))
-	h.crud(neutron.Hosts, h.listHosts, h.createHost,
+	createNet, updateNet, delNet := h.createNetworks, h.updateNetwork, h.remove(h.st.DeleteNetwork)
+	createPort, updatePort, delPort := h.createPorts, h.updatePort, h.remove(h.st.DeletePort)
+	createHost, updateHost, delHost := h.createHost, h.updateHost, h.remove(h.st.DeleteHost)
+	if h.readOnly != "" {
+		createNet, updateNet, delNet = h.refuseWrite, h.refuseWrite, h.refuseWrite
+		createPort, updatePort, delPort = h.refuseWrite, h.refuseWrite, h.refuseWrite
+		createHost, updateHost, delHost = h.refuseWrite, h.refuseWrite, h.refuseWrite
+	}
+	if h.upstream == nil {
+		h.crud(neutron.Networks, h.listNetworks, createNet,
+			show(h, h.st.GetNetwork, neutron.KeyNetwork, neutron.FromNetwork), updateNet, delNet)
+		h.crud(neutron.Ports, h.listPorts, createPort,
+			show(h, h.getPort, neutron.KeyPort, func(p neutron.Port) neutron.Port { return p }), updatePort, delPort)
+	}
+	h.crud(neutron.Hosts, h.listHosts, createHost,
 		show(h, h.st.GetHost, neutron.KeyHost, func(x model.Host) neutron.Host { return neutron.FromHost(x, h.now()) }),
-		h.updateHost, h.remove(h.st.DeleteHost))
+		updateHost, delHost)
 	h.crud(neutron.Switches, h.listSwitches, nil, h.showSwitch, nil, nil)
 	h.crud(neutron.LocalMACs, h.listLocalMACs, nil, nil, nil, nil)
 
+	if h.upstream != nil {
+		// Anything else is Neutron's, which authenticates it itself.
+		h.mux.HandleFunc("/", h.instrument("upstream", h.upstream.ServeHTTP))
+		return
+	}
 	// Anything else: Neutron's 404.
 	h.mux.HandleFunc("/", h.instrument("other", NotFound))
+}
+
+// refuseWrite answers a write of the mirrored inventory: 409, saying
+// where the inventory is managed.
+func (h *handler) refuseWrite(w http.ResponseWriter, r *http.Request) {
+	h.writeError(w, r, model.NewFault(model.ErrConflict, "InventoryReadOnly", "%s", h.readOnly))
 }
 
 // crud routes a resource's handlers (nil: method not allowed), each behind

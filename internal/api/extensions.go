@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
 )
 
@@ -19,11 +20,34 @@ var extensions = []neutron.Extension{
 }
 
 func (h *handler) listExtensions(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{neutron.KeyExtensions: extensions})
+	if h.upstream == nil {
+		writeJSON(w, http.StatusOK, map[string]any{neutron.KeyExtensions: extensions})
+		return
+	}
+	// In front of Neutron: its extensions, and the two l2gw adds (the
+	// others of extensions are Neutron's own).
+	up, err := h.upstream.Extensions(r)
+	if err != nil {
+		h.log.WarnContext(r.Context(), "neutron extensions", "err", err)
+		h.writeError(w, r, model.NewFault(errUnavailable, "ServiceUnavailable", "The networking service (Neutron) behind l2gw did not answer its extensions."))
+		return
+	}
+	out := make([]neutron.Extension, 0, len(up)+2)
+	for _, e := range up {
+		if e.Alias != neutron.ExtensionGateway && e.Alias != neutron.ExtensionConnects {
+			out = append(out, e)
+		}
+	}
+	out = append(out, extensions[:2]...)
+	writeJSON(w, http.StatusOK, map[string]any{neutron.KeyExtensions: out})
 }
 
 func (h *handler) showExtension(w http.ResponseWriter, r *http.Request) {
 	alias := r.PathValue("alias")
+	if h.upstream != nil && alias != neutron.ExtensionGateway && alias != neutron.ExtensionConnects {
+		h.upstream.ServeHTTP(w, r)
+		return
+	}
 	for _, e := range extensions {
 		if e.Alias == alias {
 			writeJSON(w, http.StatusOK, map[string]any{neutron.KeyExtension: e})

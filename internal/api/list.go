@@ -260,6 +260,13 @@ func requestBase(r *http.Request) string {
 		scheme = p
 	}
 	host := r.Host
+	if fh, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ","); strings.TrimSpace(fh) != "" {
+		// Behind a proxy or load balancer: the address the client used.
+		host = strings.TrimSpace(fh)
+	}
+	if p, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); strings.TrimSpace(p) == "http" || strings.TrimSpace(p) == "https" {
+		scheme = strings.TrimSpace(p)
+	}
 	if host == "" {
 		host = "localhost"
 	}

@@ -339,3 +339,10 @@ func (v *Validator) login(ctx context.Context) (string, error) {
 	}
 	return tok, nil
 }
+
+// ServiceToken returns l2gw's own (service user's) token, for calls l2gw
+// makes to other services (Neutron); renew logs in again, after a service
+// refused the token. It is the token the validator itself uses.
+func (v *Validator) ServiceToken(ctx context.Context, renew bool) (string, error) {
+	return v.serviceToken(ctx, renew)
+}

@@ -16,11 +16,15 @@ import (
 	"time"
 
 	"github.com/l2gw/l2gw/internal/agentapi"
+	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/api"
 	"github.com/l2gw/l2gw/internal/l2pop"
 	"github.com/l2gw/l2gw/internal/lease"
 	"github.com/l2gw/l2gw/internal/logging"
 	"github.com/l2gw/l2gw/internal/metrics"
+	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/neutronproxy"
+	"github.com/l2gw/l2gw/internal/neutronsync"
 	"github.com/l2gw/l2gw/internal/planfeed"
 	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/switchagent"
@@ -76,7 +80,25 @@ type Config struct {
 	// means DefaultWriteTimeout, negative none. Plan streams and the status
 	// page's events are exempt: they bound each write instead.
 	WriteTimeout time.Duration
+	// Neutron, when set, mirrors the inventory from Neutron (l2gw server
+	// --inventory neutron): l2gw's own inventory writes answer 409.
+	Neutron *NeutronConfig
 }
+
+// NeutronConfig is the OpenStack mode: the inventory mirrored from
+// Neutron, and optionally l2gw in front of it.
+type NeutronConfig struct {
+	// Sync configures the mirror (Sync.URL is Neutron); nil loggers and
+	// registerers take the server's.
+	Sync neutronsync.Config
+	// Proxy forwards every request that is not for l2gw's resources to
+	// Sync.URL (--neutron-proxy).
+	Proxy bool
+}
+
+// inventoryReadOnly is the 409 message of inventory writes in the
+// OpenStack mode.
+const inventoryReadOnly = "The inventory (networks, ports, hosts) is managed by Neutron: l2gw mirrors it read-only (l2gw server --inventory neutron). Change it in Neutron (openstack network/port create, ...)."
 
 // Run listens on cfg.Bind, opens the store and serves until ctx is done or a
 // part (plan feed, embedded agent, HTTP server) fails; it then drains
@@ -162,6 +184,12 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		cfg.Agents.L2Pop = l2p
 	}
+	syncer, err := neutronMode(st, &cfg, log)
+	if err != nil {
+		st.Close()
+		closeListeners()
+		return err
+	}
 	handler, feed, agents, page, err := plans(st, cfg, log)
 	if err != nil {
 		st.Close()
@@ -183,7 +211,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, len(agents)+4) // feed, agents, HTTP server, metrics, l2pop
+	errc := make(chan error, len(agents)+5) // feed, agents, HTTP server, metrics, l2pop, mirror
 	var wg sync.WaitGroup
 	// The feed stops with runCtx, which also ends the plan streams (their
 	// watches close), so Shutdown below does not wait for them.
@@ -205,6 +233,14 @@ func Run(ctx context.Context, cfg Config) error {
 		wg.Go(func() {
 			if err := l2p.Run(runCtx); err != nil && runCtx.Err() == nil {
 				errc <- fmt.Errorf("l2pop: %w", err)
+				cancel()
+			}
+		})
+	}
+	if syncer != nil {
+		wg.Go(func() {
+			if err := syncer.Run(runCtx); err != nil && runCtx.Err() == nil {
+				errc <- fmt.Errorf("neutron mirror: %w", err)
 				cancel()
 			}
 		})
@@ -257,6 +293,43 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// neutronMode prepares the OpenStack mode when cfg.Neutron is set: the
+// inventory mirror (returned, to be run), the refusal of inventory writes
+// and the status line, and the proxy in front of Neutron.
+func neutronMode(st store.Store, cfg *Config, log *slog.Logger) (*neutronsync.Syncer, error) {
+	if cfg.Neutron == nil {
+		return nil, nil
+	}
+	sc := cfg.Neutron.Sync
+	if sc.Logger == nil {
+		sc.Logger = log.With("component", "neutronsync")
+	}
+	if sc.Registerer == nil {
+		sc.Registerer = cfg.API.Registry
+	}
+	syncer, err := neutronsync.New(st, sc)
+	if err != nil {
+		return nil, err
+	}
+	cfg.API.InventoryReadOnly = inventoryReadOnly
+	cfg.Agents.InventoryReadOnly = inventoryReadOnly
+	cfg.Agents.Inventory = func() *agentwire.InventoryStatus {
+		s := syncer.Status()
+		return &agentwire.InventoryStatus{Source: "neutron", URL: s.URL, State: s.State, Error: s.Error,
+			UnreachableSince: neutron.Time{Time: s.UnreachableSince}, LastSync: neutron.Time{Time: s.LastSync},
+			LastFullSync: neutron.Time{Time: s.LastFullSync}, Networks: s.Networks, Ports: s.Ports, Hosts: s.Hosts,
+			Summary: s.String()}
+	}
+	if cfg.Neutron.Proxy {
+		p, err := neutronproxy.New(sc.URL, neutronproxy.Config{Logger: log.With("component", "neutronproxy")})
+		if err != nil {
+			return nil, err
+		}
+		cfg.API.Upstream = p
+	}
+	return syncer, nil
 }
 
 // plans creates the plan feed, the HTTP handler (the northbound API, and

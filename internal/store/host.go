@@ -70,14 +70,24 @@ func listHosts(ctx context.Context, d db, q Query) ([]model.Host, error) {
 	wh.in("name", q.Names)
 	wh.page("id", q)
 	out := []model.Host{}
-	err := scanRows(ctx, d, `SELECT id, name, vtep_ip, description, last_heartbeat, created_at FROM hosts`+wh.String()+wh.tail("id", q), wh.args,
+	err := scanRows(ctx, d, `SELECT id, name, vtep_ip, description, last_heartbeat, created_at,
+		agent_type, agent_alive, agent_started_at, agent_l2_population, agent_tunnel_types FROM hosts`+wh.String()+wh.tail("id", q), wh.args,
 		func(sc func(...any) error) error {
 			var h model.Host
 			var hb, c int64
-			if err := sc(&h.ID, &h.Name, &h.VTEPIP, &h.Description, &hb, &c); err != nil {
+			var a model.L2Agent
+			var started int64
+			var tunnels string
+			if err := sc(&h.ID, &h.Name, &h.VTEPIP, &h.Description, &hb, &c,
+				&a.Type, &a.Alive, &started, &a.L2Population, &tunnels); err != nil {
 				return err
 			}
 			h.LastHeartbeat, h.CreatedAt = fromMicros(hb), fromMicros(c)
+			if a.Type != "" {
+				a.StartedAt = fromMicros(started)
+				a.TunnelTypes = splitList(tunnels)
+				h.Agent = &a
+			}
 			out = append(out, h)
 			return nil
 		})

@@ -142,7 +142,7 @@ func listPorts(ctx context.Context, d db, q Query) ([]model.Port, error) {
 	wh.in("host_id", q.HostIDs)
 	wh.page("id", q)
 	filtered := len(wh.conds) > 0 || q.Limit > 0
-	rows, err := d.query(ctx, `SELECT id, name, network_id, tenant_id, mac_address, host_id, device_owner, device_id, admin_state_up, interface_name, created_at, updated_at FROM ports`+
+	rows, err := d.query(ctx, `SELECT id, name, network_id, tenant_id, mac_address, host_id, device_owner, device_id, admin_state_up, interface_name, created_at, updated_at, status FROM ports`+
 		wh.String()+wh.tail("id", q), wh.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list ports: %w", err)
@@ -153,7 +153,7 @@ func listPorts(ctx context.Context, d db, q Query) ([]model.Port, error) {
 		var p model.Port
 		var c, u int64
 		if err := rows.Scan(&p.ID, &p.Name, &p.NetworkID, &p.TenantID, &p.MACAddress, &p.HostID, &p.DeviceOwner, &p.DeviceID,
-			&p.AdminStateUp, &p.InterfaceName, &c, &u); err != nil {
+			&p.AdminStateUp, &p.InterfaceName, &c, &u, &p.Status); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list ports: %w", err)
 		}

@@ -150,6 +150,10 @@ type Store interface {
 	ReleaseLease(ctx context.Context, kind LeaseKind, name, agent, instance string, epoch int64) error
 	// ListLeases lists the leases of kind by name; Query.Names filters.
 	ListLeases(ctx context.Context, kind LeaseKind, q Query) ([]Lease, error)
+	// ApplyMirror applies a batch of an inventory mirrored from Neutron in
+	// one transaction, keeping Neutron's ids, with change entries only for
+	// real changes (see sqlStore.ApplyMirror).
+	ApplyMirror(ctx context.Context, m Mirror) (MirrorResult, error)
 
 	// Revision is the newest committed revision.
 	Revision(ctx context.Context) (int64, error)

@@ -58,6 +58,7 @@ func TestStore(t *testing.T) {
 		{name: "SyncStatus", run: testSyncStatus},
 		{name: "ChangeReadersSeeObjects", run: testChangeReadersSeeObjects},
 		{name: "ConcurrentConnections", run: testConcurrentConnections},
+		{name: "Mirror", run: testMirror},
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		for _, c := range cases {
