@@ -57,6 +57,15 @@ type Config struct {
 	// register_host, update_host_status, get_host_plan,
 	// get_l2_gateway_connection_status, get_status (the system status).
 	Policy *api.Policy
+	// AgentRole is the Keystone role of the service user agents
+	// authenticate as when they present a token instead of a client
+	// certificate (identity.go); empty means DefaultAgentRole. Tokens
+	// without it, admins' included, cannot use the agent protocol.
+	AgentRole string
+	// AgentSwitches lists, by a name in a switch agent's certificate
+	// (SwitchAgentOU), the further switches it serves: "tor-agent-1" →
+	// ["tor1", "tor2"]. A certificate always serves the switches it names.
+	AgentSwitches map[string][]string
 	// Keepalive is the longest silence on a plan stream; zero means 15s.
 	// A stream whose write does not complete within 2×Keepalive is dropped.
 	Keepalive time.Duration
@@ -109,6 +118,9 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	if cfg.Policy == nil {
 		cfg.Policy = api.DefaultPolicy()
 	}
+	if cfg.AgentRole == "" {
+		cfg.AgentRole = DefaultAgentRole
+	}
 	if cfg.Keepalive <= 0 {
 		cfg.Keepalive = 15 * time.Second
 	}
@@ -157,11 +169,19 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // handle registers fn for "METHOD path" behind authentication and the
-// policy action, and a NeutronError 405 with Allow for other methods.
+// policy action (an agent action: the agent's identity, identity.go), and
+// a NeutronError 405 with Allow for other methods.
 func (h *Handler) handle(pattern, action string, fn http.HandlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
+	kind, isAgent := agentActions[action]
 	h.mux.HandleFunc(pattern, h.count(path, func(w http.ResponseWriter, r *http.Request) {
-		if _, err := api.Authorize(r, h.cfg.Authenticator, h.cfg.Policy, action); err != nil {
+		var err error
+		if isAgent {
+			err = h.authorizeAgent(r, action, kind)
+		} else {
+			_, err = api.Authorize(r, h.cfg.Authenticator, h.cfg.Policy, action)
+		}
+		if err != nil {
 			api.WriteError(w, r, h.log, err)
 			return
 		}
