@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/api"
 	"github.com/l2gw/l2gw/internal/keystone"
 	"github.com/l2gw/l2gw/internal/planfeed"
@@ -38,6 +39,10 @@ type serverFlags struct {
 	replication                             replicationFlags
 	tlsCert, tlsKey, tlsClientCA            string
 	keystone                                keystoneFlags
+	agentRole                               string
+	agentSwitches                           []string // AGENT=SW1,SW2
+	maxConns                                int
+	maxReportBytes                          int64
 }
 
 // keystoneFlags configure --auth keystone.
@@ -170,6 +175,10 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.StringVar(&f.tlsKey, "tls-key", os.Getenv("L2GW_TLS_KEY"), "private key (PEM) of --tls-cert (env L2GW_TLS_KEY)")
 	fl.StringVar(&f.tlsClientCA, "tls-client-ca", os.Getenv("L2GW_TLS_CLIENT_CA"),
 		"verify client certificates against this CA (PEM); clients without one still connect (env L2GW_TLS_CLIENT_CA)")
+	fl.StringVar(&f.agentRole, "agent-role", envOr("L2GW_AGENT_ROLE", agentapi.DefaultAgentRole),
+		"with --auth keystone: the role a token needs to use the agent protocol /l2gw/v1 for any host or switch; tokens without it (admins' too) get 403 (env L2GW_AGENT_ROLE)")
+	fl.StringArrayVar(&f.agentSwitches, "agent-switches", splitSwitchReplication(os.Getenv("L2GW_AGENT_SWITCHES")),
+		"AGENT=SW1,SW2: the switches a switch agent certificate (OU "+agentapi.SwitchAgentOU+") naming AGENT serves beside those it names itself (repeatable; env L2GW_AGENT_SWITCHES, separated by ';' or spaces)")
 	return cmd
 }
 
@@ -218,6 +227,13 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	if err != nil {
 		return server.Config{}, nil, err
 	}
+	agentSwitches, err := parseAgentSwitches(f.agentSwitches)
+	if err != nil {
+		return server.Config{}, nil, err
+	}
+	if f.agentRole == "" {
+		return server.Config{}, nil, errors.New("--agent-role must not be empty")
+	}
 	dir := f.dataDir
 	if dir == "" {
 		d, err := defaultDataDir()
@@ -244,7 +260,8 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
 		"auth", f.auth, "keystone_url", f.keystone.url, "service_user", f.keystone.user, "token_cache_ttl", f.keystone.cacheTTL, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "switches", f.switches,
 		"replication", replicationLog(rep),
-		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth)
+		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth,
+		"agent_role", f.agentRole, "agent_switches", f.agentSwitches)
 	if f.auth == "noauth" && !isLoopback(f.bind) {
 		logger.Warn("INSECURE: --insecure-noauth-remote serves noauth on a non-loopback address: everyone who can reach it is admin, agents included: anyone can register hosts, report switches and their MACs, steer traffic between networks, and read or change every gateway and connection; use it in labs only",
 			"bind", f.bind)
@@ -261,6 +278,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		Switches:        switches,
 		Feed:            planfeed.Config{Planner: rep},
 		TLS:             tlsConf,
+		Agents:          agentapi.Config{AgentRole: f.agentRole, AgentSwitches: agentSwitches},
 	}, logger, nil
 }
 
@@ -294,4 +312,28 @@ func noLimit(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// parseAgentSwitches parses --agent-switches AGENT=SW1,SW2 values into
+// agentapi.Config.AgentSwitches; an agent given twice has the union.
+func parseAgentSwitches(vals []string) (map[string][]string, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	out := map[string][]string{}
+	for _, v := range vals {
+		agent, list, ok := strings.Cut(v, "=")
+		agent = strings.TrimSpace(agent)
+		var switches []string
+		for _, sw := range strings.Split(list, ",") {
+			if sw = strings.TrimSpace(sw); sw != "" {
+				switches = append(switches, sw)
+			}
+		}
+		if !ok || agent == "" || len(switches) == 0 {
+			return nil, fmt.Errorf("--agent-switches %q: want AGENT=SWITCH[,SWITCH…]", v)
+		}
+		out[agent] = append(out[agent], switches...)
+	}
+	return out, nil
 }
