@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,14 @@ func (k *keystoneFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&k.adminRole, "admin-role", envOr("L2GW_ADMIN_ROLE", "admin"), "with --auth keystone: the role that makes a token admin (env L2GW_ADMIN_ROLE)")
 	fl.DurationVar(&k.cacheTTL, "token-cache-ttl", envDuration("L2GW_TOKEN_CACHE_TTL", 300*time.Second), "with --auth keystone: how long a validated token is trusted without asking Keystone again, never past its expiry (env L2GW_TOKEN_CACHE_TTL)")
 	fl.DurationVar(&k.timeout, "keystone-timeout", envDuration("L2GW_KEYSTONE_TIMEOUT", 5*time.Second), "with --auth keystone: bound of each call to Keystone (env L2GW_KEYSTONE_TIMEOUT)")
+}
+
+// envInt is env key as an integer, or def when unset or unparsable.
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return n
+	}
+	return def
 }
 
 // envDuration is env key as a duration, or def when unset or unparsable
@@ -161,8 +170,12 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.BoolVar(&f.accessLog, "access-log", envOr("L2GW_ACCESS_LOG", "true") != "false",
 		"log every API and agent protocol request at info: method, path, status, duration, request_id (env L2GW_ACCESS_LOG)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long to drain requests at stop")
-	fl.DurationVar(&f.readTimeout, "read-timeout", server.DefaultReadTimeout, "how long a request's body may take to arrive; 0 for no limit")
-	fl.DurationVar(&f.writeTimeout, "write-timeout", server.DefaultWriteTimeout, "how long an answer may take to be written (plan streams and /ui/ events exempt); 0 for no limit")
+	fl.DurationVar(&f.readTimeout, "read-timeout", envDuration("L2GW_READ_TIMEOUT", server.DefaultReadTimeout), "how long a request's body may take to arrive; 0 for no limit (env L2GW_READ_TIMEOUT)")
+	fl.DurationVar(&f.writeTimeout, "write-timeout", envDuration("L2GW_WRITE_TIMEOUT", server.DefaultWriteTimeout), "how long an answer may take to be written (plan streams and /ui/ events exempt); 0 for no limit (env L2GW_WRITE_TIMEOUT)")
+	fl.IntVar(&f.maxConns, "max-connections", envInt("L2GW_MAX_CONNECTIONS", server.DefaultMaxConnections),
+		"open API connections at most (agents' plan streams included); more wait until one closes; 0 for no limit (env L2GW_MAX_CONNECTIONS)")
+	fl.Int64Var(&f.maxReportBytes, "max-report-bytes", int64(envInt("L2GW_MAX_REPORT_BYTES", agentapi.DefaultMaxReportBytes)),
+		"largest switch report body an agent may send, in bytes; 0 for the default (env L2GW_MAX_REPORT_BYTES)")
 	fl.StringArrayVar(&f.switches, "switch", envList("L2GW_SWITCH"), "run a switch agent in the server for this OVSDB target: unix:PATH, tcp:HOST:PORT (repeatable; env L2GW_SWITCH, comma-separated)")
 	fl.StringVar(&f.replication.mode, "replication-mode", envOr("L2GW_REPLICATION_MODE", planner.ReplicationSourceNode),
 		"BUM replication of logical switches: source_node (switches flood to the network's host VTEPs) or service_node (to --service-node) (env L2GW_REPLICATION_MODE)")
@@ -231,6 +244,9 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	if err != nil {
 		return server.Config{}, nil, err
 	}
+	if f.maxConns < 0 || f.maxReportBytes < 0 {
+		return server.Config{}, nil, errors.New("--max-connections and --max-report-bytes must not be negative")
+	}
 	if f.agentRole == "" {
 		return server.Config{}, nil, errors.New("--agent-role must not be empty")
 	}
@@ -258,7 +274,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		return server.Config{}, nil, err
 	}
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
-		"auth", f.auth, "keystone_url", f.keystone.url, "service_user", f.keystone.user, "token_cache_ttl", f.keystone.cacheTTL, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "switches", f.switches,
+		"auth", f.auth, "keystone_url", f.keystone.url, "service_user", f.keystone.user, "token_cache_ttl", f.keystone.cacheTTL, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "max_connections", f.maxConns, "max_report_bytes", f.maxReportBytes, "switches", f.switches,
 		"replication", replicationLog(rep),
 		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth,
 		"agent_role", f.agentRole, "agent_switches", f.agentSwitches)
@@ -278,7 +294,8 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		Switches:        switches,
 		Feed:            planfeed.Config{Planner: rep},
 		TLS:             tlsConf,
-		Agents:          agentapi.Config{AgentRole: f.agentRole, AgentSwitches: agentSwitches},
+		Agents:          agentapi.Config{AgentRole: f.agentRole, AgentSwitches: agentSwitches, MaxReportBytes: f.maxReportBytes},
+		MaxConnections:  noLimitInt(f.maxConns),
 	}, logger, nil
 }
 
@@ -336,4 +353,12 @@ func parseAgentSwitches(vals []string) (map[string][]string, error) {
 		out[agent] = append(out[agent], switches...)
 	}
 	return out, nil
+}
+
+// noLimitInt maps a flag's 0 ("no limit") to the server config's negative.
+func noLimitInt(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

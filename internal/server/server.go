@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/api"
 	"github.com/l2gw/l2gw/internal/logging"
@@ -69,6 +71,11 @@ type Config struct {
 	// means DefaultWriteTimeout, negative none. Plan streams and the status
 	// page's events are exempt: they bound each write instead.
 	WriteTimeout time.Duration
+	// MaxConnections bounds the API's open connections (agents' plan
+	// streams included); past it new connections wait in the listen
+	// backlog until one closes. Zero means DefaultMaxConnections, negative
+	// none. The --metrics-bind listener is not counted.
+	MaxConnections int
 }
 
 // Run listens on cfg.Bind, opens the store and serves until ctx is done or a
@@ -91,6 +98,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
 	if cfg.Agents.Started.IsZero() {
 		cfg.Agents.Started = time.Now()
 	}
@@ -107,6 +117,9 @@ func Run(ctx context.Context, cfg Config) error {
 	ln, err := lc.Listen(ctx, "tcp", cfg.Bind)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Bind, err)
+	}
+	if cfg.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, cfg.MaxConnections)
 	}
 	var mln net.Listener
 	if cfg.MetricsBind != "" {
@@ -191,7 +204,7 @@ func Run(ctx context.Context, cfg Config) error {
 			cancel()
 		}
 	})
-	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConf != nil)
+	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConf != nil, "max_connections", cfg.MaxConnections)
 	if mln != nil {
 		reg := cfg.API.Registry
 		wg.Go(func() {
