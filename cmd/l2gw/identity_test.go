@@ -20,7 +20,9 @@ import (
 // with real `l2gw switch-agent` and `l2gw host-agent` processes presenting
 // agent certificates of a private CA: each works for its own switch or
 // host; one whose certificate does not serve the switch or host it tries,
-// or that holds an API admin's token, is refused and changes nothing.
+// or that holds an API admin's token, is refused and changes nothing; an
+// agent that logs in as a service user with the agent role may act for any
+// switch.
 func TestAgentIdentityProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -102,6 +104,17 @@ func TestAgentIdentityProcesses(t *testing.T) {
 	if hs, err := admin.ListHosts(ctx, client.Filter("name", "compute8")); err != nil || len(hs) != 0 {
 		t.Errorf("hosts named compute8 = %+v, %v; want none: compute9's certificate cannot register it", hs, err)
 	}
+
+	// A service user with the agent role (the lab's neutron user: role
+	// service), logged in by the agent itself, may act for any switch.
+	stranger.Terminate(t)
+	t.Setenv("OS_PASSWORD", "neutronpass")
+	testenv.StartL2GW(t, "switch-agent as a service user", bin, "switch-agent", "--switch", tor2.UnixTarget(), "--probe-interval", "1s",
+		"--server", base, "--cacert", pki.CACert, "--os-auth-url", ks.URL, "--os-username", "neutron", "--os-project-name", "service")
+	testenv.Eventually(t, 30*time.Second, "tor2 reported by the service user's agent", func() (bool, string) {
+		sws, err := admin.ListSwitches(ctx, client.Filter("name", "tor2"))
+		return err == nil && len(sws) == 1 && sws[0].Connected, "not yet " + errString(err)
+	})
 }
 
 func TestParseAgentSwitches(t *testing.T) {
