@@ -53,9 +53,11 @@ type Config struct {
 	// Authenticator identifies callers; nil means api.NoAuth.
 	Authenticator api.Authenticator
 	// Policy decides who may do what; nil means api.DefaultPolicy (admin only).
-	// Actions: report_switch, update_switch_status, get_switch_plan,
-	// register_host, update_host_status, get_host_plan,
-	// get_l2_gateway_connection_status, get_status (the system status).
+	// Actions: get_l2_gateway_connection_status, get_status (the system
+	// status); and the agent actions report_switch, update_switch_status,
+	// get_switch_plan, register_host, update_host_status, get_host_plan,
+	// which it decides only under api.NoAuth: otherwise they need an
+	// agent's credential (identity.go).
 	Policy *api.Policy
 	// AgentRole is the Keystone role of the service user agents
 	// authenticate as when they present a token instead of a client
