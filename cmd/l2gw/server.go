@@ -248,7 +248,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		return server.Config{}, nil, errors.New("--max-connections and --max-report-bytes must not be negative")
 	}
 	if f.agentRole == "" {
-		return server.Config{}, nil, errors.New("--agent-role must not be empty")
+		f.agentRole = agentapi.DefaultAgentRole
 	}
 	dir := f.dataDir
 	if dir == "" {
