@@ -179,7 +179,12 @@ func (h *Handler) handle(pattern, action string, fn http.HandlerFunc) {
 	h.mux.HandleFunc(pattern, h.count(path, func(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if isAgent {
-			err = h.authorizeAgent(r, action, kind)
+			// A refused agent is a misconfiguration or an attempt to act
+			// for another host or switch: the operator should see it.
+			if err = h.authorizeAgent(r, action, kind); errors.Is(err, model.ErrForbidden) {
+				h.log.WarnContext(r.Context(), "agent request refused", "action", action, "name", r.PathValue("name"),
+					"remote", r.RemoteAddr, "reason", err)
+			}
 		} else {
 			_, err = api.Authorize(r, h.cfg.Authenticator, h.cfg.Policy, action)
 		}
