@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/model"
 )
 
 // TestStreamedListAcrossChunks lists more networks than a streamed list
@@ -70,5 +71,37 @@ func TestStreamedListAcrossChunks(t *testing.T) {
 	}
 	if len(wantDown) != (n+2)/3 {
 		t.Errorf("%d networks down; want %d", len(wantDown), (n+2)/3)
+	}
+}
+
+// TestStreamedSwitchList: switches are listed in name order, which is not
+// their ID order: a streamed list of more than one chunk still has each
+// switch once.
+func TestStreamedSwitchList(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	const n = 520
+	for i := range n {
+		sw := model.Switch{ID: fmt.Sprintf("sw-%04d", n-i), Name: fmt.Sprintf("tor%04d", i), TunnelIPs: []string{"127.0.0.42"}}
+		if err := e.st.ReportSwitch(t.Context(), model.SwitchReport{Switch: sw}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.do("GET", "/v2.0/switches?fields=name", "")
+	var b struct {
+		Switches []struct{ Name string } `json:"switches"`
+	}
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &b) != nil {
+		t.Fatalf("GET /v2.0/switches = %d %.300s", r.status, r.body)
+	}
+	var got []string
+	for _, s := range b.Switches {
+		got = append(got, s.Name)
+	}
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("tor%04d", i))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("switch names (-want +got):\n%s", diff)
 	}
 }
