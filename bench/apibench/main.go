@@ -33,6 +33,10 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "with -inprocess: write a CPU profile of the load phase to this file")
 	token := flag.String("token", "", "send this X-Auth-Token with every request (for a server started with -server-args \"--auth keystone …\")")
 	serverArgs := flag.String("server-args", "", "extra space-separated flags of `l2gw server`, e.g. \"--auth keystone --keystone-url URL --service-user l2gw\" (password from L2GW_SERVICE_PASSWORD)")
+	newTokens := flag.Int("new-tokens", 0, "time the first request of this many new Keystone tokens (and their second, cached) before the scenarios; needs -keystone-url, -os-username, -os-project and OS_PASSWORD")
+	ksURL := flag.String("keystone-url", "", "with -new-tokens: the identity endpoint, http://HOST:5000/v3")
+	osUser := flag.String("os-username", "admin", "with -new-tokens: the user whose tokens are timed (its password from OS_PASSWORD)")
+	osProject := flag.String("os-project", "admin", "with -new-tokens: the user's project")
 	only := flag.String("scenarios", "list,gateway,connection", "comma-separated scenarios to run (list, gateway, connection)")
 	flag.Parse()
 
@@ -42,6 +46,9 @@ func main() {
 	}
 	if err == nil && (*runs < 1 || *duration <= 0) {
 		err = fmt.Errorf("-runs and -duration must be positive")
+	}
+	if err == nil && *newTokens > 0 && (*ksURL == "" || os.Getenv("OS_PASSWORD") == "") {
+		err = fmt.Errorf("-new-tokens needs -keystone-url and OS_PASSWORD")
 	}
 	if err == nil && *cpuprofile != "" && !*inproc {
 		err = fmt.Errorf("-cpuprofile needs -inprocess")
@@ -57,7 +64,8 @@ func main() {
 	limit := time.Duration(*runs*len(conc)*len(scenarios))*(*duration+15*time.Second) + 3*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, options{duration: *duration, conc: conc, runs: *runs, binary: *binary, inproc: *inproc, cpuprofile: *cpuprofile, token: *token, serverArgs: strings.Fields(*serverArgs)})
+	err = run(ctx, options{duration: *duration, conc: conc, runs: *runs, binary: *binary, inproc: *inproc, cpuprofile: *cpuprofile, token: *token, serverArgs: strings.Fields(*serverArgs),
+		newTokens: *newTokens, login: keystoneLogin{url: *ksURL, user: *osUser, password: os.Getenv("OS_PASSWORD"), project: *osProject}})
 	stop()
 	cancel()
 	if err != nil {
@@ -73,8 +81,10 @@ type options struct {
 	binary     string
 	inproc     bool
 	cpuprofile string
-	token      string   // X-Auth-Token of every request
-	serverArgs []string // extra flags of l2gw server
+	token      string        // X-Auth-Token of every request
+	serverArgs []string      // extra flags of l2gw server
+	newTokens  int           // new tokens whose first request is timed
+	login      keystoneLogin // whose tokens
 }
 
 // selectScenarios keeps the scenarios whose first word is listed.
@@ -166,6 +176,14 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	a := &apiClient{url: srv.url, hc: hc, token: o.token}
+	if o.newTokens > 0 {
+		first, second, err := newTokenLatency(ctx, a, o.login, o.newTokens)
+		if err != nil {
+			return fmt.Errorf("new tokens: %w", err)
+		}
+		fmt.Printf("new token, first request (validated by Keystone): %s ms over %d tokens\n", statOf(first), len(first))
+		fmt.Printf("new token, second request (cached):               %s ms\n", statOf(second))
+	}
 	srv.profile(true)
 	for _, sc := range scenarios {
 		fn, err := sc.setup(ctx, a, maxC)

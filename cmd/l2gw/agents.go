@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/l2gw/l2gw/internal/agentlink"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/hostagent"
+	"github.com/l2gw/l2gw/internal/keystone"
 	"github.com/l2gw/l2gw/internal/lease"
 	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/planstream"
@@ -48,7 +50,23 @@ func agentLink(cmd *cobra.Command, serverURL string) (*agentlink.Link, error) {
 		client.WithUserAgent("l2gw-agent"),
 		client.WithHTTPClient(&http.Client{Transport: httpTransport(conf)}),
 	}
-	if token := inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN")); token != "" {
+	token := inheritedString(cmd, "token", os.Getenv("L2GW_TOKEN"))
+	switch authURL := inheritedString(cmd, "os-auth-url", ""); {
+	case authURL != "" && token != "":
+		return nil, errors.New("--token (L2GW_TOKEN) and --os-auth-url (OS_AUTH_URL) exclude each other: give the agent a token or a user to log in as")
+	case authURL != "":
+		user, password := inheritedString(cmd, "os-username", ""), os.Getenv("OS_PASSWORD")
+		if user == "" || password == "" {
+			return nil, errors.New("--os-auth-url needs --os-username (OS_USERNAME) and the password in OS_PASSWORD")
+		}
+		login, err := keystone.NewLogin(keystone.Config{URL: authURL, Username: user, Password: password,
+			Project: inheritedString(cmd, "os-project-name", "service"), UserDomain: inheritedString(cmd, "os-user-domain-name", ""),
+			ProjectDomain: inheritedString(cmd, "os-project-domain-name", "")})
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, client.WithTokenFunc(login.Token))
+	case token != "":
 		opts = append(opts, client.WithToken(token))
 	}
 	c, err := client.New(serverURL, opts...)
@@ -56,6 +74,18 @@ func agentLink(cmd *cobra.Command, serverURL string) (*agentlink.Link, error) {
 		return nil, err
 	}
 	return agentlink.New(c, agentlink.Config{}), nil
+}
+
+// addAgentKeystoneFlags adds the flags with which an agent logs in to
+// Keystone as a service user and renews its token itself, rather than
+// take a fixed --token that expires. The password is read from OS_PASSWORD
+// only: a flag would show in ps.
+func addAgentKeystoneFlags(f *pflag.FlagSet) {
+	f.String("os-auth-url", os.Getenv("OS_AUTH_URL"), "Keystone endpoint (http://HOST:5000/v3): log in as --os-username with the password in OS_PASSWORD and renew the token before it expires (env OS_AUTH_URL)")
+	f.String("os-username", os.Getenv("OS_USERNAME"), "with --os-auth-url: the agents' service user, which needs the server's --agent-role (env OS_USERNAME)")
+	f.String("os-project-name", envOr("OS_PROJECT_NAME", "service"), "with --os-auth-url: the service user's project (env OS_PROJECT_NAME)")
+	f.String("os-user-domain-name", envOr("OS_USER_DOMAIN_NAME", "Default"), "with --os-auth-url: the user's domain (env OS_USER_DOMAIN_NAME)")
+	f.String("os-project-domain-name", envOr("OS_PROJECT_DOMAIN_NAME", "Default"), "with --os-auth-url: the project's domain (env OS_PROJECT_DOMAIN_NAME)")
 }
 
 // newHostAgentCmd is `l2gw host-agent` talking to the server over HTTP.
@@ -168,7 +198,8 @@ capped backoff; plan streams resume by revision.
 Flags fall back to L2GW_SWITCH_AGENT_* environment variables (e.g.
 L2GW_SWITCH_AGENT_SERVER, L2GW_SWITCH_AGENT_SWITCH="tcp:10.0.0.5:6640,unix:/run/vtep.sock");
 --server, failing those, to L2GW_URL (as the client's --url); the token to
---token / L2GW_TOKEN. For an https:// server, --cacert (L2GW_CACERT) names
+--token / L2GW_TOKEN, or the agent logs in itself with --os-auth-url and
+--os-username (OS_AUTH_URL, OS_USERNAME, the password in OS_PASSWORD). For an https:// server, --cacert (L2GW_CACERT) names
 the CA of its certificate and --cert/--key a client certificate to present.`,
 		Example: `  l2gw switch-agent --server http://controller:9696 --switch tcp:192.0.2.10:6640
   l2gw switch-agent --server http://127.0.0.1:9696 --switch unix:/run/openvswitch/vtep.sock --name gatewayhost`,
@@ -234,6 +265,7 @@ the CA of its certificate and --cert/--key a client certificate to present.`,
 	f.DurationVar(&o.audit, "audit-interval", time.Minute, "period of the full reconcile (negative disables)")
 	addLogFlags(f)
 	addAgentTLSFlags(f)
+	addAgentKeystoneFlags(f)
 	f.StringVar(&o.metricsBind, "metrics-bind", "", metricsBindUsage)
 	o.lease.add(f, hostname(), "switch")
 	return cmd

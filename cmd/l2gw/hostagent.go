@@ -120,6 +120,7 @@ to L2GW_URL (as the client's --url).`,
 	f.IntVar(&mtu, "mtu", hostagent.DefaultMTU, "MTU of networks whose plan gives none")
 	addLogFlags(f)
 	addAgentTLSFlags(f)
+	addAgentKeystoneFlags(f)
 	f.StringVar(&metricsBind, "metrics-bind", "", metricsBindUsage)
 	leases.add(f, fmt.Sprintf("%s-%d", hostname, os.Getpid()), "host")
 	return cmd

@@ -12,12 +12,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/api"
 	"github.com/l2gw/l2gw/internal/keystone"
 	"github.com/l2gw/l2gw/internal/neutronsync"
@@ -42,6 +44,10 @@ type serverFlags struct {
 	lease                                   leaseFlags // of the embedded switch agents
 	l2pop                                   l2popFlags
 	neutron                                 neutronFlags
+	agentRole                               string
+	agentSwitches                           []string // AGENT=SW1,SW2
+	maxConns                                int
+	maxReportBytes                          int64
 }
 
 // neutronFlags configure the OpenStack mode (--inventory neutron).
@@ -109,6 +115,14 @@ func (k *keystoneFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&k.adminRole, "admin-role", envOr("L2GW_ADMIN_ROLE", "admin"), "with --auth keystone: the role that makes a token admin (env L2GW_ADMIN_ROLE)")
 	fl.DurationVar(&k.cacheTTL, "token-cache-ttl", envDuration("L2GW_TOKEN_CACHE_TTL", 300*time.Second), "with --auth keystone: how long a validated token is trusted without asking Keystone again, never past its expiry (env L2GW_TOKEN_CACHE_TTL)")
 	fl.DurationVar(&k.timeout, "keystone-timeout", envDuration("L2GW_KEYSTONE_TIMEOUT", 5*time.Second), "with --auth keystone: bound of each call to Keystone (env L2GW_KEYSTONE_TIMEOUT)")
+}
+
+// envInt is env key as an integer, or def when unset or unparsable.
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return n
+	}
+	return def
 }
 
 // envDuration is env key as a duration, or def when unset or unparsable
@@ -208,8 +222,12 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.BoolVar(&f.accessLog, "access-log", envOr("L2GW_ACCESS_LOG", "true") != "false",
 		"log every API and agent protocol request at info: method, path, status, duration, request_id (env L2GW_ACCESS_LOG)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long to drain requests at stop")
-	fl.DurationVar(&f.readTimeout, "read-timeout", server.DefaultReadTimeout, "how long a request's body may take to arrive; 0 for no limit")
-	fl.DurationVar(&f.writeTimeout, "write-timeout", server.DefaultWriteTimeout, "how long an answer may take to be written (plan streams and /ui/ events exempt); 0 for no limit")
+	fl.DurationVar(&f.readTimeout, "read-timeout", envDuration("L2GW_READ_TIMEOUT", server.DefaultReadTimeout), "how long a request's body may take to arrive; 0 for no limit (env L2GW_READ_TIMEOUT)")
+	fl.DurationVar(&f.writeTimeout, "write-timeout", envDuration("L2GW_WRITE_TIMEOUT", server.DefaultWriteTimeout), "how long an answer may take to be written (plan streams and /ui/ events exempt); 0 for no limit (env L2GW_WRITE_TIMEOUT)")
+	fl.IntVar(&f.maxConns, "max-connections", envInt("L2GW_MAX_CONNECTIONS", server.DefaultMaxConnections),
+		"open API connections at most (agents' plan streams included); more wait until one closes; 0 for no limit (env L2GW_MAX_CONNECTIONS)")
+	fl.Int64Var(&f.maxReportBytes, "max-report-bytes", int64(envInt("L2GW_MAX_REPORT_BYTES", agentapi.DefaultMaxReportBytes)),
+		"largest switch report body an agent may send, in bytes; 0 for the default (env L2GW_MAX_REPORT_BYTES)")
 	fl.StringArrayVar(&f.switches, "switch", envList("L2GW_SWITCH"), "run a switch agent in the server for this OVSDB target: unix:PATH, tcp:HOST:PORT (repeatable; env L2GW_SWITCH, comma-separated)")
 	f.lease.add(fl, hostname(), "switch (the --switch agents')")
 	fl.StringVar(&f.replication.mode, "replication-mode", envOr("L2GW_REPLICATION_MODE", planner.ReplicationSourceNode),
@@ -224,6 +242,10 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.StringVar(&f.tlsClientCA, "tls-client-ca", os.Getenv("L2GW_TLS_CLIENT_CA"),
 		"verify client certificates against this CA (PEM); clients without one still connect (env L2GW_TLS_CLIENT_CA)")
 	f.l2pop.add(fl)
+	fl.StringVar(&f.agentRole, "agent-role", envOr("L2GW_AGENT_ROLE", agentapi.DefaultAgentRole),
+		"with --auth keystone: the role a token needs to use the agent protocol /l2gw/v1 for any host or switch; tokens without it (admins' too) get 403 (env L2GW_AGENT_ROLE)")
+	fl.StringArrayVar(&f.agentSwitches, "agent-switches", splitSwitchReplication(os.Getenv("L2GW_AGENT_SWITCHES")),
+		"AGENT=SW1,SW2: the switches a switch agent certificate (OU "+agentapi.SwitchAgentOU+") naming AGENT serves beside those it names itself (repeatable; env L2GW_AGENT_SWITCHES, separated by ';' or spaces)")
 	return cmd
 }
 
@@ -272,6 +294,16 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	if err != nil {
 		return server.Config{}, nil, err
 	}
+	agentSwitches, err := parseAgentSwitches(f.agentSwitches)
+	if err != nil {
+		return server.Config{}, nil, err
+	}
+	if f.maxConns < 0 || f.maxReportBytes < 0 {
+		return server.Config{}, nil, errors.New("--max-connections and --max-report-bytes must not be negative")
+	}
+	if f.agentRole == "" {
+		f.agentRole = agentapi.DefaultAgentRole
+	}
 	dir := f.dataDir
 	if dir == "" {
 		d, err := defaultDataDir()
@@ -314,12 +346,14 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		return server.Config{}, nil, err
 	}
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
-		"auth", f.auth, "keystone_url", f.keystone.url, "service_user", f.keystone.user, "token_cache_ttl", f.keystone.cacheTTL, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "switches", f.switches,
+		"auth", f.auth, "keystone_url", f.keystone.url, "service_user", f.keystone.user, "token_cache_ttl", f.keystone.cacheTTL, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "max_connections", f.maxConns, "max_report_bytes", f.maxReportBytes, "switches", f.switches,
 		"replication", replicationLog(rep),
 		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth,
 		"transport_url", f.l2pop.redactedURL(l2p),
 		"inventory", f.neutron.inventory, "neutron_url", f.neutron.url, "neutron_poll_interval", f.neutron.poll,
-		"neutron_resync_interval", f.neutron.resync, "neutron_proxy", f.neutron.proxy)
+		"neutron_resync_interval", f.neutron.resync, "neutron_proxy", f.neutron.proxy,
+
+		"agent_role", f.agentRole, "agent_switches", f.agentSwitches)
 	if f.auth == "noauth" && !isLoopback(f.bind) {
 		logger.Warn("INSECURE: --insecure-noauth-remote serves noauth on a non-loopback address: everyone who can reach it is admin, agents included: anyone can register hosts, report switches and their MACs, steer traffic between networks, and read or change every gateway and connection; use it in labs only",
 			"bind", f.bind)
@@ -338,6 +372,8 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		TLS:             tlsConf,
 		L2Pop:           l2p,
 		Neutron:         neutronConf,
+		Agents:          agentapi.Config{AgentRole: f.agentRole, AgentSwitches: agentSwitches, MaxReportBytes: f.maxReportBytes},
+		MaxConnections:  noLimitInt(f.maxConns),
 	}, logger, nil
 }
 
@@ -371,4 +407,36 @@ func noLimit(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// parseAgentSwitches parses --agent-switches AGENT=SW1,SW2 values into
+// agentapi.Config.AgentSwitches; an agent given twice has the union.
+func parseAgentSwitches(vals []string) (map[string][]string, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	out := map[string][]string{}
+	for _, v := range vals {
+		agent, list, ok := strings.Cut(v, "=")
+		agent = strings.TrimSpace(agent)
+		var switches []string
+		for _, sw := range strings.Split(list, ",") {
+			if sw = strings.TrimSpace(sw); sw != "" {
+				switches = append(switches, sw)
+			}
+		}
+		if !ok || agent == "" || len(switches) == 0 {
+			return nil, fmt.Errorf("--agent-switches %q: want AGENT=SWITCH[,SWITCH…]", v)
+		}
+		out[agent] = append(out[agent], switches...)
+	}
+	return out, nil
+}
+
+// noLimitInt maps a flag's 0 ("no limit") to the server config's negative.
+func noLimitInt(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -53,12 +53,22 @@ type Config struct {
 	// Authenticator identifies callers; nil means api.NoAuth.
 	Authenticator api.Authenticator
 	// Policy decides who may do what; nil means api.DefaultPolicy (admin only).
-	// Actions: report_switch, update_switch_status, get_switch_plan,
-	// register_host, update_host_status, get_host_plan,
-	// get_l2_gateway_connection_status, get_status (the system status),
+	// Actions: get_l2_gateway_connection_status, get_status (the system
+	// status); and the agent actions report_switch, update_switch_status,
+	// get_switch_plan, register_host, update_host_status, get_host_plan,
 	// acquire_switch_lease, release_switch_lease, acquire_host_lease,
-	// release_host_lease (lease.go).
+	// release_host_lease (lease.go), which it decides only under
+	// api.NoAuth: otherwise they need an agent's credential (identity.go).
 	Policy *api.Policy
+	// AgentRole is the Keystone role of the service user agents
+	// authenticate as when they present a token instead of a client
+	// certificate (identity.go); empty means DefaultAgentRole. Tokens
+	// without it, admins' included, cannot use the agent protocol.
+	AgentRole string
+	// AgentSwitches lists, by a name in a switch agent's certificate
+	// (SwitchAgentOU), the further switches it serves: "tor-agent-1" →
+	// ["tor1", "tor2"]. A certificate always serves the switches it names.
+	AgentSwitches map[string][]string
 	// Keepalive is the longest silence on a plan stream; zero means 15s.
 	// A stream whose write does not complete within 2×Keepalive is dropped.
 	Keepalive time.Duration
@@ -120,6 +130,9 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	if cfg.Policy == nil {
 		cfg.Policy = api.DefaultPolicy()
 	}
+	if cfg.AgentRole == "" {
+		cfg.AgentRole = DefaultAgentRole
+	}
 	if cfg.Keepalive <= 0 {
 		cfg.Keepalive = 15 * time.Second
 	}
@@ -168,12 +181,33 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// handle registers fn for "METHOD path" behind authentication and the
-// policy action, and a NeutronError 405 with Allow for other methods.
+// handle registers fn for "METHOD path" behind authorized, and a
+// NeutronError 405 with Allow for other methods.
 func (h *Handler) handle(pattern, action string, fn http.HandlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
-	h.mux.HandleFunc(pattern, h.count(path, func(w http.ResponseWriter, r *http.Request) {
-		if _, err := api.Authorize(r, h.cfg.Authenticator, h.cfg.Policy, action); err != nil {
+	h.mux.HandleFunc(pattern, h.count(path, h.authorized(action, fn)))
+	h.mux.HandleFunc(path, h.count(path, api.MethodNotAllowed(method)))
+}
+
+// authorized checks a request before fn: an agent action needs the
+// agent's identity for the path's host or switch (identity.go), any other
+// action the API's authentication and policy; the name in the path must
+// be UTF-8.
+func (h *Handler) authorized(action string, fn http.HandlerFunc) http.HandlerFunc {
+	kind, isAgent := agentActions[action]
+	return func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		if isAgent {
+			// A refused agent is a misconfiguration or an attempt to act
+			// for another host or switch: the operator should see it.
+			if err = h.authorizeAgent(r, action, kind); errors.Is(err, model.ErrForbidden) {
+				h.log.WarnContext(r.Context(), "agent request refused", "action", action, "name", r.PathValue("name"),
+					"remote", r.RemoteAddr, "reason", err)
+			}
+		} else {
+			_, err = api.Authorize(r, h.cfg.Authenticator, h.cfg.Policy, action)
+		}
+		if err != nil {
 			api.WriteError(w, r, h.log, err)
 			return
 		}
@@ -184,8 +218,7 @@ func (h *Handler) handle(pattern, action string, fn http.HandlerFunc) {
 			return
 		}
 		fn(w, r)
-	}))
-	h.mux.HandleFunc(path, h.count(path, api.MethodNotAllowed(method)))
+	}
 }
 
 func invalid(format string, args ...any) error {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/api"
@@ -44,22 +43,6 @@ func (h *Handler) mountLeases() {
 			h.mux.HandleFunc(method+" "+path, h.count(path, h.authorized(action, fn)))
 		}
 		h.mux.HandleFunc(path, h.count(path, api.MethodNotAllowed(http.MethodDelete, http.MethodPost)))
-	}
-}
-
-// authorized is handle's check of a request (credentials, policy action,
-// a UTF-8 name) before fn.
-func (h *Handler) authorized(action string, fn http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if _, err := api.Authorize(r, h.cfg.Authenticator, h.cfg.Policy, action); err != nil {
-			api.WriteError(w, r, h.log, err)
-			return
-		}
-		if name := r.PathValue("name"); !utf8.ValidString(name) {
-			api.WriteError(w, r, h.log, invalid("Invalid input for name. Reason: %q is not valid UTF-8.", name))
-			return
-		}
-		fn(w, r)
 	}
 }
 

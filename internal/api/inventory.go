@@ -185,7 +185,8 @@ func (h *handler) listSwitches(w http.ResponseWriter, r *http.Request) {
 			}
 			return h.withHolders(ctx, ss)
 		},
-		id: func(s neutron.Switch) string { return s.ID },
+		id:     func(s neutron.Switch) string { return s.ID },
+		cursor: func(s neutron.Switch) string { return s.Name }, // store.ListSwitches orders by name
 		attr: func(s neutron.Switch, k string) ([]string, bool) {
 			switch k {
 			case "id":

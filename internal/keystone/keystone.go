@@ -285,7 +285,18 @@ func (v *Validator) serviceToken(ctx context.Context, renew bool) (string, error
 }
 
 func (v *Validator) login(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, v.cfg.Timeout)
+	tok, _, err := passwordLogin(ctx, v.hc, v.base, v.cfg)
+	if err != nil {
+		return "", fmt.Errorf("service login: %w", err)
+	}
+	return tok, nil
+}
+
+// passwordLogin logs cfg's user in to cfg's project at the identity
+// endpoint base and returns the new token and when it expires (zero when
+// Keystone did not say). Its errors wrap ErrUnavailable.
+func passwordLogin(ctx context.Context, hc *http.Client, base string, cfg Config) (string, time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	type named struct {
 		Name string `json:"name"`
@@ -312,32 +323,38 @@ func (v *Validator) login(ctx context.Context) (string, error) {
 	}
 	body.Auth.Identity.Methods = []string{"password"}
 	u := &body.Auth.Identity.Password.User
-	u.Name, u.Password, u.Domain.Name = v.cfg.Username, v.cfg.Password, v.cfg.UserDomain
+	u.Name, u.Password, u.Domain.Name = cfg.Username, cfg.Password, cfg.UserDomain
 	p := &body.Auth.Scope.Project
-	p.Name, p.Domain.Name = v.cfg.Project, v.cfg.ProjectDomain
+	p.Name, p.Domain.Name = cfg.Project, cfg.ProjectDomain
 	b, err := json.Marshal(body)
 	if err != nil {
-		return "", fmt.Errorf("%w: service login: %w", ErrUnavailable, err)
+		return "", time.Time{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.base+"/auth/tokens?nocatalog", bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/auth/tokens?nocatalog", bytes.NewReader(b))
 	if err != nil {
-		return "", fmt.Errorf("%w: service login: %w", ErrUnavailable, err)
+		return "", time.Time{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := v.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("%w: service login: %w", ErrUnavailable, err)
+		return "", time.Time{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
+	var answer struct {
+		Token struct {
+			ExpiresAt time.Time `json:"expires_at"`
+		} `json:"token"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&answer)
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("%w: service login as %q: keystone answered %s", ErrUnavailable, v.cfg.Username, resp.Status)
+		return "", time.Time{}, fmt.Errorf("%w: login as %q: keystone answered %s", ErrUnavailable, cfg.Username, resp.Status)
 	}
 	tok := resp.Header.Get("X-Subject-Token")
 	if tok == "" {
-		return "", fmt.Errorf("%w: service login: no X-Subject-Token", ErrUnavailable)
+		return "", time.Time{}, fmt.Errorf("%w: login: no X-Subject-Token", ErrUnavailable)
 	}
-	return tok, nil
+	return tok, answer.Token.ExpiresAt, nil
 }
 
 // ServiceToken returns l2gw's own (service user's) token, for calls l2gw

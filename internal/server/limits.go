@@ -20,6 +20,11 @@ const DefaultReadTimeout = 30 * time.Second
 // 250 kB/s.
 const DefaultWriteTimeout = 60 * time.Second
 
+// DefaultMaxConnections bounds the API's open connections: far above
+// what agents (a plan stream and a request or two each) and clients of a
+// large site hold, far below the file descriptors a flood would exhaust.
+const DefaultMaxConnections = 8192
+
 // deadlines sets a read and a write deadline on the connection of every
 // request but the long-lived streams (plan streams, the status page's
 // events), which set their own write deadline per write and must not be

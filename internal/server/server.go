@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/api"
@@ -83,6 +85,11 @@ type Config struct {
 	// Neutron, when set, mirrors the inventory from Neutron (l2gw server
 	// --inventory neutron): l2gw's own inventory writes answer 409.
 	Neutron *NeutronConfig
+	// MaxConnections bounds the API's open connections (agents' plan
+	// streams included); past it new connections wait in the listen
+	// backlog until one closes. Zero means DefaultMaxConnections, negative
+	// none. The --metrics-bind listener is not counted.
+	MaxConnections int
 }
 
 // NeutronConfig is the OpenStack mode: the inventory mirrored from
@@ -120,6 +127,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
 	if cfg.Agents.Started.IsZero() {
 		cfg.Agents.Started = time.Now()
 	}
@@ -136,6 +146,9 @@ func Run(ctx context.Context, cfg Config) error {
 	ln, err := lc.Listen(ctx, "tcp", cfg.Bind)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Bind, err)
+	}
+	if cfg.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, cfg.MaxConnections)
 	}
 	var mln net.Listener
 	if cfg.MetricsBind != "" {
@@ -258,7 +271,7 @@ func Run(ctx context.Context, cfg Config) error {
 			cancel()
 		}
 	})
-	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConf != nil)
+	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConf != nil, "max_connections", cfg.MaxConnections)
 	if mln != nil {
 		reg := cfg.API.Registry
 		wg.Go(func() {

@@ -57,7 +57,7 @@ func TestParseWalkthroughs(t *testing.T) {
 
 // readmePrereqs are the commands the README's walkthroughs use beyond
 // coreutils: .ci/run installs them.
-var readmePrereqs = []string{"ovsdb-tool", "ovsdb-server", "vtep-ctl", "ovs-appctl", "jq", "openstack", "ip", "bridge", "ping", "timeout"}
+var readmePrereqs = []string{"ovsdb-tool", "ovsdb-server", "vtep-ctl", "ovs-appctl", "jq", "openstack", "ip", "bridge", "ping", "timeout", "openssl", "curl"}
 
 // walkLimit bounds one walkthrough's run.
 const walkLimit = 150 * time.Second
