@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 )
@@ -36,16 +37,31 @@ type sqlStore struct {
 	wstmts        map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
 
 	mu     sync.Mutex
-	rev    int64         // newest revision committed by this process (or seen at open)
-	notify chan struct{} // closed and replaced at each commit
+	rev    int64         // newest revision known to this process (see replica.go on PostgreSQL)
+	notify chan struct{} // closed and replaced at each new revision
 
-	cache *objCache // gateways and connections; nil on PostgreSQL
+	cache *objCache // gateways and connections
+
+	// PostgreSQL only: wsem serialises this process's writers (a
+	// context-aware mutex: a frozen database must not queue writers for
+	// ever); listen is the revision listener (replica.go).
+	wsem   chan struct{}
+	listen *listener
+
+	// replica identifies this process among the replicas sharing the
+	// database (presence.go); stopBg ends the presence loop, bgDone
+	// closes when it has.
+	replica string
+	stopBg  context.CancelFunc
+	bgDone  chan struct{}
 }
 
 func newSQLStore(ctx context.Context, w, r *sql.DB, d dialect, cfg Config) (*sqlStore, error) {
-	s := &sqlStore{w: w, r: r, d: d, cfg: cfg, log: cfg.Logger, notify: make(chan struct{})}
+	s := &sqlStore{w: w, r: r, d: d, cfg: cfg, log: cfg.Logger, notify: make(chan struct{}), cache: &objCache{}}
+	if d == dialectPostgres {
+		s.wsem = make(chan struct{}, 1)
+	}
 	if d == dialectSQLite {
-		s.cache = &objCache{}
 		c, err := w.Conn(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("open store: writer connection: %w", err)
@@ -55,11 +71,24 @@ func newSQLStore(ctx context.Context, w, r *sql.DB, d dialect, cfg Config) (*sql
 	if err := r.QueryRowContext(ctx, `SELECT rev FROM revision WHERE id = 1`).Scan(&s.rev); err != nil {
 		return nil, fmt.Errorf("open store: read revision: %w", err)
 	}
+	s.cache.processed = s.rev
+	s.replica = uuid.NewString()
+	bg, cancel := context.WithCancel(context.Background())
+	s.stopBg, s.bgDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.bgDone)
+		s.presenceLoop(bg)
+	}()
 	return s, nil
 }
 
 func (s *sqlStore) Close() error {
 	var errs []error
+	if s.listen != nil {
+		s.listen.stop()
+	}
+	s.stopBg()
+	<-s.bgDone
 	s.stmts.Range(func(_, v any) bool {
 		errs = append(errs, v.(*sql.Stmt).Close())
 		return true
@@ -203,6 +232,8 @@ func (d db) exec(ctx context.Context, text string, args ...any) (sql.Result, err
 
 // readTx runs fn in one read transaction (a consistent snapshot).
 func (s *sqlStore) readTx(ctx context.Context, fn func(db) error) error {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
 	var opts *sql.TxOptions
 	if s.d == dialectPostgres {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
@@ -241,8 +272,14 @@ func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, err
 	if s.wconn != nil {
 		return s.writeSQLite(ctx, fn)
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("wait for the writer: %w", unavailable(ctx.Err()))
+	}
+	defer func() { <-s.wsem }()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
@@ -266,7 +303,7 @@ func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, err
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	if len(w.changes) > 0 {
-		s.committed(rev)
+		s.committedPostgres(rev, &w.delta)
 	}
 	return rev, nil
 }
@@ -542,7 +579,16 @@ func (s *sqlStore) Changes(ctx context.Context, after int64, limit int) ([]Chang
 			return fmt.Errorf("changes after %d (log starts after %d): %w", after, compacted, ErrCompacted)
 		}
 		var err error
-		out, err = scanChanges(ctx, d, `SELECT rev, seq, kind, obj_id, op FROM changes WHERE rev > $1 ORDER BY rev, seq LIMIT $2`, after, limit)
+		if s.d == dialectPostgres {
+			// Only revisions this process has taken in (its caches follow
+			// them) are read: see replica.go.
+			s.mu.Lock()
+			known := s.rev
+			s.mu.Unlock()
+			out, err = scanChanges(ctx, d, `SELECT rev, seq, kind, obj_id, op FROM changes WHERE rev > $1 AND rev <= $3 ORDER BY rev, seq LIMIT $2`, after, limit, known)
+		} else {
+			out, err = scanChanges(ctx, d, `SELECT rev, seq, kind, obj_id, op FROM changes WHERE rev > $1 ORDER BY rev, seq LIMIT $2`, after, limit)
+		}
 		if err != nil || len(out) < limit {
 			return err
 		}
