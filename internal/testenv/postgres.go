@@ -3,13 +3,17 @@ package testenv
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -27,6 +31,27 @@ const PostgresBin = "/usr/lib/postgresql/15/bin"
 // (user postgres, trust auth). The server is stopped by PID at cleanup.
 // PostgreSQL refuses to run as root, so as root it runs as the "postgres" user.
 func StartPostgres(t testing.TB) string {
+	t.Helper()
+	return StartPostgresServer(t).DSN
+}
+
+// Postgres is a PostgreSQL server started by StartPostgresServer, which a
+// test may stop, start again, freeze and thaw (database outages) while its
+// data directory and socket (its address) stay the same.
+type Postgres struct {
+	// DSN is the server's "postgres" database.
+	DSN string
+
+	t    testing.TB
+	dir  string
+	cred *syscall.Credential
+
+	mu sync.Mutex
+	p  *Proc
+}
+
+// StartPostgresServer is StartPostgres returning the server's handle.
+func StartPostgresServer(t testing.TB) *Postgres {
 	t.Helper()
 	for _, b := range []string{"initdb", "postgres"} {
 		if _, err := os.Stat(filepath.Join(PostgresBin, b)); err != nil {
@@ -59,35 +84,117 @@ func StartPostgres(t testing.TB) string {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v: %s", err, out)
 	}
-	p, err := StartProc(ProcConfig{
-		Log:        filepath.Join(dir, "postgres.log"),
-		Credential: cred,
-		StopSignal: syscall.SIGINT, // PostgreSQL's "fast shutdown"
-		Grace:      20 * time.Second,
-		// A killed test binary does not leave the server behind.
-		ParentDeathSignal: syscall.SIGQUIT,
-	}, filepath.Join(PostgresBin, "postgres"), "-D", data, "-k", dir,
-		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB")
-	if err != nil {
-		t.Fatal(err)
+	pg := &Postgres{
+		DSN: "postgres://postgres@/postgres?host=" + url.QueryEscape(dir) + "&sslmode=disable",
+		t:   t, dir: dir, cred: cred,
 	}
 	t.Cleanup(func() {
-		_ = p.Stop() // the exit status of a stopped server is not interesting
+		pg.mu.Lock()
+		p := pg.p
+		pg.mu.Unlock()
+		if p == nil {
+			return
+		}
+		_ = p.Signal(syscall.SIGCONT) // a frozen server cannot stop
+		_ = p.Stop()                  // the exit status of a stopped server is not interesting
 		if t.Failed() {
 			t.Logf("postgres.log:\n%s", p.Logs())
 		}
 	})
-	dsn := "postgres://postgres@/postgres?host=" + url.QueryEscape(dir) + "&sslmode=disable"
-	waitPostgres(t, dsn, p)
-	return dsn
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return pg
 }
 
-func waitPostgres(t testing.TB, dsn string, p *Proc) {
-	t.Helper()
+// Start starts the server (again) on the same data directory and socket
+// and waits until it accepts connections.
+func (pg *Postgres) Start() error {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.p != nil && pg.p.Running() {
+		return errors.New("postgres is running")
+	}
+	data := filepath.Join(pg.dir, "data")
+	p, err := StartProc(ProcConfig{
+		Log:        filepath.Join(pg.dir, "postgres.log"),
+		Credential: pg.cred,
+		StopSignal: syscall.SIGINT, // PostgreSQL's "fast shutdown"
+		Grace:      20 * time.Second,
+		// A killed test binary does not leave the server behind.
+		ParentDeathSignal: syscall.SIGQUIT,
+	}, filepath.Join(PostgresBin, "postgres"), "-D", data, "-k", pg.dir,
+		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB")
+	if err != nil {
+		return err
+	}
+	pg.p = p
+	return waitPostgres(pg.t, pg.DSN, p)
+}
+
+// Stop stops the server (fast shutdown: clients are disconnected).
+func (pg *Postgres) Stop() error {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.p == nil {
+		return nil
+	}
+	_ = pg.p.Stop() // a stopped server's exit status is not interesting
+	return nil
+}
+
+// Freeze stops every process of the server with SIGSTOP: connections stay
+// open and connects are accepted by the kernel, but nothing answers, as
+// with a hung database host.
+func (pg *Postgres) Freeze() error { return pg.signalAll(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server.
+func (pg *Postgres) Thaw() error { return pg.signalAll(syscall.SIGCONT) }
+
+// signalAll signals the postmaster and its children (backends, writers).
+func (pg *Postgres) signalAll(sig syscall.Signal) error {
+	pg.mu.Lock()
+	p := pg.p
+	pg.mu.Unlock()
+	if p == nil {
+		return errors.New("postgres not started")
+	}
+	pids := []int{p.Pid()}
+	for i := 0; i < len(pids); i++ { // the tree, breadth first
+		pids = append(pids, children(pids[i])...)
+	}
+	if sig == syscall.SIGCONT {
+		slices.Reverse(pids) // children first, so none waits on a frozen parent
+	}
+	var errs []error
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("signal %d: %w", pid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// children lists the pids whose parent is pid (from /proc).
+func children(pid int) []int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func waitPostgres(t testing.TB, dsn string, p *Proc) error {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer db.Close()
 	// The server reports readiness only by accepting connections.
@@ -100,8 +207,9 @@ func waitPostgres(t testing.TB, dsn string, p *Proc) {
 		return db.PingContext(ctx)
 	})
 	if err != nil {
-		t.Fatalf("postgres not ready: %v", err)
+		return fmt.Errorf("postgres not ready: %w", err)
 	}
+	return nil
 }
 
 var pgDBSeq atomic.Int64
