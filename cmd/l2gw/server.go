@@ -38,6 +38,7 @@ type serverFlags struct {
 	replication                             replicationFlags
 	tlsCert, tlsKey, tlsClientCA            string
 	keystone                                keystoneFlags
+	dbTimeout, presenceExpiry               time.Duration
 }
 
 // keystoneFlags configure --auth keystone.
@@ -170,6 +171,10 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 	fl.StringVar(&f.tlsKey, "tls-key", os.Getenv("L2GW_TLS_KEY"), "private key (PEM) of --tls-cert (env L2GW_TLS_KEY)")
 	fl.StringVar(&f.tlsClientCA, "tls-client-ca", os.Getenv("L2GW_TLS_CLIENT_CA"),
 		"verify client certificates against this CA (PEM); clients without one still connect (env L2GW_TLS_CLIENT_CA)")
+	fl.DurationVar(&f.dbTimeout, "db-timeout", envDuration("L2GW_DB_TIMEOUT", store.DefaultTimeout),
+		"PostgreSQL: bound of connecting and of each statement and transaction; a frozen or unreachable database then answers 503 instead of hanging (env L2GW_DB_TIMEOUT)")
+	fl.DurationVar(&f.presenceExpiry, "presence-expiry", envDuration("L2GW_PRESENCE_EXPIRY", store.DefaultPresenceExpiry),
+		"how long an agent shows connected after the replica serving it stopped renewing its presence (a replica that died); renewed every third of it (env L2GW_PRESENCE_EXPIRY)")
 	return cmd
 }
 
@@ -241,10 +246,14 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	if err != nil {
 		return server.Config{}, nil, err
 	}
+	if f.dbTimeout <= 0 || f.presenceExpiry < time.Second {
+		return server.Config{}, nil, errors.New("--db-timeout must be positive and --presence-expiry at least 1s")
+	}
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
 		"auth", f.auth, "keystone_url", f.keystone.url, "service_user", f.keystone.user, "token_cache_ttl", f.keystone.cacheTTL, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "switches", f.switches,
 		"replication", replicationLog(rep),
-		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth)
+		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth,
+		"db_timeout", f.dbTimeout, "presence_expiry", f.presenceExpiry)
 	if f.auth == "noauth" && !isLoopback(f.bind) {
 		logger.Warn("INSECURE: --insecure-noauth-remote serves noauth on a non-loopback address: everyone who can reach it is admin, agents included: anyone can register hosts, report switches and their MACs, steer traffic between networks, and read or change every gateway and connection; use it in labs only",
 			"bind", f.bind)
@@ -261,6 +270,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		Switches:        switches,
 		Feed:            planfeed.Config{Planner: rep},
 		TLS:             tlsConf,
+		Store:           store.Config{Timeout: f.dbTimeout, PresenceExpiry: f.presenceExpiry},
 	}, logger, nil
 }
 

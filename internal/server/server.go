@@ -65,6 +65,15 @@ type Config struct {
 	// ReadTimeout bounds how long a request's body may take to arrive;
 	// zero means DefaultReadTimeout, negative none.
 	ReadTimeout time.Duration
+	// StartRetry caps the wait between attempts to open a database that
+	// cannot be reached at start (the server waits for it, logging each
+	// failure, until ctx ends); zero means 10s.
+	StartRetry time.Duration
+	// PresenceClaimInterval is how often the server renews the presence
+	// of the agents whose plan streams it serves (agentapi.RunPresence);
+	// zero means agentapi.DefaultClaimInterval. Keep it well under
+	// Store.PresenceExpiry.
+	PresenceClaimInterval time.Duration
 	// WriteTimeout bounds how long an answer may take to be written; zero
 	// means DefaultWriteTimeout, negative none. Plan streams and the status
 	// page's events are exempt: they bound each write instead.
@@ -90,6 +99,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.PresenceClaimInterval <= 0 && cfg.Store.PresenceExpiry > 0 {
+		cfg.PresenceClaimInterval = cfg.Store.PresenceExpiry / 3
 	}
 	if cfg.Agents.Started.IsZero() {
 		cfg.Agents.Started = time.Now()
@@ -126,7 +138,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Store.Logger == nil {
 		cfg.Store.Logger = log
 	}
-	st, err := store.Open(ctx, cfg.Database, cfg.Store)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		closeListeners()
 		return fmt.Errorf("open store: %w", err)
@@ -139,7 +151,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.API.Registry == nil {
 		cfg.API.Registry = metrics.NewRegistry()
 	}
-	handler, feed, agents, page, err := plans(st, cfg, log)
+	handler, feed, agentHandler, agents, page, err := plans(st, cfg, log)
 	if err != nil {
 		st.Close()
 		closeListeners()
@@ -170,6 +182,7 @@ func Run(ctx context.Context, cfg Config) error {
 			cancel()
 		}
 	})
+	wg.Go(func() { _ = agentHandler.RunPresence(runCtx, cfg.PresenceClaimInterval) })
 	for _, a := range agents {
 		wg.Go(func() {
 			if err := a.Run(runCtx); err != nil && runCtx.Err() == nil {
@@ -228,10 +241,37 @@ func Run(ctx context.Context, cfg Config) error {
 	return errors.Join(errs...)
 }
 
+// openStore opens the store, waiting for a database that cannot be
+// reached yet (a server started before its PostgreSQL, or during a
+// failover): it retries with a capped backoff, logging each failure, until
+// ctx ends. Other failures (a bad DSN, a failed migration) end it at once.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, error) {
+	maxWait := cfg.StartRetry
+	if maxWait <= 0 {
+		maxWait = 10 * time.Second
+	}
+	wait := 250 * time.Millisecond
+	for {
+		st, err := store.Open(ctx, cfg.Database, cfg.Store)
+		if err == nil || !store.IsUnavailable(err) || ctx.Err() != nil {
+			return st, err
+		}
+		log.Warn("database unavailable at start; retrying", "database", store.Redact(cfg.Database), "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		wait = min(2*wait, maxWait)
+	}
+}
+
 // plans creates the plan feed, the HTTP handler (the northbound API, and
 // the agent protocol and the status page beside it) and the embedded
 // switch agents.
-func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfeed.Feed, []*switchagent.Agent, *ui.Handler, error) {
+func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfeed.Feed, *agentapi.Handler, []*switchagent.Agent, *ui.Handler, error) {
 	if cfg.Feed.Logger == nil {
 		cfg.Feed.Logger = log.With("component", "planfeed")
 	}
@@ -240,7 +280,7 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	}
 	feed, err := planfeed.New(st, cfg.Feed)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, nil, nil, err
 	}
 	ac := cfg.Agents
 	if ac.Logger == nil {
@@ -284,9 +324,9 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 		}
 		a, err := switchagent.New(sc, feed.Switches(), st)
 		if err != nil {
-			return nil, nil, nil, nil, err
+			return nil, nil, nil, nil, nil, err
 		}
 		agents = append(agents, a)
 	}
-	return mux, feed, agents, page, nil
+	return mux, feed, agentHandler, agents, page, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -56,6 +57,38 @@ func (s *sqlStore) HostGone(ctx context.Context, name, reason string) error {
 		if _, err := w.exec(ctx, `UPDATE host_status SET connected = $1, error = $2, presence_owner = '', updated_at = $3 WHERE name = $4 AND connected AND presence_owner = $5`,
 			false, reason, toMicros(now()), name, s.replica); err != nil {
 			return fmt.Errorf("mark host %s gone: %w", name, err)
+		}
+		return nil
+	})
+	return err
+}
+
+// ClaimPresence makes this replica the owner of the presence of the named
+// switches' and hosts' agents that show connected, and renews their
+// heartbeat: the replica holding an agent's plan stream calls it
+// periodically, so that it owns the presence even when the agent's status
+// reached another replica (through a load balancer), and its mark at the
+// stream's end applies.
+func (s *sqlStore) ClaimPresence(ctx context.Context, switches, hosts []string) error {
+	if len(switches)+len(hosts) == 0 {
+		return nil
+	}
+	t := toMicros(now())
+	_, err := s.write(ctx, func(w *wtx) error {
+		for table, names := range map[string][]string{"switches": switches, "host_status": hosts} {
+			if len(names) == 0 {
+				continue
+			}
+			var wh where
+			wh.cond("heartbeat = ?", t)
+			wh.cond("presence_owner = ?", s.replica)
+			set := strings.Join(wh.conds, ", ")
+			wh.conds = nil
+			wh.in("name", names)
+			wh.conds = append(wh.conds, "connected")
+			if _, err := w.exec(ctx, `UPDATE `+table+` SET `+set+wh.String(), wh.args...); err != nil {
+				return fmt.Errorf("claim presence: %w", err)
+			}
 		}
 		return nil
 	})

@@ -143,6 +143,9 @@ type Store interface {
 	// HostGone marks the host's agent gone with reason if this replica
 	// owns its presence.
 	HostGone(ctx context.Context, name, reason string) error
+	// ClaimPresence makes this replica the owner of the named agents'
+	// presence (those shown connected) and renews it.
+	ClaimPresence(ctx context.Context, switches, hosts []string) error
 	GetSwitch(ctx context.Context, name string) (model.Switch, error)
 	ListSwitches(ctx context.Context, q Query) ([]model.Switch, error)
 	ListLocalMACs(ctx context.Context, q Query) ([]model.LocalMAC, error)
