@@ -5,7 +5,7 @@
 // RSS and its time from process start to first answer, next to the
 // original networking-l2gw's figures. See bench/README.md.
 //
-//	go run ./bench/apibench [-duration 5s] [-concurrency 1,8,32] [-runs 3] [-binary path]
+//	go run ./bench/apibench [-duration 5s] [-concurrency 1,8,32] [-runs 3] [-binary path] [-database sqlite|postgres|DSN]
 package main
 
 import (
@@ -34,6 +34,7 @@ func main() {
 	token := flag.String("token", "", "send this X-Auth-Token with every request (for a server started with -server-args \"--auth keystone …\")")
 	serverArgs := flag.String("server-args", "", "extra space-separated flags of `l2gw server`, e.g. \"--auth keystone --keystone-url URL --service-user l2gw\" (password from L2GW_SERVICE_PASSWORD)")
 	only := flag.String("scenarios", "list,gateway,connection", "comma-separated scenarios to run (list, gateway, connection)")
+	database := flag.String("database", "sqlite", "the server's store: sqlite (in its data dir), postgres (a throw-away PostgreSQL 15 started for the bench, as the tests start it) or a postgres:// DSN")
 	flag.Parse()
 
 	conc, err := parseConcurrency(*concFlag)
@@ -46,6 +47,9 @@ func main() {
 	if err == nil && *cpuprofile != "" && !*inproc {
 		err = fmt.Errorf("-cpuprofile needs -inprocess")
 	}
+	if err == nil && *database != "sqlite" && *inproc {
+		err = fmt.Errorf("-inprocess runs on SQLite only")
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "apibench:", err)
 		os.Exit(2)
@@ -57,13 +61,43 @@ func main() {
 	limit := time.Duration(*runs*len(conc)*len(scenarios))*(*duration+15*time.Second) + 3*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, options{duration: *duration, conc: conc, runs: *runs, binary: *binary, inproc: *inproc, cpuprofile: *cpuprofile, token: *token, serverArgs: strings.Fields(*serverArgs)})
+	o := options{duration: *duration, conc: conc, runs: *runs, binary: *binary, inproc: *inproc, cpuprofile: *cpuprofile, token: *token, serverArgs: strings.Fields(*serverArgs)}
+	if err == nil {
+		var done func()
+		done, err = withDatabase(*database, &o)
+		defer done()
+	}
+	if err == nil {
+		err = run(ctx, o)
+	}
 	stop()
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "apibench:", err)
-		os.Exit(1)
+		os.Exit(1) //nolint:gocritic // withDatabase's cleanup is skipped on failure: RunPostgres's server dies with us (parent-death signal)
 	}
+}
+
+// withDatabase points the server at the -database store: nothing to do for
+// SQLite; a throw-away PostgreSQL server (stopped by the returned func) or
+// the given DSN otherwise.
+func withDatabase(database string, o *options) (func(), error) {
+	switch {
+	case database == "sqlite":
+		return func() {}, nil
+	case database == "postgres":
+		logf("starting a throw-away PostgreSQL 15")
+		pg, err := testenv.RunPostgres()
+		if err != nil {
+			return func() {}, fmt.Errorf("-database postgres: %w", err)
+		}
+		o.serverArgs = append(o.serverArgs, "--database", pg.DSN)
+		return pg.Close, nil
+	case strings.HasPrefix(database, "postgres://"), strings.HasPrefix(database, "postgresql://"):
+		o.serverArgs = append(o.serverArgs, "--database", database)
+		return func() {}, nil
+	}
+	return func() {}, fmt.Errorf("-database %q: want sqlite, postgres or a postgres:// DSN", database)
 }
 
 type options struct {

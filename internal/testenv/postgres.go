@@ -42,7 +42,6 @@ type Postgres struct {
 	// DSN is the server's "postgres" database.
 	DSN string
 
-	t    testing.TB
 	dir  string
 	cred *syscall.Credential
 
@@ -58,23 +57,49 @@ func StartPostgresServer(t testing.TB) *Postgres {
 			Missing(t, filepath.Join(PostgresBin, b)+" (package postgresql-15)")
 		}
 	}
-	// Unix socket paths must stay under 108 bytes; t.TempDir() can be long.
-	dir, err := os.MkdirTemp("", "l2gw-pg-")
+	if os.Geteuid() == 0 {
+		if _, err := user.Lookup("postgres"); err != nil {
+			Missing(t, "user postgres (package postgresql-common)")
+		}
+	}
+	pg, err := RunPostgres()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			pg.mu.Lock()
+			if pg.p != nil {
+				t.Logf("postgres.log:\n%s", pg.p.Logs())
+			}
+			pg.mu.Unlock()
+		}
+		pg.Close()
+	})
+	return pg
+}
+
+// RunPostgres starts a throw-away PostgreSQL server as StartPostgres does,
+// outside a test (bench programs); Close stops it and removes its files.
+func RunPostgres() (*Postgres, error) {
+	// Unix socket paths must stay under 108 bytes; t.TempDir() can be long.
+	dir, err := os.MkdirTemp("", "l2gw-pg-")
+	if err != nil {
+		return nil, err
+	}
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			Missing(t, "user postgres (package postgresql-common)")
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("postgres runs as the user postgres: %w", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
+			os.RemoveAll(dir)
+			return nil, err
 		}
 	}
 	data := filepath.Join(dir, "data")
@@ -82,29 +107,30 @@ func StartPostgresServer(t testing.TB) *Postgres {
 		"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v: %s", err, out)
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("initdb: %w: %s", err, out)
 	}
 	pg := &Postgres{
 		DSN: "postgres://postgres@/postgres?host=" + url.QueryEscape(dir) + "&sslmode=disable",
-		t:   t, dir: dir, cred: cred,
+		dir: dir, cred: cred,
 	}
-	t.Cleanup(func() {
-		pg.mu.Lock()
-		p := pg.p
-		pg.mu.Unlock()
-		if p == nil {
-			return
-		}
+	if err := pg.Start(); err != nil {
+		pg.Close()
+		return nil, err
+	}
+	return pg, nil
+}
+
+// Close stops the server (thawing it first) and removes its files.
+func (pg *Postgres) Close() {
+	pg.mu.Lock()
+	p := pg.p
+	pg.mu.Unlock()
+	if p != nil {
 		_ = p.Signal(syscall.SIGCONT) // a frozen server cannot stop
 		_ = p.Stop()                  // the exit status of a stopped server is not interesting
-		if t.Failed() {
-			t.Logf("postgres.log:\n%s", p.Logs())
-		}
-	})
-	if err := pg.Start(); err != nil {
-		t.Fatal(err)
 	}
-	return pg
+	os.RemoveAll(pg.dir)
 }
 
 // Start starts the server (again) on the same data directory and socket
@@ -130,7 +156,7 @@ func (pg *Postgres) Start() error {
 		return err
 	}
 	pg.p = p
-	return waitPostgres(pg.t, pg.DSN, p)
+	return waitPostgres(pg.DSN, p)
 }
 
 // Stop stops the server (fast shutdown: clients are disconnected).
@@ -191,18 +217,18 @@ func children(pid int) []int {
 	return out
 }
 
-func waitPostgres(t testing.TB, dsn string, p *Proc) error {
+func waitPostgres(dsn string, p *Proc) error {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	// The server reports readiness only by accepting connections.
-	err = Poll(t.Context(), 30*time.Second, func() error {
+	err = Poll(context.Background(), 30*time.Second, func() error {
 		if !p.Running() {
 			return StopPolling(fmt.Errorf("postgres exited at start: %s", p.Logs()))
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		return db.PingContext(ctx)
 	})
