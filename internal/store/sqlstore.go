@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ type sqlStore struct {
 	stmts sync.Map  // stmtKey -> *sql.Stmt on the reader pool (SQLite only)
 	wconn *sql.Conn // SQLite: the writer connection; nil on PostgreSQL
 	qmu   sync.Mutex
-	queue []*wreq // SQLite writes waiting for the next group commit; guarded by qmu
+	queue []*wreq // writes waiting for the next group commit; guarded by qmu
 	// batchGateways is set while a group commit holds uncommitted gateway
 	// changes, when the cache must not stand in for the database. Guarded by wmu.
 	batchGateways bool
@@ -265,47 +266,147 @@ func (w *wtx) change(k Kind, id string, op Op) {
 }
 
 // write runs fn in one write transaction and returns the revision after it.
-// On PostgreSQL the revision row is locked first, which serialises writers
-// across replicas, so revisions are gap-free in commit order. On SQLite,
-// concurrent writes are group-committed (see writeSQLite).
+// Concurrent writes are group-committed (writeSQLite, writePostgres).
 func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, error) {
 	if s.wconn != nil {
 		return s.writeSQLite(ctx, fn)
 	}
-	ctx, cancel := s.opContext(ctx)
+	return s.writePostgres(ctx, fn)
+}
+
+// writePostgres group-commits as writeSQLite does: concurrent writers of
+// this process share one transaction (each in its own SAVEPOINT), so the
+// revision row's lock, the notification and the commit are paid once per
+// batch. The revision row is locked FOR UPDATE, which serialises batches
+// across replicas, so revisions stay gap-free in commit order. Waiting for
+// the writer and the batch itself are bounded by Config.Timeout.
+func (s *sqlStore) writePostgres(ctx context.Context, fn func(w *wtx) error) (int64, error) {
+	req := &wreq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	s.qmu.Lock()
+	s.queue = append(s.queue, req)
+	s.qmu.Unlock()
+	wctx, cancel := s.opContext(ctx)
 	defer cancel()
 	select {
 	case s.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return 0, fmt.Errorf("wait for the writer: %w", unavailable(ctx.Err()))
+	case <-req.done:
+		return req.rev, req.err
+	case <-wctx.Done():
+		if s.dequeue(req) {
+			return 0, fmt.Errorf("wait for the writer: %w", unavailable(wctx.Err()))
+		}
+		<-req.done // a leader has it: its batch is bounded too
+		return req.rev, req.err
 	}
 	defer func() { <-s.wsem }()
-	tx, err := s.w.BeginTx(ctx, nil)
+	select {
+	case <-req.done: // a previous leader ran it
+		return req.rev, req.err
+	default:
+	}
+	s.qmu.Lock()
+	batch := s.queue
+	s.queue = nil
+	s.qmu.Unlock()
+	s.runBatchPostgres(batch)
+	return req.rev, req.err
+}
+
+// dequeue removes req from the queue, reporting whether it was there.
+func (s *sqlStore) dequeue(req *wreq) bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	for i, r := range s.queue {
+		if r == req {
+			s.queue = slices.Delete(s.queue, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// runBatchPostgres runs and commits a group of writes; callers hold wsem.
+func (s *sqlStore) runBatchPostgres(batch []*wreq) {
+	// Transaction control must survive a cancelled request, and must not
+	// outlive the store's bound on a frozen database.
+	bctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	finish := func(err error) {
+		for _, r := range batch {
+			if r.err == nil && err != nil {
+				r.err, r.rev = err, 0
+			}
+			close(r.done)
+		}
+	}
+	tx, err := s.w.BeginTx(bctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		finish(fmt.Errorf("begin: %w", err))
+		return
 	}
-	defer tx.Rollback()
-	w := &wtx{ctx: ctx, db: db{s: s, pool: s.w, tx: tx}}
-	if err := w.queryRow(ctx, `SELECT rev, compacted FROM revision WHERE id = 1 FOR UPDATE`).Scan(&w.rev, &w.compacted); err != nil {
-		return 0, fmt.Errorf("lock revision: %w", err)
+	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
+	d := db{s: s, pool: s.w, tx: tx}
+	var rev, compacted int64
+	if err := d.queryRow(bctx, `SELECT rev, compacted FROM revision WHERE id = 1 FOR UPDATE`).Scan(&rev, &compacted); err != nil {
+		finish(fmt.Errorf("lock revision: %w", err))
+		return
 	}
-	if err := fn(w); err != nil {
-		return 0, err
+	startRev := rev
+	var committed []*wreq
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := d.exec(bctx, `SAVEPOINT w`); err != nil {
+			finish(fmt.Errorf("savepoint: %w", err))
+			return
+		}
+		w := &wtx{ctx: r.ctx, db: d, rev: rev, compacted: compacted}
+		err := r.fn(w)
+		if err == nil && len(w.changes) > 0 {
+			err = s.logChanges(bctx, w, rev+1, false)
+		}
+		if err != nil {
+			if _, rerr := d.exec(bctx, `ROLLBACK TO w`); rerr != nil {
+				r.err = err
+				finish(fmt.Errorf("write aborted: %w", rerr))
+				return
+			}
+			r.err = err
+		} else {
+			if len(w.changes) > 0 {
+				rev++
+			}
+			r.w, r.rev = w, rev
+			committed = append(committed, r)
+		}
+		if _, err := d.exec(bctx, `RELEASE w`); err != nil {
+			finish(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
 	}
-	rev := w.rev
-	if len(w.changes) > 0 {
-		rev++
-		if err := s.logChanges(ctx, w, rev, true); err != nil {
-			return 0, err
+	if rev > startRev {
+		if _, err := d.exec(bctx, `UPDATE revision SET rev = $1 WHERE id = 1`, rev); err != nil {
+			finish(fmt.Errorf("bump revision: %w", err))
+			return
+		}
+		// Other replicas LISTEN on l2gw_revision (replica.go).
+		if _, err := d.exec(bctx, `SELECT pg_notify('l2gw_revision', $1)`, strconv.FormatInt(rev, 10)); err != nil {
+			finish(fmt.Errorf("notify: %w", err))
+			return
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
+		finish(fmt.Errorf("commit: %w", err))
+		return
 	}
-	if len(w.changes) > 0 {
-		s.committedPostgres(rev, &w.delta)
+	for _, r := range committed {
+		if len(r.w.changes) > 0 {
+			s.committedPostgres(r.rev, &r.w.delta)
+		}
 	}
-	return rev, nil
+	finish(nil)
 }
 
 // wreq is one write waiting for the SQLite group commit.
@@ -478,12 +579,6 @@ func (s *sqlStore) logChanges(ctx context.Context, w *wtx, rev int64, bump bool)
 		}
 		if _, err := w.exec(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("log changes: %w", err)
-		}
-	}
-	if s.d == dialectPostgres {
-		// Other replicas may LISTEN l2gw_revision to learn of commits.
-		if _, err := w.exec(ctx, `SELECT pg_notify('l2gw_revision', $1)`, strconv.FormatInt(rev, 10)); err != nil {
-			return fmt.Errorf("notify: %w", err)
 		}
 	}
 	s.sinceCompact += len(w.changes)
