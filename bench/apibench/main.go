@@ -1,5 +1,5 @@
 // Command apibench measures the l2gw API server: it starts `l2gw server` on
-// SQLite as a separate process on a loopback port, then prints requests or
+// SQLite (or PostgreSQL: -database) as a separate process on a loopback port, then prints requests or
 // create+delete pairs per second, p50 and p99 for the list, gateway and
 // connection scenarios of issue 3 at several concurrencies, the server's
 // RSS and its time from process start to first answer, next to the
@@ -61,7 +61,7 @@ func main() {
 	limit := time.Duration(*runs*len(conc)*len(scenarios))*(*duration+15*time.Second) + 3*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	o := options{duration: *duration, conc: conc, runs: *runs, binary: *binary, inproc: *inproc, cpuprofile: *cpuprofile, token: *token, serverArgs: strings.Fields(*serverArgs)}
+	o := options{duration: *duration, conc: conc, runs: *runs, binary: *binary, inproc: *inproc, cpuprofile: *cpuprofile, token: *token, serverArgs: strings.Fields(*serverArgs), database: *database}
 	if err == nil {
 		var done func()
 		done, err = withDatabase(*database, &o)
@@ -74,7 +74,7 @@ func main() {
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "apibench:", err)
-		os.Exit(1) //nolint:gocritic // withDatabase's cleanup is skipped on failure: RunPostgres's server dies with us (parent-death signal)
+		os.Exit(1) //nolint:gocritic // deferred cleanups skipped: a throw-away PostgreSQL dies with us (parent-death signal)
 	}
 }
 
@@ -109,6 +109,7 @@ type options struct {
 	cpuprofile string
 	token      string   // X-Auth-Token of every request
 	serverArgs []string // extra flags of l2gw server
+	database   string   // -database
 }
 
 // selectScenarios keeps the scenarios whose first word is listed.
