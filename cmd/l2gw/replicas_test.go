@@ -354,4 +354,3 @@ func TestServerWaitsForDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
