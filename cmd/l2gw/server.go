@@ -246,7 +246,8 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	if err != nil {
 		return server.Config{}, nil, err
 	}
-	if f.dbTimeout <= 0 || f.presenceExpiry < time.Second {
+	// Zero values (flags built without their defaults) take the store's.
+	if f.dbTimeout < 0 || f.presenceExpiry != 0 && f.presenceExpiry < time.Second {
 		return server.Config{}, nil, errors.New("--db-timeout must be positive and --presence-expiry at least 1s")
 	}
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
