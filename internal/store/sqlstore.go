@@ -622,16 +622,16 @@ func (s *sqlStore) committed(rev int64) {
 //	}
 //
 // Taking the channel before reading guarantees no commit is missed.
-// Commits by other processes (PostgreSQL replicas) are not seen here; they
-// are announced with pg_notify on channel "l2gw_revision".
+// On PostgreSQL, other replicas' commits close it too, once this process
+// has taken them in (replica.go).
 func (s *sqlStore) Notify() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.notify
 }
 
-// WaitRevision blocks until this process has committed (or seen at open) a
-// revision >= rev, or ctx is done.
+// WaitRevision blocks until this process knows of (committed, saw at open,
+// or took in from another replica) a revision >= rev, or ctx is done.
 func (s *sqlStore) WaitRevision(ctx context.Context, rev int64) error {
 	for {
 		s.mu.Lock()
