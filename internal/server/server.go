@@ -244,7 +244,8 @@ func Run(ctx context.Context, cfg Config) error {
 // openStore opens the store, waiting for a database that cannot be
 // reached yet (a server started before its PostgreSQL, or during a
 // failover): it retries with a capped backoff, logging each failure, until
-// ctx ends. Other failures (a bad DSN, a failed migration) end it at once.
+// ctx ends. Other failures (a bad DSN, a failed migration, any SQLite
+// failure: a file is not a server to wait for) end it at once.
 func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, error) {
 	maxWait := cfg.StartRetry
 	if maxWait <= 0 {
@@ -253,7 +254,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, 
 	wait := 250 * time.Millisecond
 	for {
 		st, err := store.Open(ctx, cfg.Database, cfg.Store)
-		if err == nil || !store.IsUnavailable(err) || ctx.Err() != nil {
+		if err == nil || !store.IsUnavailable(err) || !store.IsPostgres(cfg.Database) || ctx.Err() != nil {
 			return st, err
 		}
 		log.Warn("database unavailable at start; retrying", "database", store.Redact(cfg.Database), "retry_in", wait, "err", err)

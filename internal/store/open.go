@@ -51,7 +51,7 @@ const (
 // Errors and log lines show dsn only through Redact.
 func Open(ctx context.Context, dsn string, cfg Config) (Store, error) {
 	cfg = cfg.withDefaults()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") || isKeyValue(dsn) {
+	if IsPostgres(dsn) {
 		return openPostgres(ctx, dsn, cfg)
 	}
 	path, err := sqlitePath(dsn)
@@ -59,6 +59,13 @@ func Open(ctx context.Context, dsn string, cfg Config) (Store, error) {
 		return nil, err
 	}
 	return openSQLite(ctx, path, cfg)
+}
+
+// IsPostgres reports whether dsn names a PostgreSQL database (as Open
+// decides): a server that may be unreachable for a while, where SQLite's
+// file is there or not.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") || isKeyValue(dsn)
 }
 
 func (c Config) withDefaults() Config {
