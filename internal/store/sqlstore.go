@@ -39,7 +39,7 @@ type sqlStore struct {
 	// batchStart is the revision a PostgreSQL group commit locked; guarded
 	// by wsem.
 	batchStart int64
-	wstmts        map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
+	wstmts     map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
 
 	mu     sync.Mutex
 	rev    int64         // newest revision known to this process (see replica.go on PostgreSQL)
