@@ -1,11 +1,11 @@
 // Command apibench measures the l2gw API server: it starts `l2gw server` on
-// SQLite as a separate process on a loopback port, then prints requests or
+// SQLite (or PostgreSQL: -database) as a separate process on a loopback port, then prints requests or
 // create+delete pairs per second, p50 and p99 for the list, gateway and
 // connection scenarios of issue 3 at several concurrencies, the server's
 // RSS and its time from process start to first answer, next to the
 // original networking-l2gw's figures. See bench/README.md.
 //
-//	go run ./bench/apibench [-duration 5s] [-concurrency 1,8,32] [-runs 3] [-binary path]
+//	go run ./bench/apibench [-duration 5s] [-concurrency 1,8,32] [-runs 3] [-binary path] [-database sqlite|postgres|DSN]
 package main
 
 import (
@@ -38,6 +38,7 @@ func main() {
 	osUser := flag.String("os-username", "admin", "with -new-tokens: the user whose tokens are timed (its password from OS_PASSWORD)")
 	osProject := flag.String("os-project", "admin", "with -new-tokens: the user's project")
 	only := flag.String("scenarios", "list,gateway,connection", "comma-separated scenarios to run (list, gateway, connection)")
+	database := flag.String("database", "sqlite", "the server's store: sqlite (in its data dir), postgres (a throw-away PostgreSQL 15 started for the bench, as the tests start it) or a postgres:// DSN")
 	flag.Parse()
 
 	conc, err := parseConcurrency(*concFlag)
@@ -53,6 +54,9 @@ func main() {
 	if err == nil && *cpuprofile != "" && !*inproc {
 		err = fmt.Errorf("-cpuprofile needs -inprocess")
 	}
+	if err == nil && *database != "sqlite" && *inproc {
+		err = fmt.Errorf("-inprocess runs on SQLite only")
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "apibench:", err)
 		os.Exit(2)
@@ -64,14 +68,44 @@ func main() {
 	limit := time.Duration(*runs*len(conc)*len(scenarios))*(*duration+15*time.Second) + 3*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, options{duration: *duration, conc: conc, runs: *runs, binary: *binary, inproc: *inproc, cpuprofile: *cpuprofile, token: *token, serverArgs: strings.Fields(*serverArgs),
-		newTokens: *newTokens, login: keystoneLogin{url: *ksURL, user: *osUser, password: os.Getenv("OS_PASSWORD"), project: *osProject}})
+	o := options{duration: *duration, conc: conc, runs: *runs, binary: *binary, inproc: *inproc, cpuprofile: *cpuprofile, token: *token, serverArgs: strings.Fields(*serverArgs), database: *database,
+		newTokens: *newTokens, login: keystoneLogin{url: *ksURL, user: *osUser, password: os.Getenv("OS_PASSWORD"), project: *osProject}}
+	if err == nil {
+		var done func()
+		done, err = withDatabase(*database, &o)
+		defer done()
+	}
+	if err == nil {
+		err = run(ctx, o)
+	}
 	stop()
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "apibench:", err)
-		os.Exit(1)
+		os.Exit(1) //nolint:gocritic // deferred cleanups skipped: a throw-away PostgreSQL dies with us (parent-death signal)
 	}
+}
+
+// withDatabase points the server at the -database store: nothing to do for
+// SQLite; a throw-away PostgreSQL server (stopped by the returned func) or
+// the given DSN otherwise.
+func withDatabase(database string, o *options) (func(), error) {
+	switch {
+	case database == "sqlite":
+		return func() {}, nil
+	case database == "postgres":
+		logf("starting a throw-away PostgreSQL 15")
+		pg, err := testenv.RunPostgres()
+		if err != nil {
+			return func() {}, fmt.Errorf("-database postgres: %w", err)
+		}
+		o.serverArgs = append(o.serverArgs, "--database", pg.DSN)
+		return pg.Close, nil
+	case strings.HasPrefix(database, "postgres://"), strings.HasPrefix(database, "postgresql://"):
+		o.serverArgs = append(o.serverArgs, "--database", database)
+		return func() {}, nil
+	}
+	return func() {}, fmt.Errorf("-database %q: want sqlite, postgres or a postgres:// DSN", database)
 }
 
 type options struct {
@@ -85,6 +119,7 @@ type options struct {
 	serverArgs []string      // extra flags of l2gw server
 	newTokens  int           // new tokens whose first request is timed
 	login      keystoneLogin // whose tokens
+	database   string        // -database
 }
 
 // selectScenarios keeps the scenarios whose first word is listed.

@@ -75,7 +75,11 @@ func kinds(rs []result) []string {
 }
 
 func printReport(w io.Writer, o options, rep report) {
-	fmt.Fprintf(w, "\n## l2gw API (SQLite), %d runs of %s each, median (min–max)\n\n", o.runs, o.duration)
+	db := "SQLite"
+	if o.database != "sqlite" {
+		db = "PostgreSQL"
+	}
+	fmt.Fprintf(w, "\n## l2gw API (%s), %d runs of %s each, median (min–max)\n\n", db, o.runs, o.duration)
 	fmt.Fprintln(w, "CPU columns: CPUs used by the server, and by other processes than server and bench (noise), medians.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| scenario | C | rate | request | p50 ms | p99 ms | errors | server CPU | others CPU |")

@@ -255,7 +255,7 @@ the CA of its certificate and --cert/--key a client certificate to present.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.server, "server", "", "l2gw API server URL")
+	f.StringVar(&o.server, "server", "", "l2gw API server URL; several replicas comma-separated (URL1,URL2,…): the agent fails over to the next")
 	f.StringArrayVar(&o.targets, "switch", nil, "OVSDB target of a switch: tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH (repeatable)")
 	f.StringVar(&o.name, "name", "", "Physical_Switch name to serve (default: every switch in the database)")
 	f.StringVar(&o.sslCert, "ssl-cert", "", "client certificate (PEM) for ssl: targets")

@@ -110,7 +110,7 @@ to L2GW_URL (as the client's --url).`,
 	}
 	hostname, _ := os.Hostname()
 	f := cmd.Flags()
-	f.StringVar(&server, "server", "", "l2gw API server URL")
+	f.StringVar(&server, "server", "", "l2gw API server URL; several replicas comma-separated (URL1,URL2,…): the agent fails over to the next")
 	f.StringVar(&host, "host", hostname, "host name, as in ports' binding:host_id")
 	f.StringVar(&vtepIP, "vtep-ip", "", "IPv4 address of the host's VXLAN tunnels")
 	f.StringVar(&netnsName, "netns", "", "named network namespace of the data plane (default: current)")

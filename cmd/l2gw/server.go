@@ -48,6 +48,7 @@ type serverFlags struct {
 	agentSwitches                           []string // AGENT=SW1,SW2
 	maxConns                                int
 	maxReportBytes                          int64
+	dbTimeout, presenceExpiry               time.Duration
 }
 
 // neutronFlags configure the OpenStack mode (--inventory neutron).
@@ -246,6 +247,10 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 		"with --auth keystone: the role a token needs to use the agent protocol /l2gw/v1 for any host or switch; tokens without it (admins' too) get 403 (env L2GW_AGENT_ROLE)")
 	fl.StringArrayVar(&f.agentSwitches, "agent-switches", splitSwitchReplication(os.Getenv("L2GW_AGENT_SWITCHES")),
 		"AGENT=SW1,SW2: the switches a switch agent certificate (OU "+agentapi.SwitchAgentOU+") naming AGENT serves beside those it names itself (repeatable; env L2GW_AGENT_SWITCHES, separated by ';' or spaces)")
+	fl.DurationVar(&f.dbTimeout, "db-timeout", envDuration("L2GW_DB_TIMEOUT", store.DefaultTimeout),
+		"PostgreSQL: bound of connecting and of each statement and transaction; a frozen or unreachable database then answers 503 instead of hanging (env L2GW_DB_TIMEOUT)")
+	fl.DurationVar(&f.presenceExpiry, "presence-expiry", envDuration("L2GW_PRESENCE_EXPIRY", store.DefaultPresenceExpiry),
+		"how long an agent shows connected after the replica serving it stopped renewing its presence (a replica that died); renewed every third of it (env L2GW_PRESENCE_EXPIRY)")
 	return cmd
 }
 
@@ -345,6 +350,10 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	if err != nil {
 		return server.Config{}, nil, err
 	}
+	// Zero values (flags built without their defaults) take the store's.
+	if f.dbTimeout < 0 || f.presenceExpiry != 0 && f.presenceExpiry < time.Second {
+		return server.Config{}, nil, errors.New("--db-timeout must be positive and --presence-expiry at least 1s")
+	}
 	logger.Info("effective config", "bind", f.bind, "database", store.Redact(dsn), "data_dir", dir,
 		"auth", f.auth, "keystone_url", f.keystone.url, "service_user", f.keystone.user, "token_cache_ttl", f.keystone.cacheTTL, "log_level", f.logLevel, "log_format", effectiveLogFormat(f.logFormat), "access_log", f.accessLog, "shutdown_timeout", f.shutdownTimeout, "read_timeout", f.readTimeout, "write_timeout", f.writeTimeout, "max_connections", f.maxConns, "max_report_bytes", f.maxReportBytes, "switches", f.switches,
 		"replication", replicationLog(rep),
@@ -352,8 +361,9 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		"transport_url", f.l2pop.redactedURL(l2p),
 		"inventory", f.neutron.inventory, "neutron_url", f.neutron.url, "neutron_poll_interval", f.neutron.poll,
 		"neutron_resync_interval", f.neutron.resync, "neutron_proxy", f.neutron.proxy,
+		"agent_role", f.agentRole, "agent_switches", f.agentSwitches,
 
-		"agent_role", f.agentRole, "agent_switches", f.agentSwitches)
+		"db_timeout", f.dbTimeout, "presence_expiry", f.presenceExpiry)
 	if f.auth == "noauth" && !isLoopback(f.bind) {
 		logger.Warn("INSECURE: --insecure-noauth-remote serves noauth on a non-loopback address: everyone who can reach it is admin, agents included: anyone can register hosts, report switches and their MACs, steer traffic between networks, and read or change every gateway and connection; use it in labs only",
 			"bind", f.bind)
@@ -374,6 +384,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		Neutron:         neutronConf,
 		Agents:          agentapi.Config{AgentRole: f.agentRole, AgentSwitches: agentSwitches, MaxReportBytes: f.maxReportBytes},
 		MaxConnections:  noLimitInt(f.maxConns),
+		Store:           store.Config{Timeout: f.dbTimeout, PresenceExpiry: f.presenceExpiry},
 	}, logger, nil
 }
 

@@ -33,6 +33,9 @@ import (
 type Store interface {
 	ReportSwitch(ctx context.Context, r model.SwitchReport) error
 	SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error
+	SwitchGone(ctx context.Context, name, reason string) error
+	HostGone(ctx context.Context, name, reason string) error
+	ClaimPresence(ctx context.Context, switches, hosts []string) error
 	GetSwitch(ctx context.Context, name string) (model.Switch, error)
 	ListSwitches(ctx context.Context, q store.Query) ([]model.Switch, error)
 	RegisterHost(ctx context.Context, name, vtepIP string, at time.Time) (model.Host, error)

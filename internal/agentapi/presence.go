@@ -150,19 +150,55 @@ func (p *presence[S]) drain(ctx context.Context, name string) {
 	}
 }
 
+// open returns the names with a plan stream open in this process.
+func (p *presence[S]) openNames() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.streams))
+	for n := range p.streams {
+		out = append(out, n)
+	}
+	return out
+}
+
+// DefaultClaimInterval is how often RunPresence claims the presence of the
+// agents whose plan streams this replica serves.
+const DefaultClaimInterval = 5 * time.Second
+
+// RunPresence keeps, until ctx is done, the presence of every agent whose
+// plan stream this replica serves owned by this replica and renewed in the
+// store (store.ClaimPresence), every interval (zero: DefaultClaimInterval,
+// which suits the store's default 15s presence expiry). Other replicas
+// then show these agents connected, and stop doing so within the expiry
+// once this replica dies.
+func (h *Handler) RunPresence(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		interval = DefaultClaimInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
+		err := h.st.ClaimPresence(cctx, h.agents.openNames(), h.hostAgents.openNames())
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			h.log.Debug("claim agents' presence", "err", err) // the store logs lasting failures
+		}
+	}
+}
+
 // switchPresence is the presence of switch agents in st.
 func switchPresence(st Store) *presence[model.SwitchStatus] {
 	return &presence[model.SwitchStatus]{
 		set: st.SetSwitchStatus,
-		gone: func(ctx context.Context, name string) error {
-			sw, err := st.GetSwitch(ctx, name)
-			if err != nil || !sw.Connected {
-				return nil // never reported, or already shown disconnected
-			}
-			return st.SetSwitchStatus(ctx, model.SwitchStatus{
-				Name: name, Connected: false, LastSync: sw.LastSync, Revision: sw.SyncRevision, Error: ErrAgentGone,
-			})
-		},
+		// Only while this replica owns the switch's presence: the agent
+		// may have reconnected to another replica meanwhile.
+		gone: func(ctx context.Context, name string) error { return st.SwitchGone(ctx, name, ErrAgentGone) },
 	}
 }
 
@@ -173,15 +209,8 @@ func switchPresence(st Store) *presence[model.SwitchStatus] {
 // status through it.
 func hostPresence(st Store) *presence[model.HostStatus] {
 	return &presence[model.HostStatus]{
-		set: st.SetHostStatus,
-		gone: func(ctx context.Context, name string) error {
-			hs, err := st.GetHostStatus(ctx, name)
-			if err != nil || !hs.Connected {
-				return nil // never reported, or already shown gone
-			}
-			hs.Connected, hs.Error = false, ErrHostAgentGone
-			return st.SetHostStatus(ctx, hs)
-		},
+		set:  st.SetHostStatus,
+		gone: func(ctx context.Context, name string) error { return st.HostGone(ctx, name, ErrHostAgentGone) },
 		streamless: func(s model.HostStatus) model.HostStatus {
 			s.Connected, s.Error = false, ErrHostAgentGone
 			return s

@@ -37,7 +37,10 @@ type Config struct {
 	RequestTimeout time.Duration
 }
 
-// Link is an agent's link to the server. It holds no state between calls:
+// Link is an agent's link to the server, or to several server replicas
+// (the client's comma-separated URLs): a connection failure, a 5xx answer
+// or a broken plan stream moves it to the next, and planstream.Follow
+// resumes the plan stream there by revision. It holds no state between calls:
 // an agent re-sends what the server may have lost (its status, after its
 // plan stream reopens) itself.
 type Link struct {
@@ -131,7 +134,7 @@ func (s source[P, D]) Watch(ctx context.Context, name string, from int64) (plans
 			idle = 45 * time.Second
 		}
 	}
-	st := &stream[P, D]{body: resp.Body, cancel: cancel, idle: idle}
+	st := &stream[P, D]{body: resp.Body, cancel: cancel, idle: idle, failed: s.l.c.Failed}
 	st.timer = time.AfterFunc(idle, func() { st.dead.Store(true); cancel() })
 	st.dec = json.NewDecoder(&idleReader{r: resp.Body, timer: st.timer, idle: idle})
 	return st, nil
@@ -147,6 +150,9 @@ type stream[P, D any] struct {
 	timer  *time.Timer
 	idle   time.Duration
 	dead   atomic.Bool
+	// failed moves the link to its next server (with several): a stream
+	// that broke or went silent says the server it came from is in trouble.
+	failed func()
 }
 
 func (s *stream[P, D]) Next(ctx context.Context) (planner.Event[P, D], error) {
@@ -157,6 +163,9 @@ func (s *stream[P, D]) Next(ctx context.Context) (planner.Event[P, D], error) {
 	for {
 		var ev planner.Event[P, D]
 		if err := s.dec.Decode(&ev); err != nil {
+			if ctx.Err() == nil {
+				s.failed()
+			}
 			switch {
 			case ctx.Err() != nil:
 				return ev, ctx.Err()

@@ -386,8 +386,24 @@ func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	_, _ = w.Write(b)
 }
 
+// healthTimeout bounds /healthz's probe of the store: a frozen database
+// must fail the check, not hang it.
+const healthTimeout = 5 * time.Second
+
+// healthz answers 200 when the store accepts a write (store.Check: a
+// read-only file or an unreachable, frozen or read-only database fails
+// it), else 503, within healthTimeout.
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.st.Revision(r.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+	defer cancel()
+	probe := func(ctx context.Context) error {
+		_, err := h.st.Revision(ctx)
+		return err
+	}
+	if c, ok := h.st.(interface{ Check(context.Context) error }); ok {
+		probe = c.Check
+	}
+	if err := probe(ctx); err != nil {
 		h.log.WarnContext(r.Context(), "health check: store unavailable", "err", err)
 		http.Error(w, "store unavailable\n", http.StatusServiceUnavailable)
 		return

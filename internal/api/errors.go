@@ -10,6 +10,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/store"
 )
 
 // Error kinds the API itself raises besides model's; each maps to a status
@@ -41,6 +42,10 @@ func notFound(typ, format string, args ...any) error {
 	return model.NewFault(model.ErrNotFound, typ, format, args...)
 }
 
+// DatabaseUnavailableMessage is the NeutronError message of a 503 answered
+// because the database cannot be reached or did not answer in time.
+const DatabaseUnavailableMessage = "The database is unavailable (unreachable or not answering); try again later."
+
 // statusOf maps an error kind to its HTTP status: the one place where store
 // and validation failures become status codes.
 func statusOf(err error) int {
@@ -61,7 +66,7 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, model.ErrPrecondition):
 		return http.StatusPreconditionFailed
-	case errors.Is(err, errUnavailable):
+	case errors.Is(err, errUnavailable), store.IsUnavailable(err):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -101,6 +106,11 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		w.Header().Set("WWW-Authenticate", ae.challenge)
 	}
 	body := neutron.Error{Type: genericType(status), Message: err.Error()}
+	if status == http.StatusServiceUnavailable && !errors.Is(err, errUnavailable) {
+		// The cause names hosts and sockets: logged, not shown.
+		h.log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		body.Message = DatabaseUnavailableMessage
+	}
 	var f *model.Fault
 	if errors.As(err, &f) && f.Type != "" {
 		body.Type = f.Type

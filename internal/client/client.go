@@ -14,10 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/l2gw/l2gw/internal/neutron"
 )
@@ -26,10 +29,11 @@ import (
 // server's default loopback bind and Neutron's port.
 const DefaultURL = "http://127.0.0.1:9696"
 
-// Client talks to one l2gw (or Neutron) API endpoint. It is safe for
-// concurrent use.
+// Client talks to an l2gw (or Neutron) API endpoint, or to several l2gw
+// server replicas serving the same state. It is safe for concurrent use.
 type Client struct {
-	base      string // scheme://host[:port][/prefix], without /v2.0 and trailing '/'
+	bases     []string // scheme://host[:port][/prefix], without /v2.0 and trailing '/'
+	cur       atomic.Int64
 	hc        *http.Client
 	token     func(ctx context.Context) (string, error)
 	userAgent string
@@ -58,29 +62,80 @@ func WithTokenFunc(f func(ctx context.Context) (string, error)) Option {
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
 // New returns a client of the API at baseURL, e.g. "http://127.0.0.1:9696"
-// (a trailing "/v2.0" is accepted and ignored).
+// (a trailing "/v2.0" is accepted and ignored). baseURL may list several
+// servers separated by commas (replicas of one l2gw deployment): the
+// client talks to one at a time and moves to the next when one cannot be
+// connected to (the request then goes to the next at once: it was never
+// sent) or fails otherwise or answers 5xx (the error is returned: the
+// request may have taken effect; the caller's retry goes to the next).
 func New(baseURL string, opts ...Option) (*Client, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		return nil, fmt.Errorf("api url %q (want http://host:port): %w", baseURL, err)
+	c := &Client{hc: http.DefaultClient, userAgent: "l2gw-client"}
+	for _, one := range strings.Split(baseURL, ",") {
+		one = strings.TrimSpace(one)
+		if one == "" && strings.Contains(baseURL, ",") {
+			continue
+		}
+		base, err := parseBase(one)
+		if err != nil {
+			return nil, err
+		}
+		c.bases = append(c.bases, base)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("api url %q: want http://host:port or https://host:port", baseURL)
+	if len(c.bases) == 0 {
+		return nil, fmt.Errorf("api url %q: no server", baseURL)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("api url %q: must not have a query or fragment", baseURL)
-	}
-	base := strings.TrimRight(u.String(), "/")
-	base = strings.TrimSuffix(base, neutron.Base)
-	c := &Client{base: base, hc: http.DefaultClient, userAgent: "l2gw-client"}
 	for _, o := range opts {
 		o(c)
 	}
 	return c, nil
 }
 
-// BaseURL is the endpoint the client talks to, without the /v2.0 prefix.
-func (c *Client) BaseURL() string { return c.base }
+func parseBase(baseURL string) (string, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return "", fmt.Errorf("api url %q (want http://host:port): %w", baseURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return "", fmt.Errorf("api url %q: want http://host:port or https://host:port", baseURL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("api url %q: must not have a query or fragment", baseURL)
+	}
+	base := strings.TrimRight(u.String(), "/")
+	return strings.TrimSuffix(base, neutron.Base), nil
+}
+
+// current returns the index and base URL of the server in use.
+func (c *Client) current() (int64, string) {
+	i := c.cur.Load()
+	return i, c.bases[int(i)%len(c.bases)]
+}
+
+// failed moves off the server at index i, unless another request did so
+// already, and reports whether there is another server to try.
+func (c *Client) failed(i int64) bool {
+	if len(c.bases) == 1 {
+		return false
+	}
+	c.cur.CompareAndSwap(i, i+1)
+	return true
+}
+
+// notSent reports whether a transport error happened before the request
+// could reach the server (no connection), so sending it elsewhere is safe.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// BaseURLs lists the servers the client may talk to, in order.
+func (c *Client) BaseURLs() []string { return slices.Clone(c.bases) }
+
+// BaseURL is the endpoint the client talks to now, without the /v2.0 prefix.
+func (c *Client) BaseURL() string {
+	_, b := c.current()
+	return b
+}
 
 // Error is a failed API request: the HTTP status and, when the body was a
 // NeutronError, its type and message (else Message holds the start of the
@@ -159,26 +214,59 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	return c.doHeader(ctx, method, path, q, nil, in, out)
 }
 
-// doHeader is do with extra request headers.
+// doHeader is do with extra request headers. With several servers, a
+// request that cannot connect goes to the next one, each server tried once.
 func (c *Client) doHeader(ctx context.Context, method, path string, q url.Values, hdr http.Header, in, out any) error {
-	u := c.base + path
+	var b []byte
+	if in != nil {
+		var err error
+		if b, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+	}
+	for tries := 1; ; tries++ {
+		i, base := c.current()
+		resp, err := c.send(ctx, base, method, path, q, hdr, b, in != nil)
+		if err != nil {
+			if c.failed(i) && notSent(err) && tries < len(c.bases) && ctx.Err() == nil {
+				continue
+			}
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			c.failed(i)
+		}
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return parseError(resp)
+		}
+		if out == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+			return nil
+		}
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return fmt.Errorf("%s %s: decode response: %w", method, path, err)
+		}
+		return nil
+	}
+}
+
+// send sends one request to the server at base.
+func (c *Client) send(ctx context.Context, base, method, path string, q url.Values, hdr http.Header, b []byte, hasBody bool) (*http.Response, error) {
+	u := base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
 	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("encode %s %s: %w", method, path, err)
-		}
+	if hasBody {
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	if in != nil {
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.userAgent != "" {
@@ -190,7 +278,7 @@ func (c *Client) doHeader(ctx context.Context, method, path string, q url.Values
 	if c.token != nil {
 		tok, err := c.token(ctx)
 		if err != nil {
-			return fmt.Errorf("%s %s: token: %w", method, path, err)
+			return nil, fmt.Errorf("%s %s: token: %w", method, path, err)
 		}
 		if tok != "" {
 			req.Header.Set("X-Auth-Token", tok)
@@ -198,20 +286,9 @@ func (c *Client) doHeader(ctx context.Context, method, path string, q url.Values
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return parseError(resp)
-	}
-	if out == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
-	}
-	return nil
+	return resp, nil
 }
 
 func parseError(resp *http.Response) error {

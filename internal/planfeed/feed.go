@@ -167,10 +167,29 @@ func (f *Feed) run(ctx context.Context) error {
 	defer tick.Stop()
 	needSnapshot := true
 	var lastRead time.Time // when follow last found changes
+	// A database outage is waited out: watchers keep the plans they
+	// have, and the feed resumes from its revision once the store answers.
+	var outage time.Duration
+	waitOut := func(err error) bool {
+		if !store.IsUnavailable(err) || ctx.Err() != nil {
+			return false
+		}
+		if outage == 0 {
+			f.log.Warn("store unavailable; plans stay as they are until it is back", "revision", f.Revision(), "err", err)
+		}
+		outage = min(max(2*outage, 100*time.Millisecond), 2*time.Second)
+		return reconcile.Sleep(ctx, outage)
+	}
 	for {
 		wake := f.src.Notify()
 		if needSnapshot {
 			if err := f.snapshot(ctx); err != nil {
+				if waitOut(err) {
+					continue
+				}
+				if ctx.Err() != nil {
+					return nil
+				}
 				return err
 			}
 			needSnapshot = false
@@ -180,12 +199,19 @@ func (f *Feed) run(ctx context.Context) error {
 		if n > 0 {
 			lastRead = started
 		}
+		if err == nil && outage > 0 {
+			f.log.Info("store available again; following the change log", "revision", f.Revision())
+			outage = 0
+		}
 		switch {
 		case errors.Is(err, store.ErrCompacted):
 			f.log.Info("change log compacted past the feed, reading a new snapshot", "revision", f.Revision())
 			needSnapshot = true
 			continue
 		case err != nil:
+			if waitOut(err) {
+				continue
+			}
 			if ctx.Err() != nil {
 				return nil
 			}

@@ -78,6 +78,15 @@ type Config struct {
 	// agents over RabbitMQ (internal/l2pop) and adds their state to the
 	// connection and system status; nil loggers take Logger.
 	L2Pop *l2pop.Config
+	// StartRetry caps the wait between attempts to open a database that
+	// cannot be reached at start (the server waits for it, logging each
+	// failure, until ctx ends); zero means 10s.
+	StartRetry time.Duration
+	// PresenceClaimInterval is how often the server renews the presence
+	// of the agents whose plan streams it serves (agentapi.RunPresence);
+	// zero means agentapi.DefaultClaimInterval. Keep it well under
+	// Store.PresenceExpiry.
+	PresenceClaimInterval time.Duration
 	// WriteTimeout bounds how long an answer may take to be written; zero
 	// means DefaultWriteTimeout, negative none. Plan streams and the status
 	// page's events are exempt: they bound each write instead.
@@ -130,6 +139,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.MaxConnections == 0 {
 		cfg.MaxConnections = DefaultMaxConnections
 	}
+	if cfg.PresenceClaimInterval <= 0 && cfg.Store.PresenceExpiry > 0 {
+		cfg.PresenceClaimInterval = cfg.Store.PresenceExpiry / 3
+	}
 	if cfg.Agents.Started.IsZero() {
 		cfg.Agents.Started = time.Now()
 	}
@@ -168,7 +180,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Store.Logger == nil {
 		cfg.Store.Logger = log
 	}
-	st, err := store.Open(ctx, cfg.Database, cfg.Store)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		closeListeners()
 		return fmt.Errorf("open store: %w", err)
@@ -203,7 +215,7 @@ func Run(ctx context.Context, cfg Config) error {
 		closeListeners()
 		return err
 	}
-	handler, feed, agents, page, err := plans(st, cfg, log)
+	handler, feed, agentHandler, agents, page, err := plans(st, cfg, log)
 	if err != nil {
 		st.Close()
 		closeListeners()
@@ -234,6 +246,7 @@ func Run(ctx context.Context, cfg Config) error {
 			cancel()
 		}
 	})
+	wg.Go(func() { _ = agentHandler.RunPresence(runCtx, cfg.PresenceClaimInterval) })
 	for _, a := range agents {
 		wg.Go(func() {
 			if err := a.Run(runCtx); err != nil && runCtx.Err() == nil {
@@ -275,7 +288,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if mln != nil {
 		reg := cfg.API.Registry
 		wg.Go(func() {
-			if err := metrics.Serve(runCtx, mln, reg, log); err != nil && runCtx.Err() == nil {
+			// Its /healthz probes the store as the API's does.
+			if err := metrics.ServeWith(runCtx, mln, reg, st.Check, log); err != nil && runCtx.Err() == nil {
 				errc <- err
 				cancel()
 			}
@@ -345,10 +359,38 @@ func neutronMode(st store.Store, cfg *Config, log *slog.Logger) (*neutronsync.Sy
 	return syncer, nil
 }
 
+// openStore opens the store, waiting for a database that cannot be
+// reached yet (a server started before its PostgreSQL, or during a
+// failover): it retries with a capped backoff, logging each failure, until
+// ctx ends. Other failures (a bad DSN, a failed migration, any SQLite
+// failure: a file is not a server to wait for) end it at once.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, error) {
+	maxWait := cfg.StartRetry
+	if maxWait <= 0 {
+		maxWait = 10 * time.Second
+	}
+	wait := 250 * time.Millisecond
+	for {
+		st, err := store.Open(ctx, cfg.Database, cfg.Store)
+		if err == nil || !store.IsUnavailable(err) || !store.IsPostgres(cfg.Database) || ctx.Err() != nil {
+			return st, err
+		}
+		log.Warn("database unavailable at start; retrying", "database", store.Redact(cfg.Database), "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		wait = min(2*wait, maxWait)
+	}
+}
+
 // plans creates the plan feed, the HTTP handler (the northbound API, and
 // the agent protocol and the status page beside it) and the embedded
 // switch agents.
-func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfeed.Feed, []*switchagent.Agent, *ui.Handler, error) {
+func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfeed.Feed, *agentapi.Handler, []*switchagent.Agent, *ui.Handler, error) {
 	if cfg.Feed.Logger == nil {
 		cfg.Feed.Logger = log.With("component", "planfeed")
 	}
@@ -357,7 +399,7 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	}
 	feed, err := planfeed.New(st, cfg.Feed)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, nil, nil, err
 	}
 	ac := cfg.Agents
 	if ac.Logger == nil {
@@ -408,9 +450,9 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 		}
 		a, err := switchagent.New(sc, feed.Switches(), st)
 		if err != nil {
-			return nil, nil, nil, nil, err
+			return nil, nil, nil, nil, nil, err
 		}
 		agents = append(agents, a)
 	}
-	return mux, feed, agents, page, nil
+	return mux, feed, agentHandler, agents, page, nil
 }

@@ -10,8 +10,10 @@ import (
 )
 
 // objCache holds every gateway and connection, sorted by id, so that lists
-// and gets (the API's hot path) cost no SQL. It is only used on SQLite, where
-// this process is the only writer: each write transaction records what it
+// and gets (the API's hot path) cost no SQL. On PostgreSQL, other replicas'
+// commits reach it through the revision listener (replica.go), which drops
+// it when they changed gateways or connections. On SQLite, where
+// this process is the only writer, each write transaction records what it
 // changed (cacheDelta) and the store applies it at commit, still under the
 // writer lock, so the cache follows commit order. A commit that changes
 // gateways or connections holds the cache's lock from before COMMIT until
@@ -31,6 +33,10 @@ type objCache struct {
 	// gwGen and connGen count the commits that changed gateways and
 	// connections (see ListGeneration).
 	gwGen, connGen uint64
+	// processed is, on PostgreSQL, the newest revision whose gateway and
+	// connection changes the cache (and the generations) have taken in
+	// (replica.go).
+	processed int64
 }
 
 // cacheDelta is what one write transaction did to gateways and connections.
@@ -100,17 +106,15 @@ func remove[T any](s []T, k string, key func(T) string) []T {
 	return slices.Delete(s, i, i+1)
 }
 
-// ListGeneration returns a number that changes whenever a commit of this
-// process changes the gateways (KindGateway) or connections (KindConnection)
-// that ListGateways and ListConnections return; ok is false when lists are
-// not served from memory (PostgreSQL, other kinds) and no such number exists.
+// ListGeneration returns a number that changes whenever a commit changes
+// the gateways (KindGateway) or connections (KindConnection) that
+// ListGateways and ListConnections return (on PostgreSQL, other replicas'
+// commits once this replica has taken them in: replica.go); ok is false for
+// other kinds, whose lists are not served from memory.
 // A caller may keep what it derived from a list between two equal
 // generations: read the generation, list, read it again, and keep the result
 // only if both are equal. It is a hint for caches, not a revision.
 func (s *sqlStore) ListGeneration(kind Kind) (gen uint64, ok bool) {
-	if s.cache == nil {
-		return 0, false
-	}
 	s.cache.mu.RLock()
 	defer s.cache.mu.RUnlock()
 	switch kind {

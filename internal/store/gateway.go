@@ -153,8 +153,7 @@ func (s *sqlStore) ListGateways(ctx context.Context, q Query) ([]model.Gateway, 
 
 // getGatewayTx reads one gateway inside a write transaction.
 func getGatewayTx(ctx context.Context, w *wtx, id string) (model.Gateway, bool, error) {
-	if w.s.cache != nil && !w.s.batchGateways {
-		// The cache follows every commit and we hold the writer lock.
+	if w.gatewaysCached() {
 		gws, err := w.s.cache.listGateways(ctx, w.s, Query{IDs: []string{id}})
 		if err != nil {
 			return model.Gateway{}, false, err

@@ -46,9 +46,13 @@ func (s *sqlStore) SetHostStatus(ctx context.Context, st model.HostStatus) error
 	}
 	lastSync := toMicros(st.LastSync.UTC().Truncate(time.Microsecond))
 	t := toMicros(now())
+	owner := ""
+	if st.Connected {
+		owner = s.replica // this replica serves the agent's stream now
+	}
 	_, err = s.write(ctx, func(w *wtx) error {
-		res, err := w.exec(ctx, `UPDATE host_status SET connected = $1, last_sync = $2, revision = $3, error = $4, networks = $5, updated_at = $6 WHERE name = $7`,
-			st.Connected, lastSync, st.Revision, st.Error, string(b), t, st.Name)
+		res, err := w.exec(ctx, `UPDATE host_status SET connected = $1, last_sync = $2, revision = $3, error = $4, networks = $5, updated_at = $6, presence_owner = $7, heartbeat = $6 WHERE name = $8`,
+			st.Connected, lastSync, st.Revision, st.Error, string(b), t, owner, st.Name)
 		if err != nil {
 			return fmt.Errorf("set host status: %w", err)
 		}
@@ -57,8 +61,8 @@ func (s *sqlStore) SetHostStatus(ctx context.Context, st model.HostStatus) error
 		} else if n > 0 {
 			return nil
 		}
-		if _, err := w.exec(ctx, `INSERT INTO host_status (name, connected, last_sync, revision, error, networks, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			st.Name, st.Connected, lastSync, st.Revision, st.Error, string(b), t); err != nil {
+		if _, err := w.exec(ctx, `INSERT INTO host_status (name, connected, last_sync, revision, error, networks, updated_at, presence_owner, heartbeat) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)`,
+			st.Name, st.Connected, lastSync, st.Revision, st.Error, string(b), t, owner); err != nil {
 			return fmt.Errorf("set host status: %w", err)
 		}
 		return nil
@@ -84,13 +88,18 @@ func (s *sqlStore) ListHostStatuses(ctx context.Context, q Query) ([]model.HostS
 	var wh where
 	wh.in("name", q.Names)
 	out := []model.HostStatus{}
-	err := scanRows(ctx, s.reader(), `SELECT name, connected, last_sync, revision, error, networks, updated_at FROM host_status`+wh.String()+` ORDER BY name`, wh.args,
+	err := scanRows(ctx, s.reader(), `SELECT name, connected, last_sync, revision, error, networks, updated_at, heartbeat FROM host_status`+wh.String()+` ORDER BY name`, wh.args,
 		func(sc func(...any) error) error {
 			var h model.HostStatus
-			var synced, updated int64
+			var synced, updated, beat int64
 			var nets string
-			if err := sc(&h.Name, &h.Connected, &synced, &h.Revision, &h.Error, &nets, &updated); err != nil {
+			var connected bool
+			if err := sc(&h.Name, &connected, &synced, &h.Revision, &h.Error, &nets, &updated, &beat); err != nil {
 				return err
+			}
+			h.Connected = s.alive(connected, beat)
+			if connected && !h.Connected && h.Error == "" {
+				h.Error = PresenceExpired
 			}
 			h.LastSync, h.UpdatedAt = fromMicros(synced), fromMicros(updated)
 			var v []hostNetwork

@@ -9,15 +9,17 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
 
 //go:embed migrations/*.sql
@@ -49,7 +51,7 @@ const (
 // Errors and log lines show dsn only through Redact.
 func Open(ctx context.Context, dsn string, cfg Config) (Store, error) {
 	cfg = cfg.withDefaults()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") || isKeyValue(dsn) {
+	if IsPostgres(dsn) {
 		return openPostgres(ctx, dsn, cfg)
 	}
 	path, err := sqlitePath(dsn)
@@ -57,6 +59,13 @@ func Open(ctx context.Context, dsn string, cfg Config) (Store, error) {
 		return nil, err
 	}
 	return openSQLite(ctx, path, cfg)
+}
+
+// IsPostgres reports whether dsn names a PostgreSQL database (as Open
+// decides): a server that may be unreachable for a while, where SQLite's
+// file is there or not.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") || isKeyValue(dsn)
 }
 
 func (c Config) withDefaults() Config {
@@ -71,6 +80,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.PresenceExpiry <= 0 {
+		c.PresenceExpiry = DefaultPresenceExpiry
 	}
 	return c
 }
@@ -139,15 +157,33 @@ func openSQLite(ctx context.Context, path string, cfg Config) (Store, error) {
 }
 
 func openPostgres(ctx context.Context, dsn string, cfg Config) (Store, error) {
-	db, err := sql.Open("pgx", dsn)
+	pc, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", Redact(dsn), err)
 	}
+	if pc.ConnectTimeout <= 0 || pc.ConnectTimeout > cfg.Timeout {
+		pc.ConnectTimeout = cfg.Timeout
+	}
+	// The listener's connection waits for notifications for as long as
+	// there are none: only the pool's reads and writes are bounded.
+	lc := pc.Copy()
+	dial := pc.DialFunc
+	pc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &deadlineConn{Conn: c, timeout: cfg.Timeout}, nil
+	}
+	db := stdlib.OpenDB(*pc)
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
-	if err := db.PingContext(ctx); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	err = db.PingContext(pctx)
+	cancel()
+	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", Redact(dsn), err)
+		return nil, fmt.Errorf("open store %s: %w", Redact(dsn), unavailable(err))
 	}
 	// Several replicas may start at once: a session advisory lock keeps
 	// migrations to one of them.
@@ -165,6 +201,7 @@ func openPostgres(ctx context.Context, dsn string, cfg Config) (Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.listen = startListener(s, lc)
 	cfg.Logger.Info("store opened", "backend", "postgres", "dsn", Redact(dsn))
 	return s, nil
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 )
@@ -29,23 +31,42 @@ type sqlStore struct {
 	stmts sync.Map  // stmtKey -> *sql.Stmt on the reader pool (SQLite only)
 	wconn *sql.Conn // SQLite: the writer connection; nil on PostgreSQL
 	qmu   sync.Mutex
-	queue []*wreq // SQLite writes waiting for the next group commit; guarded by qmu
+	queue []*wreq // writes waiting for the next group commit; guarded by qmu
 	// batchGateways is set while a group commit holds uncommitted gateway
-	// changes, when the cache must not stand in for the database. Guarded by wmu.
+	// changes, when the cache must not stand in for the database. Guarded
+	// by wmu (SQLite) or wsem (PostgreSQL).
 	batchGateways bool
-	wstmts        map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
+	// batchStart is the revision a PostgreSQL group commit locked; guarded
+	// by wsem.
+	batchStart int64
+	wstmts     map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
 
 	mu     sync.Mutex
-	rev    int64         // newest revision committed by this process (or seen at open)
-	notify chan struct{} // closed and replaced at each commit
+	rev    int64         // newest revision known to this process (see replica.go on PostgreSQL)
+	notify chan struct{} // closed and replaced at each new revision
 
-	cache *objCache // gateways and connections; nil on PostgreSQL
+	cache *objCache // gateways and connections
+
+	// PostgreSQL only: wsem serialises this process's writers (a
+	// context-aware mutex: a frozen database must not queue writers for
+	// ever); listen is the revision listener (replica.go).
+	wsem   chan struct{}
+	listen *listener
+
+	// replica identifies this process among the replicas sharing the
+	// database (presence.go); stopBg ends the presence loop, bgDone
+	// closes when it has.
+	replica string
+	stopBg  context.CancelFunc
+	bgDone  chan struct{}
 }
 
 func newSQLStore(ctx context.Context, w, r *sql.DB, d dialect, cfg Config) (*sqlStore, error) {
-	s := &sqlStore{w: w, r: r, d: d, cfg: cfg, log: cfg.Logger, notify: make(chan struct{})}
+	s := &sqlStore{w: w, r: r, d: d, cfg: cfg, log: cfg.Logger, notify: make(chan struct{}), cache: &objCache{}}
+	if d == dialectPostgres {
+		s.wsem = make(chan struct{}, 1)
+	}
 	if d == dialectSQLite {
-		s.cache = &objCache{}
 		c, err := w.Conn(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("open store: writer connection: %w", err)
@@ -55,11 +76,24 @@ func newSQLStore(ctx context.Context, w, r *sql.DB, d dialect, cfg Config) (*sql
 	if err := r.QueryRowContext(ctx, `SELECT rev FROM revision WHERE id = 1`).Scan(&s.rev); err != nil {
 		return nil, fmt.Errorf("open store: read revision: %w", err)
 	}
+	s.cache.processed = s.rev
+	s.replica = uuid.NewString()
+	bg, cancel := context.WithCancel(context.Background())
+	s.stopBg, s.bgDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.bgDone)
+		s.presenceLoop(bg)
+	}()
 	return s, nil
 }
 
 func (s *sqlStore) Close() error {
 	var errs []error
+	if s.listen != nil {
+		s.listen.stop()
+	}
+	s.stopBg()
+	<-s.bgDone
 	s.stmts.Range(func(_, v any) bool {
 		errs = append(errs, v.(*sql.Stmt).Close())
 		return true
@@ -203,6 +237,8 @@ func (d db) exec(ctx context.Context, text string, args ...any) (sql.Result, err
 
 // readTx runs fn in one read transaction (a consistent snapshot).
 func (s *sqlStore) readTx(ctx context.Context, fn func(db) error) error {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
 	var opts *sql.TxOptions
 	if s.d == dialectPostgres {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
@@ -229,46 +265,173 @@ type wtx struct {
 	delta     cacheDelta
 }
 
+// gatewaysCached reports whether the gateway cache may stand in for the
+// database inside this write: on SQLite while the group commit holds no
+// uncommitted gateway change; on PostgreSQL also only when the cache has
+// taken in every revision up to the one this batch locked (the revision
+// row's lock keeps other replicas from committing meanwhile).
+func (w *wtx) gatewaysCached() bool {
+	s := w.s
+	if s.batchGateways {
+		return false
+	}
+	if s.wconn != nil {
+		return true
+	}
+	s.cache.mu.RLock()
+	defer s.cache.mu.RUnlock()
+	return s.cache.processed == s.batchStart
+}
+
 func (w *wtx) change(k Kind, id string, op Op) {
 	w.changes = append(w.changes, Change{Kind: k, ID: id, Op: op})
 }
 
 // write runs fn in one write transaction and returns the revision after it.
-// On PostgreSQL the revision row is locked first, which serialises writers
-// across replicas, so revisions are gap-free in commit order. On SQLite,
-// concurrent writes are group-committed (see writeSQLite).
+// Concurrent writes are group-committed (writeSQLite, writePostgres).
 func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, error) {
 	if s.wconn != nil {
 		return s.writeSQLite(ctx, fn)
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	tx, err := s.w.BeginTx(ctx, nil)
+	return s.writePostgres(ctx, fn)
+}
+
+// writePostgres group-commits as writeSQLite does: concurrent writers of
+// this process share one transaction (each in its own SAVEPOINT), so the
+// revision row's lock, the notification and the commit are paid once per
+// batch. The revision row is locked FOR UPDATE, which serialises batches
+// across replicas, so revisions stay gap-free in commit order. Waiting for
+// the writer and the batch itself are bounded by Config.Timeout.
+func (s *sqlStore) writePostgres(ctx context.Context, fn func(w *wtx) error) (int64, error) {
+	req := &wreq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	s.qmu.Lock()
+	s.queue = append(s.queue, req)
+	s.qmu.Unlock()
+	wctx, cancel := s.opContext(ctx)
+	defer cancel()
+	select {
+	case s.wsem <- struct{}{}:
+	case <-req.done:
+		return req.rev, req.err
+	case <-wctx.Done():
+		if s.dequeue(req) {
+			return 0, fmt.Errorf("wait for the writer: %w", unavailable(wctx.Err()))
+		}
+		<-req.done // a leader has it: its batch is bounded too
+		return req.rev, req.err
+	}
+	defer func() { <-s.wsem }()
+	select {
+	case <-req.done: // a previous leader ran it
+		return req.rev, req.err
+	default:
+	}
+	s.qmu.Lock()
+	batch := s.queue
+	s.queue = nil
+	s.qmu.Unlock()
+	s.runBatchPostgres(batch)
+	return req.rev, req.err
+}
+
+// dequeue removes req from the queue, reporting whether it was there.
+func (s *sqlStore) dequeue(req *wreq) bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	for i, r := range s.queue {
+		if r == req {
+			s.queue = slices.Delete(s.queue, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// runBatchPostgres runs and commits a group of writes; callers hold wsem.
+func (s *sqlStore) runBatchPostgres(batch []*wreq) {
+	// Transaction control must survive a cancelled request, and must not
+	// outlive the store's bound on a frozen database.
+	bctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	finish := func(err error) {
+		for _, r := range batch {
+			if r.err == nil && err != nil {
+				r.err, r.rev = err, 0
+			}
+			close(r.done)
+		}
+	}
+	tx, err := s.w.BeginTx(bctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		finish(fmt.Errorf("begin: %w", err))
+		return
 	}
-	defer tx.Rollback()
-	w := &wtx{ctx: ctx, db: db{s: s, pool: s.w, tx: tx}}
-	if err := w.queryRow(ctx, `SELECT rev, compacted FROM revision WHERE id = 1 FOR UPDATE`).Scan(&w.rev, &w.compacted); err != nil {
-		return 0, fmt.Errorf("lock revision: %w", err)
+	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
+	d := db{s: s, pool: s.w, tx: tx}
+	var rev, compacted int64
+	if err := d.queryRow(bctx, `SELECT rev, compacted FROM revision WHERE id = 1 FOR UPDATE`).Scan(&rev, &compacted); err != nil {
+		finish(fmt.Errorf("lock revision: %w", err))
+		return
 	}
-	if err := fn(w); err != nil {
-		return 0, err
+	startRev := rev
+	s.batchStart, s.batchGateways = rev, false
+	defer func() { s.batchGateways = false }()
+	var committed []*wreq
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := d.exec(bctx, `SAVEPOINT w`); err != nil {
+			finish(fmt.Errorf("savepoint: %w", err))
+			return
+		}
+		w := &wtx{ctx: r.ctx, db: d, rev: rev, compacted: compacted}
+		err := r.fn(w)
+		if err == nil && len(w.changes) > 0 {
+			err = s.logChanges(bctx, w, rev+1, false)
+		}
+		if err != nil {
+			if _, rerr := d.exec(bctx, `ROLLBACK TO w`); rerr != nil {
+				r.err = err
+				finish(fmt.Errorf("write aborted: %w", rerr))
+				return
+			}
+			r.err = err
+		} else {
+			if len(w.changes) > 0 {
+				rev++
+				if len(w.delta.gwPut)+len(w.delta.gwDel) > 0 {
+					s.batchGateways = true // later requests must not read gateways from the cache
+				}
+			}
+			r.w, r.rev = w, rev
+			committed = append(committed, r)
+		}
+		// No RELEASE: the next SAVEPOINT w shadows this one (ROLLBACK TO
+		// names the newest), and a round trip per write is saved.
 	}
-	rev := w.rev
-	if len(w.changes) > 0 {
-		rev++
-		if err := s.logChanges(ctx, w, rev, true); err != nil {
-			return 0, err
+	if rev > startRev {
+		if _, err := d.exec(bctx, `UPDATE revision SET rev = $1 WHERE id = 1`, rev); err != nil {
+			finish(fmt.Errorf("bump revision: %w", err))
+			return
+		}
+		// Other replicas LISTEN on l2gw_revision (replica.go).
+		if _, err := d.exec(bctx, `SELECT pg_notify('l2gw_revision', $1)`, strconv.FormatInt(rev, 10)); err != nil {
+			finish(fmt.Errorf("notify: %w", err))
+			return
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
+		finish(fmt.Errorf("commit: %w", err))
+		return
 	}
-	if len(w.changes) > 0 {
-		s.committed(rev)
+	for _, r := range committed {
+		if len(r.w.changes) > 0 {
+			s.committedPostgres(r.rev, &r.w.delta)
+		}
 	}
-	return rev, nil
+	finish(nil)
 }
 
 // wreq is one write waiting for the SQLite group commit.
@@ -443,12 +606,6 @@ func (s *sqlStore) logChanges(ctx context.Context, w *wtx, rev int64, bump bool)
 			return fmt.Errorf("log changes: %w", err)
 		}
 	}
-	if s.d == dialectPostgres {
-		// Other replicas may LISTEN l2gw_revision to learn of commits.
-		if _, err := w.exec(ctx, `SELECT pg_notify('l2gw_revision', $1)`, strconv.FormatInt(rev, 10)); err != nil {
-			return fmt.Errorf("notify: %w", err)
-		}
-	}
 	s.sinceCompact += len(w.changes)
 	keep := s.cfg.ChangeLogKeep
 	if s.sinceCompact >= max(1, min(keep/10, 1000)) {
@@ -492,16 +649,16 @@ func (s *sqlStore) committed(rev int64) {
 //	}
 //
 // Taking the channel before reading guarantees no commit is missed.
-// Commits by other processes (PostgreSQL replicas) are not seen here; they
-// are announced with pg_notify on channel "l2gw_revision".
+// On PostgreSQL, other replicas' commits close it too, once this process
+// has taken them in (replica.go).
 func (s *sqlStore) Notify() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.notify
 }
 
-// WaitRevision blocks until this process has committed (or seen at open) a
-// revision >= rev, or ctx is done.
+// WaitRevision blocks until this process knows of (committed, saw at open,
+// or took in from another replica) a revision >= rev, or ctx is done.
 func (s *sqlStore) WaitRevision(ctx context.Context, rev int64) error {
 	for {
 		s.mu.Lock()
@@ -542,7 +699,16 @@ func (s *sqlStore) Changes(ctx context.Context, after int64, limit int) ([]Chang
 			return fmt.Errorf("changes after %d (log starts after %d): %w", after, compacted, ErrCompacted)
 		}
 		var err error
-		out, err = scanChanges(ctx, d, `SELECT rev, seq, kind, obj_id, op FROM changes WHERE rev > $1 ORDER BY rev, seq LIMIT $2`, after, limit)
+		if s.d == dialectPostgres {
+			// Only revisions this process has taken in (its caches follow
+			// them) are read: see replica.go.
+			s.mu.Lock()
+			known := s.rev
+			s.mu.Unlock()
+			out, err = scanChanges(ctx, d, `SELECT rev, seq, kind, obj_id, op FROM changes WHERE rev > $1 AND rev <= $3 ORDER BY rev, seq LIMIT $2`, after, limit, known)
+		} else {
+			out, err = scanChanges(ctx, d, `SELECT rev, seq, kind, obj_id, op FROM changes WHERE rev > $1 ORDER BY rev, seq LIMIT $2`, after, limit)
+		}
 		if err != nil || len(out) < limit {
 			return err
 		}

@@ -133,8 +133,19 @@ type Store interface {
 	// ReportSwitch upserts the switch with its ports and replaces its local
 	// MACs; it appends change entries only for what actually changed.
 	ReportSwitch(ctx context.Context, r model.SwitchReport) error
-	// SetSwitchStatus records the agent's session and sync state.
+	// SetSwitchStatus records the agent's session and sync state; a
+	// connected status makes this replica the owner of the switch's
+	// presence, which it renews until the agent is gone.
 	SetSwitchStatus(ctx context.Context, s model.SwitchStatus) error
+	// SwitchGone marks the switch's agent disconnected with reason if this
+	// replica owns its presence (the agent has not reconnected elsewhere).
+	SwitchGone(ctx context.Context, name, reason string) error
+	// HostGone marks the host's agent gone with reason if this replica
+	// owns its presence.
+	HostGone(ctx context.Context, name, reason string) error
+	// ClaimPresence makes this replica the owner of the named agents'
+	// presence (those shown connected) and renews it.
+	ClaimPresence(ctx context.Context, switches, hosts []string) error
 	GetSwitch(ctx context.Context, name string) (model.Switch, error)
 	ListSwitches(ctx context.Context, q Query) ([]model.Switch, error)
 	ListLocalMACs(ctx context.Context, q Query) ([]model.LocalMAC, error)
@@ -161,17 +172,22 @@ type Store interface {
 	// ErrCompacted (wrapped) means after is older than the log keeps.
 	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
 	Snapshot(ctx context.Context) (Snapshot, error)
-	// Notify returns a channel that is closed at the next commit made
-	// through this Store (in this process). Take it before reading Changes
-	// so no commit is missed.
+	// Notify returns a channel that is closed when the store learns of a
+	// new revision: its own commits, and on PostgreSQL other replicas'
+	// (LISTEN/NOTIFY, polling while that is down). Take it before reading
+	// Changes so no commit is missed.
 	Notify() <-chan struct{}
-	// WaitRevision blocks until this process has committed (or saw at Open)
-	// a revision >= rev, or ctx is done.
+	// WaitRevision blocks until this process knows of (committed, saw at
+	// Open, or heard of from another replica) a revision >= rev, or ctx is
+	// done.
 	WaitRevision(ctx context.Context, rev int64) error
-	// ListGeneration returns a number that changes whenever a commit of
-	// this process changes objects of kind, for caching list answers; ok
-	// is false for kinds (or stores) whose commits it cannot follow.
+	// ListGeneration returns a number that changes whenever a commit
+	// changes objects of kind, for caching list answers; ok is false for
+	// kinds whose commits it cannot follow.
 	ListGeneration(kind Kind) (gen uint64, ok bool)
+	// Check probes that the database accepts a write, within the store's
+	// timeout (for /healthz).
+	Check(ctx context.Context) error
 
 	Close() error
 }
@@ -190,4 +206,18 @@ type Config struct {
 	// DefaultChangeLogKeep (100,000).
 	ChangeLogKeep int
 	Logger        *slog.Logger // nil discards
+	// Timeout bounds one operation on PostgreSQL: connecting, each read
+	// or write on a connection, and a whole transaction, so a frozen or
+	// unreachable database fails requests (ErrUnavailable) instead of
+	// hanging them. Zero means DefaultTimeout (5s).
+	Timeout time.Duration
+	// PollInterval is how often a PostgreSQL store reads the revision
+	// while its notification connection is down (other replicas' commits
+	// then reach it this late). Zero means DefaultPollInterval (250ms).
+	PollInterval time.Duration
+	// PresenceExpiry is how long an agent's presence (a switch's or host's
+	// connected flag) holds without a heartbeat from the replica that
+	// serves the agent: a replica that dies cannot mark its agents gone.
+	// Zero means DefaultPresenceExpiry (15s).
+	PresenceExpiry time.Duration
 }

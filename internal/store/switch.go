@@ -26,6 +26,11 @@ type swRow struct {
 	model.Switch
 	reported     bool
 	syncRevision int64
+	// connected is the stored flag (Switch.Connected also needs a live
+	// heartbeat); owner and heartbeat are its presence (presence.go).
+	connected bool
+	owner     string
+	heartbeat int64
 }
 
 func jsonList(v []string) string {
@@ -75,13 +80,17 @@ func listSwitchRows(ctx context.Context, d db, q Query) ([]swRow, error) {
 	filtered := len(wh.conds) > 0 || q.Limit > 0
 	var out []swRow
 	idx := map[string]int{}
-	err := scanRows(ctx, d, `SELECT name, id, reported, description, tunnel_ips, management_ips, fault_status, connected, last_seen, last_sync, sync_revision, sync_error, sync_problems FROM switches`+
+	err := scanRows(ctx, d, `SELECT name, id, reported, description, tunnel_ips, management_ips, fault_status, connected, last_seen, last_sync, sync_revision, sync_error, sync_problems, presence_owner, heartbeat FROM switches`+
 		wh.String()+wh.tail("name", q), wh.args, func(sc func(...any) error) error {
 		var r swRow
 		var tun, mgmt, fault, problems string
 		var seen, synced int64
-		if err := sc(&r.Name, &r.ID, &r.reported, &r.Description, &tun, &mgmt, &fault, &r.Connected, &seen, &synced, &r.syncRevision, &r.SyncError, &problems); err != nil {
+		if err := sc(&r.Name, &r.ID, &r.reported, &r.Description, &tun, &mgmt, &fault, &r.connected, &seen, &synced, &r.syncRevision, &r.SyncError, &problems, &r.owner, &r.heartbeat); err != nil {
 			return err
+		}
+		r.Connected = d.s.alive(r.connected, r.heartbeat)
+		if r.connected && !r.Connected && r.SyncError == "" {
+			r.SyncError = PresenceExpired
 		}
 		var err error
 		if r.SyncProblems, err = parseProblems(problems); err != nil {
@@ -203,9 +212,9 @@ func (s *sqlStore) ReportSwitch(ctx context.Context, r model.SwitchReport) error
 			if sw.ID == "" {
 				sw.ID = uuid.NewString()
 			}
-			if _, err := w.exec(ctx, `INSERT INTO switches (name, id, reported, description, tunnel_ips, management_ips, fault_status, connected, last_seen, last_sync, sync_revision, sync_error)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, '')`,
-				sw.Name, sw.ID, true, sw.Description, jsonList(sw.TunnelIPs), jsonList(sw.ManagementIPs), jsonList(sw.FaultStatus), true, toMicros(t)); err != nil {
+			if _, err := w.exec(ctx, `INSERT INTO switches (name, id, reported, description, tunnel_ips, management_ips, fault_status, connected, last_seen, last_sync, sync_revision, sync_error, presence_owner, heartbeat)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, '', $10, $9)`,
+				sw.Name, sw.ID, true, sw.Description, jsonList(sw.TunnelIPs), jsonList(sw.ManagementIPs), jsonList(sw.FaultStatus), true, toMicros(t), s.replica); err != nil {
 				return fmt.Errorf("report switch: %w", err)
 			}
 			if err := insertSwitchPorts(ctx, w, sw); err != nil {
@@ -316,27 +325,31 @@ func (s *sqlStore) SetSwitchStatus(ctx context.Context, st model.SwitchStatus) e
 		problems := problemsJSON(st.Problems)
 		if !ok {
 			var seen int64
+			owner := ""
 			if st.Connected {
-				seen = toMicros(t)
+				seen, owner = toMicros(t), s.replica
 			}
-			if _, err := w.exec(ctx, `INSERT INTO switches (name, id, reported, description, tunnel_ips, management_ips, fault_status, connected, last_seen, last_sync, sync_revision, sync_error, sync_problems)
-				VALUES ($1, $2, $3, '', '[]', '[]', '[]', $4, $5, $6, $7, $8, $9)`,
-				st.Name, uuid.NewString(), false, st.Connected, seen, lastSync, st.Revision, st.Error, problems); err != nil {
+			if _, err := w.exec(ctx, `INSERT INTO switches (name, id, reported, description, tunnel_ips, management_ips, fault_status, connected, last_seen, last_sync, sync_revision, sync_error, sync_problems, presence_owner, heartbeat)
+				VALUES ($1, $2, $3, '', '[]', '[]', '[]', $4, $5, $6, $7, $8, $9, $10, $5)`,
+				st.Name, uuid.NewString(), false, st.Connected, seen, lastSync, st.Revision, st.Error, problems, owner); err != nil {
 				return fmt.Errorf("set switch status: %w", err)
 			}
 			w.change(KindSwitch, st.Name, OpCreate)
 			return nil
 		}
 		sameProblems := problemsJSON(cur.SyncProblems) == problems
-		if cur.Connected == st.Connected && cur.SyncError == st.Error && sameProblems && toMicros(cur.LastSync) == lastSync && cur.syncRevision == st.Revision {
+		// A connected status also claims the presence for this replica
+		// (the agent's stream is here now).
+		ownPresence := !st.Connected || cur.owner == s.replica && cur.Connected
+		if cur.connected == st.Connected && ownPresence && cur.SyncError == st.Error && sameProblems && toMicros(cur.LastSync) == lastSync && cur.syncRevision == st.Revision {
 			return nil
 		}
-		seen := toMicros(cur.LastSeen)
+		seen, beat, owner := toMicros(cur.LastSeen), cur.heartbeat, ""
 		if st.Connected {
-			seen = toMicros(t)
+			seen, beat, owner = toMicros(t), toMicros(t), s.replica
 		}
-		if _, err := w.exec(ctx, `UPDATE switches SET connected = $1, last_seen = $2, last_sync = $3, sync_revision = $4, sync_error = $5, sync_problems = $6 WHERE name = $7`,
-			st.Connected, seen, lastSync, st.Revision, st.Error, problems, st.Name); err != nil {
+		if _, err := w.exec(ctx, `UPDATE switches SET connected = $1, last_seen = $2, last_sync = $3, sync_revision = $4, sync_error = $5, sync_problems = $6, presence_owner = $7, heartbeat = $8 WHERE name = $9`,
+			st.Connected, seen, lastSync, st.Revision, st.Error, problems, owner, beat, st.Name); err != nil {
 			return fmt.Errorf("set switch status: %w", err)
 		}
 		if cur.Connected != st.Connected || cur.SyncError != st.Error || !sameProblems {

@@ -3,13 +3,17 @@ package testenv
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -28,28 +32,74 @@ const PostgresBin = "/usr/lib/postgresql/15/bin"
 // PostgreSQL refuses to run as root, so as root it runs as the "postgres" user.
 func StartPostgres(t testing.TB) string {
 	t.Helper()
+	return StartPostgresServer(t).DSN
+}
+
+// Postgres is a PostgreSQL server started by StartPostgresServer, which a
+// test may stop, start again, freeze and thaw (database outages) while its
+// data directory and socket (its address) stay the same.
+type Postgres struct {
+	// DSN is the server's "postgres" database.
+	DSN string
+
+	dir  string
+	cred *syscall.Credential
+
+	mu sync.Mutex
+	p  *Proc
+}
+
+// StartPostgresServer is StartPostgres returning the server's handle.
+func StartPostgresServer(t testing.TB) *Postgres {
+	t.Helper()
 	for _, b := range []string{"initdb", "postgres"} {
 		if _, err := os.Stat(filepath.Join(PostgresBin, b)); err != nil {
 			Missing(t, filepath.Join(PostgresBin, b)+" (package postgresql-15)")
 		}
 	}
-	// Unix socket paths must stay under 108 bytes; t.TempDir() can be long.
-	dir, err := os.MkdirTemp("", "l2gw-pg-")
+	if os.Geteuid() == 0 {
+		if _, err := user.Lookup("postgres"); err != nil {
+			Missing(t, "user postgres (package postgresql-common)")
+		}
+	}
+	pg, err := RunPostgres()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			pg.mu.Lock()
+			if pg.p != nil {
+				t.Logf("postgres.log:\n%s", pg.p.Logs())
+			}
+			pg.mu.Unlock()
+		}
+		pg.Close()
+	})
+	return pg
+}
+
+// RunPostgres starts a throw-away PostgreSQL server as StartPostgres does,
+// outside a test (bench programs); Close stops it and removes its files.
+func RunPostgres() (*Postgres, error) {
+	// Unix socket paths must stay under 108 bytes; t.TempDir() can be long.
+	dir, err := os.MkdirTemp("", "l2gw-pg-")
+	if err != nil {
+		return nil, err
+	}
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			Missing(t, "user postgres (package postgresql-common)")
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("postgres runs as the user postgres: %w", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
+			os.RemoveAll(dir)
+			return nil, err
 		}
 	}
 	data := filepath.Join(dir, "data")
@@ -57,51 +107,135 @@ func StartPostgres(t testing.TB) string {
 		"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v: %s", err, out)
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("initdb: %w: %s", err, out)
 	}
+	pg := &Postgres{
+		DSN: "postgres://postgres@/postgres?host=" + url.QueryEscape(dir) + "&sslmode=disable",
+		dir: dir, cred: cred,
+	}
+	if err := pg.Start(); err != nil {
+		pg.Close()
+		return nil, err
+	}
+	return pg, nil
+}
+
+// Close stops the server (thawing it first) and removes its files.
+func (pg *Postgres) Close() {
+	pg.mu.Lock()
+	p := pg.p
+	pg.mu.Unlock()
+	if p != nil {
+		_ = p.Signal(syscall.SIGCONT) // a frozen server cannot stop
+		_ = p.Stop()                  // the exit status of a stopped server is not interesting
+	}
+	os.RemoveAll(pg.dir)
+}
+
+// Start starts the server (again) on the same data directory and socket
+// and waits until it accepts connections.
+func (pg *Postgres) Start() error {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.p != nil && pg.p.Running() {
+		return errors.New("postgres is running")
+	}
+	data := filepath.Join(pg.dir, "data")
 	p, err := StartProc(ProcConfig{
-		Log:        filepath.Join(dir, "postgres.log"),
-		Credential: cred,
+		Log:        filepath.Join(pg.dir, "postgres.log"),
+		Credential: pg.cred,
 		StopSignal: syscall.SIGINT, // PostgreSQL's "fast shutdown"
 		Grace:      20 * time.Second,
 		// A killed test binary does not leave the server behind.
 		ParentDeathSignal: syscall.SIGQUIT,
-	}, filepath.Join(PostgresBin, "postgres"), "-D", data, "-k", dir,
+	}, filepath.Join(PostgresBin, "postgres"), "-D", data, "-k", pg.dir,
 		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB")
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	t.Cleanup(func() {
-		_ = p.Stop() // the exit status of a stopped server is not interesting
-		if t.Failed() {
-			t.Logf("postgres.log:\n%s", p.Logs())
-		}
-	})
-	dsn := "postgres://postgres@/postgres?host=" + url.QueryEscape(dir) + "&sslmode=disable"
-	waitPostgres(t, dsn, p)
-	return dsn
+	pg.p = p
+	return waitPostgres(pg.DSN, p)
 }
 
-func waitPostgres(t testing.TB, dsn string, p *Proc) {
-	t.Helper()
+// Stop stops the server (fast shutdown: clients are disconnected).
+func (pg *Postgres) Stop() error {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.p == nil {
+		return nil
+	}
+	_ = pg.p.Stop() // a stopped server's exit status is not interesting
+	return nil
+}
+
+// Freeze stops every process of the server with SIGSTOP: connections stay
+// open and connects are accepted by the kernel, but nothing answers, as
+// with a hung database host.
+func (pg *Postgres) Freeze() error { return pg.signalAll(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server.
+func (pg *Postgres) Thaw() error { return pg.signalAll(syscall.SIGCONT) }
+
+// signalAll signals the postmaster and its children (backends, writers).
+func (pg *Postgres) signalAll(sig syscall.Signal) error {
+	pg.mu.Lock()
+	p := pg.p
+	pg.mu.Unlock()
+	if p == nil {
+		return errors.New("postgres not started")
+	}
+	pids := []int{p.Pid()}
+	for i := 0; i < len(pids); i++ { // the tree, breadth first
+		pids = append(pids, children(pids[i])...)
+	}
+	if sig == syscall.SIGCONT {
+		slices.Reverse(pids) // children first, so none waits on a frozen parent
+	}
+	var errs []error
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("signal %d: %w", pid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// children lists the pids whose parent is pid (from /proc).
+func children(pid int) []int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func waitPostgres(dsn string, p *Proc) error {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer db.Close()
 	// The server reports readiness only by accepting connections.
-	err = Poll(t.Context(), 30*time.Second, func() error {
+	err = Poll(context.Background(), 30*time.Second, func() error {
 		if !p.Running() {
 			return StopPolling(fmt.Errorf("postgres exited at start: %s", p.Logs()))
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		return db.PingContext(ctx)
 	})
 	if err != nil {
-		t.Fatalf("postgres not ready: %v", err)
+		return fmt.Errorf("postgres not ready: %w", err)
 	}
+	return nil
 }
 
 var pgDBSeq atomic.Int64

@@ -195,6 +195,9 @@ func (p *Proc) Exited() (bool, error) {
 	}
 }
 
+// Pid is the process's id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Running reports whether the process has not exited yet.
 func (p *Proc) Running() bool {
 	exited, _ := p.Exited()

@@ -1,0 +1,418 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Several `l2gw server` replicas may share one PostgreSQL database. Each
+// commit sends pg_notify('l2gw_revision', rev) inside its transaction; every
+// replica LISTENs on that channel (listener below) and takes the revision in
+// (takeIn): the gateway and connection caches drop what another replica
+// changed, and the revision is published to Notify and WaitRevision, which
+// wake the plan feed. When the listening connection is lost, the listener
+// polls the revision row until it is back, so a lost notification delays
+// a replica by at most the poll interval, never for good.
+//
+// The revision a replica has taken in (sqlStore.rev) may lag the database's
+// by the time a notification takes: Changes never returns revisions past it,
+// so a reader of the change log always finds the caches as new as the
+// changes it reads.
+
+// DefaultTimeout bounds one store operation on PostgreSQL when
+// Config.Timeout is zero.
+const DefaultTimeout = 5 * time.Second
+
+// DefaultPollInterval is how often a PostgreSQL store reads the revision
+// when it cannot listen for notifications (and, more slowly, even when it
+// can) if Config.PollInterval is zero.
+const DefaultPollInterval = 250 * time.Millisecond
+
+// ErrUnavailable reports that the database could not be reached or did not
+// answer in time. The API answers it with 503.
+var ErrUnavailable = errors.New("database unavailable")
+
+// IsUnavailable reports whether err means the database is unreachable,
+// frozen, shutting down or read-only, rather than that the request was
+// wrong: what a client may retry later, elsewhere or after failover.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ENOENT) ||
+		errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case len(pe.Code) == 5 && pe.Code[:2] == "08": // connection exception
+			return true
+		case pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03": // shutdown, crash, cannot connect now
+			return true
+		case pe.Code == "25006": // read-only transaction (a standby behind the address)
+			return true
+		case pe.Code == "57014": // statement timeout
+			return true
+		}
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY:
+			return true
+		}
+	}
+	return pgconn.Timeout(err) || errors.Is(err, io.EOF) && !errors.Is(err, sql.ErrNoRows)
+}
+
+// unavailable marks err as ErrUnavailable.
+func unavailable(err error) error {
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// opContext bounds one store operation on PostgreSQL, so that a frozen
+// database fails requests instead of hanging them.
+func (s *sqlStore) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.d != dialectPostgres {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.cfg.Timeout)
+}
+
+// Check probes the database with a write that changes nothing (a read-only
+// database, a full disk or an unreachable server fail it), within
+// Config.Timeout. /healthz answers with it.
+func (s *sqlStore) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	_, err := s.write(ctx, func(w *wtx) error {
+		if _, err := w.exec(ctx, `UPDATE revision SET rev = rev WHERE id = 1`); err != nil {
+			return fmt.Errorf("probe write: %w", err)
+		}
+		return nil
+	})
+	return err
+}
+
+// committedPostgres takes in a revision this process committed; d is what
+// it did to gateways and connections. When every revision before it is
+// taken in already, the caches apply d and the revision is published at
+// once; otherwise another replica committed in between, and the caches are
+// dropped and the listener publishes the revision once it took in the gap.
+func (s *sqlStore) committedPostgres(rev int64, d *cacheDelta) {
+	c := s.cache
+	c.mu.Lock()
+	if c.processed == rev-1 {
+		c.applyLocked(d)
+		c.processed = rev
+		c.mu.Unlock()
+		s.committed(rev)
+		return
+	}
+	if !d.empty() {
+		c.bumpLocked(len(d.gwPut)+len(d.gwDel) > 0, len(d.connPut)+len(d.connDel) > 0)
+	}
+	c.loaded = false
+	c.mu.Unlock()
+	s.listen.poke()
+}
+
+// bumpLocked records a change of gateways and/or connections the cache
+// cannot apply: the generations move and the cache reloads at next use.
+func (c *objCache) bumpLocked(gw, conn bool) {
+	if gw {
+		c.gwGen++
+	}
+	if conn {
+		c.connGen++
+	}
+	if gw || conn {
+		c.loaded = false
+	}
+}
+
+// takeIn takes in every revision up to rev (committed by any replica): the
+// caches drop what changed meanwhile, then rev is published.
+func (s *sqlStore) takeIn(ctx context.Context, rev int64) error {
+	c := s.cache
+	for {
+		c.mu.RLock()
+		from := c.processed
+		c.mu.RUnlock()
+		if rev <= from {
+			return nil
+		}
+		gw, conn, err := s.kindsChanged(ctx, from, rev)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		if c.processed != from {
+			c.mu.Unlock()
+			continue // a local commit moved it: read again from there
+		}
+		c.bumpLocked(gw, conn)
+		c.processed = rev
+		c.mu.Unlock()
+		s.committed(rev)
+		return nil
+	}
+}
+
+// kindsChanged reports whether revisions in (from, to] changed gateways or
+// connections; when the log no longer reaches back to from, both count as
+// changed.
+func (s *sqlStore) kindsChanged(ctx context.Context, from, to int64) (gw, conn bool, err error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	err = s.readTx(ctx, func(d db) error {
+		var compacted int64
+		if err := d.queryRow(ctx, `SELECT compacted FROM revision WHERE id = 1`).Scan(&compacted); err != nil {
+			return err
+		}
+		if from < compacted {
+			gw, conn = true, true
+			return nil
+		}
+		rows, err := d.query(ctx, `SELECT DISTINCT kind FROM changes WHERE rev > $1 AND rev <= $2 AND kind IN ('gateway', 'connection')`, from, to)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			gw = gw || Kind(k) == KindGateway
+			conn = conn || Kind(k) == KindConnection
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return false, false, fmt.Errorf("read changed kinds: %w", err)
+	}
+	return gw, conn, nil
+}
+
+// listener follows other replicas' commits for a PostgreSQL store.
+type listener struct {
+	s      *sqlStore
+	cfg    *pgx.ConnConfig
+	cancel context.CancelFunc
+	done   chan struct{}
+	kick   chan struct{} // 1-buffered: read the revision now
+}
+
+func startListener(s *sqlStore, cfg *pgx.ConnConfig) *listener {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &listener{s: s, cfg: cfg, cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1)}
+	go func() {
+		defer close(l.done)
+		l.run(ctx)
+	}()
+	return l
+}
+
+func (l *listener) stop() {
+	l.cancel()
+	<-l.done
+}
+
+// poke asks the listener to read the revision now.
+func (l *listener) poke() {
+	if l == nil {
+		return
+	}
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run listens until ctx is done, reconnecting with a capped backoff and
+// polling the revision while it cannot listen.
+func (l *listener) run(ctx context.Context) {
+	log := l.s.log.With("component", "store-listener")
+	backoff := l.s.cfg.PollInterval
+	lost := false
+	for ctx.Err() == nil {
+		err := l.listen(ctx, func() {
+			if lost {
+				log.Info("listening for other replicas' commits again")
+				lost = false
+			}
+			backoff = l.s.cfg.PollInterval
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if !lost {
+			log.Warn("lost the notification connection; polling the revision until it is back", "err", err)
+			lost = true
+		}
+		// Poll while the connection is down, retrying it after backoff.
+		deadline := time.Now().Add(backoff)
+		for ctx.Err() == nil && time.Now().Before(deadline) {
+			l.poll(ctx)
+			select {
+			case <-ctx.Done():
+			case <-l.kick:
+			case <-time.After(l.s.cfg.PollInterval):
+			}
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// poll takes in the database's revision, if it can be read.
+func (l *listener) poll(ctx context.Context) {
+	rev, err := l.s.Revision(ctx)
+	if err != nil {
+		return // the next poll retries
+	}
+	_ = l.s.takeIn(ctx, rev) // likewise
+}
+
+// listen holds one LISTEN connection until it fails. up is called once it
+// listens.
+func (l *listener) listen(ctx context.Context, up func()) error {
+	cctx, cancel := context.WithTimeout(ctx, l.s.cfg.Timeout)
+	conn, err := pgx.ConnectConfig(cctx, l.cfg)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn.Close(cctx)
+	}()
+	cctx, cancel = context.WithTimeout(ctx, l.s.cfg.Timeout)
+	_, err = conn.Exec(cctx, `LISTEN l2gw_revision`)
+	cancel()
+	if err != nil {
+		return err
+	}
+	up()
+	l.poll(ctx) // commits made before LISTEN took effect
+	// Even while listening the revision is read now and then: a
+	// notification is lost when its sender dies between commit and
+	// delivery, and the caches must not wait for the next commit.
+	idle := max(4*l.s.cfg.PollInterval, time.Second)
+	for {
+		wctx, cancel := context.WithTimeout(ctx, idle)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err == nil:
+			if rev, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
+				_ = l.s.takeIn(ctx, rev) // a failure is retried by the next poll
+			}
+		case pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded):
+			// Silence: check that the server still answers, then poll.
+			pctx, cancel := context.WithTimeout(ctx, l.s.cfg.Timeout)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("ping: %w", err)
+			}
+			l.poll(ctx)
+		default:
+			return err
+		}
+		select {
+		case <-l.kick:
+			l.poll(ctx)
+		default:
+		}
+	}
+}
+
+// deadlineConn bounds every read and write on a database connection by
+// timeout, on top of the deadlines pgx sets itself: a frozen server (a
+// SIGSTOPped process, a black-holed network) fails the statement instead of
+// hanging it.
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+
+	mu       sync.Mutex
+	rd, wd   time.Time // pgx's own deadlines
+	lastRead time.Time // last effective read deadline set
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rd, c.wd = t, t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rd = t
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.wd = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func earliest(own, bound time.Time) time.Time {
+	if own.IsZero() || bound.Before(own) {
+		return bound
+	}
+	return own
+}
+
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	err := c.Conn.SetReadDeadline(earliest(c.rd, time.Now().Add(c.timeout)))
+	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	err := c.Conn.SetWriteDeadline(earliest(c.wd, time.Now().Add(c.timeout)))
+	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
