@@ -32,6 +32,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -41,7 +43,7 @@ import (
 
 type options struct {
 	runs, ports, hosts, churn, batch int
-	binary, cpuprofile               string
+	binary, cpuprofile, memprofile   string
 	inproc, keep                     bool
 }
 
@@ -55,6 +57,7 @@ func main() {
 	flag.StringVar(&o.binary, "binary", "", "l2gw binary to run (default: go build ./cmd/l2gw)")
 	flag.BoolVar(&o.inproc, "inprocess", false, "run server.Run inside this process instead of the binary (for profiling)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "with -inprocess: CPU profile of the whole bench to this file")
+	flag.StringVar(&o.memprofile, "memprofile", "", "with -inprocess: heap profile after convergence (after a GC) to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (logs, databases) and print its path")
 	flag.Parse()
 	var err error
@@ -63,8 +66,8 @@ func main() {
 		err = fmt.Errorf("-runs, -ports, -hosts (<= 65000), -batch must be positive, -churn not negative")
 	case o.ports+o.runs*o.churn >= 1<<24:
 		err = fmt.Errorf("too many ports for the MAC plan")
-	case o.cpuprofile != "" && !o.inproc:
-		err = fmt.Errorf("-cpuprofile needs -inprocess")
+	case (o.cpuprofile != "" || o.memprofile != "") && !o.inproc:
+		err = fmt.Errorf("-cpuprofile and -memprofile need -inprocess")
 	}
 	if err == nil {
 		for _, c := range []string{"ovsdb-server", "ovsdb-tool", "vtep-ctl"} {
@@ -153,6 +156,11 @@ func run(ctx context.Context, o options) (err error) {
 	if r.rss, _, err = testenv.Memory(srv.pid); err != nil {
 		return err
 	}
+	if o.memprofile != "" {
+		if err := writeHeapProfile(o.memprofile); err != nil {
+			return err
+		}
+	}
 	if o.churn > 0 {
 		if err := b.churn(ctx, &r); err != nil {
 			return fmt.Errorf("churn: %w", err)
@@ -171,3 +179,17 @@ func logln(format string, args ...any) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// writeHeapProfile writes the live heap (after a GC) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
