@@ -98,8 +98,10 @@ func TestAgentIdentityProcesses(t *testing.T) {
 			return strings.Contains(tc.agent.Logs(), tc.want), tc.agent.Logs()
 		})
 	}
-	if logs := srv.Logs(); !strings.Contains(logs, `"msg":"agent request refused","component":"agentapi","action":"register_host","name":"compute8"`) {
-		t.Errorf("server log lacks the refusal of compute8's registration:\n%s", logs)
+	// A host agent asks for its host's lease before anything else: the
+	// impostor is refused there and never gets to register.
+	if logs := srv.Logs(); !strings.Contains(logs, `"msg":"agent request refused","component":"agentapi","action":"acquire_host_lease","name":"compute8"`) {
+		t.Errorf("server log lacks the refusal of compute8's lease:\n%s", logs)
 	}
 	if sws, err := admin.ListSwitches(ctx, client.Filter("name", "tor2")); err != nil || len(sws) != 0 {
 		t.Errorf("switches named tor2 = %+v, %v; want none: no agent may report it", sws, err)
