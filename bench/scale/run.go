@@ -63,6 +63,12 @@ func run(ctx context.Context, o options) (err error) {
 	var netIDs []string
 	if reuse {
 		logln("reusing the inventory in %s", o.state)
+		if err := l.startServers(ctx); err != nil {
+			return err
+		}
+		if err := l.pruneChurnPorts(ctx); err != nil {
+			return err
+		}
 	} else {
 		if err := l.startServers(ctx); err != nil {
 			return err
@@ -414,4 +420,25 @@ func sameWorkload(dir string, o options) (bool, error) {
 
 func saveWorkload(dir string, o options) error {
 	return os.WriteFile(filepath.Join(dir, "workload"), []byte(workloadKey(o)), 0o644)
+}
+
+// pruneChurnPorts deletes the ports an earlier run's churn left in a
+// reused store (their MACs are numbered from o.ports up), so every switch
+// and host again expects exactly the workload.
+func (l *lab) pruneChurnPorts(ctx context.Context) error {
+	ports, err := l.apis[0].ListPorts(ctx, client.ListOptions{})
+	if err != nil {
+		return err
+	}
+	var extra []string
+	for _, p := range ports {
+		var a, b, c int
+		if _, err := fmt.Sscanf(p.MACAddress, "fa:16:3e:%02x:%02x:%02x", &a, &b, &c); err == nil && a<<16|b<<8|c >= l.o.ports {
+			extra = append(extra, p.ID)
+		}
+	}
+	if len(extra) > 0 {
+		logln("deleting %d ports left by an earlier run's churn", len(extra))
+	}
+	return forEach(len(extra), func(i int) error { return l.apis[0].DeletePort(ctx, extra[i]) })
 }
