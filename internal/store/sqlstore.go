@@ -830,15 +830,24 @@ const maxParentKeys = 200
 
 // childrenOf is the WHERE clause of a query of parents' children (ports'
 // fixed IPs, gateways' devices): col IN the parents' keys when the parents
-// were filtered and are few, else no condition (all children).
+// were filtered and are few; when they are many, the range of their keys
+// (parents come ordered by key, and a chunk of a streamed list of 100,000
+// ports must not read every port's children); else no condition (all
+// children). Children of other parents in the range are the caller's to
+// skip, as it skips any child whose parent it did not list.
 func childrenOf[T any](filtered bool, parents []T, col string, key func(T) string) where {
 	var w where
-	if filtered && len(parents) <= maxParentKeys {
+	switch {
+	case !filtered:
+	case len(parents) <= maxParentKeys:
 		keys := make([]string, len(parents))
 		for i, p := range parents {
 			keys[i] = key(p)
 		}
 		w.in(col, keys)
+	default:
+		w.cond(col+" >= ?", key(parents[0]))
+		w.cond(col+" <= ?", key(parents[len(parents)-1]))
 	}
 	return w
 }

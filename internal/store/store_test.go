@@ -49,6 +49,7 @@ func TestStore(t *testing.T) {
 		{name: "VNIExhausted", cfg: store.Config{VNIMin: 10, VNIMax: 11}, run: testVNIExhausted},
 		{name: "DeleteNetworkCascade", run: testDeleteNetworkCascade},
 		{name: "Ports", run: testPorts},
+		{name: "PortPages", run: testPortPages},
 		{name: "Hosts", run: testHosts},
 		{name: "RegisterHostConflict", run: testRegisterHostConflict},
 		{name: "Revisions", run: testRevisions},
@@ -1265,5 +1266,46 @@ func testConcurrentConnections(t *testing.T, s store.Store) {
 	}
 	if last := changes[len(changes)-1].Revision; last != rev(t, s) {
 		t.Errorf("last change revision %d; Revision() %d", last, rev(t, s))
+	}
+}
+
+// testPortPages pages through more ports than one query names by key:
+// every page carries exactly its ports' fixed IPs and address pairs.
+func testPortPages(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	n := mustNetwork(t, s, model.Network{Name: "n"})
+	var in []model.Port
+	for i := range 700 {
+		p := model.Port{NetworkID: n.ID, Name: fmt.Sprintf("p%03d", i),
+			FixedIPs: []model.FixedIP{{SubnetID: "sub", IPAddress: fmt.Sprintf("10.0.%d.%d", i/256, i%256)}}}
+		if i%3 == 0 {
+			p.AllowedAddressPairs = []model.AddressPair{{IPAddress: fmt.Sprintf("10.1.%d.%d", i/256, i%256)}}
+		}
+		in = append(in, p)
+	}
+	if _, err := s.CreatePorts(ctx, in); err != nil {
+		t.Fatalf("CreatePorts = %v", err)
+	}
+	all, err := s.ListPorts(ctx, store.Query{})
+	if err != nil || len(all) != len(in) {
+		t.Fatalf("ListPorts = %d ports, %v; want %d", len(all), err, len(in))
+	}
+	for _, limit := range []int{250, 500} {
+		var got []model.Port
+		q := store.Query{Limit: limit}
+		for {
+			page, err := s.ListPorts(ctx, q)
+			if err != nil {
+				t.Fatalf("ListPorts(%+v) = %v", q, err)
+			}
+			got = append(got, page...)
+			if len(page) < limit {
+				break
+			}
+			q.Marker = page[len(page)-1].ID
+		}
+		if d := cmp.Diff(all, got, cmpopts.EquateEmpty()); d != "" {
+			t.Errorf("pages of %d differ from the whole list (-whole +pages):\n%s", limit, d)
+		}
 	}
 }
