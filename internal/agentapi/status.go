@@ -52,7 +52,9 @@ func (h *Handler) connectionStatus(w http.ResponseWriter, r *http.Request) {
 // those rows (Revision: the plan feed dates the changes of each network's
 // rows in each plan; what changed before the feed started is dated at its
 // first snapshot, so a freshly started server shows pending until the
-// agents have applied its plans), else in_sync.
+// agents have applied its plans), else in_sync. When the hosts are
+// Neutron's (--inventory neutron) no host agent runs: a host's part is
+// l2pop's (neutronHostSyncs).
 func (h *Handler) ConnectionStatus(ctx context.Context, id string) (agentwire.ConnectionStatus, error) {
 	conn, err := h.st.GetConnection(ctx, id)
 	if err != nil {
@@ -221,6 +223,9 @@ func (h *Handler) hostSyncs(ctx context.Context, network string, caughtUp bool) 
 	hostBy := map[string]model.Host{}
 	for _, x := range hosts {
 		hostBy[x.Name] = x
+	}
+	if h.neutronHosts() {
+		return h.neutronHostSyncs(network, names, hostBy), nil
 	}
 	stBy := map[string]*model.HostStatus{}
 	for i := range sts {

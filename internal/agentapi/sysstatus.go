@@ -97,7 +97,17 @@ func (h *Handler) SystemStatus(ctx context.Context) (agentwire.SystemStatus, err
 		stBy[sts[i].Name] = &sts[i]
 	}
 	slices.SortFunc(hosts, func(a, b model.Host) int { return strings.Compare(a.Name, b.Name) })
+	sent := map[string]agentwire.L2PopHost{}
+	if out.L2Pop != nil {
+		for _, x := range out.L2Pop.Hosts {
+			sent[x.Host] = x
+		}
+	}
 	for _, host := range hosts {
+		if h.neutronHosts() {
+			out.Hosts = append(out.Hosts, h.neutronHostState(host, sent))
+			continue
+		}
 		out.Hosts = append(out.Hosts, h.hostState(host, stBy[host.Name], caughtUp, now))
 	}
 	return out, nil

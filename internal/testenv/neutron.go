@@ -22,6 +22,7 @@ type Neutron struct {
 	URL        string // http://127.0.0.1:PORT
 	Dir        string // the working folder (NEUTRON_ANCHOR_DIR): logs in Dir/log
 	RabbitPort int    // guest/guest on 127.0.0.1
+	Scripts    string // the lab scripts' folder (start.sh, fake-ovs-agent.py)
 }
 
 // neutronScripts is where start.sh and stop.sh live: $NEUTRON_SCRIPTS,
@@ -65,7 +66,7 @@ func StartNeutron(t testing.TB) *Neutron {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(tmp) })
-	n := &Neutron{Dir: filepath.Join(tmp, "neutron")}
+	n := &Neutron{Dir: filepath.Join(tmp, "neutron"), Scripts: dir}
 	api, pg := freePort(t), freePort(t)
 	n.RabbitPort = freeRabbitPort(t)
 	n.URL = "http://127.0.0.1:" + strconv.Itoa(api)

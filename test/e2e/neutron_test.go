@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
@@ -224,6 +226,23 @@ func TestNeutronInventory(t *testing.T) {
 		}
 	})
 
+	t.Run("StatusWithoutL2Pop", func(t *testing.T) {
+		if connID == "" {
+			t.Skip("no connection")
+		}
+		// No l2gw host agent runs in this mode, and without --transport-url
+		// nothing gives compute1's agent the switch's entries: the host is
+		// an error saying so, not a missing host agent.
+		testenv.Eventually(t, 30*time.Second, "compute1 says l2pop is off", func() (bool, string) {
+			st := connStatus(t, base, connID)
+			hs := hostStates(st.Hosts)
+			i := slices.IndexFunc(st.Hosts, func(h agentwire.HostSync) bool { return h.Host == "compute1" })
+			return st.State == "error" && i >= 0 && st.Hosts[i].State == "error" &&
+				strings.Contains(st.Hosts[i].Reason, "l2pop is off") && !strings.Contains(st.Hosts[i].Reason, "host agent") &&
+				st.Hosts[i].Connected && st.Status[0].State == "in_sync", fmt.Sprintf("%s %v", st.State, hs)
+		})
+	})
+
 	vm2 := osJSON[osPort](t, base, "port", "create", "vm2", "--network", "net1", "--host", "compute2", "--device-owner", "compute:nova")
 	t.Run("PortAfterConnection", func(t *testing.T) {
 		waitMACs(t, sw, netID, map[string]string{vm1.MACAddress: "127.0.0.11", vm2.MACAddress: "127.0.0.12"}, "vm2 on the switch")
@@ -297,6 +316,11 @@ func TestNeutronInventory(t *testing.T) {
 			return strings.TrimSpace(string(out)) == "" && strings.TrimSpace(string(b)) == "", fmt.Sprintf("logical switches %q, bindings %q", out, b)
 		})
 	})
+	// The rest shares this Neutron (its start takes ~30 s) with a server
+	// of its own.
+	srv.Terminate(t)
+	t.Run("L2Pop", func(t *testing.T) { testNeutronL2Pop(t, n) })
+	t.Run("RealOVSAgent", func(t *testing.T) { testNeutronOVSAgent(t, n, bin) })
 	if t.Failed() {
 		t.Logf("neutron-server log tail:\n%s", n.Logs())
 	}
