@@ -297,12 +297,16 @@ func mac(hw net.HardwareAddr) string {
 	return hw.String()
 }
 
+// coverage is how many planned lines the last device check compared.
+type coverage struct{ switchRows, hostObjects int }
+
 // devicesDiff compares every switch and host of the lab with its plan and
 // returns the differences, prefixed by the device, or nil.
-func devicesDiff(ctx context.Context, l *lab, st store.Store) ([]string, error) {
+func devicesDiff(ctx context.Context, l *lab, st store.Store) ([]string, coverage, error) {
+	var cov coverage
 	p, err := plans(ctx, st)
 	if err != nil {
-		return nil, err
+		return nil, cov, err
 	}
 	var diff []string
 	var errs []error
@@ -312,7 +316,9 @@ func devicesDiff(ctx context.Context, l *lab, st store.Store) ([]string, error) 
 			errs = append(errs, err)
 			continue
 		}
-		for _, d := range diffLines(switchLines(p.SwitchPlan(name)), got) {
+		want := switchLines(p.SwitchPlan(name))
+		cov.switchRows += len(want)
+		for _, d := range diffLines(want, got) {
 			diff = append(diff, name+": "+d)
 		}
 	}
@@ -322,9 +328,11 @@ func devicesDiff(ctx context.Context, l *lab, st store.Store) ([]string, error) 
 			errs = append(errs, err)
 			continue
 		}
-		for _, d := range diffLines(hostLines(p.HostPlan(name)), got) {
+		want := hostLines(p.HostPlan(name))
+		cov.hostObjects += len(want)
+		for _, d := range diffLines(want, got) {
 			diff = append(diff, name+": "+d)
 		}
 	}
-	return diff, errors.Join(errs...)
+	return diff, cov, errors.Join(errs...)
 }

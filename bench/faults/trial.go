@@ -96,12 +96,16 @@ type result struct {
 	held       time.Duration // from the injection to the heal
 	ok         bool
 	converged  time.Duration // from the heal to converged (when ok)
+	cov        coverage
+	first      int // device differences at the first check
+	atHeal     int // device differences just before the heal (-1: unreadable)
 	writes     [2]int        // answered 2xx, not, during the trial
 	diff       []string      // the last differences seen (when not ok)
 }
 
 func (r result) print(w io.Writer) {
-	status := fmt.Sprintf("converged in %v", r.converged.Round(time.Millisecond))
+	status := fmt.Sprintf("converged in %v (%d switch rows, %d host objects; differences at the heal %d, at the first check %d)",
+		r.converged.Round(time.Millisecond), r.cov.switchRows, r.cov.hostObjects, r.atHeal, r.first)
 	if !r.ok {
 		status = "FAILED"
 	}
@@ -149,6 +153,13 @@ func trial(ctx context.Context, l *lab, c *churn, st store.Store, f fault, rnd *
 	if err != nil {
 		return r, err
 	}
+	// The divergence the fault left, just before the heal: evidence that
+	// the checks see what a fault does (a dead agent's devices fall behind).
+	if d, _, err := devicesDiff(ctx, l, st); err == nil {
+		r.atHeal = len(d)
+	} else {
+		r.atHeal = -1 // a device cannot be read: the stopped ovsdb-server
+	}
 	healed := time.Now()
 	r.held = healed.Sub(injected)
 	if err := heal(ctx); err != nil {
@@ -158,12 +169,16 @@ func trial(ctx context.Context, l *lab, c *churn, st store.Store, f fault, rnd *
 	r.writes = [2]int{c.l.ok - ok0, c.l.fail - fail0}
 	c.l.mu.Unlock()
 	cr := converge(ctx, l, c, st, healed, bound)
-	r.ok, r.converged, r.diff = cr.ok, cr.took, cr.diff
+	r.ok, r.converged, r.diff, r.cov, r.first = cr.ok, cr.took, cr.diff, cr.cov, cr.first
 	return r, nil
 }
 
 type convergence struct {
 	ok   bool
+	cov  coverage // of the last device check
+	// first is how many differences the first check found: the
+	// divergence the fault left (0 when it was repaired before the check).
+	first int
 	took time.Duration
 	diff []string
 }
@@ -174,6 +189,7 @@ type convergence struct {
 // would otherwise be gone by the next check).
 func converge(ctx context.Context, l *lab, c *churn, st store.Store, from time.Time, bound time.Duration) convergence {
 	var last []string
+	first := -1
 	deadline := from.Add(bound)
 	for {
 		if err := l.exited(); err != nil {
@@ -189,13 +205,17 @@ func converge(ctx context.Context, l *lab, c *churn, st store.Store, from time.T
 		if err == nil && len(diff) == 0 {
 			// Each check reads its own moment; with the churn paused, the
 			// stored state is stable.
-			diff, err = devicesDiff(ctx, l, st)
+			var cov coverage
+			diff, cov, err = devicesDiff(ctx, l, st)
 			if err != nil {
 				diff = append(diff, "devices: "+err.Error())
 			}
+			if first < 0 {
+				first = len(diff)
+			}
 			if len(diff) == 0 {
 				resolve()
-				return convergence{ok: true, took: time.Since(from)}
+				return convergence{ok: true, took: time.Since(from), cov: cov, first: first}
 			}
 		}
 		last = diff
