@@ -56,6 +56,25 @@ type ledger struct {
 	seq       int
 	anomalies []string // answers that contradict the ledger: lost writes
 	ok, fail  int      // writes answered 2xx, and not
+	errs      []string // the first errors since takeErrors
+}
+
+// failed counts a write without a 2xx and keeps its error for the report.
+// l.mu is held.
+func (l *ledger) failed(what string, err error) {
+	l.fail++
+	if len(l.errs) < 3 {
+		l.errs = append(l.errs, what+": "+err.Error())
+	}
+}
+
+// takeErrors returns and clears the errors kept by failed.
+func (l *ledger) takeErrors() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.errs
+	l.errs = nil
+	return e
 }
 
 func newLedger() *ledger {
@@ -147,7 +166,7 @@ func (c *churn) portWrite(ctx context.Context, cl *client.Client) {
 			rec.id, rec.st = got.ID, present
 			l.ok++
 		} else {
-			l.fail++ // stays unknown
+			l.failed("create port "+rec.name, err) // stays unknown
 		}
 		return
 	}
@@ -163,7 +182,7 @@ func (c *churn) portWrite(ctx context.Context, cl *client.Client) {
 		rec.st = absent
 		l.anomalies = append(l.anomalies, fmt.Sprintf("delete of port %s (%s) answered 404: the acknowledged create is lost", rec.name, rec.id))
 	default:
-		l.fail++
+		l.failed("delete port "+rec.name, err)
 	}
 }
 
@@ -203,7 +222,7 @@ func (c *churn) toggleConnection(ctx context.Context, cl *client.Client) {
 		case errors.As(err, &ae) && ae.Status == http.StatusConflict:
 			l.anomalies = append(l.anomalies, fmt.Sprintf("create of connection %v answered 409 after an acknowledged delete: %v", r.key, err))
 		default:
-			l.fail++
+			l.failed(fmt.Sprintf("create connection %v", r.key), err)
 		}
 		return
 	}
@@ -218,7 +237,7 @@ func (c *churn) toggleConnection(ctx context.Context, cl *client.Client) {
 		r.st = absent
 		l.anomalies = append(l.anomalies, fmt.Sprintf("delete of connection %s answered 404: the acknowledged create is lost", r.id))
 	default:
-		l.fail++
+		l.failed("delete connection "+r.id, err)
 	}
 }
 

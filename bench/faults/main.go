@@ -32,7 +32,7 @@
 //
 // It prints every trial and a summary per kind. As root (namespaces):
 //
-//	go run ./bench/faults [-trials 100] [-seed N] [-kinds a,b] [-rate 15] [-binary path]
+//	go run ./bench/faults [-trials 100] [-seed N] [-kinds a,b] [-rate 15] [-hold 3s] [-bound 60s] [-binary path] [-keep]
 package main
 
 import (
@@ -56,6 +56,7 @@ type options struct {
 	kinds  []fault
 	rate   float64
 	bound  time.Duration
+	hold   time.Duration
 	binary string
 	keep   bool
 }
@@ -68,6 +69,7 @@ func main() {
 	flag.StringVar(&kinds, "kinds", "", "comma-separated fault kinds (default: all): "+allKinds())
 	flag.Float64Var(&o.rate, "rate", 15, "churn writes per second")
 	flag.DurationVar(&o.bound, "bound", 60*time.Second, "how long a trial may take to converge")
+	flag.DurationVar(&o.hold, "hold", 3*time.Second, "longest time a fault is held before its heal (at least 500ms)")
 	flag.StringVar(&o.binary, "binary", "", "l2gw binary to run (default: go build ./cmd/l2gw)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs) after the run")
 	flag.Parse()
@@ -107,6 +109,9 @@ func (o *options) parse(kinds string) error {
 	}
 	if o.rate <= 0 || o.bound <= 0 {
 		return errors.New("-rate and -bound must be positive")
+	}
+	if o.hold < 500*time.Millisecond {
+		return errors.New("-hold must be at least 500ms")
 	}
 	if o.seed == 0 {
 		o.seed = uint64(time.Now().UnixNano())
@@ -163,7 +168,11 @@ func run(ctx context.Context, o options) (failed int, err error) {
 			break
 		}
 		f := o.kinds[rnd.IntN(len(o.kinds))]
-		r, err := trial(ctx, l, c, st, f, rnd, o.bound)
+		r, err := trial(ctx, l, c, st, f, rnd, o.bound, o.hold)
+		if ctx.Err() != nil {
+			logf("interrupted in trial %d", i+1)
+			break // report the trials done
+		}
 		if err != nil {
 			return failed, fmt.Errorf("trial %d (%s): %w", i+1, f.kind, err)
 		}

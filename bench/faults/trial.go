@@ -97,10 +97,11 @@ type result struct {
 	ok         bool
 	converged  time.Duration // from the heal to converged (when ok)
 	cov        coverage
-	first      int // device differences at the first check
-	atHeal     int // device differences just before the heal (-1: unreadable)
-	writes     [2]int        // answered 2xx, not, during the trial
-	diff       []string      // the last differences seen (when not ok)
+	first      int      // device differences at the first check
+	atHeal     int      // device differences just before the heal (-1: unreadable)
+	errs       []string // the first failed writes' errors
+	writes     [2]int   // answered 2xx, not, during the trial
+	diff       []string // the last differences seen (when not ok)
 }
 
 func (r result) print(w io.Writer) {
@@ -111,6 +112,9 @@ func (r result) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%s trial %d %s (%s, held %v): writes %d ok %d failed; %s\n", time.Now().Format("15:04:05.000"),
 		r.n, r.kind, r.what, r.held.Round(time.Millisecond), r.writes[0], r.writes[1], status)
+	for _, e := range r.errs {
+		fmt.Fprintln(w, "     write failed:", e)
+	}
 	for _, d := range r.diff {
 		fmt.Fprintln(w, "    ", d)
 	}
@@ -119,7 +123,7 @@ func (r result) print(w io.Writer) {
 // trial runs the churn, injects f, holds it, pauses the churn, heals, and
 // waits for convergence. An error is a failure of the bench itself (a fault
 // that could not be injected or healed), not of l2gw.
-func trial(ctx context.Context, l *lab, c *churn, st store.Store, f fault, rnd *rand.Rand, bound time.Duration) (result, error) {
+func trial(ctx context.Context, l *lab, c *churn, st store.Store, f fault, rnd *rand.Rand, bound, hold time.Duration) (result, error) {
 	r := result{kind: f.kind}
 	c.l.mu.Lock()
 	ok0, fail0 := c.l.ok, c.l.fail
@@ -148,7 +152,7 @@ func trial(ctx context.Context, l *lab, c *churn, st store.Store, f fault, rnd *
 		return r, fmt.Errorf("inject: %w", err)
 	}
 	r.what = what
-	err = sleep(ctx, down(rnd, 500*time.Millisecond, 3*time.Second))
+	err = sleep(ctx, down(rnd, 500*time.Millisecond, hold))
 	pause()
 	if err != nil {
 		return r, err
@@ -168,19 +172,20 @@ func trial(ctx context.Context, l *lab, c *churn, st store.Store, f fault, rnd *
 	c.l.mu.Lock()
 	r.writes = [2]int{c.l.ok - ok0, c.l.fail - fail0}
 	c.l.mu.Unlock()
+	r.errs = c.l.takeErrors()
 	cr := converge(ctx, l, c, st, healed, bound)
 	r.ok, r.converged, r.diff, r.cov, r.first = cr.ok, cr.took, cr.diff, cr.cov, cr.first
 	return r, nil
 }
 
 type convergence struct {
-	ok   bool
-	cov  coverage // of the last device check
+	ok  bool
+	cov coverage // of the last device check
 	// first is how many differences the first check found: the
 	// divergence the fault left (0 when it was repaired before the check).
 	first int
-	took time.Duration
-	diff []string
+	took  time.Duration
+	diff  []string
 }
 
 // converge polls the three checks until they all pass or bound has passed
