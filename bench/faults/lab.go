@@ -159,8 +159,14 @@ func (l *lab) addNS(name string) error {
 	return ipCmd("-n", name, "link", "set", "lo", "up")
 }
 
-// servers is the agents' --server list.
-func (l *lab) servers() string { return l.urls[0] + "," + l.urls[1] }
+// servers is the --server list of the i-th switch or host agent: half of
+// them prefer replica A, half B, so that every replica fault hits agents.
+func (l *lab) servers(i int) string {
+	if i%2 == 1 {
+		return l.urls[1] + "," + l.urls[0]
+	}
+	return l.urls[0] + "," + l.urls[1]
+}
 
 func (l *lab) proc(name string) testenv.ProcConfig {
 	return testenv.ProcConfig{Name: name, Log: filepath.Join(l.dir, strings.ReplaceAll(name, " ", "-")+".log"),
@@ -203,7 +209,7 @@ func (l *lab) startReplica(ctx context.Context, i int) error {
 
 func (l *lab) startSwitchAgent(i int) error {
 	p, err := testenv.StartProc(l.proc("switch-agent "+switchNames[i]), l.bin, "switch-agent",
-		"--server", l.servers(), "--switch", l.ovsdbs[i].target(), "--name", switchNames[i])
+		"--server", l.servers(i), "--switch", l.ovsdbs[i].target(), "--name", switchNames[i])
 	if err != nil {
 		return err
 	}
@@ -215,7 +221,7 @@ func (l *lab) startSwitchAgent(i int) error {
 
 func (l *lab) startHostAgent(i int) error {
 	p, err := testenv.StartProc(l.proc("host-agent "+hostNames[i]), l.bin, "host-agent",
-		"--server", l.servers(), "--host", hostNames[i], "--vtep-ip", hostIP(i), "--netns", l.ns(hostNames[i]))
+		"--server", l.servers(i+1), "--host", hostNames[i], "--vtep-ip", hostIP(i), "--netns", l.ns(hostNames[i]))
 	if err != nil {
 		return err
 	}

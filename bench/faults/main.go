@@ -8,7 +8,8 @@
 // veth pair), two switches (real ovsdb-servers with the hardware_vtep
 // schema) each with an `l2gw switch-agent --server A,B`, and three compute
 // hosts, each a network namespace with an `l2gw host-agent --server A,B`
-// programming VXLAN devices, bridges and FDB entries there. Three
+// programming VXLAN devices, bridges and FDB entries there (every other
+// agent lists B first, so that both replicas serve agents). Three
 // networks, three gateways and six candidate connections are created
 // through the API.
 //
