@@ -309,10 +309,14 @@ func freePort(addr string) (int, error) {
 }
 
 // ovsdbServer is a real ovsdb-server serving one switch's hardware_vtep
-// database on a unix socket, stopped by PID.
+// database on a unix socket, a child of the bench (not --detach'ed), so
+// that it dies with the bench whatever ends it.
 type ovsdbServer struct {
-	dir, db, sock, pidfile string
-	name, tunnelIP         string
+	dir, db, sock  string
+	name, tunnelIP string
+
+	mu sync.Mutex
+	p  *testenv.Proc
 }
 
 func (o *ovsdbServer) target() string { return "unix:" + o.sock }
@@ -323,7 +327,7 @@ func startOVSDB(ctx context.Context, dir, name, tunnelIP string) (*ovsdbServer, 
 		return nil, err
 	}
 	o := &ovsdbServer{dir: dir, db: filepath.Join(dir, "vtep.db"), sock: filepath.Join(dir, "db.sock"),
-		pidfile: filepath.Join(dir, "ovsdb-server.pid"), name: name, tunnelIP: tunnelIP}
+		name: name, tunnelIP: tunnelIP}
 	return o, o.restartEmpty(ctx)
 }
 
@@ -333,16 +337,32 @@ func startOVSDB(ctx context.Context, dir, name, tunnelIP string) (*ovsdbServer, 
 func (o *ovsdbServer) restartEmpty(ctx context.Context) error {
 	o.stop()
 	os.Remove(o.db)
+	os.Remove(o.sock)
 	if out, err := exec.CommandContext(ctx, "ovsdb-tool", "create", o.db, testenv.VTEPSchema).CombinedOutput(); err != nil {
 		return fmt.Errorf("ovsdb-tool create: %w: %s", err, out)
 	}
-	// --detach returns once the server listens; a bench killed meanwhile
-	// leaves it running, which is why close stops it by its pidfile.
-	cmd := exec.CommandContext(ctx, "ovsdb-server", "--remote=punix:"+o.sock, "--pidfile="+o.pidfile,
-		"--unixctl="+filepath.Join(o.dir, "ovsdb-server.ctl"), "--log-file="+filepath.Join(o.dir, "ovsdb-server.log"),
-		"--detach", "--no-chdir", o.db)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("ovsdb-server: %w: %s", err, out)
+	p, err := testenv.StartProc(testenv.ProcConfig{Name: "ovsdb-server " + o.name, Log: filepath.Join(o.dir, "ovsdb-server.log"),
+		Grace: 5 * time.Second, ParentDeathSignal: syscall.SIGKILL},
+		"ovsdb-server", "--remote=punix:"+o.sock, "--unixctl="+filepath.Join(o.dir, "ovsdb-server.ctl"), "--no-chdir", o.db)
+	if err != nil {
+		return err
+	}
+	o.mu.Lock()
+	o.p = p
+	o.mu.Unlock()
+	// The server is ready when its socket accepts connections.
+	err = testenv.Poll(ctx, 10*time.Second, func() error {
+		if !p.Running() {
+			return testenv.StopPolling(fmt.Errorf("ovsdb-server %s exited: %s", o.name, p.Logs()))
+		}
+		c, err := net.Dial("unix", o.sock)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	if err != nil {
+		return err
 	}
 	args := []string{"--db=" + o.target(), "add-ps", o.name, "--", "set", "Physical_Switch", o.name, "tunnel_ips=" + o.tunnelIP}
 	for _, p := range switchPorts {
@@ -354,8 +374,17 @@ func (o *ovsdbServer) restartEmpty(ctx context.Context) error {
 	return nil
 }
 
-// stop sends SIGTERM to the server's PID and waits until it is gone.
-func (o *ovsdbServer) stop() { testenv.StopPidfile(o.pidfile, 5*time.Second) }
+// stop stops the server (SIGTERM, SIGKILL after the grace) and waits until
+// it is gone.
+func (o *ovsdbServer) stop() {
+	o.mu.Lock()
+	p := o.p
+	o.p = nil
+	o.mu.Unlock()
+	if p != nil {
+		_ = p.Stop() // the exit status of a stopped server is not interesting
+	}
+}
 
 // transact runs one OVSDB transaction (a JSON array of operations) with
 // ovsdb-client and returns its result.
