@@ -69,7 +69,8 @@ func logf(format string, args ...any) {
 
 // startLab builds the topology. On error, what was started is closed.
 func startLab(ctx context.Context, dir, bin string) (l *lab, err error) {
-	l = &lab{dir: dir, bin: bin, prefix: fmt.Sprintf("l2gwf%x-", os.Getpid()&0xffff),
+	removeStaleNamespaces()
+	l = &lab{dir: dir, bin: bin, prefix: fmt.Sprintf("l2gwf%x-", os.Getpid()),
 		hc: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8}}}
 	defer func() {
 		if err != nil {
@@ -150,6 +151,33 @@ func startLab(ctx context.Context, dir, bin string) (l *lab, err error) {
 }
 
 func (l *lab) ns(role string) string { return l.prefix + role }
+
+// removeStaleNamespaces deletes the namespaces of benches that were killed
+// (SIGKILL leaves no chance to clean up; every process of theirs died with
+// them by its parent death signal). A lab's prefix carries its PID.
+func removeStaleNamespaces() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(line, " ")
+		hex, ok := strings.CutPrefix(name, "l2gwf")
+		if !ok {
+			continue
+		}
+		hex, _, ok = strings.Cut(hex, "-")
+		pid, err := strconv.ParseInt(hex, 16, 32)
+		if !ok || err != nil || pid <= 0 || int(pid) == os.Getpid() {
+			continue
+		}
+		if errors.Is(syscall.Kill(int(pid), 0), syscall.ESRCH) {
+			if err := ipCmd("netns", "del", name); err == nil {
+				logf("removed %s, left by a killed bench", name)
+			}
+		}
+	}
+}
 
 func (l *lab) addNS(name string) error {
 	if err := ipCmd("netns", "add", name); err != nil {
