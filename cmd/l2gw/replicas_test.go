@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -352,5 +354,55 @@ func TestServerWaitsForDatabase(t *testing.T) {
 	}
 	if _, err := c.CreateNetwork(t.Context(), neutron.NetworkCreate{Name: "net1", NetworkType: "vxlan", SegmentationID: 1000}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadOnlySQLiteHealth: a server on an SQLite file it cannot write
+// answers /healthz with 503 (its probe writes), where reads still work.
+func TestReadOnlySQLiteHealth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	chattr, err := exec.LookPath("chattr")
+	if err != nil {
+		testenv.Missing(t, "chattr (package e2fsprogs)")
+	}
+	bin := testenv.BuildL2GW(t)
+	dir := t.TempDir()
+	p, url := testenv.StartServer(t, bin, "--data-dir", dir)
+	c, err := client.New(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateNetwork(t.Context(), neutron.NetworkCreate{Name: "net1", NetworkType: "vxlan", SegmentationID: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	p.Terminate(t)
+	db := filepath.Join(dir, "l2gw.db")
+	if out, err := exec.Command(chattr, "+i", db).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i: %v: %s (file system without immutable files)", err, out)
+	}
+	t.Cleanup(func() { exec.Command(chattr, "-i", db).Run() })
+	p = testenv.StartL2GW(t, "l2gw server", bin, "server", "--bind", "127.0.0.1:0", "--data-dir", dir)
+	url = "http://" + p.Listening(t)
+	hc := &http.Client{Timeout: 10 * time.Second}
+	resp, err := hc.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/healthz on a read-only database = %d; want 503", resp.StatusCode)
+	}
+	if c, err = client.New(url); err != nil {
+		t.Fatal(err)
+	}
+	if nets, err := c.ListNetworks(t.Context(), client.ListOptions{}); err != nil || len(nets) != 1 {
+		t.Errorf("ListNetworks on a read-only database = %d networks, %v; want 1", len(nets), err)
+	}
+	_, err = c.CreateNetwork(t.Context(), neutron.NetworkCreate{Name: "net2", NetworkType: "vxlan", SegmentationID: 1001})
+	var e *client.Error
+	if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+		t.Errorf("CreateNetwork on a read-only database = %v; want a 503", err)
 	}
 }

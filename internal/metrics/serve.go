@@ -25,11 +25,26 @@ func NewRegistry() *prometheus.Registry {
 }
 
 // Handler serves reg on GET /metrics and "ok" on GET /healthz.
-func Handler(reg *prometheus.Registry) http.Handler {
+func Handler(reg *prometheus.Registry) http.Handler { return HandlerWith(reg, nil) }
+
+// HandlerWith is Handler whose /healthz answers 503 while health (when not
+// nil) fails, e.g. the server's probe of its database; health is given at
+// most 5 s.
+func HandlerWith(reg *prometheus.Registry, health func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if health != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+			err := health(ctx)
+			cancel()
+			if err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "store unavailable\n")
+				return
+			}
+		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	return mux
@@ -39,11 +54,16 @@ func Handler(reg *prometheus.Registry) http.Handler {
 // down (scrapes in flight get a second) and returns nil; it returns an error
 // only when serving fails. It closes ln.
 func Serve(ctx context.Context, ln net.Listener, reg *prometheus.Registry, log *slog.Logger) error {
+	return ServeWith(ctx, ln, reg, nil, log)
+}
+
+// ServeWith is Serve with HandlerWith's health check.
+func ServeWith(ctx context.Context, ln net.Listener, reg *prometheus.Registry, health func(context.Context) error, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	srv := &http.Server{
-		Handler:           Handler(reg),
+		Handler:           HandlerWith(reg, health),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -208,7 +208,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if mln != nil {
 		reg := cfg.API.Registry
 		wg.Go(func() {
-			if err := metrics.Serve(runCtx, mln, reg, log); err != nil && runCtx.Err() == nil {
+			// Its /healthz probes the store as the API's does.
+			if err := metrics.ServeWith(runCtx, mln, reg, st.Check, log); err != nil && runCtx.Err() == nil {
 				errc <- err
 				cancel()
 			}

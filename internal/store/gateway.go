@@ -153,9 +153,7 @@ func (s *sqlStore) ListGateways(ctx context.Context, q Query) ([]model.Gateway, 
 
 // getGatewayTx reads one gateway inside a write transaction.
 func getGatewayTx(ctx context.Context, w *wtx, id string) (model.Gateway, bool, error) {
-	if w.s.wconn != nil && !w.s.batchGateways {
-		// SQLite: the cache follows every commit and we hold the writer
-		// lock. (On PostgreSQL another replica may have committed since.)
+	if w.gatewaysCached() {
 		gws, err := w.s.cache.listGateways(ctx, w.s, Query{IDs: []string{id}})
 		if err != nil {
 			return model.Gateway{}, false, err

@@ -33,9 +33,13 @@ type sqlStore struct {
 	qmu   sync.Mutex
 	queue []*wreq // writes waiting for the next group commit; guarded by qmu
 	// batchGateways is set while a group commit holds uncommitted gateway
-	// changes, when the cache must not stand in for the database. Guarded by wmu.
+	// changes, when the cache must not stand in for the database. Guarded
+	// by wmu (SQLite) or wsem (PostgreSQL).
 	batchGateways bool
-	wstmts        map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
+	// batchStart is the revision a PostgreSQL group commit locked; guarded
+	// by wsem.
+	batchStart int64
+	wstmts     map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
 
 	mu     sync.Mutex
 	rev    int64         // newest revision known to this process (see replica.go on PostgreSQL)
@@ -261,6 +265,24 @@ type wtx struct {
 	delta     cacheDelta
 }
 
+// gatewaysCached reports whether the gateway cache may stand in for the
+// database inside this write: on SQLite while the group commit holds no
+// uncommitted gateway change; on PostgreSQL also only when the cache has
+// taken in every revision up to the one this batch locked (the revision
+// row's lock keeps other replicas from committing meanwhile).
+func (w *wtx) gatewaysCached() bool {
+	s := w.s
+	if s.batchGateways {
+		return false
+	}
+	if s.wconn != nil {
+		return true
+	}
+	s.cache.mu.RLock()
+	defer s.cache.mu.RUnlock()
+	return s.cache.processed == s.batchStart
+}
+
 func (w *wtx) change(k Kind, id string, op Op) {
 	w.changes = append(w.changes, Change{Kind: k, ID: id, Op: op})
 }
@@ -352,6 +374,8 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 		return
 	}
 	startRev := rev
+	s.batchStart, s.batchGateways = rev, false
+	defer func() { s.batchGateways = false }()
 	var committed []*wreq
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -377,6 +401,9 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 		} else {
 			if len(w.changes) > 0 {
 				rev++
+				if len(w.delta.gwPut)+len(w.delta.gwDel) > 0 {
+					s.batchGateways = true // later requests must not read gateways from the cache
+				}
 			}
 			r.w, r.rev = w, rev
 			committed = append(committed, r)
