@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -42,8 +43,13 @@ type Postgres struct {
 	// DSN is the server's "postgres" database.
 	DSN string
 
-	dir  string
-	cred *syscall.Credential
+	// TCPDSN is the server's "postgres" database over TCP, set by
+	// RunPostgresTCP.
+	TCPDSN string
+
+	dir   string
+	cred  *syscall.Credential
+	extra []string // more postgres -c settings (RunPostgresTCP)
 
 	mu sync.Mutex
 	p  *Proc
@@ -81,7 +87,20 @@ func StartPostgresServer(t testing.TB) *Postgres {
 
 // RunPostgres starts a throw-away PostgreSQL server as StartPostgres does,
 // outside a test (bench programs); Close stops it and removes its files.
-func RunPostgres() (*Postgres, error) {
+func RunPostgres() (*Postgres, error) { return runPostgres("", 0) }
+
+// RunPostgresTCP is RunPostgres with the server also listening on TCP at
+// addr:port (an address that must already be configured, e.g. a veth's, so
+// that a client in another network namespace can reach it), trusting every
+// client there; the unix socket stays and DSN keeps using it.
+func RunPostgresTCP(addr string, port int) (*Postgres, error) {
+	if addr == "" || port <= 0 {
+		return nil, errors.New("postgres over TCP needs an address and a port")
+	}
+	return runPostgres(addr, port)
+}
+
+func runPostgres(tcpAddr string, port int) (*Postgres, error) {
 	// Unix socket paths must stay under 108 bytes; t.TempDir() can be long.
 	dir, err := os.MkdirTemp("", "l2gw-pg-")
 	if err != nil {
@@ -113,6 +132,24 @@ func RunPostgres() (*Postgres, error) {
 	pg := &Postgres{
 		DSN: "postgres://postgres@/postgres?host=" + url.QueryEscape(dir) + "&sslmode=disable",
 		dir: dir, cred: cred,
+	}
+	if tcpAddr != "" {
+		hba, err := os.OpenFile(filepath.Join(data, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+		if err == nil {
+			_, err = fmt.Fprintf(hba, "host all all 0.0.0.0/0 trust\n")
+			if cerr := hba.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("pg_hba.conf: %w", err)
+		}
+		p := strconv.Itoa(port)
+		pg.extra = []string{"-c", "listen_addresses=" + tcpAddr, "-c", "port=" + p}
+		// The unix socket's name carries the port too.
+		pg.DSN += "&port=" + p
+		pg.TCPDSN = "postgres://postgres@" + net.JoinHostPort(tcpAddr, p) + "/postgres?sslmode=disable"
 	}
 	if err := pg.Start(); err != nil {
 		pg.Close()
@@ -149,9 +186,9 @@ func (pg *Postgres) Start() error {
 		Grace:      20 * time.Second,
 		// A killed test binary does not leave the server behind.
 		ParentDeathSignal: syscall.SIGQUIT,
-	}, filepath.Join(PostgresBin, "postgres"), "-D", data, "-k", pg.dir,
+	}, filepath.Join(PostgresBin, "postgres"), append([]string{"-D", data, "-k", pg.dir,
 		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB")
+		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB"}, pg.extra...)...)
 	if err != nil {
 		return err
 	}
