@@ -83,6 +83,9 @@ type Status struct {
 	// successful full list.
 	LastSync, LastFullSync time.Time
 	Networks, Ports, Hosts int
+	// Problem is what keeps l2gw from reaching the compute hosts whatever
+	// the connections (an OVN-only cloud); empty when none.
+	Problem string
 }
 
 // String is the one line `l2gw status` shows.
@@ -98,8 +101,12 @@ func (s Status) String() string {
 		return fmt.Sprintf("neutron %s: unreachable since %s, last sync %s (mirror kept: %d networks, %d ports, %d hosts): %s",
 			s.URL, ts(s.UnreachableSince), ts(s.LastSync), s.Networks, s.Ports, s.Hosts, s.Error)
 	case StateOK:
-		return fmt.Sprintf("neutron %s: ok, last sync %s, last full sync %s (%d networks, %d ports, %d hosts)",
+		line := fmt.Sprintf("neutron %s: ok, last sync %s, last full sync %s (%d networks, %d ports, %d hosts)",
 			s.URL, ts(s.LastSync), ts(s.LastFullSync), s.Networks, s.Ports, s.Hosts)
+		if s.Problem != "" {
+			line += "; ERROR: " + s.Problem
+		}
+		return line
 	}
 	return fmt.Sprintf("neutron %s: %s", s.URL, s.State)
 }
@@ -305,6 +312,7 @@ func (s *Syncer) poll(ctx context.Context, full bool, since time.Time) (time.Tim
 		m.Ports = append(m.Ports, store.MirroredPort{Port: toPort(p), Revision: p.Revision})
 	}
 	m.Hosts = toHosts(agents)
+	s.setProblem(cloudProblem(agents))
 	stored, err := s.st.ListHosts(ctx, store.Query{})
 	if err != nil {
 		return time.Time{}, err
@@ -504,6 +512,33 @@ func toPort(p wirePort) model.Port {
 		out.AllowedAddressPairs = append(out.AllowedAddressPairs, model.AddressPair{IPAddress: a.IPAddress, MACAddress: strings.ToLower(a.MACAddress)})
 	}
 	return out
+}
+
+// cloudProblem says why l2gw cannot reach any compute host of a cloud
+// whose agents are these: OVN agents and no Open vSwitch or Linux bridge
+// agent (OVN has no l2pop and no tunneling_ip); empty otherwise.
+func cloudProblem(agents []wireAgent) string {
+	ovn := false
+	for _, a := range agents {
+		if l2AgentTypes[a.AgentType] {
+			return ""
+		}
+		ovn = ovn || strings.Contains(strings.ToUpper(a.AgentType), "OVN")
+	}
+	if !ovn {
+		return ""
+	}
+	return "Neutron reports OVN agents and no Open vSwitch or Linux bridge agent: an OVN cloud has no l2pop, so l2gw cannot program its compute hosts"
+}
+
+// setProblem records the cloud's problem, logged when it appears.
+func (s *Syncer) setProblem(p string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p != "" && p != s.status.Problem {
+		s.log.Error("unsupported cloud", "problem", p)
+	}
+	s.status.Problem = p
 }
 
 // L2 agent types whose hosts carry VXLAN tunnels (configurations.tunneling_ip).

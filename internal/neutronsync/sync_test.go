@@ -318,3 +318,27 @@ func TestTokenRenewedOn401(t *testing.T) {
 		t.Errorf("tokens sent %v with %d renewals; want [expired fresh] and 1", seen, renewals)
 	}
 }
+
+func TestCloudProblem(t *testing.T) {
+	tests := []struct {
+		name   string
+		types  []string
+		refuse bool
+	}{
+		{"no agents yet", nil, false},
+		{"Open vSwitch", []string{"DHCP agent", "Open vSwitch agent"}, false},
+		{"Linux bridge beside OVN", []string{"OVN Controller agent", "Linux bridge agent"}, false},
+		{"OVN only", []string{"OVN Controller agent", "OVN Metadata agent"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var agents []wireAgent
+			for _, typ := range tc.types {
+				agents = append(agents, wireAgent{AgentType: typ, Host: "h"})
+			}
+			if got := cloudProblem(agents); (got != "") != tc.refuse {
+				t.Errorf("cloudProblem(%v) = %q; want a problem: %v", tc.types, got, tc.refuse)
+			}
+		})
+	}
+}
