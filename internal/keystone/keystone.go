@@ -95,10 +95,12 @@ type Validator struct {
 	svcToken string     // guarded by svcMu
 }
 
-// New returns a Validator; it does not contact Keystone.
-func New(cfg Config) (*Validator, error) {
+// forLogin checks the settings a password login needs and fills the
+// defaults of the domains ("Default"), the timeout (5 s), the clock and
+// the HTTP client.
+func (cfg Config) forLogin() (Config, *http.Client, error) {
 	if cfg.URL == "" || cfg.Username == "" || cfg.Password == "" || cfg.Project == "" {
-		return nil, errors.New("keystone: URL, service user, password and project are required")
+		return cfg, nil, errors.New("URL, user, password and project are required")
 	}
 	if cfg.UserDomain == "" {
 		cfg.UserDomain = "Default"
@@ -109,6 +111,22 @@ func New(cfg Config) (*Validator, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: cfg.Timeout}
+	}
+	return cfg, hc, nil
+}
+
+// New returns a Validator; it does not contact Keystone.
+func New(cfg Config) (*Validator, error) {
+	cfg, hc, err := cfg.forLogin()
+	if err != nil {
+		return nil, fmt.Errorf("keystone: %w", err)
+	}
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = 300 * time.Second
 	}
@@ -117,13 +135,6 @@ func New(cfg Config) (*Validator, error) {
 	}
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 100000
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: cfg.Timeout}
 	}
 	return &Validator{cfg: cfg, base: BaseURL(cfg.URL), hc: hc,
 		cache: map[[32]byte]entry{}, inflight: map[[32]byte]*call{}}, nil

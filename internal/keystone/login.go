@@ -2,7 +2,7 @@ package keystone
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -25,24 +25,9 @@ type Login struct {
 // (required; domains default to "Default", Timeout to 5 s; the cache
 // settings are unused). It does not contact Keystone.
 func NewLogin(cfg Config) (*Login, error) {
-	if cfg.URL == "" || cfg.Username == "" || cfg.Password == "" || cfg.Project == "" {
-		return nil, errors.New("keystone login: URL, user, password and project are required")
-	}
-	if cfg.UserDomain == "" {
-		cfg.UserDomain = "Default"
-	}
-	if cfg.ProjectDomain == "" {
-		cfg.ProjectDomain = "Default"
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Second
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: cfg.Timeout}
+	cfg, hc, err := cfg.forLogin()
+	if err != nil {
+		return nil, fmt.Errorf("keystone login: %w", err)
 	}
 	return &Login{cfg: cfg, base: BaseURL(cfg.URL), hc: hc}, nil
 }

@@ -26,21 +26,24 @@ type Keystone struct {
 	dir string
 }
 
-// keystoneScripts is where start.sh and stop.sh live: $KEYSTONE_SCRIPTS,
-// else shared/keystone beside the repository (as CI lays it out), else
-// /work/shared/keystone.
-func keystoneScripts() string {
-	if d := os.Getenv("KEYSTONE_SCRIPTS"); d != "" {
+// sharedScripts is the folder of a lab in ../shared (keystone, original):
+// $env, else shared/<lab> beside the repository (as CI lays it out), else
+// /work/shared/<lab>.
+func sharedScripts(env, lab string) string {
+	if d := os.Getenv(env); d != "" {
 		return d
 	}
 	if _, file, _, ok := runtime.Caller(0); ok {
-		d := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "keystone")
+		d := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", lab)
 		if _, err := os.Stat(filepath.Join(d, "start.sh")); err == nil {
 			return d
 		}
 	}
-	return "/work/shared/keystone"
+	return filepath.Join("/work/shared", lab)
 }
+
+// keystoneScripts is where Keystone's start.sh and stop.sh live.
+func keystoneScripts() string { return sharedScripts("KEYSTONE_SCRIPTS", "keystone") }
 
 // StartKeystone starts Keystone with tokens living ttl (0: the script's
 // default, a day) and stops it at cleanup. It needs root and the packages

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,21 +24,9 @@ type Neutron struct {
 	Scripts    string // the lab scripts' folder (start.sh, fake-ovs-agent.py)
 }
 
-// neutronScripts is where start.sh and stop.sh live: $NEUTRON_SCRIPTS,
-// else shared/original beside the repository (as CI lays it out), else
-// /work/shared/original.
-func neutronScripts() string {
-	if d := os.Getenv("NEUTRON_SCRIPTS"); d != "" {
-		return d
-	}
-	if _, file, _, ok := runtime.Caller(0); ok {
-		d := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "original")
-		if _, err := os.Stat(filepath.Join(d, "start.sh")); err == nil {
-			return d
-		}
-	}
-	return "/work/shared/original"
-}
+// neutronScripts is where the private Neutron's scripts live (start.sh,
+// stop.sh, fake-ovs-agent.py).
+func neutronScripts() string { return sharedScripts("NEUTRON_SCRIPTS", "original") }
 
 // StartNeutron starts the private Neutron (about 30-40 s) and stops it at
 // cleanup; share one between subtests. It needs root and the packages
