@@ -55,7 +55,7 @@ type serverFlags struct {
 type neutronFlags struct {
 	inventory, url string
 	poll, resync   time.Duration
-	proxy          bool
+	proxy, notify  bool
 }
 
 func (n *neutronFlags) add(fl *pflag.FlagSet) {
@@ -69,6 +69,8 @@ func (n *neutronFlags) add(fl *pflag.FlagSet) {
 		"with --inventory neutron: how often to list everything (catches deletions; also after any error) (env L2GW_NEUTRON_RESYNC_INTERVAL)")
 	fl.BoolVar(&n.proxy, "neutron-proxy", os.Getenv("L2GW_NEUTRON_PROXY") == "true",
 		"with --inventory neutron: forward every request that is not for l2gw's resources to --neutron-url, so that one endpoint serves both (env L2GW_NEUTRON_PROXY)")
+	fl.BoolVar(&n.notify, "neutron-notifications", os.Getenv("L2GW_NEUTRON_NOTIFICATIONS") == "true",
+		"with --inventory neutron and --transport-url: consume Neutron's notifications (driver messagingv2) on l2gw's own queue as a hint to poll at once (env L2GW_NEUTRON_NOTIFICATIONS)")
 }
 
 // config returns the OpenStack mode's configuration, nil standalone. With
@@ -76,8 +78,8 @@ func (n *neutronFlags) add(fl *pflag.FlagSet) {
 func (n neutronFlags) config(auth api.Authenticator) (*server.NeutronConfig, error) {
 	switch n.inventory {
 	case "", "standalone":
-		if n.proxy {
-			return nil, errors.New("--neutron-proxy needs --inventory neutron")
+		if n.proxy || n.notify {
+			return nil, errors.New("--neutron-proxy and --neutron-notifications need --inventory neutron")
 		}
 		return nil, nil
 	case "neutron":
@@ -91,7 +93,7 @@ func (n neutronFlags) config(auth api.Authenticator) (*server.NeutronConfig, err
 	if n.poll <= 0 || n.resync <= 0 {
 		return nil, errors.New("--neutron-poll-interval and --neutron-resync-interval must be positive")
 	}
-	c := &server.NeutronConfig{Proxy: n.proxy, Sync: neutronsync.Config{URL: n.url, PollInterval: n.poll, ResyncInterval: n.resync}}
+	c := &server.NeutronConfig{Proxy: n.proxy, Notifications: n.notify, Sync: neutronsync.Config{URL: n.url, PollInterval: n.poll, ResyncInterval: n.resync}}
 	if k, ok := auth.(api.Keystone); ok {
 		c.Sync.Token = k.V.ServiceToken
 	}
@@ -350,6 +352,9 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 	if err != nil {
 		return server.Config{}, nil, err
 	}
+	if neutronConf != nil && neutronConf.Notifications && l2p == nil {
+		return server.Config{}, nil, errors.New("--neutron-notifications needs --transport-url: the notifications come over the cloud's RabbitMQ")
+	}
 	// Zero values (flags built without their defaults) take the store's.
 	if f.dbTimeout < 0 || f.presenceExpiry != 0 && f.presenceExpiry < time.Second {
 		return server.Config{}, nil, errors.New("--db-timeout must be positive and --presence-expiry at least 1s")
@@ -360,7 +365,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		"tls_cert", f.tlsCert, "tls_client_ca", f.tlsClientCA, "metrics_bind", f.metricsBind, "metrics_auth", f.metricsAuth,
 		"transport_url", f.l2pop.redactedURL(l2p),
 		"inventory", f.neutron.inventory, "neutron_url", f.neutron.url, "neutron_poll_interval", f.neutron.poll,
-		"neutron_resync_interval", f.neutron.resync, "neutron_proxy", f.neutron.proxy,
+		"neutron_resync_interval", f.neutron.resync, "neutron_proxy", f.neutron.proxy, "neutron_notifications", f.neutron.notify,
 		"agent_role", f.agentRole, "agent_switches", f.agentSwitches,
 
 		"db_timeout", f.dbTimeout, "presence_expiry", f.presenceExpiry)

@@ -49,36 +49,7 @@ func dial(ctx context.Context, u TransportURL, tlsConf *tls.Config, exchange str
 }
 
 func dialOne(ctx context.Context, u TransportURL, b Broker, tlsConf *tls.Config, exchange string) (*publisher, error) {
-	scheme := "amqp"
-	cfg := amqp.Config{
-		SASL:       []amqp.Authentication{&amqp.PlainAuth{Username: b.User, Password: b.Password}},
-		Vhost:      u.VHost,
-		Heartbeat:  10 * time.Second,
-		Properties: amqp.Table{"product": "l2gw", "connection_name": "l2gw-l2pop"},
-		Dial: func(network, addr string) (net.Conn, error) {
-			d := net.Dialer{Timeout: 10 * time.Second}
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			// Bounds the TLS and AMQP handshakes; amqp091 clears it after.
-			_ = c.SetDeadline(time.Now().Add(15 * time.Second))
-			return c, nil
-		},
-	}
-	if u.TLS {
-		scheme = "amqps"
-		cfg.TLSClientConfig = tlsConf
-		if cfg.TLSClientConfig == nil {
-			cfg.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		if cfg.TLSClientConfig.ServerName == "" {
-			c := cfg.TLSClientConfig.Clone()
-			c.ServerName, _, _ = net.SplitHostPort(b.Host)
-			cfg.TLSClientConfig = c
-		}
-	}
-	conn, err := amqp.DialConfig(scheme+"://"+b.Host+"/", cfg)
+	conn, err := dialConn(ctx, u, b, tlsConf, "l2gw-l2pop")
 	if err != nil {
 		return nil, err
 	}
@@ -173,4 +144,39 @@ func (p *publisher) publish(ctx context.Context, casts []cast) error {
 		}
 	}
 	return nil
+}
+
+// dialConn opens an AMQP connection to broker b of u, named name in the
+// broker's management view.
+func dialConn(ctx context.Context, u TransportURL, b Broker, tlsConf *tls.Config, name string) (*amqp.Connection, error) {
+	scheme := "amqp"
+	cfg := amqp.Config{
+		SASL:       []amqp.Authentication{&amqp.PlainAuth{Username: b.User, Password: b.Password}},
+		Vhost:      u.VHost,
+		Heartbeat:  10 * time.Second,
+		Properties: amqp.Table{"product": "l2gw", "connection_name": name},
+		Dial: func(network, addr string) (net.Conn, error) {
+			d := net.Dialer{Timeout: 10 * time.Second}
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			// Bounds the TLS and AMQP handshakes; amqp091 clears it after.
+			_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+			return c, nil
+		},
+	}
+	if u.TLS {
+		scheme = "amqps"
+		cfg.TLSClientConfig = tlsConf
+		if cfg.TLSClientConfig == nil {
+			cfg.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		if cfg.TLSClientConfig.ServerName == "" {
+			c := cfg.TLSClientConfig.Clone()
+			c.ServerName, _, _ = net.SplitHostPort(b.Host)
+			cfg.TLSClientConfig = c
+		}
+	}
+	return amqp.DialConfig(scheme+"://"+b.Host+"/", cfg)
 }

@@ -51,3 +51,26 @@ func TestCastBody(t *testing.T) {
 		t.Error("a cast carries _msg_id")
 	}
 }
+
+func TestInventoryEvent(t *testing.T) {
+	env := func(inner string) []byte {
+		b, _ := json.Marshal(map[string]string{"oslo.version": "2.0", "oslo.message": inner})
+		return b
+	}
+	tests := []struct {
+		name string
+		body []byte
+		want bool
+	}{
+		{"port update", env(`{"event_type":"port.update.end","payload":{}}`), true},
+		{"network create", env(`{"event_type":"network.create.end"}`), true},
+		{"subnet", env(`{"event_type":"subnet.create.end"}`), false},
+		{"not oslo", []byte(`{"event_type":"port.update.end"}`), false},
+		{"garbage", []byte(`not json`), false},
+	}
+	for _, tc := range tests {
+		if got := inventoryEvent(tc.body); got != tc.want {
+			t.Errorf("%s: inventoryEvent = %v; want %v", tc.name, got, tc.want)
+		}
+	}
+}

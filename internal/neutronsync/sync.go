@@ -123,6 +123,8 @@ type Syncer struct {
 	// the last polls read, by id). Owned by Run's goroutine.
 	scan              bool
 	netRevs, portRevs map[string]int64
+	// hint asks Run to poll now (Hint).
+	hint chan struct{}
 
 	polls  *prometheus.CounterVec
 	reqs   prometheus.Counter
@@ -156,7 +158,7 @@ func New(st Store, cfg Config) (*Syncer, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
-	s := &Syncer{st: st, cfg: cfg, log: cfg.Logger, netRevs: map[string]int64{}, portRevs: map[string]int64{},
+	s := &Syncer{st: st, cfg: cfg, log: cfg.Logger, netRevs: map[string]int64{}, portRevs: map[string]int64{}, hint: make(chan struct{}, 1),
 		status: Status{URL: strings.TrimRight(cfg.URL, "/"), State: StateStarting}}
 	s.polls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "l2gw_neutronsync_polls_total",
@@ -195,6 +197,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-s.hint:
 		}
 		full := since.IsZero() || s.cfg.Now().Sub(lastFull) >= s.cfg.ResyncInterval
 		kind := "changes"
@@ -218,6 +221,16 @@ func (s *Syncer) Run(ctx context.Context) error {
 			}
 		}
 		t.Reset(s.cfg.PollInterval)
+	}
+}
+
+// Hint asks for a poll now rather than at the next interval (a Neutron
+// notification said a network or a port changed); hints that arrive
+// during a poll make one more.
+func (s *Syncer) Hint() {
+	select {
+	case s.hint <- struct{}{}:
+	default:
 	}
 }
 

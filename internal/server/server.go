@@ -110,6 +110,9 @@ type NeutronConfig struct {
 	// Proxy forwards every request that is not for l2gw's resources to
 	// Sync.URL (--neutron-proxy).
 	Proxy bool
+	// Notifications consumes Neutron's notifications on the l2pop
+	// brokers (Config.L2Pop must be set) as a hint to poll at once.
+	Notifications bool
 }
 
 // inventoryReadOnly is the 409 message of inventory writes in the
@@ -270,6 +273,9 @@ func Run(ctx context.Context, cfg Config) error {
 				cancel()
 			}
 		})
+		if cfg.Neutron.Notifications && l2p != nil {
+			wg.Go(func() { l2p.ListenNeutron(runCtx, syncer.Hint) })
+		}
 	}
 	if certs != nil && cfg.TLS.Reload != nil {
 		wg.Go(func() { reloadTLS(runCtx.Done(), cfg.TLS.Reload, certs, log.With("component", "tls")) })

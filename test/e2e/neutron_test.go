@@ -320,6 +320,7 @@ func TestNeutronInventory(t *testing.T) {
 	// of its own.
 	srv.Terminate(t)
 	t.Run("L2Pop", func(t *testing.T) { testNeutronL2Pop(t, n) })
+	t.Run("Notifications", func(t *testing.T) { testNeutronNotifications(t, n, bin) })
 	t.Run("RealOVSAgent", func(t *testing.T) { testNeutronOVSAgent(t, n, bin) })
 	if t.Failed() {
 		t.Logf("neutron-server log tail:\n%s", n.Logs())
