@@ -27,26 +27,9 @@ func BenchmarkMACToCast(b *testing.B) {
 	rmq := testenv.StartRabbitMQ(b)
 	rcv := startReceiversTB(b, rmq.URL, "compute1")
 	ctx := b.Context()
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "l2gw.db"), store.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	sw := model.Switch{Name: sw1, TunnelIPs: []string{swIP}, Ports: []model.SwitchPort{{Name: "port1"}}, Connected: true}
-	if err := st.ReportSwitch(ctx, model.SwitchReport{Switch: sw}); err != nil {
-		b.Fatal(err)
-	}
-	nets, err := st.CreateNetworks(ctx, []model.Network{{Name: "net1", NetworkType: "vxlan", VNI: 1000, AdminStateUp: true}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	netID := nets[0].ID
-	gw, err := st.CreateGateway(ctx, model.Gateway{Name: "gw1", Devices: []model.Device{{Name: sw1, Interfaces: []model.Interface{{Name: "port1"}}}}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, netID, gwID := benchStore(b)
 	vlan := 100
-	if _, err := st.CreateConnection(ctx, model.Connection{GatewayID: gw.ID, NetworkID: netID, SegmentationID: &vlan}); err != nil {
+	if _, err := st.CreateConnection(ctx, model.Connection{GatewayID: gwID, NetworkID: netID, SegmentationID: &vlan}); err != nil {
 		b.Fatal(err)
 	}
 	r, err := New(st, Config{TransportURL: rmq.URL, Reassert: -1})
@@ -69,7 +52,7 @@ func BenchmarkMACToCast(b *testing.B) {
 		macs = append(macs, model.LocalMAC{Switch: sw1, NetworkID: netID, MAC: mac, IPAddress: "10.1.0.1", LocatorIP: swIP})
 		size := fileSize(rcv.out)
 		t0 := time.Now()
-		if err := st.ReportSwitch(ctx, model.SwitchReport{Switch: sw, LocalMACs: macs}); err != nil {
+		if err := st.ReportSwitch(ctx, model.SwitchReport{Switch: benchSwitch(), LocalMACs: macs}); err != nil {
 			b.Fatal(err)
 		}
 		commit = append(commit, time.Since(t0))
@@ -94,23 +77,7 @@ func BenchmarkConnectToCast(b *testing.B) {
 	rmq := testenv.StartRabbitMQ(b)
 	rcv := startReceiversTB(b, rmq.URL, "compute1")
 	ctx := b.Context()
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "l2gw.db"), store.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	sw := model.Switch{Name: sw1, TunnelIPs: []string{swIP}, Ports: []model.SwitchPort{{Name: "port1"}}, Connected: true}
-	if err := st.ReportSwitch(ctx, model.SwitchReport{Switch: sw}); err != nil {
-		b.Fatal(err)
-	}
-	nets, err := st.CreateNetworks(ctx, []model.Network{{Name: "net1", NetworkType: "vxlan", VNI: 1000, AdminStateUp: true}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw, err := st.CreateGateway(ctx, model.Gateway{Name: "gw1", Devices: []model.Device{{Name: sw1, Interfaces: []model.Interface{{Name: "port1"}}}}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, netID, gwID := benchStore(b)
 	r, err := New(st, Config{TransportURL: rmq.URL, Reassert: -1})
 	if err != nil {
 		b.Fatal(err)
@@ -127,7 +94,7 @@ func BenchmarkConnectToCast(b *testing.B) {
 	for b.Loop() {
 		size := fileSize(rcv.out)
 		t0 := time.Now()
-		c, err := st.CreateConnection(ctx, model.Connection{GatewayID: gw.ID, NetworkID: nets[0].ID, SegmentationID: &vlan})
+		c, err := st.CreateConnection(ctx, model.Connection{GatewayID: gwID, NetworkID: netID, SegmentationID: &vlan})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -214,4 +181,33 @@ func waitLine(b *testing.B, path, s string, from int64) {
 			b.Fatalf("no cast with %s received within 30s", s)
 		}
 	}
+}
+
+// benchStore opens a real SQLite store (closed at cleanup) holding switch
+// sw1 (reported, tunnel IP swIP, port1), network net1 (VNI 1000) and
+// gateway gw1 on sw1/port1, and returns the network's and gateway's ids.
+func benchStore(b *testing.B) (st store.Store, netID, gwID string) {
+	ctx := b.Context()
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "l2gw.db"), store.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if err := st.ReportSwitch(ctx, model.SwitchReport{Switch: benchSwitch()}); err != nil {
+		b.Fatal(err)
+	}
+	nets, err := st.CreateNetworks(ctx, []model.Network{{Name: "net1", NetworkType: "vxlan", VNI: 1000, AdminStateUp: true}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw, err := st.CreateGateway(ctx, model.Gateway{Name: "gw1", Devices: []model.Device{{Name: sw1, Interfaces: []model.Interface{{Name: "port1"}}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st, nets[0].ID, gw.ID
+}
+
+// benchSwitch is switch sw1 as its agent reports it.
+func benchSwitch() model.Switch {
+	return model.Switch{Name: sw1, TunnelIPs: []string{swIP}, Ports: []model.SwitchPort{{Name: "port1"}}, Connected: true}
 }
