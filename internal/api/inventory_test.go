@@ -1,12 +1,15 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/model"
 )
 
 func TestInventory(t *testing.T) {
@@ -110,45 +113,102 @@ func TestBulkAllOrNothing(t *testing.T) {
 	}
 }
 
+// TestPaging pages through every item forwards and backwards by the
+// next/previous links, on a collection the store orders by id (hosts) and
+// on one it orders by another key (switches: by name, with ids in another
+// order).
 func TestPaging(t *testing.T) {
 	e := newEnv(t, api.Config{})
-	var ids []string
+	var hosts, switches []string
 	for i := range 5 {
-		ids = append(ids, e.create("/v2.0/hosts", "host", fmt.Sprintf(`{"host":{"name":"h%d","vtep_ip":"192.0.2.%d"}}`, i, i+1)))
+		hosts = append(hosts, e.create("/v2.0/hosts", "host", fmt.Sprintf(`{"host":{"name":"h%d","vtep_ip":"192.0.2.%d"}}`, i, i+1)))
+		// Names sort s0 < s1 < …, ids the other way round.
+		sw := model.Switch{ID: fmt.Sprintf("id-%d", 9-i), Name: fmt.Sprintf("s%d", i), TunnelIPs: []string{"127.0.0.42"}}
+		if err := e.st.ReportSwitch(t.Context(), model.SwitchReport{Switch: sw}); err != nil {
+			t.Fatalf("ReportSwitch: %v", err)
+		}
+		switches = append(switches, sw.ID)
 	}
-	var seen []string
-	path := "/v2.0/hosts?limit=2&fields=id"
-	for range 5 {
-		r := e.do("GET", path, "")
-		var page struct {
-			Hosts []struct{ ID string }
-			Links []struct{ Href, Rel string } `json:"hosts_links"`
-		}
-		if err := jsonUnmarshal(r.body, &page); err != nil || r.status != 200 {
-			t.Fatalf("GET %s = %d %s", path, r.status, r.body)
-		}
-		for _, h := range page.Hosts {
-			seen = append(seen, h.ID)
-		}
-		next := ""
-		for _, l := range page.Links {
-			if l.Rel == "next" {
-				next = l.Href
+	for _, tc := range []struct {
+		collection string
+		want       []string // ids in list order
+	}{
+		{"hosts", slices.Sorted(slices.Values(hosts))},
+		{"switches", switches},
+	} {
+		t.Run(tc.collection, func(t *testing.T) {
+			r := e.do("GET", "/v2.0/"+tc.collection+"?fields=id", "")
+			if got := pageIDs(t, r, tc.collection); !slices.Equal(got, tc.want) {
+				t.Fatalf("whole list = %v; want %v", got, tc.want)
 			}
-		}
-		if next == "" {
-			break
-		}
-		path = strings.TrimPrefix(next, e.srv.URL)
+			var seen []string
+			path := "/v2.0/" + tc.collection + "?limit=2&fields=id"
+			for range len(tc.want) + 1 {
+				r := e.do("GET", path, "")
+				seen = append(seen, pageIDs(t, r, tc.collection)...)
+				next := pageLink(t, r, tc.collection, "next")
+				if next == "" {
+					break
+				}
+				path = strings.TrimPrefix(next, e.srv.URL)
+			}
+			if !slices.Equal(seen, tc.want) {
+				t.Fatalf("paged forwards: %v; want %v", seen, tc.want)
+			}
+			// Backwards from the last item.
+			last := tc.want[len(tc.want)-1]
+			seen = []string{last}
+			path = "/v2.0/" + tc.collection + "?limit=2&fields=id&page_reverse=True&marker=" + last
+			for range len(tc.want) + 1 {
+				r := e.do("GET", path, "")
+				seen = append(pageIDs(t, r, tc.collection), seen...)
+				prev := pageLink(t, r, tc.collection, "previous")
+				if prev == "" || len(pageIDs(t, r, tc.collection)) < 2 {
+					break
+				}
+				path = strings.TrimPrefix(prev, e.srv.URL)
+			}
+			if !slices.Equal(seen, tc.want) {
+				t.Fatalf("paged backwards: %v; want %v", seen, tc.want)
+			}
+		})
 	}
-	if len(seen) != len(ids) {
-		t.Fatalf("paged through %d hosts; want %d (%v)", len(seen), len(ids), seen)
+}
+
+// pageIDs returns the ids of a list answer's items, in order.
+func pageIDs(t *testing.T, r resp, collection string) []string {
+	t.Helper()
+	var page map[string]json.RawMessage
+	var items []struct{ ID string }
+	if r.status != 200 || jsonUnmarshal(r.body, &page) != nil || json.Unmarshal(page[collection], &items) != nil {
+		t.Fatalf("list %s = %d %s", collection, r.status, r.body)
 	}
-	for i := 1; i < len(seen); i++ {
-		if seen[i] <= seen[i-1] {
-			t.Fatalf("pages not ordered by id: %v", seen)
+	ids := []string{}
+	for _, it := range items {
+		ids = append(ids, it.ID)
+	}
+	return ids
+}
+
+// pageLink returns the href of a list answer's link rel, "" if none.
+func pageLink(t *testing.T, r resp, collection, rel string) string {
+	t.Helper()
+	var page map[string]json.RawMessage
+	var links []struct{ Href, Rel string }
+	if jsonUnmarshal(r.body, &page) != nil {
+		t.Fatalf("list %s = %d %s", collection, r.status, r.body)
+	}
+	if raw, ok := page[collection+"_links"]; ok {
+		if err := json.Unmarshal(raw, &links); err != nil {
+			t.Fatalf("%s_links: %v", collection, err)
 		}
 	}
+	for _, l := range links {
+		if l.Rel == rel {
+			return l.Href
+		}
+	}
+	return ""
 }
 
 func TestPolicy(t *testing.T) {

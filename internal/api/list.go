@@ -210,11 +210,12 @@ func streamList[N any](h *handler, w http.ResponseWriter, r *http.Request, c col
 func listBody[N any](r *http.Request, c collection[N], p listParams, encodes chan struct{}) ([]byte, error) {
 	q, pushedAll := storeQuery(c, p)
 	paged := c.id != nil && p.limit > 0
-	if paged && pushedAll && !p.pageReverse {
-		q.Limit = p.limit
+	// The store pages by the marker only when it orders by id.
+	if paged && !p.pageReverse && c.cursor == nil {
 		q.Marker = p.marker
-	} else if paged && !p.pageReverse {
-		q.Marker = p.marker
+		if pushedAll {
+			q.Limit = p.limit
+		}
 	}
 	items, err := c.list(r.Context(), q)
 	if err != nil {
@@ -226,15 +227,28 @@ func listBody[N any](r *http.Request, c collection[N], p listParams, encodes cha
 	}
 	var links []neutron.Link
 	if paged {
-		if p.pageReverse {
-			end := len(items)
-			if p.marker != "" {
-				end = slices.IndexFunc(items, func(n N) bool { return c.id(n) >= p.marker })
-				if end < 0 {
-					end = len(items)
-				}
+		lo, hi := 0, len(items)
+		switch {
+		case p.marker != "" && c.cursor != nil:
+			// Ordered by another key than the id: the marker is found by
+			// position; a marker no longer listed has nothing around it.
+			i := slices.IndexFunc(items, func(n N) bool { return c.id(n) == p.marker })
+			switch {
+			case i < 0:
+				lo = hi
+			case p.pageReverse:
+				hi = i
+			default:
+				lo = i + 1
 			}
-			items = items[max(0, end-p.limit):end]
+		case p.marker != "" && p.pageReverse:
+			if i := slices.IndexFunc(items, func(n N) bool { return c.id(n) >= p.marker }); i >= 0 {
+				hi = i
+			}
+		}
+		items = items[lo:hi]
+		if p.pageReverse {
+			items = items[max(0, len(items)-p.limit):]
 		} else if len(items) > p.limit {
 			items = items[:p.limit]
 		}
