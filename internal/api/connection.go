@@ -21,12 +21,20 @@ var connectionSpec = append([]attr{
 	{name: "segmentation_id", post: true},
 }, tenantSpec...)
 
-// connectionIn is a validated connection create; segErr is set when the
-// segmentation id string is not a valid VLAN, reported only after the
-// checks the original runs first.
+// connectionIn is a validated connection create; segText is the
+// segmentation id as the request gave it, segErr is set when it is not a
+// valid VLAN, reported only after the checks the original runs first.
 type connectionIn struct {
-	conn   model.Connection
-	segErr error
+	conn    model.Connection
+	segText string
+	segErr  error
+}
+
+// createdConnection is the answer to a create: the original echoes the
+// request's segmentation_id string there (show and list give an integer).
+type createdConnection struct {
+	neutron.Connection
+	SegmentationID string `json:"segmentation_id"`
 }
 
 func decodeConnectionCreate(body any, project string) (connectionIn, error) {
@@ -54,6 +62,7 @@ func decodeConnectionCreate(body any, project string) (connectionIn, error) {
 	} else if ok {
 		in.conn.TenantID = t
 	}
+	in.segText = seg
 	if seg != "" {
 		n, ok, tooBig := pyInt(seg)
 		switch {
@@ -103,7 +112,7 @@ func (h *handler) createConnection(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeMember(w, r, http.StatusCreated, neutron.KeyConnection, neutron.FromConnection(c))
+	writeMember(w, r, http.StatusCreated, neutron.KeyConnection, createdConnection{neutron.FromConnection(c), in.segText})
 }
 
 // badSegmentationID reports an invalid default segmentation id after the
