@@ -70,6 +70,8 @@ type Store interface {
 	GetGateway(ctx context.Context, id string) (model.Gateway, error)
 	ListGateways(ctx context.Context, q store.Query) ([]model.Gateway, error)
 	UpdateGateway(ctx context.Context, id string, u model.GatewayUpdate) (model.Gateway, error)
+	AddGatewayInterfaces(ctx context.Context, id string, devs []model.DeviceUpdate, ifRevision *int64) (model.Gateway, error)
+	RemoveGatewayInterfaces(ctx context.Context, id string, devs []model.DeviceUpdate, ifRevision *int64) (model.Gateway, error)
 	DeleteGateway(ctx context.Context, id string) error
 
 	CreateConnection(ctx context.Context, c model.Connection) (model.Connection, error)
@@ -196,6 +198,7 @@ func (h *handler) routes(metrics http.Handler) {
 
 	h.crud(neutron.Gateways, h.listGateways, h.createGateway,
 		show(h, h.st.GetGateway, neutron.KeyGateway, neutron.FromGateway), h.updateGateway, h.remove(h.st.DeleteGateway))
+	h.gatewayActions()
 	h.crud(neutron.Connections, h.listConnections, h.createConnection,
 		h.showConnection(), h.updateConnection, h.remove(h.st.DeleteConnection))
 	createNet, updateNet, delNet := h.createNetworks, h.updateNetwork, h.remove(h.st.DeleteNetwork)

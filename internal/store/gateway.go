@@ -238,101 +238,176 @@ func listGateways(ctx context.Context, d db, q Query) ([]model.Gateway, error) {
 }
 
 func (s *sqlStore) UpdateGateway(ctx context.Context, id string, u model.GatewayUpdate) (model.Gateway, error) {
+	return s.editGateway(ctx, id, u.IfRevision, func(ctx context.Context, w *wtx, gw *model.Gateway) (bool, error) {
+		if u.Name != nil {
+			gw.Name = *u.Name
+		}
+		for _, du := range u.Devices {
+			di := slices.IndexFunc(gw.Devices, func(d model.Device) bool { return d.Name == du.Name })
+			if di < 0 {
+				return false, deviceNotFound(du.Name)
+			}
+			dev := gw.Devices[di]
+			ifs, err := normalizeInterfaces(du.Interfaces)
+			if err != nil {
+				return false, err
+			}
+			if err := checkVLANMode(dev, ifs); err != nil {
+				return false, err
+			}
+			var added []model.Interface
+			for _, it := range ifs {
+				if !slices.ContainsFunc(dev.Interfaces, func(o model.Interface) bool { return o.Name == it.Name }) {
+					added = append(added, it)
+				}
+			}
+			if err := checkSwitchPorts(ctx, w, dev.Name, added); err != nil {
+				return false, err
+			}
+			gw.Devices[di].Interfaces = ifs
+		}
+		// A PUT bumps the revision even when it changes nothing, as it did
+		// before the member actions shared this path.
+		return u.Name != nil || len(u.Devices) > 0, nil
+	})
+}
+
+// AddGatewayInterfaces adds interfaces to the devices of gateway id in one
+// transaction (PUT /v2.0/l2-gateways/{id}/add_interfaces): a device the
+// gateway lacks is added with them; an interface already there with the
+// same VLANs is left as it is (so a retried request succeeds), with other
+// VLANs it is a 409 L2GatewayInterfaceExists. Added interfaces keep the
+// device's VLAN mode and must be ports of its switch when the switch has
+// reported. The revision is bumped only when something was added.
+func (s *sqlStore) AddGatewayInterfaces(ctx context.Context, id string, devs []model.DeviceUpdate, ifRevision *int64) (model.Gateway, error) {
+	return s.editGateway(ctx, id, ifRevision, func(ctx context.Context, w *wtx, gw *model.Gateway) (bool, error) {
+		changed := false
+		for _, du := range devs {
+			ifs, err := normalizeInterfaces(du.Interfaces)
+			if err != nil {
+				return false, err
+			}
+			di := slices.IndexFunc(gw.Devices, func(d model.Device) bool { return d.Name == du.Name })
+			if di < 0 {
+				if len(ifs) == 0 {
+					return false, model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: device '%s' needs at least one interface.", du.Name)
+				}
+				if err := checkVLANMode(model.Device{Name: du.Name, Interfaces: ifs[:1]}, ifs); err != nil {
+					return false, err
+				}
+				if err := checkSwitchPorts(ctx, w, du.Name, ifs); err != nil {
+					return false, err
+				}
+				gw.Devices = append(gw.Devices, model.Device{Name: du.Name, Interfaces: ifs})
+				changed = true
+				continue
+			}
+			dev := gw.Devices[di]
+			if err := checkVLANMode(dev, ifs); err != nil {
+				return false, err
+			}
+			var added []model.Interface
+			for _, it := range ifs {
+				j := slices.IndexFunc(dev.Interfaces, func(o model.Interface) bool { return o.Name == it.Name })
+				if j < 0 {
+					added = append(added, it)
+					continue
+				}
+				if !sameVLANs(dev.Interfaces[j].SegmentationIDs, it.SegmentationIDs) {
+					return false, interfaceExists(dev.Name, dev.Interfaces[j])
+				}
+			}
+			if len(added) == 0 {
+				continue
+			}
+			if err := checkSwitchPorts(ctx, w, dev.Name, added); err != nil {
+				return false, err
+			}
+			// Clip: the list may share its array with the cache.
+			gw.Devices[di].Interfaces = append(slices.Clip(dev.Interfaces), added...)
+			changed = true
+		}
+		return changed, nil
+	})
+}
+
+// RemoveGatewayInterfaces removes interfaces from the devices of gateway
+// id in one transaction (PUT /v2.0/l2-gateways/{id}/remove_interfaces). An
+// interface the device lacks is a 404 naming it; VLANs, when given, must
+// be the interface's (409 otherwise), so that a caller removes what it
+// saw. A device left without interfaces is removed; removing every device
+// is a 400, as a gateway without devices is refused at create.
+func (s *sqlStore) RemoveGatewayInterfaces(ctx context.Context, id string, devs []model.DeviceUpdate, ifRevision *int64) (model.Gateway, error) {
+	return s.editGateway(ctx, id, ifRevision, func(_ context.Context, _ *wtx, gw *model.Gateway) (bool, error) {
+		for _, du := range devs {
+			di := slices.IndexFunc(gw.Devices, func(d model.Device) bool { return d.Name == du.Name })
+			if di < 0 {
+				return false, deviceNotFound(du.Name)
+			}
+			dev := gw.Devices[di]
+			ifs, err := normalizeInterfaces(du.Interfaces)
+			if err != nil {
+				return false, err
+			}
+			keep := slices.Clone(dev.Interfaces)
+			for _, it := range ifs {
+				j := slices.IndexFunc(keep, func(o model.Interface) bool { return o.Name == it.Name })
+				if j < 0 {
+					return false, interfaceNotInGateway(dev.Name, it.Name)
+				}
+				if len(it.SegmentationIDs) > 0 && !sameVLANs(keep[j].SegmentationIDs, it.SegmentationIDs) {
+					return false, interfaceMismatch(dev.Name, keep[j], it.SegmentationIDs)
+				}
+				keep = slices.Delete(keep, j, j+1)
+			}
+			if len(keep) == 0 {
+				gw.Devices = slices.Delete(gw.Devices, di, di+1)
+				continue
+			}
+			gw.Devices[di].Interfaces = keep
+		}
+		if len(gw.Devices) == 0 {
+			return false, model.NewFault(model.ErrInvalid, "InvalidInput",
+				"Invalid input for operation: removing these interfaces would leave L2 gateway %s with an empty device list; delete the gateway instead.", id)
+		}
+		return true, nil
+	})
+}
+
+// editGateway is the read-merge-write of every gateway change, in one
+// write transaction: read the gateway, check the revision constraint,
+// let edit change a copy (reporting whether there is anything to write),
+// then write it (writeGateway). Writes are serialised (SQLite's one
+// writer, PostgreSQL's lock on the revision row), so no concurrent edit
+// comes between the read and the write.
+func (s *sqlStore) editGateway(ctx context.Context, id string, ifRevision *int64,
+	edit func(ctx context.Context, w *wtx, gw *model.Gateway) (bool, error)) (model.Gateway, error) {
 	var out model.Gateway
 	_, err := s.write(ctx, func(w *wtx) error {
-		gw, ok, err := getGatewayTx(ctx, w, id)
+		old, ok, err := getGatewayTx(ctx, w, id)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return gatewayNotFound(id)
 		}
-		// Checked inside the transaction that writes: no other update can
-		// come between the comparison and the bump below.
-		if u.IfRevision != nil && *u.IfRevision != gw.RevisionNumber {
-			return revisionMismatch(*u.IfRevision, gw.RevisionNumber)
+		if ifRevision != nil && *ifRevision != old.RevisionNumber {
+			return revisionMismatch(*ifRevision, old.RevisionNumber)
 		}
-		// Work on a copy: cached values are shared.
-		gw.Devices = slices.Clone(gw.Devices)
-		if u.Name != nil && *u.Name != gw.Name {
-			gw.Name = *u.Name
-			if _, err := w.exec(ctx, `UPDATE gateways SET name = $1 WHERE id = $2`, gw.Name, id); err != nil {
-				return fmt.Errorf("update gateway: %w", err)
-			}
+		// Work on a copy: cached values are shared. Edits replace a
+		// device's interface list, never write into it.
+		gw := old
+		gw.Devices = slices.Clone(old.Devices)
+		write, err := edit(ctx, w, &gw)
+		if err != nil {
+			return err
 		}
-		devicesChanged := false
-		for _, du := range u.Devices {
-			di := slices.IndexFunc(gw.Devices, func(d model.Device) bool { return d.Name == du.Name })
-			if di < 0 {
-				return deviceNotFound(du.Name)
-			}
-			dev := gw.Devices[di]
-			ifs, err := normalizeInterfaces(du.Interfaces)
-			if err != nil {
-				return err
-			}
-			hadVLANs := slices.ContainsFunc(dev.Interfaces, func(i model.Interface) bool { return len(i.SegmentationIDs) > 0 })
-			for _, it := range ifs {
-				has := len(it.SegmentationIDs) > 0
-				if hadVLANs && !has {
-					return model.NewFault(model.ErrInvalid, "L2GatewaySegmentationIDExists", "The segmentation id is already specified in existing gateway interfaces.")
-				}
-				if !hadVLANs && has {
-					return model.NewFault(model.ErrInvalid, "L2GatewaySegmentationIDNotExists", "The segmentation id is not specified in existing gateway interfaces.")
-				}
-			}
-			sw, known, err := getSwitchTx(ctx, w.db, dev.Name)
-			if err != nil {
-				return err
-			}
-			if known && sw.reported {
-				for _, it := range ifs {
-					old := slices.ContainsFunc(dev.Interfaces, func(o model.Interface) bool { return o.Name == it.Name })
-					if !old && !slices.ContainsFunc(sw.Ports, func(p model.SwitchPort) bool { return p.Name == it.Name }) {
-						return interfaceNotFound(it.Name)
-					}
-				}
-			}
-			if _, err := w.exec(ctx, `DELETE FROM gateway_interfaces WHERE device_id = $1`, dev.ID); err != nil {
-				return fmt.Errorf("update gateway: %w", err)
-			}
-			dev.Interfaces = ifs
-			if err := insertInterfaces(ctx, w, dev); err != nil {
-				return err
-			}
-			gw.Devices[di] = dev
-			devicesChanged = true
+		if !write {
+			out = old
+			return nil
 		}
-		if devicesChanged {
-			conns, err := listConnections(ctx, w.db, Query{GatewayIDs: []string{id}})
-			if err != nil {
-				return err
-			}
-			var blind, names []string
-			for _, c := range conns {
-				if left := unbridged(gw, c); len(left) > 0 {
-					blind, names = append(blind, c.ID), left
-				}
-			}
-			if len(blind) > 0 {
-				return unbridgedUpdate(id, blind, names)
-			}
-			for _, c := range conns {
-				if _, err := w.exec(ctx, `DELETE FROM connection_bindings WHERE connection_id = $1`, c.ID); err != nil {
-					return fmt.Errorf("update gateway bindings: %w", err)
-				}
-				if err := insertBindings(ctx, w, gw, c); err != nil {
-					return err
-				}
-			}
-		}
-		if u.Name != nil || devicesChanged {
-			gw.RevisionNumber++
-			if _, err := w.exec(ctx, `UPDATE gateways SET revision_number = $1 WHERE id = $2`, gw.RevisionNumber, id); err != nil {
-				return fmt.Errorf("update gateway revision: %w", err)
-			}
-			w.change(KindGateway, id, OpUpdate)
-			w.putGateway(gw)
+		if err := writeGateway(ctx, w, old, &gw); err != nil {
+			return err
 		}
 		out = gw
 		return nil
@@ -341,6 +416,168 @@ func (s *sqlStore) UpdateGateway(ctx context.Context, id string, u model.Gateway
 		return model.Gateway{}, err
 	}
 	return out, nil
+}
+
+// writeGateway writes gw, read as old in this transaction: name, device
+// rows added and removed, interface lists that differ; when the devices
+// changed, it refuses a change that leaves a connection's interface
+// unbridged and recomputes the connections' bindings. It bumps the
+// revision and logs the change. New devices get their ids here.
+func writeGateway(ctx context.Context, w *wtx, old model.Gateway, gw *model.Gateway) error {
+	id := gw.ID
+	if gw.Name != old.Name {
+		if _, err := w.exec(ctx, `UPDATE gateways SET name = $1 WHERE id = $2`, gw.Name, id); err != nil {
+			return fmt.Errorf("update gateway: %w", err)
+		}
+	}
+	devicesChanged := false
+	for _, od := range old.Devices {
+		if !slices.ContainsFunc(gw.Devices, func(d model.Device) bool { return d.ID == od.ID }) {
+			if _, err := w.exec(ctx, `DELETE FROM gateway_devices WHERE id = $1`, od.ID); err != nil {
+				return fmt.Errorf("remove gateway device: %w", err)
+			}
+			devicesChanged = true
+		}
+	}
+	next := -1 // position of the next new device
+	for i := range gw.Devices {
+		d := &gw.Devices[i]
+		if d.ID == "" {
+			if next < 0 {
+				if err := w.queryRow(ctx, `SELECT COALESCE(MAX(position), -1) + 1 FROM gateway_devices WHERE gateway_id = $1`, id).Scan(&next); err != nil {
+					return fmt.Errorf("add gateway device: %w", err)
+				}
+			}
+			d.ID = uuid.NewString()
+			if _, err := w.exec(ctx, `INSERT INTO gateway_devices (id, gateway_id, position, name) VALUES ($1, $2, $3, $4)`, d.ID, id, next, d.Name); err != nil {
+				return fmt.Errorf("add gateway device: %w", err)
+			}
+			next++
+			if err := insertInterfaces(ctx, w, *d); err != nil {
+				return err
+			}
+			devicesChanged = true
+			continue
+		}
+		oi := slices.IndexFunc(old.Devices, func(o model.Device) bool { return o.ID == d.ID })
+		if oi >= 0 && slices.EqualFunc(old.Devices[oi].Interfaces, d.Interfaces, func(a, b model.Interface) bool {
+			return a.Name == b.Name && slices.Equal(a.SegmentationIDs, b.SegmentationIDs)
+		}) {
+			continue
+		}
+		if _, err := w.exec(ctx, `DELETE FROM gateway_interfaces WHERE device_id = $1`, d.ID); err != nil {
+			return fmt.Errorf("update gateway: %w", err)
+		}
+		if err := insertInterfaces(ctx, w, *d); err != nil {
+			return err
+		}
+		devicesChanged = true
+	}
+	if devicesChanged {
+		conns, err := listConnections(ctx, w.db, Query{GatewayIDs: []string{id}})
+		if err != nil {
+			return err
+		}
+		var blind, names []string
+		for _, c := range conns {
+			if left := unbridged(*gw, c); len(left) > 0 {
+				blind, names = append(blind, c.ID), left
+			}
+		}
+		if len(blind) > 0 {
+			return unbridgedUpdate(id, blind, names)
+		}
+		for _, c := range conns {
+			if _, err := w.exec(ctx, `DELETE FROM connection_bindings WHERE connection_id = $1`, c.ID); err != nil {
+				return fmt.Errorf("update gateway bindings: %w", err)
+			}
+			if err := insertBindings(ctx, w, *gw, c); err != nil {
+				return err
+			}
+		}
+	}
+	gw.RevisionNumber = old.RevisionNumber + 1
+	if _, err := w.exec(ctx, `UPDATE gateways SET revision_number = $1 WHERE id = $2`, gw.RevisionNumber, id); err != nil {
+		return fmt.Errorf("update gateway revision: %w", err)
+	}
+	w.change(KindGateway, id, OpUpdate)
+	w.putGateway(*gw)
+	return nil
+}
+
+// checkVLANMode is the update rule that a device keeps its VLAN mode:
+// interfaces with segmentation ids on a device that has them, none on one
+// that has none.
+func checkVLANMode(dev model.Device, ifs []model.Interface) error {
+	hadVLANs := slices.ContainsFunc(dev.Interfaces, func(i model.Interface) bool { return len(i.SegmentationIDs) > 0 })
+	for _, it := range ifs {
+		has := len(it.SegmentationIDs) > 0
+		if hadVLANs && !has {
+			return model.NewFault(model.ErrInvalid, "L2GatewaySegmentationIDExists", "The segmentation id is already specified in existing gateway interfaces.")
+		}
+		if !hadVLANs && has {
+			return model.NewFault(model.ErrInvalid, "L2GatewaySegmentationIDNotExists", "The segmentation id is not specified in existing gateway interfaces.")
+		}
+	}
+	return nil
+}
+
+// checkSwitchPorts refuses interfaces new to device that are not ports of
+// its switch, once the switch has reported its ports.
+func checkSwitchPorts(ctx context.Context, w *wtx, device string, added []model.Interface) error {
+	if len(added) == 0 {
+		return nil
+	}
+	sw, known, err := getSwitchTx(ctx, w.db, device)
+	if err != nil {
+		return err
+	}
+	if !known || !sw.reported {
+		return nil
+	}
+	for _, it := range added {
+		if !slices.ContainsFunc(sw.Ports, func(p model.SwitchPort) bool { return p.Name == it.Name }) {
+			return interfaceNotFound(it.Name)
+		}
+	}
+	return nil
+}
+
+// sameVLANs reports whether a and b hold the same VLANs, in any order.
+func sameVLANs(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, v := range a {
+		if !slices.Contains(b, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func interfaceExists(device string, it model.Interface) error {
+	return model.NewFault(model.ErrConflict, "L2GatewayInterfaceExists",
+		"Interface '%s' of device '%s' is already in the gateway with %s; remove it first to change its segmentation ids.",
+		it.Name, device, describeVLANs(it.SegmentationIDs))
+}
+
+func interfaceMismatch(device string, it model.Interface, asked []int) error {
+	return model.NewFault(model.ErrConflict, "L2GatewayInterfaceMismatch",
+		"Interface '%s' of device '%s' has %s, not segmentation ids %s; nothing was removed.",
+		it.Name, device, describeVLANs(it.SegmentationIDs), formatVLANs(asked))
+}
+
+func interfaceNotInGateway(device, name string) error {
+	return model.NewFault(model.ErrNotFound, "L2GatewayInterfaceNotFound",
+		"L2 Gateway interface '%s' not found on device '%s'.", name, device)
+}
+
+func describeVLANs(v []int) string {
+	if len(v) == 0 {
+		return "no segmentation id"
+	}
+	return "segmentation ids " + formatVLANs(v)
 }
 
 func (s *sqlStore) DeleteGateway(ctx context.Context, id string) error {

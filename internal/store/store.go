@@ -80,6 +80,12 @@ type Store interface {
 	// keep the gateway's VLAN mode (see reference-api.md "Update"), and no
 	// connection may be left with an interface it cannot bind (ErrInvalid).
 	UpdateGateway(ctx context.Context, id string, u model.GatewayUpdate) (model.Gateway, error)
+	// AddGatewayInterfaces and RemoveGatewayInterfaces edit the interface
+	// lists of a gateway's devices in one transaction (read, merge, the
+	// checks of UpdateGateway, write), so concurrent edits all land;
+	// ifRevision, when set, is checked as GatewayUpdate.IfRevision is.
+	AddGatewayInterfaces(ctx context.Context, id string, devs []model.DeviceUpdate, ifRevision *int64) (model.Gateway, error)
+	RemoveGatewayInterfaces(ctx context.Context, id string, devs []model.DeviceUpdate, ifRevision *int64) (model.Gateway, error)
 	// DeleteGateway fails with ErrInUse (L2GatewayInUse) while connections exist.
 	DeleteGateway(ctx context.Context, id string) error
 
