@@ -321,3 +321,49 @@ func TestInventory(t *testing.T) {
 		t.Errorf("DeleteHost: %v", err)
 	}
 }
+
+// TestGatewayInterfaceEdits: AddGatewayInterfaces and
+// RemoveGatewayInterfaces edit on the server and return the gateway; a
+// revision makes them conditional.
+func TestGatewayInterfaceEdits(t *testing.T) {
+	ctx := context.Background()
+	url, _ := newServer(t)
+	c := newClient(t, url)
+	gw, err := c.CreateGateway(ctx, neutron.GatewayCreate{Name: "gw1", Devices: []neutron.DeviceRequest{{
+		DeviceName: "gatewayhost", Interfaces: []neutron.InterfaceRequest{{Name: "port1"}},
+	}}})
+	if err != nil {
+		t.Fatalf("CreateGateway: %v", err)
+	}
+	devs := func(names ...string) []neutron.DeviceRequest {
+		d := neutron.DeviceRequest{DeviceName: "gatewayhost"}
+		for _, n := range names {
+			d.Interfaces = append(d.Interfaces, neutron.InterfaceRequest{Name: n})
+		}
+		return []neutron.DeviceRequest{d}
+	}
+	names := func(g neutron.Gateway) []string {
+		var out []string
+		for _, i := range g.Devices[0].Interfaces {
+			out = append(out, i.Name)
+		}
+		return out
+	}
+	got, err := c.AddGatewayInterfaces(ctx, gw.ID, 0, devs("port2", "port3"))
+	if err != nil || !slices.Equal(names(got), []string{"port1", "port2", "port3"}) || got.RevisionNumber != 2 {
+		t.Fatalf("AddGatewayInterfaces = %+v, %v; want port1..port3 at revision 2", got, err)
+	}
+	_, err = c.RemoveGatewayInterfaces(ctx, gw.ID, 1, devs("port1"))
+	if !client.IsPreconditionFailed(err) {
+		t.Errorf("RemoveGatewayInterfaces(stale revision) = %v; want 412", err)
+	}
+	got, err = c.RemoveGatewayInterfaces(ctx, gw.ID, 2, devs("port1"))
+	if err != nil || !slices.Equal(names(got), []string{"port2", "port3"}) || got.RevisionNumber != 3 {
+		t.Errorf("RemoveGatewayInterfaces = %+v, %v; want port2, port3 at revision 3", got, err)
+	}
+	_, err = c.RemoveGatewayInterfaces(ctx, gw.ID, 0, devs("port1"))
+	var e *client.Error
+	if !client.IsNotFound(err) || !errors.As(err, &e) || e.Type != "L2GatewayInterfaceNotFound" {
+		t.Errorf("RemoveGatewayInterfaces(absent) = %v; want 404 L2GatewayInterfaceNotFound", err)
+	}
+}

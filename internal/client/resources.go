@@ -28,6 +28,32 @@ func (c *Client) UpdateGatewayIf(ctx context.Context, id string, revision int64,
 	return sendHeader[neutron.Gateway](ctx, c, http.MethodPut, neutron.Gateways.MemberPath(url.PathEscape(id)), neutron.Gateways.Member, hdr, u)
 }
 
+// AddGatewayInterfaces adds interfaces to devices of a gateway on the
+// server, in one transaction (PUT /v2.0/l2-gateways/{id}/add_interfaces):
+// a device the gateway lacks is added; an interface already there with the
+// same VLANs is left as it is. A revision other than 0 makes the edit
+// conditional (If-Match: revision_number=N; 412, IsPreconditionFailed, when
+// the gateway changed since). It returns the whole gateway.
+func (c *Client) AddGatewayInterfaces(ctx context.Context, id string, revision int64, devs []neutron.DeviceRequest) (neutron.Gateway, error) {
+	return c.editGateway(ctx, id, "add_interfaces", revision, devs)
+}
+
+// RemoveGatewayInterfaces removes interfaces from devices of a gateway on
+// the server (PUT /v2.0/l2-gateways/{id}/remove_interfaces); a device left
+// without interfaces is removed. revision is as for AddGatewayInterfaces.
+func (c *Client) RemoveGatewayInterfaces(ctx context.Context, id string, revision int64, devs []neutron.DeviceRequest) (neutron.Gateway, error) {
+	return c.editGateway(ctx, id, "remove_interfaces", revision, devs)
+}
+
+func (c *Client) editGateway(ctx context.Context, id, action string, revision int64, devs []neutron.DeviceRequest) (neutron.Gateway, error) {
+	var hdr http.Header
+	if revision != 0 {
+		hdr = http.Header{"If-Match": {"revision_number=" + strconv.FormatInt(revision, 10)}}
+	}
+	path := neutron.Gateways.MemberPath(url.PathEscape(id)) + "/" + action
+	return sendHeader[neutron.Gateway](ctx, c, http.MethodPut, path, neutron.Gateways.Member, hdr, neutron.GatewayUpdate{Devices: devs})
+}
+
 // ListGateways lists gateways.
 func (c *Client) ListGateways(ctx context.Context, o ListOptions) ([]neutron.Gateway, error) {
 	return listAll[neutron.Gateway](ctx, c, neutron.Gateways, o)
