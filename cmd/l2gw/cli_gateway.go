@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -118,11 +116,13 @@ func gatewayUpdateCmd(run runner) *cobra.Command {
 
 --add-interface and --remove-interface edit the interface list of the device
 named by --device (which may be left out when the gateway has one device);
-the client reads the gateway and sends the device's whole new interface list,
-on the condition that the gateway is unchanged since it was read (If-Match:
-revision_number=N); when another client changed it in between, it reads it
-again and redoes the edit, so concurrent edits all land.
---device name=D,interface_names=... replaces D's interface list.`,
+the server makes the edit in one transaction (PUT .../remove_interfaces, then
+.../add_interfaces), so concurrent edits by several clients all land. Adding
+an interface already there with the same VLANs changes nothing; with other
+VLANs it is refused (remove it first). Adding to a device the gateway lacks
+adds the device; removing a device's last interface removes the device.
+--device name=D,interface_names=... replaces D's interface list (a PUT, sent
+before the edits).`,
 		Example: `  l2gw l2-gateway-update gw1 --device name=gatewayhost --add-interface port3:200 --remove-interface port2
   l2gw l2-gateway-update gw1 --name gw-rack1`,
 		Args: argsExact(1),
@@ -153,38 +153,25 @@ again and redoes the edit, so concurrent edits all land.
 			if err != nil {
 				return err
 			}
-			// --add-interface/--remove-interface edit what was read: the PUT
-			// is conditional on the revision read (If-Match), and a 412 means
-			// another client changed the gateway in between, so read again
-			// and redo the edit. A server without revision numbers (the
-			// original networking-l2gw) gets the plain PUT.
-			editing := len(adds) > 0 || len(removeIfaces) > 0
-			for attempt := 1; ; attempt++ {
+			// A server without revision numbers (the original
+			// networking-l2gw) has no member actions either: it gets the
+			// whole new list in one PUT, edited here.
+			if (len(adds) == 0 && len(removeIfaces) == 0) || gw.RevisionNumber == 0 {
 				body, err := gatewayUpdateBody(gw, nameIsChanged, name, devs, adds, removeIfaces)
 				if err != nil {
 					return err
 				}
-				if !editing || gw.RevisionNumber == 0 {
-					updated, err := x.c.UpdateGateway(ctx, gw.ID, body)
-					if err != nil {
-						return err
-					}
-					return x.object(updated)
-				}
-				updated, err := x.c.UpdateGatewayIf(ctx, gw.ID, gw.RevisionNumber, body)
-				if err == nil {
-					return x.object(updated)
-				}
-				if !client.IsPreconditionFailed(err) || attempt == maxUpdateAttempts {
+				updated, err := x.c.UpdateGateway(ctx, gw.ID, body)
+				if err != nil {
 					return err
 				}
-				if err := pause(ctx, attempt); err != nil {
-					return err
-				}
-				if gw, err = x.c.GetGateway(ctx, gw.ID); err != nil {
-					return err
-				}
+				return x.object(updated)
 			}
+			updated, err := editInterfaces(ctx, x.c, gw, nameIsChanged, name, devs, adds, removeIfaces)
+			if err != nil {
+				return err
+			}
+			return x.object(updated)
 		}),
 	}
 	f := cmd.Flags()
@@ -195,23 +182,66 @@ again and redoes the edit, so concurrent edits all land.
 	return cmd
 }
 
-// maxUpdateAttempts bounds the read-modify-write retries of
-// l2-gateway-update: every round some concurrent writer succeeds, so only
-// that many clients editing one gateway at once could exhaust it.
-const maxUpdateAttempts = 50
-
-// pause waits a random 0..attempt×5ms (at most 100ms) before a retry, so
-// that clients that collided spread out.
-func pause(ctx context.Context, attempt int) error {
-	d := time.Duration(rand.Int64N(int64(min(attempt*5, 100))*int64(time.Millisecond) + 1))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+// editInterfaces is l2-gateway-update with --add-interface or
+// --remove-interface against l2gw: the server edits the list
+// (remove_interfaces, then add_interfaces, each atomic), so edits by
+// concurrent clients all land without reading and rewriting the list here.
+// A --name or a --device with interface_names is a PUT sent first.
+func editInterfaces(ctx context.Context, c *client.Client, gw neutron.Gateway, setName bool, name string,
+	devs []deviceArg, adds []interfaceArg, removes []string) (neutron.Gateway, error) {
+	var target string
+	switch {
+	case len(devs) == 1:
+		target = devs[0].Name
+	case len(devs) == 0 && len(gw.Devices) == 1:
+		target = gw.Devices[0].DeviceName
+	case len(devs) == 0:
+		return gw, fmt.Errorf("gateway %s has %d devices: name the one to edit with --device name=<device>", gw.Name, len(gw.Devices))
+	default:
+		return gw, errors.New("--add-interface/--remove-interface need exactly one --device")
 	}
+	var replace []deviceArg
+	if len(devs) == 1 && devs[0].Interfaces != nil {
+		replace = devs
+	}
+	var done []string
+	failed := func(err error) error {
+		if len(done) == 0 {
+			return err
+		}
+		return fmt.Errorf("%s done; then: %w", strings.Join(done, ", "), err)
+	}
+	if setName || len(replace) > 0 {
+		body, err := gatewayUpdateBody(gw, setName, name, replace, nil, nil)
+		if err != nil {
+			return gw, err
+		}
+		if gw, err = c.UpdateGateway(ctx, gw.ID, body); err != nil {
+			return gw, err
+		}
+		done = append(done, "update")
+	}
+	if len(removes) > 0 {
+		d := neutron.DeviceRequest{DeviceName: target, Interfaces: []neutron.InterfaceRequest{}}
+		for _, r := range removes {
+			d.Interfaces = append(d.Interfaces, neutron.InterfaceRequest{Name: strings.TrimSpace(r)})
+		}
+		updated, err := c.RemoveGatewayInterfaces(ctx, gw.ID, 0, []neutron.DeviceRequest{d})
+		if err != nil {
+			return gw, failed(err)
+		}
+		gw = updated
+		done = append(done, "--remove-interface")
+	}
+	if len(adds) > 0 {
+		d := neutron.DeviceRequest{DeviceName: target, Interfaces: toRequest(adds)}
+		updated, err := c.AddGatewayInterfaces(ctx, gw.ID, 0, []neutron.DeviceRequest{d})
+		if err != nil {
+			return gw, failed(err)
+		}
+		gw = updated
+	}
+	return gw, nil
 }
 
 // gatewayUpdateBody computes the PUT body of l2-gateway-update from the

@@ -303,7 +303,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"l2-gateway-create", "gw9", "--device", "name=gatewayhost"}, "interface_names is required"},
 		{[]string{"l2-gateway-create", "gw9", "--device", "gatewayhost"}, `missing value for key "gatewayhost"`},
 		{[]string{"l2-gateway-update", "gw1"}, "nothing to update"},
-		{[]string{"l2-gateway-update", "gw1", "--device", "name=other", "--add-interface", "p1"}, `no device "other"`},
+		{[]string{"l2-gateway-update", "gw1", "--device", "name=other", "--remove-interface", "p1"}, "L2 Gateway Device other could not be found."},
 		{[]string{"l2-gateway-connection-show", "nosuch"}, "Unable to find l2_gateway_connection with id 'nosuch'"},
 		{[]string{"-f", "xml", "net-list"}, `-f/--format "xml": want one of table, json, yaml, value, csv`},
 		{[]string{"port-create", "net1", "--ip", "10.0.0.300"}, "not an IP address"},
