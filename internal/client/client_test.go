@@ -361,6 +361,14 @@ func TestGatewayInterfaceEdits(t *testing.T) {
 	if err != nil || !slices.Equal(names(got), []string{"port2", "port3"}) || got.RevisionNumber != 3 {
 		t.Errorf("RemoveGatewayInterfaces = %+v, %v; want port2, port3 at revision 3", got, err)
 	}
+	// A conditional PUT goes the same way.
+	name := "gw2"
+	if _, err := c.UpdateGatewayIf(ctx, gw.ID, 2, neutron.GatewayUpdate{Name: &name}); !client.IsPreconditionFailed(err) {
+		t.Errorf("UpdateGatewayIf(stale revision) = %v; want 412", err)
+	}
+	if got, err := c.UpdateGatewayIf(ctx, gw.ID, 3, neutron.GatewayUpdate{Name: &name}); err != nil || got.Name != "gw2" || got.RevisionNumber != 4 {
+		t.Errorf("UpdateGatewayIf(current revision) = %+v, %v; want gw2 at revision 4", got, err)
+	}
 	_, err = c.RemoveGatewayInterfaces(ctx, gw.ID, 0, devs("port1"))
 	var e *client.Error
 	if !client.IsNotFound(err) || !errors.As(err, &e) || e.Type != "L2GatewayInterfaceNotFound" {
