@@ -219,7 +219,7 @@ func editInterfaces(ctx context.Context, c *client.Client, gw neutron.Gateway, s
 		if gw, err = c.UpdateGateway(ctx, gw.ID, body); err != nil {
 			return gw, err
 		}
-		done = append(done, "update")
+		done = append(done, "the PUT of --name/--device")
 	}
 	if len(removes) > 0 {
 		d := neutron.DeviceRequest{DeviceName: target, Interfaces: []neutron.InterfaceRequest{}}
