@@ -80,6 +80,9 @@ func TestGatewayInterfaceActions(t *testing.T) {
 			want: `{"l2_gateway":{"revision_number":5,"devices":[{"id":"*","device_name":"gatewayhost","interfaces":"*1"}]}}`},
 		{name: "remove with other VLANs", path: "/v2.0/l2-gateways/" + gwv + "/remove_interfaces", body: body("gatewayhost", `[{"name":"port2","segmentation_id":[100]}]`), status: 409,
 			typ: "L2GatewayInterfaceMismatch"},
+		{name: "remove with VLANs given for some only", path: "/v2.0/l2-gateways/" + gwv + "/remove_interfaces",
+			body: body("gatewayhost", `[{"name":"port2","segmentation_id":[101,100]},{"name":"port9"}]`), status: 404,
+			typ: "L2GatewayInterfaceNotFound", msg: "L2 Gateway interface 'port9' not found on device 'gatewayhost'."},
 		{name: "member", path: add, body: body("gatewayhost", `[{"name":"port3"}]`), hdr: []string{"X-Roles", "member", "X-Project-Id", "p1"}, status: 403,
 			typ: "AdminRequired", msg: "User does not have admin privileges: Cannot GET resource for non admin tenant."},
 	} {
