@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // minMTU is the smallest IPv4 MTU (RFC 791).
@@ -370,6 +371,11 @@ func (d *Dataplane) ensureLink(cur, tmpl netlink.Link, matches func(netlink.Link
 		d.log.Info("deleted outdated device", "device", name, "type", cur.Type(), "vni", vni)
 	}
 	if err := d.nl.LinkAdd(tmpl); err != nil {
+		if vx, ok := tmpl.(*netlink.Vxlan); ok && errors.Is(err, unix.EEXIST) {
+			// The kernel allows one VXLAN device per VNI and UDP port: the
+			// name is free (we looked), so a foreign device holds the VNI.
+			return nil, fmt.Errorf("create %s %s: %w: another VXLAN device holds vni %d on udp port %d", tmpl.Type(), name, err, vx.VxlanId, vx.Port)
+		}
 		return nil, fmt.Errorf("create %s %s: %w", tmpl.Type(), name, err)
 	}
 	res.Changes++
