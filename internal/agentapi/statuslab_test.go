@@ -3,9 +3,9 @@ package agentapi_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +23,7 @@ import (
 	"github.com/l2gw/l2gw/internal/linuxvxlan"
 	"github.com/l2gw/l2gw/internal/neutron"
 	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
 	"github.com/l2gw/l2gw/internal/switchagent"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
@@ -30,7 +31,8 @@ import (
 // statusLab is the agent protocol and the API on a real store, a real
 // ovsdb-server holding switch sw1 (ports p1..p4) programmed by a switch
 // agent, and host agents h1 and h2 in network namespaces, all speaking
-// HTTP to the server as remote agents do. Three networks are connected
+// HTTP to the server as remote agents do (each plan event reaching them
+// planDelay late: slow agents). Three networks are connected
 // through three gateways on sw1; their ports sit on veth interfaces in
 // the hosts' namespaces:
 //
@@ -55,6 +57,9 @@ type statusLab struct {
 	// complete is, per connection, whether the last settled dump showed
 	// everything it needs (see settled).
 	complete map[string]bool
+	// planDelay delays every plan event on its way to an agent (see
+	// slowSource).
+	planDelay time.Duration
 	// stale counts the polls of settled that saw a connection in_sync
 	// while rows it needs were missing, before its status had shown the
 	// break: the agents' time to notice (see settled).
@@ -112,7 +117,8 @@ func newStatusLab(t *testing.T) *statusLab {
 		t.Fatal(err)
 	}
 	l := &statusLab{t: t, e: e, ctx: e.ctx, o: o, nl: nl, c: c, link: agentlink.New(c, agentlink.Config{}),
-		hosts: map[string]*labHost{}, ports: map[string][]string{}, logs: logs, log: log, complete: map[string]bool{}}
+		hosts: map[string]*labHost{}, ports: map[string][]string{}, logs: logs, log: log, complete: map[string]bool{},
+		planDelay: 30 * time.Millisecond}
 	l.createSwitch()
 	l.startSwitchAgent()
 	for i, name := range []string{"h1", "h2"} {
@@ -181,7 +187,7 @@ func (l *statusLab) startSwitchAgent() {
 	a, err := switchagent.New(switchagent.Config{Target: l.o.UnixTarget(), Switch: "sw1", ProbeInterval: 500 * time.Millisecond,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, ReportDebounce: 5 * time.Millisecond,
 		Logger: l.log.With("part", "switch agent")},
-		l.link.Switches(), l.link)
+		slowSource[planner.SwitchPlan, planner.SwitchDelta]{l.link.Switches(), l.planDelay}, l.link)
 	l.must(err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -199,7 +205,7 @@ func (l *statusLab) startHostAgent(h *labHost) {
 	l.t.Helper()
 	a, err := hostagent.New(hostagent.Config{Host: h.name, VTEPIP: h.vtep, NetNS: h.ns, HeartbeatInterval: 5 * time.Second,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: l.log.With("part", "host agent")},
-		l.link.Hosts(), l.link)
+		slowSource[planner.HostPlan, planner.HostDelta]{l.link.Hosts(), l.planDelay}, l.link)
 	l.must(err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -266,26 +272,9 @@ const switchTunnelIP = "192.0.2.1"
 // to it, and flooding to the switch's tunnel IP.
 func (l *statusLab) dump() (map[string][]string, error) {
 	missing := map[string][]string{}
-	vtep := func(args ...string) (string, error) {
-		out, err := exec.CommandContext(l.ctx, "vtep-ctl", append([]string{"--db=" + l.o.UnixTarget()}, args...)...).CombinedOutput()
-		if err != nil {
-			return "", fmt.Errorf("vtep-ctl %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out)), nil
-	}
-	pss, err := vtep("list-ps")
+	db, err := dumpVTEP(l.ctx, strings.TrimPrefix(l.o.UnixTarget(), "unix:"))
 	if err != nil {
 		return nil, err
-	}
-	swPorts := ""
-	lss := ""
-	if pss == "sw1" {
-		if swPorts, err = vtep("list-ports", "sw1"); err != nil {
-			return nil, err
-		}
-		if lss, err = vtep("list-ls"); err != nil {
-			return nil, err
-		}
 	}
 	links := map[string]map[string]netlink.Link{}
 	fdbs := map[string]map[int][]netlink.Neigh{} // host -> link index -> entries
@@ -309,40 +298,27 @@ func (l *statusLab) dump() (map[string][]string, error) {
 		for _, p := range n.ports {
 			hostsOf[p.host] = true
 		}
+		swPorts, swExists := db.switches["sw1"]
 		switch {
-		case pss != "sw1":
+		case !swExists:
 			miss = append(miss, "switch sw1")
-		case !slices.Contains(strings.Fields(lss), n.id):
+		case !db.logicalSwitches[n.id]:
 			miss = append(miss, "logical switch "+n.name)
 		default:
 			for _, p := range n.swPorts {
-				if !slices.Contains(strings.Fields(swPorts), p) {
+				if !slices.Contains(swPorts, p) {
 					miss = append(miss, "switch port "+p)
-					continue
-				}
-				b, err := vtep("list-bindings", "sw1", p)
-				if err != nil {
-					return nil, err
-				}
-				if !strings.Contains(b, fmt.Sprintf("%04d %s", n.vlan, n.id)) {
+				} else if db.bindings[fmt.Sprintf("%s/%d", p, n.vlan)] != n.id {
 					miss = append(miss, "binding "+p)
 				}
 			}
-			macs, err := vtep("list-remote-macs", n.id)
-			if err != nil {
-				return nil, err
-			}
-			lines := strings.Split(macs, "\n")
-			for i := range lines {
-				lines[i] = strings.TrimSpace(lines[i])
-			}
 			for _, p := range n.ports {
-				if !slices.Contains(lines, p.mac+" -> vxlan_over_ipv4/"+l.hosts[p.host].vtep) {
+				if db.remoteMACs[n.id+" "+p.mac] != l.hosts[p.host].vtep {
 					miss = append(miss, "remote mac "+p.mac)
 				}
 			}
 			for h := range hostsOf {
-				if !slices.Contains(lines, planner.UnknownDst+" -> vxlan_over_ipv4/"+l.hosts[h].vtep) {
+				if !slices.Contains(db.mcast[n.id+" "+planner.UnknownDst], l.hosts[h].vtep) {
 					miss = append(miss, "switch flooding to "+h)
 				}
 			}
@@ -449,7 +425,9 @@ func (l *statusLab) settled(what string, want map[string]bool, check func(conn s
 	}
 	var why string
 	var last map[string][]string
-	err := testenv.Poll(l.ctx, 30*time.Second, func() error {
+	// Polled closely (testenv.Poll backs off to 100 ms): a lie lasts as
+	// long as an agent takes to act on what it reported.
+	err := pollClosely(l.ctx, 30*time.Second, func() error {
 		before, err := l.dump()
 		if err != nil {
 			return err
@@ -475,7 +453,7 @@ func (l *statusLab) settled(what string, want map[string]bool, check func(conn s
 			if both := intersect(before[n.conn], missing[n.conn]); inSync && len(both) > 0 {
 				if armed[n.conn] {
 					why = fmt.Sprintf("%s: status in_sync (%+v %+v) while the switch and hosts miss %q before and after it", n.name, st.Status, st.Hosts, both)
-					return testenv.StopPolling(fmt.Errorf("%s", why))
+					return fmt.Errorf("%w: %s", errStop, why)
 				}
 				l.stale++
 			}
@@ -513,6 +491,32 @@ func (l *statusLab) settled(what string, want map[string]bool, check func(conn s
 		l.complete[n.conn] = len(last[n.conn]) == 0
 	}
 }
+
+// pollClosely calls fn until it returns nil (then nil), gives up after
+// timeout with fn's last error, or at once on an error made by
+// testenv.StopPolling; it pauses 2 ms between calls.
+func pollClosely(ctx context.Context, timeout time.Duration, fn func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, errStop) {
+			return err
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("after %v: %w", timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// errStop ends a pollClosely at once.
+var errStop = errors.New("status lied")
 
 // intersect returns the items of a (sorted) that are in b.
 func intersect(a, b []string) []string {
@@ -571,4 +575,41 @@ func (l *statusLab) all(v bool) map[string]bool {
 		out[n.conn] = v
 	}
 	return out
+}
+
+// slowSource delays every plan event by delay before its agent gets it:
+// an agent slow to act on a plan (a loaded switch or host), which widens
+// the time between a change the server knows of and the rows that realise
+// it, so that a status claiming in_sync too early is seen to.
+type slowSource[P, D any] struct {
+	src   planstream.Source[P, D]
+	delay time.Duration
+}
+
+func (s slowSource[P, D]) Watch(ctx context.Context, name string, from int64) (planstream.Stream[P, D], error) {
+	st, err := s.src.Watch(ctx, name, from)
+	if err != nil {
+		return nil, err
+	}
+	return slowStream[P, D]{st, s.delay}, nil
+}
+
+type slowStream[P, D any] struct {
+	planstream.Stream[P, D]
+	delay time.Duration
+}
+
+func (s slowStream[P, D]) Next(ctx context.Context) (planner.Event[P, D], error) {
+	ev, err := s.Stream.Next(ctx)
+	if err != nil {
+		return ev, err
+	}
+	t := time.NewTimer(s.delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ev, ctx.Err()
+	case <-t.C:
+	}
+	return ev, nil
 }
