@@ -301,7 +301,15 @@ func (h *Handler) switchStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) hostStatus(w http.ResponseWriter, r *http.Request) {
-	st, ok := readStatus(h, w, r, checkHostStatus, func(s agentwire.HostStatus) int64 { return s.Revision })
+	st, ok := readStatus(h, w, r, checkHostStatus, func(s agentwire.HostStatus) int64 {
+		// A network's revision may be ahead of the host's (another network
+		// failed), never of the store.
+		rev := s.Revision
+		for _, n := range s.Networks {
+			rev = max(rev, n.Revision)
+		}
+		return rev
+	})
 	if !ok {
 		return
 	}

@@ -336,9 +336,25 @@ func TestConnectionStatusHosts(t *testing.T) {
 		{"applied, attached", func() {
 			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "", "networks": [{"network_id": %q, "attached": ["tap5"], "missing": []}]}`, need, s.net))
 		}, agentwire.StateInSync, ""},
+		// An agent that reports no per-network facts (before issue 9): its
+		// error concerns every network.
 		{"agent failing", func() {
 			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "netlink: permission denied", "networks": [{"network_id": %q, "attached": ["tap5"], "missing": []}]}`, need, s.net))
 		}, agentwire.StateError, "netlink: permission denied"},
+		// Per-network facts: another network failing is not this one's
+		// problem, though the host's revision waits for it.
+		{"another network failing", func() {
+			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "create vxlan l2vx2000: file exists", "networks": [`+
+				`{"network_id": %q, "attached": ["tap5"], "missing": [], "revision": %d}, {"network_id": "other", "attached": [], "missing": [], "error": "create vxlan l2vx2000: file exists"}]}`, need-1, s.net, need))
+		}, agentwire.StateInSync, ""},
+		{"this network failing", func() {
+			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "create vxlan l2vx1000: file exists", "networks": [`+
+				`{"network_id": %q, "attached": [], "missing": [], "revision": %d, "error": "create vxlan l2vx1000: file exists"}]}`, need-1, s.net, need-1))
+		}, agentwire.StateError, "the host agent failed to realise the network: create vxlan l2vx1000: file exists"},
+		{"this network realised before its last change", func() {
+			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "create vxlan l2vx2000: file exists", "networks": [`+
+				`{"network_id": %q, "attached": ["tap5"], "missing": [], "revision": %d}, {"network_id": "other", "error": "create vxlan l2vx2000: file exists"}]}`, need-1, s.net, need-1))
+		}, agentwire.StatePending, fmt.Sprintf("has applied revision %d, the connection needs %d", need-1, need)},
 		{"agent recovered", func() {
 			put(fmt.Sprintf(`{"connected": true, "last_sync": null, "revision": %d, "error": "", "networks": [{"network_id": %q, "attached": ["tap5"], "missing": []}]}`, need, s.net))
 		}, agentwire.StateInSync, ""},

@@ -141,6 +141,9 @@ func checkHostStatus(st agentwire.HostStatus) error {
 		if err := checkName("networks network_id", n.NetworkID); err != nil {
 			return err
 		}
+		if n.Revision < 0 {
+			return invalid("Invalid input for networks revision. Reason: %d is negative.", n.Revision)
+		}
 		if err := checkCount("networks attached", len(n.Attached), MaxHostNetworks); err != nil {
 			return err
 		}

@@ -113,6 +113,13 @@ func TestStatusRevisionBeyondStore(t *testing.T) {
 			}
 		}
 	}
+	// A network's revision is checked like the host's.
+	for _, rev := range []string{"999999", "-1"} {
+		code, body := e.do("PUT", agentwire.HostStatusPath("compute1"), `{"connected":true,"revision":0,"error":"x","networks":[{"network_id":"`+s.net+`","revision":`+rev+`}]}`)
+		if code != http.StatusBadRequest || !strings.Contains(string(body), "revision") {
+			t.Errorf("PUT host status, network revision %s = %d %s; want 400 about the revision", rev, code, body)
+		}
+	}
 	code, body := e.do("GET", agentwire.ConnectionStatusPath(s.conn), "")
 	var cs agentwire.ConnectionStatus
 	if code != http.StatusOK || json.Unmarshal(body, &cs) != nil || cs.State == agentwire.StateInSync {

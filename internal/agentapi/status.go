@@ -47,14 +47,21 @@ func (h *Handler) connectionStatus(w http.ResponseWriter, r *http.Request) {
 // is missing or failing (Reason names it: a port gone from the switch or
 // faulty, a problem the switch agent reports about N's logical switch or
 // one of those ports, a switch agent error concerning the whole switch; a
-// host agent not running or failing, an interface absent on the host),
-// else pending until the agent applied the plan as of the last change of
-// those rows (Revision: the plan feed dates the changes of each network's
-// rows in each plan; what changed before the feed started is dated at its
-// first snapshot, so a freshly started server shows pending until the
-// agents have applied its plans), else in_sync. When the hosts are
-// Neutron's (--inventory neutron) no host agent runs: a host's part is
-// l2pop's (neutronHostSyncs).
+// host agent not running or failing to realise N, an interface absent on
+// the host), else pending until the agent applied the plan as of the last
+// change of those rows (Revision: the plan feed dates the changes of each
+// network's rows in each plan; what changed before the feed started is
+// dated at its first snapshot, so a freshly started server shows pending
+// until the agents have applied its plans), else in_sync.
+//
+// On a host, "applied" and "failing" are the host agent's facts about N:
+// the revision at which it last realised N and N's own error, so that
+// another network failing on H is not N's problem. An agent that reports
+// no per-network facts (before issue 9) has its whole-host revision and
+// error apply to every network.
+//
+// When the hosts are Neutron's (--inventory neutron) no host agent runs: a
+// host's part is l2pop's (neutronHostSyncs).
 func (h *Handler) ConnectionStatus(ctx context.Context, id string) (agentwire.ConnectionStatus, error) {
 	conn, err := h.st.GetConnection(ctx, id)
 	if err != nil {
@@ -240,13 +247,26 @@ func (h *Handler) hostSyncs(ctx context.Context, network string, caughtUp bool) 
 		if caughtUp {
 			hs.Revision, _ = h.feed.HostNetworkChangedAt(name, network)
 		}
+		// The network's own facts when the agent reports them (a failure
+		// of another network on the host is not this connection's), else
+		// the host's, which then cover every network.
+		n, reported := hostNetwork(st, network)
+		scoped := reported && n.Scoped()
 		if st != nil {
 			hs.AppliedRevision, hs.LastSync = st.Revision, neutron.Time{Time: st.LastSync}
+			if scoped {
+				hs.AppliedRevision = n.Revision
+			}
 		}
 		hs.Connected = known && neutron.HostAgentRunning(host, st, now)
 		var errs []string
-		if p := hostAgentProblem(host, known, st, now); p != "" {
+		switch p := hostAgentDown(host, known, st, now); {
+		case p != "":
 			errs = append(errs, p)
+		case scoped && n.Error != "":
+			errs = append(errs, "the host agent failed to realise the network: "+n.Error)
+		case !scoped && st != nil && st.Error != "":
+			errs = append(errs, "the host agent failed: "+st.Error)
 		}
 		pending := ""
 		switch {
@@ -255,10 +275,12 @@ func (h *Handler) hostSyncs(ctx context.Context, network string, caughtUp bool) 
 			pending = "waiting for the host agent's first status"
 		case !caughtUp:
 			pending = "the plans are being computed"
-		case st.Revision < hs.Revision:
-			pending = fmt.Sprintf("the host agent has applied revision %d, the connection needs %d", st.Revision, hs.Revision)
+		case hs.AppliedRevision < hs.Revision:
+			pending = fmt.Sprintf("the host agent has applied revision %d, the connection needs %d", hs.AppliedRevision, hs.Revision)
+		case !reported:
+			errs = []string{"the host agent does not realise the network"}
 		default:
-			errs = interfaceErrors(st, network, byHost[name])
+			errs = interfaceErrors(n, byHost[name])
 		}
 		switch {
 		case len(errs) > 0:
@@ -275,8 +297,21 @@ func (h *Handler) hostSyncs(ctx context.Context, network string, caughtUp bool) 
 
 // hostAgentProblem says what is wrong with the agent of host (known: the
 // host is registered; st: its agent's status, nil when none): not
-// registered, not running, or failing; "" when nothing is.
+// registered, not running, or failing (anywhere on the host); "" when
+// nothing is.
 func hostAgentProblem(host model.Host, known bool, st *model.HostStatus, now time.Time) string {
+	if p := hostAgentDown(host, known, st, now); p != "" {
+		return p
+	}
+	if st != nil && st.Error != "" {
+		return "the host agent failed: " + st.Error
+	}
+	return ""
+}
+
+// hostAgentDown says why the agent of host is not there to realise
+// anything (see hostAgentProblem); "" when it runs.
+func hostAgentDown(host model.Host, known bool, st *model.HostStatus, now time.Time) string {
 	switch {
 	case !known:
 		return "the host is not registered: no host agent has run there"
@@ -290,26 +325,29 @@ func hostAgentProblem(host model.Host, known bool, st *model.HostStatus, now tim
 			why = "it stopped"
 		}
 		return "the host agent is not running: " + why
-	case st != nil && st.Error != "":
-		return "the host agent failed: " + st.Error
 	}
 	return ""
 }
 
-// interfaceErrors names the interfaces of ports (the network's ports on
-// the host) that the host agent's status does not show attached.
-func interfaceErrors(st *model.HostStatus, network string, ports []model.Port) []string {
-	var n model.HostNetworkStatus
-	found := false
+// hostNetwork returns what the host agent's status (nil: none) says of
+// network, and whether it says anything.
+func hostNetwork(st *model.HostStatus, network string) (model.HostNetworkStatus, bool) {
+	if st == nil {
+		return model.HostNetworkStatus{}, false
+	}
 	for _, x := range st.Networks {
 		if x.NetworkID == network {
-			n, found = x, true
+			return x, true
 		}
 	}
+	return model.HostNetworkStatus{}, false
+}
+
+// interfaceErrors names the interfaces of ports (the network's ports on
+// the host) that the host agent's status of the network, n, does not show
+// attached.
+func interfaceErrors(n model.HostNetworkStatus, ports []model.Port) []string {
 	var errs []string
-	if !found {
-		return []string{"the host agent does not realise the network"}
-	}
 	for _, p := range ports {
 		ifc := p.InterfaceName
 		switch {

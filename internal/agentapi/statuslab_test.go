@@ -3,9 +3,9 @@ package agentapi_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -13,13 +13,17 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/agentlink"
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/hostagent"
+	"github.com/l2gw/l2gw/internal/linuxvxlan"
 	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/planstream"
 	"github.com/l2gw/l2gw/internal/switchagent"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
@@ -27,7 +31,8 @@ import (
 // statusLab is the agent protocol and the API on a real store, a real
 // ovsdb-server holding switch sw1 (ports p1..p4) programmed by a switch
 // agent, and host agents h1 and h2 in network namespaces, all speaking
-// HTTP to the server as remote agents do. Three networks are connected
+// HTTP to the server as remote agents do (each plan event reaching them
+// planDelay late: slow agents). Three networks are connected
 // through three gateways on sw1; their ports sit on veth interfaces in
 // the hosts' namespaces:
 //
@@ -49,6 +54,16 @@ type statusLab struct {
 	switchGone bool
 	logs       *logBuffer // the agents' and the handler's logs, shown on failure
 	log        *slog.Logger
+	// complete is, per connection, whether the last settled dump showed
+	// everything it needs (see settled).
+	complete map[string]bool
+	// planDelay delays every plan event on its way to an agent (see
+	// slowSource).
+	planDelay time.Duration
+	// stale counts the polls of settled that saw a connection in_sync
+	// while rows it needs were missing, before its status had shown the
+	// break: the agents' time to notice (see settled).
+	stale int
 }
 
 // logBuffer keeps log lines for a failure report.
@@ -102,7 +117,8 @@ func newStatusLab(t *testing.T) *statusLab {
 		t.Fatal(err)
 	}
 	l := &statusLab{t: t, e: e, ctx: e.ctx, o: o, nl: nl, c: c, link: agentlink.New(c, agentlink.Config{}),
-		hosts: map[string]*labHost{}, ports: map[string][]string{}, logs: logs, log: log}
+		hosts: map[string]*labHost{}, ports: map[string][]string{}, logs: logs, log: log, complete: map[string]bool{},
+		planDelay: 30 * time.Millisecond}
 	l.createSwitch()
 	l.startSwitchAgent()
 	for i, name := range []string{"h1", "h2"} {
@@ -171,7 +187,7 @@ func (l *statusLab) startSwitchAgent() {
 	a, err := switchagent.New(switchagent.Config{Target: l.o.UnixTarget(), Switch: "sw1", ProbeInterval: 500 * time.Millisecond,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, ReportDebounce: 5 * time.Millisecond,
 		Logger: l.log.With("part", "switch agent")},
-		l.link.Switches(), l.link)
+		slowSource[planner.SwitchPlan, planner.SwitchDelta]{l.link.Switches(), l.planDelay}, l.link)
 	l.must(err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -189,7 +205,7 @@ func (l *statusLab) startHostAgent(h *labHost) {
 	l.t.Helper()
 	a, err := hostagent.New(hostagent.Config{Host: h.name, VTEPIP: h.vtep, NetNS: h.ns, HeartbeatInterval: 5 * time.Second,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Logger: l.log.With("part", "host agent")},
-		l.link.Hosts(), l.link)
+		slowSource[planner.HostPlan, planner.HostDelta]{l.link.Hosts(), l.planDelay}, l.link)
 	l.must(err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -241,40 +257,29 @@ func (l *statusLab) status(conn string) (agentwire.ConnectionStatus, error) {
 	return l.c.ConnectionStatus(l.ctx, conn)
 }
 
+// switchTunnelIP is sw1's tunnel IP (createSwitch).
+const switchTunnelIP = "192.0.2.1"
+
 // dump reads what each connection needs from the switch database and the
 // hosts' kernels (and whether the hosts' agents run), and returns, per
-// connection, what is missing (empty: everything is there).
+// connection, what is missing (empty: everything is there). On the switch
+// a connection needs its logical switch, the bindings of its ports, a
+// remote MAC per port of the network toward its host's VTEP and the
+// unknown-dst flooding row toward every host of the network; on each host
+// of its ports, the agent, the network's bridge with the VXLAN device and
+// the port's interface on it, and the VXLAN FDB: per peer (another host
+// of the network) its ports' MACs (self and bridge entries) and flooding
+// to it, and flooding to the switch's tunnel IP.
 func (l *statusLab) dump() (map[string][]string, error) {
 	missing := map[string][]string{}
-	vtep := func(args ...string) (string, error) {
-		out, err := exec.CommandContext(l.ctx, "vtep-ctl", append([]string{"--db=" + l.o.UnixTarget()}, args...)...).CombinedOutput()
-		if err != nil {
-			return "", fmt.Errorf("vtep-ctl %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out)), nil
-	}
-	pss, err := vtep("list-ps")
+	db, err := dumpVTEP(l.ctx, strings.TrimPrefix(l.o.UnixTarget(), "unix:"))
 	if err != nil {
 		return nil, err
 	}
-	swPorts := ""
-	lss := ""
-	if pss == "sw1" {
-		if swPorts, err = vtep("list-ports", "sw1"); err != nil {
-			return nil, err
-		}
-		if lss, err = vtep("list-ls"); err != nil {
-			return nil, err
-		}
-	}
 	links := map[string]map[string]netlink.Link{}
+	fdbs := map[string]map[int][]netlink.Neigh{} // host -> link index -> entries
 	for name, h := range l.hosts {
-		nh, err := testenv.NetlinkHandle(h.ns)
-		if err != nil {
-			return nil, err
-		}
-		ls, err := nh.LinkList()
-		nh.Close()
+		ls, fdb, err := hostDump(h.ns)
 		if err != nil {
 			return nil, err
 		}
@@ -282,35 +287,39 @@ func (l *statusLab) dump() (map[string][]string, error) {
 		for _, lk := range ls {
 			links[name][lk.Attrs().Name] = lk
 		}
+		fdbs[name] = map[int][]netlink.Neigh{}
+		for _, e := range fdb {
+			fdbs[name][e.LinkIndex] = append(fdbs[name][e.LinkIndex], e)
+		}
 	}
 	for _, n := range l.nets {
 		var miss []string
+		hostsOf := map[string]bool{}
+		for _, p := range n.ports {
+			hostsOf[p.host] = true
+		}
+		swPorts, swExists := db.switches["sw1"]
 		switch {
-		case pss != "sw1":
+		case !swExists:
 			miss = append(miss, "switch sw1")
-		case !slices.Contains(strings.Fields(lss), n.id):
+		case !db.logicalSwitches[n.id]:
 			miss = append(miss, "logical switch "+n.name)
 		default:
 			for _, p := range n.swPorts {
-				if !slices.Contains(strings.Fields(swPorts), p) {
+				if !slices.Contains(swPorts, p) {
 					miss = append(miss, "switch port "+p)
-					continue
-				}
-				b, err := vtep("list-bindings", "sw1", p)
-				if err != nil {
-					return nil, err
-				}
-				if !strings.Contains(b, fmt.Sprintf("%04d %s", n.vlan, n.id)) {
+				} else if db.bindings[fmt.Sprintf("%s/%d", p, n.vlan)] != n.id {
 					miss = append(miss, "binding "+p)
 				}
 			}
-			macs, err := vtep("list-remote-macs", n.id)
-			if err != nil {
-				return nil, err
-			}
 			for _, p := range n.ports {
-				if !strings.Contains(macs, p.mac+" -> vxlan_over_ipv4/"+l.hosts[p.host].vtep) {
+				if db.remoteMACs[n.id+" "+p.mac] != l.hosts[p.host].vtep {
 					miss = append(miss, "remote mac "+p.mac)
+				}
+			}
+			for h := range hostsOf {
+				if !slices.Contains(db.mcast[n.id+" "+planner.UnknownDst], l.hosts[h].vtep) {
+					miss = append(miss, "switch flooding to "+h)
 				}
 			}
 		}
@@ -327,9 +336,67 @@ func (l *statusLab) dump() (map[string][]string, error) {
 				miss = append(miss, "interface "+p.ifc)
 			}
 		}
+		for h := range hostsOf {
+			vx := links[h][hostagent.VXLANName(n.vni)]
+			if vx == nil {
+				continue // "bridge on h" above
+			}
+			self, master := fdbOf(fdbs[h][vx.Attrs().Index])
+			if !self[zeroMAC+" "+switchTunnelIP] {
+				miss = append(miss, "flooding on "+h+" to the switch")
+			}
+			for _, p := range n.ports {
+				if p.host == h {
+					continue
+				}
+				peer := l.hosts[p.host].vtep
+				if !self[zeroMAC+" "+peer] {
+					miss = append(miss, "flooding on "+h+" to "+p.host)
+				}
+				if !self[p.mac+" "+peer] || !master[p.mac] {
+					miss = append(miss, "fdb on "+h+" of "+p.mac)
+				}
+			}
+		}
 		missing[n.conn] = compactStrings(miss)
 	}
 	return missing, nil
+}
+
+// zeroMAC is the VXLAN FDB entry of flooding (linuxvxlan).
+const zeroMAC = "00:00:00:00:00:00"
+
+// hostDump reads the links and the bridge FDB of namespace ns.
+func hostDump(ns string) ([]netlink.Link, []netlink.Neigh, error) {
+	nh, err := testenv.NetlinkHandle(ns)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer nh.Close()
+	ls, err := nh.LinkList()
+	if err != nil {
+		return nil, nil, fmt.Errorf("links of %s: %w", ns, err)
+	}
+	fdb, err := nh.NeighList(0, unix.AF_BRIDGE)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fdb of %s: %w", ns, err)
+	}
+	return ls, fdb, nil
+}
+
+// fdbOf returns a VXLAN device's self entries ("MAC DST") and the MACs of
+// its static bridge entries.
+func fdbOf(entries []netlink.Neigh) (self, master map[string]bool) {
+	self, master = map[string]bool{}, map[string]bool{}
+	for _, e := range entries {
+		switch {
+		case e.Flags&netlink.NTF_SELF != 0 && e.IP != nil:
+			self[e.HardwareAddr.String()+" "+e.IP.String()] = true
+		case linuxvxlan.IsBridgeEntry(e) && e.State&netlink.NUD_NOARP != 0:
+			master[e.HardwareAddr.String()] = true
+		}
+	}
+	return self, master
 }
 
 func compactStrings(s []string) []string {
@@ -342,19 +409,58 @@ func compactStrings(s []string) []string {
 // model says everything it needs is there): in_sync exactly when nothing
 // is missing, otherwise error or pending with a reason; check sees each
 // settled status (to check reasons).
+//
+// While it waits, a status that lies fails at once: in_sync read between
+// two dumps that both miss a row the connection needs. Only once the
+// status can know: for a connection that was incomplete when the last
+// settled returned (the action repairs it), from the start; for one that
+// was complete (the action breaks it), once its status has shown it not
+// in_sync — before that, in_sync is the agents' time to notice the break,
+// which no status can beat (counted in l.stale).
 func (l *statusLab) settled(what string, want map[string]bool, check func(conn string, st agentwire.ConnectionStatus) error) {
 	l.t.Helper()
+	armed := map[string]bool{}
+	for _, n := range l.nets {
+		armed[n.conn] = !l.complete[n.conn]
+	}
 	var why string
-	err := testenv.Poll(l.ctx, 30*time.Second, func() error {
-		missing, err := l.dump()
+	var last map[string][]string
+	// Polled closely (testenv.Poll backs off to 100 ms): a lie lasts as
+	// long as an agent takes to act on what it reported.
+	err := pollClosely(l.ctx, 30*time.Second, func() error {
+		before, err := l.dump()
 		if err != nil {
 			return err
 		}
+		sts := map[string]agentwire.ConnectionStatus{}
 		for _, n := range l.nets {
 			st, err := l.status(n.conn)
 			if err != nil {
 				return err
 			}
+			sts[n.conn] = st
+		}
+		missing, err := l.dump()
+		if err != nil {
+			return err
+		}
+		for _, n := range l.nets {
+			st := sts[n.conn]
+			inSync := st.State == agentwire.StateInSync
+			if !inSync {
+				armed[n.conn] = true
+			}
+			if both := intersect(before[n.conn], missing[n.conn]); inSync && len(both) > 0 {
+				if armed[n.conn] {
+					why = fmt.Sprintf("%s: status in_sync (%+v %+v) while the switch and hosts miss %q before and after it", n.name, st.Status, st.Hosts, both)
+					return fmt.Errorf("%w: %s", errStop, why)
+				}
+				l.stale++
+			}
+		}
+		last = missing
+		for _, n := range l.nets {
+			st := sts[n.conn]
 			complete := len(missing[n.conn]) == 0
 			if complete != want[n.conn] {
 				why = fmt.Sprintf("%s: switch and hosts miss %q; the model expects complete=%v", n.name, missing[n.conn], want[n.conn])
@@ -381,6 +487,46 @@ func (l *statusLab) settled(what string, want map[string]bool, check func(conn s
 	if err != nil {
 		l.t.Fatalf("%s: not settled: %s (%v)\nlast logs:\n%s", what, why, err, l.logs.tail(300))
 	}
+	for _, n := range l.nets {
+		l.complete[n.conn] = len(last[n.conn]) == 0
+	}
+}
+
+// pollClosely calls fn until it returns nil (then nil), gives up after
+// timeout with fn's last error, or at once on an error made by
+// testenv.StopPolling; it pauses 2 ms between calls.
+func pollClosely(ctx context.Context, timeout time.Duration, fn func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, errStop) {
+			return err
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("after %v: %w", timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// errStop ends a pollClosely at once.
+var errStop = errors.New("status lied")
+
+// intersect returns the items of a (sorted) that are in b.
+func intersect(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // hasReason reports whether every entry not in sync says why, and that
@@ -429,4 +575,41 @@ func (l *statusLab) all(v bool) map[string]bool {
 		out[n.conn] = v
 	}
 	return out
+}
+
+// slowSource delays every plan event by delay before its agent gets it:
+// an agent slow to act on a plan (a loaded switch or host), which widens
+// the time between a change the server knows of and the rows that realise
+// it, so that a status claiming in_sync too early is seen to.
+type slowSource[P, D any] struct {
+	src   planstream.Source[P, D]
+	delay time.Duration
+}
+
+func (s slowSource[P, D]) Watch(ctx context.Context, name string, from int64) (planstream.Stream[P, D], error) {
+	st, err := s.src.Watch(ctx, name, from)
+	if err != nil {
+		return nil, err
+	}
+	return slowStream[P, D]{st, s.delay}, nil
+}
+
+type slowStream[P, D any] struct {
+	planstream.Stream[P, D]
+	delay time.Duration
+}
+
+func (s slowStream[P, D]) Next(ctx context.Context) (planner.Event[P, D], error) {
+	ev, err := s.Stream.Next(ctx)
+	if err != nil {
+		return ev, err
+	}
+	t := time.NewTimer(s.delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ev, ctx.Err()
+	case <-t.C:
+	}
+	return ev, nil
 }

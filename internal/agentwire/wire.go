@@ -206,7 +206,9 @@ func (s SwitchStatus) Store(name string) model.SwitchStatus {
 // error (null when never), the plan revision that reconcile realised, the
 // last reconcile's error (empty when it succeeded) and, per network of its
 // plan, the interfaces attached to the network's bridge and those missing
-// from the host.
+// from the host, the revision at which the network was last realised and
+// the network's error (both optional: an agent that sends neither has its
+// whole-host revision and error apply to every network).
 type HostStatus struct {
 	Connected bool                `json:"connected"`
 	LastSync  neutron.Time        `json:"last_sync"`
@@ -220,6 +222,8 @@ type HostNetworkStatus struct {
 	NetworkID string   `json:"network_id"`
 	Attached  []string `json:"attached"`
 	Missing   []string `json:"missing"`
+	Revision  int64    `json:"revision,omitempty"`
+	Error     string   `json:"error,omitempty"`
 }
 
 // FromHostStatus converts a store status to its wire form.
@@ -227,7 +231,8 @@ func FromHostStatus(s model.HostStatus) HostStatus {
 	out := HostStatus{Connected: s.Connected, LastSync: neutron.Time{Time: s.LastSync}, Revision: s.Revision, Error: s.Error,
 		Networks: make([]HostNetworkStatus, 0, len(s.Networks))}
 	for _, n := range s.Networks {
-		out.Networks = append(out.Networks, HostNetworkStatus{NetworkID: n.NetworkID, Attached: nonNil(n.Attached), Missing: nonNil(n.Missing)})
+		out.Networks = append(out.Networks, HostNetworkStatus{NetworkID: n.NetworkID, Attached: nonNil(n.Attached), Missing: nonNil(n.Missing),
+			Revision: n.Revision, Error: n.Error})
 	}
 	return out
 }
@@ -236,7 +241,8 @@ func FromHostStatus(s model.HostStatus) HostStatus {
 func (s HostStatus) Store(name string) model.HostStatus {
 	out := model.HostStatus{Name: name, Connected: s.Connected, LastSync: s.LastSync.Time, Revision: s.Revision, Error: s.Error}
 	for _, n := range s.Networks {
-		out.Networks = append(out.Networks, model.HostNetworkStatus{NetworkID: n.NetworkID, Attached: n.Attached, Missing: n.Missing})
+		out.Networks = append(out.Networks, model.HostNetworkStatus{NetworkID: n.NetworkID, Attached: n.Attached, Missing: n.Missing,
+			Revision: n.Revision, Error: n.Error})
 	}
 	return out
 }

@@ -119,6 +119,10 @@ type Agent struct {
 	plan   *planstream.Base[planner.HostPlan] // the worker's plan (under mu)
 	wanted map[string]bool                    // planned interface names
 	status Status
+	// realisedAt is, by network id of the plan, the plan revision at which
+	// the network was last realised without error of its own or of the
+	// whole host (the worker's, under mu).
+	realisedAt map[string]int64
 	// lastSync is the time of the last reconcile without error; lastSent
 	// the status last put in the mailbox (sent: there is one).
 	lastSync time.Time
@@ -167,8 +171,9 @@ func New(cfg Config, plans planstream.HostSource, reg Registrar) (*Agent, error)
 		Metrics: metrics.NewReconcile(cfg.Registerer, "hostagent"),
 	})
 	a := &Agent{cfg: cfg, vtep: vtep, plans: plans, reg: reg, log: log, loop: loop,
-		statuses: reconcile.NewMailbox[model.HostStatus](),
-		pend:     planstream.NewPending(planstream.Host, planstream.Limits{})}
+		statuses:   reconcile.NewMailbox[model.HostStatus](),
+		realisedAt: map[string]int64{},
+		pend:       planstream.NewPending(planstream.Host, planstream.Limits{})}
 	if cfg.Leases != nil {
 		a.el = lease.New(cfg.Leases, cfg.Host, lease.Config{Period: cfg.LeasePeriod, Logger: log, Changed: a.enqueue, StandbyLevel: slog.LevelWarn})
 	}
@@ -375,7 +380,19 @@ func (a *Agent) realise(ctx context.Context, r *Realiser) reconcile.Outcome {
 		a.status.AppliedRevision = u.Revision
 		a.lastSync = time.Now()
 	}
-	nets := networkStatus(*u.Plan, res)
+	for id := range a.realisedAt {
+		if _, planned := u.Plan.Networks[id]; !planned {
+			delete(a.realisedAt, id)
+		}
+	}
+	if res.HostError == nil {
+		for id := range u.Plan.Networks {
+			if res.NetworkErrors[id] == nil {
+				a.realisedAt[id] = u.Revision
+			}
+		}
+	}
+	nets := networkStatus(*u.Plan, res, a.realisedAt)
 	changed := !a.sent || a.status.LastError != a.lastSent.Error || a.status.AppliedRevision != a.lastSent.Revision ||
 		!slices.EqualFunc(nets, a.lastSent.Networks, equalNetworkStatus)
 	a.status.Networks = nets
@@ -405,8 +422,10 @@ func (a *Agent) realise(ctx context.Context, r *Realiser) reconcile.Outcome {
 
 // networkStatus is what the agent reports of each network of plan after a
 // reconcile with result res: the interfaces attached to the network's
-// bridge and the planned ones that do not exist.
-func networkStatus(plan planner.HostPlan, res Result) []model.HostNetworkStatus {
+// bridge and the planned ones that do not exist, the revision at which the
+// network was last realised (realisedAt) and why the reconcile did not
+// realise it (its own error, or the host's).
+func networkStatus(plan planner.HostPlan, res Result, realisedAt map[string]int64) []model.HostNetworkStatus {
 	ids := make([]string, 0, len(plan.Networks))
 	for id := range plan.Networks {
 		ids = append(ids, id)
@@ -414,7 +433,13 @@ func networkStatus(plan planner.HostPlan, res Result) []model.HostNetworkStatus 
 	slices.Sort(ids)
 	out := make([]model.HostNetworkStatus, 0, len(ids))
 	for _, id := range ids {
-		n := model.HostNetworkStatus{NetworkID: id, Attached: res.Attached[id]}
+		n := model.HostNetworkStatus{NetworkID: id, Attached: res.Attached[id], Revision: realisedAt[id]}
+		switch {
+		case res.HostError != nil:
+			n.Error = res.HostError.Error()
+		case res.NetworkErrors[id] != nil:
+			n.Error = res.NetworkErrors[id].Error()
+		}
 		for _, ifc := range plan.Networks[id].Interfaces {
 			if slices.Contains(res.MissingInterfaces, ifc) {
 				n.Missing = append(n.Missing, ifc)
@@ -427,7 +452,8 @@ func networkStatus(plan planner.HostPlan, res Result) []model.HostNetworkStatus 
 }
 
 func equalNetworkStatus(a, b model.HostNetworkStatus) bool {
-	return a.NetworkID == b.NetworkID && slices.Equal(a.Attached, b.Attached) && slices.Equal(a.Missing, b.Missing)
+	return a.NetworkID == b.NetworkID && slices.Equal(a.Attached, b.Attached) && slices.Equal(a.Missing, b.Missing) &&
+		a.Revision == b.Revision && a.Error == b.Error
 }
 
 // heartbeat registers the host now and every HeartbeatInterval, retrying

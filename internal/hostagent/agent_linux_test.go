@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -241,7 +243,7 @@ func TestAgent(t *testing.T) {
 	// ... and to the server: network net-a lacks tap1, nothing attached.
 	eventually(t, 10*time.Second, "status sent: tap1 missing", func() error {
 		want := model.HostStatus{Name: "compute1", Connected: true, Revision: 1,
-			Networks: []model.HostNetworkStatus{{NetworkID: "net-a", Missing: []string{"tap1"}}}}
+			Networks: []model.HostNetworkStatus{{NetworkID: "net-a", Missing: []string{"tap1"}, Revision: 1}}}
 		if diff := cmp.Diff(want, reg.Status(), cmpopts.IgnoreFields(model.HostStatus{}, "LastSync")); diff != "" {
 			return fmt.Errorf("status sent (-want +got):\n%s", diff)
 		}
@@ -254,7 +256,7 @@ func TestAgent(t *testing.T) {
 	waitState("tap1 enslaved", withForeign(foreign, withTap...))
 	eventually(t, 10*time.Second, "status sent: tap1 attached", func() error {
 		want := model.HostStatus{Name: "compute1", Connected: true, Revision: 1,
-			Networks: []model.HostNetworkStatus{{NetworkID: "net-a", Attached: []string{"tap1"}}}}
+			Networks: []model.HostNetworkStatus{{NetworkID: "net-a", Attached: []string{"tap1"}, Revision: 1}}}
 		if diff := cmp.Diff(want, reg.Status(), cmpopts.IgnoreFields(model.HostStatus{}, "LastSync")); diff != "" {
 			return fmt.Errorf("status sent (-want +got):\n%s", diff)
 		}
@@ -320,6 +322,90 @@ func TestAgent(t *testing.T) {
 		kernelState(t, c.h)); diff != "" {
 		t.Errorf("kernel state after Cleanup (-want +got):\n%s", diff)
 	}
+}
+
+// TestAgentReportsPerNetwork: a network whose realisation fails (a
+// foreign VXLAN device holds its VNI, as another tool's would) is reported
+// with its own error and no revision, while the other network is reported
+// realised at each revision of the plan; the host's whole-plan revision
+// waits for both. Once the foreign device goes, the failed network is
+// realised too (the failure is retried).
+func TestAgentReportsPerNetwork(t *testing.T) {
+	lab := testenv.NewNetLab(t)
+	c := newTestNS(t, lab, "compute")
+	lab.IP(c.name, "link", "add", "fvx2000", "type", "vxlan", "id", "2000", "local", hostVTEP, "dstport", "4789", "nolearning")
+	lab.Veth(c.name, "tap1", c.name, "tap1p")
+	lab.Veth(c.name, "tap2", c.name, "tap2p")
+	plans := newFeed()
+	reg := &registrar{}
+	_, stop := runAgent(t, Config{Host: "compute1", VTEPIP: hostVTEP, NetNS: c.name, Logger: testLogger(t),
+		BackoffMin: time.Millisecond, BackoffMax: 20 * time.Millisecond}, plans, reg)
+	defer stop()
+	netA := planner.HostNetwork{NetworkID: "net-a", VNI: 1000, Interfaces: []string{"tap1"}, FloodIPs: []string{"192.0.2.1"}}
+	netB := planner.HostNetwork{NetworkID: "net-b", VNI: 2000, Interfaces: []string{"tap2"}, FloodIPs: []string{"192.0.2.1"}}
+	plans.Publish(3, hostPlan(netA, netB))
+	sent := func(what string, check func(model.HostStatus) error) {
+		t.Helper()
+		eventually(t, 10*time.Second, what, func() error { return check(reg.Status()) })
+	}
+	netStatus := func(s model.HostStatus, id string) model.HostNetworkStatus {
+		for _, n := range s.Networks {
+			if n.NetworkID == id {
+				return n
+			}
+		}
+		return model.HostNetworkStatus{}
+	}
+	failedB := func(rev int64, revA int64) func(model.HostStatus) error {
+		return func(s model.HostStatus) error {
+			a, b := netStatus(s, "net-a"), netStatus(s, "net-b")
+			switch {
+			case s.Revision != rev || !strings.Contains(s.Error, "l2vx2000"):
+				return fmt.Errorf("host revision %d, error %q; want %d and the error naming l2vx2000", s.Revision, s.Error, rev)
+			case a.Revision != revA || a.Error != "" || !slices.Equal(a.Attached, []string{"tap1"}):
+				return fmt.Errorf("net-a %+v; want realised at %d, tap1 attached, no error", a, revA)
+			case b.Revision != 0 || !strings.Contains(b.Error, "create vxlan l2vx2000") || len(b.Attached) != 0:
+				return fmt.Errorf("net-b %+v; want its own error naming l2vx2000, never realised", b)
+			case strings.Contains(a.Error+b.Error, "net-a"):
+				return fmt.Errorf("net-b's error names net-a: %q", b.Error)
+			}
+			return nil
+		}
+	}
+	sent("net-b failing, net-a realised at 3", failedB(0, 3))
+	for _, id := range []string{"net-a", "net-b"} {
+		if n := netStatus(reg.Status(), id); !n.Scoped() {
+			t.Errorf("%s's status %+v is not scoped: a server would take the host's error as its own", id, n)
+		}
+	}
+
+	// A change of net-a only: realised at 4; net-b still failing.
+	netA.FloodIPs = []string{"192.0.2.1", "192.0.2.3"}
+	plans.Publish(4, hostPlan(netA, netB))
+	sent("net-a realised at 4", failedB(0, 4))
+
+	// The foreign device gone: net-b is realised at the plan's revision.
+	lab.IP(c.name, "link", "del", "fvx2000")
+	sent("both realised at 4", func(s model.HostStatus) error {
+		a, b := netStatus(s, "net-a"), netStatus(s, "net-b")
+		if s.Revision != 4 || s.Error != "" || a.Revision != 4 || a.Error != "" || b.Revision != 4 || b.Error != "" ||
+			!slices.Equal(b.Attached, []string{"tap2"}) {
+			return fmt.Errorf("status %+v; want host, net-a and net-b realised at 4, tap2 attached", s)
+		}
+		return nil
+	})
+
+	// An invalid plan entry is its network's error: an interface planned on
+	// both networks is net-b's (the second), net-a is realised at 5.
+	netB.Interfaces = []string{"tap1", "tap2"}
+	plans.Publish(5, hostPlan(netA, netB))
+	sent("tap1 planned twice: net-b's error", func(s model.HostStatus) error {
+		a, b := netStatus(s, "net-a"), netStatus(s, "net-b")
+		if s.Revision != 4 || a.Revision != 5 || a.Error != "" || b.Revision != 4 || !strings.Contains(b.Error, "interface tap1 is a port of network net-a too") {
+			return fmt.Errorf("status %+v; want host at 4, net-a at 5, net-b at 4 with the error naming tap1", s)
+		}
+		return nil
+	})
 }
 
 func TestNewValidates(t *testing.T) {

@@ -34,4 +34,17 @@ type Result struct {
 	// are enslaved to the network's bridge after the call (read back from
 	// the kernel, whatever the call's error).
 	Attached map[string][]string
+	// NetworkErrors holds, by network id of the plan, why the network was
+	// not realised as planned: its bridge, VXLAN device, ports or FDB
+	// entries failed, or the plan gives it what the kernel cannot take (an
+	// invalid VNI or interface name, a VNI or an interface of another
+	// network). A network of the plan not in it was realised, unless
+	// HostError is set.
+	NetworkErrors map[string]error
+	// HostError holds the errors that concern every network of the plan
+	// (the kernel's state could not be read, no VTEP IP): none of them can
+	// be taken as realised. Errors that concern no network of the plan
+	// (devices of a network no longer planned that could not be removed)
+	// are neither here nor in NetworkErrors, only in Realise's error.
+	HostError error
 }

@@ -73,19 +73,34 @@ func (r *Realiser) Cleanup(ctx context.Context) error {
 }
 
 // Realise makes the namespace's kernel state equal plan. It carries on past
-// a failing network and returns all errors joined; a later call retries.
+// a failing network and returns all errors joined (Result says whose each
+// is); a later call retries.
 func (r *Realiser) Realise(ctx context.Context, plan planner.HostPlan) (Result, error) {
-	res, err := r.dp.Sync(ctx, r.desired(plan))
-	if err != nil {
-		err = fmt.Errorf("realise host plan: %w", err)
+	nets, netOf, skipped := r.desired(plan)
+	var errs []error
+	for _, id := range slices.Sorted(maps.Keys(skipped)) {
+		errs = append(errs, skipped[id])
 	}
-	out := Result{Changes: res.Changes, MissingInterfaces: res.Missing}
+	res, err := r.dp.Sync(ctx, nets)
+	out := Result{Changes: res.Changes, MissingInterfaces: res.Missing, NetworkErrors: skipped, HostError: res.GlobalError}
+	for vni, e := range res.NetworkErrors {
+		if id, ok := netOf[vni]; ok {
+			out.NetworkErrors[id] = errors.Join(out.NetworkErrors[id], e)
+		}
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
 	attached, aerr := r.attached(plan)
 	if aerr != nil {
-		err = errors.Join(err, aerr)
+		out.HostError = errors.Join(out.HostError, aerr)
+		errs = append(errs, aerr)
 	}
 	out.Attached = attached
-	return out, err
+	if len(errs) > 0 {
+		return out, fmt.Errorf("realise host plan: %w", errors.Join(errs...))
+	}
+	return out, nil
 }
 
 // attached reads which interfaces of the plan are enslaved to their
@@ -115,33 +130,36 @@ func (r *Realiser) attached(plan planner.HostPlan) (map[string][]string, error) 
 	return out, nil
 }
 
-// desired turns a plan into data plane networks, skipping (and logging)
-// entries the kernel cannot take so that one bad item does not block the
-// others.
-func (r *Realiser) desired(plan planner.HostPlan) []linuxvxlan.Network {
+// desired turns a plan into data plane networks and the network id of
+// each VNI, skipping entries the kernel cannot take so that one bad item
+// does not block the others; what it skips is an error of its network
+// (skipped, by network id), but for a MAC's second destination, which is
+// only logged.
+func (r *Realiser) desired(plan planner.HostPlan) (nets []linuxvxlan.Network, netOf map[int]string, skipped map[string]error) {
 	ids := slices.Sorted(maps.Keys(plan.Networks))
-	var nets []linuxvxlan.Network
-	vnis := map[int]bool{}
+	netOf = map[int]string{}
+	skipped = map[string]error{}
+	skip := func(id string, err error) { skipped[id] = errors.Join(skipped[id], err) }
 	ifaceVNI := map[string]int{}
 	for _, id := range ids {
 		n := plan.Networks[id]
 		if !linuxvxlan.ValidVNI(n.VNI) {
-			r.log.Warn("skipping network with invalid vni", "network_id", id, "vni", n.VNI)
+			skip(id, fmt.Errorf("network %s: vni %d out of range", id, n.VNI))
 			continue
 		}
-		if vnis[n.VNI] {
-			r.log.Warn("skipping network whose vni another network uses", "network_id", id, "vni", n.VNI)
+		if other, dup := netOf[n.VNI]; dup {
+			skip(id, fmt.Errorf("network %s: vni %d is network %s's too: not realised", id, n.VNI, other))
 			continue
 		}
-		vnis[n.VNI] = true
+		netOf[n.VNI] = id
 		d := linuxvxlan.Network{VNI: n.VNI, MTU: max(n.MTU, 0), Remotes: map[string]netip.Addr{}}
 		for _, ifc := range n.Interfaces {
 			if _, _, owned := parseOwned(ifc); owned || ifc == "" || len(ifc) > unix.IFNAMSIZ-1 {
-				r.log.Warn("skipping invalid interface name", "network_id", id, "vni", n.VNI, "interface", ifc)
+				skip(id, fmt.Errorf("network %s: interface %q: not a valid interface name of a port", id, ifc))
 				continue
 			}
 			if other, dup := ifaceVNI[ifc]; dup {
-				r.log.Warn("skipping interface planned on two networks", "interface", ifc, "vni", n.VNI, "other_vni", other)
+				skip(id, fmt.Errorf("network %s: interface %s is a port of network %s too (vni %d): not attached", id, ifc, netOf[other], other))
 				continue
 			}
 			ifaceVNI[ifc] = n.VNI
@@ -154,7 +172,7 @@ func (r *Realiser) desired(plan planner.HostPlan) []linuxvxlan.Network {
 			mac, err := net.ParseMAC(m)
 			dst, ok := parseIPv4(ip)
 			if err != nil || len(mac) != 6 || !ok || mac[0]&1 == 1 || slices.Equal(mac, make(net.HardwareAddr, 6)) {
-				r.log.Warn("skipping invalid fdb entry", "vni", n.VNI, "mac", m, "dst_ip", ip)
+				skip(id, fmt.Errorf("network %s: fdb entry %s dst %s: want a unicast MAC and an IPv4 address", id, m, ip))
 				return
 			}
 			// A unicast VXLAN FDB entry has exactly one remote (the kernel
@@ -168,7 +186,7 @@ func (r *Realiser) desired(plan planner.HostPlan) []linuxvxlan.Network {
 		flood := func(ip string) {
 			dst, ok := parseIPv4(ip)
 			if !ok {
-				r.log.Warn("skipping invalid flood ip", "vni", n.VNI, "dst_ip", ip)
+				skip(id, fmt.Errorf("network %s: flood address %q: want an IPv4 address", id, ip))
 				return
 			}
 			if !slices.Contains(d.Flood, dst) {
@@ -189,7 +207,7 @@ func (r *Realiser) desired(plan planner.HostPlan) []linuxvxlan.Network {
 		}
 		nets = append(nets, d)
 	}
-	return nets
+	return nets, netOf, skipped
 }
 
 // parseIPv4 parses an IPv4 address in any form net.ParseIP takes.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // minMTU is the smallest IPv4 MTU (RFC 791).
@@ -90,6 +91,16 @@ type Result struct {
 	Failed map[int]error
 	// PortErrors holds the error of every port that could not be enslaved.
 	PortErrors map[string]error
+	// NetworkErrors holds, by VNI, every error that concerns one network:
+	// what Failed and PortErrors hold, its FDB entries, what it asks that
+	// the kernel cannot take, and the removal of a port from its bridge or
+	// of its devices (a VNI not wanted: left-over devices). A wanted VNI
+	// not in it, with GlobalError nil, was realised as given.
+	NetworkErrors map[int]error
+	// GlobalError holds the errors that concern no single network (no
+	// local address, the kernel's links or FDB could not be read, the
+	// context ended): no network can be taken as realised.
+	GlobalError error
 	// Learned lists the dynamic bridge entries (MACs learnt from traffic)
 	// on the ports of the networks, sorted by VNI and MAC.
 	Learned []Learned
@@ -127,14 +138,14 @@ var errNoLocal = errors.New("no local vtep address configured")
 // comment). It carries on past a failing network, port or entry, records
 // the failure in the Result and returns all errors joined.
 func (d *Dataplane) Sync(ctx context.Context, nets []Network) (Result, error) {
-	res := Result{Failed: map[int]error{}, PortErrors: map[string]error{}}
+	res := Result{Failed: map[int]error{}, PortErrors: map[string]error{}, NetworkErrors: map[int]error{}}
 	want, portVNI, errs := d.validate(nets, &res)
 	if len(want) > 0 && d.local == nil {
-		return res, errNoLocal
+		return res, res.global(errNoLocal)
 	}
 	links, err := d.Links()
 	if err != nil {
-		return res, err
+		return res, res.global(err)
 	}
 	byName := map[string]netlink.Link{}
 	for _, l := range links {
@@ -147,12 +158,12 @@ func (d *Dataplane) Sync(ctx context.Context, nets []Network) (Result, error) {
 	vxlans := map[int]netlink.Link{}
 	for _, vni := range vnis {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return res, res.global(err)
 		}
 		br, vx, err := d.ensureDevices(want[vni], byName, &res)
 		if err != nil {
 			res.Failed[vni] = err
-			errs = append(errs, err)
+			errs = append(errs, res.network(vni, err))
 			continue
 		}
 		bridges[vni], vxlans[vni] = br, vx
@@ -170,7 +181,7 @@ func (d *Dataplane) Sync(ctx context.Context, nets []Network) (Result, error) {
 			l, err := d.ensurePort(byName[name], name, br, vni, &res)
 			if err != nil {
 				res.PortErrors[name] = err
-				errs = append(errs, err)
+				errs = append(errs, res.network(vni, err))
 			}
 			if l != nil {
 				members[vni] = append(members[vni], l)
@@ -182,11 +193,11 @@ func (d *Dataplane) Sync(ctx context.Context, nets []Network) (Result, error) {
 	// 3. FDB entries of the VXLAN devices, and what the bridges learnt.
 	if len(vxlans) > 0 {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return res, errors.Join(append(errs, res.global(err))...)
 		}
 		fdb, err := dump(func() ([]netlink.Neigh, error) { return d.nl.NeighList(0, familyBridge) })
 		if err != nil {
-			errs = append(errs, fmt.Errorf("list fdb: %w", err))
+			errs = append(errs, res.global(fmt.Errorf("list fdb: %w", err)))
 		} else {
 			byLink := map[int][]netlink.Neigh{}
 			for _, n := range fdb {
@@ -198,7 +209,7 @@ func (d *Dataplane) Sync(ctx context.Context, nets []Network) (Result, error) {
 					continue
 				}
 				if err := d.syncFDB(want[vni], vx, byLink[vx.Attrs().Index], &res); err != nil {
-					errs = append(errs, err)
+					errs = append(errs, res.network(vni, err))
 				}
 				for _, m := range members[vni] {
 					res.Learned = append(res.Learned, learned(vni, bridges[vni], byLink[m.Attrs().Index])...)
@@ -217,6 +228,18 @@ func (d *Dataplane) Sync(ctx context.Context, nets []Network) (Result, error) {
 	return res, errors.Join(errs...)
 }
 
+// network records err as one of network vni's and returns it.
+func (r *Result) network(vni int, err error) error {
+	r.NetworkErrors[vni] = errors.Join(r.NetworkErrors[vni], err)
+	return err
+}
+
+// global records err as concerning every network and returns it.
+func (r *Result) global(err error) error {
+	r.GlobalError = errors.Join(r.GlobalError, err)
+	return err
+}
+
 // validate turns nets into kernel terms, keeping what it can: a network, a
 // port or an entry the kernel cannot take is an error and is skipped, so
 // that it does not block the rest. It returns the networks by VNI and the
@@ -227,18 +250,18 @@ func (d *Dataplane) validate(nets []Network, res *Result) (map[int]*network, map
 	var errs []error
 	for _, n := range nets {
 		if !ValidVNI(n.VNI) {
-			errs = append(errs, fmt.Errorf("network vni %d: out of range", n.VNI))
+			errs = append(errs, res.network(n.VNI, fmt.Errorf("network vni %d: out of range", n.VNI)))
 			continue
 		}
 		if _, dup := want[n.VNI]; dup {
-			errs = append(errs, fmt.Errorf("network vni %d: given twice", n.VNI))
+			errs = append(errs, res.network(n.VNI, fmt.Errorf("network vni %d: given twice", n.VNI)))
 			continue
 		}
 		w := &network{vni: n.VNI, mtu: cmp.Or(n.MTU, d.mtu), remotes: map[string]netip.Addr{}}
 		if w.mtu < minMTU {
 			err := fmt.Errorf("network vni %d: mtu %d too small", n.VNI, w.mtu)
 			res.Failed[n.VNI] = err
-			errs = append(errs, err)
+			errs = append(errs, res.network(n.VNI, err))
 			continue
 		}
 		for _, p := range n.Ports {
@@ -255,7 +278,7 @@ func (d *Dataplane) validate(nets []Network, res *Result) (map[int]*network, map
 			}
 			if err != nil {
 				res.PortErrors[p] = err
-				errs = append(errs, err)
+				errs = append(errs, res.network(n.VNI, err))
 				continue
 			}
 			portVNI[p] = n.VNI
@@ -264,14 +287,14 @@ func (d *Dataplane) validate(nets []Network, res *Result) (map[int]*network, map
 		for mac, dst := range n.Remotes {
 			hw, err := net.ParseMAC(mac)
 			if err != nil || len(hw) != 6 || hw[0]&1 != 0 || !dst.Unmap().Is4() || hw.String() == zeroMAC {
-				errs = append(errs, fmt.Errorf("fdb entry %s dst %s of vni %d: want a unicast MAC and an IPv4 address", mac, dst, n.VNI))
+				errs = append(errs, res.network(n.VNI, fmt.Errorf("fdb entry %s dst %s of vni %d: want a unicast MAC and an IPv4 address", mac, dst, n.VNI)))
 				continue
 			}
 			w.remotes[hw.String()] = dst.Unmap()
 		}
 		for _, dst := range n.Flood {
 			if !dst.Unmap().Is4() {
-				errs = append(errs, fmt.Errorf("flood address %s of vni %d: want IPv4", dst, n.VNI))
+				errs = append(errs, res.network(n.VNI, fmt.Errorf("flood address %s of vni %d: want IPv4", dst, n.VNI)))
 				continue
 			}
 			w.flood = append(w.flood, dst.Unmap())
@@ -348,6 +371,11 @@ func (d *Dataplane) ensureLink(cur, tmpl netlink.Link, matches func(netlink.Link
 		d.log.Info("deleted outdated device", "device", name, "type", cur.Type(), "vni", vni)
 	}
 	if err := d.nl.LinkAdd(tmpl); err != nil {
+		if vx, ok := tmpl.(*netlink.Vxlan); ok && errors.Is(err, unix.EEXIST) {
+			// The kernel allows one VXLAN device per VNI and UDP port: the
+			// name is free (we looked), so a foreign device holds the VNI.
+			return nil, fmt.Errorf("create %s %s: %w: another VXLAN device holds vni %d on udp port %d", tmpl.Type(), name, err, vx.VxlanId, vx.Port)
+		}
 		return nil, fmt.Errorf("create %s %s: %w", tmpl.Type(), name, err)
 	}
 	res.Changes++
@@ -388,29 +416,33 @@ func (d *Dataplane) ensureMTUUp(l netlink.Link, mtu int, res *Result) error {
 // planned on another network are moved by ensurePort instead, and our
 // VXLAN devices are handled with their network.
 func (d *Dataplane) releasePorts(links []netlink.Link, bridges map[int]netlink.Link, portVNI map[string]int, res *Result) []error {
-	ours := map[int]bool{} // bridge ifindex
+	ours := map[int]int{} // bridge ifindex -> VNI
 	for _, l := range links {
-		if kind, _ := d.names.Parse(l.Attrs().Name); kind == KindBridge {
+		if kind, vni := d.names.Parse(l.Attrs().Name); kind == KindBridge {
 			if _, isBridge := l.(*netlink.Bridge); isBridge {
-				ours[l.Attrs().Index] = true
+				ours[l.Attrs().Index] = vni
 			}
 		}
 	}
-	for _, br := range bridges {
-		ours[br.Attrs().Index] = true
+	for vni, br := range bridges {
+		ours[br.Attrs().Index] = vni
 	}
 	enslaved := map[string]netlink.Link{}
 	for _, l := range links {
 		a := l.Attrs()
-		if kind, _ := d.names.Parse(a.Name); kind == NotOwned && ours[a.MasterIndex] {
-			enslaved[a.Name] = l
+		if kind, _ := d.names.Parse(a.Name); kind == NotOwned {
+			if _, ok := ours[a.MasterIndex]; ok {
+				enslaved[a.Name] = l
+			}
 		}
 	}
 	_, release := diff(portVNI, enslaved, strings.Compare)
 	var errs []error
 	for _, name := range release {
 		if err := d.nl.LinkSetNoMaster(enslaved[name]); err != nil && !IsGone(err) {
-			errs = append(errs, fmt.Errorf("release %s: %w", name, err))
+			// A port left on a wanted network's bridge is that network's
+			// problem: it carries the network's traffic.
+			errs = append(errs, res.network(ours[enslaved[name].Attrs().MasterIndex], fmt.Errorf("release %s: %w", name, err)))
 			continue
 		}
 		res.Changes++
@@ -466,7 +498,7 @@ func (d *Dataplane) deleteUnwanted(links []netlink.Link, want map[int]*network, 
 		for _, vni := range remove {
 			l := owned[kind][vni]
 			if err := d.nl.LinkDel(l); err != nil && !IsGone(err) {
-				errs = append(errs, fmt.Errorf("delete %s: %w", l.Attrs().Name, err))
+				errs = append(errs, res.network(vni, fmt.Errorf("delete %s: %w", l.Attrs().Name, err)))
 				continue
 			}
 			res.Changes++

@@ -3,6 +3,7 @@ package linuxvxlan
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -487,6 +488,12 @@ func TestSyncInvalid(t *testing.T) {
 	if _, failed := res.PortErrors["tvx7"]; !failed {
 		t.Errorf("Sync().PortErrors = %v; want tvx7", res.PortErrors)
 	}
+	if got, want := slices.Sorted(maps.Keys(res.NetworkErrors)), []int{0, 5, 6, 7, MaxVNI + 1}; !slices.Equal(got, want) || res.GlobalError != nil {
+		t.Errorf("Sync().NetworkErrors of VNIs %v, GlobalError %v; want VNIs %v, no global error", got, res.GlobalError, want)
+	}
+	if e := res.NetworkErrors[7]; e == nil || !strings.Contains(e.Error(), "tap1 of vni 7: already a port of vni 5") || strings.Contains(e.Error(), "vni 5:") {
+		t.Errorf("Sync().NetworkErrors[7] = %v; want only vni 7's port error", e)
+	}
 	want := withLines(foreign,
 		"link tap1 dummy up mtu 1500 master tbr5",
 		"link tap2 dummy down mtu 1500",
@@ -510,8 +517,8 @@ func TestSyncFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.Sync(ctx, []Network{{VNI: 5}}); !errors.Is(err, errNoLocal) {
-			t.Errorf("Sync() = %v; want errNoLocal", err)
+		if res, err := d.Sync(ctx, []Network{{VNI: 5}}); !errors.Is(err, errNoLocal) || !errors.Is(res.GlobalError, errNoLocal) {
+			t.Errorf("Sync() = %v, GlobalError %v; want errNoLocal, as a global error", err, res.GlobalError)
 		}
 		if _, err := d.Sync(ctx, nil); err != nil {
 			t.Errorf("Sync(nil) = %v; want nil: cleanup needs no address", err)
@@ -536,11 +543,45 @@ func TestSyncFailures(t *testing.T) {
 		if _, ok := res.Failed[5]; !ok || len(res.Failed) != 1 {
 			t.Errorf("Sync().Failed = %v; want vni 5 only", res.Failed)
 		}
+		if e := res.NetworkErrors[5]; !errors.Is(e, unix.EADDRINUSE) || len(res.NetworkErrors) != 1 || res.GlobalError != nil {
+			t.Errorf("Sync().NetworkErrors = %v, GlobalError %v; want vni 5's EADDRINUSE only", res.NetworkErrors, res.GlobalError)
+		}
 		if got := k.State(); !strings.Contains(got, "link tvx6 vxlan up") || strings.Contains(got, "master tbr5") {
 			t.Errorf("state: want tvx6 up, no port on tbr5:\n%s", got)
 		}
 		if diff := cmp.Diff([]string{"tap2"}, res.Missing); diff != "" {
 			t.Errorf("Sync().Missing (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("an fdb entry refused concerns its network only", func(t *testing.T) {
+		k, _ := newTestKernel(t)
+		d := newTestDataplane(t, k)
+		k.before = func(op, name string) error {
+			if name == "tvx6" && (op == "NeighSet" || op == "NeighAppend") {
+				return unix.ENOSPC
+			}
+			return nil
+		}
+		nets := []Network{{VNI: 5, Flood: []netip.Addr{sw1}, Remotes: map[string]netip.Addr{bm1: sw1}},
+			{VNI: 6, Flood: []netip.Addr{sw1}, Remotes: map[string]netip.Addr{bm2: sw3}}}
+		res, err := d.Sync(ctx, nets)
+		if !errors.Is(err, unix.ENOSPC) {
+			t.Errorf("Sync() = %v; want ENOSPC", err)
+		}
+		if e := res.NetworkErrors[6]; !errors.Is(e, unix.ENOSPC) || len(res.NetworkErrors) != 1 || res.GlobalError != nil {
+			t.Errorf("Sync().NetworkErrors = %v, GlobalError %v; want vni 6's ENOSPC only", res.NetworkErrors, res.GlobalError)
+		}
+		if got := k.State(); !strings.Contains(got, "fdb tvx5 02:00:00:00:00:01 dst 192.0.2.1 self") {
+			t.Errorf("vni 5's fdb not realised:\n%s", got)
+		}
+	})
+	t.Run("an unreadable fdb concerns every network", func(t *testing.T) {
+		k, _ := newTestKernel(t)
+		d := newTestDataplane(t, k)
+		k.interrupted = 1 + dumpAttempts // the link dump succeeds, the fdb dump does not
+		res, err := d.Sync(ctx, []Network{{VNI: 5}, {VNI: 6}})
+		if !errors.Is(err, netlink.ErrDumpInterrupted) || !errors.Is(res.GlobalError, netlink.ErrDumpInterrupted) || len(res.NetworkErrors) != 0 {
+			t.Errorf("Sync() = %v, GlobalError %v, NetworkErrors %v; want an interrupted dump, global", err, res.GlobalError, res.NetworkErrors)
 		}
 	})
 	t.Run("cancelled", func(t *testing.T) {
@@ -570,6 +611,9 @@ func TestSyncFailures(t *testing.T) {
 		}
 		if _, ok := res.PortErrors["tap1"]; !ok || len(res.PortErrors) != 1 {
 			t.Errorf("Sync().PortErrors = %v; want tap1 only", res.PortErrors)
+		}
+		if e := res.NetworkErrors[5]; !errors.Is(e, unix.EBUSY) || len(res.NetworkErrors) != 1 {
+			t.Errorf("Sync().NetworkErrors = %v; want vni 5's EBUSY", res.NetworkErrors)
 		}
 		if !strings.Contains(k.State(), "link tap2 dummy up mtu 1500 master tbr5") {
 			t.Errorf("tap2 not enslaved:\n%s", k.State())

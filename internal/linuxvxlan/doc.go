@@ -36,7 +36,10 @@
 // # Failures
 //
 // Sync is level-triggered and carries on past a failing network or port,
-// returning every error joined: the caller retries the whole Sync later. An
+// returning every error joined: the caller retries the whole Sync later.
+// The Result says whose each error is (NetworkErrors by VNI, GlobalError
+// for those that concern every network), so that a network realised as
+// given is known to be, whatever failed beside it. An
 // object that vanishes while Sync works on it (ENODEV, ENOENT) is treated as
 // gone, not as a failure: a missing port is reported in Result.Missing and
 // enslaved by a later Sync. Netlink dumps the kernel reports as interrupted

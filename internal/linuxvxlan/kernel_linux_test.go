@@ -2,6 +2,7 @@ package linuxvxlan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -134,5 +135,28 @@ func TestSyncKernel(t *testing.T) {
 		if out := lab.IP(ns, "-d", "link", "show", "tvx1000"); !strings.Contains(out, " learning off") {
 			t.Errorf("ip -d link show tvx1000 = %s; want bridge port learning off", out)
 		}
+	}
+}
+
+// TestSyncKernelForeignVNI: a foreign VXLAN device holding a network's VNI
+// (another tool's) makes that network fail, with an error that says so,
+// and only that network: the other one is realised.
+func TestSyncKernelForeignVNI(t *testing.T) {
+	lab := testenv.NewNetLab(t)
+	ns := lab.AddNS("dp")
+	lab.IP(ns, "link", "add", "fvx3000", "type", "vxlan", "id", "3000", "local", local.String(), "dstport", "4789", "nolearning")
+	d := newTestDataplane(t, nil)
+	d.nl = lab.Handle(ns)
+	res, err := d.Sync(context.Background(), []Network{{VNI: 1000, Flood: []netip.Addr{sw1}}, {VNI: 3000, Flood: []netip.Addr{sw1}}})
+	if !errors.Is(err, unix.EEXIST) {
+		t.Errorf("Sync() = %v; want EEXIST", err)
+	}
+	e := res.NetworkErrors[3000]
+	if e == nil || !strings.Contains(e.Error(), "create vxlan tvx3000: file exists: another VXLAN device holds vni 3000 on udp port 4789") ||
+		len(res.NetworkErrors) != 1 || res.GlobalError != nil {
+		t.Errorf("Sync().NetworkErrors = %v, GlobalError %v; want vni 3000's, saying a foreign device holds it", res.NetworkErrors, res.GlobalError)
+	}
+	if out := lab.IP(ns, "-d", "link", "show", "tvx1000"); !strings.Contains(out, "vxlan id 1000") {
+		t.Errorf("vni 1000 not realised: %s", out)
 	}
 }

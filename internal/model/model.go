@@ -223,7 +223,9 @@ type HostStatus struct {
 	Revision  int64     // plan revision last realised without error
 	Error     string    // the last reconcile's error; empty when it succeeded
 	// Networks holds, per network of the agent's plan, the interfaces
-	// attached to its bridge and those missing from the host.
+	// attached to its bridge and those missing from the host, and (agents
+	// since issue 9) the network's own error and revision: a network
+	// realised at revision R is realised at R whatever failed beside it.
 	Networks []HostNetworkStatus
 	// UpdatedAt is when the server recorded the status (set by the store).
 	UpdatedAt time.Time
@@ -236,7 +238,21 @@ type HostNetworkStatus struct {
 	Attached []string
 	// Missing are the planned interfaces that do not exist on the host.
 	Missing []string
+	// Revision is the plan revision at which the network was last
+	// realised without error (its devices, ports and FDB entries; missing
+	// interfaces are no error). Zero: never, or an agent that reports
+	// none (then HostStatus.Revision and Error apply to the network).
+	Revision int64
+	// Error is why the last reconcile did not realise the network: its
+	// own failure, or one that concerns every network of the host. An
+	// error beside it (another network's) is not in it.
+	Error string
 }
+
+// Scoped reports whether n carries the network's own revision and error:
+// an agent since issue 9 sets one of them on every network it reports
+// (realised: Revision; never realised: Error), an older agent neither.
+func (n HostNetworkStatus) Scoped() bool { return n.Revision > 0 || n.Error != "" }
 
 // Inventory is the whole stored state plans are computed from: what a store
 // snapshot holds and what the planner starts from.

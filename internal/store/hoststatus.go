@@ -19,6 +19,8 @@ type hostNetwork struct {
 	NetworkID string   `json:"network_id"`
 	Attached  []string `json:"attached,omitempty"`
 	Missing   []string `json:"missing,omitempty"`
+	Revision  int64    `json:"revision,omitempty"`
+	Error     string   `json:"error,omitempty"`
 }
 
 // SetHostStatus records a host agent's status, replacing the last one. It
@@ -29,7 +31,8 @@ func (s *sqlStore) SetHostStatus(ctx context.Context, st model.HostStatus) error
 	}
 	nets := make([]hostNetwork, 0, len(st.Networks))
 	for _, n := range st.Networks {
-		nets = append(nets, hostNetwork{NetworkID: n.NetworkID, Attached: sortedSet(n.Attached), Missing: sortedSet(n.Missing)})
+		nets = append(nets, hostNetwork{NetworkID: n.NetworkID, Attached: sortedSet(n.Attached), Missing: sortedSet(n.Missing),
+			Revision: n.Revision, Error: n.Error})
 	}
 	slices.SortFunc(nets, func(a, b hostNetwork) int {
 		switch {

@@ -1091,12 +1091,14 @@ func testSyncStatus(t *testing.T, s store.Store) {
 	wantFault(t, "GetHostStatus(h1) before any", err, model.ErrNotFound, "HostStatusNotFound", "")
 	r := rev(t, s)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
-	want := model.HostStatus{Name: "h1", Connected: true, LastSync: at, Revision: 9, Error: "",
-		Networks: []model.HostNetworkStatus{{NetworkID: "n2", Attached: []string{"tap2"}}, {NetworkID: "n1", Attached: []string{"tap9", "tap1"}, Missing: []string{"tap3"}}}}
+	want := model.HostStatus{Name: "h1", Connected: true, LastSync: at, Revision: 9, Error: "create vxlan l2vx7: file exists",
+		Networks: []model.HostNetworkStatus{{NetworkID: "n2", Attached: []string{"tap2"}, Revision: 8, Error: "create vxlan l2vx7: file exists"},
+			{NetworkID: "n1", Attached: []string{"tap9", "tap1"}, Missing: []string{"tap3"}, Revision: 9}}}
 	if err := s.SetHostStatus(ctx, want); err != nil {
 		t.Fatal(err)
 	}
-	want.Networks = []model.HostNetworkStatus{{NetworkID: "n1", Attached: []string{"tap1", "tap9"}, Missing: []string{"tap3"}}, {NetworkID: "n2", Attached: []string{"tap2"}}}
+	want.Networks = []model.HostNetworkStatus{{NetworkID: "n1", Attached: []string{"tap1", "tap9"}, Missing: []string{"tap3"}, Revision: 9},
+		{NetworkID: "n2", Attached: []string{"tap2"}, Revision: 8, Error: "create vxlan l2vx7: file exists"}}
 	got, err := s.GetHostStatus(ctx, "h1")
 	if err != nil {
 		t.Fatal(err)
