@@ -871,6 +871,10 @@ func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.
 			written[r.uuid] = true
 		}
 	}
+	// The rows are on the switch: let them go (only the count is used
+	// after this) while the cache catches up, which for 10,000 rows takes
+	// longer than the transaction itself.
+	clear(ch.ops)
 	return committed, written, a.waitCache(ctx, s, inserted, ch.deleted)
 }
 
