@@ -2,8 +2,10 @@ package switchagent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -195,5 +197,33 @@ func TestTxnConnLifecycle(t *testing.T) {
 	}
 	if _, err := dialTxn(ctx, "udp:1.2.3.4:5", "hardware_vtep", nil); err == nil {
 		t.Fatal("dialTxn to udp: succeeded")
+	}
+}
+
+// TestTxnConnAnswersEcho: the server's inactivity probe (an "echo"
+// request, RFC 7047 §4.1.11) is answered with its params, and requests
+// it does not expect are ignored. The peer is the test over a pipe:
+// ovsdb-server probes tcp/ssl clients only after 5 s of silence.
+func TestTxnConnAnswersEcho(t *testing.T) {
+	ours, peer := net.Pipe()
+	c := &txnConn{db: "hardware_vtep", conn: ours, pending: map[uint64]chan rpcReply{}, done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(func() { peer.Close(); c.Close() })
+	dec := json.NewDecoder(peer)
+	for _, req := range []string{
+		`{"id":null,"method":"update","params":[null,{}]}`,
+		`{"id":"echo","method":"echo","params":[1,"x"]}`,
+	} {
+		if _, err := peer.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got map[string]any
+	if err := dec.Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"id": "echo", "result": []any{1.0, "x"}, "error": nil}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("echo reply (-want +got):\n%s", d)
 	}
 }
