@@ -17,6 +17,8 @@ type report struct {
 	churnAPI50, churnAPI99                 []time.Duration
 	churnD50, churnD99                     []time.Duration
 	resync, resyncCtl                      []time.Duration
+	rawCPU, convOVSDBCPU, convL2GWCPU      []time.Duration
+	raw2Txn, raw2Seen, raw2CPU             []time.Duration
 	rss                                    int64
 	mem                                    memStats
 }
@@ -86,6 +88,13 @@ func (r report) print(w io.Writer) {
 	fmt.Fprintf(tw, "  ratio to raw transaction\t%s\t≤ 1.3× (%s)\n", ratios(r.conv, r.rawTxn),
 		verdict(len(r.conv) > 0 && median(ratio(r.conv, r.rawTxn)) <= 1300*time.Millisecond))
 	fmt.Fprintf(tw, "  ratio to raw, both as seen by the monitor\t%s\t\n", ratios(r.conv, r.rawSeen))
+	fmt.Fprintf(tw, "raw ingest + a monitor of every column (as the agent's): write -> reply\t%s\t\n", stat(r.raw2Txn))
+	fmt.Fprintf(tw, "  write -> monitor has all rows\t%s\t\n", stat(r.raw2Seen))
+	fmt.Fprintf(tw, "  convergence ratio to it (reply / seen)\t%s / %s\t\n", ratios(r.conv, r.raw2Txn), ratios(r.conv, r.raw2Seen))
+	fmt.Fprintf(tw, "CPU time, raw ingest: ovsdb-server, write -> monitor has all rows\t%s\t\n", stat(r.rawCPU))
+	fmt.Fprintf(tw, "  with the agent-like monitor\t%s\t\n", stat(r.raw2CPU))
+	fmt.Fprintf(tw, "CPU time, convergence: ovsdb-server, create -> monitor has all rows\t%s\t\n", stat(r.convOVSDBCPU))
+	fmt.Fprintf(tw, "  l2gw server (-inprocess: the bench too)\t%s\t\n", stat(r.convL2GWCPU))
 	fmt.Fprintf(tw, "connection delete -> switch clean\t%s\t\n", stat(r.remove))
 	if o.churn > 0 {
 		fmt.Fprintf(tw, "churn (%d ports one by one): create -> row p50\t%s\t\n", o.churn, stat(r.churnC50))
