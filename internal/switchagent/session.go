@@ -20,7 +20,7 @@ import (
 // transaction would wait until the cache had decoded the 10,000 resulting
 // row updates.
 //
-// A session is dead once libovsdb reports either disconnect, an echo probe
+// A session is dead once either connection ends, an echo probe
 // fails or a transaction cannot be sent; the session loop then closes it
 // and dials a new one (fresh clients and cache: nothing is reused).
 type session struct {
@@ -33,7 +33,7 @@ type session struct {
 	dead         chan struct{}
 	deadOnce     sync.Once
 	reason       string
-	disconnected [2]chan struct{} // closed when libovsdb reported each disconnect
+	disconnected [2]chan struct{} // closed when each connection (client, txn) was seen to end
 	mu           sync.Mutex
 
 	evMu      sync.Mutex
