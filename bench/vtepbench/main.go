@@ -156,6 +156,11 @@ func run(ctx context.Context, o options) (err error) {
 	if r.rss, _, err = testenv.Memory(srv.pid); err != nil {
 		return err
 	}
+	if !o.inproc { // in process, the heap is the bench's too
+		if r.mem, err = readMemStats(ctx, hc, srv.url); err != nil {
+			logln("server memory figures: %v", err)
+		}
+	}
 	if o.memprofile != "" {
 		if err := writeHeapProfile(o.memprofile); err != nil {
 			return err

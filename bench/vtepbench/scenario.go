@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -141,13 +142,27 @@ func (b *bench) wait(ctx context.Context, cond func(*vtepwatch.View) bool) (time
 // connection again (timing that too).
 func (b *bench) convergence(ctx context.Context, r *report) error {
 	for i := range b.o.runs {
-		raw, err := b.rawIngest(ctx, i)
+		raw, err := b.rawIngest(ctx, fmt.Sprintf("raw%d", i), false)
 		if err != nil {
 			return fmt.Errorf("raw ingest: %w", err)
 		}
 		r.rawTxn = append(r.rawTxn, raw.txn)
 		r.rawSeen = append(r.rawSeen, raw.seen)
+		raw2, err := b.rawIngest(ctx, fmt.Sprintf("raw%d-mon", i), true)
+		if err != nil {
+			return fmt.Errorf("raw ingest with the agent's monitor: %w", err)
+		}
+		r.raw2Txn = append(r.raw2Txn, raw2.txn)
+		r.raw2Seen = append(r.raw2Seen, raw2.seen)
+		r.raw2CPU = append(r.raw2CPU, raw2.cpu)
+		logln("raw ingest run %d with a second monitor of every column (as the agent's): txn %.0f ms, seen %.0f ms, ovsdb-server CPU %.0f ms",
+			i+1, ms(raw2.txn), ms(raw2.seen), ms(raw2.cpu))
 
+		swPID, err := b.sw.PID()
+		if err != nil {
+			return err
+		}
+		cpu := startCPU(swPID, b.srv.pid)
 		t0 := time.Now()
 		c, err := b.api.CreateConnection(ctx, neutron.ConnectionCreate{L2GatewayID: b.gateway, NetworkID: b.network,
 			SegmentationID: strconv.Itoa(benchVLAN)})
@@ -161,10 +176,14 @@ func (b *bench) convergence(ctx context.Context, r *report) error {
 			return err
 		}
 		conv := at.Sub(t0)
+		used := cpu.stop()
+		r.convOVSDBCPU = append(r.convOVSDBCPU, used[0])
+		r.convL2GWCPU = append(r.convL2GWCPU, used[1])
+		r.rawCPU = append(r.rawCPU, raw.cpu)
 		r.convAPI = append(r.convAPI, tAPI)
 		r.conv = append(r.conv, conv)
-		logln("convergence run %d: raw txn %.0f ms (seen %.0f ms); l2gw %.0f ms (API answered %.1f ms) = %.2f× raw txn",
-			i+1, ms(raw.txn), ms(raw.seen), ms(conv), ms(tAPI), conv.Seconds()/raw.txn.Seconds())
+		logln("convergence run %d: raw txn %.0f ms (seen %.0f ms, ovsdb-server CPU %.0f ms); l2gw %.0f ms (API answered %.1f ms) = %.2f× raw txn; CPU until seen: ovsdb-server %.0f ms, l2gw server %.0f ms",
+			i+1, ms(raw.txn), ms(raw.seen), ms(raw.cpu), ms(conv), ms(tAPI), conv.Seconds()/raw.txn.Seconds(), ms(used[0]), ms(used[1]))
 		if i == b.o.runs-1 {
 			break
 		}
@@ -182,15 +201,21 @@ func (b *bench) convergence(ctx context.Context, r *report) error {
 	return nil
 }
 
-type rawResult struct{ txn, seen time.Duration }
+// rawResult is a raw ingest: write -> reply, write -> the monitor has
+// every row, and ovsdb-server's CPU time in between.
+type rawResult struct{ txn, seen, cpu time.Duration }
 
 // rawIngest starts a fresh ovsdb-server with the same switch, and sends the
 // rows l2gw writes for the connection (logical switch, locators, every
 // Ucast_Macs_Remote, the flooding row and its locator set, the two VLAN
 // bindings) as one transaction over one connection. txn is write -> reply;
 // seen is write -> a monitor connection has every row.
-func (b *bench) rawIngest(ctx context.Context, run int) (rawResult, error) {
-	o, err := vtepwatch.Start(ctx, b.tmp, fmt.Sprintf("raw%d", run))
+//
+// With agentMon, a second connection monitors every column of the tables
+// the switch agent monitors, as its libovsdb cache does: the same
+// ingest plus the work ovsdb-server does for the agent's own monitor.
+func (b *bench) rawIngest(ctx context.Context, name string, agentMon bool) (rawResult, error) {
+	o, err := vtepwatch.Start(ctx, b.tmp, name)
 	if err != nil {
 		return rawResult{}, err
 	}
@@ -203,11 +228,26 @@ func (b *bench) rawIngest(ctx context.Context, run int) (rawResult, error) {
 		return rawResult{}, err
 	}
 	defer mon.Close()
+	if agentMon {
+		am, err := vtepwatch.Dial(ctx, o.Target(), func(time.Time, json.RawMessage) {})
+		if err != nil {
+			return rawResult{}, err
+		}
+		defer am.Close()
+		if _, _, _, err := am.Call(ctx, "monitor", []byte(`["hardware_vtep","agent",`+agentMonitor+`]`)); err != nil {
+			return rawResult{}, err
+		}
+	}
 	tx, err := vtepwatch.Dial(ctx, o.Target(), nil)
 	if err != nil {
 		return rawResult{}, err
 	}
 	defer tx.Close()
+	pid, err := o.PID()
+	if err != nil {
+		return rawResult{}, err
+	}
+	cpu := startCPU(pid)
 	sent, got, err := tx.Transact(ctx, b.rawOps)
 	if err != nil {
 		return rawResult{}, err
@@ -218,8 +258,13 @@ func (b *bench) rawIngest(ctx context.Context, run int) (rawResult, error) {
 	if err != nil {
 		return rawResult{}, err
 	}
-	return rawResult{txn: got.Sub(sent), seen: at.Sub(sent)}, nil
+	return rawResult{txn: got.Sub(sent), seen: at.Sub(sent), cpu: cpu.stop()[0]}, nil
 }
+
+// agentMonitor monitors every column (RFC 7047 §4.1.5: columns omitted) of
+// the tables the switch agent's cache holds (switchagent.monitoredModels).
+const agentMonitor = `{"Global":{},"Physical_Switch":{},"Physical_Port":{},"Logical_Switch":{},"Physical_Locator":{},` +
+	`"Physical_Locator_Set":{},"Ucast_Macs_Remote":{},"Mcast_Macs_Remote":{},"Ucast_Macs_Local":{},"Mcast_Macs_Local":{},"Logical_Router":{}}`
 
 // rawOps encodes the raw transaction as a JSON array of operations (RFC
 // 7047 section 5.2), named UUIDs tying the rows together.

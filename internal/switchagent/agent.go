@@ -686,6 +686,7 @@ func (a *Agent) syncSwitch(ctx context.Context, s *session, sw *served, act *act
 	scope := inc.scope(plan, act, evs, evFull, audit, a.cfg.Owner)
 	ch := diffShared(plan.Plan, act, swUUID, a.cfg.Owner, scope, share)
 	diffDur := time.Since(diffStart)
+	nops := len(ch.ops) // commit lets the operations go
 	committed, written, txErr := a.commit(ctx, s, &ch, fence, sw.name, plan.Revision, diffDur)
 	inc.done(plan, scope, ch, txErr == nil, written)
 	synced = true
@@ -713,24 +714,26 @@ func (a *Agent) syncSwitch(ctx context.Context, s *session, sw *served, act *act
 	msgs = append(msgs, problems...)
 	st := w.status(sw.name, true, strings.Join(msgs, "; "))
 	st.Problems = scopeProblems(msgs, ch.scopes, macProblems)
-	a.setStatus(sw, st, len(ch.ops) > 0)
-	return len(ch.ops) > 0 && txErr == nil, len(ch.ops) > 0, txErr
+	a.setStatus(sw, st, nops > 0)
+	return nops > 0 && txErr == nil, nops > 0, txErr
 }
 
 // commit applies a change of the plan at revision rev, if there is one,
 // and logs the outcome; it returns when the transaction committed (now
-// when there was nothing to do) and the remote MACs written.
+// when there was nothing to do) and the remote MACs written. ch.ops is
+// nil after a transaction that committed.
 func (a *Agent) commit(ctx context.Context, s *session, ch *change, fence *ovsdb.Operation, name string, rev int64, diffDur time.Duration) (time.Time, map[string]bool, error) {
-	if len(ch.ops) == 0 {
+	nops := len(ch.ops)
+	if nops == 0 {
 		return time.Now(), nil, nil
 	}
 	start := time.Now()
 	committed, written, err := a.apply(ctx, s, ch, fence)
 	if err != nil {
-		a.rlog.Warn("reconcile failed", "switch", name, "ops", len(ch.ops), "err", err)
+		a.rlog.Warn("reconcile failed", "switch", name, "ops", nops, "err", err)
 		return committed, written, err
 	}
-	a.log.Info("reconciled", "switch", name, "revision", rev, "ops", len(ch.ops), "full", ch.full,
+	a.log.Info("reconciled", "switch", name, "revision", rev, "ops", nops, "full", ch.full,
 		"diff_duration", diffDur, "duration", time.Since(start))
 	return committed, written, nil
 }
@@ -871,6 +874,9 @@ func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.
 			written[r.uuid] = true
 		}
 	}
+	// The rows are on the switch: let them go while the cache catches up,
+	// which for 10,000 rows takes longer than the transaction itself.
+	ch.ops = nil
 	return committed, written, a.waitCache(ctx, s, inserted, ch.deleted)
 }
 

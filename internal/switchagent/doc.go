@@ -5,7 +5,8 @@
 //
 // An Agent keeps one OVSDB session (tcp:, ssl: or unix:) of two
 // connections, one monitoring the tables it needs into libovsdb's cache and
-// one sending transactions (session.go), redialled with a capped
+// one sending transactions, encoded without reflection (session.go,
+// txnconn.go, opjson.go), redialled with a capped
 // exponential backoff and checked with echo probes. It runs a
 // level-triggered reconcile: every plan update, cache event, reconnect and
 // periodic audit only enqueues; one worker diffs, for each served switch in

@@ -14,25 +14,26 @@ import (
 )
 
 // session is a pair of OVSDB connections to the switch: client monitors
-// the tables into libovsdb's cache, txn sends transactions. Two connections
-// because libovsdb decodes monitor updates on the connection's read loop:
-// on one connection the reply of a 10,000-row transaction would wait until
-// the cache had decoded the 10,000 resulting row updates.
+// the tables into libovsdb's cache, txn sends transactions (txnconn.go).
+// Two connections because libovsdb decodes monitor updates on the
+// connection's read loop: on one connection the reply of a 10,000-row
+// transaction would wait until the cache had decoded the 10,000 resulting
+// row updates.
 //
-// A session is dead once libovsdb reports either disconnect, an echo probe
+// A session is dead once either connection ends, an echo probe
 // fails or a transaction cannot be sent; the session loop then closes it
 // and dials a new one (fresh clients and cache: nothing is reused).
 type session struct {
 	gen    uint64 // unique per agent, from 1: tells a new session from the last one
 	client client.Client
-	txn    client.Client
+	txn    *txnConn
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	dead         chan struct{}
 	deadOnce     sync.Once
 	reason       string
-	disconnected [2]chan struct{} // closed when libovsdb reported each disconnect
+	disconnected [2]chan struct{} // closed when each connection (client, txn) was seen to end
 	mu           sync.Mutex
 
 	evMu      sync.Mutex
@@ -59,28 +60,30 @@ func (s *session) why() string {
 // disconnect handling) to finish.
 func (s *session) close() {
 	timeout := time.After(2 * time.Second)
-	for i, c := range []client.Client{s.client, s.txn} {
-		if c == nil {
-			continue
-		}
-		c.Close()
+	if s.client != nil {
+		s.client.Close()
 		select {
-		case <-s.disconnected[i]:
+		case <-s.disconnected[0]:
 		case <-timeout:
 		}
+	}
+	if s.txn != nil {
+		s.txn.Close()
 	}
 	s.cancel()
 	s.wg.Wait()
 }
 
-// watch fails the session when libovsdb reports c's disconnect.
-func (s *session) watch(ctx context.Context, c client.Client, i int) {
+// watch fails the session when the connection's gone channel is closed
+// (libovsdb's disconnect notification, the transaction connection's end);
+// disconnected is closed then too.
+func (s *session) watch(ctx context.Context, gone <-chan struct{}, disconnected chan struct{}) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		select {
-		case <-c.DisconnectNotify():
-			close(s.disconnected[i])
+		case <-gone:
+			close(disconnected)
 			s.fail("disconnected")
 		case <-ctx.Done():
 		}
@@ -118,14 +121,14 @@ func (a *Agent) dial(ctx context.Context) (*session, error) {
 	a.sessions++
 	s := &session{gen: a.sessions, client: c, cancel: cancel, dead: make(chan struct{}),
 		disconnected: [2]chan struct{}{make(chan struct{}), make(chan struct{})}}
-	s.watch(sctx, c, 0)
-	txn, err := a.newClient(cctx)
+	s.watch(sctx, c.DisconnectNotify(), s.disconnected[0])
+	txn, err := dialTxn(cctx, a.cfg.Target, a.dbModel.Name(), a.cfg.TLS)
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("transaction connection: %w", err)
 	}
 	s.txn = txn
-	s.watch(sctx, txn, 1)
+	s.watch(sctx, txn.Done(), s.disconnected[1])
 	onEvent := func(string) {
 		signal(a.cacheEvent)
 		a.enqueue()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/l2gw/l2gw/internal/testenv"
@@ -20,6 +21,15 @@ type Server struct {
 
 // Target is the server's OVSDB address, unix:PATH.
 func (o *Server) Target() string { return "unix:" + o.sock }
+
+// PID is the running server's process id, from its pidfile.
+func (o *Server) PID() (int, error) {
+	b, err := os.ReadFile(o.pidfile)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(bytes.TrimSpace(b)))
+}
 
 // Start creates an empty hardware_vtep database in a new folder under
 // parent and serves it. ovsdb-server --detach returns once it listens.

@@ -1,0 +1,269 @@
+package switchagent
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ovn-org/libovsdb/ovsdb"
+)
+
+// txnConn is the session's transaction connection: a minimal OVSDB
+// JSON-RPC client (RFC 7047 §4) that sends "transact" and "echo" requests
+// and answers the server's echo probes, nothing else. The agent's
+// monitor and cache stay on libovsdb (session.client); transactions skip
+// libovsdb's reflective encoding (opjson.go) and schema validation, which
+// were a large part of the agent's time before a big transaction reached
+// the switch.
+type txnConn struct {
+	db   string
+	conn net.Conn
+
+	wmu sync.Mutex // one request on the wire at a time
+	buf []byte     // request buffer, reused (under wmu)
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan rpcReply
+	err     error // why the connection is closed
+
+	done chan struct{} // closed when the reader has exited
+}
+
+type rpcReply struct {
+	result json.RawMessage
+	err    json.RawMessage
+}
+
+// errTxnClosed is the error of a call on a closed transaction connection.
+var errTxnClosed = errors.New("ovsdb transaction connection closed")
+
+// dialTxn connects to target (tcp:, ssl: with tlsConf, unix:) for
+// transactions on database db. The connection owns its reader goroutine,
+// which exits when the connection fails or is closed (Close waits for it).
+func dialTxn(ctx context.Context, target, db string, tlsConf *tls.Config) (*txnConn, error) {
+	network, addr, ok := strings.Cut(target, ":")
+	if !ok {
+		return nil, fmt.Errorf("target %q: want tcp:, ssl: or unix:", target)
+	}
+	var d net.Dialer
+	var c net.Conn
+	var err error
+	switch network {
+	case "tcp", "unix":
+		c, err = d.DialContext(ctx, network, addr)
+	case "ssl":
+		td := tls.Dialer{NetDialer: &d, Config: tlsConf}
+		c, err = td.DialContext(ctx, "tcp", addr)
+	default:
+		return nil, fmt.Errorf("target %q: want tcp:, ssl: or unix:", target)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", target, err)
+	}
+	t := &txnConn{db: db, conn: c, pending: map[uint64]chan rpcReply{}, done: make(chan struct{})}
+	go t.read()
+	return t, nil
+}
+
+// rpcMsg is any message the server sends: a reply (id, result, error) or
+// a request (id, method, params).
+type rpcMsg struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  json.RawMessage `json:"error"`
+}
+
+func (t *txnConn) read() {
+	defer close(t.done)
+	dec := json.NewDecoder(bufio.NewReaderSize(t.conn, 64<<10))
+	var err error
+	for {
+		var m rpcMsg
+		if err = dec.Decode(&m); err != nil {
+			break
+		}
+		if m.Method != "" {
+			if m.Method == "echo" { // the server's probe (RFC 7047 §4.1.11)
+				err = t.send(func(b []byte) ([]byte, error) {
+					b = append(b, `{"id":`...)
+					b = append(b, m.ID...)
+					b = append(b, `,"result":`...)
+					b = append(b, m.Params...)
+					return append(b, `,"error":null}`...), nil
+				})
+				if err != nil {
+					break
+				}
+			}
+			continue // no other request or notification is expected here
+		}
+		id, perr := strconv.ParseUint(string(m.ID), 10, 64)
+		if perr != nil {
+			continue
+		}
+		t.mu.Lock()
+		ch := t.pending[id]
+		delete(t.pending, id)
+		t.mu.Unlock()
+		if ch != nil {
+			ch <- rpcReply{result: m.Result, err: m.Error}
+		}
+	}
+	t.mu.Lock()
+	if t.err == nil {
+		t.err = fmt.Errorf("%w: %w", errTxnClosed, err)
+	}
+	for id, ch := range t.pending {
+		close(ch)
+		delete(t.pending, id)
+	}
+	t.mu.Unlock()
+	t.conn.Close()
+}
+
+// send writes the request enc appends to an empty buffer.
+func (t *txnConn) send(enc func([]byte) ([]byte, error)) error {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	b, err := enc(t.buf[:0])
+	if err != nil {
+		return err
+	}
+	_, err = t.conn.Write(b)
+	if cap(b) <= 1<<20 {
+		t.buf = b // keep small buffers; a 10k-row transaction's is let go
+	}
+	return err
+}
+
+// call sends method with the params enc appends and waits for its
+// result. A failed write closes the connection: part of a request may be
+// on the wire.
+func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]byte, error)) (json.RawMessage, error) {
+	ch := make(chan rpcReply, 1)
+	t.mu.Lock()
+	if t.err != nil {
+		err := t.err
+		t.mu.Unlock()
+		return nil, err
+	}
+	t.nextID++
+	id := t.nextID
+	t.pending[id] = ch
+	t.mu.Unlock()
+	err := t.send(func(b []byte) ([]byte, error) {
+		b = append(b, `{"id":`...)
+		b = strconv.AppendUint(b, id, 10)
+		b = append(b, `,"method":`...)
+		b = appendString(b, method)
+		b = append(b, `,"params":`...)
+		b, err := enc(b)
+		return append(b, '}'), err
+	})
+	if err != nil {
+		t.mu.Lock()
+		delete(t.pending, id)
+		t.mu.Unlock()
+		if !errors.Is(err, net.ErrClosed) {
+			t.conn.Close()
+		}
+		return nil, fmt.Errorf("%s: %w", method, err)
+	}
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			t.mu.Lock()
+			err := t.err
+			t.mu.Unlock()
+			return nil, fmt.Errorf("%s: %w", method, err)
+		}
+		if len(r.err) > 0 && string(r.err) != "null" {
+			return nil, fmt.Errorf("%s: error %s", method, r.err)
+		}
+		return r.result, nil
+	case <-ctx.Done():
+		t.mu.Lock()
+		delete(t.pending, id)
+		t.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+// Transact runs ops as one transaction (RFC 7047 §4.1.3) and returns its
+// results: one per operation, and one more when the transaction failed
+// as a whole (as libovsdb's Transact does).
+func (t *txnConn) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
+	res, err := t.call(ctx, "transact", func(b []byte) ([]byte, error) {
+		b = append(b, '[')
+		b = appendString(b, t.db)
+		if len(ops) == 0 {
+			return append(b, ']'), nil
+		}
+		b = append(b, ',')
+		b, err := appendOpList(b, ops)
+		return append(b, ']'), err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return decodeResults(res)
+}
+
+// Echo sends an echo request and waits for its reply.
+func (t *txnConn) Echo(ctx context.Context) error {
+	_, err := t.call(ctx, "echo", func(b []byte) ([]byte, error) { return append(b, `["l2gw"]`...), nil })
+	return err
+}
+
+// Close closes the connection and waits for its reader to exit.
+func (t *txnConn) Close() {
+	t.mu.Lock()
+	if t.err == nil {
+		t.err = errTxnClosed
+	}
+	t.mu.Unlock()
+	t.conn.Close()
+	<-t.done
+}
+
+// Done is closed once the connection has failed or been closed.
+func (t *txnConn) Done() <-chan struct{} { return t.done }
+
+// opResult is an operation's result as ovsdb-server sends it: the UUID of
+// an insert as ["uuid", "…"]. Decoded into a plain array instead of
+// ovsdb.UUID, whose UnmarshalJSON decodes each one on its own.
+type opResult struct {
+	Count   int         `json:"count"`
+	Error   string      `json:"error"`
+	Details string      `json:"details"`
+	UUID    []string    `json:"uuid"`
+	Rows    []ovsdb.Row `json:"rows"`
+}
+
+func decodeResults(raw json.RawMessage) ([]ovsdb.OperationResult, error) {
+	var rs []*opResult // null: the result of a transaction's "null" entries
+	if err := json.Unmarshal(raw, &rs); err != nil {
+		return nil, fmt.Errorf("transact result: %w", err)
+	}
+	out := make([]ovsdb.OperationResult, len(rs))
+	for i, r := range rs {
+		if r == nil {
+			continue
+		}
+		out[i] = ovsdb.OperationResult{Count: r.Count, Error: r.Error, Details: r.Details, Rows: r.Rows}
+		if len(r.UUID) == 2 {
+			out[i].UUID.GoUUID = r.UUID[1]
+		}
+	}
+	return out, nil
+}

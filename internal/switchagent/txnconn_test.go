@@ -1,0 +1,229 @@
+package switchagent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/google/go-cmp/cmp"
+	"github.com/ovn-org/libovsdb/client"
+	"github.com/ovn-org/libovsdb/ovsdb"
+
+	"github.com/l2gw/l2gw/internal/planner"
+	"github.com/l2gw/l2gw/internal/testenv"
+	"github.com/l2gw/l2gw/internal/vtepmodel/vtep"
+)
+
+// ingestOps is a connection's worth of rows on gatewayhost: a logical
+// switch, locators, n remote MACs, a flood row and VLAN bindings on both
+// ports, tied together by named UUIDs.
+func ingestOps(n, hosts int) []ovsdb.Operation {
+	ops := []ovsdb.Operation{{Op: ovsdb.OperationInsert, Table: vtep.LogicalSwitchTable, UUIDName: "ls",
+		Row: ovsdb.Row{"name": "net1", "tunnel_key": ovsdb.OvsSet{GoSet: []any{4000}},
+			"other_config": ovsdb.OvsMap{GoMap: map[any]any{OwnerKey: DefaultOwner}}}}}
+	var locs []any
+	for h := range hosts {
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vtep.PhysicalLocatorTable, UUIDName: fmt.Sprintf("l%d", h),
+			Row: ovsdb.Row{"encapsulation_type": planner.EncapVXLAN, "dst_ip": hostIP(h)}})
+		locs = append(locs, ovsdb.UUID{GoUUID: fmt.Sprintf("l%d", h)})
+	}
+	for i := range n {
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vtep.UcastMacsRemoteTable,
+			Row: ovsdb.Row{"MAC": macN(i), "logical_switch": ovsdb.UUID{GoUUID: "ls"}, "locator": ovsdb.UUID{GoUUID: fmt.Sprintf("l%d", i%hosts)},
+				"ipaddr": fmt.Sprintf("10.0.%d.%d", i>>8, i&0xff)}})
+	}
+	ops = append(ops,
+		ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vtep.PhysicalLocatorSetTable, UUIDName: "set",
+			Row: ovsdb.Row{"locators": ovsdb.OvsSet{GoSet: locs}}},
+		ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vtep.McastMacsRemoteTable,
+			Row: ovsdb.Row{"MAC": "unknown-dst", "logical_switch": ovsdb.UUID{GoUUID: "ls"}, "locator_set": ovsdb.UUID{GoUUID: "set"}}})
+	for _, p := range []string{"port1", "port2"} {
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: vtep.PhysicalPortTable,
+			Where: []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: p}},
+			Mutations: []ovsdb.Mutation{{Column: vtep.PhysicalPortVLANBindingsColumn, Mutator: ovsdb.MutateOperationInsert,
+				Value: ovsdb.OvsMap{GoMap: map[any]any{100: ovsdb.UUID{GoUUID: "ls"}}}}}})
+	}
+	return ops
+}
+
+func libovsdbClient(t testing.TB, o *testenv.OVSDB) client.Client {
+	t.Helper()
+	m, err := vtep.FullDatabaseModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := logr.Discard()
+	c, err := client.NewOVSDBClient(m, client.WithEndpoint(o.UnixTarget()), client.WithLogger(&l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func dialTestTxn(t testing.TB, target string) *txnConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := dialTxn(ctx, target, "hardware_vtep", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// resultShape is what the agent reads of a transaction's results: which
+// operations failed and how, and which inserted a row.
+func resultShape(res []ovsdb.OperationResult) []string {
+	var out []string
+	for _, r := range res {
+		out = append(out, fmt.Sprintf("count=%d error=%q inserted=%v rows=%d", r.Count, r.Error, r.UUID.GoUUID != "", len(r.Rows)))
+	}
+	return out
+}
+
+// TestTxnConnSameAsLibovsdb runs the same transactions through the raw
+// transaction connection and through libovsdb's Transact against two real
+// ovsdb-servers holding the same switch: the databases end equal and the
+// results agree (inserts, a select, a failing fence, a failing insert).
+func TestTxnConnSameAsLibovsdb(t *testing.T) {
+	ours, theirs := newSwitch(t, false, "port1", "port2"), newSwitch(t, false, "port1", "port2")
+	raw := dialTestTxn(t, ours.UnixTarget())
+	lib := libovsdbClient(t, theirs)
+	ctx := context.Background()
+	swUUID := func(c client.Client) string {
+		res, err := c.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: vtep.PhysicalSwitchTable, Columns: []string{"_uuid"}})
+		if err != nil || len(res) != 1 || len(res[0].Rows) != 1 {
+			t.Fatalf("select switch: %v %+v", err, res)
+		}
+		return res[0].Rows[0]["_uuid"].(ovsdb.UUID).GoUUID
+	}
+	steps := []struct {
+		name string
+		ops  func(sw string) []ovsdb.Operation
+	}{
+		{"insert 500 ports", func(string) []ovsdb.Operation { return ingestOps(500, 9) }},
+		{"select", func(string) []ovsdb.Operation {
+			return []ovsdb.Operation{{Op: ovsdb.OperationSelect, Table: vtep.UcastMacsRemoteTable,
+				Where: []ovsdb.Condition{{Column: "MAC", Function: ovsdb.ConditionEqual, Value: macN(7)}}, Columns: []string{"MAC", "ipaddr"}}}
+		}},
+		{"fenced", func(sw string) []ovsdb.Operation {
+			return []ovsdb.Operation{fenceOp(sw, "gatewayhost", 3),
+				{Op: ovsdb.OperationDelete, Table: vtep.UcastMacsRemoteTable, Where: []ovsdb.Condition{{Column: "MAC", Function: ovsdb.ConditionNotEqual, Value: ""}}}}
+		}},
+		{"duplicate logical switch", func(string) []ovsdb.Operation { return ingestOps(1, 1)[:1] }},
+		{"delete half", func(string) []ovsdb.Operation {
+			var ops []ovsdb.Operation
+			for i := 0; i < 500; i += 2 {
+				ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationDelete, Table: vtep.UcastMacsRemoteTable,
+					Where: []ovsdb.Condition{{Column: "MAC", Function: ovsdb.ConditionEqual, Value: macN(i)}}})
+			}
+			return ops
+		}},
+	}
+	swOurs, swTheirs := swUUID(lib), ""
+	{
+		res, err := raw.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: vtep.PhysicalSwitchTable, Columns: []string{"_uuid"}})
+		if err != nil || len(res) != 1 || len(res[0].Rows) != 1 {
+			t.Fatalf("select switch: %v %+v", err, res)
+		}
+		swTheirs, swOurs = swOurs, res[0].Rows[0]["_uuid"].(ovsdb.UUID).GoUUID
+	}
+	for _, s := range steps {
+		got, err := raw.Transact(ctx, s.ops(swOurs)...)
+		if err != nil {
+			t.Fatalf("%s: txnConn.Transact: %v", s.name, err)
+		}
+		want, err := lib.Transact(ctx, s.ops(swTheirs)...)
+		if err != nil {
+			t.Fatalf("%s: libovsdb Transact: %v", s.name, err)
+		}
+		if d := cmp.Diff(resultShape(want), resultShape(got)); d != "" {
+			t.Errorf("%s: results (-libovsdb +txnConn):\n%s", s.name, d)
+		}
+		if s.name == "select" && (len(got) != 1 || !cmp.Equal(got[0].Rows, want[0].Rows)) {
+			t.Errorf("select: rows %v; want %v", got[0].Rows, want[0].Rows)
+		}
+		if d := cmp.Diff(state(t, theirs), state(t, ours)); d != "" {
+			t.Fatalf("%s: database (-libovsdb +txnConn):\n%s", s.name, d)
+		}
+	}
+	if err := raw.Echo(ctx); err != nil {
+		t.Fatalf("Echo: %v", err)
+	}
+}
+
+// TestTxnConnLifecycle: a dead server ends the connection (Done, errors
+// from calls), a closed one refuses calls, and ctx bounds a call.
+func TestTxnConnLifecycle(t *testing.T) {
+	o := newSwitch(t, false, "port1")
+	c := dialTestTxn(t, o.UnixTarget())
+	ctx := context.Background()
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.Transact(cctx, ingestOps(10, 1)...); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Transact(canceled ctx) = %v; want context.Canceled", err)
+	}
+	if err := c.Echo(ctx); err != nil {
+		t.Fatalf("Echo after a canceled call: %v", err)
+	}
+	o.Stop()
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Done not closed after the server stopped")
+	}
+	if err := c.Echo(ctx); !errors.Is(err, errTxnClosed) {
+		t.Fatalf("Echo on a dead connection = %v; want errTxnClosed", err)
+	}
+
+	o2 := newSwitch(t, false, "port1")
+	c2 := dialTestTxn(t, o2.UnixTarget())
+	c2.Close()
+	if _, err := c2.Transact(ctx, ingestOps(1, 1)...); !errors.Is(err, errTxnClosed) {
+		t.Fatalf("Transact after Close = %v; want errTxnClosed", err)
+	}
+	if _, err := dialTxn(ctx, "unix:"+t.TempDir()+"/none.sock", "hardware_vtep", nil); err == nil {
+		t.Fatal("dialTxn to a missing socket succeeded")
+	}
+	if _, err := dialTxn(ctx, "udp:1.2.3.4:5", "hardware_vtep", nil); err == nil {
+		t.Fatal("dialTxn to udp: succeeded")
+	}
+}
+
+// TestTxnConnAnswersEcho: the server's inactivity probe (an "echo"
+// request, RFC 7047 §4.1.11) is answered with its params, and requests
+// it does not expect are ignored. The peer is the test over a pipe:
+// ovsdb-server probes tcp/ssl clients only after 5 s of silence.
+func TestTxnConnAnswersEcho(t *testing.T) {
+	ours, peer := net.Pipe()
+	c := &txnConn{db: "hardware_vtep", conn: ours, pending: map[uint64]chan rpcReply{}, done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(func() { peer.Close(); c.Close() })
+	dec := json.NewDecoder(peer)
+	for _, req := range []string{
+		`{"id":null,"method":"update","params":[null,{}]}`,
+		`{"id":"echo","method":"echo","params":[1,"x"]}`,
+	} {
+		if _, err := peer.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got map[string]any
+	if err := dec.Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"id": "echo", "result": []any{1.0, "x"}, "error": nil}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("echo reply (-want +got):\n%s", d)
+	}
+}
