@@ -102,7 +102,7 @@ type Handler struct {
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Close: event streams end
 
-	reads atomic.Int64 // topology reads (Reads)
+	reads atomic.Int64  // topology reads (Reads)
 	wake  chan struct{} // 1-buffered: Changed, or a first stream opened
 
 	mu      sync.Mutex
