@@ -206,8 +206,8 @@ func checkUnits(t *testing.T, root string) {
 	}{
 		{"l2gw-server.service", "server", "l2gw", "", "/etc/l2gw/server.env"},
 		{"l2gw-switch-agent.service", "switch-agent", "l2gw", "", "/etc/l2gw/switch-agent.env"},
-		{"l2gw-host-agent.service", "host-agent", "", "CAP_NET_ADMIN", "/etc/l2gw/host-agent.env"},
-		{"l2gw-soft-vtep@.service", "soft-vtep", "", "CAP_NET_ADMIN", "/etc/l2gw/soft-vtep.env"},
+		{"l2gw-host-agent.service", "host-agent", "l2gw", "CAP_NET_ADMIN", "/etc/l2gw/host-agent.env"},
+		{"l2gw-soft-vtep@.service", "soft-vtep", "l2gw", "CAP_NET_ADMIN", "/etc/l2gw/soft-vtep.env"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.unit, func(t *testing.T) {
@@ -220,7 +220,7 @@ func checkUnits(t *testing.T, root string) {
 			}
 			if tt.user != "" {
 				want["Service.Group"] = tt.user
-				want["Service.AmbientCapabilities"] = ""
+				want["Service.AmbientCapabilities"] = tt.caps // exactly what it may keep
 			}
 			if tt.sub == "server" {
 				want["Service.StateDirectory"] = "l2gw"
