@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +24,9 @@ import (
 // TestCLIStatus runs `l2gw status` against a real server with an embedded
 // switch agent on a real ovsdb-server, one host whose agent (speaking the
 // agent protocol) runs and is in sync and one that never ran: the server,
-// switch, host and connection lines show their states and reasons, and
-// -f json is the same as one object.
+// switch, host and connection lines show their states and reasons, the
+// server its uptime, and -f json is the same as one object. Then the
+// switch's ovsdb-server stops: the switch shows disconnected, and why.
 func TestCLIStatus(t *testing.T) {
 	o := testenv.StartOVSDB(t, false)
 	o.VTEPCtl(t, "add-ps", "gatewayhost", "--", "set", "Physical_Switch", "gatewayhost", "tunnel_ips=192.0.2.10",
@@ -141,13 +144,17 @@ func TestCLIStatus(t *testing.T) {
 		return true, ""
 	})
 	t.Logf("l2gw status:\n%s", out)
+	if !regexp.MustCompile(`\n?Server [^ ]+: version [^,]+, database [^,]+, up [0-9hms]+ \(since 20[0-9-]+T[0-9:]+Z\), revision [0-9]+`).MatchString(out) {
+		t.Errorf("l2gw status server line lacks the uptime (up … since …):\n%s", out)
+	}
 
 	var v systemView
 	if err := json.Unmarshal([]byte(mustCLI(t, url, "-f", "json", "status")), &v); err != nil {
 		t.Fatalf("l2gw -f json status: %v", err)
 	}
-	if v.Server.Version == "" || !strings.HasPrefix(v.Server.Database, "sqlite://") || v.Server.StoreRevision == 0 {
-		t.Errorf("server = %+v; want a version, the sqlite database and a revision", v.Server)
+	if v.Server.Version == "" || !strings.HasPrefix(v.Server.Database, "sqlite://") || v.Server.StoreRevision == 0 ||
+		v.Server.StartedAt.IsZero() || time.Since(v.Server.StartedAt.Time) < time.Duration(v.Server.UptimeSeconds)*time.Second {
+		t.Errorf("server = %+v; want a version, the sqlite database, a revision, its start and uptime", v.Server)
 	}
 	if len(v.Switches) != 1 || v.Switches[0].Name != "gatewayhost" || !v.Switches[0].Connected || v.Switches[0].State != agentwire.StateInSync {
 		t.Errorf("switches = %+v; want gatewayhost connected in_sync", v.Switches)
@@ -165,4 +172,24 @@ func TestCLIStatus(t *testing.T) {
 		len(cv.Status) != 1 || cv.Status[0].State != agentwire.StateInSync || len(cv.Hosts) != 2 {
 		t.Errorf("connection = %+v; want net1 ↔ gw1 gatewayhost/port1 VLAN 100 in error (compute2), the switch in sync", cv)
 	}
+
+	// The switch goes away: its agent loses it, and status says so.
+	o.Stop()
+	testenv.Eventually(t, 30*time.Second, "l2gw status shows gatewayhost disconnected", func() (bool, string) {
+		var v systemView
+		if err := json.Unmarshal([]byte(mustCLI(t, url, "-f", "json", "status")), &v); err != nil {
+			return false, err.Error()
+		}
+		if len(v.Switches) != 1 || v.Switches[0].Connected || v.Switches[0].Reason == "" || v.Switches[0].State == agentwire.StateInSync {
+			return false, fmt.Sprintf("switches %+v", v.Switches)
+		}
+		out = mustCLI(t, url, "status")
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "| gatewayhost | no ") && strings.Contains(l, v.Switches[0].Reason) {
+				return true, ""
+			}
+		}
+		return false, "no line | gatewayhost | no … " + v.Switches[0].Reason + ":\n" + out
+	})
+	t.Logf("l2gw status, switch gone:\n%s", out)
 }

@@ -89,7 +89,7 @@ func (h *Handler) takeLease(kind store.LeaseKind) http.HandlerFunc {
 			return
 		}
 		if req.Epoch == 0 && l.RenewedAt.Equal(l.AcquiredAt) {
-			h.log.Info("lease taken", "kind", kind, "name", name, "agent", req.Agent, "epoch", l.Epoch)
+			h.log.InfoContext(r.Context(), "lease taken", "kind", kind, "name", name, "agent", req.Agent, "epoch", l.Epoch)
 		}
 		b, err := json.Marshal(agentwire.LeaseResponse{Lease: agentwire.Lease{
 			Name: name, Agent: l.Agent, Epoch: l.Epoch,
@@ -125,7 +125,7 @@ func (h *Handler) releaseLease(kind store.LeaseKind) http.HandlerFunc {
 			api.WriteError(w, r, h.log, err)
 			return
 		}
-		h.log.Info("lease released", "kind", kind, "name", r.PathValue("name"), "agent", req.Agent, "epoch", epoch)
+		h.log.InfoContext(r.Context(), "lease released", "kind", kind, "name", r.PathValue("name"), "agent", req.Agent, "epoch", epoch)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -156,7 +156,7 @@ func (h *Handler) switchHolders(ctx context.Context, now time.Time) map[string]s
 	}
 	leases, err := ll.ListLeases(ctx, store.LeaseSwitch, store.Query{})
 	if err != nil {
-		h.log.Warn("switch leases not read", "err", err)
+		h.log.WarnContext(ctx, "switch leases not read", "err", err)
 		return nil
 	}
 	out := make(map[string]store.Lease, len(leases))

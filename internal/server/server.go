@@ -250,6 +250,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	})
 	wg.Go(func() { _ = agentHandler.RunPresence(runCtx, cfg.PresenceClaimInterval) })
+	wg.Go(func() { _ = page.Run(runCtx) })
 	for _, a := range agents {
 		wg.Go(func() {
 			if err := a.Run(runCtx); err != nil && runCtx.Err() == nil {
@@ -425,7 +426,11 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api.New(st, cfg.API))
-	agentHandler := agentapi.New(st, feed, ac)
+	// The agents' status writes wake the status page (most make no
+	// revision the page would hear of); page is set before any runs.
+	var page *ui.Handler
+	wst := ui.WatchStatus(st, func() { page.Changed() })
+	agentHandler := agentapi.New(wst, feed, ac)
 	agentHandler.Mount(mux)
 	uc := cfg.UI
 	if uc.Logger == nil {
@@ -437,7 +442,10 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	if uc.Policy == nil {
 		uc.Policy = cfg.API.Policy
 	}
-	page := ui.New(st, agentHandler, uc)
+	if uc.Registerer == nil {
+		uc.Registerer = cfg.API.Registry
+	}
+	page = ui.New(st, agentHandler, uc)
 	page.Mount(mux)
 	var agents []*switchagent.Agent
 	// Embedded agents with a name take part in the election of their
@@ -454,7 +462,7 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 		if sc.Registerer == nil {
 			sc.Registerer = cfg.API.Registry
 		}
-		a, err := switchagent.New(sc, feed.Switches(), st)
+		a, err := switchagent.New(sc, feed.Switches(), wst)
 		if err != nil {
 			return nil, nil, nil, nil, nil, err
 		}

@@ -75,6 +75,12 @@ func TestStatusPageBrowser(t *testing.T) {
 	b.wait(t, "the page is live and shows the switch connected", 30*time.Second,
 		`document.querySelector('#live[data-live="live"]') && document.querySelector('#switches [data-switch="gatewayhost"][data-connected="true"]')`)
 
+	// The hosts section shows the host, whose agent never ran.
+	b.wait(t, "the hosts section shows compute1", liveWithin, `document.querySelector('#hosts [data-host="compute1"][data-alive="false"]')`)
+	if h := b.text(t, `#hosts [data-host="compute1"]`); !strings.Contains(h, "compute1") || !strings.Contains(h, "VTEP 192.0.2.2") || !strings.Contains(h, "agent not running") {
+		t.Errorf("host card = %q; want compute1, its VTEP 192.0.2.2 and its agent not running", h)
+	}
+
 	// The seed: gateway and connection, through the API.
 	gw, err := c.CreateGateway(ctx, neutron.GatewayCreate{Name: "gw1", Devices: []neutron.DeviceRequest{{DeviceName: "gatewayhost",
 		Interfaces: []neutron.InterfaceRequest{{Name: "port1"}, {Name: "port2"}}}}})

@@ -133,6 +133,7 @@ func (h *Handler) topology(w http.ResponseWriter, r *http.Request) {
 
 // snapshot reads the topology and encodes it.
 func (h *Handler) snapshot(ctx context.Context) ([]byte, error) {
+	h.reads.Add(1)
 	t, err := h.Topology(ctx)
 	if err != nil {
 		return nil, err

@@ -15,10 +15,14 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/store"
 )
@@ -66,13 +70,15 @@ type Config struct {
 	Policy *api.Policy
 	// Logger receives failures; nil discards.
 	Logger *slog.Logger
-	// Interval is how often an event stream re-reads the state when the
-	// store announces no commit: agents' sync progress and host status
-	// are recorded without a new revision. Zero means 1s.
+	// Interval is how often Run re-reads the state, while a stream is
+	// open, when neither the store (Notify) nor Changed announces a
+	// change: for what changes with time alone (an agent's presence
+	// expiring) or in another replica (its agents' status writes). One
+	// read serves every stream. Zero means 1s.
 	Interval time.Duration
-	// MinGap is the least time between two reads of one event stream, so
-	// a burst of commits sends a few snapshots, not one per commit. Zero
-	// means 250ms.
+	// MinGap is the least time between two reads of Run, so a burst of
+	// changes sends a few snapshots, not one per change. Zero means
+	// 250ms.
 	MinGap time.Duration
 	// Keepalive is the longest silence on an event stream (a comment line
 	// is sent); zero means 15s.
@@ -80,6 +86,9 @@ type Config struct {
 	// Now is the clock that decides whether a host's agent runs; nil means
 	// time.Now.
 	Now func() time.Time
+	// Registerer receives the page's metrics: l2gw_ui_topology_reads_total
+	// and l2gw_ui_event_streams. Nil: not registered.
+	Registerer prometheus.Registerer
 }
 
 // Handler serves the page, its assets and its data endpoints.
@@ -92,6 +101,15 @@ type Handler struct {
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Close: event streams end
+
+	reads atomic.Int64  // topology reads (Reads)
+	wake  chan struct{} // 1-buffered: Changed, or a first stream opened
+
+	mu      sync.Mutex
+	viewers int           // open event streams
+	seq     uint64        // of the last event published
+	latest  *event        // what every stream sends next; nil: none yet
+	next    chan struct{} // closed when latest is replaced
 }
 
 // New returns the handler; status computes connection states.
@@ -117,7 +135,20 @@ func New(st Store, status Statuser, cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{st: st, status: status, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stop: make(chan struct{})}
+	h := &Handler{st: st, status: status, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stop: make(chan struct{}),
+		wake: make(chan struct{}, 1), next: make(chan struct{})}
+	metrics.Register(cfg.Registerer, prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "l2gw_ui_topology_reads_total",
+		Help: "Reads of the status page's topology (store lists and every connection's status), for all event streams together and GET /ui/api/topology.",
+	}, func() float64 { return float64(h.reads.Load()) }))
+	metrics.Register(cfg.Registerer, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "l2gw_ui_event_streams",
+		Help: "Status page event streams open.",
+	}, func() float64 {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return float64(h.viewers)
+	}))
 	files := http.StripPrefix("/ui", http.FileServerFS(Assets()))
 	h.mux.Handle("GET /ui/{$}", noStore(files))
 	h.mux.Handle("GET /ui/app.js", noStore(files))
@@ -141,7 +172,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// Close ends the open event streams (the server calls it at shutdown:
+// Close ends the open event streams and Run (the server calls it at shutdown:
 // http.Server.Shutdown does not wait for them otherwise).
 func (h *Handler) Close() { h.stopOnce.Do(func() { close(h.stop) }) }
 

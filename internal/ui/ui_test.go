@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -17,11 +18,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/l2gw/l2gw/internal/agentwire"
 	"github.com/l2gw/l2gw/internal/api"
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/store"
+	"github.com/l2gw/l2gw/internal/testenv"
 	"github.com/l2gw/l2gw/internal/ui"
 )
 
@@ -59,8 +62,14 @@ func serve(t *testing.T, h *ui.Handler) *httptest.Server {
 	mux := http.NewServeMux()
 	h.Mount(mux)
 	srv := httptest.NewServer(mux)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
 	t.Cleanup(func() {
-		h.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v", err)
+		}
 		srv.Close()
 	})
 	return srv
@@ -320,13 +329,16 @@ func (s *stream) next(t *testing.T, timeout time.Duration, what string, ok func(
 }
 
 // TestEvents checks the event stream: a snapshot at once, a new one soon
-// after a commit and after a status change that makes no revision, none
-// when nothing changed, few for a burst of commits, and the stream's
-// goroutine ends with the client and at Close.
+// after a commit and after a status change that makes no revision (pushed
+// by WatchStatus: the safety re-read is an hour away), none when nothing
+// changed, few for a burst of commits, and the stream's goroutine ends
+// with the client and at Close.
 func TestEvents(t *testing.T) {
 	st := openStore(t)
 	status := &fixedStatus{cs: agentwire.ConnectionStatus{State: agentwire.StateInSync}}
-	h := ui.New(st, status, ui.Config{Interval: 100 * time.Millisecond, MinGap: 100 * time.Millisecond, Keepalive: 50 * time.Millisecond})
+	reg := prometheus.NewRegistry()
+	h := ui.New(st, status, ui.Config{Interval: time.Hour, MinGap: 100 * time.Millisecond, Keepalive: 50 * time.Millisecond, Registerer: reg})
+	agents := ui.WatchStatus(st, h.Changed) // as the server gives the agent protocol
 	srv := serve(t, h)
 	ctx, cancel := context.WithCancel(t.Context())
 	s := openStream(t, ctx, srv.URL)
@@ -346,10 +358,10 @@ func TestEvents(t *testing.T) {
 	// A change recorded without a revision: the switch's sync progress,
 	// and a connection's status computed from it.
 	rev, _ := st.Revision(t.Context())
-	if err := st.SetSwitchStatus(t.Context(), model.SwitchStatus{Name: "gatewayhost", Connected: true, Revision: 42}); err != nil {
+	status.set(agentwire.ConnectionStatus{State: agentwire.StatePending})
+	if err := agents.SetSwitchStatus(t.Context(), model.SwitchStatus{Name: "gatewayhost", Connected: true, Revision: 42}); err != nil {
 		t.Fatal(err)
 	}
-	status.set(agentwire.ConnectionStatus{State: agentwire.StatePending})
 	if now, _ := st.Revision(t.Context()); now != rev {
 		t.Fatalf("store revision %d -> %d after a status write; the test wants a write that makes none", rev, now)
 	}
@@ -378,16 +390,58 @@ func TestEvents(t *testing.T) {
 	}
 
 	// The client goes: its stream ends (goleak checks the goroutine).
+	// With no stream open nothing is read; the next stream's first
+	// snapshot is read fresh, not a stale one kept from before.
 	cancel()
 	<-s.done
+	testenv.Eventually(t, 5*time.Second, "the event stream to close", func() (bool, string) {
+		n := gauge(t, reg, "l2gw_ui_event_streams")
+		return n == 0, fmt.Sprintf("%v open", n)
+	})
+	reads := h.Reads()
+	if _, err := st.CreateNetworks(t.Context(), []model.Network{{Name: "unseen", NetworkType: "vxlan", VNI: 1200, AdminStateUp: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := agents.SetHostStatus(t.Context(), model.HostStatus{Name: "compute1"}); err != nil {
+		t.Fatal(err)
+	}
+	s = openStream(t, t.Context(), srv.URL)
+	s.next(t, 5*time.Second, "a fresh first snapshot", func(top ui.Topology) bool { return len(top.Networks) == 42 })
+	if got := h.Reads() - reads; got != 1 {
+		t.Errorf("reads from the last stream's close to the next one's first snapshot = %d; want 1 (none without a stream)", got)
+	}
+	if got := gauge(t, reg, "l2gw_ui_topology_reads_total"); got != float64(h.Reads()) {
+		t.Errorf("l2gw_ui_topology_reads_total = %v; want Reads() = %d", got, h.Reads())
+	}
 
 	// Close ends the open streams.
-	s = openStream(t, t.Context(), srv.URL)
-	s.next(t, 5*time.Second, "snapshot", func(ui.Topology) bool { return true })
 	h.Close()
 	select {
 	case <-s.done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("stream still open 5s after Close")
 	}
+}
+
+// gauge returns the value of the unlabelled metric name in reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) != 1 {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		switch {
+		case m.GetGauge() != nil:
+			return m.GetGauge().GetValue()
+		case m.GetCounter() != nil:
+			return m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
 }

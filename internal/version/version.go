@@ -12,6 +12,14 @@ import (
 // Info describes the build of the running binary. Fields the toolchain did
 // not record are empty ("(devel)" is the module version of a build from a
 // source tree rather than of `go install module@version`).
+// stamped is the version a packaged build sets (packaging/deb):
+//
+//	go build -ldflags "-X github.com/l2gw/l2gw/internal/version.stamped=v1.2.3"
+//
+// A build of the source tree has no module version ((devel)), so the
+// package's version is stamped instead; empty means the module's.
+var stamped string
+
 type Info struct {
 	Version   string // module version, e.g. v1.2.3 or (devel)
 	Revision  string // VCS revision (vcs.revision), with "-dirty" when the tree had changes
@@ -30,6 +38,9 @@ func Get() Info {
 // fromBuildInfo extracts Info from bi.
 func fromBuildInfo(bi *debug.BuildInfo) Info {
 	info := Info{Version: bi.Main.Version, GoVersion: bi.GoVersion}
+	if stamped != "" {
+		info.Version = stamped
+	}
 	if info.Version == "" {
 		info.Version = "(devel)"
 	}

@@ -49,6 +49,18 @@ func TestFromBuildInfo(t *testing.T) {
 	}
 }
 
+// TestStamped checks a packaged build's stamped version wins over the
+// source tree's (devel).
+func TestStamped(t *testing.T) {
+	old := stamped
+	stamped = "v1.2.3"
+	t.Cleanup(func() { stamped = old })
+	bi := debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}
+	if got, want := fromBuildInfo(&bi).String(), "v1.2.3 (revision unknown, go1.26.8)"; got != want {
+		t.Errorf("fromBuildInfo() = %q; want %q", got, want)
+	}
+}
+
 func TestGet(t *testing.T) {
 	if got := Get().GoVersion; got != runtime.Version() {
 		t.Errorf("Get().GoVersion = %q; want %q", got, runtime.Version())

@@ -49,7 +49,7 @@ type config struct {
 func main() {
 	var cfg config
 	flag.StringVar(&cfg.out, "o", "dist", "output directory")
-	flag.StringVar(&cfg.bin, "bin", "", "prebuilt l2gw binary (default: build ./cmd/l2gw with CGO_ENABLED=0)")
+	flag.StringVar(&cfg.bin, "bin", "", "prebuilt l2gw binary, packaged as it is (default: build ./cmd/l2gw with CGO_ENABLED=0 and -version stamped)")
 	flag.StringVar(&cfg.version, "version", "0.0.0-dev", "package version (semver)")
 	flag.StringVar(&cfg.arch, "arch", runtime.GOARCH, "architecture (GOARCH)")
 	flag.Parse()
@@ -71,7 +71,7 @@ func build(ctx context.Context, cfg config) (string, error) {
 	bin := cfg.bin
 	if bin == "" {
 		bin = filepath.Join(stage, "l2gw")
-		if err := goBuild(ctx, bin, cfg.arch); err != nil {
+		if err := goBuild(ctx, bin, cfg.arch, cfg.version); err != nil {
 			return "", err
 		}
 	}
@@ -184,9 +184,13 @@ func build(ctx context.Context, cfg config) (string, error) {
 }
 
 // goBuild builds ./cmd/l2gw of the current module into bin, statically
-// (CGO_ENABLED=0), without local paths (-trimpath).
-func goBuild(ctx context.Context, bin, arch string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/l2gw")
+// (CGO_ENABLED=0), without local paths (-trimpath), with the package's
+// version stamped ("v"+version: l2gw --version says "l2gw v1.2.3 (revision
+// …)", not the source tree's "(devel)") and the VCS revision when the
+// module is a git checkout.
+func goBuild(ctx context.Context, bin, arch, version string) error {
+	stamp := "-X github.com/l2gw/l2gw/internal/version.stamped=v" + strings.TrimPrefix(version, "v")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", stamp, "-o", bin, "./cmd/l2gw")
 	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil || strings.TrimSpace(string(gomod)) == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
 		return fmt.Errorf("not inside the l2gw module (go env GOMOD: %q, %v)", gomod, err)
