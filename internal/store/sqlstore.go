@@ -387,10 +387,9 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 			return
 		}
 		w := &wtx{ctx: r.ctx, db: d, rev: rev, compacted: compacted}
+		// The changes are logged at the end, for the whole batch at once
+		// (logBatchPostgres).
 		err := r.fn(w)
-		if err == nil && len(w.changes) > 0 {
-			err = s.logChanges(bctx, w, rev+1, false)
-		}
 		if err != nil {
 			if _, rerr := d.exec(bctx, `ROLLBACK TO w`); rerr != nil {
 				r.err = err
@@ -412,13 +411,8 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 		// names the newest), and a round trip per write is saved.
 	}
 	if rev > startRev {
-		if _, err := d.exec(bctx, `UPDATE revision SET rev = $1 WHERE id = 1`, rev); err != nil {
-			finish(fmt.Errorf("bump revision: %w", err))
-			return
-		}
-		// Other replicas LISTEN on l2gw_revision (replica.go).
-		if _, err := d.exec(bctx, `SELECT pg_notify('l2gw_revision', $1)`, strconv.FormatInt(rev, 10)); err != nil {
-			finish(fmt.Errorf("notify: %w", err))
+		if err := s.logBatchPostgres(bctx, d, committed, rev); err != nil {
+			finish(err)
 			return
 		}
 	}
@@ -606,26 +600,83 @@ func (s *sqlStore) logChanges(ctx context.Context, w *wtx, rev int64, bump bool)
 			return fmt.Errorf("log changes: %w", err)
 		}
 	}
-	s.sinceCompact += len(w.changes)
+	return s.compactIfDue(ctx, w.db, len(w.changes))
+}
+
+// compactIfDue counts n more change-log rows written and, every so many,
+// cuts the log down to Config.ChangeLogKeep entries. Callers hold the
+// writer (wmu or wsem) inside the write transaction d.
+func (s *sqlStore) compactIfDue(ctx context.Context, d db, n int) error {
+	s.sinceCompact += n
 	keep := s.cfg.ChangeLogKeep
 	if s.sinceCompact >= max(1, min(keep/10, 1000)) {
 		s.sinceCompact = 0
 		var cut int64
-		err := w.queryRow(ctx, `SELECT rev FROM changes ORDER BY rev DESC, seq DESC LIMIT 1 OFFSET $1`, keep).Scan(&cut)
+		err := d.queryRow(ctx, `SELECT rev FROM changes ORDER BY rev DESC, seq DESC LIMIT 1 OFFSET $1`, keep).Scan(&cut)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return fmt.Errorf("compact changes: %w", err)
 		default:
-			if _, err := w.exec(ctx, `DELETE FROM changes WHERE rev <= $1`, cut); err != nil {
+			if _, err := d.exec(ctx, `DELETE FROM changes WHERE rev <= $1`, cut); err != nil {
 				return fmt.Errorf("compact changes: %w", err)
 			}
-			if _, err := w.exec(ctx, `UPDATE revision SET compacted = $1 WHERE id = 1`, cut); err != nil {
+			if _, err := d.exec(ctx, `UPDATE revision SET compacted = $1 WHERE id = 1`, cut); err != nil {
 				return fmt.Errorf("compact changes: %w", err)
 			}
 		}
 	}
 	return nil
+}
+
+// logBatchPostgres ends a PostgreSQL batch that changed something: it
+// appends the changes of every write (each at its revision) to the change
+// log, moves the revision row to rev and notifies the other replicas
+// (replica.go), in one statement, a round trip per batch rather than one per
+// write and two more per batch (data-modifying WITH clauses run to
+// completion whether or not the query reads them).
+func (s *sqlStore) logBatchPostgres(ctx context.Context, d db, writes []*wreq, rev int64) error {
+	type row struct {
+		rev int64
+		seq int
+		c   Change
+	}
+	var rows []row
+	for _, r := range writes {
+		for i, c := range r.w.changes {
+			rows = append(rows, row{r.rev, i, c})
+		}
+	}
+	total := len(rows)
+	values := func(b *strings.Builder, args []any, rows []row) []any {
+		for i, r := range rows {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			n := len(args)
+			fmt.Fprintf(b, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
+			args = append(args, r.rev, r.seq, string(r.c.Kind), r.c.ID, string(r.c.Op))
+		}
+		return args
+	}
+	// A big batch (a mirror sync) first, in statements of changeBatch rows.
+	for len(rows) > changeBatch {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO changes (rev, seq, kind, obj_id, op) VALUES `)
+		args := values(&b, make([]any, 0, 5*changeBatch), rows[:changeBatch])
+		if _, err := d.exec(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("log changes: %w", err)
+		}
+		rows = rows[changeBatch:]
+	}
+	var b strings.Builder
+	b.WriteString(`WITH c AS (INSERT INTO changes (rev, seq, kind, obj_id, op) VALUES `)
+	args := values(&b, append(make([]any, 0, 2+5*len(rows)), rev, strconv.FormatInt(rev, 10)), rows)
+	b.WriteString(`), r AS (UPDATE revision SET rev = $1 WHERE id = 1) SELECT pg_notify('l2gw_revision', $2)`)
+	if _, err := d.exec(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("log changes, bump revision and notify: %w", err)
+	}
+	return s.compactIfDue(ctx, d, total)
 }
 
 // committed publishes a new revision to in-process waiters.
