@@ -33,12 +33,14 @@
 //
 // It prints every trial and a summary per kind. As root (namespaces):
 //
-//	go run ./bench/faults [-trials 100] [-seed N] [-kinds a,b] [-rate 15] [-hold 3s] [-bound 60s] [-settle 0] [-binary path] [-keep]
+//	go run ./bench/faults [-trials 100] [-seed N] [-kinds a,b] [-rate 15] [-hold 3s] [-bound 60s] [-settle 0] [-fresh-agents] [-binary path] [-keep]
 //
 // -settle D keeps each fault up to D longer once the churn has paused,
 // until every device equals its plan, and reports how long that took
 // ("settled under the fault"): with -kinds partition, whether the agents of
-// the partitioned replica converge while the partition lasts.
+// the partitioned replica converge while the partition lasts. -fresh-agents
+// restarts every agent before each trial, so that each trial starts with
+// every other agent on B (agents that failed over stay where they went).
 package main
 
 import (
@@ -66,6 +68,7 @@ type options struct {
 	binary string
 	keep   bool
 	settle time.Duration
+	fresh  bool
 }
 
 func main() {
@@ -79,6 +82,8 @@ func main() {
 	flag.DurationVar(&o.hold, "hold", 3*time.Second, "longest time a fault is held before its heal (at least 500ms)")
 	flag.StringVar(&o.binary, "binary", "", "l2gw binary to run (default: go build ./cmd/l2gw)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs) after the run")
+	flag.BoolVar(&o.fresh, "fresh-agents", false, "restart every agent cleanly before each trial (after the first), so that each streams from its first "+
+		"--server again, as at the start (agents that failed over otherwise stay where they went)")
 	flag.DurationVar(&o.settle, "settle", 0, "after the churn pauses, keep the fault up to this long more, until every device equals its plan "+
 		"(0: heal at once); with -kinds partition: do the agents converge while the partition lasts?")
 	flag.Parse()
@@ -180,6 +185,14 @@ func run(ctx context.Context, o options) (failed int, err error) {
 			break
 		}
 		f := o.kinds[rnd.IntN(len(o.kinds))]
+		if o.fresh && i > 0 {
+			if err := l.restartAgents(); err != nil {
+				return failed, fmt.Errorf("restart the agents before trial %d: %w", i+1, err)
+			}
+			if r := converge(ctx, l, c, st, time.Now(), o.bound); !r.ok {
+				return failed, fmt.Errorf("the lab did not converge after the agents restarted, before trial %d:\n%s", i+1, strings.Join(r.diff, "\n"))
+			}
+		}
 		r, err := trial(ctx, l, c, st, f, rnd, o.bound, o.hold, o.settle)
 		if ctx.Err() != nil {
 			logf("interrupted in trial %d", i+1)

@@ -36,7 +36,8 @@ func (h *Handler) switchPlan(w http.ResponseWriter, r *http.Request) {
 	}
 	h.agents.open(name)
 	defer func() {
-		if err := h.agents.close(r.Context(), name); err != nil {
+		_, reachable := h.gate.open()
+		if err := h.agents.close(r.Context(), name, reachable); err != nil {
 			h.log.ErrorContext(r.Context(), "mark switch disconnected", "switch", name, "err", err)
 		}
 	}()
@@ -55,7 +56,8 @@ func (h *Handler) hostPlan(w http.ResponseWriter, r *http.Request) {
 	}
 	h.hostAgents.open(name)
 	defer func() {
-		if err := h.hostAgents.close(r.Context(), name); err != nil {
+		_, reachable := h.gate.open()
+		if err := h.hostAgents.close(r.Context(), name, reachable); err != nil {
 			h.log.ErrorContext(r.Context(), "mark host agent gone", "host", name, "err", err)
 		}
 	}()
