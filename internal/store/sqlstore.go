@@ -656,36 +656,20 @@ func (s *sqlStore) logBatchPostgres(ctx context.Context, d db, writes []*wreq, r
 			rows = append(rows, row{r.rev, i, c})
 		}
 	}
-	total := len(rows)
-	values := func(b *strings.Builder, args []any, rows []row) []any {
-		for i, r := range rows {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			n := len(args)
-			fmt.Fprintf(b, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
-			args = append(args, r.rev, r.seq, string(r.c.Kind), r.c.ID, string(r.c.Op))
-		}
-		return args
+	// One statement text whatever the batch's size (arrays, not a VALUES
+	// row per change), so that it stays one prepared statement.
+	revs, seqs := make([]int64, len(rows)), make([]int32, len(rows))
+	kinds, ids, ops := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
+	for i, r := range rows {
+		revs[i], seqs[i], kinds[i], ids[i], ops[i] = r.rev, int32(r.seq), string(r.c.Kind), r.c.ID, string(r.c.Op)
 	}
-	// A big batch (a mirror sync) first, in statements of changeBatch rows.
-	for len(rows) > changeBatch {
-		var b strings.Builder
-		b.WriteString(`INSERT INTO changes (rev, seq, kind, obj_id, op) VALUES `)
-		args := values(&b, make([]any, 0, 5*changeBatch), rows[:changeBatch])
-		if _, err := d.exec(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("log changes: %w", err)
-		}
-		rows = rows[changeBatch:]
-	}
-	var b strings.Builder
-	b.WriteString(`WITH c AS (INSERT INTO changes (rev, seq, kind, obj_id, op) VALUES `)
-	args := values(&b, append(make([]any, 0, 2+5*len(rows)), rev, strconv.FormatInt(rev, 10)), rows)
-	b.WriteString(`), r AS (UPDATE revision SET rev = $1 WHERE id = 1) SELECT pg_notify('l2gw_revision', $2)`)
-	if _, err := d.exec(ctx, b.String(), args...); err != nil {
+	const q = `WITH c AS (INSERT INTO changes (rev, seq, kind, obj_id, op) ` +
+		`SELECT * FROM unnest($3::bigint[], $4::integer[], $5::text[], $6::text[], $7::text[])), ` +
+		`r AS (UPDATE revision SET rev = $1 WHERE id = 1) SELECT pg_notify('l2gw_revision', $2)`
+	if _, err := d.exec(ctx, q, rev, strconv.FormatInt(rev, 10), revs, seqs, kinds, ids, ops); err != nil {
 		return fmt.Errorf("log changes, bump revision and notify: %w", err)
 	}
-	return s.compactIfDue(ctx, d, total)
+	return s.compactIfDue(ctx, d, len(rows))
 }
 
 // committed publishes a new revision to in-process waiters.
