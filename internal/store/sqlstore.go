@@ -436,15 +436,15 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 
 // wreq is one write waiting for the SQLite group commit.
 type wreq struct {
-	ctx context.Context
-	fn  func(w *wtx) error
+	ctx  context.Context
+	fn   func(w *wtx) error
 	// ownSavepoint: on PostgreSQL the batch leaves the write's SAVEPOINT
 	// to its first statement (pgsavepoint.go).
 	ownSavepoint bool
-	w            *wtx
-	rev          int64
-	err          error
-	done         chan struct{}
+	w    *wtx
+	rev  int64
+	err  error
+	done chan struct{}
 }
 
 // writeSQLite group-commits: a writer queues its request, and whoever holds
