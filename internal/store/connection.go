@@ -57,7 +57,7 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		v := *c.SegmentationID
 		c.SegmentationID = &v
 	}
-	_, err := s.writeOwnSavepoint(ctx, func(w *wtx) error {
+	_, err := s.write(ctx, func(w *wtx) error {
 		// The gateway (from the cache, mostly), then what the checks read
 		// in one statement: a round trip each counts on PostgreSQL.
 		gw, gwFound, err := getGatewayTx(ctx, w, c.GatewayID)
@@ -174,8 +174,7 @@ func readConnectionChecks(ctx context.Context, w *wtx, c model.Connection, gw mo
 	for i := range ok {
 		dest = append(dest, &ok[i])
 	}
-	// The write's first statement: its savepoint may come with it.
-	if err := w.scanFirst(ctx, dest, q.String(), args...); err != nil {
+	if err := w.queryRow(ctx, q.String(), args...).Scan(dest...); err != nil {
 		return connectionChecks{}, fmt.Errorf("create connection: %w", err)
 	}
 	for i, v := range ok {
@@ -461,17 +460,10 @@ func listConnections(ctx context.Context, d db, q Query) ([]model.Connection, er
 }
 
 func (s *sqlStore) DeleteConnection(ctx context.Context, id string) error {
-	_, err := s.writeOwnSavepoint(ctx, func(w *wtx) error {
-		// The bindings go with it (ON DELETE CASCADE; SQLite runs with
-		// foreign_keys on). One statement, with the write's savepoint.
-		res, err := w.execFirst(ctx, `DELETE FROM connections WHERE id = $1`, id)
-		if err != nil {
-			return fmt.Errorf("delete from connections: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("delete from connections: %w", err)
-		} else if n == 0 {
-			return connectionNotFound()
+	_, err := s.write(ctx, func(w *wtx) error {
+		// The bindings go with it (ON DELETE CASCADE; SQLite runs with foreign_keys on).
+		if err := deleteByID(ctx, w, "connections", id, connectionNotFound()); err != nil {
+			return err
 		}
 		w.change(KindConnection, id, OpDelete)
 		w.delConnection(id)

@@ -263,7 +263,6 @@ type wtx struct {
 	compacted int64
 	changes   []Change
 	delta     cacheDelta
-	sp        savepointState // PostgreSQL: who sets the write's SAVEPOINT (pgsavepoint.go)
 }
 
 // gatewaysCached reports whether the gateway cache may stand in for the
@@ -304,10 +303,7 @@ func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, err
 // across replicas, so revisions stay gap-free in commit order. Waiting for
 // the writer and the batch itself are bounded by Config.Timeout.
 func (s *sqlStore) writePostgres(ctx context.Context, fn func(w *wtx) error) (int64, error) {
-	return s.writePostgresReq(ctx, &wreq{ctx: ctx, fn: fn, done: make(chan struct{})})
-}
-
-func (s *sqlStore) writePostgresReq(ctx context.Context, req *wreq) (int64, error) {
+	req := &wreq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	s.qmu.Lock()
 	s.queue = append(s.queue, req)
 	s.qmu.Unlock()
@@ -386,18 +382,16 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 			r.err = err
 			continue
 		}
-		w := &wtx{ctx: r.ctx, db: d, rev: rev, compacted: compacted}
-		if r.ownSavepoint {
-			w.sp = spPending
-		} else if _, err := d.exec(bctx, `SAVEPOINT w`); err != nil {
+		if _, err := d.exec(bctx, `SAVEPOINT w`); err != nil {
 			finish(fmt.Errorf("savepoint: %w", err))
 			return
 		}
+		w := &wtx{ctx: r.ctx, db: d, rev: rev, compacted: compacted}
 		// The changes are logged at the end, for the whole batch at once
 		// (logBatchPostgres).
 		err := r.fn(w)
 		if err != nil {
-			if rerr := w.undo(bctx, err); rerr != nil {
+			if _, rerr := d.exec(bctx, `ROLLBACK TO w`); rerr != nil {
 				r.err = err
 				finish(fmt.Errorf("write aborted: %w", rerr))
 				return
@@ -438,9 +432,6 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 type wreq struct {
 	ctx  context.Context
 	fn   func(w *wtx) error
-	// ownSavepoint: on PostgreSQL the batch leaves the write's SAVEPOINT
-	// to its first statement (pgsavepoint.go).
-	ownSavepoint bool
 	w    *wtx
 	rev  int64
 	err  error
