@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -256,6 +257,34 @@ func (l *lab) startHostAgent(i int) error {
 	l.mu.Lock()
 	l.hAgents[i] = p
 	l.mu.Unlock()
+	return nil
+}
+
+// restartAgents stops every agent cleanly (SIGTERM: a switch agent
+// releases its lease) and starts it again, so that each streams from the
+// first replica of its --server list again, as at the lab's start.
+func (l *lab) restartAgents() error {
+	l.mu.Lock()
+	procs := append(slices.Clone(l.swAgents), l.hAgents...)
+	l.mu.Unlock()
+	for _, p := range procs {
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			return err
+		}
+		if err := p.Wait(10 * time.Second); p.Running() {
+			return fmt.Errorf("%s did not stop on SIGTERM: %w", p.Name, err)
+		}
+	}
+	for i := range l.swAgents {
+		if err := l.startSwitchAgent(i); err != nil {
+			return err
+		}
+	}
+	for i := range l.hAgents {
+		if err := l.startHostAgent(i); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

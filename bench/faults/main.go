@@ -33,7 +33,14 @@
 //
 // It prints every trial and a summary per kind. As root (namespaces):
 //
-//	go run ./bench/faults [-trials 100] [-seed N] [-kinds a,b] [-rate 15] [-hold 3s] [-bound 60s] [-binary path] [-keep]
+//	go run ./bench/faults [-trials 100] [-seed N] [-kinds a,b] [-rate 15] [-hold 3s] [-bound 60s] [-settle 0] [-fresh-agents] [-binary path] [-keep]
+//
+// -settle D keeps each fault up to D longer once the churn has paused,
+// until every device equals its plan, and reports how long that took
+// ("settled under the fault"): with -kinds partition, whether the agents of
+// the partitioned replica converge while the partition lasts. -fresh-agents
+// restarts every agent before each trial, so that each trial starts with
+// every other agent on B (agents that failed over stay where they went).
 package main
 
 import (
@@ -60,6 +67,8 @@ type options struct {
 	hold   time.Duration
 	binary string
 	keep   bool
+	settle time.Duration
+	fresh  bool
 }
 
 func main() {
@@ -73,6 +82,10 @@ func main() {
 	flag.DurationVar(&o.hold, "hold", 3*time.Second, "longest time a fault is held before its heal (at least 500ms)")
 	flag.StringVar(&o.binary, "binary", "", "l2gw binary to run (default: go build ./cmd/l2gw)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs) after the run")
+	flag.BoolVar(&o.fresh, "fresh-agents", false, "restart every agent cleanly before each trial (after the first), so that each streams from its first "+
+		"--server again, as at the start (agents that failed over otherwise stay where they went)")
+	flag.DurationVar(&o.settle, "settle", 0, "after the churn pauses, keep the fault up to this long more, until every device equals its plan "+
+		"(0: heal at once); with -kinds partition: do the agents converge while the partition lasts?")
 	flag.Parse()
 	if err := o.parse(kinds); err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)
@@ -110,6 +123,9 @@ func (o *options) parse(kinds string) error {
 	}
 	if o.rate <= 0 || o.bound <= 0 {
 		return errors.New("-rate and -bound must be positive")
+	}
+	if o.settle < 0 {
+		return errors.New("-settle must not be negative")
 	}
 	if o.hold < 500*time.Millisecond {
 		return errors.New("-hold must be at least 500ms")
@@ -169,7 +185,15 @@ func run(ctx context.Context, o options) (failed int, err error) {
 			break
 		}
 		f := o.kinds[rnd.IntN(len(o.kinds))]
-		r, err := trial(ctx, l, c, st, f, rnd, o.bound, o.hold)
+		if o.fresh && i > 0 {
+			if err := l.restartAgents(); err != nil {
+				return failed, fmt.Errorf("restart the agents before trial %d: %w", i+1, err)
+			}
+			if r := converge(ctx, l, c, st, time.Now(), o.bound); !r.ok {
+				return failed, fmt.Errorf("the lab did not converge after the agents restarted, before trial %d:\n%s", i+1, strings.Join(r.diff, "\n"))
+			}
+		}
+		r, err := trial(ctx, l, c, st, f, rnd, o.bound, o.hold, o.settle)
 		if ctx.Err() != nil {
 			logf("interrupted in trial %d", i+1)
 			break // report the trials done

@@ -97,11 +97,16 @@ type result struct {
 	ok         bool
 	converged  time.Duration // from the heal to converged (when ok)
 	cov        coverage
-	first      int      // device differences at the first check
-	atHeal     int      // device differences just before the heal (-1: unreadable)
-	errs       []string // the first failed writes' errors
-	writes     [2]int   // answered 2xx, not, during the trial
-	diff       []string // the last differences seen (when not ok)
+	first      int // device differences at the first check
+	atHeal     int // device differences just before the heal (-1: unreadable)
+	// settled is, with -settle, how long after the churn paused every
+	// device equalled its plan while the fault was still held; settleOK
+	// is false when that did not happen within -settle.
+	settled  time.Duration
+	settleOK bool
+	errs     []string // the first failed writes' errors
+	writes   [2]int   // answered 2xx, not, during the trial
+	diff     []string // the last differences seen (when not ok)
 }
 
 func (r result) print(w io.Writer) {
@@ -110,8 +115,15 @@ func (r result) print(w io.Writer) {
 	if !r.ok {
 		status = "FAILED"
 	}
-	fmt.Fprintf(w, "%s trial %d %s (%s, held %v): writes %d ok %d failed; %s\n", time.Now().Format("15:04:05.000"),
-		r.n, r.kind, r.what, r.held.Round(time.Millisecond), r.writes[0], r.writes[1], status)
+	settled := ""
+	switch {
+	case r.settleOK:
+		settled = fmt.Sprintf("settled under the fault %v after the pause; ", r.settled.Round(time.Millisecond))
+	case r.settled > 0:
+		settled = fmt.Sprintf("not settled under the fault within %v; ", r.settled.Round(time.Millisecond))
+	}
+	fmt.Fprintf(w, "%s trial %d %s (%s, held %v): writes %d ok %d failed; %s%s\n", time.Now().Format("15:04:05.000"),
+		r.n, r.kind, r.what, r.held.Round(time.Millisecond), r.writes[0], r.writes[1], settled, status)
 	for _, e := range r.errs {
 		fmt.Fprintln(w, "     write failed:", e)
 	}
@@ -123,7 +135,7 @@ func (r result) print(w io.Writer) {
 // trial runs the churn, injects f, holds it, pauses the churn, heals, and
 // waits for convergence. An error is a failure of the bench itself (a fault
 // that could not be injected or healed), not of l2gw.
-func trial(ctx context.Context, l *lab, c *churn, st store.Store, f fault, rnd *rand.Rand, bound, hold time.Duration) (result, error) {
+func trial(ctx context.Context, l *lab, c *churn, st store.Store, f fault, rnd *rand.Rand, bound, hold, settle time.Duration) (result, error) {
 	r := result{kind: f.kind}
 	c.l.mu.Lock()
 	ok0, fail0 := c.l.ok, c.l.fail
@@ -157,6 +169,11 @@ func trial(ctx context.Context, l *lab, c *churn, st store.Store, f fault, rnd *
 	if err != nil {
 		return r, err
 	}
+	if settle > 0 {
+		if r.settled, r.settleOK, err = settleUnder(ctx, l, st, settle); err != nil {
+			return r, err
+		}
+	}
 	// The divergence the fault left, just before the heal: evidence that
 	// the checks see what a fault does (a dead agent's devices fall behind).
 	if d, _, err := devicesDiff(ctx, l, st); err == nil {
@@ -176,6 +193,23 @@ func trial(ctx context.Context, l *lab, c *churn, st store.Store, f fault, rnd *
 	cr := converge(ctx, l, c, st, healed, bound)
 	r.ok, r.converged, r.diff, r.cov, r.first = cr.ok, cr.took, cr.diff, cr.cov, cr.first
 	return r, nil
+}
+
+// settleUnder polls the devices, the fault still held and the churn
+// paused, until they all equal their plans or bound has passed.
+func settleUnder(ctx context.Context, l *lab, st store.Store, bound time.Duration) (time.Duration, bool, error) {
+	start := time.Now()
+	for {
+		if d, _, err := devicesDiff(ctx, l, st); err == nil && len(d) == 0 {
+			return time.Since(start), true, nil
+		}
+		if time.Since(start) > bound {
+			return time.Since(start), false, nil
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return 0, false, err
+		}
+	}
 }
 
 type convergence struct {
@@ -268,6 +302,7 @@ func report(w io.Writer, o options, results []result, l *ledger) {
 		ok, fail, l.live())
 	fmt.Fprintln(w, "| kind | trials | failed | converged p50 | converged max |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
+	defer settleReport(w, o, kinds, by)
 	for _, k := range kinds {
 		var took []time.Duration
 		nf := 0
@@ -296,6 +331,36 @@ func report(w io.Writer, o options, results []result, l *ledger) {
 				}
 			}
 		}
+	}
+}
+
+// settleReport prints, with -settle, per kind how many trials converged
+// while their fault was held, and how long after the churn paused.
+func settleReport(w io.Writer, o options, kinds []string, by map[string][]result) {
+	if o.settle <= 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nSettled under the fault (-settle %v; from the churn's pause, the fault still held):\n\n", o.settle)
+	fmt.Fprintln(w, "| kind | trials | settled | settled p50 | settled max | devices behind at the heal (trials) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, k := range kinds {
+		var took []time.Duration
+		behind := 0
+		for _, r := range by[k] {
+			if r.settleOK {
+				took = append(took, r.settled)
+			}
+			if r.atHeal != 0 {
+				behind++
+			}
+		}
+		p50, mx := "–", "–"
+		if len(took) > 0 {
+			slices.Sort(took)
+			p50 = fmt.Sprintf("%.2f s", took[len(took)/2].Seconds())
+			mx = fmt.Sprintf("%.2f s", took[len(took)-1].Seconds())
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %d |\n", k, len(by[k]), len(took), p50, mx, behind)
 	}
 }
 

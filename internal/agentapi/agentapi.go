@@ -122,6 +122,10 @@ type Handler struct {
 	m          *handlerMetrics
 	// conflicts holds the port MAC conflicts of each switch's last report.
 	conflicts reportConflicts
+	// reach is the store's, when it can lose its database; gate lets plan
+	// streams run while it reaches it (dbgate.go).
+	reach Reachability
+	gate  *streamGate
 }
 
 // New returns the handler. The feed must be running for streams and status
@@ -158,7 +162,8 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 		cfg.Started = cfg.Now()
 	}
 	h := &Handler{st: st, feed: feed, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), m: newHandlerMetrics(cfg.Registerer),
-		agents: switchPresence(st), hostAgents: hostPresence(st)}
+		agents: switchPresence(st), hostAgents: hostPresence(st), gate: newStreamGate()}
+	h.reach, _ = st.(Reachability)
 	p := agentwire.Prefix
 	h.handle("POST "+p+"/switches/{name}/report", "report_switch", h.reportSwitch)
 	h.handle("PUT "+p+"/switches/{name}/status", "update_switch_status", h.switchStatus)

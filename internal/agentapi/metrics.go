@@ -13,6 +13,8 @@ import (
 type handlerMetrics struct {
 	requests *prometheus.CounterVec // l2gw_agentapi_requests_total{method,route,code}
 	streams  *prometheus.GaugeVec   // l2gw_agentapi_plan_streams{kind}
+	// gateClosed is l2gw_agentapi_database_unreachable (dbgate.go).
+	gateClosed prometheus.Gauge
 }
 
 func newHandlerMetrics(reg prometheus.Registerer) *handlerMetrics {
@@ -25,6 +27,10 @@ func newHandlerMetrics(reg prometheus.Registerer) *handlerMetrics {
 			Name: "l2gw_agentapi_plan_streams",
 			Help: "Plan streams open to agents by kind (switch, host).",
 		}, []string{"kind"})),
+		gateClosed: metrics.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "l2gw_agentapi_database_unreachable",
+			Help: "1 while this server cannot reach its database and so serves no plan streams (agents move to another server), else 0.",
+		})),
 	}
 	// Both kinds from the start: none open reads 0, not absent.
 	m.streams.WithLabelValues("switch")

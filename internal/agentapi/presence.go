@@ -66,8 +66,11 @@ func (p *presence[S]) open(name string) {
 }
 
 // close records the end of a plan stream; when it was the agent's last,
-// the agent is marked disconnected.
-func (p *presence[S]) close(ctx context.Context, name string) error {
+// the agent is marked disconnected, if mark. A replica that cannot reach
+// its database does not mark (it could not, and the wait would hold the
+// stream's end from the agent): the replica the agent moves to claims its
+// presence, and one that moves nowhere expires.
+func (p *presence[S]) close(ctx context.Context, name string, mark bool) error {
 	p.mu.Lock()
 	p.streams[name]--
 	last := p.streams[name] <= 0
@@ -75,7 +78,7 @@ func (p *presence[S]) close(ctx context.Context, name string) error {
 		delete(p.streams, name)
 	}
 	p.mu.Unlock()
-	if !last {
+	if !last || !mark {
 		return nil
 	}
 	return p.write(ctx, name, &presenceWrite[S]{})

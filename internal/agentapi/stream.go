@@ -30,9 +30,14 @@ func parseRevision(r *http.Request) (int64, error) {
 
 func (h *Handler) switchPlan(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if _, ok := h.gate.open(); !ok {
+		writeDatabaseUnreachable(w)
+		return
+	}
 	h.agents.open(name)
 	defer func() {
-		if err := h.agents.close(r.Context(), name); err != nil {
+		_, reachable := h.gate.open()
+		if err := h.agents.close(r.Context(), name, reachable); err != nil {
 			h.log.ErrorContext(r.Context(), "mark switch disconnected", "switch", name, "err", err)
 		}
 	}()
@@ -45,9 +50,14 @@ func (h *Handler) switchPlan(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) hostPlan(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if _, ok := h.gate.open(); !ok {
+		writeDatabaseUnreachable(w)
+		return
+	}
 	h.hostAgents.open(name)
 	defer func() {
-		if err := h.hostAgents.close(r.Context(), name); err != nil {
+		_, reachable := h.gate.open()
+		if err := h.hostAgents.close(r.Context(), name, reachable); err != nil {
 			h.log.ErrorContext(r.Context(), "mark host agent gone", "host", name, "err", err)
 		}
 	}()
@@ -83,7 +93,8 @@ func (s *streamWriter) write(v any) error {
 // serveStream answers a plan stream (agentwire's package doc): headers at
 // once, then the watch's events (a snapshot or a resumed line first, then
 // deltas, and snapshots when the feed resets the watch), with keepalives in
-// every silence, the wait for the feed's first snapshot included.
+// every silence, the wait for the feed's first snapshot included. It ends
+// when the database becomes unreachable (dbgate.go).
 func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, kind string, src planfeed.Plans[P, D]) {
 	ctx := r.Context()
 	name := r.PathValue("name")
@@ -93,6 +104,15 @@ func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, k
 		return
 	}
 	log := h.log.With(kind, name)
+	gate, ok := h.gate.open()
+	if !ok {
+		writeDatabaseUnreachable(w)
+		return
+	}
+	// The events are waited for on sctx, which also ends with the gate.
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	defer context.AfterFunc(gate, scancel)()
 	wt, err := src.Watch(ctx, name, from)
 	if err != nil {
 		log.DebugContext(ctx, "plan stream not opened", "err", err)
@@ -116,11 +136,15 @@ func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, k
 	log.DebugContext(ctx, "plan stream opened", "from", from)
 	keepalive := planner.Event[P, D]{Type: agentwire.EventKeepalive}
 	for {
-		nctx, cancel := context.WithTimeout(ctx, ka)
+		nctx, cancel := context.WithTimeout(sctx, ka)
 		ev, err := wt.Next(nctx)
 		cancel()
 		switch {
 		case err == nil:
+		case gate.Err() != nil && ctx.Err() == nil:
+			// The agent reads the end and moves to the next server.
+			log.InfoContext(ctx, "plan stream ended: the database is unreachable")
+			return
 		case ctx.Err() != nil:
 			log.DebugContext(ctx, "plan stream closed by the client")
 			return

@@ -251,6 +251,9 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	wg.Go(func() { _ = agentHandler.RunPresence(runCtx, cfg.PresenceClaimInterval) })
 	wg.Go(func() { _ = page.Run(runCtx) })
+	// A replica cut off from its database ends its plan streams (agents
+	// then move to another replica).
+	wg.Go(func() { _ = agentHandler.RunDatabaseGate(runCtx, 0) })
 	for _, a := range agents {
 		wg.Go(func() {
 			if err := a.Run(runCtx); err != nil && runCtx.Err() == nil {

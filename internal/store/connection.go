@@ -58,19 +58,22 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		c.SegmentationID = &v
 	}
 	_, err := s.write(ctx, func(w *wtx) error {
-		// 1. network exists
-		var netType string
-		if err := w.queryRow(ctx, `SELECT network_type FROM networks WHERE id = $1`, c.NetworkID).Scan(&netType); err != nil {
-			if isNoRows(err) {
-				return networkNotFound(c.NetworkID)
-			}
-			return fmt.Errorf("create connection: %w", err)
-		}
-		// 2. default segmentation id against the gateway's VLAN mode
+		// The gateway (from the cache, mostly), then what the checks read
+		// in one statement: a round trip each counts on PostgreSQL.
 		gw, gwFound, err := getGatewayTx(ctx, w, c.GatewayID)
 		if err != nil {
 			return err
 		}
+		pre, err := readConnectionChecks(ctx, w, c, gw, gwFound)
+		if err != nil {
+			return err
+		}
+		// The checks in the original's order:
+		// 1. network exists
+		if !pre.netType.Valid {
+			return networkNotFound(c.NetworkID)
+		}
+		// 2. default segmentation id against the gateway's VLAN mode
 		isVLAN := gwFound && gw.HasSegmentationIDs()
 		if isVLAN && c.SegmentationID != nil {
 			return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: default segmentation_id should not be provided when segmentation_id is assigned during l2gateway creation.")
@@ -88,40 +91,28 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 			return unbridgedConnection(gw.ID, names)
 		}
 		// 3. duplicate gateway + network
-		var one int
-		switch err := w.queryRow(ctx, `SELECT 1 FROM connections WHERE gateway_id = $1 AND network_id = $2`, c.GatewayID, c.NetworkID).Scan(&one); {
-		case err == nil:
+		if pre.exists {
 			return connectionExists(c)
-		case !isNoRows(err):
-			return fmt.Errorf("create connection: %w", err)
 		}
 		// 4. gateway exists
 		if !gwFound {
 			return gatewayNotFound(c.GatewayID)
 		}
 		// 5. devices are reported switches, interfaces their ports, all up
-		for _, d := range gw.Devices {
-			if err := checkDevice(ctx, w, d); err != nil {
+		for i, d := range gw.Devices {
+			if pre.devicesOK[i] {
+				continue
+			}
+			if err := checkDeviceSlow(ctx, w, d); err != nil {
 				return err
 			}
 		}
 		// 6. the network is VXLAN
-		if netType != "vxlan" {
+		if pre.netType.String != "vxlan" {
 			return model.NewFault(model.ErrNotFound, "VxlanSegmentationIDNotFound", "vxlan segmentation id not found for the network '%s'", c.NetworkID)
 		}
-		var seg any
-		if c.SegmentationID != nil {
-			seg = *c.SegmentationID
-		}
-		if _, err := w.exec(ctx, `INSERT INTO connections (id, gateway_id, network_id, tenant_id, segmentation_id) VALUES ($1, $2, $3, $4, $5)`,
-			c.ID, c.GatewayID, c.NetworkID, c.TenantID, seg); err != nil {
-			if isUniqueViolation(err) {
-				return connectionExists(c)
-			}
-			return fmt.Errorf("create connection: %w", err)
-		}
 		// 7. no VLAN bound twice on one physical port (a UNIQUE index)
-		if err := insertBindings(ctx, w, gw, c); err != nil {
+		if err := insertConnection(ctx, w, gw, c); err != nil {
 			return err
 		}
 		w.change(KindConnection, c.ID, OpCreate)
@@ -134,49 +125,96 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 	return c, nil
 }
 
-// checkDevice checks that d is a reported switch whose fault status is up
-// and that each interface is an up port of it (networking-l2gw's
-// _check_port_fault_status_and_switch_fault_status, same exceptions, in
-// the same order). One statement answers the usual case, where all is
-// well; otherwise checkDeviceSlow finds the failing check.
-func checkDevice(ctx context.Context, w *wtx, d model.Device) error {
-	names := make([]string, 0, len(d.Interfaces))
-	for _, it := range d.Interfaces {
-		if !slices.Contains(names, it.Name) {
-			names = append(names, it.Name)
-		}
-	}
-	if len(names) == 0 {
-		return checkDeviceSlow(ctx, w, d)
-	}
-	var q strings.Builder
-	q.WriteString(`SELECT s.reported, s.fault_status, (SELECT COUNT(*) FROM switch_ports p WHERE p.switch_name = s.name AND p.fault_status = '[]' AND p.name IN (`)
-	args := []any{d.Name}
-	for i, n := range names {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		args = append(args, n)
-		q.WriteString("$" + strconv.Itoa(len(args)))
-	}
-	q.WriteString(`)) FROM switches s WHERE s.name = $1`)
-	var reported bool
-	var fault string
-	var upPorts int
-	if err := w.queryRow(ctx, q.String(), args...).Scan(&reported, &fault, &upPorts); err != nil {
-		if isNoRows(err) {
-			return deviceNotFound(d.Name)
-		}
-		return fmt.Errorf("check switch %s: %w", d.Name, err)
-	}
-	if reported && fault == "[]" && upPorts == len(names) {
-		return nil
-	}
-	return checkDeviceSlow(ctx, w, d)
+// connectionChecks is what a connection create reads before it decides.
+type connectionChecks struct {
+	netType   sql.NullString // the network's type; NULL: no such network
+	exists    bool           // a connection of the gateway to the network exists
+	devicesOK []bool         // per gateway device: reported, up, every interface an up port
 }
 
-// checkDeviceSlow is checkDevice with one statement per interface, to
-// find which check fails and answer the original's exception.
+// readConnectionChecks reads, in one statement, the network's type, whether
+// the gateway is connected to it already and, per device of gw (when
+// found), whether it is reported and up with every interface an up port; a device that does
+// not is looked at again by checkDeviceSlow for the exact refusal.
+func readConnectionChecks(ctx context.Context, w *wtx, c model.Connection, gw model.Gateway, gwFound bool) (connectionChecks, error) {
+	var q strings.Builder
+	q.WriteString(`SELECT (SELECT network_type FROM networks WHERE id = $1), ` +
+		`EXISTS (SELECT 1 FROM connections WHERE gateway_id = $2 AND network_id = $1)`)
+	args := []any{c.NetworkID, c.GatewayID}
+	var devs []model.Device
+	if gwFound {
+		devs = gw.Devices
+	}
+	for _, d := range devs {
+		var names []string
+		for _, it := range d.Interfaces {
+			if !slices.Contains(names, it.Name) {
+				names = append(names, it.Name)
+			}
+		}
+		if len(names) == 0 {
+			q.WriteString(`, NULL`)
+			continue
+		}
+		args = append(args, d.Name)
+		sw := "$" + strconv.Itoa(len(args))
+		q.WriteString(`, (SELECT s.reported AND s.fault_status = '[]' AND (SELECT COUNT(*) FROM switch_ports p WHERE p.switch_name = s.name AND p.fault_status = '[]' AND p.name IN (`)
+		for i, n := range names {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			args = append(args, n)
+			q.WriteString("$" + strconv.Itoa(len(args)))
+		}
+		fmt.Fprintf(&q, `)) = %d FROM switches s WHERE s.name = %s)`, len(names), sw)
+	}
+	out := connectionChecks{devicesOK: make([]bool, len(devs))}
+	ok := make([]sql.NullBool, len(devs))
+	dest := []any{&out.netType, &out.exists}
+	for i := range ok {
+		dest = append(dest, &ok[i])
+	}
+	if err := w.queryRow(ctx, q.String(), args...).Scan(dest...); err != nil {
+		return connectionChecks{}, fmt.Errorf("create connection: %w", err)
+	}
+	for i, v := range ok {
+		out.devicesOK[i] = v.Valid && v.Bool
+	}
+	return out, nil
+}
+
+// insertConnection inserts connection c of gateway gw with its VLAN
+// bindings. On PostgreSQL, when the bindings fit one statement, the
+// connection and its bindings go in one (its foreign key is checked at the
+// statement's end, when the connection row is there).
+func insertConnection(ctx context.Context, w *wtx, gw model.Gateway, c model.Connection) error {
+	var seg any
+	if c.SegmentationID != nil {
+		seg = *c.SegmentationID
+	}
+	const insert = `INSERT INTO connections (id, gateway_id, network_id, tenant_id, segmentation_id) VALUES ($1, $2, $3, $4, $5)`
+	if want := bindingsOf(gw, c); w.s.d == dialectPostgres && len(want) > 0 && len(want) <= bindingBatch {
+		err := insertBindingRowsWith(ctx, w, `WITH c AS (`+insert+`) `, []any{c.GatewayID, c.NetworkID, c.TenantID, seg}, c.ID, want)
+		if isUniqueViolation(err) {
+			return connectionExists(c) // the bindings' conflicts are not errors (ON CONFLICT)
+		}
+		return err
+	}
+	if _, err := w.exec(ctx, insert, c.ID, c.GatewayID, c.NetworkID, c.TenantID, seg); err != nil {
+		if isUniqueViolation(err) {
+			return connectionExists(c)
+		}
+		return fmt.Errorf("create connection: %w", err)
+	}
+	return insertBindings(ctx, w, gw, c)
+}
+
+// checkDeviceSlow checks that d is a reported switch whose fault status is
+// up and that each interface is an up port of it (networking-l2gw's
+// _check_port_fault_status_and_switch_fault_status, same exceptions, in
+// the same order), with one statement per interface: readConnectionChecks
+// answers the usual case, where all is well, and this finds which check
+// fails.
 func checkDeviceSlow(ctx context.Context, w *wtx, d model.Device) error {
 	var reported bool
 	var fault string
@@ -273,6 +311,18 @@ type binding struct {
 // connection is a L2GatewayDuplicateSegmentationID conflict (the first such
 // triple in the gateway's order is named).
 func insertBindings(ctx context.Context, w *wtx, gw model.Gateway, c model.Connection) error {
+	want := bindingsOf(gw, c)
+	for start := 0; start < len(want); start += bindingBatch {
+		if err := insertBindingRows(ctx, w, c.ID, want[start:min(start+bindingBatch, len(want))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bindingsOf lists the (device, interface, VLAN) triples connection c binds
+// on gateway gw, in the gateway's order, each once.
+func bindingsOf(gw model.Gateway, c model.Connection) []binding {
 	var want []binding
 	for _, d := range gw.Devices {
 		for _, it := range d.Interfaces {
@@ -290,22 +340,25 @@ func insertBindings(ctx context.Context, w *wtx, gw model.Gateway, c model.Conne
 			}
 		}
 	}
-	for start := 0; start < len(want); start += bindingBatch {
-		if err := insertBindingRows(ctx, w, c.ID, want[start:min(start+bindingBatch, len(want))]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return want
 }
 
 // bindingBatch is how many bindings one INSERT carries.
 const bindingBatch = 100
 
 func insertBindingRows(ctx context.Context, w *wtx, connID string, rows []binding) error {
+	return insertBindingRowsWith(ctx, w, "", nil, connID, rows)
+}
+
+// insertBindingRowsWith is insertBindingRows with the statement prefixed
+// by with (a PostgreSQL WITH clause), whose parameters are $1 (connID)
+// and then withArgs.
+func insertBindingRowsWith(ctx context.Context, w *wtx, with string, withArgs []any, connID string, rows []binding) error {
 	var q strings.Builder
-	q.WriteString(`INSERT INTO connection_bindings (connection_id, device_name, interface_name, vlan) VALUES `)
-	args := make([]any, 0, 1+3*len(rows))
+	q.WriteString(with + `INSERT INTO connection_bindings (connection_id, device_name, interface_name, vlan) VALUES `)
+	args := make([]any, 0, 1+len(withArgs)+3*len(rows))
 	args = append(args, connID)
+	args = append(args, withArgs...)
 	for i, b := range rows {
 		if i > 0 {
 			q.WriteByte(',')

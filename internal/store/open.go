@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -174,6 +175,14 @@ func openPostgres(ctx context.Context, dsn string, cfg Config) (Store, error) {
 			return nil, err
 		}
 		return &deadlineConn{Conn: c, timeout: cfg.Timeout}, nil
+	}
+	// A replica cut off from the database in the middle of a transaction
+	// (a partition: nothing is reset) would hold its locks, the revision
+	// row's among them, for as long as PostgreSQL takes to notice, and
+	// stop every other replica's writes. Every transaction of the pool is
+	// bounded by Timeout anyway: the server ends one idle for longer.
+	if _, set := pc.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		pc.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(max(1, cfg.Timeout.Milliseconds()), 10)
 	}
 	db := stdlib.OpenDB(*pc)
 	db.SetMaxOpenConns(32)

@@ -227,11 +227,17 @@ type listener struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	kick   chan struct{} // 1-buffered: read the revision now
+
+	// What the listener last learned of the database (Unreachable).
+	mu      sync.Mutex
+	lastOK  time.Time // its last answer: LISTEN, a notification, a ping, a poll
+	failing bool      // the listener's last attempt since lastOK failed
 }
 
 func startListener(s *sqlStore, cfg *pgx.ConnConfig) *listener {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &listener{s: s, cfg: cfg, cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1)}
+	l := &listener{s: s, cfg: cfg, cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
+		lastOK: time.Now()}
 	go func() {
 		defer close(l.done)
 		l.run(ctx)
@@ -242,6 +248,41 @@ func startListener(s *sqlStore, cfg *pgx.ConnConfig) *listener {
 func (l *listener) stop() {
 	l.cancel()
 	<-l.done
+}
+
+// answered records an answer of the database; failed, an attempt that got
+// none (or an error).
+func (l *listener) answered() {
+	l.mu.Lock()
+	l.lastOK, l.failing = time.Now(), false
+	l.mu.Unlock()
+}
+
+func (l *listener) failed() {
+	l.mu.Lock()
+	l.failing = true
+	l.mu.Unlock()
+}
+
+// Unreachable reports whether the database has been out of this process's
+// reach for longer than Config.Timeout, and since when (its last answer):
+// the notification connection is down or silent and the listener's latest
+// probe failed, with no answer for longer than the timeout. A hiccup
+// shorter than that (a restart, a dropped connection re-established at
+// once) does not count. Always false on SQLite. The agent protocol ends its
+// plan streams on it, so that agents move to a replica that still reaches
+// the database.
+func (s *sqlStore) Unreachable() (since time.Time, down bool) {
+	l := s.listen
+	if l == nil {
+		return time.Time{}, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failing && time.Since(l.lastOK) > s.cfg.Timeout {
+		return l.lastOK, true
+	}
+	return time.Time{}, false
 }
 
 // poke asks the listener to read the revision now.
@@ -294,8 +335,12 @@ func (l *listener) run(ctx context.Context) {
 func (l *listener) poll(ctx context.Context) {
 	rev, err := l.s.Revision(ctx)
 	if err != nil {
+		if ctx.Err() == nil {
+			l.failed()
+		}
 		return // the next poll retries
 	}
+	l.answered()
 	_ = l.s.takeIn(ctx, rev) // likewise
 }
 
@@ -306,6 +351,7 @@ func (l *listener) listen(ctx context.Context, up func()) error {
 	conn, err := pgx.ConnectConfig(cctx, l.cfg)
 	cancel()
 	if err != nil {
+		l.failed()
 		return err
 	}
 	defer func() {
@@ -317,8 +363,10 @@ func (l *listener) listen(ctx context.Context, up func()) error {
 	_, err = conn.Exec(cctx, `LISTEN l2gw_revision`)
 	cancel()
 	if err != nil {
+		l.failed()
 		return err
 	}
+	l.answered()
 	up()
 	l.poll(ctx) // commits made before LISTEN took effect
 	// Even while listening the revision is read now and then: a
@@ -333,6 +381,7 @@ func (l *listener) listen(ctx context.Context, up func()) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case err == nil:
+			l.answered()
 			if rev, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
 				_ = l.s.takeIn(ctx, rev) // a failure is retried by the next poll
 			}
@@ -342,10 +391,13 @@ func (l *listener) listen(ctx context.Context, up func()) error {
 			err := conn.Ping(pctx)
 			cancel()
 			if err != nil {
+				l.failed()
 				return fmt.Errorf("ping: %w", err)
 			}
+			l.answered()
 			l.poll(ctx)
 		default:
+			l.failed()
 			return err
 		}
 		select {
