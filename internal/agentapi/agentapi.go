@@ -47,6 +47,7 @@ type Store interface {
 	GetConnection(ctx context.Context, id string) (model.Connection, error)
 	GetGateway(ctx context.Context, id string) (model.Gateway, error)
 	Revision(ctx context.Context) (int64, error)
+	Reachability
 }
 
 // Config tunes the handler; the zero value is usable.
@@ -122,10 +123,9 @@ type Handler struct {
 	m          *handlerMetrics
 	// conflicts holds the port MAC conflicts of each switch's last report.
 	conflicts reportConflicts
-	// reach is the store's, when it can lose its database; gate lets plan
-	// streams run while it reaches it (dbgate.go).
-	reach Reachability
-	gate  *streamGate
+	// gate lets plan streams run while the store reaches its database
+	// (dbgate.go).
+	gate *streamGate
 }
 
 // New returns the handler. The feed must be running for streams and status
@@ -163,7 +163,6 @@ func New(st Store, feed *planfeed.Feed, cfg Config) *Handler {
 	}
 	h := &Handler{st: st, feed: feed, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), m: newHandlerMetrics(cfg.Registerer),
 		agents: switchPresence(st), hostAgents: hostPresence(st), gate: newStreamGate()}
-	h.reach, _ = st.(Reachability)
 	p := agentwire.Prefix
 	h.handle("POST "+p+"/switches/{name}/report", "report_switch", h.reportSwitch)
 	h.handle("PUT "+p+"/switches/{name}/status", "update_switch_status", h.switchStatus)

@@ -21,7 +21,7 @@ import (
 // for every replica the agents cycle through them and keep their last plan.
 
 // Reachability is what the handler needs to know of a store that can lose
-// its database (a PostgreSQL store implements it).
+// its database (a SQLite store never does).
 type Reachability interface {
 	// Unreachable reports whether the database has been out of reach for
 	// longer than the store's timeout, and since when.
@@ -74,14 +74,8 @@ func (g *streamGate) set(down bool) bool {
 
 // RunDatabaseGate follows, until ctx is done, whether the store reaches its
 // database, every interval (zero: DefaultGateInterval): while it does not,
-// plan streams end and new ones are refused (503). A store without
-// Reachability (SQLite) never closes the gate; RunDatabaseGate then just
-// waits for ctx.
+// plan streams end and new ones are refused (503).
 func (h *Handler) RunDatabaseGate(ctx context.Context, interval time.Duration) error {
-	if h.reach == nil {
-		<-ctx.Done()
-		return nil
-	}
 	if interval <= 0 {
 		interval = DefaultGateInterval
 	}
@@ -93,7 +87,7 @@ func (h *Handler) RunDatabaseGate(ctx context.Context, interval time.Duration) e
 			return nil
 		case <-t.C:
 		}
-		since, down := h.reach.Unreachable()
+		since, down := h.st.Unreachable()
 		if !h.gate.set(down) {
 			continue
 		}

@@ -194,6 +194,9 @@ type Store interface {
 	// Check probes that the database accepts a write, within the store's
 	// timeout (for /healthz).
 	Check(ctx context.Context) error
+	// Unreachable reports whether the database has been out of reach for
+	// longer than the store's timeout, and since when (never on SQLite).
+	Unreachable() (since time.Time, down bool)
 
 	Close() error
 }
