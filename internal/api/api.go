@@ -63,8 +63,9 @@ type Upstream interface {
 }
 
 // Store is what the API needs of the store (store.Store implements it):
-// the resources' reads and writes, the revision, and list generations for
-// its cache of list answers.
+// the resources' reads and writes, the switches' leases (to show their
+// holders), the revision, list generations for its cache of list answers,
+// and the health probe.
 type Store interface {
 	CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error)
 	GetGateway(ctx context.Context, id string) (model.Gateway, error)
@@ -99,9 +100,12 @@ type Store interface {
 	GetSwitch(ctx context.Context, name string) (model.Switch, error)
 	ListSwitches(ctx context.Context, q store.Query) ([]model.Switch, error)
 	ListLocalMACs(ctx context.Context, q store.Query) ([]model.LocalMAC, error)
+	ListLeases(ctx context.Context, kind store.LeaseKind, q store.Query) ([]store.Lease, error)
 
 	Revision(ctx context.Context) (int64, error)
 	ListGeneration(kind store.Kind) (gen uint64, ok bool)
+	// Check fails unless the store accepts a write (/healthz).
+	Check(ctx context.Context) error
 }
 
 type handler struct {
@@ -396,14 +400,7 @@ const healthTimeout = 5 * time.Second
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
-	probe := func(ctx context.Context) error {
-		_, err := h.st.Revision(ctx)
-		return err
-	}
-	if c, ok := h.st.(interface{ Check(context.Context) error }); ok {
-		probe = c.Check
-	}
-	if err := probe(ctx); err != nil {
+	if err := h.st.Check(ctx); err != nil {
 		h.log.WarnContext(r.Context(), "health check: store unavailable", "err", err)
 		http.Error(w, "store unavailable\n", http.StatusServiceUnavailable)
 		return
