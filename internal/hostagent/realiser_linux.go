@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"net/netip"
 	"slices"
 
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/l2gw/l2gw/internal/linuxvxlan"
+	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
 )
 
@@ -151,22 +151,22 @@ func (r *Realiser) desired(plan planner.HostPlan) []linuxvxlan.Network {
 		// gateway's part (bare-metal MACs, switches) are realised alike: a
 		// VXLAN FDB entry per MAC toward its VTEP, flooding to every VTEP.
 		remote := func(m, ip string) {
-			mac, err := net.ParseMAC(m)
-			dst, ok := parseIPv4(ip)
-			if err != nil || len(mac) != 6 || !ok || mac[0]&1 == 1 || slices.Equal(mac, make(net.HardwareAddr, 6)) {
+			mac, okMAC := model.UnicastMAC(m)
+			dst, ok := model.IPv4(ip)
+			if !okMAC || !ok {
 				r.log.Warn("skipping invalid fdb entry", "vni", n.VNI, "mac", m, "dst_ip", ip)
 				return
 			}
 			// A unicast VXLAN FDB entry has exactly one remote (the kernel
 			// appends further remotes only to the zero and multicast MACs).
-			if _, dup := d.Remotes[mac.String()]; dup {
+			if _, dup := d.Remotes[mac]; dup {
 				r.log.Warn("skipping second fdb destination of a mac", "vni", n.VNI, "mac", m, "dst_ip", ip)
 				return
 			}
-			d.Remotes[mac.String()] = dst
+			d.Remotes[mac] = dst
 		}
 		flood := func(ip string) {
-			dst, ok := parseIPv4(ip)
+			dst, ok := model.IPv4(ip)
 			if !ok {
 				r.log.Warn("skipping invalid flood ip", "vni", n.VNI, "dst_ip", ip)
 				return
@@ -190,15 +190,6 @@ func (r *Realiser) desired(plan planner.HostPlan) []linuxvxlan.Network {
 		nets = append(nets, d)
 	}
 	return nets
-}
-
-// parseIPv4 parses an IPv4 address in any form net.ParseIP takes.
-func parseIPv4(s string) (netip.Addr, bool) {
-	ip := net.ParseIP(s).To4()
-	if ip == nil {
-		return netip.Addr{}, false
-	}
-	return netip.AddrFrom4([4]byte(ip)), true
 }
 
 // WatchLinks calls changed with the name of every link added, changed or
