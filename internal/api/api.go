@@ -180,20 +180,20 @@ type endpoint struct {
 	action string // policy action, e.g. "create_port"
 }
 
-func (h *handler) routes(metrics http.Handler) {
+func (h *handler) routes(metricsHandler http.Handler) {
 	if h.upstream == nil {
 		// In front of Neutron, its own version documents are answered.
 		h.route("/{$}", endpoint{method: http.MethodGet, fn: h.versions, noAuth: true})
 		h.route(neutron.Base, endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
 		h.route(neutron.Base+"/{$}", endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
 	}
-	h.route("/healthz", endpoint{method: http.MethodGet, fn: h.healthz, noAuth: true})
+	h.route("/healthz", endpoint{method: http.MethodGet, fn: metrics.Healthz(h.st.Check, h.log), noAuth: true})
 	switch {
 	case h.noMetrics:
 	case h.metricsAuth:
-		h.route("/metrics", endpoint{method: http.MethodGet, fn: metrics.ServeHTTP, action: "get_metrics"})
+		h.route("/metrics", endpoint{method: http.MethodGet, fn: metricsHandler.ServeHTTP, action: "get_metrics"})
 	default:
-		h.route("/metrics", endpoint{method: http.MethodGet, fn: metrics.ServeHTTP, noAuth: true})
+		h.route("/metrics", endpoint{method: http.MethodGet, fn: metricsHandler.ServeHTTP, noAuth: true})
 	}
 	h.route(neutron.PathExtensions, endpoint{method: http.MethodGet, fn: h.listExtensions})
 	h.route(neutron.PathExtensions+"/{alias}", endpoint{method: http.MethodGet, fn: h.showExtension})
@@ -388,23 +388,4 @@ func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
-}
-
-// healthTimeout bounds /healthz's probe of the store: a frozen database
-// must fail the check, not hang it.
-const healthTimeout = 5 * time.Second
-
-// healthz answers 200 when the store accepts a write (store.Check: a
-// read-only file or an unreachable, frozen or read-only database fails
-// it), else 503, within healthTimeout.
-func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
-	defer cancel()
-	if err := h.st.Check(ctx); err != nil {
-		h.log.WarnContext(r.Context(), "health check: store unavailable", "err", err)
-		http.Error(w, "store unavailable\n", http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = io.WriteString(w, "ok\n")
 }
