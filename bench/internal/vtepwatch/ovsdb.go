@@ -1,11 +1,8 @@
 package vtepwatch
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -13,7 +10,7 @@ import (
 )
 
 // Server is a real ovsdb-server serving a hardware_vtep database on a
-// unix socket in its own folder, stopped by PID.
+// unix socket in its own folder (testenv.RunOVSDBServer), stopped by PID.
 type Server struct {
 	dir, db, sock, pidfile string
 }
@@ -28,8 +25,7 @@ func Start(ctx context.Context, parent, name string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	o := &Server{dir: dir, db: filepath.Join(dir, "vtep.db"), sock: filepath.Join(dir, "db.sock"),
-		pidfile: filepath.Join(dir, "ovsdb-server.pid")}
+	o := &Server{dir: dir, db: filepath.Join(dir, "vtep.db"), sock: filepath.Join(dir, testenv.OVSDBSocket)}
 	if err := o.create(ctx); err != nil {
 		return nil, err
 	}
@@ -37,21 +33,13 @@ func Start(ctx context.Context, parent, name string) (*Server, error) {
 }
 
 func (o *Server) create(ctx context.Context) error {
-	os.Remove(o.db)
-	if out, err := exec.CommandContext(ctx, "ovsdb-tool", "create", o.db, testenv.VTEPSchema).CombinedOutput(); err != nil {
-		return fmt.Errorf("ovsdb-tool create: %w: %s", err, out)
-	}
-	return nil
+	return testenv.CreateDB(ctx, o.db, testenv.VTEPSchema)
 }
 
 func (o *Server) start(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, "ovsdb-server", "--remote=punix:"+o.sock, "--pidfile="+o.pidfile,
-		"--unixctl="+filepath.Join(o.dir, "ovsdb-server.ctl"), "--log-file="+filepath.Join(o.dir, "ovsdb-server.log"),
-		"--detach", "--no-chdir", o.db)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("ovsdb-server: %w: %s", err, out)
-	}
-	return nil
+	pidfile, err := testenv.RunOVSDBServer(ctx, o.dir, nil, o.db)
+	o.pidfile = pidfile
+	return err
 }
 
 // Stop sends SIGTERM to the server's PID and waits until it is gone
@@ -71,14 +59,5 @@ func (o *Server) RestartEmpty(ctx context.Context) error {
 // AddSwitch creates the Physical_Switch name with its tunnel IP and ports
 // in one vtep-ctl transaction, as a switch does when it (re)starts.
 func (o *Server) AddSwitch(ctx context.Context, name, tunnelIP string, ports []string) error {
-	args := []string{"--db=" + o.Target(), "add-ps", name,
-		"--", "set", "Physical_Switch", name, "tunnel_ips=" + tunnelIP}
-	for _, p := range ports {
-		args = append(args, "--", "add-port", name, p)
-	}
-	out, err := exec.CommandContext(ctx, "vtep-ctl", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("vtep-ctl add-ps: %w: %s", err, bytes.TrimSpace(out))
-	}
-	return nil
+	return testenv.AddPhysicalSwitch(ctx, o.Target(), name, tunnelIP, ports...)
 }
