@@ -98,14 +98,11 @@ func run(ctx context.Context, neutronURL, neutronDB string, nPorts, nChurn int, 
 	defer os.RemoveAll(tmp)
 
 	// The switch: a real ovsdb-server with the hardware_vtep schema.
-	sw, err := vtepwatch.Start(ctx, tmp, "switch")
+	sw, err := vtepwatch.StartSwitch(ctx, tmp, "switch", "benchsw", "192.0.2.1", "port1")
 	if err != nil {
 		return err
 	}
 	defer sw.Stop()
-	if err := sw.AddSwitch(ctx, "benchsw", "192.0.2.1", []string{"port1"}); err != nil {
-		return err
-	}
 
 	// The Neutron side: a network and nPorts bound, owned ports, past the
 	// default quota (50 ports) of the noauth project.

@@ -52,14 +52,11 @@ func run(trials int, period time.Duration, database string) error {
 	if err != nil {
 		return err
 	}
-	sw, err := vtepwatch.Start(ctx, dir, "switch")
+	sw, err := vtepwatch.StartSwitch(ctx, dir, "switch", "gatewayhost", "192.0.2.1", "port1")
 	if err != nil {
 		return err
 	}
 	defer sw.Stop()
-	if err := sw.AddSwitch(ctx, "gatewayhost", "192.0.2.1", []string{"port1"}); err != nil {
-		return err
-	}
 
 	args := []string{"--data-dir", filepath.Join(dir, "state")}
 	if database != "" {

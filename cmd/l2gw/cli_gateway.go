@@ -12,6 +12,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/reconcile"
 )
 
 // Table columns of the list commands.
@@ -204,14 +205,10 @@ const maxUpdateAttempts = 50
 // that clients that collided spread out.
 func pause(ctx context.Context, attempt int) error {
 	d := time.Duration(rand.Int64N(int64(min(attempt*5, 100))*int64(time.Millisecond) + 1))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+	if !reconcile.Sleep(ctx, d) {
 		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
+	return nil
 }
 
 // gatewayUpdateBody computes the PUT body of l2-gateway-update from the

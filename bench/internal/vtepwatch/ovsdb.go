@@ -32,6 +32,21 @@ func Start(ctx context.Context, parent, name string) (*Server, error) {
 	return o, o.start(ctx)
 }
 
+// StartSwitch is Start followed by AddSwitch: a switch that has
+// registered itself, ready for an agent. A failed AddSwitch stops the
+// server.
+func StartSwitch(ctx context.Context, parent, dir, name, tunnelIP string, ports ...string) (*Server, error) {
+	o, err := Start(ctx, parent, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.AddSwitch(ctx, name, tunnelIP, ports); err != nil {
+		o.Stop()
+		return nil, err
+	}
+	return o, nil
+}
+
 func (o *Server) create(ctx context.Context) error {
 	return testenv.CreateDB(ctx, o.db, testenv.VTEPSchema)
 }
