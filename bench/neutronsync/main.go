@@ -34,6 +34,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
+	"github.com/l2gw/l2gw/bench/internal/vtepwatch"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
@@ -97,21 +98,11 @@ func run(ctx context.Context, neutronURL, neutronDB string, nPorts, nChurn int, 
 	defer os.RemoveAll(tmp)
 
 	// The switch: a real ovsdb-server with the hardware_vtep schema.
-	sock := filepath.Join(tmp, "db.sock")
-	pidfile := filepath.Join(tmp, "ovsdb.pid")
-	for _, c := range [][]string{
-		{"ovsdb-tool", "create", filepath.Join(tmp, "vtep.db"), testenv.VTEPSchema},
-		{"ovsdb-server", "--remote=punix:" + sock, "--pidfile=" + pidfile, "--unixctl=" + filepath.Join(tmp, "ovsdb.ctl"),
-			"--log-file=" + filepath.Join(tmp, "ovsdb.log"), "--detach", "--no-chdir", filepath.Join(tmp, "vtep.db")},
-		{"vtep-ctl", "--db=unix:" + sock, "add-ps", "benchsw"},
-		{"vtep-ctl", "--db=unix:" + sock, "set", "Physical_Switch", "benchsw", "tunnel_ips=192.0.2.1"},
-		{"vtep-ctl", "--db=unix:" + sock, "add-port", "benchsw", "port1"},
-	} {
-		if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
-		}
+	sw, err := vtepwatch.StartSwitch(ctx, tmp, "switch", "benchsw", "192.0.2.1", "port1")
+	if err != nil {
+		return err
 	}
-	defer testenv.StopPidfile(pidfile, 5*time.Second)
+	defer sw.Stop()
 
 	// The Neutron side: a network and nPorts bound, owned ports, past the
 	// default quota (50 ports) of the noauth project.
@@ -155,7 +146,7 @@ func run(ctx context.Context, neutronURL, neutronDB string, nPorts, nChurn int, 
 	start := time.Now()
 	srv, err := testenv.RunServer(ctx, bin, &http.Client{Timeout: 5 * time.Second}, testenv.ProcConfig{Log: logPath},
 		"--data-dir", filepath.Join(tmp, "state"), "--inventory", "neutron", "--neutron-url", b.neutron,
-		"--neutron-poll-interval", poll.String(), "--switch", "unix:"+sock, "--access-log=false")
+		"--neutron-poll-interval", poll.String(), "--switch", sw.Target(), "--access-log=false")
 	if err != nil {
 		return err
 	}
@@ -201,7 +192,7 @@ func run(ctx context.Context, neutronURL, neutronDB string, nPorts, nChurn int, 
 		return err
 	}
 	t1 := time.Now()
-	for len(remoteMACs(ctx, sock, netID)) < nPorts {
+	for len(remoteMACs(ctx, sw.Target(), netID)) < nPorts {
 		if time.Since(t1) > 10*time.Minute {
 			return errors.New("connection: the switch never got every MAC")
 		}
@@ -222,7 +213,7 @@ func run(ctx context.Context, neutronURL, neutronDB string, nPorts, nChurn int, 
 		}
 		created := time.Now()
 		for {
-			if _, ok := remoteMACs(ctx, sock, netID)[p.Port.MAC]; ok {
+			if _, ok := remoteMACs(ctx, sw.Target(), netID)[p.Port.MAC]; ok {
 				break
 			}
 			if time.Since(created) > time.Minute {
@@ -318,8 +309,8 @@ func requests(ctx context.Context, hc *http.Client, base string) (float64, error
 }
 
 // remoteMACs reads the MACs of the switch's Ucast_Macs_Remote for ls.
-func remoteMACs(ctx context.Context, sock, ls string) map[string]bool {
-	out, err := exec.CommandContext(ctx, "vtep-ctl", "--db=unix:"+sock, "list-remote-macs", ls).Output()
+func remoteMACs(ctx context.Context, target, ls string) map[string]bool {
+	out, err := exec.CommandContext(ctx, "vtep-ctl", "--db="+target, "list-remote-macs", ls).Output()
 	got := map[string]bool{}
 	if err != nil {
 		return got

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/l2gw/l2gw/bench/internal/vtepwatch"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/lease"
 	"github.com/l2gw/l2gw/internal/neutron"
@@ -51,20 +52,11 @@ func run(trials int, period time.Duration, database string) error {
 	if err != nil {
 		return err
 	}
-	sock := filepath.Join(dir, "db.sock")
-	pidfile := filepath.Join(dir, "ovsdb.pid")
-	for _, c := range [][]string{
-		{"ovsdb-tool", "create", filepath.Join(dir, "vtep.db"), testenv.VTEPSchema},
-		{"ovsdb-server", "--remote=punix:" + sock, "--pidfile=" + pidfile, "--unixctl=" + filepath.Join(dir, "ovsdb.ctl"),
-			"--log-file=" + filepath.Join(dir, "ovsdb.log"), "--detach", "--no-chdir", filepath.Join(dir, "vtep.db")},
-		{"vtep-ctl", "--db=unix:" + sock, "add-ps", "gatewayhost", "--", "set", "Physical_Switch", "gatewayhost", "tunnel_ips=192.0.2.1",
-			"--", "add-port", "gatewayhost", "port1"},
-	} {
-		if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %w: %s", c[0], err, out)
-		}
+	sw, err := vtepwatch.StartSwitch(ctx, dir, "switch", "gatewayhost", "192.0.2.1", "port1")
+	if err != nil {
+		return err
 	}
-	defer testenv.StopPidfile(pidfile, 5*time.Second)
+	defer sw.Stop()
 
 	args := []string{"--data-dir", filepath.Join(dir, "state")}
 	if database != "" {
@@ -84,7 +76,7 @@ func run(trials int, period time.Duration, database string) error {
 	n := 0
 	agent := func() (*testenv.Proc, error) {
 		n++
-		a := []string{"switch-agent", "--server", srv.URL, "--switch", "unix:" + sock, "--agent-name", fmt.Sprintf("agent%d", n)}
+		a := []string{"switch-agent", "--server", srv.URL, "--switch", sw.Target(), "--agent-name", fmt.Sprintf("agent%d", n)}
 		if period > 0 {
 			a = append(a, "--lease-period", period.String())
 		}
@@ -168,7 +160,7 @@ func run(trials int, period time.Duration, database string) error {
 			return err
 		}
 		if err := testenv.Poll(ctx, 60*time.Second, func() error {
-			out, _ := exec.CommandContext(ctx, "vtep-ctl", "--db=unix:"+sock, "list-remote-macs", net.ID).Output()
+			out, _ := exec.CommandContext(ctx, "vtep-ctl", "--db="+sw.Target(), "list-remote-macs", net.ID).Output()
 			if !strings.Contains(string(out), mac) {
 				return fmt.Errorf("%s not on the switch", mac)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/l2gw/l2gw/internal/agentlink"
+	"github.com/l2gw/l2gw/internal/capool"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/hostagent"
 	"github.com/l2gw/l2gw/internal/keystone"
@@ -123,13 +123,9 @@ func (o *switchAgentOptions) ovsdbTLS() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--ssl-cert/--ssl-key: %w", err)
 	}
-	pem, err := os.ReadFile(o.sslCA)
+	pool, err := capool.Load(o.sslCA)
 	if err != nil {
 		return nil, fmt.Errorf("--ssl-ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--ssl-ca %s: no PEM certificate", o.sslCA)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/l2gw/l2gw/internal/lease"
 	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/planstream"
+	"github.com/l2gw/l2gw/internal/server"
 	"github.com/l2gw/l2gw/internal/store"
 )
 
@@ -132,8 +133,8 @@ func hostLeases(reg hostagent.Registrar, id lease.Identity) lease.Client {
 	switch r := reg.(type) {
 	case *agentlink.Link:
 		return lease.Remote(r, store.LeaseHost, id)
-	case lease.Store:
-		return lease.InStore(r, store.LeaseHost, id)
+	case server.LeaseStore:
+		return server.StoreLeases(r, store.LeaseHost, id)
 	}
 	return nil
 }

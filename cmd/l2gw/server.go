@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/agentapi"
 	"github.com/l2gw/l2gw/internal/api"
+	"github.com/l2gw/l2gw/internal/capool"
 	"github.com/l2gw/l2gw/internal/keystone"
 	"github.com/l2gw/l2gw/internal/neutronsync"
 	"github.com/l2gw/l2gw/internal/planfeed"
@@ -154,13 +154,9 @@ func (k keystoneFlags) authenticator() (api.Authenticator, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if k.cafile != "" {
-		pem, err := os.ReadFile(k.cafile)
+		pool, err := capool.Load(k.cafile)
 		if err != nil {
 			return nil, fmt.Errorf("--keystone-cafile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--keystone-cafile %s: no PEM certificate", k.cafile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}

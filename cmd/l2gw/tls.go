@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+
+	"github.com/l2gw/l2gw/internal/capool"
 )
 
 // cacertUsage is the help of --cacert.
@@ -23,13 +24,9 @@ const cacertUsage = "CA certificate (PEM) that signed the l2gw server's HTTPS ce
 func clientTLS(cacert, cert, key string) (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cacert != "" {
-		b, err := os.ReadFile(cacert)
+		pool, err := capool.Load(cacert)
 		if err != nil {
 			return nil, fmt.Errorf("--cacert: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("--cacert %s: no PEM certificate in the file", cacert)
 		}
 		conf.RootCAs = pool
 	}

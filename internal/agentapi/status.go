@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -218,7 +219,7 @@ func (h *Handler) hostSyncs(ctx context.Context, network string, caughtUp bool) 
 	if len(byHost) == 0 {
 		return []agentwire.HostSync{}, nil
 	}
-	names := sortedKeys(byHost)
+	names := slices.Sorted(maps.Keys(byHost))
 	hosts, err := h.st.ListHosts(ctx, store.Query{Names: names})
 	if err != nil {
 		return nil, err
@@ -367,15 +368,6 @@ func portRef(p model.Port) string {
 		return p.Name + " (" + p.ID + ")"
 	}
 	return p.ID
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // compact drops repeated reasons, keeping the first occurrence's order.

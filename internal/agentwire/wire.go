@@ -1,5 +1,5 @@
 // Package agentwire is the wire form of the server <-> agent protocol, shared
-// by the server side (internal/agentapi) and the client (internal/client).
+// by the server side (internal/agentapi) and the agents' link (internal/agentlink).
 //
 // All endpoints live under Prefix, take and return JSON, and follow the
 // northbound API's authentication and admin-only policy. Errors are

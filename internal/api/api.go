@@ -63,8 +63,9 @@ type Upstream interface {
 }
 
 // Store is what the API needs of the store (store.Store implements it):
-// the resources' reads and writes, the revision, and list generations for
-// its cache of list answers.
+// the resources' reads and writes, the switches' leases (to show their
+// holders), the revision, list generations for its cache of list answers,
+// and the health probe.
 type Store interface {
 	CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error)
 	GetGateway(ctx context.Context, id string) (model.Gateway, error)
@@ -101,9 +102,12 @@ type Store interface {
 	GetSwitch(ctx context.Context, name string) (model.Switch, error)
 	ListSwitches(ctx context.Context, q store.Query) ([]model.Switch, error)
 	ListLocalMACs(ctx context.Context, q store.Query) ([]model.LocalMAC, error)
+	ListLeases(ctx context.Context, kind store.LeaseKind, q store.Query) ([]store.Lease, error)
 
 	Revision(ctx context.Context) (int64, error)
 	ListGeneration(kind store.Kind) (gen uint64, ok bool)
+	// Check fails unless the store accepts a write (/healthz).
+	Check(ctx context.Context) error
 }
 
 type handler struct {
@@ -178,20 +182,20 @@ type endpoint struct {
 	action string // policy action, e.g. "create_port"
 }
 
-func (h *handler) routes(metrics http.Handler) {
+func (h *handler) routes(metricsHandler http.Handler) {
 	if h.upstream == nil {
 		// In front of Neutron, its own version documents are answered.
 		h.route("/{$}", endpoint{method: http.MethodGet, fn: h.versions, noAuth: true})
 		h.route(neutron.Base, endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
 		h.route(neutron.Base+"/{$}", endpoint{method: http.MethodGet, fn: h.versionResources, noAuth: true})
 	}
-	h.route("/healthz", endpoint{method: http.MethodGet, fn: h.healthz, noAuth: true})
+	h.route("/healthz", endpoint{method: http.MethodGet, fn: metrics.Healthz(h.st.Check, h.log), noAuth: true})
 	switch {
 	case h.noMetrics:
 	case h.metricsAuth:
-		h.route("/metrics", endpoint{method: http.MethodGet, fn: metrics.ServeHTTP, action: "get_metrics"})
+		h.route("/metrics", endpoint{method: http.MethodGet, fn: metricsHandler.ServeHTTP, action: "get_metrics"})
 	default:
-		h.route("/metrics", endpoint{method: http.MethodGet, fn: metrics.ServeHTTP, noAuth: true})
+		h.route("/metrics", endpoint{method: http.MethodGet, fn: metricsHandler.ServeHTTP, noAuth: true})
 	}
 	h.route(neutron.PathExtensions, endpoint{method: http.MethodGet, fn: h.listExtensions})
 	h.route(neutron.PathExtensions+"/{alias}", endpoint{method: http.MethodGet, fn: h.showExtension})
@@ -387,30 +391,4 @@ func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
-}
-
-// healthTimeout bounds /healthz's probe of the store: a frozen database
-// must fail the check, not hang it.
-const healthTimeout = 5 * time.Second
-
-// healthz answers 200 when the store accepts a write (store.Check: a
-// read-only file or an unreachable, frozen or read-only database fails
-// it), else 503, within healthTimeout.
-func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
-	defer cancel()
-	probe := func(ctx context.Context) error {
-		_, err := h.st.Revision(ctx)
-		return err
-	}
-	if c, ok := h.st.(interface{ Check(context.Context) error }); ok {
-		probe = c.Check
-	}
-	if err := probe(ctx); err != nil {
-		h.log.WarnContext(r.Context(), "health check: store unavailable", "err", err)
-		http.Error(w, "store unavailable\n", http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = io.WriteString(w, "ok\n")
 }

@@ -9,18 +9,11 @@ import (
 	"github.com/l2gw/l2gw/internal/store"
 )
 
-// leaseLister is the part of the store that knows switch leases
-// (store.Store implements it); a store without it shows no holder.
-type leaseLister interface {
-	ListLeases(ctx context.Context, kind store.LeaseKind, q store.Query) ([]store.Lease, error)
-}
-
 // withHolders returns the switches' view with the agent holding each one's
 // lease (empty when none holds it now) and the lease's epoch.
 func (h *handler) withHolders(ctx context.Context, ss []model.Switch) ([]neutron.Switch, error) {
 	out := toWire(ss, neutron.FromSwitch)
-	ll, ok := h.st.(leaseLister)
-	if !ok || len(ss) == 0 {
+	if len(ss) == 0 {
 		return out, nil
 	}
 	var q store.Query
@@ -29,7 +22,7 @@ func (h *handler) withHolders(ctx context.Context, ss []model.Switch) ([]neutron
 			q.Names = append(q.Names, s.Name)
 		}
 	}
-	leases, err := ll.ListLeases(ctx, store.LeaseSwitch, q)
+	leases, err := h.st.ListLeases(ctx, store.LeaseSwitch, q)
 	if err != nil {
 		return nil, fmt.Errorf("switch holders: %w", err)
 	}

@@ -183,11 +183,11 @@ func TestAgent(t *testing.T) {
 	reg := &registrar{failFirst: 2}
 	waitState := func(what, want string) {
 		t.Helper()
-		eventually(t, 10*time.Second, what, func() error {
+		testenv.Eventually(t, 10*time.Second, what, func() (bool, string) {
 			if diff := cmp.Diff(want, kernelState(t, c.h)); diff != "" {
-				return fmt.Errorf("kernel state (-want +got):\n%s", diff)
+				return false, fmt.Sprintf("kernel state (-want +got):\n%s", diff)
 			}
-			return nil
+			return true, ""
 		})
 	}
 
@@ -197,11 +197,11 @@ func TestAgent(t *testing.T) {
 	a, stop := runAgent(t, cfg1, plans, reg)
 
 	// Registration is retried until it succeeds, then repeated as heartbeat.
-	eventually(t, 10*time.Second, "heartbeats", func() error {
+	testenv.Eventually(t, 10*time.Second, "heartbeats", func() (bool, string) {
 		if n := len(reg.Calls()); n < 5 {
-			return fmt.Errorf("%d RegisterHost calls", n)
+			return false, fmt.Sprintf("%d RegisterHost calls", n)
 		}
-		return nil
+		return true, ""
 	})
 	if got := reg.Calls()[0]; got != "compute1 "+hostVTEP {
 		t.Errorf("RegisterHost(%s); want compute1 %s", got, hostVTEP)
@@ -228,39 +228,39 @@ func TestAgent(t *testing.T) {
 	}
 	waitState("plan 1 realised", withForeign(foreign, netA...))
 	// The run is counted once Realise returned, just after the kernel changed.
-	eventually(t, 10*time.Second, "realise run counted", func() error {
+	testenv.Eventually(t, 10*time.Second, "realise run counted", func() (bool, string) {
 		if got := realiseRuns(t, metrics1, "ok"); got < 1 {
-			return fmt.Errorf("runs{ok} after plan 1 = %v; want >= 1", got)
+			return false, fmt.Sprintf("runs{ok} after plan 1 = %v; want >= 1", got)
 		}
-		return nil
+		return true, ""
 	})
-	eventually(t, 10*time.Second, "tap1 reported missing", func() error {
+	testenv.Eventually(t, 10*time.Second, "tap1 reported missing", func() (bool, string) {
 		if s := a.Status(); s.AppliedRevision != 1 || !cmp.Equal(s.MissingInterfaces, []string{"tap1"}) {
-			return fmt.Errorf("Status() = %+v", s)
+			return false, fmt.Sprintf("Status() = %+v", s)
 		}
-		return nil
+		return true, ""
 	})
 	// ... and to the server: network net-a lacks tap1, nothing attached.
-	eventually(t, 10*time.Second, "status sent: tap1 missing", func() error {
+	testenv.Eventually(t, 10*time.Second, "status sent: tap1 missing", func() (bool, string) {
 		want := model.HostStatus{Name: "compute1", Connected: true, Revision: 1,
 			Networks: []model.HostNetworkStatus{{NetworkID: "net-a", Missing: []string{"tap1"}, Revision: 1}}}
 		if diff := cmp.Diff(want, reg.Status(), cmpopts.IgnoreFields(model.HostStatus{}, "LastSync")); diff != "" {
-			return fmt.Errorf("status sent (-want +got):\n%s", diff)
+			return false, fmt.Sprintf("status sent (-want +got):\n%s", diff)
 		}
-		return nil
+		return true, ""
 	})
 
 	// The VM's tap appears later: the link event enslaves it.
 	lab.Veth(c.name, "tap1", c.name, "tap1p")
 	withTap := append([]string{"link tap1 veth up mtu 1500 master l2br1000", "link tap1p veth up mtu 1500"}, netA...)
 	waitState("tap1 enslaved", withForeign(foreign, withTap...))
-	eventually(t, 10*time.Second, "status sent: tap1 attached", func() error {
+	testenv.Eventually(t, 10*time.Second, "status sent: tap1 attached", func() (bool, string) {
 		want := model.HostStatus{Name: "compute1", Connected: true, Revision: 1,
 			Networks: []model.HostNetworkStatus{{NetworkID: "net-a", Attached: []string{"tap1"}, Revision: 1}}}
 		if diff := cmp.Diff(want, reg.Status(), cmpopts.IgnoreFields(model.HostStatus{}, "LastSync")); diff != "" {
-			return fmt.Errorf("status sent (-want +got):\n%s", diff)
+			return false, fmt.Sprintf("status sent (-want +got):\n%s", diff)
 		}
-		return nil
+		return true, ""
 	})
 
 	// A device deleted by hand comes back (link event on our device).
@@ -270,11 +270,11 @@ func TestAgent(t *testing.T) {
 	// The feed breaks; the agent watches again and gets the next plan.
 	watches := plans.Watches()
 	plans.breakWatches()
-	eventually(t, 10*time.Second, "plan re-watched", func() error {
+	testenv.Eventually(t, 10*time.Second, "plan re-watched", func() (bool, string) {
 		if n := plans.Watches(); n <= watches {
-			return fmt.Errorf("%d watches", n)
+			return false, fmt.Sprintf("%d watches", n)
 		}
-		return nil
+		return true, ""
 	})
 	plan2 := hostPlan(planner.HostNetwork{NetworkID: "net-a", VNI: 1000, Interfaces: []string{"tap1"},
 		FloodIPs: []string{"192.0.2.1", "192.0.2.3"}})
@@ -300,11 +300,11 @@ func TestAgent(t *testing.T) {
 	cfg2 := cfg
 	cfg2.Registerer = metrics2
 	a2, stop2 := runAgent(t, cfg2, plans, &registrar{})
-	eventually(t, 10*time.Second, "restarted agent applied plan 2", func() error {
+	testenv.Eventually(t, 10*time.Second, "restarted agent applied plan 2", func() (bool, string) {
 		if s := a2.Status(); s.AppliedRevision != 2 {
-			return fmt.Errorf("Status() = %+v", s)
+			return false, fmt.Sprintf("Status() = %+v", s)
 		}
-		return nil
+		return true, ""
 	})
 	if diff := cmp.Diff(state2, kernelState(t, c.h)); diff != "" {
 		t.Errorf("kernel state after restart (-want +got):\n%s", diff)
@@ -346,7 +346,12 @@ func TestAgentReportsPerNetwork(t *testing.T) {
 	plans.Publish(3, hostPlan(netA, netB))
 	sent := func(what string, check func(model.HostStatus) error) {
 		t.Helper()
-		eventually(t, 10*time.Second, what, func() error { return check(reg.Status()) })
+		testenv.Eventually(t, 10*time.Second, what, func() (bool, string) {
+			if err := check(reg.Status()); err != nil {
+				return false, err.Error()
+			}
+			return true, ""
+		})
 	}
 	netStatus := func(s model.HostStatus, id string) model.HostNetworkStatus {
 		for _, n := range s.Networks {

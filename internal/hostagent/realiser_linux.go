@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"net/netip"
 	"slices"
 
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/l2gw/l2gw/internal/linuxvxlan"
+	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/planner"
 )
 
@@ -169,22 +169,22 @@ func (r *Realiser) desired(plan planner.HostPlan) (nets []linuxvxlan.Network, ne
 		// gateway's part (bare-metal MACs, switches) are realised alike: a
 		// VXLAN FDB entry per MAC toward its VTEP, flooding to every VTEP.
 		remote := func(m, ip string) {
-			mac, err := net.ParseMAC(m)
-			dst, ok := parseIPv4(ip)
-			if err != nil || len(mac) != 6 || !ok || mac[0]&1 == 1 || slices.Equal(mac, make(net.HardwareAddr, 6)) {
+			mac, okMAC := model.UnicastMAC(m)
+			dst, ok := model.IPv4(ip)
+			if !okMAC || !ok {
 				skip(id, fmt.Errorf("network %s: fdb entry %s dst %s: want a unicast MAC and an IPv4 address", id, m, ip))
 				return
 			}
 			// A unicast VXLAN FDB entry has exactly one remote (the kernel
 			// appends further remotes only to the zero and multicast MACs).
-			if _, dup := d.Remotes[mac.String()]; dup {
+			if _, dup := d.Remotes[mac]; dup {
 				r.log.Warn("skipping second fdb destination of a mac", "vni", n.VNI, "mac", m, "dst_ip", ip)
 				return
 			}
-			d.Remotes[mac.String()] = dst
+			d.Remotes[mac] = dst
 		}
 		flood := func(ip string) {
-			dst, ok := parseIPv4(ip)
+			dst, ok := model.IPv4(ip)
 			if !ok {
 				skip(id, fmt.Errorf("network %s: flood address %q: want an IPv4 address", id, ip))
 				return
@@ -208,15 +208,6 @@ func (r *Realiser) desired(plan planner.HostPlan) (nets []linuxvxlan.Network, ne
 		nets = append(nets, d)
 	}
 	return nets, netOf, skipped
-}
-
-// parseIPv4 parses an IPv4 address in any form net.ParseIP takes.
-func parseIPv4(s string) (netip.Addr, bool) {
-	ip := net.ParseIP(s).To4()
-	if ip == nil {
-		return netip.Addr{}, false
-	}
-	return netip.AddrFrom4([4]byte(ip)), true
 }
 
 // WatchLinks calls changed with the name of every link added, changed or

@@ -14,24 +14,6 @@ import (
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
-// eventually polls cond until it returns nil or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %v: %v", what, timeout, err)
-		}
-		<-tick.C
-	}
-}
-
 const (
 	vmMAC = "02:00:00:00:01:11"
 	bmMAC = "02:00:00:00:01:12"
@@ -115,12 +97,12 @@ func (l *trafficLab) pingBothWays(t *testing.T) {
 	t.Helper()
 	tx0, rx0 := vxlanCounters(t, l.compute.h, VXLANName(1000))
 	for _, p := range []struct{ from, to string }{{l.vm, bmIP}, {l.bm, vmIP}} {
-		eventually(t, 10*time.Second, fmt.Sprintf("ping %s from %s", p.to, p.from), func() error {
+		testenv.Eventually(t, 10*time.Second, fmt.Sprintf("ping %s from %s", p.to, p.from), func() (bool, string) {
 			out, err := l.lab.Exec(p.from, "ping", "-c", "1", "-W", "1", p.to)
 			if err != nil {
-				return fmt.Errorf("%v: %s", err, out)
+				return false, fmt.Sprintf("%v: %s", err, out)
 			}
-			return nil
+			return true, ""
 		})
 	}
 	tx1, rx1 := vxlanCounters(t, l.compute.h, VXLANName(1000))

@@ -91,8 +91,7 @@ type Validator struct {
 	cache    map[[32]byte]entry
 	inflight map[[32]byte]*call
 
-	svcMu    sync.Mutex // serialises logins
-	svcToken string     // guarded by svcMu
+	svc *Login // l2gw's own token, for asking Keystone about others
 }
 
 // forLogin checks the settings a password login needs and fills the
@@ -136,7 +135,7 @@ func New(cfg Config) (*Validator, error) {
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 100000
 	}
-	return &Validator{cfg: cfg, base: BaseURL(cfg.URL), hc: hc,
+	return &Validator{cfg: cfg, base: BaseURL(cfg.URL), hc: hc, svc: newLogin(cfg, hc),
 		cache: map[[32]byte]entry{}, inflight: map[[32]byte]*call{}}, nil
 }
 
@@ -216,12 +215,13 @@ func (v *Validator) run(ctx context.Context, key [32]byte, token string, c *call
 // answers 401 for it.
 func (v *Validator) validate(ctx context.Context, token string) (*Token, error) {
 	for attempt := 0; ; attempt++ {
-		svc, err := v.serviceToken(ctx, attempt > 0)
+		svc, err := v.svc.Token(ctx)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("service login: %w", err)
 		}
 		tok, status, err := v.check(ctx, svc, token)
 		if status == http.StatusUnauthorized && attempt == 0 {
+			v.svc.Invalidate(svc)
 			continue
 		}
 		return tok, err
@@ -277,30 +277,6 @@ func (v *Validator) check(ctx context.Context, svc, token string) (*Token, int, 
 		return nil, resp.StatusCode, ErrInvalidToken
 	}
 	return t, resp.StatusCode, nil
-}
-
-// serviceToken returns l2gw's own token, logging in when there is none or
-// renew is set.
-func (v *Validator) serviceToken(ctx context.Context, renew bool) (string, error) {
-	v.svcMu.Lock()
-	defer v.svcMu.Unlock()
-	if v.svcToken != "" && !renew {
-		return v.svcToken, nil
-	}
-	tok, err := v.login(ctx)
-	if err != nil {
-		return "", err
-	}
-	v.svcToken = tok
-	return tok, nil
-}
-
-func (v *Validator) login(ctx context.Context) (string, error) {
-	tok, _, err := passwordLogin(ctx, v.hc, v.base, v.cfg)
-	if err != nil {
-		return "", fmt.Errorf("service login: %w", err)
-	}
-	return tok, nil
 }
 
 // passwordLogin logs cfg's user in to cfg's project at the identity
@@ -372,5 +348,12 @@ func passwordLogin(ctx context.Context, hc *http.Client, base string, cfg Config
 // makes to other services (Neutron); renew logs in again, after a service
 // refused the token. It is the token the validator itself uses.
 func (v *Validator) ServiceToken(ctx context.Context, renew bool) (string, error) {
-	return v.serviceToken(ctx, renew)
+	if renew {
+		v.svc.renew()
+	}
+	tok, err := v.svc.Token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("service login: %w", err)
+	}
+	return tok, nil
 }

@@ -24,6 +24,7 @@ type fake struct {
 	logins    atomic.Int32
 	checks    atomic.Int32
 	gate      chan struct{} // when set, validations wait on it
+	loginGate chan struct{} // when set, logins wait on it
 	unhealthy atomic.Bool
 }
 
@@ -41,6 +42,11 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPost:
 		n := f.logins.Add(1)
+		if gate := f.loginGate; gate != nil {
+			f.mu.Unlock()
+			<-gate
+			f.mu.Lock()
+		}
 		f.svc = "svc-" + string(rune('0'+n))
 		w.Header().Set("X-Subject-Token", f.svc)
 		w.WriteHeader(http.StatusCreated)

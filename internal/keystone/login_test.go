@@ -1,7 +1,10 @@
 package keystone
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -55,5 +58,76 @@ func TestLoginRenews(t *testing.T) {
 	}
 	if _, err := bad.Token(ctx); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Token() with a wrong password = %v; want ErrUnavailable", err)
+	}
+}
+
+// TestLoginSlowKeystone: while Keystone is slow to answer a login, a
+// caller whose context ends returns at once with its context's error (no
+// lock is held across the login), and concurrent callers share the one
+// login under way.
+func TestLoginSlowKeystone(t *testing.T) {
+	gate := make(chan struct{})
+	f := &fake{loginGate: gate}
+	ts := httptest.NewServer(f)
+	t.Cleanup(ts.Close)
+	l, err := NewLogin(Config{URL: ts.URL, Username: "agent", Password: "pw", Project: "service", Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first caller starts the login and waits for it.
+	first := make(chan error, 1)
+	go func() {
+		tok, err := l.Token(t.Context())
+		if err == nil && tok != "svc-1" {
+			err = fmt.Errorf("token %q; want svc-1", tok)
+		}
+		first <- err
+	}()
+	testenv.Eventually(t, 5*time.Second, "the login reaches Keystone", func() (bool, string) {
+		return f.logins.Load() == 1, "no login yet"
+	})
+	// A second caller gives up while the login is under way.
+	ctx, cancel := context.WithCancel(t.Context())
+	second := make(chan error, 1)
+	go func() {
+		_, err := l.Token(ctx)
+		second <- err
+	}()
+	cancel()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Token(cancelled ctx) = %v; want ErrUnavailable wrapping context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		close(gate)
+		t.Fatal("Token(cancelled ctx) still blocked on another caller's slow login")
+	}
+
+	var wg sync.WaitGroup
+	toks := make([]string, 20)
+	errs := make([]error, 20)
+	for i := range toks {
+		wg.Go(func() { toks[i], errs[i] = l.Token(t.Context()) })
+	}
+	close(gate)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Errorf("Token() of the first caller: %v", err)
+	}
+	for i := range toks {
+		if errs[i] != nil || toks[i] != "svc-1" {
+			t.Errorf("Token() #%d = %q, %v; want svc-1 (the one login)", i, toks[i], errs[i])
+		}
+	}
+	if n := f.logins.Load(); n != 1 {
+		t.Errorf("logins = %d; want 1 for 22 callers", n)
+	}
+	if tok, err := l.Token(t.Context()); err != nil || tok != "svc-1" {
+		t.Errorf("Token() after the login = %q, %v; want the kept svc-1", tok, err)
+	}
+	l.Invalidate("svc-1")
+	if tok, err := l.Token(t.Context()); err != nil || tok != "svc-2" {
+		t.Errorf("Token() after Invalidate = %q, %v; want a new login svc-2", tok, err)
 	}
 }

@@ -3,11 +3,9 @@ package l2pop
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/l2gw/l2gw/internal/capool"
 	"github.com/l2gw/l2gw/internal/metrics"
 	"github.com/l2gw/l2gw/internal/reconcile"
 	"github.com/l2gw/l2gw/internal/store"
@@ -138,13 +137,9 @@ func New(src Source, cfg Config) (*Runner, error) {
 	r := &Runner{src: src, cfg: cfg, url: u, tls: cfg.TLS, log: cfg.Logger.With("component", "l2pop"),
 		sent: map[string]NetworkEntries{}, hostSeen: map[string]hostRecord{}}
 	if r.tls == nil && cfg.CACert != "" {
-		pem, err := os.ReadFile(cfg.CACert)
+		pool, err := capool.Load(cfg.CACert)
 		if err != nil {
 			return nil, fmt.Errorf("transport CA certificate: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("transport CA certificate %s: no PEM certificate", cfg.CACert)
 		}
 		r.tls = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}

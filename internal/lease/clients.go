@@ -5,16 +5,8 @@ import (
 	"time"
 
 	"github.com/l2gw/l2gw/internal/agentlink"
-	"github.com/l2gw/l2gw/internal/store"
+	"github.com/l2gw/l2gw/internal/model"
 )
-
-// Store is what a Client in the server needs of the store (store.Store
-// implements it).
-type Store interface {
-	AcquireLease(ctx context.Context, kind store.LeaseKind, name, agent, instance string, ttl time.Duration) (store.Lease, error)
-	RenewLease(ctx context.Context, kind store.LeaseKind, name, agent, instance string, epoch int64, ttl time.Duration) (store.Lease, error)
-	ReleaseLease(ctx context.Context, kind store.LeaseKind, name, agent, instance string, epoch int64) error
-}
 
 // Identity names the agent taking part: its name (shown as the holder)
 // and its process instance (two processes with one name differ).
@@ -22,40 +14,11 @@ type Identity struct {
 	Agent, Instance string
 }
 
-// InStore returns the Client of agents inside the server: the store's
-// leases of kind, directly.
-func InStore(st Store, kind store.LeaseKind, id Identity) Client {
-	return storeClient{st: st, kind: kind, id: id}
-}
-
-type storeClient struct {
-	st   Store
-	kind store.LeaseKind
-	id   Identity
-}
-
-func (c storeClient) AcquireLease(ctx context.Context, name string, epoch int64, d time.Duration) (int64, time.Duration, error) {
-	d = min(max(d, store.MinLeaseTTL), store.MaxLeaseTTL)
-	var l store.Lease
-	var err error
-	if epoch == 0 {
-		l, err = c.st.AcquireLease(ctx, c.kind, name, c.id.Agent, c.id.Instance, d)
-	} else {
-		l, err = c.st.RenewLease(ctx, c.kind, name, c.id.Agent, c.id.Instance, epoch, d)
-	}
-	if err != nil {
-		return 0, 0, err
-	}
-	return l.Epoch, d, nil
-}
-
-func (c storeClient) ReleaseLease(ctx context.Context, name string, epoch int64) error {
-	return c.st.ReleaseLease(ctx, c.kind, name, c.id.Agent, c.id.Instance, epoch)
-}
-
 // Remote returns the Client of agents outside the server: the lease
-// endpoints of the agent protocol, through link.
-func Remote(link *agentlink.Link, kind store.LeaseKind, id Identity) Client {
+// endpoints of the agent protocol, through link. The Client of agents
+// inside the server (the store's leases, directly) is server.StoreLeases:
+// this package stays free of the store and its database drivers.
+func Remote(link *agentlink.Link, kind model.LeaseKind, id Identity) Client {
 	return remoteClient{l: link, kind: string(kind), id: id}
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/l2gw/l2gw/internal/model"
+	"github.com/l2gw/l2gw/internal/reconcile"
 )
 
 // DefaultPeriod is the default lease period: the lease's duration. The
@@ -121,10 +122,19 @@ func (e *Elector) Lost(epoch int64) {
 	}
 }
 
+// renewJitter is the part of the renewal interval taken off at random, so
+// the agents restarted together (a rollout) do not renew in lockstep.
+const renewJitter = 0.1
+
 // Run takes part in the election until ctx is done, then releases the
-// lease if it holds it (so a standby takes over at once).
+// lease if it holds it (so a standby takes over at once). It asks about
+// every Period/3 while the server answers, and after a failure (the
+// server out of reach) retries with a jittered backoff, from Period/12 up
+// to Period/3, so that agents do not all retry at once when the server
+// comes back.
 func (e *Elector) Run(ctx context.Context) {
 	every := e.cfg.Period / 3
+	retry := reconcile.Backoff{Min: every / 4, Max: every}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -135,9 +145,13 @@ func (e *Elector) Run(ctx context.Context) {
 		case <-timer.C:
 		case <-e.kick:
 		}
-		e.try(ctx)
+		wait := reconcile.Jitter(every, renewJitter)
+		if e.try(ctx) {
+			retry.Reset()
+		} else {
+			wait = retry.Next()
+		}
 		e.mu.Lock()
-		wait := every
 		// Wake up when the validity passes, to stand by at that moment.
 		if e.epoch != 0 {
 			wait = min(wait, max(time.Until(e.until), time.Millisecond))
@@ -153,8 +167,9 @@ func (e *Elector) Run(ctx context.Context) {
 	}
 }
 
-// try asks for (or renews) the lease once.
-func (e *Elector) try(ctx context.Context) {
+// try asks for (or renews) the lease once; it reports whether the server
+// answered (granted or refused).
+func (e *Elector) try(ctx context.Context) (answered bool) {
 	e.mu.Lock()
 	epoch := e.epoch
 	if epoch != 0 && !time.Now().Before(e.until) {
@@ -170,6 +185,7 @@ func (e *Elector) try(ctx context.Context) {
 	sent := time.Now()
 	held, granted, err := e.c.AcquireLease(rctx, e.name, epoch, e.cfg.Period)
 	changed := false
+	answered = true
 	e.mu.Lock()
 	switch {
 	case ctx.Err() != nil:
@@ -193,11 +209,13 @@ func (e *Elector) try(ctx context.Context) {
 		// The server is out of reach: a held lease stays valid until its
 		// time, then try stands by.
 		e.log.Debug("lease request failed", "name", e.name, "epoch", epoch, "err", err)
+		answered = false
 	}
 	e.mu.Unlock()
 	if changed {
 		e.cfg.Changed()
 	}
+	return answered
 }
 
 // stop releases a held lease (best effort, bounded).

@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/l2gw/l2gw/internal/model"
+	"github.com/l2gw/l2gw/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -50,17 +52,6 @@ func (f *fakeServer) ReleaseLease(_ context.Context, _ string, epoch int64) erro
 	return nil
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestElector walks an elector through the states a server's answers put
 // it in.
 func TestElector(t *testing.T) {
@@ -91,9 +82,9 @@ func TestElector(t *testing.T) {
 		if s.lost != 0 {
 			e.Lost(s.lost)
 		}
-		waitFor(t, s.name, func() bool {
+		testenv.Eventually(t, 5*time.Second, s.name, func() (bool, string) {
 			ep, ok := e.Held()
-			return ok == s.wantHeld && ep == s.wantEpoch
+			return ok == s.wantHeld && ep == s.wantEpoch, fmt.Sprintf("held %v, epoch %d", ok, ep)
 		})
 	}
 	cancel()

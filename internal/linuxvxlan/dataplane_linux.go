@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/l2gw/l2gw/internal/model"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -285,12 +286,12 @@ func (d *Dataplane) validate(nets []Network, res *Result) (map[int]*network, map
 			w.ports = append(w.ports, p)
 		}
 		for mac, dst := range n.Remotes {
-			hw, err := net.ParseMAC(mac)
-			if err != nil || len(hw) != 6 || hw[0]&1 != 0 || !dst.Unmap().Is4() || hw.String() == zeroMAC {
+			hw, ok := model.UnicastMAC(mac)
+			if !ok || !dst.Unmap().Is4() {
 				errs = append(errs, res.network(n.VNI, fmt.Errorf("fdb entry %s dst %s of vni %d: want a unicast MAC and an IPv4 address", mac, dst, n.VNI)))
 				continue
 			}
-			w.remotes[hw.String()] = dst.Unmap()
+			w.remotes[hw] = dst.Unmap()
 		}
 		for _, dst := range n.Flood {
 			if !dst.Unmap().Is4() {

@@ -28,26 +28,39 @@ func NewRegistry() *prometheus.Registry {
 func Handler(reg *prometheus.Registry) http.Handler { return HandlerWith(reg, nil) }
 
 // HandlerWith is Handler whose /healthz answers 503 while health (when not
-// nil) fails, e.g. the server's probe of its database; health is given at
-// most 5 s.
+// nil) fails, e.g. the server's probe of its database (see Healthz).
 func HandlerWith(reg *prometheus.Registry, health func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if health != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-			err := health(ctx)
+	mux.Handle("GET /healthz", Healthz(health, nil))
+	return mux
+}
+
+// HealthTimeout bounds a /healthz probe: a frozen database must fail the
+// check, not hang it.
+const HealthTimeout = 5 * time.Second
+
+// Healthz is the /healthz handler of the API and of the metrics
+// listeners: "ok" (200) while check (nil: none) passes within
+// HealthTimeout, else 503 and, when log is not nil, a warning naming the
+// error.
+func Healthz(check func(context.Context) error, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if check != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), HealthTimeout)
+			err := check(ctx)
 			cancel()
 			if err != nil {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				_, _ = io.WriteString(w, "store unavailable\n")
+				if log != nil {
+					log.WarnContext(r.Context(), "health check: store unavailable", "err", err)
+				}
+				http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 				return
 			}
 		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
-	})
-	return mux
+	}
 }
 
 // Serve serves Handler(reg) on ln until ctx is done, then shuts the server

@@ -43,3 +43,32 @@ func TestVTEPIPv4(t *testing.T) {
 		}
 	}
 }
+
+func TestNotUnicastMAC(t *testing.T) {
+	for in, want := range map[string]string{
+		"fa:16:3e:00:00:01": "",
+		"FF:FF:FF:FF:FF:FF": "broadcast",
+		"01:00:5e:00:00:01": "multicast",
+		"00:00:00:00:00:00": "all-zero",
+		"fa:16:3e:00:01":    "not a 48-bit mac",
+		"":                  "not a 48-bit mac",
+	} {
+		if got := NotUnicastMAC(in); got != want {
+			t.Errorf("NotUnicastMAC(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func TestIPv4(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.5":        "192.0.2.5",
+		"::ffff:192.0.2.5": "192.0.2.5", // unmapped
+		"2001:db8::5":      "",
+		"nope":             "",
+	} {
+		got, ok := IPv4(in)
+		if ok != (want != "") || (ok && (got.String() != want || !got.Is4())) {
+			t.Errorf("IPv4(%q) = %v, %v; want %q", in, got, ok, want)
+		}
+	}
+}

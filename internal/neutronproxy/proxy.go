@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/l2gw/l2gw/internal/api"
 	"github.com/l2gw/l2gw/internal/neutron"
 )
 
@@ -93,11 +94,8 @@ func (p *Proxy) unavailable(w http.ResponseWriter, r *http.Request, err error) {
 		return // the client went away
 	}
 	p.log.WarnContext(r.Context(), "neutron unreachable", "method", r.Method, "path", r.URL.Path, "err", err)
-	b, _ := json.Marshal(map[string]neutron.Error{"NeutronError": {Type: "ServiceUnavailable",
-		Message: "The networking service (Neutron) behind l2gw is unreachable.", Detail: ""}})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write(b)
+	api.WriteErrorBody(w, http.StatusServiceUnavailable, neutron.Error{Type: "ServiceUnavailable",
+		Message: "The networking service (Neutron) behind l2gw is unreachable."})
 }
 
 // Extensions returns Neutron's extension list as the caller of r sees it

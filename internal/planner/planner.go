@@ -13,8 +13,10 @@ import (
 type Config struct {
 	// GatewayOnly plans on a host only the networks connected to a gateway,
 	// and of those only the gateway's part (HostNetwork without Peers): for
-	// an inventory whose hosts are already meshed by someone else, such as
-	// Neutron's own L2 agents in a future Neutron-inventory mode. False (the
+	// an inventory whose hosts are already meshed by someone else. No
+	// command sets it (with --inventory neutron, l2pop reaches Neutron's
+	// own agents without host plans); the property tests use its plans as
+	// the model of the gateway's part of standalone plans. False (the
 	// default) is standalone mode, where l2gw owns the inventory: every host
 	// gets every network with a port bound to it, with the network's other
 	// hosts as peers, connected or not.

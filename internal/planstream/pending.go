@@ -125,9 +125,9 @@ func (p *Pending[P, D]) Take() (*Base[P], []planner.Event[P, D]) {
 // Queued returns how many deltas wait for the worker.
 func (p *Pending[P, D]) Queued() int { return len(p.deltas) }
 
-// Fold brings the base up to date with deltas (taken from this Pending) in
-// place and returns its plan: what a worker that needs only the latest plan
-// (not the changes) does.
+// Fold brings b up to date with deltas (taken from this Pending) in place:
+// b.Plan and b.Revision then hold the latest plan, which is what a worker
+// that needs only that (not the changes) reads.
 func (p *Pending[P, D]) Fold(b *Base[P], deltas []planner.Event[P, D]) {
 	for _, d := range deltas {
 		p.kind.Apply(b.Plan, d.Delta)

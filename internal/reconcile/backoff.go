@@ -41,6 +41,13 @@ func (b *Backoff) Next() time.Duration {
 	return half + time.Duration(r()*float64(b.cur-half))
 }
 
+// Jitter returns d shortened by a random part of at most frac of it
+// (frac in [0, 1]): periodic work that many agents started at one moment
+// (a renewal every period) drifts apart, yet never runs later than d.
+func Jitter(d time.Duration, frac float64) time.Duration {
+	return d - time.Duration(rand.Float64()*frac*float64(d))
+}
+
 // Reset ends a failure streak: the next call of Next starts from Min again.
 func (b *Backoff) Reset() { b.cur = 0 }
 

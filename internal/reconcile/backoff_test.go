@@ -104,3 +104,20 @@ func TestBackoffJitter(t *testing.T) {
 		t.Errorf("100 delays took %d distinct values; want jitter", len(seen))
 	}
 }
+
+func TestJitter(t *testing.T) {
+	const d = time.Second
+	for _, frac := range []float64{0, 0.1, 0.5, 1} {
+		seen := map[time.Duration]bool{}
+		for range 100 {
+			got := Jitter(d, frac)
+			if lo := d - time.Duration(frac*float64(d)); got < lo || got > d {
+				t.Fatalf("Jitter(%v, %v) = %v; want within [%v, %v]", d, frac, got, lo, d)
+			}
+			seen[got] = true
+		}
+		if want := frac > 0; (len(seen) > 1) != want {
+			t.Errorf("Jitter(%v, %v) took %d distinct values in 100 calls; want spread %v", d, frac, len(seen), want)
+		}
+	}
+}

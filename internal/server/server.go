@@ -457,7 +457,7 @@ func plans(st store.Store, cfg Config, log *slog.Logger) (http.Handler, *planfee
 	for _, sc := range cfg.Switches {
 		if sc.Leases == nil && sc.AgentName != "" {
 			id.Agent = sc.AgentName
-			sc.Leases = lease.InStore(st, store.LeaseSwitch, id)
+			sc.Leases = StoreLeases(st, store.LeaseSwitch, id)
 		}
 		if sc.Logger == nil {
 			sc.Logger = log.With("component", "switchagent")

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync/atomic"
+
+	"github.com/l2gw/l2gw/internal/capool"
 )
 
 // TLSConfig makes the server serve HTTPS. CertFile and KeyFile are
@@ -70,13 +71,9 @@ func serverTLS(cfg *TLSConfig) (*tls.Config, *certStore, error) {
 		NextProtos:     []string{"h2", "http/1.1"},
 	}
 	if cfg.ClientCAFile != "" {
-		b, err := os.ReadFile(cfg.ClientCAFile)
+		pool, err := capool.Load(cfg.ClientCAFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("tls client CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, nil, fmt.Errorf("tls client CA %s: no PEM certificate", cfg.ClientCAFile)
 		}
 		tc.ClientCAs = pool
 		tc.ClientAuth = tls.VerifyClientCertIfGiven

@@ -169,22 +169,6 @@ func (l *lab) startVTEP(t *testing.T, cleanup bool) (stop func()) {
 	return stop
 }
 
-// eventually polls cond until it returns "" or the deadline passes.
-func eventually(t *testing.T, what string, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s", what, msg)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // swState renders the soft VTEP's devices and FDB entries in the switch
 // namespace as sorted text.
 func (l *lab) swState(t *testing.T) []string {
@@ -243,22 +227,22 @@ func (l *lab) swState(t *testing.T) []string {
 func (l *lab) waitState(t *testing.T, want []string) {
 	t.Helper()
 	slices.Sort(want)
-	eventually(t, "switch namespace state", func() string {
+	testenv.Eventually(t, 10*time.Second, "switch namespace state", func() (bool, string) {
 		if d := cmp.Diff(want, l.swState(t)); d != "" {
-			return "(-want +got)\n" + d
+			return false, "(-want +got)\n" + d
 		}
-		return ""
+		return true, ""
 	})
 }
 
 func (l *lab) ping(t *testing.T, from, to string) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("ping %s from %s", to, from), func() string {
+	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("ping %s from %s", to, from), func() (bool, string) {
 		out, err := l.net.Exec(from, "ping", "-c1", "-W1", to)
 		if err != nil {
-			return fmt.Sprintf("%v: %s", err, out)
+			return false, fmt.Sprintf("%v: %s", err, out)
 		}
-		return ""
+		return true, ""
 	})
 }
 
@@ -278,14 +262,14 @@ func TestSoftVTEPLab(t *testing.T) {
 	foreign := l.foreignState(t)
 	stop := l.startVTEP(t, false)
 
-	eventually(t, "switch registered", func() string {
+	testenv.Eventually(t, 10*time.Second, "switch registered", func() (bool, string) {
 		if got := l.vtepctl("list-ports", "gatewayhost"); got != "port1" {
-			return fmt.Sprintf("list-ports = %q; want port1", got)
+			return false, fmt.Sprintf("list-ports = %q; want port1", got)
 		}
 		if got := l.vtepctl("get", "Physical_Switch", "gatewayhost", "tunnel_ips"); got != `["192.0.2.1"]` {
-			return fmt.Sprintf("tunnel_ips = %s", got)
+			return false, fmt.Sprintf("tunnel_ips = %s", got)
 		}
-		return ""
+		return true, ""
 	})
 	l.db.VTEPCtl(t, "add-ls", "ls1", "--", "set", "Logical_Switch", "ls1", "tunnel_key=1000")
 	l.db.VTEPCtl(t, "bind-ls", "gatewayhost", "port1", "100", "ls1")
@@ -303,25 +287,25 @@ func TestSoftVTEPLab(t *testing.T) {
 		t.Fatalf("svvx1000 statistics = %+v; want packets both ways through the tunnel", s)
 	}
 	wantLocal := bmMAC + " -> vxlan_over_ipv4/" + swUnderlay
-	localMACs := func() string {
+	localMACs := func() (bool, string) {
 		got := l.vtepctl("list-local-macs", "ls1")
 		if n := strings.Count(got, "->"); n != 1 || !strings.Contains(got, wantLocal) {
-			return fmt.Sprintf("list-local-macs ls1 = %q; want exactly %q", got, wantLocal)
+			return false, fmt.Sprintf("list-local-macs ls1 = %q; want exactly %q", got, wantLocal)
 		}
-		return ""
+		return true, ""
 	}
-	eventually(t, "bare-metal MAC published", localMACs)
+	testenv.Eventually(t, 10*time.Second, "bare-metal MAC published", localMACs)
 
 	// Aged-out (here: deleted) learnt entries are withdrawn.
 	bridge(t, l.sw, "fdb", "del", bmMAC, "dev", "p1.100", "master")
-	eventually(t, "aged-out MAC withdrawn", func() string {
+	testenv.Eventually(t, 10*time.Second, "aged-out MAC withdrawn", func() (bool, string) {
 		if got := l.vtepctl("list-local-macs", "ls1"); strings.Contains(got, bmMAC) {
-			return fmt.Sprintf("list-local-macs ls1 = %q; want no %s", got, bmMAC)
+			return false, fmt.Sprintf("list-local-macs ls1 = %q; want no %s", got, bmMAC)
 		}
-		return ""
+		return true, ""
 	})
 	l.ping(t, l.bm, vmIP)
-	eventually(t, "MAC learnt again", localMACs)
+	testenv.Eventually(t, 10*time.Second, "MAC learnt again", localMACs)
 
 	// Restart: devices survive the agent, and it converges without duplicates.
 	stop()
@@ -330,20 +314,20 @@ func TestSoftVTEPLab(t *testing.T) {
 	}
 	stop = l.startVTEP(t, false)
 	l.ping(t, l.vm, bmIP)
-	eventually(t, "after restart", func() string {
+	testenv.Eventually(t, 10*time.Second, "after restart", func() (bool, string) {
 		if d := cmp.Diff(sorted(wantBound), l.swState(t)); d != "" {
-			return "(-want +got)\n" + d
+			return false, "(-want +got)\n" + d
 		}
-		if msg := localMACs(); msg != "" {
-			return msg
+		if ok, msg := localMACs(); !ok {
+			return false, msg
 		}
 		if got := l.vtepctl("--columns=dst_ip", "find", "Physical_Locator", "dst_ip="+swUnderlay); strings.Count(got, "dst_ip") != 1 {
-			return fmt.Sprintf("own locators = %q; want one", got)
+			return false, fmt.Sprintf("own locators = %q; want one", got)
 		}
 		if got := l.vtepctl("list-ps"); got != "gatewayhost" {
-			return fmt.Sprintf("list-ps = %q", got)
+			return false, fmt.Sprintf("list-ps = %q", got)
 		}
-		return ""
+		return true, ""
 	})
 
 	// Removing a remote MAC removes exactly its entries.
@@ -356,11 +340,11 @@ func TestSoftVTEPLab(t *testing.T) {
 	// deletes) the binding device, and withdraws its local MACs.
 	l.db.VTEPCtl(t, "unbind-ls", "gatewayhost", "port1", "100")
 	l.waitState(t, slices.Clone(wantUnbound))
-	eventually(t, "local MACs withdrawn", func() string {
+	testenv.Eventually(t, 10*time.Second, "local MACs withdrawn", func() (bool, string) {
 		if got := l.vtepctl("list-local-macs", "ls1"); strings.Contains(got, "->") {
-			return fmt.Sprintf("list-local-macs ls1 = %q; want none", got)
+			return false, fmt.Sprintf("list-local-macs ls1 = %q; want none", got)
 		}
-		return ""
+		return true, ""
 	})
 
 	// A new tunnel_key moves the binding to new devices.
@@ -376,7 +360,7 @@ func TestSoftVTEPLab(t *testing.T) {
 	l.db.VTEPCtl(t, "set", "Logical_Switch", "ls1", "tunnel_key=1000")
 	l.waitState(t, slices.Clone(wantBound))
 	l.ping(t, l.vm, bmIP)
-	eventually(t, "bare-metal MAC published", localMACs)
+	testenv.Eventually(t, 10*time.Second, "bare-metal MAC published", localMACs)
 
 	// Deleting the logical switch (and every row referencing it, in one
 	// transaction) removes everything.
@@ -398,11 +382,11 @@ func TestSoftVTEPLab(t *testing.T) {
 func TestSoftVTEPEmptiedDatabase(t *testing.T) {
 	l := newLab(t)
 	stop := l.startVTEP(t, true)
-	eventually(t, "switch registered", func() string {
+	testenv.Eventually(t, 10*time.Second, "switch registered", func() (bool, string) {
 		if got := l.vtepctl("list-ports", "gatewayhost"); got != "port1" {
-			return fmt.Sprintf("list-ports = %q; want port1", got)
+			return false, fmt.Sprintf("list-ports = %q; want port1", got)
 		}
-		return ""
+		return true, ""
 	})
 	l.db.VTEPCtl(t, "add-ls", "ls1", "--", "set", "Logical_Switch", "ls1", "tunnel_key=1000")
 	l.db.VTEPCtl(t, "bind-ls", "gatewayhost", "port1", "100", "ls1")
@@ -410,19 +394,19 @@ func TestSoftVTEPEmptiedDatabase(t *testing.T) {
 	l.db.VTEPCtl(t, "add-mcast-remote", "ls1", "unknown-dst", cpUnderlay)
 	l.waitState(t, slices.Clone(wantBound))
 	// A run is counted once it returned, just after Linux changed.
-	eventually(t, "reconcile runs counted", func() string {
+	testenv.Eventually(t, 10*time.Second, "reconcile runs counted", func() (bool, string) {
 		if ok, failed := l.runs(t, "ok"), l.runs(t, "error"); ok < 1 || failed != 0 {
-			return fmt.Sprintf("reconcile runs ok=%v error=%v; want ok >= 1, no error", ok, failed)
+			return false, fmt.Sprintf("reconcile runs ok=%v error=%v; want ok >= 1, no error", ok, failed)
 		}
-		return ""
+		return true, ""
 	})
 
 	l.db.Restart(t, true)
-	eventually(t, "switch registered again", func() string {
+	testenv.Eventually(t, 10*time.Second, "switch registered again", func() (bool, string) {
 		if got := l.vtepctl("list-ports", "gatewayhost"); got != "port1" {
-			return fmt.Sprintf("list-ports = %q; want port1", got)
+			return false, fmt.Sprintf("list-ports = %q; want port1", got)
 		}
-		return ""
+		return true, ""
 	})
 	l.waitState(t, slices.Clone(wantUnbound))
 
@@ -443,22 +427,22 @@ func TestSoftVTEPEmptiedDatabase(t *testing.T) {
 func TestSoftVTEPPortFault(t *testing.T) {
 	l := newLab(t)
 	l.startVTEP(t, false)
-	eventually(t, "switch registered", func() string {
+	testenv.Eventually(t, 10*time.Second, "switch registered", func() (bool, string) {
 		if got := l.vtepctl("list-ports", "gatewayhost"); got != "port1" {
-			return fmt.Sprintf("list-ports = %q; want port1", got)
+			return false, fmt.Sprintf("list-ports = %q; want port1", got)
 		}
-		return ""
+		return true, ""
 	})
 	l.db.VTEPCtl(t, "add-ls", "ls1", "--", "set", "Logical_Switch", "ls1", "tunnel_key=1000")
 	l.db.VTEPCtl(t, "add-ls", "ls2", "--", "set", "Logical_Switch", "ls2", "tunnel_key=2000")
 	l.db.VTEPCtl(t, "bind-ls", "gatewayhost", "port1", "100", "ls1")
 	l.db.VTEPCtl(t, "bind-ls", "gatewayhost", "port1", "200", "ls2")
-	eventually(t, "port fault", func() string {
+	testenv.Eventually(t, 10*time.Second, "port fault", func() (bool, string) {
 		got := l.vtepctl("get", "Physical_Port", "port1", "port_fault_status")
 		if !strings.Contains(got, "vlan 200: neither p1.200 nor its parent p1 exists") {
-			return fmt.Sprintf("port_fault_status = %s", got)
+			return false, fmt.Sprintf("port_fault_status = %s", got)
 		}
-		return ""
+		return true, ""
 	})
 	// The faulty binding does not disturb the working one.
 	l.waitState(t, []string{
@@ -467,11 +451,11 @@ func TestSoftVTEPPortFault(t *testing.T) {
 		"vxlan svvx2000 id=2000 local=192.0.2.1 port=4789 learning=false mtu=1450 master=svbr2000 up=true",
 	})
 	l.db.VTEPCtl(t, "unbind-ls", "gatewayhost", "port1", "200")
-	eventually(t, "fault cleared", func() string {
+	testenv.Eventually(t, 10*time.Second, "fault cleared", func() (bool, string) {
 		if got := l.vtepctl("get", "Physical_Port", "port1", "port_fault_status"); got != "[]" {
-			return fmt.Sprintf("port_fault_status = %s; want []", got)
+			return false, fmt.Sprintf("port_fault_status = %s; want []", got)
 		}
-		return ""
+		return true, ""
 	})
 }
 

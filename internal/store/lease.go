@@ -10,20 +10,16 @@ import (
 	"github.com/l2gw/l2gw/internal/model"
 )
 
-// LeaseKind names what a lease is held on.
-type LeaseKind string
+// LeaseKind names what a lease is held on (model.LeaseKind).
+type LeaseKind = model.LeaseKind
 
-// The kinds of lease: a switch (by its Physical_Switch name) is programmed
-// by one switch agent at a time, a host is realised by one host agent.
+// The kinds of lease and the bounds of a lease's duration, defined in
+// model so the agents need not import the store.
 const (
-	LeaseSwitch LeaseKind = "switch"
-	LeaseHost   LeaseKind = "host"
-)
-
-// MinLeaseTTL and MaxLeaseTTL bound a lease's duration.
-const (
-	MinLeaseTTL = 200 * time.Millisecond
-	MaxLeaseTTL = 5 * time.Minute
+	LeaseSwitch = model.LeaseSwitch
+	LeaseHost   = model.LeaseHost
+	MinLeaseTTL = model.MinLeaseTTL
+	MaxLeaseTTL = model.MaxLeaseTTL
 )
 
 // Lease is an agent instance's claim on a switch or a host. Epoch starts

@@ -80,7 +80,7 @@ func buildReport(a *actual, swUUID string, plan *planner.SwitchPlan, owner strin
 		if elsewhere[ip] {
 			continue
 		}
-		if why := notUnicast(m.MAC); why != "" {
+		if why := model.NotUnicastMAC(m.MAC); why != "" {
 			ignored = append(ignored, ignoredMAC{ls: ls.Name, mac: m.MAC, why: why})
 			continue
 		}
@@ -109,25 +109,6 @@ func buildReport(a *actual, swUUID string, plan *planner.SwitchPlan, owner strin
 	})
 	slices.SortFunc(ignored, func(x, y ignoredMAC) int { return strings.Compare(x.ls+" "+x.mac, y.ls+" "+y.mac) })
 	return r, ignored
-}
-
-// notUnicast says why mac is not a unicast Ethernet address ("" when it
-// is one): a switch reporting the broadcast, the all-zero or a multicast
-// address as a learnt MAC is wrong, and hosts must not send it to the
-// switch.
-func notUnicast(mac string) string {
-	hw, err := net.ParseMAC(mac)
-	switch {
-	case err != nil || len(hw) != 6:
-		return "not a 48-bit mac"
-	case hw[0]&1 != 0 && hw.String() == "ff:ff:ff:ff:ff:ff":
-		return "broadcast"
-	case hw[0]&1 != 0:
-		return "multicast"
-	case hw.String() == "00:00:00:00:00:00":
-		return "all-zero"
-	}
-	return ""
 }
 
 // tunnelFaults describes the tunnel IPs that are not IPv4: hardware_vtep

@@ -148,22 +148,7 @@ func freePort(t testing.TB) int {
 
 // SetUserEnabled enables or disables a user (disabling revokes its tokens).
 func (k *Keystone) SetUserEnabled(ctx context.Context, userID string, enabled bool) error {
-	body := fmt.Sprintf(`{"user":{"enabled":%t}}`, enabled)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, k.URL+"/users/"+userID, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("X-Auth-Token", k.Env["ADMIN_TOKEN"])
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("update user %s: %s", userID, resp.Status)
-	}
-	return nil
+	return k.admin(ctx, http.MethodPatch, "/users/"+userID, fmt.Sprintf(`{"user":{"enabled":%t}}`, enabled), http.StatusOK, nil)
 }
 
 // AddEndpoint registers a service of type typ with a public endpoint url in
@@ -172,14 +157,16 @@ func (k *Keystone) AddEndpoint(ctx context.Context, typ, url string) error {
 	var svc struct {
 		Service struct{ ID string } `json:"service"`
 	}
-	if err := k.adminPost(ctx, "/services", fmt.Sprintf(`{"service":{"type":%q,"name":%q}}`, typ, typ), &svc); err != nil {
+	if err := k.admin(ctx, http.MethodPost, "/services", fmt.Sprintf(`{"service":{"type":%q,"name":%q}}`, typ, typ), http.StatusCreated, &svc); err != nil {
 		return err
 	}
-	return k.adminPost(ctx, "/endpoints", fmt.Sprintf(`{"endpoint":{"service_id":%q,"interface":"public","region_id":"RegionOne","url":%q}}`, svc.Service.ID, url), nil)
+	return k.admin(ctx, http.MethodPost, "/endpoints", fmt.Sprintf(`{"endpoint":{"service_id":%q,"interface":"public","region_id":"RegionOne","url":%q}}`, svc.Service.ID, url), http.StatusCreated, nil)
 }
 
-func (k *Keystone) adminPost(ctx context.Context, path, body string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, k.URL+path, strings.NewReader(body))
+// admin sends body to path with the admin token, wants status back and
+// decodes the answer into out (when not nil).
+func (k *Keystone) admin(ctx context.Context, method, path, body string, status int, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, k.URL+path, strings.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -190,8 +177,8 @@ func (k *Keystone) adminPost(ctx context.Context, path, body string, out any) er
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("POST %s: %s", path, resp.Status)
+	if resp.StatusCode != status {
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)

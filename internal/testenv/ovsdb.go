@@ -2,8 +2,10 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,9 +71,9 @@ func startOVSDB(t testing.TB, tcp, ssl bool) *OVSDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	o := &OVSDB{Dir: dir, DBPath: filepath.Join(dir, "vtep.db"), Socket: filepath.Join(dir, "db.sock")}
-	if out, err := exec.Command("ovsdb-tool", "create", o.DBPath, VTEPSchema).CombinedOutput(); err != nil {
-		t.Fatalf("ovsdb-tool create: %v: %s", err, out)
+	o := &OVSDB{Dir: dir, DBPath: filepath.Join(dir, "vtep.db"), Socket: filepath.Join(dir, OVSDBSocket)}
+	if err := CreateDB(t.Context(), o.DBPath, VTEPSchema); err != nil {
+		t.Fatal(err)
 	}
 	if ssl {
 		f := NewTLSFiles(t, dir)
@@ -89,19 +91,64 @@ func startOVSDB(t testing.TB, tcp, ssl bool) *OVSDB {
 	return o
 }
 
+// OVSDBSocket is the name of the unix socket RunOVSDBServer serves on, in
+// its folder.
+const OVSDBSocket = "db.sock"
+
+// CreateDB creates an empty OVSDB database of schema at path, replacing
+// any file there.
+func CreateDB(ctx context.Context, path, schema string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if out, err := exec.CommandContext(ctx, "ovsdb-tool", "create", path, schema).CombinedOutput(); err != nil {
+		return fmt.Errorf("ovsdb-tool create %s: %w: %s", path, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// RunOVSDBServer starts a detached ovsdb-server serving dbs on the unix
+// socket dir/OVSDBSocket (plus the remotes and options in extra), with its
+// pidfile, control socket and log in dir, and returns the pidfile; stop it
+// with StopPidfile. ovsdb-server --detach returns once it listens. Tests,
+// benchmarks and the e2e lab all start their switches' databases here.
+func RunOVSDBServer(ctx context.Context, dir string, extra []string, dbs ...string) (pidfile string, err error) {
+	pidfile = filepath.Join(dir, "ovsdb-server.pid")
+	args := append([]string{
+		"--remote=punix:" + filepath.Join(dir, OVSDBSocket),
+		"--pidfile=" + pidfile,
+		"--unixctl=" + filepath.Join(dir, "ovsdb-server.ctl"),
+		"--log-file=" + filepath.Join(dir, "ovsdb-server.log"),
+		"--detach", "--no-chdir",
+	}, extra...)
+	args = append(args, dbs...)
+	if out, err := exec.CommandContext(ctx, "ovsdb-server", args...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("ovsdb-server in %s: %w: %s", dir, err, bytes.TrimSpace(out))
+	}
+	return pidfile, nil
+}
+
+// AddPhysicalSwitch creates the Physical_Switch name with its tunnel IP
+// and ports in one vtep-ctl transaction on the database at target, as a
+// switch does when it (re)starts.
+func AddPhysicalSwitch(ctx context.Context, target, name, tunnelIP string, ports ...string) error {
+	args := []string{"--db=" + target, "add-ps", name,
+		"--", "set", "Physical_Switch", name, "tunnel_ips=" + tunnelIP}
+	for _, p := range ports {
+		args = append(args, "--", "add-port", name, p)
+	}
+	if out, err := exec.CommandContext(ctx, "vtep-ctl", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("vtep-ctl add-ps %s: %w: %s", name, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
 var listeningPort = regexp.MustCompile(`listening on port (\d+)`)
 
 func (o *OVSDB) start(t testing.TB, tcp bool) {
 	t.Helper()
-	o.pidfile = filepath.Join(o.Dir, "ovsdb-server.pid")
 	logPath := filepath.Join(o.Dir, "ovsdb-server.log")
-	args := []string{
-		"--remote=punix:" + o.Socket,
-		"--pidfile=" + o.pidfile,
-		"--unixctl=" + filepath.Join(o.Dir, "ovsdb-server.ctl"),
-		"--log-file=" + logPath,
-		"--detach", "--no-chdir",
-	}
+	var args []string
 	if tcp {
 		port := "0"
 		if o.TCPPort != 0 {
@@ -115,11 +162,12 @@ func (o *OVSDB) start(t testing.TB, tcp bool) {
 		args = append(args, "--remote=pssl:"+strconv.Itoa(o.SSLPort)+":127.0.0.1",
 			"--private-key="+o.tls.ServerKey, "--certificate="+o.tls.ServerCert, "--ca-cert="+o.tls.CACert)
 	}
-	args = append(args, o.DBPath)
 	before, _ := os.ReadFile(logPath)
-	if out, err := exec.Command("ovsdb-server", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ovsdb-server: %v: %s", err, out)
+	pidfile, err := RunOVSDBServer(t.Context(), o.Dir, args, o.DBPath)
+	if err != nil {
+		t.Fatal(err)
 	}
+	o.pidfile = pidfile
 	portOf := &o.TCPPort
 	if o.tls != nil {
 		portOf = &o.SSLPort
@@ -127,7 +175,7 @@ func (o *OVSDB) start(t testing.TB, tcp bool) {
 	if (!tcp && o.tls == nil) || *portOf != 0 {
 		return
 	}
-	err := Poll(t.Context(), 5*time.Second, func() error {
+	err = Poll(t.Context(), 5*time.Second, func() error {
 		b, _ := os.ReadFile(logPath)
 		m := listeningPort.FindSubmatch(bytes.TrimPrefix(b, before))
 		if m == nil {
@@ -151,9 +199,8 @@ func (o *OVSDB) Restart(t testing.TB, empty bool) {
 	t.Helper()
 	o.Stop()
 	if empty {
-		os.Remove(o.DBPath)
-		if out, err := exec.Command("ovsdb-tool", "create", o.DBPath, VTEPSchema).CombinedOutput(); err != nil {
-			t.Fatalf("ovsdb-tool create: %v: %s", err, out)
+		if err := CreateDB(t.Context(), o.DBPath, VTEPSchema); err != nil {
+			t.Fatal(err)
 		}
 	}
 	o.start(t, o.TCPPort != 0)

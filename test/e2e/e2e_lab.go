@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,23 +271,20 @@ func (l *Lab) startOVSDB(dir string, schemas map[string]string) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		l.t.Fatalf("%v", err)
 	}
-	sock := filepath.Join(dir, "db.sock")
-	args := []string{"--remote=punix:" + sock, "--pidfile=" + filepath.Join(dir, "ovsdb-server.pid"),
-		"--unixctl=" + filepath.Join(dir, "ovsdb-server.ctl"), "--log-file=" + filepath.Join(dir, "ovsdb-server.log"),
-		"--detach", "--no-chdir"}
-	names := make([]string, 0, len(schemas))
-	for n := range schemas {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
+	dbs := make([]string, 0, len(schemas))
+	for _, n := range slices.Sorted(maps.Keys(schemas)) {
 		db := filepath.Join(dir, n)
-		l.mustRun("ovsdb-tool", "create", db, schemas[n])
-		args = append(args, db)
+		if err := testenv.CreateDB(context.Background(), db, schemas[n]); err != nil {
+			l.t.Fatalf("%v", err)
+		}
+		dbs = append(dbs, db)
 	}
-	l.mustRun("ovsdb-server", args...)
-	l.adoptPidfile("ovsdb-server", filepath.Join(dir, "ovsdb-server.pid"))
-	return sock
+	pidfile, err := testenv.RunOVSDBServer(context.Background(), dir, nil, dbs...)
+	if err != nil {
+		l.t.Fatalf("%v", err)
+	}
+	l.adoptPidfile("ovsdb-server", pidfile)
+	return filepath.Join(dir, testenv.OVSDBSocket)
 }
 
 // adoptPidfile records a daemon that detached itself, to be stopped by PID

@@ -3,9 +3,7 @@ package vtepwatch
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -14,7 +12,7 @@ import (
 )
 
 // Server is a real ovsdb-server serving a hardware_vtep database on a
-// unix socket in its own folder, stopped by PID.
+// unix socket in its own folder (testenv.RunOVSDBServer), stopped by PID.
 type Server struct {
 	dir, db, sock, pidfile string
 }
@@ -38,30 +36,36 @@ func Start(ctx context.Context, parent, name string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	o := &Server{dir: dir, db: filepath.Join(dir, "vtep.db"), sock: filepath.Join(dir, "db.sock"),
-		pidfile: filepath.Join(dir, "ovsdb-server.pid")}
+	o := &Server{dir: dir, db: filepath.Join(dir, "vtep.db"), sock: filepath.Join(dir, testenv.OVSDBSocket)}
 	if err := o.create(ctx); err != nil {
 		return nil, err
 	}
 	return o, o.start(ctx)
 }
 
-func (o *Server) create(ctx context.Context) error {
-	os.Remove(o.db)
-	if out, err := exec.CommandContext(ctx, "ovsdb-tool", "create", o.db, testenv.VTEPSchema).CombinedOutput(); err != nil {
-		return fmt.Errorf("ovsdb-tool create: %w: %s", err, out)
+// StartSwitch is Start followed by AddSwitch: a switch that has
+// registered itself, ready for an agent. A failed AddSwitch stops the
+// server.
+func StartSwitch(ctx context.Context, parent, dir, name, tunnelIP string, ports ...string) (*Server, error) {
+	o, err := Start(ctx, parent, dir)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if err := o.AddSwitch(ctx, name, tunnelIP, ports); err != nil {
+		o.Stop()
+		return nil, err
+	}
+	return o, nil
+}
+
+func (o *Server) create(ctx context.Context) error {
+	return testenv.CreateDB(ctx, o.db, testenv.VTEPSchema)
 }
 
 func (o *Server) start(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, "ovsdb-server", "--remote=punix:"+o.sock, "--pidfile="+o.pidfile,
-		"--unixctl="+filepath.Join(o.dir, "ovsdb-server.ctl"), "--log-file="+filepath.Join(o.dir, "ovsdb-server.log"),
-		"--detach", "--no-chdir", o.db)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("ovsdb-server: %w: %s", err, out)
-	}
-	return nil
+	pidfile, err := testenv.RunOVSDBServer(ctx, o.dir, nil, o.db)
+	o.pidfile = pidfile
+	return err
 }
 
 // Stop sends SIGTERM to the server's PID and waits until it is gone
@@ -81,14 +85,5 @@ func (o *Server) RestartEmpty(ctx context.Context) error {
 // AddSwitch creates the Physical_Switch name with its tunnel IP and ports
 // in one vtep-ctl transaction, as a switch does when it (re)starts.
 func (o *Server) AddSwitch(ctx context.Context, name, tunnelIP string, ports []string) error {
-	args := []string{"--db=" + o.Target(), "add-ps", name,
-		"--", "set", "Physical_Switch", name, "tunnel_ips=" + tunnelIP}
-	for _, p := range ports {
-		args = append(args, "--", "add-port", name, p)
-	}
-	out, err := exec.CommandContext(ctx, "vtep-ctl", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("vtep-ctl add-ps: %w: %s", err, bytes.TrimSpace(out))
-	}
-	return nil
+	return testenv.AddPhysicalSwitch(ctx, o.Target(), name, tunnelIP, ports...)
 }
