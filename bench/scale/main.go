@@ -25,6 +25,7 @@
 //	go run ./bench/scale                                  # 100 switches, 1,000 hosts, 100,000 ports, SQLite
 //	go run ./bench/scale -database postgres://… -replicas 2
 //	go run ./bench/scale -switches 10 -hosts 100 -ports 10000 -networks 100   # a quick run
+//	go run ./bench/scale -state /var/tmp/scale -profile /tmp/prof            # profiles of the churn
 package main
 
 import (
@@ -46,7 +47,7 @@ type options struct {
 	switchesPerAgent, replicas, batch                 int
 	churnRate                                         int
 	churnDuration                                     time.Duration
-	database, binary, state                           string
+	database, binary, state, profile                  string
 	keep                                              bool
 }
 
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&o.database, "database", "", "store DSN for every replica (default: SQLite in the temp folder)")
 	flag.StringVar(&o.binary, "binary", "", "l2gw binary (default: go build ./cmd/l2gw)")
 	flag.StringVar(&o.state, "state", "", "SQLite store folder kept between runs: the inventory is created once and reused")
+	flag.StringVar(&o.profile, "profile", "", "take CPU, mutex and block profiles of every replica during the churn (and a heap profile after it) into this folder (l2gw server --pprof-addr)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (logs, databases) and print its path")
 	flag.Parse()
 	if err := o.check(); err != nil {

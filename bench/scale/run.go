@@ -279,6 +279,17 @@ func (l *lab) churn(ctx context.Context, f *fleet, netIDs []string, r *report) e
 		}
 		mu.Unlock()
 	}
+	var profiled sync.WaitGroup
+	defer profiled.Wait()
+	if o.profile != "" {
+		// Over the churn but its first and last second (start-up, drain).
+		profiled.Go(func() {
+			if !sleepCtx(ctx, time.Second) {
+				return
+			}
+			l.profileChurn(ctx, o.churnDuration-2*time.Second, o.profile)
+		})
+	}
 	tick := time.NewTicker(time.Second / time.Duration(o.churnRate))
 	defer tick.Stop()
 	end := time.Now().Add(o.churnDuration)
@@ -441,4 +452,16 @@ func (l *lab) pruneChurnPorts(ctx context.Context) error {
 		logln("deleting %d ports left by an earlier run's churn", len(extra))
 	}
 	return forEach(len(extra), func(i int) error { return l.apis[0].DeletePort(ctx, extra[i]) })
+}
+
+// sleepCtx waits d, or until ctx is done (false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
