@@ -32,8 +32,8 @@ type lab struct {
 	servers    []*testenv.Server
 	pprofAddrs []string // with -profile: each replica's --pprof-addr
 	agents     []*testenv.Proc
-	apis    []*client.Client
-	links   []*agentlink.Link
+	apis       []*client.Client
+	links      []*agentlink.Link
 }
 
 // forEach runs fn for 0..n-1 on up to 8 goroutines and returns the first

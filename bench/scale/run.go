@@ -40,6 +40,15 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
+	if o.postgres {
+		logln("starting PostgreSQL")
+		pg, err := testenv.RunPostgres()
+		if err != nil {
+			return err
+		}
+		defer pg.Close()
+		o.database = pg.DSN
+	}
 	dsn := o.database
 	reuse := false
 	if dsn == "" {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/store"
@@ -142,4 +145,53 @@ func BenchmarkConnectionCreateDelete4(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
+}
+
+// BenchmarkPortCreateUnderStatus times a port create (then its delete)
+// while 256 agents keep writing their status, as 1,000 host agents do
+// under churn (bench/scale): it reports the create's p50 and p99, which
+// the group commit's hand-off between writers decides.
+func BenchmarkPortCreateUnderStatus(b *testing.B) {
+	s := openBench(b)
+	ctx := context.Background()
+	nws, err := s.CreateNetworks(ctx, []model.Network{{Name: "n", NetworkType: "vxlan", VNI: 100}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nw := nws[0]
+	const agents = 256
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for a := range agents {
+		wg.Go(func() {
+			for rev := int64(1); ; rev++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := s.SetHostStatus(ctx, model.HostStatus{Name: fmt.Sprint("h", a), Connected: true, Revision: rev}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	var lat []time.Duration
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		ps, err := s.CreatePorts(ctx, []model.Port{{NetworkID: nw.ID, MACAddress: fmt.Sprintf("fa:16:3e:00:%02x:%02x", i>>8&0xff, i&0xff), HostID: "h0"}})
+		lat = append(lat, time.Since(t0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.DeletePort(ctx, ps[0].ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
