@@ -585,7 +585,11 @@ func (s *sqlStore) runBatch(batch []*wreq) {
 		}
 	}
 	s.cache.mu.Unlock()
-	if len(committed) > 0 {
+	// Only a new revision wakes Notify's waiters, as on PostgreSQL: agents'
+	// status writes (a thousand a second from a thousand hosts) log no
+	// change, and waking the plan feed for each made it read an empty
+	// change log as often.
+	if rev > startRev {
 		s.committed(rev)
 	}
 	finish(nil)
