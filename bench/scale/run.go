@@ -227,8 +227,7 @@ func (l *lab) setup(ctx context.Context) (netIDs []string, err error) {
 		for i := b * o.batch; i < min((b+1)*o.batch, o.ports); i++ {
 			ps = append(ps, l.port(netIDs, i))
 		}
-		_, err := api.CreatePorts(ctx, ps)
-		return err
+		return retryUnavailable(ctx, func() error { _, err := api.CreatePorts(ctx, ps); return err })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bulk create ports: %w", err)
@@ -472,5 +471,22 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
+	}
+}
+
+// retryUnavailable runs fn again while it fails with 503: a group commit
+// of several bulk creates that outlasts the PostgreSQL statement timeout
+// (--db-timeout) is rolled back whole and answered 503, "try again later".
+func retryUnavailable(ctx context.Context, fn func() error) error {
+	for try := 1; ; try++ {
+		err := fn()
+		var e *client.Error
+		if err == nil || try == 5 || !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+			return err
+		}
+		logln("setup: %v; again", err)
+		if !sleepCtx(ctx, time.Duration(try)*time.Second) {
+			return ctx.Err()
+		}
 	}
 }

@@ -148,9 +148,10 @@ func BenchmarkConnectionCreateDelete4(b *testing.B) {
 }
 
 // BenchmarkPortCreateUnderStatus times a port create (then its delete)
-// while 256 agents keep writing their status, as 1,000 host agents do
-// under churn (bench/scale): it reports the create's p50 and p99, which
-// the group commit's hand-off between writers decides.
+// while 1,000 host agents report their status once a second each, as
+// under churn in bench/scale: it reports the create's p50 and p99, which
+// the group commit decides (how writers hand over, what each batch
+// carries).
 func BenchmarkPortCreateUnderStatus(b *testing.B) {
 	s := openBench(b)
 	ctx := context.Background()
@@ -159,20 +160,31 @@ func BenchmarkPortCreateUnderStatus(b *testing.B) {
 		b.Fatal(err)
 	}
 	nw := nws[0]
-	const agents = 256
+	const agents = 1000
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for a := range agents {
 		wg.Go(func() {
+			// Spread over the second, as agents whose plans change at
+			// different moments.
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			first := time.NewTimer(time.Duration(a) * time.Second / agents)
+			defer first.Stop()
+			select {
+			case <-stop:
+				return
+			case <-first.C:
+			}
 			for rev := int64(1); ; rev++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
 				if err := s.SetHostStatus(ctx, model.HostStatus{Name: fmt.Sprint("h", a), Connected: true, Revision: rev}); err != nil {
 					b.Error(err)
 					return
+				}
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
 				}
 			}
 		})

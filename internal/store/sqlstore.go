@@ -42,6 +42,11 @@ type sqlStore struct {
 	batchStart int64
 	wstmts     map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
 
+	// smu guards hostStatuses, the host agents' statuses waiting for
+	// their write (hoststatus.go).
+	smu          sync.Mutex
+	hostStatuses *statusBatch
+
 	mu     sync.Mutex
 	rev    int64         // newest revision known to this process (see replica.go on PostgreSQL)
 	notify chan struct{} // closed and replaced at each new revision
