@@ -30,6 +30,7 @@ type lab struct {
 	monitors []*vtepwatch.Conn
 
 	servers    []*testenv.Server
+	serverArgs []string // more flags for the replicas started next
 	pprofAddrs []string // with -profile: each replica's --pprof-addr
 	agents     []*testenv.Proc
 	apis       []*client.Client
@@ -116,7 +117,7 @@ func (l *lab) closeMonitors() {
 func (l *lab) startServers(ctx context.Context) error {
 	l.servers, l.apis, l.links, l.pprofAddrs = nil, nil, nil, nil
 	for r := range l.o.replicas {
-		args := []string{"--database", l.dsn, "--data-dir", filepath.Join(l.tmp, fmt.Sprintf("state-%d", r))}
+		args := append([]string{"--database", l.dsn, "--data-dir", filepath.Join(l.tmp, fmt.Sprintf("state-%d", r))}, l.serverArgs...)
 		if l.o.profile != "" {
 			addr, err := freeLoopbackAddr()
 			if err != nil {

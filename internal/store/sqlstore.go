@@ -400,6 +400,13 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 		if err != nil {
 			if _, rerr := d.exec(bctx, `ROLLBACK TO w`); rerr != nil {
 				r.err = err
+				if bctx.Err() != nil {
+					// The batch outlasted Config.Timeout while this write
+					// ran: it failed for that (503), not for what it did
+					// ("sql: transaction has already been committed or
+					// rolled back", a 500).
+					r.err = fmt.Errorf("write aborted: %w", rerr)
+				}
 				finish(fmt.Errorf("write aborted: %w", rerr))
 				return
 			}
