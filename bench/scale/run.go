@@ -243,18 +243,22 @@ func (l *lab) setup(ctx context.Context) (netIDs []string, err error) {
 	dPorts := time.Since(tPorts)
 	gws := make([]string, o.switches)
 	err = forEach(o.switches, func(s int) error {
-		gw, err := api.CreateGateway(ctx, neutron.GatewayCreate{Name: "gw-" + switchName(s),
-			Devices: []neutron.DeviceRequest{{DeviceName: switchName(s), Interfaces: []neutron.InterfaceRequest{{Name: switchPort}}}}})
-		gws[s] = gw.ID
-		return err
+		return retryUnavailable(ctx, func() error {
+			gw, err := api.CreateGateway(ctx, neutron.GatewayCreate{Name: "gw-" + switchName(s),
+				Devices: []neutron.DeviceRequest{{DeviceName: switchName(s), Interfaces: []neutron.InterfaceRequest{{Name: switchPort}}}}})
+			gws[s] = gw.ID
+			return err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create gateways: %w", err)
 	}
 	err = forEach(o.networks, func(n int) error {
-		_, err := api.CreateConnection(ctx, neutron.ConnectionCreate{L2GatewayID: gws[w.switchOf(n)], NetworkID: netIDs[n],
-			SegmentationID: strconv.Itoa(w.vlanOf(n))})
-		return err
+		return retryUnavailable(ctx, func() error {
+			_, err := api.CreateConnection(ctx, neutron.ConnectionCreate{L2GatewayID: gws[w.switchOf(n)], NetworkID: netIDs[n],
+				SegmentationID: strconv.Itoa(w.vlanOf(n))})
+			return err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create connections: %w", err)
@@ -483,8 +487,8 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // retryUnavailable runs fn again while it fails with 503: a group commit
-// of several bulk creates that outlasts the PostgreSQL statement timeout
-// (--db-timeout) is rolled back whole and answered 503, "try again later".
+// that outlasts --db-timeout or loses its PostgreSQL connection is rolled
+// back whole and answered 503, "try again later".
 func retryUnavailable(ctx context.Context, fn func() error) error {
 	for try := 1; ; try++ {
 		err := fn()
