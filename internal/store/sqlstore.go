@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -243,8 +244,26 @@ func (d db) exec(ctx context.Context, text string, args ...any) (sql.Result, err
 
 // readTx runs fn in one read transaction (a consistent snapshot).
 func (s *sqlStore) readTx(ctx context.Context, fn func(db) error) error {
-	ctx, cancel := s.opContext(ctx)
-	defer cancel()
+	return s.readTxWithin(ctx, s.cfg.Timeout, fn)
+}
+
+// snapshotTimeouts is how many Config.Timeouts a whole snapshot may take
+// on PostgreSQL. Each read on the connection is still bounded by one
+// Timeout (a frozen database fails as fast), but reading 100,000 ports on
+// a loaded machine takes longer than 5 s, and a bound of one Timeout made
+// every replica's plan feed fail at start (bench/scale).
+const snapshotTimeouts = 24
+
+// readTxWithin is readTx bounded by limit instead of Config.Timeout (on
+// PostgreSQL; SQLite reads are not bounded). A read cut by the bound is
+// ErrUnavailable, whatever database/sql says of it ("sql: Rows are
+// closed"), so that callers wait and retry.
+func (s *sqlStore) readTxWithin(ctx context.Context, limit time.Duration, fn func(db) error) error {
+	if s.d == dialectPostgres {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
 	var opts *sql.TxOptions
 	if s.d == dialectPostgres {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
@@ -254,10 +273,14 @@ func (s *sqlStore) readTx(ctx context.Context, fn func(db) error) error {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer tx.Rollback()
-	if err := fn(db{s: s, pool: s.r, tx: tx}); err != nil {
-		return err
+	err = fn(db{s: s, pool: s.r, tx: tx})
+	if err == nil {
+		err = tx.Commit()
 	}
-	return tx.Commit()
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !IsUnavailable(err) {
+		err = unavailable(fmt.Errorf("%w (read cut after %s)", err, limit))
+	}
+	return err
 }
 
 // wtx is a write transaction. Writers record their changes with change();
@@ -782,7 +805,7 @@ func scanChanges(ctx context.Context, d db, q string, args ...any) ([]Change, er
 
 func (s *sqlStore) Snapshot(ctx context.Context) (Snapshot, error) {
 	var snap Snapshot
-	err := s.readTx(ctx, func(d db) error {
+	err := s.readTxWithin(ctx, snapshotTimeouts*s.cfg.Timeout, func(d db) error {
 		var err error
 		if err = d.queryRow(ctx, `SELECT rev FROM revision WHERE id = 1`).Scan(&snap.Revision); err != nil {
 			return fmt.Errorf("snapshot: %w", err)
