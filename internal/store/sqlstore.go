@@ -183,6 +183,20 @@ type db struct {
 	pool *sql.DB
 	tx   *sql.Tx   // a transaction on pool, or nil
 	conn *sql.Conn // the SQLite writer connection (transaction by BEGIN/COMMIT), or nil
+	// batch, in a group commit, is the context every statement runs
+	// under instead of its request's: the transaction is shared, and a
+	// request given up on mid-statement must not break it for the others
+	// (pgx closes the connection of a cancelled query: every write of the
+	// batch failed with "driver: bad connection", bench/scale).
+	batch context.Context
+}
+
+// ctx is the context a statement of d runs under.
+func (d db) ctx(ctx context.Context) context.Context {
+	if d.batch != nil {
+		return d.batch
+	}
+	return ctx
 }
 
 func (s *sqlStore) reader() db { return db{s: s, pool: s.r} }
@@ -222,6 +236,7 @@ func (d db) unprepared() unprepared {
 }
 
 func (d db) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	ctx = d.ctx(ctx)
 	if st := d.prepared(ctx, text); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -229,6 +244,7 @@ func (d db) query(ctx context.Context, text string, args ...any) (*sql.Rows, err
 }
 
 func (d db) queryRow(ctx context.Context, text string, args ...any) *sql.Row {
+	ctx = d.ctx(ctx)
 	if st := d.prepared(ctx, text); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -236,6 +252,7 @@ func (d db) queryRow(ctx context.Context, text string, args ...any) *sql.Row {
 }
 
 func (d db) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	ctx = d.ctx(ctx)
 	if st := d.prepared(ctx, text); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -396,7 +413,7 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 		return
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
-	d := db{s: s, pool: s.w, tx: tx}
+	d := db{s: s, pool: s.w, tx: tx, batch: bctx}
 	var rev, compacted int64
 	if err := d.queryRow(bctx, `SELECT rev, compacted FROM revision WHERE id = 1 FOR UPDATE`).Scan(&rev, &compacted); err != nil {
 		finish(fmt.Errorf("lock revision: %w", err))
@@ -534,7 +551,7 @@ func (s *sqlStore) runBatch(batch []*wreq) {
 		finish(fmt.Errorf("begin: %w", err))
 		return
 	}
-	d := db{s: s, pool: s.w, conn: s.wconn}
+	d := db{s: s, pool: s.w, conn: s.wconn, batch: bg}
 	var rev, compacted int64
 	if err := d.queryRow(bg, `SELECT rev, compacted FROM revision WHERE id = 1`).Scan(&rev, &compacted); err != nil {
 		s.wconn.ExecContext(bg, `ROLLBACK`) //nolint:errcheck // best effort
