@@ -29,10 +29,12 @@ type lab struct {
 	views    []*vtepwatch.View
 	monitors []*vtepwatch.Conn
 
-	servers []*testenv.Server
-	agents  []*testenv.Proc
-	apis    []*client.Client
-	links   []*agentlink.Link
+	servers    []*testenv.Server
+	serverArgs []string // more flags for the replicas started next
+	pprofAddrs []string // with -profile: each replica's --pprof-addr
+	agents     []*testenv.Proc
+	apis       []*client.Client
+	links      []*agentlink.Link
 }
 
 // forEach runs fn for 0..n-1 on up to 8 goroutines and returns the first
@@ -113,15 +115,24 @@ func (l *lab) closeMonitors() {
 // startServers starts the replicas on the database, one after the other
 // (the first migrates it).
 func (l *lab) startServers(ctx context.Context) error {
-	l.servers, l.apis, l.links = nil, nil, nil
+	l.servers, l.apis, l.links, l.pprofAddrs = nil, nil, nil, nil
 	for r := range l.o.replicas {
+		args := append([]string{"--database", l.dsn, "--data-dir", filepath.Join(l.tmp, fmt.Sprintf("state-%d", r))}, l.serverArgs...)
+		if l.o.profile != "" {
+			addr, err := freeLoopbackAddr()
+			if err != nil {
+				return err
+			}
+			args = append(args, "--pprof-addr", addr)
+			l.pprofAddrs = append(l.pprofAddrs, addr)
+		}
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		s, err := testenv.RunServer(wctx, l.bin, l.hc, testenv.ProcConfig{
 			Name:              fmt.Sprintf("server-%d", r),
 			Log:               filepath.Join(l.tmp, fmt.Sprintf("server-%d.log", r)),
 			DropEnv:           "L2GW_",
 			ParentDeathSignal: syscall.SIGKILL,
-		}, "--database", l.dsn, "--data-dir", filepath.Join(l.tmp, fmt.Sprintf("state-%d", r)))
+		}, args...)
 		cancel()
 		if err != nil {
 			return err

@@ -24,7 +24,9 @@
 //
 //	go run ./bench/scale                                  # 100 switches, 1,000 hosts, 100,000 ports, SQLite
 //	go run ./bench/scale -database postgres://… -replicas 2
+//	go run ./bench/scale -postgres -replicas 2                 # on a private PostgreSQL server
 //	go run ./bench/scale -switches 10 -hosts 100 -ports 10000 -networks 100   # a quick run
+//	go run ./bench/scale -state /var/tmp/scale -profile /tmp/prof            # profiles of the churn
 package main
 
 import (
@@ -46,8 +48,8 @@ type options struct {
 	switchesPerAgent, replicas, batch                 int
 	churnRate                                         int
 	churnDuration                                     time.Duration
-	database, binary, state                           string
-	keep                                              bool
+	database, binary, state, profile                  string
+	keep, postgres                                    bool
 }
 
 func main() {
@@ -65,6 +67,8 @@ func main() {
 	flag.StringVar(&o.database, "database", "", "store DSN for every replica (default: SQLite in the temp folder)")
 	flag.StringVar(&o.binary, "binary", "", "l2gw binary (default: go build ./cmd/l2gw)")
 	flag.StringVar(&o.state, "state", "", "SQLite store folder kept between runs: the inventory is created once and reused")
+	flag.StringVar(&o.profile, "profile", "", "take CPU, mutex and block profiles of every replica during the churn (and a heap profile after it) into this folder (l2gw server --pprof-addr)")
+	flag.BoolVar(&o.postgres, "postgres", false, "start a private PostgreSQL server for the run (testenv.RunPostgres: fsync off) and use it as -database")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (logs, databases) and print its path")
 	flag.Parse()
 	if err := o.check(); err != nil {
@@ -94,9 +98,11 @@ func (o options) check() error {
 		return fmt.Errorf("-ports must be a multiple of -networks")
 	case o.hosts > 65000 || o.switches > 65000 || o.ports+o.churnRate*int(o.churnDuration.Seconds()+1) >= 1<<24:
 		return fmt.Errorf("too many hosts, switches or ports for the address plan")
-	case o.replicas < 1 || (o.replicas > 1 && !strings.HasPrefix(o.database, "postgres")):
-		return fmt.Errorf("-replicas > 1 needs -database postgres://…")
-	case o.state != "" && o.database != "":
+	case o.postgres && o.database != "":
+		return fmt.Errorf("-postgres starts its own database: leave -database out")
+	case o.replicas < 1 || (o.replicas > 1 && !o.postgres && !strings.HasPrefix(o.database, "postgres")):
+		return fmt.Errorf("-replicas > 1 needs -database postgres://… or -postgres")
+	case o.state != "" && (o.database != "" || o.postgres):
 		return fmt.Errorf("-state is for the SQLite store; with -database the database keeps the inventory")
 	case o.churnRate < 0:
 		return fmt.Errorf("-churn-rate must not be negative")

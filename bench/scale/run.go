@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,15 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
+	if o.postgres {
+		logln("starting PostgreSQL")
+		pg, err := testenv.RunPostgres()
+		if err != nil {
+			return err
+		}
+		defer pg.Close()
+		o.database = pg.DSN
+	}
 	dsn := o.database
 	reuse := false
 	if dsn == "" {
@@ -70,6 +80,12 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	} else {
+		if strings.HasPrefix(dsn, "postgres") {
+			// The setup's bulk creates make group commits of thousands of
+			// ports, longer than the default --db-timeout on a loaded
+			// machine; the measured cold start runs with the defaults.
+			l.serverArgs = []string{"--db-timeout", "2m"}
+		}
 		if err := l.startServers(ctx); err != nil {
 			return err
 		}
@@ -89,6 +105,7 @@ func run(ctx context.Context, o options) (err error) {
 	// Cold start: everything in the database, every switch wiped, no
 	// process running; then servers, switch agents and host agents at once.
 	l.stopProcesses()
+	l.serverArgs = nil
 	if err := l.wipeSwitches(ctx); err != nil {
 		return err
 	}
@@ -218,8 +235,7 @@ func (l *lab) setup(ctx context.Context) (netIDs []string, err error) {
 		for i := b * o.batch; i < min((b+1)*o.batch, o.ports); i++ {
 			ps = append(ps, l.port(netIDs, i))
 		}
-		_, err := api.CreatePorts(ctx, ps)
-		return err
+		return retryUnavailable(ctx, func() error { _, err := api.CreatePorts(ctx, ps); return err })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bulk create ports: %w", err)
@@ -227,18 +243,22 @@ func (l *lab) setup(ctx context.Context) (netIDs []string, err error) {
 	dPorts := time.Since(tPorts)
 	gws := make([]string, o.switches)
 	err = forEach(o.switches, func(s int) error {
-		gw, err := api.CreateGateway(ctx, neutron.GatewayCreate{Name: "gw-" + switchName(s),
-			Devices: []neutron.DeviceRequest{{DeviceName: switchName(s), Interfaces: []neutron.InterfaceRequest{{Name: switchPort}}}}})
-		gws[s] = gw.ID
-		return err
+		return retryUnavailable(ctx, func() error {
+			gw, err := api.CreateGateway(ctx, neutron.GatewayCreate{Name: "gw-" + switchName(s),
+				Devices: []neutron.DeviceRequest{{DeviceName: switchName(s), Interfaces: []neutron.InterfaceRequest{{Name: switchPort}}}}})
+			gws[s] = gw.ID
+			return err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create gateways: %w", err)
 	}
 	err = forEach(o.networks, func(n int) error {
-		_, err := api.CreateConnection(ctx, neutron.ConnectionCreate{L2GatewayID: gws[w.switchOf(n)], NetworkID: netIDs[n],
-			SegmentationID: strconv.Itoa(w.vlanOf(n))})
-		return err
+		return retryUnavailable(ctx, func() error {
+			_, err := api.CreateConnection(ctx, neutron.ConnectionCreate{L2GatewayID: gws[w.switchOf(n)], NetworkID: netIDs[n],
+				SegmentationID: strconv.Itoa(w.vlanOf(n))})
+			return err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create connections: %w", err)
@@ -278,6 +298,17 @@ func (l *lab) churn(ctx context.Context, f *fleet, netIDs []string, r *report) e
 			firstE = err
 		}
 		mu.Unlock()
+	}
+	var profiled sync.WaitGroup
+	defer profiled.Wait()
+	if o.profile != "" {
+		// Over the churn but its first and last second (start-up, drain).
+		profiled.Go(func() {
+			if !sleepCtx(ctx, time.Second) {
+				return
+			}
+			l.profileChurn(ctx, o.churnDuration-2*time.Second, o.profile)
+		})
 	}
 	tick := time.NewTicker(time.Second / time.Duration(o.churnRate))
 	defer tick.Stop()
@@ -441,4 +472,33 @@ func (l *lab) pruneChurnPorts(ctx context.Context) error {
 		logln("deleting %d ports left by an earlier run's churn", len(extra))
 	}
 	return forEach(len(extra), func(i int) error { return l.apis[0].DeletePort(ctx, extra[i]) })
+}
+
+// sleepCtx waits d, or until ctx is done (false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// retryUnavailable runs fn again while it fails with 503: a group commit
+// that outlasts --db-timeout or loses its PostgreSQL connection is rolled
+// back whole and answered 503, "try again later".
+func retryUnavailable(ctx context.Context, fn func() error) error {
+	for try := 1; ; try++ {
+		err := fn()
+		var e *client.Error
+		if err == nil || try == 5 || !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+			return err
+		}
+		logln("setup: %v; again", err)
+		if !sleepCtx(ctx, time.Duration(try)*time.Second) {
+			return ctx.Err()
+		}
+	}
 }

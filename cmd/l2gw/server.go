@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ type serverFlags struct {
 	maxConns                                int
 	maxReportBytes                          int64
 	dbTimeout, presenceExpiry               time.Duration
+	pprofAddr                               string
 }
 
 // neutronFlags configure the OpenStack mode (--inventory neutron).
@@ -191,6 +193,12 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 				return err
 			}
 			cfg.Logger = logger
+			if cfg.PprofBind != "" {
+				// Sampled, so cheap enough to leave on while profiling: a
+				// block event of 10µs or more, one mutex contention in 10.
+				runtime.SetBlockProfileRate(10_000)
+				runtime.SetMutexProfileFraction(10)
+			}
 			if cfg.TLS != nil {
 				reload, stop := sighupReload(cmd.Context())
 				defer stop()
@@ -249,6 +257,8 @@ $XDG_STATE_HOME/l2gw, else ~/.local/state/l2gw).`,
 		"PostgreSQL: bound of connecting and of each statement and transaction; a frozen or unreachable database then answers 503 instead of hanging (env L2GW_DB_TIMEOUT)")
 	fl.DurationVar(&f.presenceExpiry, "presence-expiry", envDuration("L2GW_PRESENCE_EXPIRY", store.DefaultPresenceExpiry),
 		"how long an agent shows connected after the replica serving it stopped renewing its presence (a replica that died); renewed every third of it (env L2GW_PRESENCE_EXPIRY)")
+	fl.StringVar(&f.pprofAddr, "pprof-addr", os.Getenv("L2GW_PPROF_ADDR"),
+		"serve Go's profiles (CPU, heap, goroutine, block, mutex) under /debug/pprof/ on this loopback host:port, unauthenticated; off by default (env L2GW_PPROF_ADDR)")
 	return cmd
 }
 
@@ -292,6 +302,11 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		if f.metricsAuth {
 			return server.Config{}, nil, errors.New("--metrics-auth applies to /metrics on --bind: it cannot be used with --metrics-bind")
 		}
+	}
+	if f.pprofAddr != "" && !isLoopback(f.pprofAddr) {
+		// A profile holds what the process holds (tokens, passwords in
+		// memory) and the endpoint has no authentication.
+		return server.Config{}, nil, fmt.Errorf("--pprof-addr %q: want a loopback host:port (127.0.0.1:6060); reach it from elsewhere through an SSH tunnel", f.pprofAddr)
 	}
 	rep, err := f.replication.planner()
 	if err != nil {
@@ -364,7 +379,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		"neutron_resync_interval", f.neutron.resync, "neutron_proxy", f.neutron.proxy, "neutron_notifications", f.neutron.notify,
 		"agent_role", f.agentRole, "agent_switches", f.agentSwitches,
 
-		"db_timeout", f.dbTimeout, "presence_expiry", f.presenceExpiry)
+		"db_timeout", f.dbTimeout, "presence_expiry", f.presenceExpiry, "pprof_addr", f.pprofAddr)
 	if f.auth == "noauth" && !isLoopback(f.bind) {
 		logger.Warn("INSECURE: --insecure-noauth-remote serves noauth on a non-loopback address: everyone who can reach it is admin, agents included: anyone can register hosts, report switches and their MACs, steer traffic between networks, and read or change every gateway and connection; use it in labs only",
 			"bind", f.bind)
@@ -386,6 +401,7 @@ func (f serverFlags) config() (server.Config, *slog.Logger, error) {
 		Agents:          agentapi.Config{AgentRole: f.agentRole, AgentSwitches: agentSwitches, MaxReportBytes: f.maxReportBytes},
 		MaxConnections:  noLimitInt(f.maxConns),
 		Store:           store.Config{Timeout: f.dbTimeout, PresenceExpiry: f.presenceExpiry},
+		PprofBind:       f.pprofAddr,
 	}, logger, nil
 }
 

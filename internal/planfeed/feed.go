@@ -150,10 +150,10 @@ func (f *Feed) Run(ctx context.Context) error {
 	close(f.changed)
 	f.changed = make(chan struct{})
 	for w := range f.switches {
-		w.wakeLocked()
+		w.stop()
 	}
 	for w := range f.hosts {
-		w.wakeLocked()
+		w.stop()
 	}
 	f.mu.Unlock()
 	if ctx.Err() != nil {
@@ -250,10 +250,10 @@ func (f *Feed) snapshot(ctx context.Context) error {
 	f.rev = snap.Revision
 	f.marks.reset(snap.Revision)
 	for w := range f.switches {
-		w.resetLocked()
+		w.reset()
 	}
 	for w := range f.hosts {
-		w.resetLocked()
+		w.reset()
 	}
 	f.advanceLocked()
 	f.m.snapshots.Inc()
@@ -296,12 +296,12 @@ func (f *Feed) follow(ctx context.Context) (int, error) {
 	f.marks.note(chs, res, rev)
 	for w := range f.switches {
 		if d, ok := res.Switches[w.name]; ok {
-			w.pushLocked(rev, &d, f.cfg.MaxPending)
+			w.push(rev, &d, f.cfg.MaxPending)
 		}
 	}
 	for w := range f.hosts {
 		if d, ok := res.Hosts[w.name]; ok {
-			w.pushLocked(rev, &d, f.cfg.MaxPending)
+			w.push(rev, &d, f.cfg.MaxPending)
 		}
 	}
 	f.advanceLocked()

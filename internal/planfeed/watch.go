@@ -2,6 +2,7 @@ package planfeed
 
 import (
 	"context"
+	"sync"
 
 	"github.com/l2gw/l2gw/internal/planner"
 	"github.com/l2gw/l2gw/internal/planstream"
@@ -73,27 +74,37 @@ func (p Plans[P, D]) Watch(ctx context.Context, name string, from int64) (planst
 
 // Watch is a subscription to one switch's or host's plan. Events queue
 // without blocking the feed; Next takes them in order.
+//
+// A watch has its own lock: Next takes a queued delta without the feed's
+// lock, which the feed holds while it plans. With a thousand host agents'
+// streams, every one woken by a commit used to queue on the feed's lock
+// behind the others and behind the next batch of changes (bench/scale's
+// mutex profile). The feed's lock is taken first when both are held.
 type Watch[P, D any] struct {
-	f        *Feed
-	k        *kind[P, D]
-	name     string
+	f       *Feed
+	k       *kind[P, D]
+	name    string
+	wake    chan struct{} // 1-buffered
+	stopCtx func() bool
+
+	mu       sync.Mutex
 	from     int64 // the watcher's revision, for the first event only
 	needPlan bool
 	pending  []planner.Event[P, D]
-	wake     chan struct{} // 1-buffered
-	stopped  bool
-	stopCtx  func() bool
+	stopped  bool // by Close, or because the feed closed
 }
 
 // Close ends the watch: Next returns ErrClosed from now on.
 func (w *Watch[P, D]) Close() {
 	w.f.mu.Lock()
-	defer w.f.mu.Unlock()
+	w.mu.Lock()
+	delete(w.k.watchers(w.f), w)
 	if !w.stopped {
 		w.stopped = true
-		delete(w.k.watchers(w.f), w)
 		w.wakeLocked()
 	}
+	w.mu.Unlock()
+	w.f.mu.Unlock()
 	if w.stopCtx != nil {
 		w.stopCtx()
 	}
@@ -102,23 +113,34 @@ func (w *Watch[P, D]) Close() {
 // Next returns the next event, waiting for one until ctx is done.
 func (w *Watch[P, D]) Next(ctx context.Context) (planner.Event[P, D], error) {
 	for {
-		w.f.mu.Lock()
-		switch {
-		case w.stopped || w.f.closed:
-			w.f.mu.Unlock()
-			return planner.Event[P, D]{}, ErrClosed
-		case w.f.p != nil && w.needPlan:
-			ev := w.firstLocked()
-			w.f.mu.Unlock()
-			return ev, nil
-		case len(w.pending) > 0:
+		w.mu.Lock()
+		stopped, needPlan := w.stopped, w.needPlan
+		if !stopped && !needPlan && len(w.pending) > 0 {
 			ev := w.pending[0]
 			w.pending[0] = planner.Event[P, D]{}
 			w.pending = w.pending[1:]
-			w.f.mu.Unlock()
+			w.mu.Unlock()
 			return ev, nil
 		}
-		w.f.mu.Unlock()
+		w.mu.Unlock()
+		if stopped {
+			return planner.Event[P, D]{}, ErrClosed
+		}
+		if needPlan {
+			// The whole plan is the planner's: take the feed's lock.
+			w.f.mu.Lock()
+			w.mu.Lock()
+			var ev planner.Event[P, D]
+			ready := w.f.p != nil && w.needPlan && !w.stopped
+			if ready {
+				ev = w.firstLocked()
+			}
+			w.mu.Unlock()
+			w.f.mu.Unlock()
+			if ready {
+				return ev, nil
+			}
+		}
 		select {
 		case <-w.wake:
 		case <-ctx.Done():
@@ -129,7 +151,7 @@ func (w *Watch[P, D]) Next(ctx context.Context) (planner.Event[P, D], error) {
 
 // firstLocked returns the event that starts (or restarts) the watch: a
 // resumed event when the watcher's plan at w.from is current, else the
-// whole plan.
+// whole plan. The caller holds the feed's lock and w.mu.
 func (w *Watch[P, D]) firstLocked() planner.Event[P, D] {
 	f, from := w.f, w.from
 	w.needPlan, w.pending, w.from = false, nil, 0
@@ -147,19 +169,35 @@ func (w *Watch[P, D]) wakeLocked() {
 	}
 }
 
-// resetLocked makes the next event a whole plan.
-func (w *Watch[P, D]) resetLocked() {
+// reset makes the next event a whole plan; the caller holds the feed's
+// lock.
+func (w *Watch[P, D]) reset() {
+	w.mu.Lock()
 	w.needPlan, w.pending, w.from = true, nil, 0
+	w.mu.Unlock()
 	w.wakeLocked()
 }
 
-// pushLocked queues a delta (shared with the other watchers of the plan).
-func (w *Watch[P, D]) pushLocked(rev int64, d *D, maxPending int) {
-	if w.needPlan {
+// stop ends the watch because the feed closed; the caller holds the
+// feed's lock.
+func (w *Watch[P, D]) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+	w.wakeLocked()
+}
+
+// push queues a delta (shared with the other watchers of the plan); the
+// caller holds the feed's lock.
+func (w *Watch[P, D]) push(rev int64, d *D, maxPending int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.needPlan || w.stopped {
 		return // the coming first event covers d
 	}
 	if len(w.pending) >= maxPending {
-		w.resetLocked()
+		w.needPlan, w.pending, w.from = true, nil, 0
+		w.wakeLocked()
 		return
 	}
 	w.pending = append(w.pending, planner.Event[P, D]{Type: planner.EventDelta, Revision: rev, Delta: d})

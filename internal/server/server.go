@@ -94,6 +94,12 @@ type Config struct {
 	// Neutron, when set, mirrors the inventory from Neutron (l2gw server
 	// --inventory neutron): l2gw's own inventory writes answer 409.
 	Neutron *NeutronConfig
+	// PprofBind, when set, serves Go's profiles (net/http/pprof, under
+	// /debug/pprof/) on this host:port, unauthenticated: a profile shows
+	// the process's memory, so callers keep it on loopback. Block and
+	// mutex profiles hold samples only if the process sets
+	// runtime.SetBlockProfileRate and SetMutexProfileFraction.
+	PprofBind string
 	// MaxConnections bounds the API's open connections (agents' plan
 	// streams included); past it new connections wait in the listen
 	// backlog until one closes. Zero means DefaultMaxConnections, negative
@@ -174,10 +180,24 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		cfg.API.NoMetrics = true
 	}
+	var pln net.Listener
+	if cfg.PprofBind != "" {
+		pln, err = lc.Listen(ctx, "tcp", cfg.PprofBind)
+		if err != nil {
+			ln.Close()
+			if mln != nil {
+				mln.Close()
+			}
+			return fmt.Errorf("listen on %s (pprof): %w", cfg.PprofBind, err)
+		}
+	}
 	closeListeners := func() {
 		ln.Close()
 		if mln != nil {
 			mln.Close()
+		}
+		if pln != nil {
+			pln.Close()
 		}
 	}
 	if cfg.Store.Logger == nil {
@@ -239,7 +259,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, len(agents)+5) // feed, agents, HTTP server, metrics, l2pop, mirror
+	errc := make(chan error, len(agents)+6) // feed, agents, HTTP server, metrics, pprof, l2pop, mirror
 	var wg sync.WaitGroup
 	// The feed stops with runCtx, which also ends the plan streams (their
 	// watches close), so Shutdown below does not wait for them.
@@ -305,6 +325,15 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		})
 		log.Info("listening", "addr", mln.Addr().String(), "serves", "metrics")
+	}
+	if pln != nil {
+		wg.Go(func() {
+			if err := servePprof(runCtx, pln, log); err != nil && runCtx.Err() == nil {
+				errc <- err
+				cancel()
+			}
+		})
+		log.Info("listening", "addr", pln.Addr().String(), "serves", "pprof")
 	}
 	if cfg.Listening != nil {
 		cfg.Listening(ln.Addr())

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/store"
@@ -142,4 +145,65 @@ func BenchmarkConnectionCreateDelete4(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
+}
+
+// BenchmarkPortCreateUnderStatus times a port create (then its delete)
+// while 1,000 host agents report their status once a second each, as
+// under churn in bench/scale: it reports the create's p50 and p99, which
+// the group commit decides (how writers hand over, what each batch
+// carries).
+func BenchmarkPortCreateUnderStatus(b *testing.B) {
+	s := openBench(b)
+	ctx := context.Background()
+	nws, err := s.CreateNetworks(ctx, []model.Network{{Name: "n", NetworkType: "vxlan", VNI: 100}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nw := nws[0]
+	const agents = 1000
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for a := range agents {
+		wg.Go(func() {
+			// Spread over the second, as agents whose plans change at
+			// different moments.
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			first := time.NewTimer(time.Duration(a) * time.Second / agents)
+			defer first.Stop()
+			select {
+			case <-stop:
+				return
+			case <-first.C:
+			}
+			for rev := int64(1); ; rev++ {
+				if err := s.SetHostStatus(ctx, model.HostStatus{Name: fmt.Sprint("h", a), Connected: true, Revision: rev}); err != nil {
+					b.Error(err)
+					return
+				}
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+			}
+		})
+	}
+	var lat []time.Duration
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		ps, err := s.CreatePorts(ctx, []model.Port{{NetworkID: nw.ID, MACAddress: fmt.Sprintf("fa:16:3e:00:%02x:%02x", i>>8&0xff, i&0xff), HostID: "h0"}})
+		lat = append(lat, time.Since(t0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.DeletePort(ctx, ps[0].ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/l2gw/l2gw/internal/model"
@@ -47,30 +49,104 @@ func (s *sqlStore) SetHostStatus(ctx context.Context, st model.HostStatus) error
 	if err != nil {
 		return fmt.Errorf("set host status: %w", err)
 	}
-	lastSync := toMicros(st.LastSync.UTC().Truncate(time.Microsecond))
-	t := toMicros(now())
-	owner := ""
+	row := hostStatusRow{name: st.Name, connected: st.Connected, lastSync: toMicros(st.LastSync.UTC().Truncate(time.Microsecond)),
+		revision: st.Revision, err: st.Error, networks: string(b), t: toMicros(now())}
 	if st.Connected {
-		owner = s.replica // this replica serves the agent's stream now
+		row.owner = s.replica // this replica serves the agent's stream now
 	}
-	_, err = s.write(ctx, func(w *wtx) error {
-		res, err := w.exec(ctx, `UPDATE host_status SET connected = $1, last_sync = $2, revision = $3, error = $4, networks = $5, updated_at = $6, presence_owner = $7, heartbeat = $6 WHERE name = $8`,
-			st.Connected, lastSync, st.Revision, st.Error, string(b), t, owner, st.Name)
-		if err != nil {
-			return fmt.Errorf("set host status: %w", err)
+	return s.setHostStatuses(ctx, row)
+}
+
+// hostStatusRow is a host agent's status as stored.
+type hostStatusRow struct {
+	name                 string
+	connected            bool
+	lastSync, revision   int64
+	err, networks, owner string
+	t                    int64 // updated_at and heartbeat
+}
+
+// statusBatch is host agents' statuses waiting to be written together.
+type statusBatch struct {
+	rows map[string]hostStatusRow // by host name: the latest status wins
+	done chan struct{}            // closed once written (or not: err)
+	err  error
+}
+
+// setHostStatuses writes row with the statuses that arrive while it waits
+// for the writer: the first status of a batch queues one write for all of
+// them, which runs as one statement in one SAVEPOINT of the group commit.
+// A thousand host agents report about once a second each under churn;
+// written one by one, their statements and savepoints lengthened every
+// group commit, and so every API write's wait (bench/scale). A status
+// joins a batch only while its write is queued and not yet running, so it
+// is never written before a write queued after it.
+func (s *sqlStore) setHostStatuses(ctx context.Context, row hostStatusRow) error {
+	s.smu.Lock()
+	b := s.hostStatuses
+	lead := b == nil
+	if lead {
+		b = &statusBatch{rows: map[string]hostStatusRow{}, done: make(chan struct{})}
+		s.hostStatuses = b
+	}
+	b.rows[row.name] = row
+	s.smu.Unlock()
+	if !lead {
+		select {
+		case <-b.done:
+			return b.err
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("set host status: %w", err)
-		} else if n > 0 {
-			return nil
+	}
+	detach := func() {
+		s.smu.Lock()
+		if s.hostStatuses == b {
+			s.hostStatuses = nil
 		}
-		if _, err := w.exec(ctx, `INSERT INTO host_status (name, connected, last_sync, revision, error, networks, updated_at, presence_owner, heartbeat) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)`,
-			st.Name, st.Connected, lastSync, st.Revision, st.Error, string(b), t, owner); err != nil {
-			return fmt.Errorf("set host status: %w", err)
-		}
-		return nil
+		s.smu.Unlock()
+	}
+	// The batch carries other agents' statuses: the first one's caller
+	// going away must not cancel it (PostgreSQL bounds it by Config.Timeout).
+	wctx := context.WithoutCancel(ctx)
+	_, b.err = s.write(wctx, func(w *wtx) error {
+		detach() // from now on, statuses start the next batch
+		return upsertHostStatuses(wctx, w, b.rows)
 	})
-	return err
+	detach() // the write may not have run
+	close(b.done)
+	return b.err
+}
+
+// hostStatusChunk is how many statuses one statement upserts.
+const hostStatusChunk = 200
+
+// upsertHostStatuses writes rows, in name order (PostgreSQL takes the
+// rows' locks in that order).
+func upsertHostStatuses(ctx context.Context, w *wtx, rows map[string]hostStatusRow) error {
+	names := slices.Sorted(maps.Keys(rows))
+	for start := 0; start < len(names); start += hostStatusChunk {
+		chunk := names[start:min(start+hostStatusChunk, len(names))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO host_status (name, connected, last_sync, revision, error, networks, updated_at, presence_owner, heartbeat) VALUES `)
+		args := make([]any, 0, 8*len(chunk))
+		for i, name := range chunk {
+			r := rows[name]
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+7)
+			args = append(args, r.name, r.connected, r.lastSync, r.revision, r.err, r.networks, r.t, r.owner)
+		}
+		q.WriteString(` ON CONFLICT (name) DO UPDATE SET connected = excluded.connected, last_sync = excluded.last_sync,
+			revision = excluded.revision, error = excluded.error, networks = excluded.networks, updated_at = excluded.updated_at,
+			presence_owner = excluded.presence_owner, heartbeat = excluded.heartbeat`)
+		if _, err := w.exec(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("set host status: %w", err)
+		}
+	}
+	return nil
 }
 
 // GetHostStatus returns the named host's last status (ErrNotFound when its

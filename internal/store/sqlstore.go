@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,8 +24,9 @@ type sqlStore struct {
 	cfg  Config
 	log  *slog.Logger
 
-	// wmu serialises writers in this process: SQLite has one writer anyway,
-	// and it keeps cache updates in commit order.
+	// wmu guards the SQLite writer connection (its statements, Close);
+	// the writer holds it under wsem, so it keeps cache updates in commit
+	// order too.
 	wmu          sync.Mutex
 	sinceCompact int // change rows written since the last compaction; guarded by wmu
 
@@ -41,15 +43,22 @@ type sqlStore struct {
 	batchStart int64
 	wstmts     map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
 
+	// smu guards hostStatuses, the host agents' statuses waiting for
+	// their write (hoststatus.go).
+	smu          sync.Mutex
+	hostStatuses *statusBatch
+
 	mu     sync.Mutex
 	rev    int64         // newest revision known to this process (see replica.go on PostgreSQL)
 	notify chan struct{} // closed and replaced at each new revision
 
 	cache *objCache // gateways and connections
 
-	// PostgreSQL only: wsem serialises this process's writers (a
-	// context-aware mutex: a frozen database must not queue writers for
-	// ever); listen is the revision listener (replica.go).
+	// wsem is the group commit's leader slot: it serialises this
+	// process's writers as a mutex a waiter can leave (a writer whose
+	// request a leader ran, or on PostgreSQL whose context ended: a frozen
+	// database must not queue writers for ever). listen is PostgreSQL's
+	// revision listener (replica.go).
 	wsem   chan struct{}
 	listen *listener
 
@@ -63,9 +72,7 @@ type sqlStore struct {
 
 func newSQLStore(ctx context.Context, w, r *sql.DB, d dialect, cfg Config) (*sqlStore, error) {
 	s := &sqlStore{w: w, r: r, d: d, cfg: cfg, log: cfg.Logger, notify: make(chan struct{}), cache: &objCache{}}
-	if d == dialectPostgres {
-		s.wsem = make(chan struct{}, 1)
-	}
+	s.wsem = make(chan struct{}, 1)
 	if d == dialectSQLite {
 		c, err := w.Conn(ctx)
 		if err != nil {
@@ -176,6 +183,20 @@ type db struct {
 	pool *sql.DB
 	tx   *sql.Tx   // a transaction on pool, or nil
 	conn *sql.Conn // the SQLite writer connection (transaction by BEGIN/COMMIT), or nil
+	// batch, in a group commit, is the context every statement runs
+	// under instead of its request's: the transaction is shared, and a
+	// request given up on mid-statement must not break it for the others
+	// (pgx closes the connection of a cancelled query: every write of the
+	// batch failed with "driver: bad connection", bench/scale).
+	batch context.Context
+}
+
+// ctx is the context a statement of d runs under.
+func (d db) ctx(ctx context.Context) context.Context {
+	if d.batch != nil {
+		return d.batch
+	}
+	return ctx
 }
 
 func (s *sqlStore) reader() db { return db{s: s, pool: s.r} }
@@ -215,6 +236,7 @@ func (d db) unprepared() unprepared {
 }
 
 func (d db) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	ctx = d.ctx(ctx)
 	if st := d.prepared(ctx, text); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -222,6 +244,7 @@ func (d db) query(ctx context.Context, text string, args ...any) (*sql.Rows, err
 }
 
 func (d db) queryRow(ctx context.Context, text string, args ...any) *sql.Row {
+	ctx = d.ctx(ctx)
 	if st := d.prepared(ctx, text); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -229,6 +252,7 @@ func (d db) queryRow(ctx context.Context, text string, args ...any) *sql.Row {
 }
 
 func (d db) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	ctx = d.ctx(ctx)
 	if st := d.prepared(ctx, text); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -237,8 +261,26 @@ func (d db) exec(ctx context.Context, text string, args ...any) (sql.Result, err
 
 // readTx runs fn in one read transaction (a consistent snapshot).
 func (s *sqlStore) readTx(ctx context.Context, fn func(db) error) error {
-	ctx, cancel := s.opContext(ctx)
-	defer cancel()
+	return s.readTxWithin(ctx, s.cfg.Timeout, fn)
+}
+
+// snapshotTimeouts is how many Config.Timeouts a whole snapshot may take
+// on PostgreSQL. Each read on the connection is still bounded by one
+// Timeout (a frozen database fails as fast), but reading 100,000 ports on
+// a loaded machine takes longer than 5 s, and a bound of one Timeout made
+// every replica's plan feed fail at start (bench/scale).
+const snapshotTimeouts = 24
+
+// readTxWithin is readTx bounded by limit instead of Config.Timeout (on
+// PostgreSQL; SQLite reads are not bounded). A read cut by the bound is
+// ErrUnavailable, whatever database/sql says of it ("sql: Rows are
+// closed"), so that callers wait and retry.
+func (s *sqlStore) readTxWithin(ctx context.Context, limit time.Duration, fn func(db) error) error {
+	if s.d == dialectPostgres {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
 	var opts *sql.TxOptions
 	if s.d == dialectPostgres {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
@@ -248,10 +290,14 @@ func (s *sqlStore) readTx(ctx context.Context, fn func(db) error) error {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer tx.Rollback()
-	if err := fn(db{s: s, pool: s.r, tx: tx}); err != nil {
-		return err
+	err = fn(db{s: s, pool: s.r, tx: tx})
+	if err == nil {
+		err = tx.Commit()
 	}
-	return tx.Commit()
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !IsUnavailable(err) {
+		err = unavailable(fmt.Errorf("%w (read cut after %s)", err, limit))
+	}
+	return err
 }
 
 // wtx is a write transaction. Writers record their changes with change();
@@ -367,7 +413,7 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 		return
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
-	d := db{s: s, pool: s.w, tx: tx}
+	d := db{s: s, pool: s.w, tx: tx, batch: bctx}
 	var rev, compacted int64
 	if err := d.queryRow(bctx, `SELECT rev, compacted FROM revision WHERE id = 1 FOR UPDATE`).Scan(&rev, &compacted); err != nil {
 		finish(fmt.Errorf("lock revision: %w", err))
@@ -393,6 +439,13 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 		if err != nil {
 			if _, rerr := d.exec(bctx, `ROLLBACK TO w`); rerr != nil {
 				r.err = err
+				if bctx.Err() != nil {
+					// The batch outlasted Config.Timeout while this write
+					// ran: it failed for that (503), not for what it did
+					// ("sql: transaction has already been committed or
+					// rolled back", a 500).
+					r.err = fmt.Errorf("write aborted: %w", rerr)
+				}
 				finish(fmt.Errorf("write aborted: %w", rerr))
 				return
 			}
@@ -438,20 +491,32 @@ type wreq struct {
 	done chan struct{}
 }
 
-// writeSQLite group-commits: a writer queues its request, and whoever holds
-// the writer lock runs every queued request in one transaction, each inside
-// its own SAVEPOINT (a failing one is rolled back alone, and gets its own
-// revision when it succeeds), then commits once. With synchronous=FULL the
-// fsync is the cost of a commit, so concurrent writers share it.
+// writeSQLite group-commits: a writer queues its request, and whoever
+// takes the leader's slot (wsem) runs every queued request in one
+// transaction, each inside its own SAVEPOINT (a failing one is rolled back
+// alone, and gets its own revision when it succeeds), then commits once.
+// With synchronous=FULL the fsync is the cost of a commit, so concurrent
+// writers share it.
+//
+// Followers wait on their request's done channel or the slot, whichever
+// comes first, never on a mutex: with a mutex, every follower a batch
+// already served had to take the lock in turn just to see that it was
+// done, and under load (1,000 agents' status reports a second beside the
+// API's writes) that convoy of wake-ups, one goroutine scheduled after the
+// other, was most of a port create's latency (bench/scale).
 func (s *sqlStore) writeSQLite(ctx context.Context, fn func(w *wtx) error) (int64, error) {
 	req := &wreq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	s.qmu.Lock()
 	s.queue = append(s.queue, req)
 	s.qmu.Unlock()
-	s.wmu.Lock()
 	select {
-	case <-req.done: // a previous leader ran it
-		s.wmu.Unlock()
+	case s.wsem <- struct{}{}:
+	case <-req.done: // a leader ran it
+		return req.rev, req.err
+	}
+	defer func() { <-s.wsem }()
+	select {
+	case <-req.done: // the leader before ran it
 		return req.rev, req.err
 	default:
 	}
@@ -459,6 +524,7 @@ func (s *sqlStore) writeSQLite(ctx context.Context, fn func(w *wtx) error) (int6
 	batch := s.queue
 	s.queue = nil
 	s.qmu.Unlock()
+	s.wmu.Lock()
 	s.runBatch(batch)
 	s.wmu.Unlock()
 	return req.rev, req.err
@@ -479,7 +545,7 @@ func (s *sqlStore) runBatch(batch []*wreq) {
 		finish(fmt.Errorf("begin: %w", err))
 		return
 	}
-	d := db{s: s, pool: s.w, conn: s.wconn}
+	d := db{s: s, pool: s.w, conn: s.wconn, batch: bg}
 	var rev, compacted int64
 	if err := d.queryRow(bg, `SELECT rev, compacted FROM revision WHERE id = 1`).Scan(&rev, &compacted); err != nil {
 		s.wconn.ExecContext(bg, `ROLLBACK`) //nolint:errcheck // best effort
@@ -565,7 +631,11 @@ func (s *sqlStore) runBatch(batch []*wreq) {
 		}
 	}
 	s.cache.mu.Unlock()
-	if len(committed) > 0 {
+	// Only a new revision wakes Notify's waiters, as on PostgreSQL: agents'
+	// status writes (a thousand a second from a thousand hosts) log no
+	// change, and waking the plan feed for each made it read an empty
+	// change log as often.
+	if rev > startRev {
 		s.committed(rev)
 	}
 	finish(nil)
@@ -835,7 +905,7 @@ func scanChanges(ctx context.Context, d db, q string, args ...any) ([]Change, er
 
 func (s *sqlStore) Snapshot(ctx context.Context) (Snapshot, error) {
 	var snap Snapshot
-	err := s.readTx(ctx, func(d db) error {
+	err := s.readTxWithin(ctx, snapshotTimeouts*s.cfg.Timeout, func(d db) error {
 		var err error
 		if err = d.queryRow(ctx, `SELECT rev FROM revision WHERE id = 1`).Scan(&snap.Revision); err != nil {
 			return fmt.Errorf("snapshot: %w", err)

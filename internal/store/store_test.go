@@ -59,6 +59,7 @@ func TestStore(t *testing.T) {
 		{name: "SyncStatus", run: testSyncStatus},
 		{name: "ChangeReadersSeeObjects", run: testChangeReadersSeeObjects},
 		{name: "ConcurrentConnections", run: testConcurrentConnections},
+		{name: "ConcurrentHostStatuses", run: testConcurrentHostStatuses},
 		{name: "Mirror", run: testMirror},
 	}
 	t.Run("sqlite", func(t *testing.T) {
@@ -1134,6 +1135,60 @@ func testSyncStatus(t *testing.T, s store.Store) {
 }
 
 // --- concurrency ---
+
+// testConcurrentHostStatuses has 50 agents report 20 statuses each at once,
+// with port writes among them: the statuses are written in batches
+// (hoststatus.go), and every agent's last status is the one stored, none
+// lost, the revision moved only by the ports.
+func testConcurrentHostStatuses(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	nws, err := s.CreateNetworks(ctx, []model.Network{{Name: "n", NetworkType: "vxlan", VNI: 4242}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rev(t, s)
+	const agents, reports = 50, 20
+	var wg sync.WaitGroup
+	for a := range agents {
+		wg.Go(func() {
+			name := fmt.Sprintf("h%02d", a)
+			for i := 1; i <= reports; i++ {
+				st := model.HostStatus{Name: name, Connected: i%2 == 0, Revision: int64(i), Error: fmt.Sprint("e", i),
+					Networks: []model.HostNetworkStatus{{NetworkID: "n", Attached: []string{fmt.Sprint("tap", i)}}}}
+				if err := s.SetHostStatus(ctx, st); err != nil {
+					t.Errorf("SetHostStatus(%s #%d) = %v", name, i, err)
+					return
+				}
+			}
+		})
+	}
+	for i := range 10 {
+		wg.Go(func() {
+			if _, err := s.CreatePorts(ctx, []model.Port{{NetworkID: nws[0].ID, MACAddress: fmt.Sprintf("fa:16:3e:00:00:%02x", i)}}); err != nil {
+				t.Errorf("CreatePorts = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	l, err := s.ListHostStatuses(ctx, store.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l) != agents {
+		t.Fatalf("ListHostStatuses() = %d statuses; want %d", len(l), agents)
+	}
+	for a, st := range l {
+		want := model.HostStatus{Name: fmt.Sprintf("h%02d", a), Connected: true, Revision: reports, Error: fmt.Sprint("e", reports),
+			Networks: []model.HostNetworkStatus{{NetworkID: "n", Attached: []string{fmt.Sprint("tap", reports)}}}}
+		st.UpdatedAt, st.LastSync = time.Time{}, time.Time{}
+		if diff := cmp.Diff(want, st); diff != "" {
+			t.Errorf("status of %s (-want +got):\n%s", want.Name, diff)
+		}
+	}
+	if got := rev(t, s); got != r+10 {
+		t.Errorf("revision %d -> %d; want %d (the 10 ports only)", r, got, r+10)
+	}
+}
 
 // testChangeReadersSeeObjects: a reader following the change log (as the
 // plan feed does) finds every gateway and connection a change names, as

@@ -1,0 +1,50 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+)
+
+// pprofHandler serves net/http/pprof under /debug/pprof/ on its own mux:
+// importing net/http/pprof registers on http.DefaultServeMux, which l2gw
+// never serves, so the profiles are reachable only on the --pprof-addr
+// listener.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// servePprof serves the profiles on ln until ctx is done. A CPU profile or
+// trace runs for as long as its seconds= asks, so there is no write
+// timeout; the shutdown does not wait for one that is running.
+func servePprof(ctx context.Context, ln net.Listener, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           pprofHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve pprof: %w", err)
+	case <-ctx.Done():
+	}
+	srv.Close()
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve pprof: %w", err)
+	}
+	return nil
+}
