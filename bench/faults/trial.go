@@ -14,6 +14,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/reconcile"
 	"github.com/l2gw/l2gw/internal/store"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
@@ -268,14 +269,10 @@ func converge(ctx context.Context, l *lab, c *churn, st store.Store, from time.T
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+	if !reconcile.Sleep(ctx, d) {
 		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
+	return nil
 }
 
 // report prints the summary: per kind, trials, failures and the time from

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"cmp"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -141,13 +142,13 @@ func (np *netPlan) buildPeers(changed map[string]struct{}) []Peer {
 		return nil
 	}
 	out := make([]Peer, 0, len(np.vtepRefs))
-	for _, v := range sortedKeys(np.vtepRefs) {
+	for _, v := range slices.Sorted(maps.Keys(np.vtepRefs)) {
 		pr := Peer{VTEPIP: v}
 		_, ch := changed[v]
 		if i, ok := slices.BinarySearchFunc(np.peers, v, comparePeer); ok && changed != nil && !ch {
 			pr.MACs = np.peers[i].MACs
 		} else if ms := np.byVTEP[v]; len(ms) > 0 {
-			pr.MACs = sortedKeys(ms)
+			pr.MACs = slices.Sorted(maps.Keys(ms))
 		}
 		out = append(out, pr)
 	}
@@ -199,7 +200,7 @@ func (p *Planner) computeHostSide(n string, np *netPlan) {
 	}
 	np.flood = nil
 	if len(flood) > 0 {
-		np.flood = sortedKeys(flood)
+		np.flood = slices.Sorted(maps.Keys(flood))
 	}
 }
 
@@ -235,7 +236,7 @@ func (p *Planner) gatewayFDB(n string, np *netPlan) []FDBEntry {
 		best[mac] = c
 	}
 	var fdb []FDBEntry
-	for _, mac := range sortedKeys(best) {
+	for _, mac := range slices.Sorted(maps.Keys(best)) {
 		fdb = append(fdb, FDBEntry{MAC: mac, DstIP: best[mac].dst})
 	}
 	return fdb

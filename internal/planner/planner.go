@@ -2,7 +2,7 @@ package planner
 
 import (
 	"fmt"
-	"net/netip"
+	"maps"
 	"slices"
 
 	"github.com/l2gw/l2gw/internal/model"
@@ -271,10 +271,10 @@ func (p *Planner) HostPlan(name string) HostPlan {
 }
 
 // Switches returns the sorted names of the switches with a non-empty plan.
-func (p *Planner) Switches() []string { return sortedKeys(p.swPlans) }
+func (p *Planner) Switches() []string { return slices.Sorted(maps.Keys(p.swPlans)) }
 
 // Hosts returns the sorted names of the hosts with a non-empty plan.
-func (p *Planner) Hosts() []string { return sortedKeys(p.hostPlans) }
+func (p *Planner) Hosts() []string { return slices.Sorted(maps.Keys(p.hostPlans)) }
 
 // UpsertGateway stages a created or updated gateway.
 func (p *Planner) UpsertGateway(g model.Gateway) {
@@ -504,23 +504,11 @@ func (x index) del(k, id string) {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
 // ipv4 returns the canonical form of an IPv4 address, or "" when s is not one
 // (hardware_vtep locators are vxlan_over_ipv4).
 func ipv4(s string) string {
-	a, err := netip.ParseAddr(s)
-	if err != nil || !a.Unmap().Is4() {
-		return ""
-	}
-	return a.Unmap().String()
+	v, _ := model.VTEPIPv4(s)
+	return v
 }
 
 // firstTunnelIP is the switch's tunnel IP hosts send to: the first valid

@@ -168,7 +168,7 @@ func sourceNodeMcast(n string, vtepRefs map[string]int) *McastRemote {
 	if len(vtepRefs) == 0 {
 		return nil
 	}
-	return &McastRemote{LogicalSwitch: n, LocatorIPs: sortedKeys(vtepRefs)}
+	return &McastRemote{LogicalSwitch: n, LocatorIPs: slices.Sorted(maps.Keys(vtepRefs))}
 }
 
 // mcastFor returns the network's unknown-dst row on a switch replicating

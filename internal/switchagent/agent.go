@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -400,7 +401,7 @@ func (a *Agent) served() []*served {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := make([]*served, 0, len(a.switches))
-	for _, name := range sortedKeys(a.switches) {
+	for _, name := range slices.Sorted(maps.Keys(a.switches)) {
 		out = append(out, a.switches[name])
 	}
 	return out
@@ -573,7 +574,7 @@ func (a *Agent) discover(ctx context.Context, act *actual) {
 	}
 	a.mu.Lock()
 	var added []string
-	for _, name := range sortedKeys(names) {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		if a.switches[name] == nil {
 			added = append(added, name)
 		}

@@ -1,7 +1,6 @@
 package switchagent
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -132,7 +131,7 @@ type lsState struct {
 }
 
 func (d *differ) lsState() lsState {
-	st := lsState{refs: make(map[string]string, len(d.ref)), plan: sortedKeys(d.plan.LogicalSwitches), ours: maps.Clone(d.ours), mine: maps.Clone(d.mine), share: d.share.print}
+	st := lsState{refs: make(map[string]string, len(d.ref)), plan: slices.Sorted(maps.Keys(d.plan.LogicalSwitches)), ours: maps.Clone(d.ours), mine: maps.Clone(d.mine), share: d.share.print}
 	for name, u := range d.ref {
 		st.refs[name] = u.GoUUID
 	}
@@ -142,7 +141,7 @@ func (d *differ) lsState() lsState {
 // print is the fingerprint macScope.lsPrint compares.
 func (st lsState) print() string {
 	var b strings.Builder
-	for _, name := range sortedKeys(st.refs) {
+	for _, name := range slices.Sorted(maps.Keys(st.refs)) {
 		b.WriteString(name)
 		b.WriteByte('=')
 		b.WriteString(st.refs[name])
@@ -154,12 +153,12 @@ func (st lsState) print() string {
 		b.WriteByte(';')
 	}
 	b.WriteByte('|')
-	for _, u := range sortedKeys(st.ours) {
+	for _, u := range slices.Sorted(maps.Keys(st.ours)) {
 		b.WriteString(u)
 		b.WriteByte(';')
 	}
 	b.WriteByte('|')
-	for _, u := range sortedKeys(st.mine) {
+	for _, u := range slices.Sorted(maps.Keys(st.mine)) {
 		b.WriteString(u)
 		b.WriteByte(';')
 	}
@@ -327,7 +326,7 @@ func (d *differ) locatorSet(ips []string) ovsdb.UUID {
 	k := setKey(ips)
 	if d.setByKey == nil {
 		d.setByKey = make(map[string]string, len(d.a.locatorSets))
-		for _, u := range sortedKeys(d.a.locatorSets) {
+		for _, u := range slices.Sorted(maps.Keys(d.a.locatorSets)) {
 			if sk, ok := d.setKeyOf(d.a.locatorSets[u]); ok {
 				if _, dup := d.setByKey[sk]; !dup {
 					d.setByKey[sk] = u
@@ -369,20 +368,11 @@ func optString(v string) ovsdb.OvsSet {
 	return ovsdb.OvsSet{GoSet: []any{v}}
 }
 
-func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
-	ks := make([]K, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
 // logicalSwitches inserts the plan's logical switches that do not exist
 // (marked ours) and updates ours that differ; a name held by a foreign
 // logical switch is a problem.
 func (d *differ) logicalSwitches() {
-	for i, name := range sortedKeys(d.plan.LogicalSwitches) {
+	for i, name := range slices.Sorted(maps.Keys(d.plan.LogicalSwitches)) {
 		want := d.plan.LogicalSwitches[name]
 		if name == "" {
 			d.problem("logical switch with an empty name")
@@ -740,7 +730,7 @@ func (d *differ) mcastRemotes() {
 		}
 	}
 	seen := map[macKey]bool{}
-	for _, name := range sortedKeys(d.plan.McastRemotes) {
+	for _, name := range slices.Sorted(maps.Keys(d.plan.McastRemotes)) {
 		want := d.plan.McastRemotes[name]
 		lsName := want.LogicalSwitch
 		if lsName == "" {
@@ -838,12 +828,12 @@ func (d *differ) bindings(swUUID string) {
 		}
 		want[k.Port][k.VLAN] = ls
 	}
-	for _, name := range sortedKeys(want) {
+	for _, name := range slices.Sorted(maps.Keys(want)) {
 		if portByName[name] == nil {
 			d.scopedProblem("", name, "port %s not found on the switch", quote(name))
 		}
 	}
-	portUUIDs := sortedKeys(d.a.ports)
+	portUUIDs := slices.Sorted(maps.Keys(d.a.ports))
 	for _, pu := range portUUIDs {
 		if d.share.otherPorts[pu] || d.share.noOrphans && !onSwitch[pu] {
 			continue // another served switch's port, or one this switch leaves alone
@@ -855,7 +845,7 @@ func (d *differ) bindings(swUUID string) {
 		}
 		ins := map[any]any{}
 		del := map[any]any{}
-		for _, vlan := range sortedKeys(w) {
+		for _, vlan := range slices.Sorted(maps.Keys(w)) {
 			lsName := w[vlan]
 			if vlan < 0 || vlan > 4095 {
 				d.scopedProblem(lsName, p.Name, "port %s: vlan %d out of range", quote(p.Name), vlan)
@@ -915,7 +905,7 @@ func (d *differ) deleteStaleSwitches() {
 			routed[ls] = r.Name
 		}
 	}
-	for _, u := range sortedKeys(d.ours) {
+	for _, u := range slices.Sorted(maps.Keys(d.ours)) {
 		if d.keepLS[u] || !d.mine[u] {
 			continue
 		}
@@ -923,12 +913,12 @@ func (d *differ) deleteStaleSwitches() {
 			d.scopedProblem(d.lsName(u), "", "logical switch %s is still bound to logical router %s", quote(d.lsName(u)), quote(r))
 			continue
 		}
-		for _, lu := range sortedKeys(d.a.ucastLocal) {
+		for _, lu := range slices.Sorted(maps.Keys(d.a.ucastLocal)) {
 			if d.a.ucastLocal[lu].LogicalSwitch == u {
 				d.del(vtep.UcastMacsLocalTable, lu)
 			}
 		}
-		for _, mu := range sortedKeys(d.a.mcastLocal) {
+		for _, mu := range slices.Sorted(maps.Keys(d.a.mcastLocal)) {
 			if d.a.mcastLocal[mu].LogicalSwitch == u {
 				d.del(vtep.McastMacsLocalTable, mu)
 			}

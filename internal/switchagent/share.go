@@ -1,6 +1,8 @@
 package switchagent
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/l2gw/l2gw/internal/planner"
@@ -180,7 +182,7 @@ func newSharing(sws []sharedPlan, allPlanned bool) map[string]sharing {
 				b.WriteString("<")
 			}
 			b.WriteString(":")
-			for _, ls := range sortedKeys(o.plan.LogicalSwitches) {
+			for _, ls := range slices.Sorted(maps.Keys(o.plan.LogicalSwitches)) {
 				b.WriteString(ls)
 				if hasFlood(o.plan, ls) {
 					b.WriteString("+")
