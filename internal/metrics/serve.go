@@ -72,11 +72,19 @@ func Serve(ctx context.Context, ln net.Listener, reg *prometheus.Registry, log *
 
 // ServeWith is Serve with HandlerWith's health check.
 func ServeWith(ctx context.Context, ln net.Listener, reg *prometheus.Registry, health func(context.Context) error, log *slog.Logger) error {
+	return ServeHandler(ctx, ln, "metrics", HandlerWith(reg, health), log)
+}
+
+// ServeHandler serves h on ln until ctx is done, then shuts the server
+// down, closing what is still busy a second later (a CPU profile that
+// runs for its seconds=, a client that does not read); what names the
+// server in errors.
+func ServeHandler(ctx context.Context, ln net.Listener, what string, h http.Handler, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	srv := &http.Server{
-		Handler:           HandlerWith(reg, health),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -84,7 +92,7 @@ func ServeWith(ctx context.Context, ln net.Listener, reg *prometheus.Registry, h
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve metrics: %w", err)
+		return fmt.Errorf("serve %s: %w", what, err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
@@ -93,7 +101,7 @@ func ServeWith(ctx context.Context, ln net.Listener, reg *prometheus.Registry, h
 		srv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve metrics: %w", err)
+		return fmt.Errorf("serve %s: %w", what, err)
 	}
 	return nil
 }

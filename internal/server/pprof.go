@@ -2,13 +2,12 @@ package server
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"time"
+
+	"github.com/l2gw/l2gw/internal/metrics"
 )
 
 // pprofHandler serves net/http/pprof under /debug/pprof/ on its own mux:
@@ -28,23 +27,7 @@ func pprofHandler() http.Handler {
 
 // servePprof serves the profiles on ln until ctx is done. A CPU profile or
 // trace runs for as long as its seconds= asks, so there is no write
-// timeout; the shutdown does not wait for one that is running.
+// timeout.
 func servePprof(ctx context.Context, ln net.Listener, log *slog.Logger) error {
-	srv := &http.Server{
-		Handler:           pprofHandler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve pprof: %w", err)
-	case <-ctx.Done():
-	}
-	srv.Close()
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve pprof: %w", err)
-	}
-	return nil
+	return metrics.ServeHandler(ctx, ln, "pprof", pprofHandler(), log)
 }

@@ -38,10 +38,7 @@ type sqlStore struct {
 	// changes, when the cache must not stand in for the database. Guarded
 	// by wmu (SQLite) or wsem (PostgreSQL).
 	batchGateways bool
-	// batchStart is the revision a PostgreSQL group commit locked; guarded
-	// by wsem.
-	batchStart int64
-	wstmts     map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
+	wstmts        map[string]*sql.Stmt // statements prepared on wconn; guarded by wmu
 
 	// smu guards hostStatuses, the host agents' statuses waiting for
 	// their write (hoststatus.go).
@@ -313,20 +310,13 @@ type wtx struct {
 
 // gatewaysCached reports whether the gateway cache may stand in for the
 // database inside this write: on SQLite while the group commit holds no
-// uncommitted gateway change; on PostgreSQL also only when the cache has
-// taken in every revision up to the one this batch locked (the revision
-// row's lock keeps other replicas from committing meanwhile).
+// uncommitted gateway change. On PostgreSQL never: a read-modify-write of
+// a gateway through two replicas lost updates (about one run in twelve of
+// TestGatewayEdit/postgres/Concurrent) when the cache stood in after it
+// had taken in the revision the batch locked; the cause was not found, and
+// a gateway read in the transaction is one round trip.
 func (w *wtx) gatewaysCached() bool {
-	s := w.s
-	if s.batchGateways {
-		return false
-	}
-	if s.wconn != nil {
-		return true
-	}
-	s.cache.mu.RLock()
-	defer s.cache.mu.RUnlock()
-	return s.cache.processed == s.batchStart
+	return w.s.wconn != nil && !w.s.batchGateways
 }
 
 func (w *wtx) change(k Kind, id string, op Op) {
@@ -420,7 +410,7 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 		return
 	}
 	startRev := rev
-	s.batchStart, s.batchGateways = rev, false
+	s.batchGateways = false
 	defer func() { s.batchGateways = false }()
 	var committed []*wreq
 	for _, r := range batch {
@@ -451,13 +441,7 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 			}
 			r.err = err
 		} else {
-			if len(w.changes) > 0 {
-				rev++
-				if len(w.delta.gwPut)+len(w.delta.gwDel) > 0 {
-					s.batchGateways = true // later requests must not read gateways from the cache
-				}
-			}
-			r.w, r.rev = w, rev
+			rev = s.written(r, w, rev)
 			committed = append(committed, r)
 		}
 		// No RELEASE: the next SAVEPOINT w shadows this one (ROLLBACK TO
@@ -580,13 +564,7 @@ func (s *sqlStore) runBatch(batch []*wreq) {
 			}
 			r.err = err
 		} else {
-			if len(w.changes) > 0 {
-				rev++
-				if len(w.delta.gwPut)+len(w.delta.gwDel) > 0 {
-					s.batchGateways = true // later requests must not read gateways from the cache
-				}
-			}
-			r.w, r.rev = w, rev
+			rev = s.written(r, w, rev)
 			committed = append(committed, r)
 		}
 		if _, err := d.exec(bg, `RELEASE w`); err != nil {
@@ -1061,4 +1039,17 @@ func deleteByID(ctx context.Context, w *wtx, table, id string, notFound error) e
 		return fmt.Errorf("delete from %s: %w", table, err)
 	}
 	return nil
+}
+
+// written records a write that succeeded inside its batch, whose last
+// revision is rev: a write that changed something takes the next one.
+func (s *sqlStore) written(r *wreq, w *wtx, rev int64) int64 {
+	if len(w.changes) > 0 {
+		rev++
+		if len(w.delta.gwPut)+len(w.delta.gwDel) > 0 {
+			s.batchGateways = true // later requests must not read gateways from the cache
+		}
+	}
+	r.w, r.rev = w, rev
+	return rev
 }
