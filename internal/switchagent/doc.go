@@ -27,8 +27,8 @@
 //
 // The diff is incremental in steady state (incremental.go): remote MACs,
 // the only part of a plan that grows with the network, are diffed only
-// for the keys the plan changed (from deltas when Plans is a DeltaPlans;
-// by comparing a new whole plan with the last realised one) or other
+// for the keys the plan changed (from the plan stream's deltas; by
+// comparing a new whole plan with the last realised one) or other
 // writers touched (cache events; the echo of the agent's own transactions
 // is dropped), looked up through a client index of the cache. The full
 // diff runs on the first sync of every session, on audit ticks, after any
@@ -37,8 +37,8 @@
 // are dirty than the larger of 256 and a quarter of the plan's MACs.
 // Deltas received while the worker is busy (a slow switch) queue up to
 // 1,024 deltas holding up to the larger of 4,096 rows and the plan's own
-// size (pending.go); past that they are applied to a copy of the plan,
-// which the worker then takes as a whole plan.
+// size (planstream.Pending); past that they are applied to a copy of the
+// plan, which the worker then takes as a whole plan.
 //
 // # Ownership
 //

@@ -81,9 +81,9 @@ func (s *session) takeMACEvents() ([]macEvent, bool) {
 // incState is the worker's memory between syncs (worker goroutine only).
 //
 // It tells plans and sessions apart by generation, not by pointer: a whole
-// plan gets a new workerPlan.Gen when it replaces the pending one
-// (pendingPlan.setPlan) and keeps it while deltas are applied to it in
-// place (applyDelta marks what they change); every session gets a new
+// plan gets a new generation (workerPlan's Gen) when it replaces the
+// pending one (planstream.Pending) and keeps it while deltas are applied
+// to it in place (applyDelta marks what they change); every session gets a new
 // session.gen when dialled. Generation 0 is unknown: such a plan is
 // compared in full with the last one realised, as if it were new.
 type incState struct {
