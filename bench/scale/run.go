@@ -17,6 +17,7 @@ import (
 	"github.com/l2gw/l2gw/bench/internal/vtepwatch"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/reconcile"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
@@ -304,7 +305,7 @@ func (l *lab) churn(ctx context.Context, f *fleet, netIDs []string, r *report) e
 	if o.profile != "" {
 		// Over the churn but its first and last second (start-up, drain).
 		profiled.Go(func() {
-			if !sleepCtx(ctx, time.Second) {
+			if !reconcile.Sleep(ctx, time.Second) {
 				return
 			}
 			l.profileChurn(ctx, o.churnDuration-2*time.Second, o.profile)
@@ -474,18 +475,6 @@ func (l *lab) pruneChurnPorts(ctx context.Context) error {
 	return forEach(len(extra), func(i int) error { return l.apis[0].DeletePort(ctx, extra[i]) })
 }
 
-// sleepCtx waits d, or until ctx is done (false).
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // retryUnavailable runs fn again while it fails with 503: a group commit
 // that outlasts --db-timeout or loses its PostgreSQL connection is rolled
 // back whole and answered 503, "try again later".
@@ -497,7 +486,7 @@ func retryUnavailable(ctx context.Context, fn func() error) error {
 			return err
 		}
 		logln("setup: %v; again", err)
-		if !sleepCtx(ctx, time.Duration(try)*time.Second) {
+		if !reconcile.Sleep(ctx, time.Duration(try)*time.Second) {
 			return ctx.Err()
 		}
 	}

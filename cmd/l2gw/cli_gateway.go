@@ -189,16 +189,9 @@ before the edits).`,
 // A --name or a --device with interface_names is a PUT sent first.
 func editInterfaces(ctx context.Context, c *client.Client, gw neutron.Gateway, setName bool, name string,
 	devs []deviceArg, adds []interfaceArg, removes []string) (neutron.Gateway, error) {
-	var target string
-	switch {
-	case len(devs) == 1:
-		target = devs[0].Name
-	case len(devs) == 0 && len(gw.Devices) == 1:
-		target = gw.Devices[0].DeviceName
-	case len(devs) == 0:
-		return gw, fmt.Errorf("gateway %s has %d devices: name the one to edit with --device name=<device>", gw.Name, len(gw.Devices))
-	default:
-		return gw, errors.New("--add-interface/--remove-interface need exactly one --device")
+	target, err := editTarget(gw, devs)
+	if err != nil {
+		return gw, err
 	}
 	var replace []deviceArg
 	if len(devs) == 1 && devs[0].Interfaces != nil {
@@ -259,15 +252,9 @@ func gatewayUpdateBody(gw neutron.Gateway, setName bool, name string, devs []dev
 	editing := len(adds) > 0 || len(removes) > 0
 	var target string
 	if editing {
-		switch {
-		case len(devs) == 1:
-			target = devs[0].Name
-		case len(devs) == 0 && len(gw.Devices) == 1:
-			target = gw.Devices[0].DeviceName
-		case len(devs) == 0:
-			return body, fmt.Errorf("gateway %s has %d devices: name the one to edit with --device name=<device>", gw.Name, len(gw.Devices))
-		default:
-			return body, errors.New("--add-interface/--remove-interface need exactly one --device")
+		var err error
+		if target, err = editTarget(gw, devs); err != nil {
+			return body, err
 		}
 		if _, ok := current[target]; !ok {
 			return body, fmt.Errorf("gateway %s has no device %q", gw.Name, target)
@@ -321,4 +308,19 @@ func gatewayListCmd(run runner) *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&names, "name", nil, "only gateways with this name (repeatable)")
 	return cmd
+}
+
+// editTarget is the device --add-interface and --remove-interface edit:
+// the one --device names, or the gateway's only device.
+func editTarget(gw neutron.Gateway, devs []deviceArg) (string, error) {
+	switch {
+	case len(devs) == 1:
+		return devs[0].Name, nil
+	case len(devs) == 0 && len(gw.Devices) == 1:
+		return gw.Devices[0].DeviceName, nil
+	case len(devs) == 0:
+		return "", fmt.Errorf("gateway %s has %d devices: name the one to edit with --device name=<device>", gw.Name, len(gw.Devices))
+	default:
+		return "", errors.New("--add-interface/--remove-interface need exactly one --device")
+	}
 }
