@@ -157,6 +157,10 @@ func openSQLite(ctx context.Context, path string, cfg Config) (Store, error) {
 	return s, nil
 }
 
+// ListenerApplicationName is the application_name of a replica's
+// connection that LISTENs for the other replicas' commits.
+const ListenerApplicationName = "l2gw listener"
+
 func openPostgres(ctx context.Context, dsn string, cfg Config) (Store, error) {
 	pc, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -168,6 +172,9 @@ func openPostgres(ctx context.Context, dsn string, cfg Config) (Store, error) {
 	// The listener's connection waits for notifications for as long as
 	// there are none: only the pool's reads and writes are bounded.
 	lc := pc.Copy()
+	// Named, so that an operator (and a test) tells it from the pool's in
+	// pg_stat_activity.
+	lc.RuntimeParams["application_name"] = ListenerApplicationName
 	dial := pc.DialFunc
 	pc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
