@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/l2gw/l2gw/bench/internal/procstat"
 )
 
 // cpuSample is a reading of the machine's busy CPU time and of the server's
@@ -33,37 +35,15 @@ func sampleCPU(serverPID int) (cpuSample, error) {
 		}
 		s.busy += v
 	}
-	if s.self, err = procTicks("self"); err != nil {
+	if s.self, err = procstat.Ticks("self"); err != nil {
 		return cpuSample{}, err
 	}
 	if serverPID != os.Getpid() {
-		if s.server, err = procTicks(strconv.Itoa(serverPID)); err != nil {
+		if s.server, err = procstat.Ticks(strconv.Itoa(serverPID)); err != nil {
 			return cpuSample{}, err
 		}
 	}
 	return s, nil
-}
-
-// procTicks is utime+stime of /proc/<pid>/stat.
-func procTicks(pid string) (int64, error) {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	_, rest, ok := strings.Cut(string(b), ") ") // the command name may hold spaces
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%s/stat: unexpected format", pid)
-	}
-	var t int64
-	for _, s := range f[11:13] { // fields 14 and 15: utime, stime
-		v, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%s/stat: %w", pid, err)
-		}
-		t += v
-	}
-	return t, nil
 }
 
 // usage describes the CPU used between a and b over wall seconds, in CPUs.
