@@ -6,8 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -54,27 +52,6 @@ func startReplica(t *testing.T, dsn string, timeout time.Duration) string {
 	return ""
 }
 
-// proxiedDSN returns dsn (a database of testenv's PostgreSQL, on its unix
-// socket) reached through a cuttable TCP proxy.
-func proxiedDSN(t *testing.T, dsn string) (string, *testenv.Proxy) {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	port := q.Get("port")
-	if port == "" {
-		port = "5432"
-	}
-	p := testenv.StartProxy(t, "unix", filepath.Join(q.Get("host"), ".s.PGSQL."+port))
-	q.Del("host")
-	q.Del("port")
-	u.Host = p.Addr()
-	u.RawQuery = q.Encode()
-	return u.String(), p
-}
-
 // hostFollower is a host agent's plan side: it follows a host's plan over
 // the agent protocol, failing over between servers, and folds the events.
 type hostFollower struct {
@@ -113,7 +90,7 @@ func (f *hostFollower) handle(ev planner.HostEvent) {
 func TestPartitionedReplica(t *testing.T) {
 	pg := testenv.StartPostgresServer(t)
 	dsn := testenv.PostgresDatabase(t, pg.DSN)
-	dsnB, proxy := proxiedDSN(t, dsn)
+	dsnB, proxy := testenv.ProxiedPostgres(t, dsn)
 	const timeout = time.Second
 	urlA := startReplica(t, dsn, timeout)
 	urlB := startReplica(t, dsnB, timeout)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,49 +12,20 @@ import (
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
-// proxiedDSN returns dsn (a database of testenv's PostgreSQL, on its unix
-// socket) reached through a cuttable TCP proxy.
-func proxiedDSN(t *testing.T, dsn string) (string, *testenv.Proxy) {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	port := q.Get("port")
-	if port == "" {
-		port = "5432"
-	}
-	p := testenv.StartProxy(t, "unix", filepath.Join(q.Get("host"), ".s.PGSQL."+port))
-	q.Del("host")
-	q.Del("port")
-	u.Host = p.Addr()
-	u.RawQuery = q.Encode()
-	return u.String(), p
-}
-
-type reachability interface {
-	Unreachable() (since time.Time, down bool)
-}
-
 // TestUnreachable: a store cut off from PostgreSQL (packets held, nothing
 // reset) reports the database unreachable once it has had no answer for
 // longer than its timeout, not during a shorter cut, and reachable again
 // soon after the link heals.
 func TestUnreachable(t *testing.T) {
 	pg := testenv.StartPostgresServer(t)
-	dsn, proxy := proxiedDSN(t, testenv.PostgresDatabase(t, pg.DSN))
+	dsn, proxy := testenv.ProxiedPostgres(t, testenv.PostgresDatabase(t, pg.DSN))
 	const timeout = time.Second
 	s, err := store.Open(t.Context(), dsn, store.Config{Timeout: timeout, PollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	r, ok := s.(reachability)
-	if !ok {
-		t.Fatal("a PostgreSQL store does not report reachability")
-	}
-	down := func() bool { _, d := r.Unreachable(); return d }
+	down := func() bool { _, d := s.Unreachable(); return d }
 	if down() {
 		t.Fatal("Unreachable() = true right after Open")
 	}
@@ -80,7 +49,7 @@ func TestUnreachable(t *testing.T) {
 	proxy.Cut()
 	cut := time.Now()
 	testenv.Eventually(t, 3*timeout+2*time.Second, "database unreachable", func() (bool, string) { return down(), "" })
-	since, _ := r.Unreachable()
+	since, _ := s.Unreachable()
 	took := time.Since(cut)
 	if since.After(cut) || cut.Sub(since) > 2*time.Second {
 		t.Errorf("Unreachable() since %v; want the last answer before the cut at %v", since, cut)
@@ -103,7 +72,7 @@ func TestUnreachable(t *testing.T) {
 func TestPartitionReleasesLocks(t *testing.T) {
 	pg := testenv.StartPostgresServer(t)
 	dsn := testenv.PostgresDatabase(t, pg.DSN)
-	dsnB, proxy := proxiedDSN(t, dsn)
+	dsnB, proxy := testenv.ProxiedPostgres(t, dsn)
 	const timeout = time.Second
 	cfg := store.Config{Timeout: timeout, PollInterval: 50 * time.Millisecond}
 	a, err := store.Open(t.Context(), dsn, cfg)

@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"net"
+	"net/url"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -149,4 +151,25 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 			return // EOF or a closed end: the deferred closes end the other way too
 		}
 	}
+}
+
+// ProxiedPostgres returns dsn (a database of testenv's PostgreSQL, on its
+// unix socket) reached through a Proxy the test can cut.
+func ProxiedPostgres(t testing.TB, dsn string) (string, *Proxy) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	port := q.Get("port")
+	if port == "" {
+		port = "5432"
+	}
+	p := StartProxy(t, "unix", filepath.Join(q.Get("host"), ".s.PGSQL."+port))
+	q.Del("host")
+	q.Del("port")
+	u.Host = p.Addr()
+	u.RawQuery = q.Encode()
+	return u.String(), p
 }
