@@ -309,8 +309,12 @@ func TestAgent(t *testing.T) {
 	if diff := cmp.Diff(state2, kernelState(t, c.h)); diff != "" {
 		t.Errorf("kernel state after restart (-want +got):\n%s", diff)
 	}
-	stop2()
 	// The restarted agent found the plan realised: its runs changed nothing.
+	// A run is counted just after its status is set: wait for the count.
+	testenv.Eventually(t, 10*time.Second, "restarted agent's run counted", func() (bool, string) {
+		return realiseRuns(t, metrics2, "noop") >= 1, "no noop run counted"
+	})
+	stop2()
 	if noop, ok, failed := realiseRuns(t, metrics2, "noop"), realiseRuns(t, metrics2, "ok"), realiseRuns(t, metrics2, "error"); noop < 1 || ok != 0 || failed != 0 {
 		t.Errorf("restarted agent runs noop=%v ok=%v error=%v; want noop >= 1, no ok, no error", noop, ok, failed)
 	}
