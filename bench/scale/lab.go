@@ -153,7 +153,7 @@ func (l *lab) startServers(ctx context.Context) error {
 func (l *lab) startAgents() error {
 	l.agents = nil
 	for g := 0; g*l.o.switchesPerAgent < l.o.switches; g++ {
-		args := []string{"switch-agent", "--server", l.servers[g%len(l.servers)].URL, "--log-level", "warn"}
+		args := []string{"switch-agent", "--server", l.servers[g%len(l.servers)].URL, "--log-level", l.o.agentLogLevel}
 		for s := g * l.o.switchesPerAgent; s < min((g+1)*l.o.switchesPerAgent, l.o.switches); s++ {
 			args = append(args, "--switch", l.switches[s].Target())
 		}

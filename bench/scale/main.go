@@ -26,7 +26,7 @@
 //	go run ./bench/scale -database postgres://… -replicas 2
 //	go run ./bench/scale -postgres -replicas 2                 # on a private PostgreSQL server
 //	go run ./bench/scale -switches 10 -hosts 100 -ports 10000 -networks 100   # a quick run
-//	go run ./bench/scale -state /var/tmp/scale -profile /tmp/prof            # profiles of the churn
+//	go run ./bench/scale -state /var/tmp/scale -profile /tmp/prof            # profiles of the cold start and the churn
 package main
 
 import (
@@ -47,8 +47,8 @@ type options struct {
 	switches, hosts, ports, networks, hostsPerNetwork int
 	switchesPerAgent, replicas, batch                 int
 	churnRate                                         int
-	churnDuration                                     time.Duration
-	database, binary, state, profile                  string
+	churnDuration, coldProfile                        time.Duration
+	database, binary, state, profile, agentLogLevel   string
 	keep, postgres                                    bool
 }
 
@@ -67,8 +67,10 @@ func main() {
 	flag.StringVar(&o.database, "database", "", "store DSN for every replica (default: SQLite in the temp folder)")
 	flag.StringVar(&o.binary, "binary", "", "l2gw binary (default: go build ./cmd/l2gw)")
 	flag.StringVar(&o.state, "state", "", "SQLite store folder kept between runs: the inventory is created once and reused")
-	flag.StringVar(&o.profile, "profile", "", "take CPU, mutex and block profiles of every replica during the churn (and a heap profile after it) into this folder (l2gw server --pprof-addr)")
+	flag.StringVar(&o.profile, "profile", "", "take CPU, mutex and block profiles of every replica during the cold start and the churn (and a heap profile after each) into this folder (l2gw server --pprof-addr)")
+	flag.DurationVar(&o.coldProfile, "cold-profile", 20*time.Second, "with -profile: how much of the cold start to profile")
 	flag.BoolVar(&o.postgres, "postgres", false, "start a private PostgreSQL server for the run (testenv.RunPostgres: fsync off) and use it as -database")
+	flag.StringVar(&o.agentLogLevel, "agent-log-level", "warn", "the switch agents' --log-level (their logs are in the temp folder: -keep)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (logs, databases) and print its path")
 	flag.Parse()
 	if err := o.check(); err != nil {

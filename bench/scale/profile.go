@@ -23,11 +23,11 @@ func freeLoopbackAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// profileChurn takes, from every replica's --pprof-addr, a CPU, a mutex
-// and a block profile over d (the churn) and a heap profile after it,
-// into dir/server-R.KIND.pprof. It returns when they are written; errors
+// profile takes, from every replica's --pprof-addr, a CPU, a mutex and a
+// block profile over d (the phase) and a heap profile after it, into
+// dir/PHASE-server-R.KIND.pprof. It returns when they are written; errors
 // are logged, a missing profile does not fail the run.
-func (l *lab) profileChurn(ctx context.Context, d time.Duration, dir string) {
+func (l *lab) profile(ctx context.Context, phase string, d time.Duration, dir string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		logln("profile: %v", err)
 		return
@@ -41,7 +41,7 @@ func (l *lab) profileChurn(ctx context.Context, d time.Duration, dir string) {
 				if name == "" {
 					name = kind
 				}
-				file := filepath.Join(dir, fmt.Sprintf("server-%d.%s.pprof", r, name))
+				file := filepath.Join(dir, fmt.Sprintf("%s-server-%d.%s.pprof", phase, r, name))
 				if err := fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, kind, secs), file); err != nil {
 					logln("profile: %v", err)
 				}
@@ -50,12 +50,12 @@ func (l *lab) profileChurn(ctx context.Context, d time.Duration, dir string) {
 	}
 	wg.Wait()
 	for r, addr := range l.pprofAddrs {
-		file := filepath.Join(dir, fmt.Sprintf("server-%d.heap.pprof", r))
+		file := filepath.Join(dir, fmt.Sprintf("%s-server-%d.heap.pprof", phase, r))
 		if err := fetch(ctx, "http://"+addr+"/debug/pprof/heap?gc=1", file); err != nil {
 			logln("profile: %v", err)
 		}
 	}
-	logln("profiles in %s", dir)
+	logln("%s profiles in %s", phase, dir)
 }
 
 func fetch(ctx context.Context, url, file string) error {

@@ -119,6 +119,10 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	tServers := time.Since(t0)
+	var coldProfiled sync.WaitGroup
+	if o.profile != "" {
+		coldProfiled.Go(func() { l.profile(ctx, "cold", o.coldProfile, o.profile) })
+	}
 	if netIDs == nil {
 		if netIDs, err = l.networkIDs(ctx); err != nil {
 			return err
@@ -161,6 +165,7 @@ func run(ctx context.Context, o options) (err error) {
 		r.rss = append(r.rss, rss)
 	}
 	logln("converged: switches %.1f s, hosts %.1f s", r.switchesAt.Seconds(), r.hostsAt.Seconds())
+	coldProfiled.Wait()
 
 	if err := l.churn(ctx, f, netIDs, &r); err != nil {
 		return err
@@ -308,7 +313,7 @@ func (l *lab) churn(ctx context.Context, f *fleet, netIDs []string, r *report) e
 			if !reconcile.Sleep(ctx, time.Second) {
 				return
 			}
-			l.profileChurn(ctx, o.churnDuration-2*time.Second, o.profile)
+			l.profile(ctx, "churn", o.churnDuration-2*time.Second, o.profile)
 		})
 	}
 	tick := time.NewTicker(time.Second / time.Duration(o.churnRate))

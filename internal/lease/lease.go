@@ -190,9 +190,14 @@ func (e *Elector) try(ctx context.Context) (answered bool) {
 	switch {
 	case ctx.Err() != nil:
 	case err == nil:
-		if e.epoch != held {
+		// Held turns false by itself when the validity passes, even with
+		// the epoch kept: an answer that comes after that moment (a slow
+		// renewal) must tell the agent to act again, or it stands by until
+		// something else wakes it.
+		lapsed := e.epoch == held && !time.Now().Before(e.until)
+		if e.epoch != held || lapsed {
 			changed = true
-			e.log.Info("lease held: this agent acts", "name", e.name, "epoch", held, "previous_epoch", e.epoch)
+			e.log.Info("lease held: this agent acts", "name", e.name, "epoch", held, "previous_epoch", e.epoch, "renewed_late", lapsed)
 		}
 		e.epoch, e.until, e.last = held, sent.Add(granted), ""
 	case errors.Is(err, model.ErrConflict):

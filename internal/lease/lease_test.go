@@ -99,3 +99,55 @@ func TestElector(t *testing.T) {
 		t.Errorf("Changed called %d times; want at least 5", len(changes))
 	}
 }
+
+// lateServer grants every request for its epoch, with the duration the
+// test sets, after calling before (the test's hook) if any.
+type lateServer struct {
+	epoch   int64
+	granted time.Duration
+	before  func()
+}
+
+func (l *lateServer) AcquireLease(context.Context, string, int64, time.Duration) (int64, time.Duration, error) {
+	if l.before != nil {
+		l.before()
+	}
+	return l.epoch, l.granted, nil
+}
+
+func (l *lateServer) ReleaseLease(context.Context, string, int64) error { return nil }
+
+// TestElectorRenewedLate: a renewal whose answer comes after the held
+// lease's validity passed (a slow server at a cold start) keeps the same
+// epoch, but the agent, which saw Held turn false meanwhile and stood by,
+// must be told to act again. Before the fix it was not, and a switch
+// agent stood by until its next audit, a minute later.
+func TestElectorRenewedLate(t *testing.T) {
+	srv := &lateServer{epoch: 4, granted: 30 * time.Millisecond}
+	changes := 0
+	e := New(srv, "sw", Config{Period: 10 * time.Second, Changed: func() { changes++ }})
+	ctx := context.Background()
+	if !e.try(ctx) {
+		t.Fatal("first request not answered")
+	}
+	if ep, ok := e.Held(); !ok || ep != 4 || changes != 1 {
+		t.Fatalf("after the grant: held %v epoch %d, %d changes; want true 4 1", ok, ep, changes)
+	}
+	// The renewal is answered only once the validity has passed.
+	srv.granted = 10 * time.Second
+	srv.before = func() {
+		testenv.Eventually(t, 5*time.Second, "validity passes", func() (bool, string) {
+			_, ok := e.Held()
+			return !ok, "still held"
+		})
+	}
+	if !e.try(ctx) {
+		t.Fatal("renewal not answered")
+	}
+	if ep, ok := e.Held(); !ok || ep != 4 {
+		t.Fatalf("after the late renewal: held %v epoch %d; want true 4", ok, ep)
+	}
+	if changes != 2 {
+		t.Errorf("Changed called %d times; want 2 (the late renewal must wake the agent)", changes)
+	}
+}
