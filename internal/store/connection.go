@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -58,13 +57,9 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		c.SegmentationID = &v
 	}
 	_, err := s.write(ctx, func(w *wtx) error {
-		// The gateway (from the cache, mostly), then what the checks read
-		// in one statement: a round trip each counts on PostgreSQL.
-		gw, gwFound, err := getGatewayTx(ctx, w, c.GatewayID)
-		if err != nil {
-			return err
-		}
-		pre, err := readConnectionChecks(ctx, w, c, gw, gwFound)
+		// The gateway and what the checks need, in one statement: a round
+		// trip each counts on PostgreSQL.
+		gw, gwFound, pre, err := readConnectionChecks(ctx, w, c)
 		if err != nil {
 			return err
 		}
@@ -132,55 +127,72 @@ type connectionChecks struct {
 	devicesOK []bool         // per gateway device: reported, up, every interface an up port
 }
 
-// readConnectionChecks reads, in one statement, the network's type, whether
-// the gateway is connected to it already and, per device of gw (when
-// found), whether it is reported and up with every interface an up port; a device that does
-// not is looked at again by checkDeviceSlow for the exact refusal.
-func readConnectionChecks(ctx context.Context, w *wtx, c model.Connection, gw model.Gateway, gwFound bool) (connectionChecks, error) {
-	var q strings.Builder
-	q.WriteString(`SELECT (SELECT network_type FROM networks WHERE id = $1), ` +
-		`EXISTS (SELECT 1 FROM connections WHERE gateway_id = $2 AND network_id = $1)`)
-	args := []any{c.NetworkID, c.GatewayID}
-	var devs []model.Device
-	if gwFound {
-		devs = gw.Devices
+// readConnectionChecks reads, in one statement, the gateway of c (found
+// or not) with its devices and interfaces, the network's type, whether the
+// gateway is connected to the network already and, per device, whether it
+// is a reported switch, up, with every interface an up port; a device that
+// is not is looked at again by checkDeviceSlow for the exact refusal.
+//
+// The gateway is read in the write's transaction, not taken from the cache:
+// see wtx.gatewaysCached.
+func readConnectionChecks(ctx context.Context, w *wtx, c model.Connection) (gw model.Gateway, found bool, out connectionChecks, err error) {
+	const q = `SELECT n.network_type,
+		EXISTS (SELECT 1 FROM connections WHERE gateway_id = $2 AND network_id = $1),
+		g.id, g.name, g.tenant_id, g.revision_number, d.id, d.name, i.name, i.segmentation_ids,
+		(SELECT s.reported AND s.fault_status = '[]' FROM switches s WHERE s.name = d.name),
+		EXISTS (SELECT 1 FROM switch_ports p WHERE p.switch_name = d.name AND p.name = i.name AND p.fault_status = '[]')
+	FROM (SELECT 1 AS one) o
+	LEFT JOIN networks n ON n.id = $1
+	LEFT JOIN gateways g ON g.id = $2
+	LEFT JOIN gateway_devices d ON d.gateway_id = g.id
+	LEFT JOIN gateway_interfaces i ON i.device_id = d.id
+	ORDER BY d.position, i.position`
+	rows, err := w.query(ctx, q, c.NetworkID, c.GatewayID)
+	if err != nil {
+		return gw, false, out, fmt.Errorf("create connection: %w", err)
 	}
-	for _, d := range devs {
-		var names []string
-		for _, it := range d.Interfaces {
-			if !slices.Contains(names, it.Name) {
-				names = append(names, it.Name)
-			}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			gid, gname, tenant, did, dname, iname, vlans sql.NullString
+			rev                                          sql.NullInt64
+			switchOK                                     sql.NullBool
+			portOK                                       bool
+		)
+		if err := rows.Scan(&out.netType, &out.exists, &gid, &gname, &tenant, &rev, &did, &dname, &iname, &vlans, &switchOK, &portOK); err != nil {
+			return gw, false, out, fmt.Errorf("create connection: %w", err)
 		}
-		if len(names) == 0 {
-			q.WriteString(`, NULL`)
+		if !gid.Valid {
 			continue
 		}
-		args = append(args, d.Name)
-		sw := "$" + strconv.Itoa(len(args))
-		q.WriteString(`, (SELECT s.reported AND s.fault_status = '[]' AND (SELECT COUNT(*) FROM switch_ports p WHERE p.switch_name = s.name AND p.fault_status = '[]' AND p.name IN (`)
-		for i, n := range names {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			args = append(args, n)
-			q.WriteString("$" + strconv.Itoa(len(args)))
+		if !found {
+			found = true
+			gw = model.Gateway{ID: gid.String, Name: gname.String, TenantID: tenant.String, RevisionNumber: rev.Int64}
 		}
-		fmt.Fprintf(&q, `)) = %d FROM switches s WHERE s.name = %s)`, len(names), sw)
+		if !did.Valid {
+			continue
+		}
+		if n := len(gw.Devices); n == 0 || gw.Devices[n-1].ID != did.String {
+			gw.Devices = append(gw.Devices, model.Device{ID: did.String, Name: dname.String})
+			// A device without interfaces is not OK here: checkDeviceSlow
+			// says why.
+			out.devicesOK = append(out.devicesOK, iname.Valid && switchOK.Valid && switchOK.Bool)
+		}
+		if !iname.Valid {
+			continue
+		}
+		v, err := parseVLANs(vlans.String)
+		if err != nil {
+			return gw, false, out, err
+		}
+		di := len(gw.Devices) - 1
+		gw.Devices[di].Interfaces = append(gw.Devices[di].Interfaces, model.Interface{Name: iname.String, SegmentationIDs: v})
+		out.devicesOK[di] = out.devicesOK[di] && portOK
 	}
-	out := connectionChecks{devicesOK: make([]bool, len(devs))}
-	ok := make([]sql.NullBool, len(devs))
-	dest := []any{&out.netType, &out.exists}
-	for i := range ok {
-		dest = append(dest, &ok[i])
+	if err := rows.Err(); err != nil {
+		return gw, false, out, fmt.Errorf("create connection: %w", err)
 	}
-	if err := w.queryRow(ctx, q.String(), args...).Scan(dest...); err != nil {
-		return connectionChecks{}, fmt.Errorf("create connection: %w", err)
-	}
-	for i, v := range ok {
-		out.devicesOK[i] = v.Valid && v.Bool
-	}
-	return out, nil
+	return gw, found, out, nil
 }
 
 // insertConnection inserts connection c of gateway gw with its VLAN
