@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/l2gw/l2gw/internal/model"
 )
@@ -103,22 +104,8 @@ func (s *sqlStore) CreateGateway(ctx context.Context, gw model.Gateway) (model.G
 	gw.Devices = devs
 	gw.RevisionNumber = 1
 	_, err := s.write(ctx, func(w *wtx) error {
-		if _, err := w.exec(ctx, `INSERT INTO gateways (id, name, tenant_id, revision_number) VALUES ($1, $2, $3, $4)`, gw.ID, gw.Name, gw.TenantID, gw.RevisionNumber); err != nil {
-			if isUniqueViolation(err) {
-				return model.NewFault(model.ErrConflict, "L2GatewayExists", "L2 Gateway %s already exists.", gw.ID)
-			}
-			return fmt.Errorf("create gateway: %w", err)
-		}
-		for i, d := range gw.Devices {
-			if _, err := w.exec(ctx, `INSERT INTO gateway_devices (id, gateway_id, position, name) VALUES ($1, $2, $3, $4)`, d.ID, gw.ID, i, d.Name); err != nil {
-				if isUniqueViolation(err) {
-					return model.NewFault(model.ErrConflict, "L2GatewayDeviceExists", "L2 Gateway Device %s already exists.", d.ID)
-				}
-				return fmt.Errorf("create gateway device: %w", err)
-			}
-			if err := insertInterfaces(ctx, w, d); err != nil {
-				return err
-			}
+		if err := insertGateway(ctx, w, gw); err != nil {
+			return err
 		}
 		w.change(KindGateway, gw.ID, OpCreate)
 		w.putGateway(gw)
@@ -128,6 +115,78 @@ func (s *sqlStore) CreateGateway(ctx context.Context, gw model.Gateway) (model.G
 		return model.Gateway{}, err
 	}
 	return gw, nil
+}
+
+func gatewayExists(id string) error {
+	return model.NewFault(model.ErrConflict, "L2GatewayExists", "L2 Gateway %s already exists.", id)
+}
+
+func gatewayDeviceExists(id string) error {
+	return model.NewFault(model.ErrConflict, "L2GatewayDeviceExists", "L2 Gateway Device %s already exists.", id)
+}
+
+// insertGateway inserts gw with its devices and interfaces. On PostgreSQL
+// that is one statement (data-modifying WITH; the foreign keys are checked
+// at its end), a round trip instead of one per row; SQLite, which has no
+// data-modifying WITH and no round trips, takes a statement per row.
+func insertGateway(ctx context.Context, w *wtx, gw model.Gateway) error {
+	const insertGW = `INSERT INTO gateways (id, name, tenant_id, revision_number) VALUES ($1, $2, $3, $4)`
+	if w.s.d == dialectPostgres {
+		var q strings.Builder
+		args := []any{gw.ID, gw.Name, gw.TenantID, gw.RevisionNumber}
+		q.WriteString(`WITH g AS (` + insertGW + `)`)
+		arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+		for i, d := range gw.Devices {
+			fmt.Fprintf(&q, `, d%d AS (INSERT INTO gateway_devices (id, gateway_id, position, name) VALUES (%s, $1, %s, %s))`, i, arg(d.ID), arg(i), arg(d.Name))
+			if len(d.Interfaces) == 0 {
+				continue
+			}
+			fmt.Fprintf(&q, `, i%d AS (INSERT INTO gateway_interfaces (device_id, position, name, segmentation_ids) VALUES `, i)
+			dev := arg(d.ID)
+			for j, it := range d.Interfaces {
+				if j > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, `(%s, %s, %s, %s)`, dev, arg(j), arg(it.Name), arg(formatVLANs(it.SegmentationIDs)))
+			}
+			q.WriteString(`)`)
+		}
+		q.WriteString(` SELECT 1`)
+		_, err := w.exec(ctx, q.String(), args...)
+		var pe *pgconn.PgError
+		switch {
+		case err == nil:
+			return nil
+		case isUniqueViolation(err) && errors.As(err, &pe) && pe.TableName == "gateway_devices":
+			for _, d := range gw.Devices {
+				if strings.Contains(pe.Detail, d.ID) {
+					return gatewayDeviceExists(d.ID)
+				}
+			}
+			return gatewayDeviceExists(pe.Detail)
+		case isUniqueViolation(err):
+			return gatewayExists(gw.ID)
+		}
+		return fmt.Errorf("create gateway: %w", err)
+	}
+	if _, err := w.exec(ctx, insertGW, gw.ID, gw.Name, gw.TenantID, gw.RevisionNumber); err != nil {
+		if isUniqueViolation(err) {
+			return gatewayExists(gw.ID)
+		}
+		return fmt.Errorf("create gateway: %w", err)
+	}
+	for i, d := range gw.Devices {
+		if _, err := w.exec(ctx, `INSERT INTO gateway_devices (id, gateway_id, position, name) VALUES ($1, $2, $3, $4)`, d.ID, gw.ID, i, d.Name); err != nil {
+			if isUniqueViolation(err) {
+				return gatewayDeviceExists(d.ID)
+			}
+			return fmt.Errorf("create gateway device: %w", err)
+		}
+		if err := insertInterfaces(ctx, w, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func insertInterfaces(ctx context.Context, w *wtx, d model.Device) error {
@@ -582,15 +641,22 @@ func describeVLANs(v []int) string {
 
 func (s *sqlStore) DeleteGateway(ctx context.Context, id string) error {
 	_, err := s.write(ctx, func(w *wtx) error {
-		var n int
-		if err := w.queryRow(ctx, `SELECT COUNT(*) FROM connections WHERE gateway_id = $1`, id).Scan(&n); err != nil {
+		// One statement when it succeeds; why it did not is read after.
+		res, err := w.exec(ctx, `DELETE FROM gateways WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM connections WHERE gateway_id = $1)`, id)
+		if err != nil {
 			return fmt.Errorf("delete gateway: %w", err)
 		}
-		if n > 0 {
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("delete gateway: %w", err)
+		} else if n == 0 {
+			var exists bool
+			if err := w.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM gateways WHERE id = $1)`, id).Scan(&exists); err != nil {
+				return fmt.Errorf("delete gateway: %w", err)
+			}
+			if !exists {
+				return gatewayNotFound(id)
+			}
 			return model.NewFault(model.ErrInUse, "L2GatewayInUse", "L2 Gateway '%s' still has active mappings with one or more neutron networks.", id)
-		}
-		if err := deleteByID(ctx, w, "gateways", id, gatewayNotFound(id)); err != nil {
-			return err
 		}
 		w.change(KindGateway, id, OpDelete)
 		w.delGateway(id)

@@ -38,6 +38,7 @@ type storeCase struct {
 func TestStore(t *testing.T) {
 	cases := []storeCase{
 		{name: "GatewayCRUD", run: testGatewayCRUD},
+		{name: "GatewayCreateConflicts", run: testGatewayCreateConflicts},
 		{name: "GatewayListQuery", run: testGatewayListQuery},
 		{name: "GatewayUpdateDevices", run: testGatewayUpdateDevices},
 		{name: "GatewayRevision", run: testGatewayRevision},
@@ -202,6 +203,30 @@ func ids[T any](xs []T, id func(T) string) []string {
 func gwID(g model.Gateway) string { return g.ID }
 
 // --- gateways ---
+
+// testGatewayCreateConflicts: a gateway or device id taken already (ids
+// given, as a mirror of Neutron gives them) is a 409 naming it, and the
+// refused create leaves nothing behind; a device without interfaces is
+// stored as such.
+func testGatewayCreateConflicts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	g, err := s.CreateGateway(ctx, model.Gateway{Name: "g1", Devices: []model.Device{dev("sw1", iface("p1")), {Name: "sw2"}}})
+	if err != nil {
+		t.Fatalf("CreateGateway = %v", err)
+	}
+	if got, err := s.GetGateway(ctx, g.ID); err != nil || len(got.Devices) != 2 || len(got.Devices[1].Interfaces) != 0 {
+		t.Errorf("GetGateway = %+v, %v; want two devices, the second without interfaces", got, err)
+	}
+	_, err = s.CreateGateway(ctx, model.Gateway{ID: g.ID, Name: "again", Devices: []model.Device{dev("sw1", iface("p1"))}})
+	wantFault(t, "CreateGateway(same id)", err, model.ErrConflict, "L2GatewayExists", "L2 Gateway "+g.ID+" already exists.")
+	taken := g.Devices[1].ID
+	_, err = s.CreateGateway(ctx, model.Gateway{Name: "g2", Devices: []model.Device{dev("sw3", iface("p1")), {ID: taken, Name: "sw4", Interfaces: []model.Interface{iface("p2")}}}})
+	wantFault(t, "CreateGateway(device id taken)", err, model.ErrConflict, "L2GatewayDeviceExists", "L2 Gateway Device "+taken+" already exists.")
+	gws, err := s.ListGateways(ctx, store.Query{})
+	if err != nil || len(gws) != 1 || gws[0].ID != g.ID {
+		t.Errorf("ListGateways after the refusals = %+v, %v; want only %s", gws, err, g.ID)
+	}
+}
 
 func testGatewayCRUD(t *testing.T, s store.Store) {
 	ctx := context.Background()
