@@ -186,6 +186,21 @@ type db struct {
 	// (pgx closes the connection of a cancelled query: every write of the
 	// batch failed with "driver: bad connection", bench/scale).
 	batch context.Context
+	// wrote, when set, records that a statement that may change rows ran
+	// (see runBatchPostgres: a write without a savepoint).
+	wrote *bool
+}
+
+// note records, for a write run without a savepoint, that a statement
+// other than a plain SELECT ran: its failure could not be undone alone.
+func (d db) note(text string) {
+	if d.wrote == nil || *d.wrote {
+		return
+	}
+	t := strings.TrimLeft(text, " \t\n(")
+	if len(t) < 6 || !strings.EqualFold(t[:6], "SELECT") {
+		*d.wrote = true
+	}
 }
 
 // ctx is the context a statement of d runs under.
@@ -233,6 +248,7 @@ func (d db) unprepared() unprepared {
 }
 
 func (d db) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	d.note(text)
 	ctx = d.ctx(ctx)
 	if st := d.prepared(ctx, text); st != nil {
 		return st.QueryContext(ctx, args...)
@@ -241,6 +257,7 @@ func (d db) query(ctx context.Context, text string, args ...any) (*sql.Rows, err
 }
 
 func (d db) queryRow(ctx context.Context, text string, args ...any) *sql.Row {
+	d.note(text)
 	ctx = d.ctx(ctx)
 	if st := d.prepared(ctx, text); st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -249,6 +266,7 @@ func (d db) queryRow(ctx context.Context, text string, args ...any) *sql.Row {
 }
 
 func (d db) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	d.note(text)
 	ctx = d.ctx(ctx)
 	if st := d.prepared(ctx, text); st != nil {
 		return st.ExecContext(ctx, args...)
@@ -384,30 +402,52 @@ func (s *sqlStore) dequeue(req *wreq) bool {
 }
 
 // runBatchPostgres runs and commits a group of writes; callers hold wsem.
+//
+// Each write used to run in its own SAVEPOINT, a round trip per write on
+// top of its statements (a third of a connection create's). Most writes
+// succeed, and most that fail do so on what they read, before they change
+// anything: so the batch first runs without savepoints. A write that fails
+// after a statement that may have changed rows, or that left the
+// transaction aborted (PostgreSQL aborts it on any failed statement), is
+// one whose failure cannot be undone alone: the batch is rolled back and
+// run again, every write in its own savepoint. Writes' functions may thus
+// run twice; they change nothing but the database and their wtx.
 func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 	// Transaction control must survive a cancelled request, and must not
 	// outlive the store's bound on a frozen database.
 	bctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	finish := func(err error) {
+	if !s.tryBatchPostgres(bctx, batch, false) {
+		s.tryBatchPostgres(bctx, batch, true)
+	}
+}
+
+// tryBatchPostgres runs batch in one transaction, each write in its own
+// savepoint or none. Without savepoints it gives up (rolled back, false)
+// when a failed write may have left changes or an aborted transaction;
+// otherwise it ends every write of the batch (true).
+func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoints bool) bool {
+	for _, r := range batch {
+		r.err, r.rev, r.w = nil, 0, nil
+	}
+	finish := func(err error) bool {
 		for _, r := range batch {
 			if r.err == nil && err != nil {
 				r.err, r.rev = err, 0
 			}
 			close(r.done)
 		}
+		return true
 	}
 	tx, err := s.w.BeginTx(bctx, nil)
 	if err != nil {
-		finish(fmt.Errorf("begin: %w", err))
-		return
+		return finish(fmt.Errorf("begin: %w", err))
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
 	d := db{s: s, pool: s.w, tx: tx, batch: bctx}
 	var rev, compacted int64
 	if err := d.queryRow(bctx, `SELECT rev, compacted FROM revision WHERE id = 1 FOR UPDATE`).Scan(&rev, &compacted); err != nil {
-		finish(fmt.Errorf("lock revision: %w", err))
-		return
+		return finish(fmt.Errorf("lock revision: %w", err))
 	}
 	startRev := rev
 	s.batchGateways = false
@@ -418,15 +458,36 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 			r.err = err
 			continue
 		}
-		if _, err := d.exec(bctx, `SAVEPOINT w`); err != nil {
-			finish(fmt.Errorf("savepoint: %w", err))
-			return
+		wd := d
+		if savepoints {
+			if _, err := d.exec(bctx, `SAVEPOINT w`); err != nil {
+				return finish(fmt.Errorf("savepoint: %w", err))
+			}
+		} else {
+			wd.wrote = new(bool)
 		}
-		w := &wtx{ctx: r.ctx, db: d, rev: rev, compacted: compacted}
+		w := &wtx{ctx: r.ctx, db: wd, rev: rev, compacted: compacted}
 		// The changes are logged at the end, for the whole batch at once
 		// (logBatchPostgres).
 		err := r.fn(w)
-		if err != nil {
+		switch {
+		case err == nil:
+			rev = s.written(r, w, rev)
+			committed = append(committed, r)
+		case !savepoints:
+			// Changed nothing, and the transaction still works (a round
+			// trip on this rarer path): the write failed alone.
+			if *wd.wrote {
+				return false
+			}
+			if _, perr := d.exec(bctx, `SELECT 1`); perr != nil {
+				if bctx.Err() != nil {
+					return finish(fmt.Errorf("write aborted: %w", unavailable(bctx.Err())))
+				}
+				return false
+			}
+			r.err = err
+		default:
 			if _, rerr := d.exec(bctx, `ROLLBACK TO w`); rerr != nil {
 				r.err = err
 				if bctx.Err() != nil {
@@ -436,33 +497,27 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 					// rolled back", a 500).
 					r.err = fmt.Errorf("write aborted: %w", rerr)
 				}
-				finish(fmt.Errorf("write aborted: %w", rerr))
-				return
+				return finish(fmt.Errorf("write aborted: %w", rerr))
 			}
 			r.err = err
-		} else {
-			rev = s.written(r, w, rev)
-			committed = append(committed, r)
 		}
 		// No RELEASE: the next SAVEPOINT w shadows this one (ROLLBACK TO
 		// names the newest), and a round trip per write is saved.
 	}
 	if rev > startRev {
 		if err := s.logBatchPostgres(bctx, d, committed, rev); err != nil {
-			finish(err)
-			return
+			return finish(err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		finish(fmt.Errorf("commit: %w", err))
-		return
+		return finish(fmt.Errorf("commit: %w", err))
 	}
 	for _, r := range committed {
 		if len(r.w.changes) > 0 {
 			s.committedPostgres(r.rev, &r.w.delta)
 		}
 	}
-	finish(nil)
+	return finish(nil)
 }
 
 // wreq is one write waiting for the SQLite group commit.
