@@ -37,7 +37,10 @@ func (h *Handler) switchPlan(w http.ResponseWriter, r *http.Request) {
 	h.agents.open(name)
 	defer func() {
 		_, reachable := h.gate.open()
-		if err := h.agents.close(r.Context(), name, reachable); err != nil {
+		// The stream ended because its agent or the server went away: the
+		// request's context is done, and the mark is written anyway (each
+		// write bounded), so wait for its real outcome.
+		if err := h.agents.close(context.WithoutCancel(r.Context()), name, reachable); err != nil {
 			h.log.ErrorContext(r.Context(), "mark switch disconnected", "switch", name, "err", err)
 		}
 	}()
@@ -57,7 +60,7 @@ func (h *Handler) hostPlan(w http.ResponseWriter, r *http.Request) {
 	h.hostAgents.open(name)
 	defer func() {
 		_, reachable := h.gate.open()
-		if err := h.hostAgents.close(r.Context(), name, reachable); err != nil {
+		if err := h.hostAgents.close(context.WithoutCancel(r.Context()), name, reachable); err != nil {
 			h.log.ErrorContext(r.Context(), "mark host agent gone", "host", name, "err", err)
 		}
 	}()
