@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/l2gw/l2gw/internal/model"
 )
@@ -44,20 +47,36 @@ func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model
 	_, err := s.write(ctx, func(w *wtx) error {
 		known := map[string]bool{}
 		for i, p := range ports {
-			if !known[p.NetworkID] {
-				var one int
-				if err := w.queryRow(ctx, `SELECT 1 FROM networks WHERE id = $1`, p.NetworkID).Scan(&one); err != nil {
-					if isNoRows(err) {
-						return networkNotFound(p.NetworkID)
-					}
-					return fmt.Errorf("create port: %w", err)
-				}
-				known[p.NetworkID] = true
-			}
 			if p.ID == "" {
 				p.ID = uuid.NewString()
 			}
-			if p.MACAddress == "" {
+			if p.MACAddress != "" {
+				// The network and the MAC in one read: a round trip each
+				// counts on PostgreSQL.
+				p.MACAddress = strings.ToLower(p.MACAddress)
+				var netFound, taken bool
+				if err := w.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM networks WHERE id = $1), EXISTS (SELECT 1 FROM ports WHERE network_id = $1 AND mac_address = $2)`,
+					p.NetworkID, p.MACAddress).Scan(&netFound, &taken); err != nil {
+					return fmt.Errorf("create port: %w", err)
+				}
+				if !netFound {
+					return networkNotFound(p.NetworkID)
+				}
+				known[p.NetworkID] = true
+				if taken {
+					return macInUse(p.NetworkID, p.MACAddress)
+				}
+			} else {
+				if !known[p.NetworkID] {
+					var one int
+					if err := w.queryRow(ctx, `SELECT 1 FROM networks WHERE id = $1`, p.NetworkID).Scan(&one); err != nil {
+						if isNoRows(err) {
+							return networkNotFound(p.NetworkID)
+						}
+						return fmt.Errorf("create port: %w", err)
+					}
+					known[p.NetworkID] = true
+				}
 				for tries := 0; ; tries++ {
 					p.MACAddress = randomMAC()
 					taken, err := macTaken(ctx, w, p.NetworkID, p.MACAddress)
@@ -71,31 +90,13 @@ func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model
 						return model.NewFault(model.ErrConflict, "MacAddressGenerationFailure", "Unable to generate unique mac on network %s.", p.NetworkID)
 					}
 				}
-			} else {
-				p.MACAddress = strings.ToLower(p.MACAddress)
-				taken, err := macTaken(ctx, w, p.NetworkID, p.MACAddress)
-				if err != nil {
-					return err
-				}
-				if taken {
-					return macInUse(p.NetworkID, p.MACAddress)
-				}
 			}
 			if p.CreatedAt.IsZero() {
 				p.CreatedAt = now()
 			}
 			p.CreatedAt = p.CreatedAt.UTC().Truncate(time.Microsecond)
 			p.UpdatedAt = p.CreatedAt
-			if _, err := w.exec(ctx, `INSERT INTO ports (id, name, network_id, tenant_id, mac_address, host_id, device_owner, device_id, admin_state_up, interface_name, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-				p.ID, p.Name, p.NetworkID, p.TenantID, p.MACAddress, p.HostID, p.DeviceOwner, p.DeviceID, p.AdminStateUp, p.InterfaceName,
-				toMicros(p.CreatedAt), toMicros(p.UpdatedAt)); err != nil {
-				if isUniqueViolation(err) {
-					return model.NewFault(model.ErrConflict, "PortExists", "Port %s already exists.", p.ID)
-				}
-				return fmt.Errorf("create port: %w", err)
-			}
-			if err := insertPortLists(ctx, w, p); err != nil {
+			if err := insertPort(ctx, w, p); err != nil {
 				return err
 			}
 			w.change(KindPort, p.ID, OpCreate)
@@ -107,6 +108,56 @@ func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model
 		return nil, err
 	}
 	return out, nil
+}
+
+// insertPort inserts p with its fixed IPs and address pairs: on
+// PostgreSQL in one statement (data-modifying WITH; the foreign keys are
+// checked at its end), on SQLite a statement per row.
+func insertPort(ctx context.Context, w *wtx, p model.Port) error {
+	const insert = `INSERT INTO ports (id, name, network_id, tenant_id, mac_address, host_id, device_owner, device_id, admin_state_up, interface_name, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	args := []any{p.ID, p.Name, p.NetworkID, p.TenantID, p.MACAddress, p.HostID, p.DeviceOwner, p.DeviceID, p.AdminStateUp, p.InterfaceName,
+		toMicros(p.CreatedAt), toMicros(p.UpdatedAt)}
+	text := insert
+	lists := w.s.d == dialectPostgres && len(p.FixedIPs)+len(p.AllowedAddressPairs) > 0
+	if lists {
+		var q strings.Builder
+		q.WriteString(`WITH p AS (` + insert + `)`)
+		arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+		if len(p.FixedIPs) > 0 {
+			q.WriteString(`, f AS (INSERT INTO port_fixed_ips (port_id, position, subnet_id, ip_address) VALUES `)
+			for i, f := range p.FixedIPs {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, `($1, %s, %s, %s)`, arg(i), arg(f.SubnetID), arg(f.IPAddress))
+			}
+			q.WriteString(`)`)
+		}
+		if len(p.AllowedAddressPairs) > 0 {
+			q.WriteString(`, a AS (INSERT INTO port_address_pairs (port_id, position, ip_address, mac_address) VALUES `)
+			for i, a := range p.AllowedAddressPairs {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, `($1, %s, %s, %s)`, arg(i), arg(a.IPAddress), arg(strings.ToLower(a.MACAddress)))
+			}
+			q.WriteString(`)`)
+		}
+		q.WriteString(` SELECT 1`)
+		text = q.String()
+	}
+	if _, err := w.exec(ctx, text, args...); err != nil {
+		var pe *pgconn.PgError
+		if isUniqueViolation(err) && (!errors.As(err, &pe) || pe.TableName == "ports") {
+			return model.NewFault(model.ErrConflict, "PortExists", "Port %s already exists.", p.ID)
+		}
+		return fmt.Errorf("create port: %w", err)
+	}
+	if lists {
+		return nil
+	}
+	return insertPortLists(ctx, w, p)
 }
 
 func insertPortLists(ctx context.Context, w *wtx, p model.Port) error {
