@@ -41,6 +41,7 @@ type fleet struct {
 type macWatch struct {
 	created time.Time
 	want    map[string]bool
+	done    chan struct{} // closed once every host of want has the MAC
 }
 
 func newFleet(o options) *fleet {
@@ -123,18 +124,21 @@ func (h *hostSim) networkCount() int {
 	return len(h.networks)
 }
 
-// watchMAC starts timing mac, created now, until every host of want has it.
-func (f *fleet) watchMAC(mac string, created time.Time, want []string) {
+// watchMAC starts timing mac, created now, until every host of want has
+// it; the channel it returns is closed then.
+func (f *fleet) watchMAC(mac string, created time.Time, want []string) <-chan struct{} {
+	w := &macWatch{created: created, want: map[string]bool{}, done: make(chan struct{})}
 	if len(want) == 0 {
-		return
+		close(w.done)
+		return w.done
 	}
-	w := &macWatch{created: created, want: map[string]bool{}}
 	for _, h := range want {
 		w.want[h] = true
 	}
 	f.mu.Lock()
 	f.pending[mac] = w
 	f.mu.Unlock()
+	return w.done
 }
 
 // seen records host seeing the MACs of its peers in networks.
@@ -155,6 +159,7 @@ func (f *fleet) seen(host string, networks []planner.HostNetwork, at time.Time) 
 				f.fanout = append(f.fanout, at.Sub(w.created))
 				if len(w.want) == 0 {
 					delete(f.pending, mac)
+					close(w.done)
 				}
 			}
 		}

@@ -354,7 +354,7 @@ func (l *lab) churn(ctx context.Context, f *fleet, netIDs []string, r *report) e
 		}
 		wg.Go(func() {
 			t0 := time.Now()
-			f.watchMAC(macN(i), t0, peers)
+			fannedOut := f.watchMAC(macN(i), t0, peers)
 			p, err := api.CreatePort(ctx, l.port(netIDs, i))
 			if err != nil {
 				fail(err)
@@ -369,9 +369,14 @@ func (l *lab) churn(ctx context.Context, f *fleet, netIDs []string, r *report) e
 				fail(err)
 				return
 			}
+			// Deleted only once seen on the switch and at every peer host:
+			// a delete right after the create may rightly cancel it before
+			// the switch or a slower host's plan stream has it.
+			select {
+			case <-fannedOut:
+			case <-wctx.Done():
+			}
 			mu.Lock()
-			// Deleted only once seen: a delete right after the create may
-			// rightly cancel it before the switch is written.
 			created = append(created, p.ID)
 			r.createAPI = append(r.createAPI, dAPI)
 			r.createRow = append(r.createRow, at.Sub(t0))
