@@ -43,9 +43,9 @@ type txnConn struct {
 }
 
 type rpcReply struct {
-	result json.RawMessage
-	err    json.RawMessage
-	val    any   // what the call's hook made of result
+	result  json.RawMessage
+	err     json.RawMessage
+	val     any   // what the call's hook made of result
 	hookErr error // the hook's error
 }
 
