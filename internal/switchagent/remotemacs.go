@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -60,10 +61,10 @@ type rowKey struct{ ls, mac string }
 type remoteView struct {
 	mu    sync.RWMutex
 	rows  map[string]*vtep.UcastMacsRemote
-	byKey map[rowKey]map[string]*vtep.UcastMacsRemote
-	monID string // the current monitor: other monitors' notifications are ignored
-	seq   int    // monitors requested (ids)
-	stale bool   // a notification the view could not apply: rebuild it
+	byKey map[rowKey][]*vtep.UcastMacsRemote // mostly one row each
+	monID string                             // the current monitor: other monitors' notifications are ignored
+	seq   int                                // monitors requested (ids)
+	stale bool                               // a notification the view could not apply: rebuild it
 
 	counts [rowKinds]atomic.Uint64 // rows received from the monitor, by kind
 	// counted, when set, is told the rows received, by kind.
@@ -71,7 +72,7 @@ type remoteView struct {
 }
 
 func newRemoteView(counted func(kind, n int)) *remoteView {
-	return &remoteView{rows: map[string]*vtep.UcastMacsRemote{}, byKey: map[rowKey]map[string]*vtep.UcastMacsRemote{}, counted: counted}
+	return &remoteView{rows: map[string]*vtep.UcastMacsRemote{}, byKey: map[rowKey][]*vtep.UcastMacsRemote{}, counted: counted}
 }
 
 func (v *remoteView) count(kind, n int) {
@@ -108,15 +109,7 @@ func (v *remoteView) snapshot() map[string]*vtep.UcastMacsRemote {
 func (v *remoteView) byRowKey(ls, mac string) []*vtep.UcastMacsRemote {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	m := v.byKey[rowKey{ls, mac}]
-	if len(m) == 0 {
-		return nil
-	}
-	out := make([]*vtep.UcastMacsRemote, 0, len(m))
-	for _, r := range m {
-		out = append(out, r)
-	}
-	return out
+	return slices.Clone(v.byKey[rowKey{ls, mac}])
 }
 
 // has reports whether the view holds row uuid.
@@ -142,12 +135,7 @@ func (v *remoteView) put(r *vtep.UcastMacsRemote) (old *vtep.UcastMacsRemote) {
 	}
 	v.rows[r.UUID] = r
 	k := rowKey{r.LogicalSwitch, r.MAC}
-	m := v.byKey[k]
-	if m == nil {
-		m = map[string]*vtep.UcastMacsRemote{}
-		v.byKey[k] = m
-	}
-	m[r.UUID] = r
+	v.byKey[k] = append(v.byKey[k], r)
 	return old
 }
 
@@ -162,11 +150,11 @@ func (v *remoteView) drop(uuid string) (old *vtep.UcastMacsRemote) {
 
 func (v *remoteView) unindex(r *vtep.UcastMacsRemote) {
 	k := rowKey{r.LogicalSwitch, r.MAC}
-	if m := v.byKey[k]; m != nil {
-		delete(m, r.UUID)
-		if len(m) == 0 {
-			delete(v.byKey, k)
-		}
+	rs := slices.DeleteFunc(v.byKey[k], func(x *vtep.UcastMacsRemote) bool { return x.UUID == r.UUID })
+	if len(rs) == 0 {
+		delete(v.byKey, k)
+	} else {
+		v.byKey[k] = rs
 	}
 }
 
@@ -276,7 +264,7 @@ func (v *remoteView) monitor(ctx context.Context, t *txnConn) error {
 			rows[u] = r
 		}
 		v.mu.Lock()
-		v.rows, v.byKey, v.monID, v.stale = map[string]*vtep.UcastMacsRemote{}, map[rowKey]map[string]*vtep.UcastMacsRemote{}, id, false
+		v.rows, v.byKey, v.monID, v.stale = map[string]*vtep.UcastMacsRemote{}, map[rowKey][]*vtep.UcastMacsRemote{}, id, false
 		for _, r := range rows {
 			v.put(r)
 		}
