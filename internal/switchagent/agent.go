@@ -687,6 +687,16 @@ func (a *Agent) syncSwitch(ctx context.Context, s *session, sw *served, act *act
 			}
 			w.claimed = true
 			a.log.Info("switch claimed: lease epoch written", "switch", sw.name, "epoch", epoch)
+			// Until now another agent programmed the switch: its remote
+			// MAC inserts are not in our view (remotemacs.go). Rebuild it
+			// before the (full: acting invalidated) diff.
+			if err := s.remote.monitor(ctx, s.txn); err != nil {
+				s.fail(err.Error())
+				a.setStatus(sw, w.status(sw.name, true, err.Error()), false)
+				return false, true, err
+			}
+			act = readActual(s.client.Cache(), s.remote)
+			inc.invalidate()
 		}
 		f := fenceOp(swUUID, sw.name, epoch)
 		fence = &f

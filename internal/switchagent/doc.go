@@ -54,7 +54,9 @@
 // repaired, but a row another writer inserts there is seen only when the
 // view is rebuilt from a new monitor's initial rows: at the next audit
 // (Config.AuditInterval), on a new session (reconnect, ovsdb-server
-// restart), or when a modification of a row the agent never saw arrives.
+// restart), when a modification of a row the agent never saw arrives, and
+// when the agent takes a switch over from another (Config.Leases: the
+// holder's inserts were another writer's).
 //
 // # Ownership
 //

@@ -31,9 +31,11 @@ import (
 // order.
 //
 // The price: a row another writer inserts is not seen until the view is
-// rebuilt from a new monitor's initial rows, at every audit (and every
-// new session). A modification of a row the view does not hold (such an
-// insert, then changed) asks for that rebuild at the next pass.
+// rebuilt from a new monitor's initial rows, at every audit, every new
+// session and every takeover of a switch from another agent (whose
+// inserts were another writer's). A modification of a row the view does
+// not hold (such an insert, then changed) asks for that rebuild at the
+// next pass.
 
 // Kinds of rows received from the monitor (remoteView.counts and the
 // l2gw_switchagent_remote_mac_rows_total metric).

@@ -284,3 +284,46 @@ func TestRestartRebuildsRemoteView(t *testing.T) {
 		})
 	}
 }
+
+// A standby's view does not see the holder's inserts (they are another
+// writer's): when it takes the switch over it rebuilds the view before its
+// first diff, so it neither duplicates nor misses a row.
+func TestTakeoverRebuildsRemoteView(t *testing.T) {
+	o := newSwitch(t, false, "port1", "port2")
+	plans := newFakePlans()
+	el := &election{}
+	recA, recB := &recorder{}, &recorder{}
+	const period = time.Second
+	stopA := startAgent(t, Config{Target: o.UnixTarget(), Leases: el.client("a"), LeasePeriod: period, AgentName: "a", AuditInterval: -1}, plans, recA)
+	eventually(t, 5*time.Second, func() string {
+		if h, _ := el.get(); h != "a" {
+			return "a does not hold the lease"
+		}
+		return ""
+	})
+	// b connects (its view: no remote MAC) before a writes the plan.
+	regB := prometheus.NewRegistry()
+	stopB := startAgent(t, Config{Target: o.UnixTarget(), Leases: el.client("b"), LeasePeriod: period, AgentName: "b", AuditInterval: -1, Registerer: regB}, plans, recB)
+	defer stopB()
+	eventually(t, 5*time.Second, func() string {
+		if agentCounts(t, regB).connected != 1 {
+			return "b not connected"
+		}
+		return ""
+	})
+	plans.Set(1, bigPlan(50, 5))
+	recA.waitSynced(t, 1, "")
+	want := ourState(t, state(t, o))
+
+	stopA()
+	plans.Set(2, bigPlan(51, 5))
+	recB.waitSynced(t, 2, "")
+	if h, _ := el.get(); h != "b" {
+		t.Fatalf("lease held by %q, want b", h)
+	}
+	plans.Set(3, bigPlan(50, 5))
+	recB.waitSynced(t, 3, "")
+	if d := cmp.Diff(want, ourState(t, state(t, o))); d != "" {
+		t.Errorf("state after b took over (-a's +b's):\n%s", d)
+	}
+}
