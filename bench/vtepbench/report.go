@@ -18,6 +18,7 @@ type report struct {
 	churnD50, churnD99                     []time.Duration
 	resync, resyncCtl                      []time.Duration
 	rawCPU, convOVSDBCPU, convL2GWCPU      []time.Duration
+	convL2GWCPUSettled                     []time.Duration
 	raw2Txn, raw2Seen, raw2CPU             []time.Duration
 	rss                                    int64
 	mem                                    memStats
@@ -95,6 +96,7 @@ func (r report) print(w io.Writer) {
 	fmt.Fprintf(tw, "  with the agent-like monitor\t%s\t\n", stat(r.raw2CPU))
 	fmt.Fprintf(tw, "CPU time, convergence: ovsdb-server, create -> monitor has all rows\t%s\t\n", stat(r.convOVSDBCPU))
 	fmt.Fprintf(tw, "  l2gw server (-inprocess: the bench too)\t%s\t\n", stat(r.convL2GWCPU))
+	fmt.Fprintf(tw, "  l2gw server, create -> %v after the monitor has all rows\t%s\t\n", settleTime, stat(r.convL2GWCPUSettled))
 	fmt.Fprintf(tw, "connection delete -> switch clean\t%s\t\n", stat(r.remove))
 	if o.churn > 0 {
 		fmt.Fprintf(tw, "churn (%d ports one by one): create -> row p50\t%s\t\n", o.churn, stat(r.churnC50))

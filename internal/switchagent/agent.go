@@ -209,7 +209,6 @@ func New(cfg Config, plans planstream.SwitchSource, rep Reporter) (*Agent, error
 	if err != nil {
 		return nil, fmt.Errorf("switch agent: hardware_vtep model: %w", err)
 	}
-	dbModel.SetIndexes(map[string][]ovsmodel.ClientIndex{vtep.UcastMacsRemoteTable: {remoteMACIndex}})
 	log := cfg.Logger.With("target", cfg.Target)
 	a := &Agent{
 		cfg: cfg, plans: plans, rep: rep,
@@ -507,9 +506,19 @@ func (a *Agent) sync(ctx context.Context, audit bool) (changed bool, err error) 
 		}
 		return false, nil
 	}
+	// An audit rebuilds the Ucast_Macs_Remote view from a new monitor's
+	// initial rows: the rows other writers inserted are seen only then
+	// (remotemacs.go).
+	if audit || s.remote.needsRebuild() {
+		if err := s.remote.monitor(ctx, s.txn); err != nil {
+			s.fail(err.Error())
+			return false, err
+		}
+		s.markFull()
+	}
 	// Events before the snapshot: every queued event's rows are in it.
 	evs, evFull := s.takeMACEvents()
-	act := readActual(s.client.Cache())
+	act := readActual(s.client.Cache(), s.remote)
 	a.discover(ctx, act)
 	sws := a.served()
 	a.foldPlans(sws)
@@ -542,7 +551,7 @@ func (a *Agent) sync(ctx context.Context, audit bool) (changed bool, err error) 
 			errs = append(errs, fmt.Errorf("switch %s: %w", sw.name, err))
 		}
 		if wrote && i < len(sws)-1 {
-			act = readActual(s.client.Cache()) // the next switch sees what this one wrote
+			act = readActual(s.client.Cache(), s.remote) // the next switch sees what this one wrote
 		}
 	}
 	return changed, errors.Join(errs...)
@@ -678,6 +687,16 @@ func (a *Agent) syncSwitch(ctx context.Context, s *session, sw *served, act *act
 			}
 			w.claimed = true
 			a.log.Info("switch claimed: lease epoch written", "switch", sw.name, "epoch", epoch)
+			// Until now another agent programmed the switch: its remote
+			// MAC inserts are not in our view (remotemacs.go). Rebuild it
+			// before the (full: acting invalidated) diff.
+			if err := s.remote.monitor(ctx, s.txn); err != nil {
+				s.fail(err.Error())
+				a.setStatus(sw, w.status(sw.name, true, err.Error()), false)
+				return false, true, err
+			}
+			act = readActual(s.client.Cache(), s.remote)
+			inc.invalidate()
 		}
 		f := fenceOp(swUUID, sw.name, epoch)
 		fence = &f
@@ -817,7 +836,8 @@ func (a *Agent) setStatus(sw *served, st model.SwitchStatus, force bool) {
 
 // apply runs the change as one transaction, checks every result and waits
 // until the cache shows the rows it inserted and not those it deleted, so
-// that the next diff cannot insert them again. It returns when the
+// that the next diff cannot insert them again (the Ucast_Macs_Remote view
+// has them from the reply: never waited for). It returns when the
 // transaction committed. A fence (fence.go) opens the transaction when
 // set; ErrFenced when it failed.
 func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.Operation) (time.Time, map[string]bool, error) {
@@ -827,7 +847,7 @@ func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.
 	if fence != nil {
 		ops = append([]ovsdb.Operation{*fence}, ch.ops...)
 	}
-	res, err := s.txn.Transact(ctx, ops...)
+	res, err := s.txn.TransactThen(ctx, func(res []ovsdb.OperationResult) { s.remote.applyTxn(ops, res) }, ops...)
 	committed := time.Now()
 	a.log.Debug("transaction done", "ops", len(ch.ops), "duration", committed.Sub(txStart))
 	if err != nil {
@@ -857,7 +877,9 @@ func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.
 	written := map[string]bool{}
 	for i, op := range ch.ops {
 		if op.Op == ovsdb.OperationInsert && i < len(res) {
-			inserted = append(inserted, rowRef{op.Table, res[i].UUID.GoUUID})
+			if op.Table != vtep.UcastMacsRemoteTable {
+				inserted = append(inserted, rowRef{op.Table, res[i].UUID.GoUUID})
+			}
 			if op.Table == vtep.LogicalSwitchTable && op.UUIDName != "" {
 				ch.resolveLS(op.UUIDName, res[i].UUID.GoUUID)
 			}
@@ -870,15 +892,18 @@ func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.
 			}
 		}
 	}
+	var deleted []rowRef
 	for _, r := range ch.deleted {
 		if r.table == vtep.UcastMacsRemoteTable {
 			written[r.uuid] = true
+		} else {
+			deleted = append(deleted, r)
 		}
 	}
 	// The rows are on the switch: let them go while the cache catches up,
 	// which for 10,000 rows takes longer than the transaction itself.
 	ch.ops = nil
-	return committed, written, a.waitCache(ctx, s, inserted, ch.deleted)
+	return committed, written, a.waitCache(ctx, s, inserted, deleted)
 }
 
 func (a *Agent) waitCache(ctx context.Context, s *session, present, absent []rowRef) error {

@@ -5,15 +5,17 @@
 //
 // An Agent keeps one OVSDB session (tcp:, ssl: or unix:) of two
 // connections, one monitoring the tables it needs into libovsdb's cache and
-// one sending transactions, encoded without reflection (session.go,
-// txnconn.go, opjson.go), redialled with a capped
+// one sending transactions, encoded without reflection, and monitoring
+// Ucast_Macs_Remote (session.go, txnconn.go, opjson.go, remotemacs.go),
+// redialled with a capped
 // exponential backoff and checked with echo probes. It runs a
 // level-triggered reconcile: every plan update, cache event, reconnect and
 // periodic audit only enqueues; one worker diffs, for each served switch in
 // name order, its desired plan against the cached database restricted to
 // what l2gw owns and applies the minimal set of operations in one
 // transaction, then waits until the cache shows the rows it inserted and
-// not those it deleted before diffing the next switch.
+// not those it deleted (its remote MACs are in its view from the reply)
+// before diffing the next switch.
 //
 // The served switches are every Physical_Switch of the database (or the one
 // Config.Switch names), each with its own plan watch, report, status and
@@ -29,8 +31,9 @@
 // the only part of a plan that grows with the network, are diffed only
 // for the keys the plan changed (from the plan stream's deltas; by
 // comparing a new whole plan with the last realised one) or other
-// writers touched (cache events; the echo of the agent's own transactions
-// is dropped), looked up through a client index of the cache. The full
+// writers touched (monitor events; the echo of the agent's own updates and
+// deletes is dropped), looked up through an index of the agent's view of
+// Ucast_Macs_Remote. The full
 // diff runs on the first sync of every session, on audit ticks, after any
 // failure, whenever the logical switches resolve differently, after a
 // locator change or an overflow of the event queue, and when more row keys
@@ -39,6 +42,21 @@
 // 1,024 deltas holding up to the larger of 4,096 rows and the plan's own
 // size (planstream.Pending); past that they are applied to a copy of the
 // plan, which the worker then takes as a whole plan.
+//
+// # Other writers' remote MACs
+//
+// Ucast_Macs_Remote, the table that grows with the network, is monitored
+// without inserts (remotemacs.go): ovsdb-server would otherwise send every
+// row the agent writes straight back, serialising it a second time, and
+// the agent would decode it only to learn what it wrote. The agent takes
+// its own inserts from the transaction's reply. So a row another writer
+// deletes or modifies in one of our logical switches is seen at once and
+// repaired, but a row another writer inserts there is seen only when the
+// view is rebuilt from a new monitor's initial rows: at the next audit
+// (Config.AuditInterval), on a new session (reconnect, ovsdb-server
+// restart), when a modification of a row the agent never saw arrives, and
+// when the agent takes a switch over from another (Config.Leases: the
+// holder's inserts were another writer's).
 //
 // # Ownership
 //

@@ -15,10 +15,17 @@ type agentMetrics struct {
 	txOps     prometheus.Observer // l2gw_switchagent_transaction_operations
 	collapsed prometheus.Counter  // l2gw_switchagent_plan_deltas_collapsed_total
 	fenced    prometheus.Counter  // l2gw_switchagent_fenced_transactions_total
+	// remoteRows are l2gw_switchagent_remote_mac_rows_total by kind
+	// (rowKindNames).
+	remoteRows [rowKinds]prometheus.Counter
 }
 
 func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
-	return &agentMetrics{
+	rows := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "l2gw_switchagent_remote_mac_rows_total",
+		Help: "Ucast_Macs_Remote rows received from the agents' own monitor of the table, by kind (initial, insert, modify, delete); inserts are not asked for.",
+	}, []string{"kind"}))
+	m := &agentMetrics{
 		rec: metrics.NewReconcile(reg, "switchagent"),
 		connected: metrics.NewGauge(metrics.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "l2gw_switchagent_ovsdb_connected",
@@ -38,4 +45,8 @@ func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
 			Help: "Transactions that failed on their lease epoch fence: another agent had taken the switch over.",
 		})),
 	}
+	for k, name := range rowKindNames {
+		m.remoteRows[k] = rows.WithLabelValues(name)
+	}
+	return m
 }

@@ -2,6 +2,7 @@ package switchagent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -14,11 +15,12 @@ import (
 )
 
 // session is a pair of OVSDB connections to the switch: client monitors
-// the tables into libovsdb's cache, txn sends transactions (txnconn.go).
-// Two connections because libovsdb decodes monitor updates on the
-// connection's read loop: on one connection the reply of a 10,000-row
-// transaction would wait until the cache had decoded the 10,000 resulting
-// row updates.
+// the tables but Ucast_Macs_Remote into libovsdb's cache, txn sends
+// transactions (txnconn.go) and monitors Ucast_Macs_Remote into remote
+// (remotemacs.go). Two connections because libovsdb decodes monitor
+// updates on the connection's read loop: on one connection the reply of a
+// transaction would wait until the cache had decoded the row updates it
+// caused.
 //
 // A session is dead once either connection ends, an echo probe
 // fails or a transaction cannot be sent; the session loop then closes it
@@ -27,6 +29,7 @@ type session struct {
 	gen    uint64 // unique per agent, from 1: tells a new session from the last one
 	client client.Client
 	txn    *txnConn
+	remote *remoteView
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -122,41 +125,46 @@ func (a *Agent) dial(ctx context.Context) (*session, error) {
 	s := &session{gen: a.sessions, client: c, cancel: cancel, dead: make(chan struct{}),
 		disconnected: [2]chan struct{}{make(chan struct{}), make(chan struct{})}}
 	s.watch(sctx, c.DisconnectNotify(), s.disconnected[0])
-	txn, err := dialTxn(cctx, a.cfg.Target, a.dbModel.Name(), a.cfg.TLS)
+	onEvent := func() {
+		signal(a.cacheEvent)
+		a.enqueue()
+	}
+	s.remote = newRemoteView(func(kind, n int) { a.m.remoteRows[kind].Add(float64(n)) })
+	// The Ucast_Macs_Remote monitor's notifications, in the reader of the
+	// transaction connection (remotemacs.go).
+	notify := func(method string, params json.RawMessage) {
+		if method != "update2" {
+			return
+		}
+		changed := false
+		err := s.remote.update(params, func(old, new *vtep.UcastMacsRemote) {
+			s.addMACEvent(old, new)
+			changed = true
+		})
+		if err != nil {
+			s.fail("monitor update: " + err.Error())
+			return
+		}
+		if changed || s.remote.needsRebuild() {
+			onEvent()
+		}
+	}
+	txn, err := dialTxn(cctx, a.cfg.Target, a.dbModel.Name(), a.cfg.TLS, notify)
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("transaction connection: %w", err)
 	}
 	s.txn = txn
 	s.watch(sctx, txn.Done(), s.disconnected[1])
-	onEvent := func(string) {
-		signal(a.cacheEvent)
-		a.enqueue()
-	}
 	c.Cache().AddEventHandler(&cache.EventHandlerFuncs{
-		AddFunc: func(t string, m model.Model) {
-			if r, ok := m.(*vtep.UcastMacsRemote); ok {
-				s.addMACEvent(nil, r)
-			}
-			onEvent(t)
-		},
-		UpdateFunc: func(t string, old, new model.Model) {
-			switch t {
-			case vtep.UcastMacsRemoteTable:
-				o, _ := old.(*vtep.UcastMacsRemote)
-				n, _ := new.(*vtep.UcastMacsRemote)
-				s.addMACEvent(o, n)
-			case vtep.PhysicalLocatorTable:
+		AddFunc: func(string, model.Model) { onEvent() },
+		UpdateFunc: func(t string, _, _ model.Model) {
+			if t == vtep.PhysicalLocatorTable {
 				s.markFull() // the remote MACs' locator IPs may have changed
 			}
-			onEvent(t)
+			onEvent()
 		},
-		DeleteFunc: func(t string, m model.Model) {
-			if r, ok := m.(*vtep.UcastMacsRemote); ok {
-				s.addMACEvent(r, nil)
-			}
-			onEvent(t)
-		},
+		DeleteFunc: func(string, model.Model) { onEvent() },
 	})
 	var mopts []client.MonitorOption
 	for _, m := range monitoredModels() {
@@ -165,6 +173,10 @@ func (a *Agent) dial(ctx context.Context) (*session, error) {
 	if _, err := c.Monitor(cctx, c.NewMonitor(mopts...)); err != nil {
 		s.close()
 		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	if err := s.remote.monitor(cctx, txn); err != nil {
+		s.close()
+		return nil, err
 	}
 	if a.cfg.ProbeInterval > 0 {
 		s.wg.Add(1)

@@ -22,22 +22,20 @@ type actual struct {
 	mcastLocal  map[string]*vtep.McastMacsLocal
 	routers     map[string]*vtep.LogicalRouter
 
-	// tc, when set, is the cache the view was read from: ucastRemote is
-	// then read on first use (remoteRows) and remoteByKey uses the cache's
-	// client index instead of a copy of the table.
-	tc *cache.TableCache
+	// remote, when set, is the view ucastRemote is read from on first use
+	// (remoteRows); remoteByKey uses its index instead of a copy of the
+	// table.
+	remote *remoteView
 }
-
-// remoteMACIndex is the client index of Ucast_Macs_Remote rows by logical
-// switch and MAC (exact spelling) that remoteByKey looks rows up with.
-var remoteMACIndex = model.ClientIndex{Columns: []model.ColumnKey{
-	{Column: vtep.UcastMacsRemoteLogicalSwitchColumn}, {Column: vtep.UcastMacsRemoteMACColumn},
-}}
 
 // remoteRows returns every Ucast_Macs_Remote row by UUID.
 func (a *actual) remoteRows() map[string]*vtep.UcastMacsRemote {
 	if a.ucastRemote == nil {
-		a.ucastRemote = rows[*vtep.UcastMacsRemote](a.tc, vtep.UcastMacsRemoteTable)
+		if a.remote == nil {
+			a.ucastRemote = map[string]*vtep.UcastMacsRemote{}
+		} else {
+			a.ucastRemote = a.remote.snapshot()
+		}
 	}
 	return a.ucastRemote
 }
@@ -45,7 +43,7 @@ func (a *actual) remoteRows() map[string]*vtep.UcastMacsRemote {
 // remoteByKey returns the Ucast_Macs_Remote rows in logical switch ls with
 // exactly this MAC spelling.
 func (a *actual) remoteByKey(ls, mac string) []*vtep.UcastMacsRemote {
-	if a.tc == nil || a.ucastRemote != nil {
+	if a.remote == nil || a.ucastRemote != nil {
 		var out []*vtep.UcastMacsRemote
 		for _, r := range a.remoteRows() {
 			if r.LogicalSwitch == ls && r.MAC == mac {
@@ -54,37 +52,25 @@ func (a *actual) remoteByKey(ls, mac string) []*vtep.UcastMacsRemote {
 		}
 		return out
 	}
-	rc := a.tc.Table(vtep.UcastMacsRemoteTable)
-	if rc == nil {
-		return nil
-	}
-	found, err := rc.RowsByModels([]model.Model{&vtep.UcastMacsRemote{LogicalSwitch: ls, MAC: mac}})
-	if err != nil {
-		return nil
-	}
-	out := make([]*vtep.UcastMacsRemote, 0, len(found))
-	for _, m := range found {
-		if r, ok := m.(*vtep.UcastMacsRemote); ok && r.LogicalSwitch == ls && r.MAC == mac {
-			out = append(out, r)
-		}
-	}
-	return out
+	return a.remote.byRowKey(ls, mac)
 }
 
-// monitoredModels are the tables the agent monitors (all columns).
+// monitoredModels are the tables the agent's libovsdb client monitors (all
+// columns). Ucast_Macs_Remote is not among them: the session monitors it
+// itself (remotemacs.go).
 func monitoredModels() []model.Model {
 	return []model.Model{
 		&vtep.Global{}, &vtep.PhysicalSwitch{}, &vtep.PhysicalPort{}, &vtep.LogicalSwitch{},
-		&vtep.PhysicalLocator{}, &vtep.PhysicalLocatorSet{}, &vtep.UcastMacsRemote{},
+		&vtep.PhysicalLocator{}, &vtep.PhysicalLocatorSet{},
 		&vtep.McastMacsRemote{}, &vtep.UcastMacsLocal{}, &vtep.McastMacsLocal{}, &vtep.LogicalRouter{},
 	}
 }
 
-// readActual copies the cache's row maps (not the rows) into an actual,
-// except Ucast_Macs_Remote, which is read on first use.
-func readActual(tc *cache.TableCache) *actual {
+// readActual copies the cache's row maps (not the rows) into an actual;
+// Ucast_Macs_Remote is read from remote on first use.
+func readActual(tc *cache.TableCache, remote *remoteView) *actual {
 	return &actual{
-		tc:          tc,
+		remote:      remote,
 		switches:    rows[*vtep.PhysicalSwitch](tc, vtep.PhysicalSwitchTable),
 		ports:       rows[*vtep.PhysicalPort](tc, vtep.PhysicalPortTable),
 		lswitches:   rows[*vtep.LogicalSwitch](tc, vtep.LogicalSwitchTable),

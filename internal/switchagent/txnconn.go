@@ -16,39 +16,57 @@ import (
 )
 
 // txnConn is the session's transaction connection: a minimal OVSDB
-// JSON-RPC client (RFC 7047 §4) that sends "transact" and "echo" requests
-// and answers the server's echo probes, nothing else. The agent's
-// monitor and cache stay on libovsdb (session.client); transactions skip
-// libovsdb's reflective encoding (opjson.go) and schema validation, which
-// were a large part of the agent's time before a big transaction reached
-// the switch.
+// JSON-RPC client (RFC 7047 §4) that sends "transact", "echo" and the
+// Ucast_Macs_Remote monitor's requests (remotemacs.go), hands the
+// server's notifications to notify and answers its echo probes, nothing
+// else. The agent's other tables stay on libovsdb's monitor and cache
+// (session.client); transactions skip libovsdb's reflective encoding
+// (opjson.go) and schema validation, which were a large part of the
+// agent's time before a big transaction reached the switch.
 type txnConn struct {
 	db   string
 	conn net.Conn
+	// notify, when set, receives every notification (a request without
+	// id, e.g. "update2") in the reader goroutine, in the order the
+	// server sent them relative to the replies.
+	notify func(method string, params json.RawMessage)
 
 	wmu sync.Mutex // one request on the wire at a time
 	buf []byte     // request buffer, reused (under wmu)
 
 	mu      sync.Mutex
 	nextID  uint64
-	pending map[uint64]chan rpcReply
+	pending map[uint64]pendingCall
 	err     error // why the connection is closed
 
 	done chan struct{} // closed when the reader has exited
 }
 
 type rpcReply struct {
-	result json.RawMessage
-	err    json.RawMessage
+	result  json.RawMessage
+	err     json.RawMessage
+	val     any   // what the call's hook made of result
+	hookErr error // the hook's error
+}
+
+// pendingCall is a call waiting for its reply. hook, when set, runs in
+// the reader goroutine on a successful reply before any later message is
+// read: what it records is in place before the notifications that follow
+// the reply are applied.
+type pendingCall struct {
+	ch   chan rpcReply
+	hook func(result json.RawMessage) (any, error)
 }
 
 // errTxnClosed is the error of a call on a closed transaction connection.
 var errTxnClosed = errors.New("ovsdb transaction connection closed")
 
 // dialTxn connects to target (tcp:, ssl: with tlsConf, unix:) for
-// transactions on database db. The connection owns its reader goroutine,
-// which exits when the connection fails or is closed (Close waits for it).
-func dialTxn(ctx context.Context, target, db string, tlsConf *tls.Config) (*txnConn, error) {
+// transactions on database db; notify (may be nil) receives the server's
+// notifications (txnConn.notify). The connection owns its reader
+// goroutine, which exits when the connection fails or is closed (Close
+// waits for it).
+func dialTxn(ctx context.Context, target, db string, tlsConf *tls.Config, notify func(method string, params json.RawMessage)) (*txnConn, error) {
 	network, addr, ok := strings.Cut(target, ":")
 	if !ok {
 		return nil, fmt.Errorf("target %q: want tcp:, ssl: or unix:", target)
@@ -68,7 +86,7 @@ func dialTxn(ctx context.Context, target, db string, tlsConf *tls.Config) (*txnC
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", target, err)
 	}
-	t := &txnConn{db: db, conn: c, pending: map[uint64]chan rpcReply{}, done: make(chan struct{})}
+	t := &txnConn{db: db, conn: c, notify: notify, pending: map[uint64]pendingCall{}, done: make(chan struct{})}
 	go t.read()
 	return t, nil
 }
@@ -104,27 +122,36 @@ func (t *txnConn) read() {
 				if err != nil {
 					break
 				}
+				continue
 			}
-			continue // no other request or notification is expected here
+			if t.notify != nil && (len(m.ID) == 0 || string(m.ID) == "null") {
+				t.notify(m.Method, m.Params)
+			}
+			continue // no other request is expected here
 		}
 		id, perr := strconv.ParseUint(string(m.ID), 10, 64)
 		if perr != nil {
 			continue
 		}
 		t.mu.Lock()
-		ch := t.pending[id]
+		pc, ok := t.pending[id]
 		delete(t.pending, id)
 		t.mu.Unlock()
-		if ch != nil {
-			ch <- rpcReply{result: m.Result, err: m.Error}
+		if !ok {
+			continue
 		}
+		r := rpcReply{result: m.Result, err: m.Error}
+		if pc.hook != nil && !isError(r.err) {
+			r.val, r.hookErr = pc.hook(r.result)
+		}
+		pc.ch <- r
 	}
 	t.mu.Lock()
 	if t.err == nil {
 		t.err = fmt.Errorf("%w: %w", errTxnClosed, err)
 	}
-	for id, ch := range t.pending {
-		close(ch)
+	for id, pc := range t.pending {
+		close(pc.ch)
 		delete(t.pending, id)
 	}
 	t.mu.Unlock()
@@ -146,20 +173,22 @@ func (t *txnConn) send(enc func([]byte) ([]byte, error)) error {
 	return err
 }
 
+func isError(e json.RawMessage) bool { return len(e) > 0 && string(e) != "null" }
+
 // call sends method with the params enc appends and waits for its
-// result. A failed write closes the connection: part of a request may be
-// on the wire.
-func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]byte, error)) (json.RawMessage, error) {
+// result, and what hook (nil: none; see pendingCall) made of it. A failed
+// write closes the connection: part of a request may be on the wire.
+func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]byte, error), hook func(json.RawMessage) (any, error)) (json.RawMessage, any, error) {
 	ch := make(chan rpcReply, 1)
 	t.mu.Lock()
 	if t.err != nil {
 		err := t.err
 		t.mu.Unlock()
-		return nil, err
+		return nil, nil, err
 	}
 	t.nextID++
 	id := t.nextID
-	t.pending[id] = ch
+	t.pending[id] = pendingCall{ch: ch, hook: hook}
 	t.mu.Unlock()
 	err := t.send(func(b []byte) ([]byte, error) {
 		b = append(b, `{"id":`...)
@@ -177,7 +206,7 @@ func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]b
 		if !errors.Is(err, net.ErrClosed) {
 			t.conn.Close()
 		}
-		return nil, fmt.Errorf("%s: %w", method, err)
+		return nil, nil, fmt.Errorf("%s: %w", method, err)
 	}
 	select {
 	case r, ok := <-ch:
@@ -185,17 +214,20 @@ func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]b
 			t.mu.Lock()
 			err := t.err
 			t.mu.Unlock()
-			return nil, fmt.Errorf("%s: %w", method, err)
+			return nil, nil, fmt.Errorf("%s: %w", method, err)
 		}
-		if len(r.err) > 0 && string(r.err) != "null" {
-			return nil, fmt.Errorf("%s: error %s", method, r.err)
+		if isError(r.err) {
+			return nil, nil, fmt.Errorf("%s: error %s", method, r.err)
 		}
-		return r.result, nil
+		if r.hookErr != nil {
+			return nil, nil, fmt.Errorf("%s: %w", method, r.hookErr)
+		}
+		return r.result, r.val, nil
 	case <-ctx.Done():
 		t.mu.Lock()
 		delete(t.pending, id)
 		t.mu.Unlock()
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 }
 
@@ -203,7 +235,27 @@ func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]b
 // results: one per operation, and one more when the transaction failed
 // as a whole (as libovsdb's Transact does).
 func (t *txnConn) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
-	res, err := t.call(ctx, "transact", func(b []byte) ([]byte, error) {
+	return t.TransactThen(ctx, nil, ops...)
+}
+
+// TransactThen is Transact calling then (when not nil) with the results
+// in the reader goroutine, before any message the server sent after the
+// reply is handled: a view of the database that then updates from the
+// results and notify updates from later notifications stays in order.
+// then does not run when the call is abandoned (ctx done) or the
+// connection fails before the reply.
+func (t *txnConn) TransactThen(ctx context.Context, then func([]ovsdb.OperationResult), ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
+	hook := func(raw json.RawMessage) (any, error) {
+		res, err := decodeResults(raw)
+		if err != nil {
+			return nil, err
+		}
+		if then != nil {
+			then(res)
+		}
+		return res, nil
+	}
+	_, val, err := t.call(ctx, "transact", func(b []byte) ([]byte, error) {
 		b = append(b, '[')
 		b = appendString(b, t.db)
 		if len(ops) == 0 {
@@ -212,16 +264,17 @@ func (t *txnConn) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb
 		b = append(b, ',')
 		b, err := appendOpList(b, ops)
 		return append(b, ']'), err
-	})
+	}, hook)
 	if err != nil {
 		return nil, err
 	}
-	return decodeResults(res)
+	res, _ := val.([]ovsdb.OperationResult)
+	return res, nil
 }
 
 // Echo sends an echo request and waits for its reply.
 func (t *txnConn) Echo(ctx context.Context) error {
-	_, err := t.call(ctx, "echo", func(b []byte) ([]byte, error) { return append(b, `["l2gw"]`...), nil })
+	_, _, err := t.call(ctx, "echo", func(b []byte) ([]byte, error) { return append(b, `["l2gw"]`...), nil }, nil)
 	return err
 }
 

@@ -73,7 +73,7 @@ func dialTestTxn(t testing.TB, target string) *txnConn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := dialTxn(ctx, target, "hardware_vtep", nil)
+	c, err := dialTxn(ctx, target, "hardware_vtep", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,10 +192,10 @@ func TestTxnConnLifecycle(t *testing.T) {
 	if _, err := c2.Transact(ctx, ingestOps(1, 1)...); !errors.Is(err, errTxnClosed) {
 		t.Fatalf("Transact after Close = %v; want errTxnClosed", err)
 	}
-	if _, err := dialTxn(ctx, "unix:"+t.TempDir()+"/none.sock", "hardware_vtep", nil); err == nil {
+	if _, err := dialTxn(ctx, "unix:"+t.TempDir()+"/none.sock", "hardware_vtep", nil, nil); err == nil {
 		t.Fatal("dialTxn to a missing socket succeeded")
 	}
-	if _, err := dialTxn(ctx, "udp:1.2.3.4:5", "hardware_vtep", nil); err == nil {
+	if _, err := dialTxn(ctx, "udp:1.2.3.4:5", "hardware_vtep", nil, nil); err == nil {
 		t.Fatal("dialTxn to udp: succeeded")
 	}
 }
@@ -206,7 +206,7 @@ func TestTxnConnLifecycle(t *testing.T) {
 // ovsdb-server probes tcp/ssl clients only after 5 s of silence.
 func TestTxnConnAnswersEcho(t *testing.T) {
 	ours, peer := net.Pipe()
-	c := &txnConn{db: "hardware_vtep", conn: ours, pending: map[uint64]chan rpcReply{}, done: make(chan struct{})}
+	c := &txnConn{db: "hardware_vtep", conn: ours, pending: map[uint64]pendingCall{}, done: make(chan struct{})}
 	go c.read()
 	t.Cleanup(func() { peer.Close(); c.Close() })
 	dec := json.NewDecoder(peer)
