@@ -113,3 +113,25 @@ func BenchmarkPortMove10kPorts(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConnectionCreate10kPorts: a connection of a 10,000-port network
+// to a gateway, then its removal (what vtepbench's convergence asks of the
+// planner: every MAC row of the switches and every host's gateway peers).
+func BenchmarkConnectionCreate10kPorts(b *testing.B) {
+	inv := bigInventory(10000)
+	conn := inv.Connections[0]
+	inv.Connections = nil
+	p, err := New(Config{}, inv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.UpsertConnection(conn)
+		if res := p.Flush(); len(res.Switches) != 2 {
+			b.Fatalf("Flush() after the create changed %d switches; want 2", len(res.Switches))
+		}
+		p.DeleteConnection(conn.ID)
+		p.Flush()
+	}
+}

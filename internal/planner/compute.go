@@ -54,36 +54,8 @@ func (p *Planner) computeNetwork(n string) *netPlan {
 	if !ok || !plannable(nw) {
 		return nil
 	}
-	bind := map[string]map[BindingKey]struct{}{}
-	for cid := range p.connsByNet[n] {
-		c := p.conns[cid]
-		gw, ok := p.gateways[c.GatewayID]
-		if !ok {
-			continue
-		}
-		for _, d := range gw.Devices {
-			if d.Name == "" {
-				continue
-			}
-			bs := bind[d.Name]
-			if bs == nil {
-				bs = map[BindingKey]struct{}{}
-				bind[d.Name] = bs
-			}
-			for _, itf := range d.Interfaces {
-				vlans := itf.SegmentationIDs
-				if len(vlans) == 0 && c.SegmentationID != nil {
-					vlans = []int{*c.SegmentationID}
-				}
-				for _, v := range vlans {
-					if itf.Name != "" && v >= 0 && v <= 4095 {
-						bs[BindingKey{Port: itf.Name, VLAN: v}] = struct{}{}
-					}
-				}
-			}
-		}
-	}
-	if len(bind) == 0 && p.cfg.GatewayOnly {
+	bindings := p.bindingsOf(n)
+	if len(bindings) == 0 && p.cfg.GatewayOnly {
 		return nil
 	}
 	np := &netPlan{
@@ -91,16 +63,8 @@ func (p *Planner) computeNetwork(n string) *netPlan {
 			Name: n, NetworkID: n, VNI: nw.VNI,
 			Description: nw.Name, // ReplicationMode is per switch
 		},
-		bindings: make(map[string][]BindingKey, len(bind)),
+		bindings: bindings,
 		hostIfs:  map[string][]string{},
-	}
-	for sw, bs := range bind {
-		ks := make([]BindingKey, 0, len(bs))
-		for k := range bs {
-			ks = append(ks, k)
-		}
-		slices.SortFunc(ks, compareBindingKey)
-		np.bindings[sw] = ks
 	}
 
 	np.ports = make(map[string]portContrib, len(p.portsByNet[n]))
@@ -132,6 +96,71 @@ func (p *Planner) computeNetwork(n string) *netPlan {
 		np.peers = np.buildPeers(nil)
 	}
 	return np
+}
+
+// bindingsOf returns the VLAN bindings network n's connections ask of
+// each switch of their gateways (a switch with none is present, empty).
+func (p *Planner) bindingsOf(n string) map[string][]BindingKey {
+	bind := map[string]map[BindingKey]struct{}{}
+	for cid := range p.connsByNet[n] {
+		c := p.conns[cid]
+		gw, ok := p.gateways[c.GatewayID]
+		if !ok {
+			continue
+		}
+		for _, d := range gw.Devices {
+			if d.Name == "" {
+				continue
+			}
+			bs := bind[d.Name]
+			if bs == nil {
+				bs = map[BindingKey]struct{}{}
+				bind[d.Name] = bs
+			}
+			for _, itf := range d.Interfaces {
+				vlans := itf.SegmentationIDs
+				if len(vlans) == 0 && c.SegmentationID != nil {
+					vlans = []int{*c.SegmentationID}
+				}
+				for _, v := range vlans {
+					if itf.Name != "" && v >= 0 && v <= 4095 {
+						bs[BindingKey{Port: itf.Name, VLAN: v}] = struct{}{}
+					}
+				}
+			}
+		}
+	}
+	out := make(map[string][]BindingKey, len(bind))
+	for sw, bs := range bind {
+		ks := make([]BindingKey, 0, len(bs))
+		for k := range bs {
+			ks = append(ks, k)
+		}
+		slices.SortFunc(ks, compareBindingKey)
+		out[sw] = ks
+	}
+	return out
+}
+
+// rebind recomputes network n after a change of its connections or of
+// their gateways only: its ports' rows, peers and flood set stay what they
+// were (a 10,000-port network's connection create rebuilt them all), and
+// only the switches that start or stop carrying it, and the host side (the
+// gateways' part), change.
+func (p *Planner) rebind(n string, tr *tracker) {
+	old := p.nets[n]
+	bindings := p.bindingsOf(n)
+	if old == nil || len(bindings) == 0 && p.cfg.GatewayOnly {
+		p.recompute(n, true, tr)
+		return
+	}
+	c := *old
+	np := &c
+	np.bindings = bindings
+	p.computeHostSide(n, np)
+	p.applySwitchSide(n, old, np, tr)
+	p.applyHostSide(n, old, np, tr)
+	p.nets[n] = np
 }
 
 // buildPeers returns the network's peers: one per host VTEP (sorted), with

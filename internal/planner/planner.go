@@ -151,6 +151,7 @@ type Planner struct {
 	claims    map[string]map[BindingKey]map[string]struct{} // switch -> binding -> claiming networks
 
 	dirtyFull map[string]struct{} // networks to recompute entirely
+	dirtyBind map[string]struct{} // networks whose connections or their gateways changed
 	dirtyHost map[string]struct{} // networks whose host side (FDB, flood) to recompute
 	dirtyPort index               // network -> ports changed in it
 }
@@ -248,6 +249,7 @@ func (p *Planner) reset() {
 	p.hostPlans = map[string]*HostPlan{}
 	p.claims = map[string]map[BindingKey]map[string]struct{}{}
 	p.dirtyFull = map[string]struct{}{}
+	p.dirtyBind = map[string]struct{}{}
 	p.dirtyHost = map[string]struct{}{}
 	p.dirtyPort = index{}
 }
@@ -303,7 +305,7 @@ func (p *Planner) unindexGateway(id string) {
 
 func (p *Planner) markConnsOf(gwID string) {
 	for cid := range p.connsByGw[gwID] {
-		p.dirtyFull[p.conns[cid].NetworkID] = struct{}{}
+		p.dirtyBind[p.conns[cid].NetworkID] = struct{}{}
 	}
 }
 
@@ -313,7 +315,7 @@ func (p *Planner) UpsertConnection(c model.Connection) {
 	p.conns[c.ID] = c
 	p.connsByNet.add(c.NetworkID, c.ID)
 	p.connsByGw.add(c.GatewayID, c.ID)
-	p.dirtyFull[c.NetworkID] = struct{}{}
+	p.dirtyBind[c.NetworkID] = struct{}{}
 }
 
 // DeleteConnection stages the deletion of a connection.
@@ -325,7 +327,7 @@ func (p *Planner) DeleteConnection(id string) {
 	delete(p.conns, id)
 	p.connsByNet.del(old.NetworkID, id)
 	p.connsByGw.del(old.GatewayID, id)
-	p.dirtyFull[old.NetworkID] = struct{}{}
+	p.dirtyBind[old.NetworkID] = struct{}{}
 }
 
 // UpsertNetwork stages a created or updated network.
@@ -459,8 +461,13 @@ func (p *Planner) Flush() Result {
 func (p *Planner) flush(tr *tracker) {
 	for n := range p.dirtyFull {
 		p.recompute(n, true, tr)
+		delete(p.dirtyBind, n)
 		delete(p.dirtyHost, n)
 		delete(p.dirtyPort, n)
+	}
+	for n := range p.dirtyBind {
+		p.rebind(n, tr)
+		delete(p.dirtyHost, n)
 	}
 	for n, pids := range p.dirtyPort {
 		p.applyPorts(n, pids, tr)
@@ -469,6 +476,7 @@ func (p *Planner) flush(tr *tracker) {
 		p.recompute(n, false, tr)
 	}
 	clear(p.dirtyFull)
+	clear(p.dirtyBind)
 	clear(p.dirtyHost)
 	clear(p.dirtyPort)
 	for name, sp := range p.swPlans {
