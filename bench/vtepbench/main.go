@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/l2gw/l2gw/bench/internal/vtepwatch"
+	"github.com/l2gw/l2gw/internal/reconcile"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
@@ -46,6 +47,10 @@ type options struct {
 	binary, cpuprofile, memprofile   string
 	inproc, keep                     bool
 }
+
+// restDelay is how long after the convergence the server's RSS is read
+// again, at rest.
+const restDelay = 5 * time.Second
 
 func main() {
 	var o options
@@ -159,6 +164,14 @@ func run(ctx context.Context, o options) (err error) {
 	if !o.inproc { // in process, the heap is the bench's too
 		if r.mem, err = readMemStats(ctx, hc, srv.url); err != nil {
 			logln("server memory figures: %v", err)
+		}
+	}
+	// At rest: what an operator's memory graph shows once the burst is
+	// over (the garbage of the convergence collected, the runtime's
+	// scavenger returning pages), beside the figure at the last row.
+	if reconcile.Sleep(ctx, restDelay) {
+		if r.rssRest, _, err = testenv.Memory(srv.pid); err != nil {
+			return err
 		}
 	}
 	if o.memprofile != "" {

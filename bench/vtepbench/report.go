@@ -20,7 +20,7 @@ type report struct {
 	rawCPU, convOVSDBCPU, convL2GWCPU      []time.Duration
 	convL2GWCPUSettled                     []time.Duration
 	raw2Txn, raw2Seen, raw2CPU             []time.Duration
-	rss                                    int64
+	rss, rssRest                           int64
 	mem                                    memStats
 }
 
@@ -109,6 +109,9 @@ func (r report) print(w io.Writer) {
 		verdict(len(r.resync) > 0 && median(r.resync) < time.Second))
 	fmt.Fprintf(tw, "  from the start of vtep-ctl add-ps\t%s\t\n", stat(r.resyncCtl))
 	fmt.Fprintf(tw, "server RSS after convergence\t%.0f MB\t< 60 MB (%s)\n", float64(r.rss)/(1<<20), verdict(r.rss < 60<<20))
+	if r.rssRest > 0 {
+		fmt.Fprintf(tw, "  at rest, %s later\t%.0f MB\t\n", restDelay, float64(r.rssRest)/(1<<20))
+	}
 	if r.mem.ok {
 		fmt.Fprintf(tw, "  Go heap in use / free, not returned / GC goal\t%.0f / %.0f / %.0f MB\t\n",
 			r.mem.heapInuse/(1<<20), (r.mem.heapIdle-r.mem.heapReleased)/(1<<20), r.mem.nextGC/(1<<20))
