@@ -14,6 +14,7 @@ import (
 	"github.com/l2gw/l2gw/bench/internal/vtepwatch"
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/reconcile"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
@@ -183,7 +184,7 @@ func (b *bench) convergence(ctx context.Context, r *report) error {
 		// issue 12 item 7: decode its own 10,000 rows from its monitor)
 		// is not on the way to the switch but is CPU the switch's host
 		// pays: the server's CPU until settleTime after the rows are seen.
-		if !sleepCtx(ctx, time.Until(at.Add(settleTime))) {
+		if !reconcile.Sleep(ctx, time.Until(at.Add(settleTime))) {
 			return ctx.Err()
 		}
 		r.convL2GWCPUSettled = append(r.convL2GWCPUSettled, cpu.stop()[1])
@@ -212,20 +213,6 @@ func (b *bench) convergence(ctx context.Context, r *report) error {
 // settleTime is how long after the monitor has every row the l2gw
 // server's CPU is still counted (convL2GWCPUSettled).
 const settleTime = time.Second
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
 
 // rawResult is a raw ingest: write -> reply, write -> the monitor has
 // every row, and ovsdb-server's CPU time in between.
