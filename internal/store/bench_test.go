@@ -102,51 +102,6 @@ func mustGatewayB(b *testing.B, s store.Store, devs ...model.Device) model.Gatew
 	return g
 }
 
-// BenchmarkConnectionCreateDelete4 is the API benchmark's connection
-// scenario: one shared gateway with four interfaces, each client its own
-// network and its own range of VLANs (no two connections collide).
-func BenchmarkConnectionCreateDelete4(b *testing.B) {
-	s := openBench(b)
-	ctx := context.Background()
-	r := model.SwitchReport{Switch: model.Switch{Name: "sw1"}}
-	for _, p := range []string{"p1", "p2", "p3", "p4"} {
-		r.Switch.Ports = append(r.Switch.Ports, model.SwitchPort{Name: p})
-	}
-	if err := s.ReportSwitch(ctx, r); err != nil {
-		b.Fatal(err)
-	}
-	gw := mustGatewayB(b, s, dev("sw1", iface("p1"), iface("p2"), iface("p3"), iface("p4")))
-	const clients = 32
-	nets := make([]model.Network, clients)
-	for i := range nets {
-		ns, err := s.CreateNetworks(ctx, []model.Network{{Name: fmt.Sprint(i)}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		nets[i] = ns[0]
-	}
-	var next atomic.Int64
-	b.SetParallelism(clients / 2) // with 2 CPUs: 32 clients
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := int(next.Add(1)-1) % clients
-		const span = 4094 / clients
-		for n := 0; pb.Next(); n++ {
-			vlan := 1 + i*span + n%span
-			c, err := s.CreateConnection(ctx, model.Connection{GatewayID: gw.ID, NetworkID: nets[i].ID, SegmentationID: intp(vlan)})
-			if err != nil {
-				b.Errorf("CreateConnection = %v", err)
-				return
-			}
-			if err := s.DeleteConnection(ctx, c.ID); err != nil {
-				b.Errorf("DeleteConnection = %v", err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
-}
-
 // BenchmarkPortCreateUnderStatus times a port create (then its delete)
 // while 1,000 host agents report their status once a second each, as
 // under churn in bench/scale: it reports the create's p50 and p99, which

@@ -12,10 +12,11 @@ import (
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
-// BenchmarkConnectionPairs is BenchmarkConnectionCreateDelete4 (the API
-// benchmark's connection scenario at C=32, without HTTP) on SQLite and on
-// PostgreSQL side by side: issue 12's "PostgreSQL within 2× of SQLite" for
-// the store alone. Run with -cpu 2 (32 clients).
+// BenchmarkConnectionPairs is the API benchmark's connection scenario at
+// C=32 without HTTP (one shared gateway with four interfaces, each client
+// its own network and its own range of VLANs: no two connections collide),
+// on SQLite and on PostgreSQL side by side: issue 12's "PostgreSQL within
+// 2× of SQLite" for the store alone. Run with -cpu 2 (32 clients).
 func BenchmarkConnectionPairs(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
 		benchConnectionPairs(b, "sqlite://"+filepath.Join(b.TempDir(), "l2gw.db"))
