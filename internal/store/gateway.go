@@ -296,21 +296,31 @@ func listGateways(ctx context.Context, d db, q Query) ([]model.Gateway, error) {
 	return gws, nil
 }
 
+// deviceEdit finds the device of gw an edit names (404 when it has none
+// of that name) and normalizes the interfaces the edit gives it.
+func deviceEdit(gw *model.Gateway, du model.DeviceUpdate) (int, []model.Interface, error) {
+	di := slices.IndexFunc(gw.Devices, func(d model.Device) bool { return d.Name == du.Name })
+	if di < 0 {
+		return 0, nil, deviceNotFound(du.Name)
+	}
+	ifs, err := normalizeInterfaces(du.Interfaces)
+	if err != nil {
+		return 0, nil, err
+	}
+	return di, ifs, nil
+}
+
 func (s *sqlStore) UpdateGateway(ctx context.Context, id string, u model.GatewayUpdate) (model.Gateway, error) {
 	return s.editGateway(ctx, id, u.IfRevision, func(ctx context.Context, w *wtx, gw *model.Gateway) (bool, error) {
 		if u.Name != nil {
 			gw.Name = *u.Name
 		}
 		for _, du := range u.Devices {
-			di := slices.IndexFunc(gw.Devices, func(d model.Device) bool { return d.Name == du.Name })
-			if di < 0 {
-				return false, deviceNotFound(du.Name)
-			}
-			dev := gw.Devices[di]
-			ifs, err := normalizeInterfaces(du.Interfaces)
+			di, ifs, err := deviceEdit(gw, du)
 			if err != nil {
 				return false, err
 			}
+			dev := gw.Devices[di]
 			if err := checkVLANMode(dev, ifs); err != nil {
 				return false, err
 			}
@@ -399,15 +409,11 @@ func (s *sqlStore) AddGatewayInterfaces(ctx context.Context, id string, devs []m
 func (s *sqlStore) RemoveGatewayInterfaces(ctx context.Context, id string, devs []model.DeviceUpdate, ifRevision *int64) (model.Gateway, error) {
 	return s.editGateway(ctx, id, ifRevision, func(_ context.Context, _ *wtx, gw *model.Gateway) (bool, error) {
 		for _, du := range devs {
-			di := slices.IndexFunc(gw.Devices, func(d model.Device) bool { return d.Name == du.Name })
-			if di < 0 {
-				return false, deviceNotFound(du.Name)
-			}
-			dev := gw.Devices[di]
-			ifs, err := normalizeInterfaces(du.Interfaces)
+			di, ifs, err := deviceEdit(gw, du)
 			if err != nil {
 				return false, err
 			}
+			dev := gw.Devices[di]
 			keep := slices.Clone(dev.Interfaces)
 			for _, it := range ifs {
 				j := slices.IndexFunc(keep, func(o model.Interface) bool { return o.Name == it.Name })
