@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -56,33 +55,11 @@ func startServer(t *testing.T, buf *syncBuffer, accessLog bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			Bind:      "127.0.0.1:0",
-			Database:  "sqlite://" + filepath.Join(t.TempDir(), "l2gw.db"),
-			Logger:    log,
-			AccessLog: accessLog,
-			Listening: func(a net.Addr) { addrc <- a.String() },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v; want nil after cancel", err)
-		}
+	return "http://" + runServer(t, Config{
+		Database:  "sqlite://" + filepath.Join(t.TempDir(), "l2gw.db"),
+		Logger:    log,
+		AccessLog: accessLog,
 	})
-	select {
-	case addr := <-addrc:
-		return "http://" + addr
-	case err := <-done:
-		t.Fatalf("Run = %v before listening", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server not listening within 30s")
-	}
-	return ""
 }
 
 var requestIDForm = regexp.MustCompile(`^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

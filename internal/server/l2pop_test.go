@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -28,25 +27,11 @@ func TestL2PopStatus(t *testing.T) {
 	o.VTEPCtl(t, "add-ps", "tor1", "--", "set", "Physical_Switch", "tor1", "tunnel_ips=192.0.2.10", "--", "add-port", "tor1", "port1")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			Bind:      "127.0.0.1:0",
-			Database:  "sqlite://" + filepath.Join(t.TempDir(), "l2gw.db"),
-			Switches:  []switchagent.Config{{Target: o.UnixTarget(), ProbeInterval: -1}},
-			L2Pop:     &l2pop.Config{TransportURL: rmq.URL},
-			Listening: func(a net.Addr) { addrc <- a.String() },
-		})
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("Run = %v before listening", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server not listening within 30s")
-	}
+	addr := runServer(t, Config{
+		Database: "sqlite://" + filepath.Join(t.TempDir(), "l2gw.db"),
+		Switches: []switchagent.Config{{Target: o.UnixTarget(), ProbeInterval: -1}},
+		L2Pop:    &l2pop.Config{TransportURL: rmq.URL},
+	})
 	c, err := client.New("http://" + addr)
 	if err != nil {
 		t.Fatal(err)
@@ -104,9 +89,5 @@ func TestL2PopStatus(t *testing.T) {
 		if !strings.Contains(body, w) {
 			t.Errorf("GET /metrics lacks %s", w)
 		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run = %v; want nil after cancel", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -24,32 +23,10 @@ import (
 // test ends and returns its URL.
 func startReplica(t *testing.T, dsn string, timeout time.Duration) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			Bind:      "127.0.0.1:0",
-			Database:  dsn,
-			Store:     store.Config{Timeout: timeout, PollInterval: 50 * time.Millisecond},
-			Listening: func(a net.Addr) { addrc <- a.String() },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("replica Run = %v; want nil after cancel", err)
-		}
+	return "http://" + runServer(t, Config{
+		Database: dsn,
+		Store:    store.Config{Timeout: timeout, PollInterval: 50 * time.Millisecond},
 	})
-	select {
-	case addr := <-addrc:
-		return "http://" + addr
-	case err := <-done:
-		t.Fatalf("Run = %v before listening", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("replica not listening within 60s")
-	}
-	return ""
 }
 
 // hostFollower is a host agent's plan side: it follows a host's plan over

@@ -19,6 +19,36 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// runServer runs the server with cfg (on a free loopback port unless
+// cfg.Bind says otherwise) until the test ends, then checks that Run
+// returned nil; it returns the address it listens on.
+func runServer(t *testing.T, cfg Config) string {
+	t.Helper()
+	if cfg.Bind == "" {
+		cfg.Bind = "127.0.0.1:0"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	cfg.Listening = func(a net.Addr) { addrc <- a.String() }
+	go func() { done <- Run(ctx, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v; want nil after cancel", err)
+		}
+	})
+	select {
+	case addr := <-addrc:
+		return addr
+	case err := <-done:
+		t.Fatalf("Run = %v before listening", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server not listening within 30s")
+	}
+	return ""
+}
+
 // TestMetricsEmbeddedAgents runs the server with two embedded switch
 // agents: its /metrics serves the API's, the plan feed's, the agent
 // protocol's and both agents' metrics from one registry.
@@ -29,26 +59,10 @@ func TestMetricsEmbeddedAgents(t *testing.T) {
 		o.VTEPCtl(t, "add-ps", name, "--", "set", "Physical_Switch", name, "tunnel_ips=192.0.2.10", "--", "add-port", name, "port1")
 		targets = append(targets, switchagent.Config{Target: o.UnixTarget(), ProbeInterval: -1})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			Bind:      "127.0.0.1:0",
-			Database:  "sqlite://" + filepath.Join(t.TempDir(), "l2gw.db"),
-			Switches:  targets,
-			Listening: func(a net.Addr) { addrc <- a.String() },
-		})
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("Run = %v before listening", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server not listening within 30s")
-	}
+	addr := runServer(t, Config{
+		Database: "sqlite://" + filepath.Join(t.TempDir(), "l2gw.db"),
+		Switches: targets,
+	})
 
 	want := []string{
 		"l2gw_switchagent_ovsdb_connected 2",
@@ -71,10 +85,6 @@ func TestMetricsEmbeddedAgents(t *testing.T) {
 		}
 		return len(missing) == 0, fmt.Sprintf("lacks %q:\n%s", missing, body)
 	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run = %v; want nil after cancel", err)
-	}
 }
 
 func get(t *testing.T, c *http.Client, url string) string {

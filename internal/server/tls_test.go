@@ -49,26 +49,10 @@ func TestTLS(t *testing.T) {
 	files := testenv.NewTLSFiles(t, t.TempDir())
 	other := testenv.NewTLSFiles(t, t.TempDir())
 	reload := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{
-			Bind:      "127.0.0.1:0",
-			Database:  "sqlite://" + filepath.Join(t.TempDir(), "l2gw.db"),
-			Listening: func(a net.Addr) { addrc <- a.String() },
-			TLS:       &TLSConfig{CertFile: files.ServerCert, KeyFile: files.ServerKey, ClientCAFile: files.CACert, Reload: reload},
-		})
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("Run = %v before listening", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server not listening within 30s")
-	}
+	addr := runServer(t, Config{
+		Database: "sqlite://" + filepath.Join(t.TempDir(), "l2gw.db"),
+		TLS:      &TLSConfig{CertFile: files.ServerCert, KeyFile: files.ServerKey, ClientCAFile: files.CACert, Reload: reload},
+	})
 
 	withClient := files.ClientConfig(t)
 	noClient := withClient.Clone()
@@ -116,11 +100,6 @@ func TestTLS(t *testing.T) {
 	reload <- struct{}{} // returns once the first reload is done
 	if serial, err := handshake(addr, noClient); err != nil || serial != "10" {
 		t.Errorf("after a bad reload: serial %s, err %v; want the previous certificate (10)", serial, err)
-	}
-
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run = %v; want nil after cancel", err)
 	}
 }
 
