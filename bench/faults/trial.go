@@ -310,12 +310,7 @@ func report(w io.Writer, o options, results []result, l *ledger) {
 				nf++
 			}
 		}
-		p50, mx := "–", "–"
-		if len(took) > 0 {
-			slices.Sort(took)
-			p50 = fmt.Sprintf("%.2f s", took[len(took)/2].Seconds())
-			mx = fmt.Sprintf("%.2f s", took[len(took)-1].Seconds())
-		}
+		p50, mx := medianMax(took)
 		fmt.Fprintf(w, "| %s | %d | %d | %s | %s |\n", k, len(by[k]), nf, p50, mx)
 	}
 	if failed > 0 {
@@ -329,6 +324,16 @@ func report(w io.Writer, o options, results []result, l *ledger) {
 			}
 		}
 	}
+}
+
+// medianMax formats the median and the largest of took ("–" when empty);
+// it sorts took.
+func medianMax(took []time.Duration) (p50, mx string) {
+	if len(took) == 0 {
+		return "–", "–"
+	}
+	slices.Sort(took)
+	return fmt.Sprintf("%.2f s", took[len(took)/2].Seconds()), fmt.Sprintf("%.2f s", took[len(took)-1].Seconds())
 }
 
 // settleReport prints, with -settle, per kind how many trials converged
@@ -351,12 +356,7 @@ func settleReport(w io.Writer, o options, kinds []string, by map[string][]result
 				behind++
 			}
 		}
-		p50, mx := "–", "–"
-		if len(took) > 0 {
-			slices.Sort(took)
-			p50 = fmt.Sprintf("%.2f s", took[len(took)/2].Seconds())
-			mx = fmt.Sprintf("%.2f s", took[len(took)-1].Seconds())
-		}
+		p50, mx := medianMax(took)
 		fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %d |\n", k, len(by[k]), len(took), p50, mx, behind)
 	}
 }
