@@ -50,10 +50,10 @@ func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model
 			if p.ID == "" {
 				p.ID = uuid.NewString()
 			}
-			if p.MACAddress != "" {
-				// The network and the MAC in one read: a round trip each
-				// counts on PostgreSQL.
-				p.MACAddress = strings.ToLower(p.MACAddress)
+			p.MACAddress = strings.ToLower(p.MACAddress)
+			if p.MACAddress != "" || !known[p.NetworkID] {
+				// The network and the MAC given in one read: a round trip
+				// each counts on PostgreSQL.
 				var netFound, taken bool
 				if err := w.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM networks WHERE id = $1), EXISTS (SELECT 1 FROM ports WHERE network_id = $1 AND mac_address = $2)`,
 					p.NetworkID, p.MACAddress).Scan(&netFound, &taken); err != nil {
@@ -63,20 +63,11 @@ func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model
 					return networkNotFound(p.NetworkID)
 				}
 				known[p.NetworkID] = true
-				if taken {
+				if taken && p.MACAddress != "" {
 					return macInUse(p.NetworkID, p.MACAddress)
 				}
-			} else {
-				if !known[p.NetworkID] {
-					var one int
-					if err := w.queryRow(ctx, `SELECT 1 FROM networks WHERE id = $1`, p.NetworkID).Scan(&one); err != nil {
-						if isNoRows(err) {
-							return networkNotFound(p.NetworkID)
-						}
-						return fmt.Errorf("create port: %w", err)
-					}
-					known[p.NetworkID] = true
-				}
+			}
+			if p.MACAddress == "" {
 				for tries := 0; ; tries++ {
 					p.MACAddress = randomMAC()
 					taken, err := macTaken(ctx, w, p.NetworkID, p.MACAddress)
