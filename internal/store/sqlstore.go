@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 )
 
@@ -216,8 +219,10 @@ func (s *sqlStore) reader() db { return db{s: s, pool: s.r} }
 // prepared picks the statement for text, or nil to run it unprepared.
 func (d db) prepared(ctx context.Context, text string) *sql.Stmt {
 	switch {
-	case d.conn != nil:
+	case d.conn != nil && d.s.d == dialectSQLite:
 		return d.s.wstmt(ctx, text)
+	case d.conn != nil:
+		return nil // PostgreSQL: pgx caches prepared statements itself
 	case d.tx != nil:
 		if st := d.s.stmt(ctx, d.pool, text, false); st != nil {
 			return d.tx.StmtContext(ctx, st)
@@ -439,16 +444,33 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 		}
 		return true
 	}
-	tx, err := s.w.BeginTx(bctx, nil)
+	// The batch runs on one connection as a transaction of its own BEGIN
+	// and COMMIT, not a sql.Tx: so that BEGIN goes with the revision lock,
+	// and the change log with COMMIT, in one round trip each (pipeline). A
+	// batch holds the lock that every replica's writes wait for from the
+	// first round trip to the last.
+	conn, err := s.w.Conn(bctx)
 	if err != nil {
 		return finish(fmt.Errorf("begin: %w", err))
 	}
-	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
-	d := db{s: s, pool: s.w, tx: tx, batch: bctx}
+	defer conn.Close()
 	var rev, compacted int64
-	if err := d.queryRow(bctx, `SELECT rev, compacted FROM revision WHERE id = 1 FOR UPDATE`).Scan(&rev, &compacted); err != nil {
-		return finish(fmt.Errorf("lock revision: %w", err))
+	if err := pipeline(bctx, conn, func(b *pgx.Batch) {
+		b.Queue(`BEGIN`)
+		b.Queue(`SELECT rev, compacted FROM revision WHERE id = 1 FOR UPDATE`).QueryRow(func(r pgx.Row) error {
+			return r.Scan(&rev, &compacted)
+		})
+	}); err != nil {
+		rollback(conn)
+		return finish(fmt.Errorf("begin and lock revision: %w", err))
 	}
+	done := false
+	defer func() {
+		if !done {
+			rollback(conn)
+		}
+	}()
+	d := db{s: s, pool: s.w, conn: conn, batch: bctx}
 	startRev := rev
 	s.batchGateways = false
 	defer func() { s.batchGateways = false }()
@@ -504,14 +526,10 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 		// No RELEASE: the next SAVEPOINT w shadows this one (ROLLBACK TO
 		// names the newest), and a round trip per write is saved.
 	}
-	if rev > startRev {
-		if err := s.logBatchPostgres(bctx, d, committed, rev); err != nil {
-			return finish(err)
-		}
+	if err := s.commitBatchPostgres(bctx, d, committed, rev > startRev, rev); err != nil {
+		return finish(err)
 	}
-	if err := tx.Commit(); err != nil {
-		return finish(fmt.Errorf("commit: %w", err))
-	}
+	done = true
 	for _, r := range committed {
 		if len(r.w.changes) > 0 {
 			s.committedPostgres(r.rev, &r.w.delta)
@@ -732,13 +750,13 @@ func (s *sqlStore) compactIfDue(ctx context.Context, d db, n int) error {
 	return nil
 }
 
-// logBatchPostgres ends a PostgreSQL batch that changed something: it
-// appends the changes of every write (each at its revision) to the change
-// log, moves the revision row to rev and notifies the other replicas
-// (replica.go), in one statement, a round trip per batch rather than one per
-// write and two more per batch (data-modifying WITH clauses run to
-// completion whether or not the query reads them).
-func (s *sqlStore) logBatchPostgres(ctx context.Context, d db, writes []*wreq, rev int64) error {
+// commitBatchPostgres ends a PostgreSQL batch: when it changed something,
+// it appends the changes of every write (each at its revision) to the
+// change log, moves the revision row to rev and notifies the other
+// replicas (replica.go) in one statement (data-modifying WITH clauses run
+// to completion whether or not the query reads them), pipelined with the
+// COMMIT: a round trip per batch for what was three more per write.
+func (s *sqlStore) commitBatchPostgres(ctx context.Context, d db, writes []*wreq, changed bool, rev int64) error {
 	type row struct {
 		rev int64
 		seq int
@@ -750,20 +768,70 @@ func (s *sqlStore) logBatchPostgres(ctx context.Context, d db, writes []*wreq, r
 			rows = append(rows, row{r.rev, i, c})
 		}
 	}
-	// One statement text whatever the batch's size (arrays, not a VALUES
-	// row per change), so that it stays one prepared statement.
-	revs, seqs := make([]int64, len(rows)), make([]int32, len(rows))
-	kinds, ids, ops := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
-	for i, r := range rows {
-		revs[i], seqs[i], kinds[i], ids[i], ops[i] = r.rev, int32(r.seq), string(r.c.Kind), r.c.ID, string(r.c.Op)
+	if changed {
+		// Before the log grows by this batch: the rows it keeps are then
+		// the batch's more than Config.ChangeLogKeep, never fewer.
+		if err := s.compactIfDue(ctx, d, len(rows)); err != nil {
+			return err
+		}
 	}
-	const q = `WITH c AS (INSERT INTO changes (rev, seq, kind, obj_id, op) ` +
-		`SELECT * FROM unnest($3::bigint[], $4::integer[], $5::text[], $6::text[], $7::text[])), ` +
-		`r AS (UPDATE revision SET rev = $1 WHERE id = 1) SELECT pg_notify('l2gw_revision', $2)`
-	if _, err := d.exec(ctx, q, rev, strconv.FormatInt(rev, 10), revs, seqs, kinds, ids, ops); err != nil {
-		return fmt.Errorf("log changes, bump revision and notify: %w", err)
+	err := pipeline(ctx, d.conn, func(b *pgx.Batch) {
+		if changed {
+			// One statement text whatever the batch's size (arrays, not a
+			// VALUES row per change), so that it stays one prepared
+			// statement.
+			revs, seqs := make([]int64, len(rows)), make([]int32, len(rows))
+			kinds, ids, ops := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
+			for i, r := range rows {
+				revs[i], seqs[i], kinds[i], ids[i], ops[i] = r.rev, int32(r.seq), string(r.c.Kind), r.c.ID, string(r.c.Op)
+			}
+			const q = `WITH c AS (INSERT INTO changes (rev, seq, kind, obj_id, op) ` +
+				`SELECT * FROM unnest($3::bigint[], $4::integer[], $5::text[], $6::text[], $7::text[])), ` +
+				`r AS (UPDATE revision SET rev = $1 WHERE id = 1) SELECT pg_notify('l2gw_revision', $2)`
+			b.Queue(q, rev, strconv.FormatInt(rev, 10), revs, seqs, kinds, ids, ops)
+		}
+		b.Queue(`COMMIT`).Exec(func(ct pgconn.CommandTag) error {
+			// COMMIT of a transaction that failed answers ROLLBACK, not an
+			// error.
+			if ct.String() != "COMMIT" {
+				return errRolledBack
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("log changes, bump revision, notify and commit: %w", err)
 	}
-	return s.compactIfDue(ctx, d, len(rows))
+	return nil
+}
+
+// errRolledBack is a COMMIT that PostgreSQL answered with ROLLBACK.
+var errRolledBack = errors.New("the transaction was rolled back")
+
+// pipeline sends the statements queue adds to b on conn, a PostgreSQL
+// connection, in one round trip. The first that fails ends it, and the
+// rest are not run.
+func pipeline(ctx context.Context, conn *sql.Conn, queue func(b *pgx.Batch)) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("pipeline on a %T, not a pgx connection", dc)
+		}
+		var b pgx.Batch
+		queue(&b)
+		return c.Conn().SendBatch(ctx, &b).Close()
+	})
+}
+
+// rollback ends conn's transaction, or has the pool discard conn when it
+// cannot (a cut connection, a frozen database): a connection is never
+// handed out again inside a transaction.
+func rollback(conn *sql.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // it is the discard
+	}
 }
 
 // committed publishes a new revision to in-process waiters.
