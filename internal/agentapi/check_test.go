@@ -130,6 +130,17 @@ func TestStatusRevisionBeyondStore(t *testing.T) {
 			t.Errorf("switch %s = %s applied %d; want not in_sync, nothing applied", st.Switch, st.State, st.AppliedRevision)
 		}
 	}
+	// At the edge: the plans' revision, which needs no store read, is
+	// taken, and the one after it is not.
+	cur := e.revision()
+	for _, tc := range []struct {
+		rev  int64
+		want int
+	}{{cur, http.StatusNoContent}, {cur + 1, http.StatusBadRequest}} {
+		if code, body := e.do("PUT", agentwire.SwitchStatusPath("sw1"), fmt.Sprintf(`{"connected":true,"revision":%d,"error":""}`, tc.rev)); code != tc.want {
+			t.Errorf("PUT switch status at revision %d (the store's: %d) = %d %s; want %d", tc.rev, cur, code, body, tc.want)
+		}
+	}
 }
 
 // TestAgentInputChecks: addresses, lengths and counts of agent input are
