@@ -126,18 +126,28 @@ func (s *sqlStore) RenewLease(ctx context.Context, kind LeaseKind, name, agent, 
 	}
 	var out Lease
 	_, err := s.write(ctx, func(w *wtx) error {
+		// One statement while the lease is the instance's: a hundred
+		// switches' leases are renewed every second, each in a batch that
+		// every replica's writes wait for.
 		t := now()
-		cur, found, err := getLease(ctx, w.db, kind, name)
+		unnote := w.unnote()
+		l, err := scanLease(w.queryRow(ctx, `UPDATE switch_leases SET expires_at = $1, renewed_at = $2
+			WHERE kind = $3 AND name = $4 AND agent = $5 AND instance = $6 AND epoch = $7 RETURNING `+leaseCols,
+			toMicros(t.Add(ttl)), toMicros(t), string(kind), name, agent, instance, epoch).Scan)
+		if err == nil {
+			out = l
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("write lease: %w", err)
+		}
+		unnote() // no row changed
+		cur, _, err := getLease(ctx, w.db, kind, name)
 		if err != nil {
 			return err
 		}
-		if !found || !cur.heldBy(agent, instance) || cur.Epoch != epoch {
-			out = cur
-			return leaseLost(kind, name, agent, epoch, cur)
-		}
-		cur.Expires, cur.RenewedAt = t.Add(ttl), t
 		out = cur
-		return putLease(ctx, w, cur, true)
+		return leaseLost(kind, name, agent, epoch, cur)
 	})
 	if err != nil && !errors.Is(err, model.ErrConflict) {
 		return Lease{}, fmt.Errorf("renew %s lease %s: %w", kind, name, err)

@@ -206,6 +206,16 @@ func (d db) note(text string) {
 	}
 }
 
+// unnote returns a function that forgets what note records from now on:
+// for a statement that may change rows (note cannot tell) and changed none.
+func (d db) unnote() func() {
+	if d.wrote == nil {
+		return func() {}
+	}
+	was := *d.wrote
+	return func() { *d.wrote = was }
+}
+
 // ctx is the context a statement of d runs under.
 func (d db) ctx(ctx context.Context) context.Context {
 	if d.batch != nil {
