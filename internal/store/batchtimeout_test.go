@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2gw/l2gw/internal/model"
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
@@ -92,6 +93,12 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 				return err
 			}
 			return failed
+		}},
+		// Its one statement would have inserted the connection had every
+		// check passed; as none did, it changed nothing.
+		{"a connection create refused by its checks", 1, func(w *wtx) error {
+			vlan := 5
+			return createConnection(ctx, w, model.Connection{ID: "c", GatewayID: "no-such-gateway", NetworkID: "no-such-network", SegmentationID: &vlan})
 		}},
 		{"a failed statement", 2, func(w *wtx) error {
 			_, err := w.exec(ctx, `SELECT 1/0`)

@@ -57,57 +57,7 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		c.SegmentationID = &v
 	}
 	_, err := s.write(ctx, func(w *wtx) error {
-		// The gateway and what the checks need, in one statement: a round
-		// trip each counts on PostgreSQL.
-		gw, gwFound, pre, err := readConnectionChecks(ctx, w, c)
-		if err != nil {
-			return err
-		}
-		// The checks in the original's order:
-		// 1. network exists
-		if !pre.netType.Valid {
-			return networkNotFound(c.NetworkID)
-		}
-		// 2. default segmentation id against the gateway's VLAN mode
-		isVLAN := gwFound && gw.HasSegmentationIDs()
-		if isVLAN && c.SegmentationID != nil {
-			return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: default segmentation_id should not be provided when segmentation_id is assigned during l2gateway creation.")
-		}
-		if !isVLAN && c.SegmentationID == nil {
-			return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id must be specified in create l2gateway connections.")
-		}
-		if c.SegmentationID != nil {
-			if err := model.CheckVLAN(*c.SegmentationID); err != nil {
-				return err
-			}
-		}
-		// ... and no interface left without a VLAN.
-		if names := unbridged(gw, c); len(names) > 0 {
-			return unbridgedConnection(gw.ID, names)
-		}
-		// 3. duplicate gateway + network
-		if pre.exists {
-			return connectionExists(c)
-		}
-		// 4. gateway exists
-		if !gwFound {
-			return gatewayNotFound(c.GatewayID)
-		}
-		// 5. devices are reported switches, interfaces their ports, all up
-		for i, d := range gw.Devices {
-			if pre.devicesOK[i] {
-				continue
-			}
-			if err := checkDeviceSlow(ctx, w, d); err != nil {
-				return err
-			}
-		}
-		// 6. the network is VXLAN
-		if pre.netType.String != "vxlan" {
-			return model.NewFault(model.ErrNotFound, "VxlanSegmentationIDNotFound", "vxlan segmentation id not found for the network '%s'", c.NetworkID)
-		}
-		// 7. no VLAN bound twice on one physical port (a UNIQUE index)
-		if err := insertConnection(ctx, w, gw, c); err != nil {
+		if err := createConnection(ctx, w, c); err != nil {
 			return err
 		}
 		w.change(KindConnection, c.ID, OpCreate)
@@ -120,11 +70,74 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 	return c, nil
 }
 
+// createConnection checks connection c in w's transaction, and inserts it.
+func createConnection(ctx context.Context, w *wtx, c model.Connection) error {
+	// The gateway and what the checks need, in one statement: a round trip
+	// each counts on PostgreSQL, where the same statement also inserts the
+	// connection when every check passes.
+	gw, gwFound, pre, err := readConnectionChecks(ctx, w, c)
+	if err != nil {
+		return err
+	}
+	if pre.inserted {
+		return pre.boundAll(ctx, w, gw, c)
+	}
+	// The checks in the original's order:
+	// 1. network exists
+	if !pre.netType.Valid {
+		return networkNotFound(c.NetworkID)
+	}
+	// 2. default segmentation id against the gateway's VLAN mode
+	isVLAN := gwFound && gw.HasSegmentationIDs()
+	if isVLAN && c.SegmentationID != nil {
+		return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: default segmentation_id should not be provided when segmentation_id is assigned during l2gateway creation.")
+	}
+	if !isVLAN && c.SegmentationID == nil {
+		return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: Segmentation id must be specified in create l2gateway connections.")
+	}
+	if c.SegmentationID != nil {
+		if err := model.CheckVLAN(*c.SegmentationID); err != nil {
+			return err
+		}
+	}
+	// ... and no interface left without a VLAN.
+	if names := unbridged(gw, c); len(names) > 0 {
+		return unbridgedConnection(gw.ID, names)
+	}
+	// 3. duplicate gateway + network
+	if pre.exists {
+		return connectionExists(c)
+	}
+	// 4. gateway exists
+	if !gwFound {
+		return gatewayNotFound(c.GatewayID)
+	}
+	// 5. devices are reported switches, interfaces their ports, all up
+	for i, d := range gw.Devices {
+		if pre.devicesOK[i] {
+			continue
+		}
+		if err := checkDeviceSlow(ctx, w, d); err != nil {
+			return err
+		}
+	}
+	// 6. the network is VXLAN
+	if pre.netType.String != "vxlan" {
+		return model.NewFault(model.ErrNotFound, "VxlanSegmentationIDNotFound", "vxlan segmentation id not found for the network '%s'", c.NetworkID)
+	}
+	// 7. no VLAN bound twice on one physical port (a UNIQUE index)
+	return insertConnection(ctx, w, gw, c)
+}
+
 // connectionChecks is what a connection create reads before it decides.
 type connectionChecks struct {
 	netType   sql.NullString // the network's type; NULL: no such network
 	exists    bool           // a connection of the gateway to the network exists
 	devicesOK []bool         // per gateway device: reported, up, every interface an up port
+	// On PostgreSQL: the connection was inserted, with bound of its
+	// bindings (the rest were bound to other connections already).
+	inserted bool
+	bound    int
 }
 
 // readConnectionChecks reads, in one statement, the gateway of c (found
@@ -133,21 +146,60 @@ type connectionChecks struct {
 // is a reported switch, up, with every interface an up port; a device that
 // is not is looked at again by checkDeviceSlow for the exact refusal.
 //
+// On PostgreSQL the same statement inserts c and its bindings when every
+// check passes on what it reads (one round trip for a connection create,
+// in the batch every replica's writes wait for); when one does not, it
+// changes nothing, and the caller's checks find which.
+//
 // The gateway is read in the write's transaction, not taken from the cache:
 // see wtx.gatewaysCached.
 func readConnectionChecks(ctx context.Context, w *wtx, c model.Connection) (gw model.Gateway, found bool, out connectionChecks, err error) {
-	const q = `SELECT n.network_type,
-		EXISTS (SELECT 1 FROM connections WHERE gateway_id = $2 AND network_id = $1),
-		g.id, g.name, g.tenant_id, g.revision_number, d.id, d.name, i.name, i.segmentation_ids,
-		(SELECT s.reported AND s.fault_status = '[]' FROM switches s WHERE s.name = d.name),
-		EXISTS (SELECT 1 FROM switch_ports p WHERE p.switch_name = d.name AND p.name = i.name AND p.fault_status = '[]')
+	const checks = `WITH chk AS (SELECT n.network_type AS net_type,
+		EXISTS (SELECT 1 FROM connections WHERE gateway_id = $2 AND network_id = $1) AS dup,
+		g.id AS gid, g.name AS gname, g.tenant_id AS gtenant, g.revision_number AS grev,
+		d.id AS did, d.name AS dname, i.name AS iname, i.segmentation_ids AS vlans,
+		(SELECT s.reported AND s.fault_status = '[]' FROM switches s WHERE s.name = d.name) AS switch_ok,
+		EXISTS (SELECT 1 FROM switch_ports p WHERE p.switch_name = d.name AND p.name = i.name AND p.fault_status = '[]') AS port_ok,
+		d.position AS dpos, i.position AS ipos
 	FROM (SELECT 1 AS one) o
 	LEFT JOIN networks n ON n.id = $1
 	LEFT JOIN gateways g ON g.id = $2
 	LEFT JOIN gateway_devices d ON d.gateway_id = g.id
-	LEFT JOIN gateway_interfaces i ON i.device_id = d.id
-	ORDER BY d.position, i.position`
-	rows, err := w.query(ctx, q, c.NetworkID, c.GatewayID)
+	LEFT JOIN gateway_interfaces i ON i.device_id = d.id)`
+	const columns = `net_type, dup, gid, gname, gtenant, grev, did, dname, iname, vlans, switch_ok, port_ok`
+	// Every check passes: the network is VXLAN and the gateway not on it
+	// yet, every device a reported switch that is up, with interfaces that
+	// are up ports, and the default VLAN ($5) given when no interface has
+	// VLANs, not given when every one has ($6: it is in range).
+	const insertWhenPassed = `, ok AS (SELECT COALESCE(bool_and(COALESCE(
+			net_type = 'vxlan' AND NOT dup AND gid IS NOT NULL AND did IS NOT NULL AND iname IS NOT NULL
+			AND switch_ok AND port_ok AND CASE WHEN $5::integer IS NULL THEN vlans <> '' ELSE vlans = '' END,
+		false)), false) AND $6::boolean AS ok FROM chk),
+	c AS (INSERT INTO connections (id, gateway_id, network_id, tenant_id, segmentation_id)
+		SELECT $3, $2, $1, $4, $5::integer FROM ok WHERE ok.ok),
+	b AS (INSERT INTO connection_bindings (connection_id, device_name, interface_name, vlan)
+		SELECT DISTINCT $3, chk.dname, chk.iname, v.vlan FROM ok, chk,
+			unnest(CASE WHEN chk.vlans = '' THEN ARRAY[$5::integer] ELSE string_to_array(chk.vlans, ',')::integer[] END) AS v (vlan)
+		WHERE ok.ok
+		ON CONFLICT DO NOTHING RETURNING 1)
+	SELECT ` + columns + `, (SELECT ok FROM ok), (SELECT count(*) FROM b) FROM chk ORDER BY dpos, ipos`
+	var rows *sql.Rows
+	if w.s.d == dialectPostgres {
+		var seg any
+		if c.SegmentationID != nil {
+			seg = *c.SegmentationID
+		}
+		inRange := c.SegmentationID == nil || model.CheckVLAN(*c.SegmentationID) == nil
+		unnote := w.unnote()
+		defer func() {
+			if !out.inserted { // the statement changed nothing
+				unnote()
+			}
+		}()
+		rows, err = w.query(ctx, checks+insertWhenPassed, c.NetworkID, c.GatewayID, c.ID, c.TenantID, seg, inRange)
+	} else {
+		rows, err = w.query(ctx, checks+` SELECT `+columns+`, false, 0 FROM chk ORDER BY dpos, ipos`, c.NetworkID, c.GatewayID)
+	}
 	if err != nil {
 		return gw, false, out, fmt.Errorf("create connection: %w", err)
 	}
@@ -159,7 +211,7 @@ func readConnectionChecks(ctx context.Context, w *wtx, c model.Connection) (gw m
 			switchOK                                     sql.NullBool
 			portOK                                       bool
 		)
-		if err := rows.Scan(&out.netType, &out.exists, &gid, &gname, &tenant, &rev, &did, &dname, &iname, &vlans, &switchOK, &portOK); err != nil {
+		if err := rows.Scan(&out.netType, &out.exists, &gid, &gname, &tenant, &rev, &did, &dname, &iname, &vlans, &switchOK, &portOK, &out.inserted, &out.bound); err != nil {
 			return gw, false, out, fmt.Errorf("create connection: %w", err)
 		}
 		if !gid.Valid {
@@ -193,6 +245,27 @@ func readConnectionChecks(ctx context.Context, w *wtx, c model.Connection) (gw m
 		return gw, false, out, fmt.Errorf("create connection: %w", err)
 	}
 	return gw, found, out, nil
+}
+
+// boundAll checks that the insert of readConnectionChecks bound every VLAN
+// of connection c: a triple bound by another connection is the conflict
+// (the first in the gateway's order is named), and c is not created.
+func (pre connectionChecks) boundAll(ctx context.Context, w *wtx, gw model.Gateway, c model.Connection) error {
+	want := bindingsOf(gw, c)
+	if pre.bound == len(want) {
+		return nil
+	}
+	for _, b := range want {
+		var holder string
+		err := w.queryRow(ctx, `SELECT connection_id FROM connection_bindings WHERE device_name = $1 AND interface_name = $2 AND vlan = $3`, b.dev, b.iface, b.vlan).Scan(&holder)
+		switch {
+		case err == nil && holder != c.ID:
+			return duplicateSegmentationID(b.dev, b.iface)
+		case err != nil && !isNoRows(err):
+			return fmt.Errorf("bind vlans of connection %s: %w", c.ID, err)
+		}
+	}
+	return fmt.Errorf("bind vlans of connection %s: %d of %d bound, and none bound to another connection", c.ID, pre.bound, len(want))
 }
 
 // insertConnection inserts connection c of gateway gw with its VLAN
