@@ -94,11 +94,14 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 			}
 			return failed
 		}},
-		// Its one statement would have inserted the connection had every
-		// check passed; as none did, it changed nothing.
+		// Their one statement would have inserted the connection (the
+		// port) had every check passed; as none did, it changed nothing.
 		{"a connection create refused by its checks", 1, func(w *wtx) error {
 			vlan := 5
 			return createConnection(ctx, w, model.Connection{ID: "c", GatewayID: "no-such-gateway", NetworkID: "no-such-network", SegmentationID: &vlan})
+		}},
+		{"a port create refused by its checks", 1, func(w *wtx) error {
+			return insertPortChecked(ctx, w, model.Port{ID: "p", NetworkID: "no-such-network", MACAddress: "fa:16:3e:00:00:01"})
 		}},
 		{"a failed statement", 2, func(w *wtx) error {
 			_, err := w.exec(ctx, `SELECT 1/0`)

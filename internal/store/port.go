@@ -51,6 +51,21 @@ func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model
 				p.ID = uuid.NewString()
 			}
 			p.MACAddress = strings.ToLower(p.MACAddress)
+			if p.CreatedAt.IsZero() {
+				p.CreatedAt = now()
+			}
+			p.CreatedAt = p.CreatedAt.UTC().Truncate(time.Microsecond)
+			p.UpdatedAt = p.CreatedAt
+			if w.s.d == dialectPostgres && p.MACAddress != "" {
+				// Checked and inserted in one statement: a round trip
+				// each counts on PostgreSQL.
+				if err := insertPortChecked(ctx, w, p); err != nil {
+					return err
+				}
+				w.change(KindPort, p.ID, OpCreate)
+				out[i] = p
+				continue
+			}
 			if p.MACAddress != "" || !known[p.NetworkID] {
 				// The network and the MAC given in one read: a round trip
 				// each counts on PostgreSQL.
@@ -82,12 +97,7 @@ func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model
 					}
 				}
 			}
-			if p.CreatedAt.IsZero() {
-				p.CreatedAt = now()
-			}
-			p.CreatedAt = p.CreatedAt.UTC().Truncate(time.Microsecond)
-			p.UpdatedAt = p.CreatedAt
-			if err := insertPort(ctx, w, p); err != nil {
+			if _, _, err := insertPort(ctx, w, p, false); err != nil {
 				return err
 			}
 			w.change(KindPort, p.ID, OpCreate)
@@ -103,52 +113,96 @@ func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model
 
 // insertPort inserts p with its fixed IPs and address pairs: on
 // PostgreSQL in one statement (data-modifying WITH; the foreign keys are
-// checked at its end), on SQLite a statement per row.
-func insertPort(ctx context.Context, w *wtx, p model.Port) error {
-	const insert = `INSERT INTO ports (id, name, network_id, tenant_id, mac_address, host_id, device_owner, device_id, admin_state_up, interface_name, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+// checked at its end), on SQLite a statement per row. With checked
+// (PostgreSQL only), the statement inserts nothing unless p's network
+// exists and p's MAC is free in it, and answers both.
+func insertPort(ctx context.Context, w *wtx, p model.Port, checked bool) (netFound, macFree bool, err error) {
+	cols := `id, name, network_id, tenant_id, mac_address, host_id, device_owner, device_id, admin_state_up, interface_name, created_at, updated_at`
+	values := `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12`
 	args := []any{p.ID, p.Name, p.NetworkID, p.TenantID, p.MACAddress, p.HostID, p.DeviceOwner, p.DeviceID, p.AdminStateUp, p.InterfaceName,
 		toMicros(p.CreatedAt), toMicros(p.UpdatedAt)}
+	insert := `INSERT INTO ports (` + cols + `) VALUES (` + values + `)`
 	text := insert
 	lists := w.s.d == dialectPostgres && len(p.FixedIPs)+len(p.AllowedAddressPairs) > 0
-	if lists {
+	if lists || checked {
 		var q strings.Builder
-		q.WriteString(`WITH p AS (` + insert + `)`)
-		arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-		if len(p.FixedIPs) > 0 {
-			q.WriteString(`, f AS (INSERT INTO port_fixed_ips (port_id, position, subnet_id, ip_address) VALUES `)
-			for i, f := range p.FixedIPs {
+		guard := "" // the lists' rows are inserted only with the port
+		if checked {
+			q.WriteString(`WITH ok AS (SELECT EXISTS (SELECT 1 FROM networks WHERE id = $3) AS net, ` +
+				`NOT EXISTS (SELECT 1 FROM ports WHERE network_id = $3 AND mac_address = $5) AS free), ` +
+				`p AS (INSERT INTO ports (` + cols + `) SELECT ` + values + ` FROM ok WHERE ok.net AND ok.free)`)
+			guard = `, ok WHERE ok.net AND ok.free`
+		} else {
+			q.WriteString(`WITH p AS (` + insert + `)`)
+		}
+		// Rows of VALUES in a FROM: typed, as no column types them there.
+		arg := func(v any, typ string) string {
+			args = append(args, v)
+			return "$" + strconv.Itoa(len(args)) + "::" + typ
+		}
+		list := func(name, table, cols string, n int, row func(i int) string) {
+			if n == 0 {
+				return
+			}
+			fmt.Fprintf(&q, `, %s AS (INSERT INTO %s (%s) SELECT v.* FROM (VALUES `, name, table, cols)
+			for i := range n {
 				if i > 0 {
 					q.WriteString(", ")
 				}
-				fmt.Fprintf(&q, `($1, %s, %s, %s)`, arg(i), arg(f.SubnetID), arg(f.IPAddress))
+				q.WriteString("($1::text, " + arg(i, "integer") + ", " + row(i) + ")")
 			}
-			q.WriteString(`)`)
+			q.WriteString(`) v` + guard + `)`)
 		}
-		if len(p.AllowedAddressPairs) > 0 {
-			q.WriteString(`, a AS (INSERT INTO port_address_pairs (port_id, position, ip_address, mac_address) VALUES `)
-			for i, a := range p.AllowedAddressPairs {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				fmt.Fprintf(&q, `($1, %s, %s, %s)`, arg(i), arg(a.IPAddress), arg(strings.ToLower(a.MACAddress)))
-			}
-			q.WriteString(`)`)
+		list("f", "port_fixed_ips", "port_id, position, subnet_id, ip_address", len(p.FixedIPs), func(i int) string {
+			return arg(p.FixedIPs[i].SubnetID, "text") + ", " + arg(p.FixedIPs[i].IPAddress, "text")
+		})
+		list("a", "port_address_pairs", "port_id, position, ip_address, mac_address", len(p.AllowedAddressPairs), func(i int) string {
+			a := p.AllowedAddressPairs[i]
+			return arg(a.IPAddress, "text") + ", " + arg(strings.ToLower(a.MACAddress), "text")
+		})
+		if checked {
+			q.WriteString(` SELECT net, free FROM ok`)
+		} else {
+			q.WriteString(` SELECT true, true`)
 		}
-		q.WriteString(` SELECT 1`)
 		text = q.String()
 	}
-	if _, err := w.exec(ctx, text, args...); err != nil {
+	netFound, macFree = true, true
+	if lists || checked {
+		unnote := w.unnote()
+		err = w.queryRow(ctx, text, args...).Scan(&netFound, &macFree)
+		if err == nil && !(netFound && macFree) {
+			unnote() // nothing was inserted
+		}
+	} else {
+		_, err = w.exec(ctx, text, args...)
+	}
+	if err != nil {
 		var pe *pgconn.PgError
 		if isUniqueViolation(err) && (!errors.As(err, &pe) || pe.TableName == "ports") {
-			return model.NewFault(model.ErrConflict, "PortExists", "Port %s already exists.", p.ID)
+			return false, false, model.NewFault(model.ErrConflict, "PortExists", "Port %s already exists.", p.ID)
 		}
-		return fmt.Errorf("create port: %w", err)
+		return false, false, fmt.Errorf("create port: %w", err)
 	}
-	if lists {
-		return nil
+	if lists || checked {
+		return netFound, macFree, nil
 	}
-	return insertPortLists(ctx, w, p)
+	return true, true, insertPortLists(ctx, w, p)
+}
+
+// insertPortChecked inserts p, whose MAC is given, when its network exists
+// and the MAC is free in it, in one statement (PostgreSQL).
+func insertPortChecked(ctx context.Context, w *wtx, p model.Port) error {
+	netFound, macFree, err := insertPort(ctx, w, p, true)
+	switch {
+	case err != nil:
+		return err
+	case !netFound:
+		return networkNotFound(p.NetworkID)
+	case !macFree:
+		return macInUse(p.NetworkID, p.MACAddress)
+	}
+	return nil
 }
 
 func insertPortLists(ctx context.Context, w *wtx, p model.Port) error {

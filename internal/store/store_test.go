@@ -744,12 +744,27 @@ func testPorts(t *testing.T, s store.Store) {
 	if _, err := s.CreatePorts(ctx, []model.Port{{NetworkID: n2.ID, MACAddress: "fa:16:3e:aa:bb:cc"}}); err != nil {
 		t.Errorf("CreatePorts(same mac, other network) = %v", err)
 	}
+	// Given its MAC, with lists (PostgreSQL checks and inserts it in one
+	// statement), and given one on a network that does not exist.
+	ps3, err := s.CreatePorts(ctx, []model.Port{{Name: "vm3", NetworkID: n2.ID, MACAddress: "fa:16:3e:00:00:33", HostID: "compute3",
+		FixedIPs:            []model.FixedIP{{SubnetID: "sub", IPAddress: "10.0.0.33"}},
+		AllowedAddressPairs: []model.AddressPair{{IPAddress: "10.0.0.133", MACAddress: "FA:16:3E:00:01:33"}}}})
+	if err != nil {
+		t.Fatalf("CreatePorts(mac and lists) = %v", err)
+	}
+	want3 := ps3[0]
+	want3.AllowedAddressPairs[0].MACAddress = "fa:16:3e:00:01:33"
+	if got3, err := s.GetPort(ctx, ps3[0].ID); err != nil || !cmp.Equal(want3, got3) {
+		t.Errorf("GetPort(vm3) = %+v, %v; want %+v", got3, err, want3)
+	}
+	_, err = s.CreatePorts(ctx, []model.Port{{Name: "x0", NetworkID: "nope", MACAddress: "fa:16:3e:00:00:34"}})
+	wantFault(t, "CreatePorts(mac given, unknown network)", err, model.ErrNotFound, "NetworkNotFound", "Network nope could not be found.")
 	// All or none, including a duplicate inside the batch.
 	_, err = s.CreatePorts(ctx, []model.Port{{Name: "x1", NetworkID: n2.ID, MACAddress: "fa:16:3e:00:00:01"}, {Name: "x2", NetworkID: n2.ID, MACAddress: "fa:16:3e:00:00:01"}})
 	wantFault(t, "CreatePorts(duplicate in batch)", err, model.ErrConflict, "MacAddressInUse", "")
 	_, err = s.CreatePorts(ctx, []model.Port{{Name: "x1", NetworkID: n2.ID}, {Name: "x3", NetworkID: "nope"}})
 	wantFault(t, "CreatePorts(unknown network)", err, model.ErrNotFound, "NetworkNotFound", "Network nope could not be found.")
-	if left, _ := s.ListPorts(ctx, store.Query{Names: []string{"x1", "x2", "x3"}}); len(left) != 0 {
+	if left, _ := s.ListPorts(ctx, store.Query{Names: []string{"x0", "x1", "x2", "x3"}}); len(left) != 0 {
 		t.Errorf("failed bulk creates left %d ports", len(left))
 	}
 	if l, _ := s.ListPorts(ctx, store.Query{HostIDs: []string{"compute2"}}); len(l) != 1 || l[0].ID != ps[1].ID {
