@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -98,10 +99,14 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 		// port) had every check passed; as none did, it changed nothing.
 		{"a connection create refused by its checks", 1, func(w *wtx) error {
 			vlan := 5
-			return createConnection(ctx, w, model.Connection{ID: "c", GatewayID: "no-such-gateway", NetworkID: "no-such-network", SegmentationID: &vlan})
+			c := model.Connection{ID: "c", GatewayID: "no-such-gateway", NetworkID: "no-such-network", SegmentationID: &vlan}
+			st, rd := connectionChecksStatement(s.d, c)
+			return createConnection(ctx, w, c, st, rd)
 		}},
 		{"a port create refused by its checks", 1, func(w *wtx) error {
-			return insertPortChecked(ctx, w, model.Port{ID: "p", NetworkID: "no-such-network", MACAddress: "fa:16:3e:00:00:01"})
+			p := model.Port{ID: "p", NetworkID: "no-such-network", MACAddress: "fa:16:3e:00:00:01"}
+			st, pc := checkedPortInsert(p)
+			return insertPortChecked(ctx, w, p, st, pc)
 		}},
 		{"a failed statement", 2, func(w *wtx) error {
 			_, err := w.exec(ctx, `SELECT 1/0`)
@@ -145,6 +150,96 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 			rows.Close()
 			if strings.Join(keys, ",") != "a,b" {
 				t.Errorf("rows after the batch: %v; want [a b]", keys)
+			}
+			if runs != tc.wantRuns {
+				t.Errorf("the first write ran %d times; want %d", runs, tc.wantRuns)
+			}
+		})
+	}
+}
+
+// TestBatchPrefetch: on PostgreSQL, the first statements of the writes
+// that have one are sent together, and each write still succeeds or fails
+// alone: one whose checks refuse it changes nothing, one whose statement
+// fails (the transaction with it) fails alone once the batch ran again
+// with savepoints, and one given up on before its batch is not run.
+func TestBatchPrefetch(t *testing.T) {
+	pg := testenv.StartPostgresServer(t)
+	st, err := Open(t.Context(), testenv.PostgresDatabase(t, pg.DSN), Config{PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s := st.(*sqlStore)
+	ctx := context.Background()
+	nets, err := s.CreateNetworks(ctx, []model.Network{{Name: "n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	netID := nets[0].ID
+	if _, err := s.CreatePorts(ctx, []model.Port{{ID: "taken", NetworkID: netID, MACAddress: "fa:16:3e:00:00:ff"}}); err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	mac := 0
+	for _, tc := range []struct {
+		name     string
+		middle   model.Port
+		ctx      context.Context
+		wantErr  string // of the middle write (its fault's type), "" for none
+		wantRuns int    // of the first write: 2 if a write's fn ran before the batch ran again
+	}{
+		{"all pass", model.Port{NetworkID: netID}, ctx, "", 1},
+		{"refused by its checks", model.Port{NetworkID: "no-such-network"}, ctx, "NetworkNotFound", 1},
+		// It fails in the pipeline, before any write's fn ran.
+		{"its statement fails", model.Port{ID: "taken", NetworkID: netID}, ctx, "PortExists", 1},
+		{"given up on", model.Port{NetworkID: netID}, gone, context.Canceled.Error(), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runs := 0
+			write := func(ctx context.Context, p model.Port) *wreq {
+				mac++
+				if p.ID == "" {
+					p.ID = fmt.Sprintf("p%d", mac)
+				}
+				p.MACAddress = fmt.Sprintf("fa:16:3e:00:01:%02x", mac)
+				p.CreatedAt = now()
+				p.UpdatedAt = p.CreatedAt
+				first, pc := checkedPortInsert(p)
+				fn := func(w *wtx) error {
+					if err := insertPortChecked(ctx, w, p, first, pc); err != nil {
+						return err
+					}
+					w.change(KindPort, p.ID, OpCreate)
+					return nil
+				}
+				return &wreq{ctx: ctx, first: first, fn: fn, done: make(chan struct{})}
+			}
+			batch := []*wreq{write(ctx, model.Port{NetworkID: netID}), write(tc.ctx, tc.middle), write(ctx, model.Port{NetworkID: netID})}
+			counted := batch[0].fn
+			batch[0].fn = func(w *wtx) error { runs++; return counted(w) }
+			s.wsem <- struct{}{}
+			s.runBatchPostgres(batch)
+			<-s.wsem
+			for i, r := range batch {
+				<-r.done
+				got := ""
+				if f, ok := errors.AsType[*model.Fault](r.err); ok {
+					got = f.Type
+				} else if r.err != nil {
+					got = r.err.Error()
+				}
+				if want := map[bool]string{true: tc.wantErr}[i == 1]; got != want {
+					t.Errorf("write %d: err %v; want %q", i, r.err, want)
+				}
+			}
+			for i, r := range batch {
+				id := r.first.args[0].(string)
+				_, err := s.GetPort(ctx, id)
+				if stored := err == nil; stored != (i != 1 || tc.wantErr == "") && id != "taken" {
+					t.Errorf("write %d: port %s stored %v", i, id, stored)
+				}
 			}
 			if runs != tc.wantRuns {
 				t.Errorf("the first write ran %d times; want %d", runs, tc.wantRuns)

@@ -56,8 +56,9 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		v := *c.SegmentationID
 		c.SegmentationID = &v
 	}
-	_, err := s.write(ctx, func(w *wtx) error {
-		if err := createConnection(ctx, w, c); err != nil {
+	st, rd := connectionChecksStatement(s.d, c)
+	_, err := s.writeFirst(ctx, st, func(w *wtx) error {
+		if err := createConnection(ctx, w, c, st, rd); err != nil {
 			return err
 		}
 		w.change(KindConnection, c.ID, OpCreate)
@@ -71,13 +72,17 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 }
 
 // createConnection checks connection c in w's transaction, and inserts it.
-func createConnection(ctx context.Context, w *wtx, c model.Connection) error {
+func createConnection(ctx context.Context, w *wtx, c model.Connection, st *statement, rd *connectionRead) error {
 	// The gateway and what the checks need, in one statement: a round trip
 	// each counts on PostgreSQL, where the same statement also inserts the
 	// connection when every check passes.
-	gw, gwFound, pre, err := readConnectionChecks(ctx, w, c)
-	if err != nil {
-		return err
+	unnote := w.unnote()
+	if err := w.run(ctx, st); err != nil {
+		return fmt.Errorf("create connection: %w", err)
+	}
+	gw, gwFound, pre := rd.gw, rd.found, rd.pre
+	if !pre.inserted {
+		unnote() // the statement changed nothing
 	}
 	if pre.inserted {
 		return pre.boundAll(ctx, w, gw, c)
@@ -140,20 +145,23 @@ type connectionChecks struct {
 	bound    int
 }
 
-// readConnectionChecks reads, in one statement, the gateway of c (found
-// or not) with its devices and interfaces, the network's type, whether the
-// gateway is connected to the network already and, per device, whether it
-// is a reported switch, up, with every interface an up port; a device that
-// is not is looked at again by checkDeviceSlow for the exact refusal.
+// connectionChecksStatement is the statement that reads, for connection
+// c, the gateway (found or not) with its devices and interfaces, the
+// network's type, whether the gateway is connected to the network already
+// and, per device, whether it is a reported switch, up, with every
+// interface an up port; a device that is not is looked at again by
+// checkDeviceSlow for the exact refusal. It reads into the connectionRead
+// returned with it.
 //
 // On PostgreSQL the same statement inserts c and its bindings when every
 // check passes on what it reads (one round trip for a connection create,
-// in the batch every replica's writes wait for); when one does not, it
-// changes nothing, and the caller's checks find which.
+// in the batch every replica's writes wait for, and sent with the
+// statements of the writes next to it: prefetch); when one does not, it
+// changes nothing, and createConnection's checks find which.
 //
 // The gateway is read in the write's transaction, not taken from the cache:
 // see wtx.gatewaysCached.
-func readConnectionChecks(ctx context.Context, w *wtx, c model.Connection) (gw model.Gateway, found bool, out connectionChecks, err error) {
+func connectionChecksStatement(d dialect, c model.Connection) (*statement, *connectionRead) {
 	const checks = `WITH chk AS (SELECT n.network_type AS net_type,
 		EXISTS (SELECT 1 FROM connections WHERE gateway_id = $2 AND network_id = $1) AS dup,
 		g.id AS gid, g.name AS gname, g.tenant_id AS gtenant, g.revision_number AS grev,
@@ -183,27 +191,31 @@ func readConnectionChecks(ctx context.Context, w *wtx, c model.Connection) (gw m
 		WHERE ok.ok
 		ON CONFLICT DO NOTHING RETURNING 1)
 	SELECT ` + columns + `, (SELECT ok FROM ok), (SELECT count(*) FROM b) FROM chk ORDER BY dpos, ipos`
-	var rows *sql.Rows
-	if w.s.d == dialectPostgres {
+	rd := &connectionRead{}
+	st := &statement{scan: rd.scan}
+	if d == dialectPostgres {
 		var seg any
 		if c.SegmentationID != nil {
 			seg = *c.SegmentationID
 		}
 		inRange := c.SegmentationID == nil || model.CheckVLAN(*c.SegmentationID) == nil
-		unnote := w.unnote()
-		defer func() {
-			if !out.inserted { // the statement changed nothing
-				unnote()
-			}
-		}()
-		rows, err = w.query(ctx, checks+insertWhenPassed, c.NetworkID, c.GatewayID, c.ID, c.TenantID, seg, inRange)
+		st.text, st.args = checks+insertWhenPassed, []any{c.NetworkID, c.GatewayID, c.ID, c.TenantID, seg, inRange}
 	} else {
-		rows, err = w.query(ctx, checks+` SELECT `+columns+`, false, 0 FROM chk ORDER BY dpos, ipos`, c.NetworkID, c.GatewayID)
+		st.text, st.args = checks+` SELECT `+columns+`, false, 0 FROM chk ORDER BY dpos, ipos`, []any{c.NetworkID, c.GatewayID}
 	}
-	if err != nil {
-		return gw, false, out, fmt.Errorf("create connection: %w", err)
-	}
-	defer rows.Close()
+	return st, rd
+}
+
+// connectionRead is what the statement of connectionChecksStatement read.
+type connectionRead struct {
+	gw    model.Gateway
+	found bool // the gateway
+	pre   connectionChecks
+}
+
+func (rd *connectionRead) scan(rows rowScanner) error {
+	*rd = connectionRead{} // a write may run again
+	gw, out := &rd.gw, &rd.pre
 	for rows.Next() {
 		var (
 			gid, gname, tenant, did, dname, iname, vlans sql.NullString
@@ -212,14 +224,14 @@ func readConnectionChecks(ctx context.Context, w *wtx, c model.Connection) (gw m
 			portOK                                       bool
 		)
 		if err := rows.Scan(&out.netType, &out.exists, &gid, &gname, &tenant, &rev, &did, &dname, &iname, &vlans, &switchOK, &portOK, &out.inserted, &out.bound); err != nil {
-			return gw, false, out, fmt.Errorf("create connection: %w", err)
+			return err
 		}
 		if !gid.Valid {
 			continue
 		}
-		if !found {
-			found = true
-			gw = model.Gateway{ID: gid.String, Name: gname.String, TenantID: tenant.String, RevisionNumber: rev.Int64}
+		if !rd.found {
+			rd.found = true
+			*gw = model.Gateway{ID: gid.String, Name: gname.String, TenantID: tenant.String, RevisionNumber: rev.Int64}
 		}
 		if !did.Valid {
 			continue
@@ -235,19 +247,16 @@ func readConnectionChecks(ctx context.Context, w *wtx, c model.Connection) (gw m
 		}
 		v, err := parseVLANs(vlans.String)
 		if err != nil {
-			return gw, false, out, err
+			return err
 		}
 		di := len(gw.Devices) - 1
 		gw.Devices[di].Interfaces = append(gw.Devices[di].Interfaces, model.Interface{Name: iname.String, SegmentationIDs: v})
 		out.devicesOK[di] = out.devicesOK[di] && portOK
 	}
-	if err := rows.Err(); err != nil {
-		return gw, false, out, fmt.Errorf("create connection: %w", err)
-	}
-	return gw, found, out, nil
+	return rows.Err()
 }
 
-// boundAll checks that the insert of readConnectionChecks bound every VLAN
+// boundAll checks that the insert of connectionChecksStatement bound every VLAN
 // of connection c: a triple bound by another connection is the conflict
 // (the first in the gateway's order is named), and c is not created.
 func (pre connectionChecks) boundAll(ctx context.Context, w *wtx, gw model.Gateway, c model.Connection) error {
@@ -297,8 +306,8 @@ func insertConnection(ctx context.Context, w *wtx, gw model.Gateway, c model.Con
 // checkDeviceSlow checks that d is a reported switch whose fault status is
 // up and that each interface is an up port of it (networking-l2gw's
 // _check_port_fault_status_and_switch_fault_status, same exceptions, in
-// the same order), with one statement per interface: readConnectionChecks
-// answers the usual case, where all is well, and this finds which check
+// the same order), with one statement per interface: the statement of
+// connectionChecksStatement answers the usual case, where all is well, and this finds which check
 // fails.
 func checkDeviceSlow(ctx context.Context, w *wtx, d model.Device) error {
 	var reported bool
@@ -545,9 +554,10 @@ func listConnections(ctx context.Context, d db, q Query) ([]model.Connection, er
 }
 
 func (s *sqlStore) DeleteConnection(ctx context.Context, id string) error {
-	_, err := s.write(ctx, func(w *wtx) error {
+	st, found := deleteByIDStatement("connections", id)
+	_, err := s.writeFirst(ctx, st, func(w *wtx) error {
 		// The bindings go with it (ON DELETE CASCADE; SQLite runs with foreign_keys on).
-		if err := deleteByID(ctx, w, "connections", id, connectionNotFound()); err != nil {
+		if err := runDelete(ctx, w, "connections", st, found, connectionNotFound()); err != nil {
 			return err
 		}
 		w.change(KindConnection, id, OpDelete)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,23 +44,38 @@ func macTaken(ctx context.Context, w *wtx, network, mac string) (bool, error) {
 }
 
 func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model.Port, error) {
+	ports = slices.Clone(ports)
+	for i := range ports {
+		p := &ports[i]
+		if p.ID == "" {
+			p.ID = uuid.NewString()
+		}
+		p.MACAddress = strings.ToLower(p.MACAddress)
+		if p.CreatedAt.IsZero() {
+			p.CreatedAt = now()
+		}
+		p.CreatedAt = p.CreatedAt.UTC().Truncate(time.Microsecond)
+		p.UpdatedAt = p.CreatedAt
+	}
+	// On PostgreSQL a port given its MAC is checked and inserted in one
+	// statement: a round trip each counts there. A single one is the
+	// write's first statement, sent with those of the writes next to it.
+	checked := func(p model.Port) bool { return s.d == dialectPostgres && p.MACAddress != "" }
+	var first *statement
+	var firstChecked *portChecked
+	if len(ports) == 1 && checked(ports[0]) {
+		first, firstChecked = checkedPortInsert(ports[0])
+	}
 	out := make([]model.Port, len(ports))
-	_, err := s.write(ctx, func(w *wtx) error {
+	_, err := s.writeFirst(ctx, first, func(w *wtx) error {
 		known := map[string]bool{}
 		for i, p := range ports {
-			if p.ID == "" {
-				p.ID = uuid.NewString()
-			}
-			p.MACAddress = strings.ToLower(p.MACAddress)
-			if p.CreatedAt.IsZero() {
-				p.CreatedAt = now()
-			}
-			p.CreatedAt = p.CreatedAt.UTC().Truncate(time.Microsecond)
-			p.UpdatedAt = p.CreatedAt
-			if w.s.d == dialectPostgres && p.MACAddress != "" {
-				// Checked and inserted in one statement: a round trip
-				// each counts on PostgreSQL.
-				if err := insertPortChecked(ctx, w, p); err != nil {
+			if checked(p) {
+				st, pc := first, firstChecked
+				if st == nil {
+					st, pc = checkedPortInsert(p)
+				}
+				if err := insertPortChecked(ctx, w, p, st, pc); err != nil {
 					return err
 				}
 				w.change(KindPort, p.ID, OpCreate)
@@ -97,7 +113,7 @@ func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model
 					}
 				}
 			}
-			if _, _, err := insertPort(ctx, w, p, false); err != nil {
+			if err := insertPort(ctx, w, p); err != nil {
 				return err
 			}
 			w.change(KindPort, p.ID, OpCreate)
@@ -113,17 +129,29 @@ func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model
 
 // insertPort inserts p with its fixed IPs and address pairs: on
 // PostgreSQL in one statement (data-modifying WITH; the foreign keys are
-// checked at its end), on SQLite a statement per row. With checked
-// (PostgreSQL only), the statement inserts nothing unless p's network
-// exists and p's MAC is free in it, and answers both.
-func insertPort(ctx context.Context, w *wtx, p model.Port, checked bool) (netFound, macFree bool, err error) {
+// checked at its end), on SQLite a statement per row.
+func insertPort(ctx context.Context, w *wtx, p model.Port) error {
+	lists := w.s.d == dialectPostgres && len(p.FixedIPs)+len(p.AllowedAddressPairs) > 0
+	text, args := portInsert(p, lists, false)
+	if _, err := w.exec(ctx, text, args...); err != nil {
+		return portInsertFailed(p, err)
+	}
+	if lists {
+		return nil
+	}
+	return insertPortLists(ctx, w, p)
+}
+
+// portInsert is the statement that inserts p, with its lists when lists
+// is set (PostgreSQL). With checked (PostgreSQL), it inserts nothing unless
+// p's network exists and p's MAC is free in it, and answers both.
+func portInsert(p model.Port, lists, checked bool) (string, []any) {
 	cols := `id, name, network_id, tenant_id, mac_address, host_id, device_owner, device_id, admin_state_up, interface_name, created_at, updated_at`
 	values := `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12`
 	args := []any{p.ID, p.Name, p.NetworkID, p.TenantID, p.MACAddress, p.HostID, p.DeviceOwner, p.DeviceID, p.AdminStateUp, p.InterfaceName,
 		toMicros(p.CreatedAt), toMicros(p.UpdatedAt)}
 	insert := `INSERT INTO ports (` + cols + `) VALUES (` + values + `)`
 	text := insert
-	lists := w.s.d == dialectPostgres && len(p.FixedIPs)+len(p.AllowedAddressPairs) > 0
 	if lists || checked {
 		var q strings.Builder
 		guard := "" // the lists' rows are inserted only with the port
@@ -163,43 +191,53 @@ func insertPort(ctx context.Context, w *wtx, p model.Port, checked bool) (netFou
 		if checked {
 			q.WriteString(` SELECT net, free FROM ok`)
 		} else {
-			q.WriteString(` SELECT true, true`)
+			q.WriteString(` SELECT 1`)
 		}
 		text = q.String()
 	}
-	netFound, macFree = true, true
-	if lists || checked {
-		unnote := w.unnote()
-		err = w.queryRow(ctx, text, args...).Scan(&netFound, &macFree)
-		if err == nil && !(netFound && macFree) {
-			unnote() // nothing was inserted
-		}
-	} else {
-		_, err = w.exec(ctx, text, args...)
-	}
-	if err != nil {
-		var pe *pgconn.PgError
-		if isUniqueViolation(err) && (!errors.As(err, &pe) || pe.TableName == "ports") {
-			return false, false, model.NewFault(model.ErrConflict, "PortExists", "Port %s already exists.", p.ID)
-		}
-		return false, false, fmt.Errorf("create port: %w", err)
-	}
-	if lists || checked {
-		return netFound, macFree, nil
-	}
-	return true, true, insertPortLists(ctx, w, p)
+	return text, args
 }
 
-// insertPortChecked inserts p, whose MAC is given, when its network exists
-// and the MAC is free in it, in one statement (PostgreSQL).
-func insertPortChecked(ctx context.Context, w *wtx, p model.Port) error {
-	netFound, macFree, err := insertPort(ctx, w, p, true)
-	switch {
-	case err != nil:
-		return err
-	case !netFound:
-		return networkNotFound(p.NetworkID)
-	case !macFree:
+// portInsertFailed is the error of a statement of portInsert.
+func portInsertFailed(p model.Port, err error) error {
+	var pe *pgconn.PgError
+	if isUniqueViolation(err) && (!errors.As(err, &pe) || pe.TableName == "ports") {
+		return model.NewFault(model.ErrConflict, "PortExists", "Port %s already exists.", p.ID)
+	}
+	return fmt.Errorf("create port: %w", err)
+}
+
+// portChecked is what a checked portInsert answers.
+type portChecked struct{ netFound, macFree bool }
+
+// checkedPortInsert is the statement of a port given its MAC on
+// PostgreSQL: portInsert with its lists, checked.
+func checkedPortInsert(p model.Port) (*statement, *portChecked) {
+	text, args := portInsert(p, len(p.FixedIPs)+len(p.AllowedAddressPairs) > 0, true)
+	pc := &portChecked{}
+	return &statement{text: text, args: args, scan: func(rows rowScanner) error {
+		*pc = portChecked{} // a write may run again
+		for rows.Next() {
+			if err := rows.Scan(&pc.netFound, &pc.macFree); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}}, pc
+}
+
+// insertPortChecked runs st, a checkedPortInsert of p, as the write's
+// first statement.
+func insertPortChecked(ctx context.Context, w *wtx, p model.Port, st *statement, pc *portChecked) error {
+	unnote := w.unnote()
+	if err := w.run(ctx, st); err != nil {
+		return portInsertFailed(p, err)
+	}
+	if !pc.netFound || !pc.macFree {
+		unnote() // nothing was inserted
+		if !pc.netFound {
+			return networkNotFound(p.NetworkID)
+		}
 		return macInUse(p.NetworkID, p.MACAddress)
 	}
 	return nil
@@ -369,8 +407,9 @@ func (s *sqlStore) UpdatePort(ctx context.Context, p model.Port) (model.Port, er
 }
 
 func (s *sqlStore) DeletePort(ctx context.Context, id string) error {
-	_, err := s.write(ctx, func(w *wtx) error {
-		if err := deleteByID(ctx, w, "ports", id, portNotFound(id)); err != nil {
+	st, found := deleteByIDStatement("ports", id)
+	_, err := s.writeFirst(ctx, st, func(w *wtx) error {
+		if err := runDelete(ctx, w, "ports", st, found, portNotFound(id)); err != nil {
 			return err
 		}
 		w.change(KindPort, id, OpDelete)

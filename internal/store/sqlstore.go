@@ -334,6 +334,7 @@ func (s *sqlStore) readTxWithin(ctx context.Context, limit time.Duration, fn fun
 // the commit bumps the revision once when there is any.
 type wtx struct {
 	db
+	req       *wreq // in a PostgreSQL batch
 	ctx       context.Context
 	rev       int64 // revision before this transaction
 	compacted int64
@@ -372,7 +373,10 @@ func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, err
 // across replicas, so revisions stay gap-free in commit order. Waiting for
 // the writer and the batch itself are bounded by Config.Timeout.
 func (s *sqlStore) writePostgres(ctx context.Context, fn func(w *wtx) error) (int64, error) {
-	req := &wreq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	return s.writePostgresReq(ctx, &wreq{ctx: ctx, fn: fn, done: make(chan struct{})})
+}
+
+func (s *sqlStore) writePostgresReq(ctx context.Context, req *wreq) (int64, error) {
 	s.qmu.Lock()
 	s.queue = append(s.queue, req)
 	s.qmu.Unlock()
@@ -443,7 +447,7 @@ func (s *sqlStore) runBatchPostgres(batch []*wreq) {
 // otherwise it ends every write of the batch (true).
 func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoints bool) bool {
 	for _, r := range batch {
-		r.err, r.rev, r.w = nil, 0, nil
+		r.err, r.rev, r.w, r.prefetched = nil, 0, nil, false
 	}
 	finish := func(err error) bool {
 		for _, r := range batch {
@@ -485,8 +489,13 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 	s.batchGateways = false
 	defer func() { s.batchGateways = false }()
 	var committed []*wreq
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
+	for i, r := range batch {
+		if !savepoints && r.first != nil && !r.prefetched {
+			if !s.prefetch(bctx, conn, batch[i:]) {
+				return false // the transaction is aborted
+			}
+		}
+		if err := r.ctx.Err(); err != nil && !r.prefetched {
 			r.err = err
 			continue
 		}
@@ -498,9 +507,9 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 		} else {
 			wd.wrote = new(bool)
 		}
-		w := &wtx{ctx: r.ctx, db: wd, rev: rev, compacted: compacted}
+		w := &wtx{ctx: r.ctx, db: wd, rev: rev, compacted: compacted, req: r}
 		// The changes are logged at the end, for the whole batch at once
-		// (logBatchPostgres).
+		// (commitBatchPostgres).
 		err := r.fn(w)
 		switch {
 		case err == nil:
@@ -550,12 +559,90 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 
 // wreq is one write waiting for the SQLite group commit.
 type wreq struct {
-	ctx  context.Context
-	fn   func(w *wtx) error
-	w    *wtx
-	rev  int64
-	err  error
-	done chan struct{}
+	ctx context.Context
+	fn  func(w *wtx) error
+	// first, when set, is the statement fn begins with (wtx.run): in a
+	// PostgreSQL batch, the first statements of writes next to each other
+	// are sent together (prefetch), and prefetched says this one ran.
+	first      *statement
+	prefetched bool
+	w          *wtx
+	rev        int64
+	err        error
+	done       chan struct{}
+}
+
+// statement is one statement of a write, with what reads its rows.
+type statement struct {
+	text string
+	args []any
+	scan func(rows rowScanner) error
+}
+
+// rowScanner is what *sql.Rows and pgx.Rows have in common.
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// writeFirst is write for a write whose fn begins with statement first,
+// run by w.run.
+func (s *sqlStore) writeFirst(ctx context.Context, first *statement, fn func(w *wtx) error) (int64, error) {
+	if s.wconn != nil {
+		return s.writeSQLite(ctx, fn)
+	}
+	return s.writePostgresReq(ctx, &wreq{ctx: ctx, fn: fn, first: first, done: make(chan struct{})})
+}
+
+// run runs st, the write's first statement, and reads its rows; in a
+// PostgreSQL batch that sent it already (prefetch), it only counts it.
+func (w *wtx) run(ctx context.Context, st *statement) error {
+	if w.req != nil && w.req.first == st && w.req.prefetched {
+		w.note(st.text)
+		return nil
+	}
+	rows, err := w.query(ctx, st.text, st.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := st.scan(rows); err != nil {
+		return err
+	}
+	return rows.Err()
+}
+
+// prefetch sends the first statements of the writes at the head of batch
+// that have one, in one round trip, and has each read its rows. Writes
+// run in batch order, so these statements run as they would one by one;
+// what the writes do after their first statement runs after them all.
+// False: a statement failed, and the transaction with it.
+func (s *sqlStore) prefetch(ctx context.Context, conn *sql.Conn, batch []*wreq) bool {
+	var run []*wreq
+	for _, r := range batch {
+		if r.first == nil {
+			break
+		}
+		if !r.prefetched && r.ctx.Err() == nil { // one given up on is not run at all
+			run = append(run, r)
+		}
+	}
+	if len(run) == 0 {
+		return true
+	}
+	err := pipeline(ctx, conn, func(b *pgx.Batch) {
+		for _, r := range run {
+			b.Queue(r.first.text, r.first.args...).Query(func(rows pgx.Rows) error { return r.first.scan(rows) })
+		}
+	})
+	if err != nil {
+		return false
+	}
+	for _, r := range run {
+		r.prefetched = true
+	}
+	return true
 }
 
 // writeSQLite group-commits: a writer queues its request, and whoever
@@ -1161,15 +1248,33 @@ func byID[T any](ctx context.Context, id string, list func(context.Context, Quer
 // deleteByID deletes the row id of table (its dependants go by ON DELETE
 // CASCADE), failing with notFound when there is none.
 func deleteByID(ctx context.Context, w *wtx, table, id string, notFound error) error {
-	res, err := w.exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
-	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil && n == 0 {
-			return notFound
+	st, found := deleteByIDStatement(table, id)
+	return runDelete(ctx, w, table, st, found, notFound)
+}
+
+// deleteByIDStatement is the statement that deletes table's row id, and
+// whether it found one once it ran.
+func deleteByIDStatement(table, id string) (st *statement, found *bool) {
+	found = new(bool)
+	return &statement{text: `DELETE FROM ` + table + ` WHERE id = $1 RETURNING id`, args: []any{id}, scan: func(rows rowScanner) error {
+		*found = false // a write may run again
+		for rows.Next() {
+			*found = true
 		}
-	}
-	if err != nil {
+		return rows.Err()
+	}}, found
+}
+
+// runDelete runs st, a deleteByIDStatement, as the write's first
+// statement: notFound when there was no row.
+func runDelete(ctx context.Context, w *wtx, table string, st *statement, found *bool, notFound error) error {
+	unnote := w.unnote()
+	if err := w.run(ctx, st); err != nil {
 		return fmt.Errorf("delete from %s: %w", table, err)
+	}
+	if !*found {
+		unnote() // nothing deleted
+		return notFound
 	}
 	return nil
 }
