@@ -124,22 +124,35 @@ func (s *sqlStore) RenewLease(ctx context.Context, kind LeaseKind, name, agent, 
 	if err := checkLeaseArgs(kind, name, agent, instance, ttl); err != nil {
 		return Lease{}, err
 	}
+	// One statement while the lease is the instance's, sent with those of
+	// the writes next to it: a hundred switches' leases are renewed every
+	// second, each in a batch that every replica's writes wait for.
 	var out Lease
-	_, err := s.write(ctx, func(w *wtx) error {
-		// One statement while the lease is the instance's: a hundred
-		// switches' leases are renewed every second, each in a batch that
-		// every replica's writes wait for.
-		t := now()
+	var renewed bool
+	t := now()
+	first := &statement{
+		text: `UPDATE switch_leases SET expires_at = $1, renewed_at = $2
+			WHERE kind = $3 AND name = $4 AND agent = $5 AND instance = $6 AND epoch = $7 RETURNING ` + leaseCols,
+		args: []any{toMicros(t.Add(ttl)), toMicros(t), string(kind), name, agent, instance, epoch},
+		scan: func(rows rowScanner) error {
+			renewed = false // a write may run again
+			for rows.Next() {
+				l, err := scanLease(rows.Scan)
+				if err != nil {
+					return err
+				}
+				out, renewed = l, true
+			}
+			return rows.Err()
+		},
+	}
+	_, err := s.writeFirst(ctx, first, func(w *wtx) error {
 		unnote := w.unnote()
-		l, err := scanLease(w.queryRow(ctx, `UPDATE switch_leases SET expires_at = $1, renewed_at = $2
-			WHERE kind = $3 AND name = $4 AND agent = $5 AND instance = $6 AND epoch = $7 RETURNING `+leaseCols,
-			toMicros(t.Add(ttl)), toMicros(t), string(kind), name, agent, instance, epoch).Scan)
-		if err == nil {
-			out = l
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if err := w.run(ctx, first); err != nil {
 			return fmt.Errorf("write lease: %w", err)
+		}
+		if renewed {
+			return nil
 		}
 		unnote() // no row changed
 		cur, _, err := getLease(ctx, w.db, kind, name)
