@@ -557,7 +557,7 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 	return finish(nil)
 }
 
-// wreq is one write waiting for the SQLite group commit.
+// wreq is one write waiting for a group commit (writeSQLite, writePostgres).
 type wreq struct {
 	ctx context.Context
 	fn  func(w *wtx) error
