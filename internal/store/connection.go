@@ -81,12 +81,10 @@ func createConnection(ctx context.Context, w *wtx, c model.Connection, st *state
 		return fmt.Errorf("create connection: %w", err)
 	}
 	gw, gwFound, pre := rd.gw, rd.found, rd.pre
-	if !pre.inserted {
-		unnote() // the statement changed nothing
-	}
 	if pre.inserted {
 		return pre.boundAll(ctx, w, gw, c)
 	}
+	unnote() // the statement changed nothing
 	// The checks in the original's order:
 	// 1. network exists
 	if !pre.netType.Valid {
@@ -178,7 +176,8 @@ func connectionChecksStatement(d dialect, c model.Connection) (*statement, *conn
 	// Every check passes: the network is VXLAN and the gateway not on it
 	// yet, every device a reported switch that is up, with interfaces that
 	// are up ports, and the default VLAN ($5) given when no interface has
-	// VLANs, not given when every one has ($6: it is in range).
+	// VLANs, not given when every one has; $6: a default VLAN given is in
+	// range.
 	const insertWhenPassed = `, ok AS (SELECT COALESCE(bool_and(COALESCE(
 			net_type = 'vxlan' AND NOT dup AND gid IS NOT NULL AND did IS NOT NULL AND iname IS NOT NULL
 			AND switch_ok AND port_ok AND CASE WHEN $5::integer IS NULL THEN vlans <> '' ELSE vlans = '' END,
