@@ -65,6 +65,9 @@ func main() {
 	flag.StringVar(&o.memprofile, "memprofile", "", "with -inprocess: heap profile after convergence (after a GC) to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (logs, databases) and print its path")
 	flag.Parse()
+	if o.memprofile != "" {
+		runtime.MemProfileRate = 4096
+	}
 	var err error
 	switch {
 	case o.runs < 1 || o.ports < 1 || o.hosts < 1 || o.hosts > 65000 || o.churn < 0 || o.batch < 1:
@@ -161,6 +164,12 @@ func run(ctx context.Context, o options) (err error) {
 	if r.rss, _, err = testenv.Memory(srv.pid); err != nil {
 		return err
 	}
+	if r.split, err = readRSSSplit(srv.pid); err != nil {
+		return err
+	}
+	if o.memprofile != "" {
+		writeHeapProfile(o.memprofile + ".conv")
+	}
 	if !o.inproc { // in process, the heap is the bench's too
 		if r.mem, err = readMemStats(ctx, hc, srv.url); err != nil {
 			logln("server memory figures: %v", err)
@@ -171,6 +180,9 @@ func run(ctx context.Context, o options) (err error) {
 	// scavenger returning pages), beside the figure at the last row.
 	if reconcile.Sleep(ctx, restDelay) {
 		if r.rssRest, _, err = testenv.Memory(srv.pid); err != nil {
+			return err
+		}
+		if r.splitRest, err = readRSSSplit(srv.pid); err != nil {
 			return err
 		}
 	}

@@ -74,12 +74,12 @@ func (p *Planner) computeNetwork(n string) *netPlan {
 	vtepOf := map[string]string{}
 	for pid := range p.portsByNet[n] {
 		pt := p.ports[pid]
-		vtep, ok := vtepOf[pt.HostID]
+		vtep, ok := vtepOf[pt.host]
 		if !ok {
-			vtep = p.hostVTEP(pt.HostID)
-			vtepOf[pt.HostID] = vtep
+			vtep = p.hostVTEP(pt.host)
+			vtepOf[pt.host] = vtep
 		}
-		np.addPort(pid, contribution(n, pt, vtep), nil)
+		np.addPort(pid, contribution(n, pid, pt, vtep), nil)
 	}
 	np.macs = make(map[MACKey]RemoteMAC, len(np.claims))
 	np.byVTEP = index{}

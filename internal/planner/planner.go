@@ -136,9 +136,9 @@ type Planner struct {
 	connsByNet  index
 	connsByGw   index
 	networks    map[string]model.Network
-	ports       map[string]model.Port
+	ports       map[string]port // by id
 	portsByNet  index
-	portsByHost index // binding host name -> port ids
+	hostNets    map[string]map[string]int // binding host name -> network -> its ports there
 	hosts       map[string]model.Host
 	hostsByName index
 	switches    map[string]model.Switch // by name
@@ -236,9 +236,9 @@ func (p *Planner) reset() {
 	p.connsByNet = index{}
 	p.connsByGw = index{}
 	p.networks = map[string]model.Network{}
-	p.ports = map[string]model.Port{}
+	p.ports = map[string]port{}
 	p.portsByNet = index{}
-	p.portsByHost = index{}
+	p.hostNets = map[string]map[string]int{}
 	p.hosts = map[string]model.Host{}
 	p.hostsByName = index{}
 	p.switches = map[string]model.Switch{}
@@ -346,10 +346,11 @@ func (p *Planner) DeleteNetwork(id string) {
 // UpsertPort stages a created or updated port.
 func (p *Planner) UpsertPort(pt model.Port) {
 	p.DeletePort(pt.ID)
-	p.ports[pt.ID] = pt
-	p.portsByNet.add(pt.NetworkID, pt.ID)
-	p.portsByHost.add(pt.HostID, pt.ID)
-	p.dirtyPort.add(pt.NetworkID, pt.ID)
+	rec := newPort(pt)
+	p.ports[pt.ID] = rec
+	p.portsByNet.add(rec.network, pt.ID)
+	p.hostNetAdd(rec.host, rec.network, 1)
+	p.dirtyPort.add(rec.network, pt.ID)
 }
 
 // DeletePort stages the deletion of a port.
@@ -359,9 +360,25 @@ func (p *Planner) DeletePort(id string) {
 		return
 	}
 	delete(p.ports, id)
-	p.portsByNet.del(old.NetworkID, id)
-	p.portsByHost.del(old.HostID, id)
-	p.dirtyPort.add(old.NetworkID, id)
+	p.portsByNet.del(old.network, id)
+	p.hostNetAdd(old.host, old.network, -1)
+	p.dirtyPort.add(old.network, id)
+}
+
+// hostNetAdd counts d more ports of network n bound to host h.
+func (p *Planner) hostNetAdd(h, n string, d int) {
+	nets := p.hostNets[h]
+	if nets == nil {
+		nets = map[string]int{}
+		p.hostNets[h] = nets
+	}
+	nets[n] += d
+	if nets[n] <= 0 {
+		delete(nets, n)
+		if len(nets) == 0 {
+			delete(p.hostNets, h)
+		}
+	}
 }
 
 // UpsertHost stages a created or updated host. Only its name and VTEP IP
@@ -390,8 +407,8 @@ func (p *Planner) DeleteHost(id string) {
 }
 
 func (p *Planner) markPortsOfHost(name string) {
-	for pid := range p.portsByHost[name] {
-		p.dirtyFull[p.ports[pid].NetworkID] = struct{}{}
+	for n := range p.hostNets[name] {
+		p.dirtyFull[n] = struct{}{}
 	}
 }
 

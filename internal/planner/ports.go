@@ -3,6 +3,7 @@ package planner
 import (
 	"maps"
 	"slices"
+	"unique"
 
 	"github.com/l2gw/l2gw/internal/model"
 )
@@ -43,29 +44,53 @@ type portContrib struct {
 	claims []claim
 }
 
-// contribution computes what port pt (of network n, on a host whose VTEP is
-// vtep) contributes. Admin-down ports keep their MAC rows (the MAC is still
-// bound there, as in the original) but their interface is not bridged.
-func contribution(n string, pt model.Port, vtep string) portContrib {
-	c := portContrib{host: pt.HostID, vtep: vtep}
-	if pt.HostID == "" {
-		return c
+// port is what plans depend on of a model.Port, in the form plans use: the
+// planner keeps one per port of the inventory, and a model.Port with every
+// string read from the store was most of the server's live heap (issue 12).
+type port struct {
+	network string // interned: every port of a network shares it
+	host    string // binding host name, interned; "" when unbound
+	mac     string // the port's MAC in canonical form, "" when not a unicast MAC
+	ip      string // the first fixed IP as an address, "" when none
+	iface   string // the interface the host bridges, "" when none or admin down
+	pairs   []model.AddressPair
+}
+
+// newPort keeps of pt what plans depend on. Admin-down ports keep their MAC
+// rows (the MAC is still bound there, as in the original) but their
+// interface is not bridged.
+func newPort(pt model.Port) port {
+	rec := port{
+		network: unique.Make(pt.NetworkID).Value(),
+		host:    unique.Make(pt.HostID).Value(),
+		mac:     normMAC(pt.MACAddress),
+		pairs:   slices.Clip(pt.AllowedAddressPairs),
+	}
+	if len(pt.FixedIPs) > 0 {
+		rec.ip = hostIP(pt.FixedIPs[0].IPAddress)
 	}
 	if pt.AdminStateUp {
-		c.iface = pt.InterfaceName
+		rec.iface = pt.InterfaceName
 	}
+	return rec
+}
+
+// contribution computes what port pt (id pid, of network n, on a host whose
+// VTEP is vtep) contributes.
+func contribution(n, pid string, pt port, vtep string) portContrib {
+	c := portContrib{host: pt.host, vtep: vtep}
+	if pt.host == "" {
+		return c
+	}
+	c.iface = pt.iface
 	if vtep == "" {
 		return c
 	}
-	own := normMAC(pt.MACAddress)
+	own := pt.mac
 	if own != "" {
-		ip := ""
-		if len(pt.FixedIPs) > 0 {
-			ip = hostIP(pt.FixedIPs[0].IPAddress)
-		}
-		c.claims = append(c.claims, claim{portID: pt.ID, row: RemoteMAC{LogicalSwitch: n, MAC: own, IP: ip, LocatorIP: vtep}})
+		c.claims = append(c.claims, claim{portID: pid, row: RemoteMAC{LogicalSwitch: n, MAC: own, IP: pt.ip, LocatorIP: vtep}})
 	}
-	for _, ap := range pt.AllowedAddressPairs {
+	for _, ap := range pt.pairs {
 		mac := own
 		if ap.MACAddress != "" {
 			mac = normMAC(ap.MACAddress)
@@ -73,7 +98,7 @@ func contribution(n string, pt model.Port, vtep string) portContrib {
 		if mac == "" || slices.ContainsFunc(c.claims, func(x claim) bool { return x.row.MAC == mac }) {
 			continue // the port's own MAC, or a MAC already given by an earlier pair
 		}
-		c.claims = append(c.claims, claim{pair: true, portID: pt.ID, row: RemoteMAC{LogicalSwitch: n, MAC: mac, IP: hostIP(ap.IPAddress), LocatorIP: vtep}})
+		c.claims = append(c.claims, claim{pair: true, portID: pid, row: RemoteMAC{LogicalSwitch: n, MAC: mac, IP: hostIP(ap.IPAddress), LocatorIP: vtep}})
 	}
 	return c
 }
@@ -194,8 +219,8 @@ func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 	t := &portTouch{macs: map[string]struct{}{}, hosts: map[string]struct{}{}}
 	for pid := range pids {
 		np.removePort(pid, t)
-		if pt, ok := p.ports[pid]; ok && pt.NetworkID == n {
-			np.addPort(pid, contribution(n, pt, p.hostVTEP(pt.HostID)), t)
+		if pt, ok := p.ports[pid]; ok && pt.network == n {
+			np.addPort(pid, contribution(n, pid, pt, p.hostVTEP(pt.host)), t)
 		}
 	}
 	moved := map[string]struct{}{} // VTEPs whose MAC set changed
