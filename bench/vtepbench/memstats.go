@@ -17,6 +17,7 @@ import (
 type memStats struct {
 	ok                                        bool
 	heapInuse, heapIdle, heapReleased, nextGC float64
+	sys                                       float64 // all the Go runtime holds (heap, stacks, metadata)
 }
 
 // readMemStats scrapes url's /metrics (noauth: the bench's server).
@@ -39,6 +40,7 @@ func readMemStats(ctx context.Context, hc *http.Client, url string) (memStats, e
 		"go_memstats_heap_idle_bytes":     &m.heapIdle,
 		"go_memstats_heap_released_bytes": &m.heapReleased,
 		"go_memstats_next_gc_bytes":       &m.nextGC,
+		"go_memstats_sys_bytes":           &m.sys,
 	}
 	found := 0
 	sc := bufio.NewScanner(resp.Body)

@@ -118,6 +118,10 @@ func (r report) print(w io.Writer) {
 	if r.mem.ok {
 		fmt.Fprintf(tw, "  Go heap in use / free, not returned / GC goal\t%.0f / %.0f / %.0f MB\t\n",
 			r.mem.heapInuse/(1<<20), (r.mem.heapIdle-r.mem.heapReleased)/(1<<20), r.mem.nextGC/(1<<20))
+		// What is anonymous but not the Go runtime's: SQLite's own
+		// allocations (page caches; modernc's allocator maps its own).
+		fmt.Fprintf(tw, "  anonymous, not the Go runtime's (SQLite)\t%.0f MB\t\n",
+			(float64(r.split.anon)-(r.mem.sys-r.mem.heapReleased))/(1<<20))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -843,11 +843,17 @@ func (a *Agent) setStatus(sw *served, st model.SwitchStatus, force bool) {
 func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.Operation) (time.Time, map[string]bool, error) {
 	txStart := time.Now()
 	a.m.txOps.Observe(float64(len(ch.ops)))
-	ops := ch.ops
+	var pre []ovsdb.Operation
 	if fence != nil {
-		ops = append([]ovsdb.Operation{*fence}, ch.ops...)
+		pre = []ovsdb.Operation{*fence}
 	}
-	res, err := s.txn.TransactThen(ctx, func(res []ovsdb.OperationResult) { s.remote.applyTxn(ops, res) }, ops...)
+	ops := ch.ops
+	res, err := s.txn.transactLists(ctx, func(res []ovsdb.OperationResult) {
+		if len(res) < len(pre) || len(pre) > 0 && res[0].Error != "" {
+			return // fenced: nothing written
+		}
+		s.remote.applyTxn(ops, res[len(pre):])
+	}, pre, ops)
 	committed := time.Now()
 	a.log.Debug("transaction done", "ops", len(ch.ops), "duration", committed.Sub(txStart))
 	if err != nil {

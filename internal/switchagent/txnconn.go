@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -103,12 +104,21 @@ type rpcMsg struct {
 
 func (t *txnConn) read() {
 	defer close(t.done)
-	dec := json.NewDecoder(bufio.NewReaderSize(t.conn, 64<<10))
+	var src io.Reader = bufio.NewReaderSize(t.conn, 64<<10)
+	dec := json.NewDecoder(src)
 	var err error
 	for {
 		var m rpcMsg
 		if err = dec.Decode(&m); err != nil {
 			break
+		}
+		if len(m.Result)+len(m.Params) > bigMessage {
+			// The decoder keeps a buffer as large as the largest message
+			// (a 10,000-row monitor reply or transaction result: MBs) for
+			// the connection's life; a new one starts small, after what
+			// the old one read ahead.
+			src = io.MultiReader(dec.Buffered(), src)
+			dec = json.NewDecoder(src)
 		}
 		if m.Method != "" {
 			if m.Method == "echo" { // the server's probe (RFC 7047 §4.1.11)
@@ -158,19 +168,42 @@ func (t *txnConn) read() {
 	t.conn.Close()
 }
 
-// send writes the request enc appends to an empty buffer.
+// bigMessage is the size of a message after which the reader lets its
+// decoder's buffer go.
+const bigMessage = 256 << 10
+
+// spillAt is how much of a request send holds before enc writes it out
+// (spill): a 10,000-row transaction is ~2 MB of JSON, which was built
+// whole, grown by doubling, before its first byte left.
+const spillAt = 64 << 10
+
+// send writes the request enc appends to an empty buffer; enc may write
+// out what it has appended so far with spill. A failed enc or write may
+// leave part of the request on the wire (call closes the connection).
 func (t *txnConn) send(enc func([]byte) ([]byte, error)) error {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	b, err := enc(t.buf[:0])
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = t.conn.Write(b)
 	}
-	_, err = t.conn.Write(b)
 	if cap(b) <= 1<<20 {
-		t.buf = b // keep small buffers; a 10k-row transaction's is let go
+		t.buf = b[:0] // keep small buffers (spill keeps them small)
 	}
 	return err
+}
+
+// spill writes b out when it holds spillAt bytes or more and returns what
+// to append the rest of the request to. Only in an enc of send (under
+// wmu).
+func (t *txnConn) spill(b []byte) ([]byte, error) {
+	if len(b) < spillAt {
+		return b, nil
+	}
+	if _, err := t.conn.Write(b); err != nil {
+		return b, err
+	}
+	return b[:0], nil
 }
 
 func isError(e json.RawMessage) bool { return len(e) > 0 && string(e) != "null" }
@@ -245,6 +278,13 @@ func (t *txnConn) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb
 // then does not run when the call is abandoned (ctx done) or the
 // connection fails before the reply.
 func (t *txnConn) TransactThen(ctx context.Context, then func([]ovsdb.OperationResult), ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
+	return t.transactLists(ctx, then, ops)
+}
+
+// transactLists is TransactThen of the operations of lists one after the
+// other (a fence before a diff's operations without copying them), written
+// out as they are encoded.
+func (t *txnConn) transactLists(ctx context.Context, then func([]ovsdb.OperationResult), lists ...[]ovsdb.Operation) ([]ovsdb.OperationResult, error) {
 	hook := func(raw json.RawMessage) (any, error) {
 		res, err := decodeResults(raw)
 		if err != nil {
@@ -258,12 +298,19 @@ func (t *txnConn) TransactThen(ctx context.Context, then func([]ovsdb.OperationR
 	_, val, err := t.call(ctx, "transact", func(b []byte) ([]byte, error) {
 		b = append(b, '[')
 		b = appendString(b, t.db)
-		if len(ops) == 0 {
-			return append(b, ']'), nil
+		for _, ops := range lists {
+			for i := range ops {
+				b = append(b, ',')
+				var err error
+				if b, err = appendOp(b, &ops[i]); err != nil {
+					return b, fmt.Errorf("operation %d (%s %s): %w", i, ops[i].Op, ops[i].Table, err)
+				}
+				if b, err = t.spill(b); err != nil {
+					return b, err
+				}
+			}
 		}
-		b = append(b, ',')
-		b, err := appendOpList(b, ops)
-		return append(b, ']'), err
+		return append(b, ']'), nil
 	}, hook)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,5 +226,69 @@ func TestTxnConnAnswersEcho(t *testing.T) {
 	want := map[string]any{"id": "echo", "result": []any{1.0, "x"}, "error": nil}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("echo reply (-want +got):\n%s", d)
+	}
+}
+
+// TestTxnConnBigMessages: a transaction far larger than spillAt goes out
+// in pieces and commits whole; replies larger than bigMessage (its
+// results, then a select of every row) replace the reader's decoder, and
+// the connection goes on working after them.
+func TestTxnConnBigMessages(t *testing.T) {
+	o := newSwitch(t, false, "port1", "port2")
+	c := dialTestTxn(t, o.UnixTarget())
+	ctx := context.Background()
+	const n = 8000 // ~1.6 MB of request, ~0.4 MB of results
+	ops := ingestOps(n, 50)
+	res, err := c.Transact(ctx, ops...)
+	if err != nil {
+		t.Fatalf("Transact(%d operations): %v", len(ops), err)
+	}
+	if len(res) != len(ops) {
+		t.Fatalf("Transact(%d operations) = %d results", len(ops), len(res))
+	}
+	for i, r := range res {
+		if r.Error != "" || ops[i].Op == ovsdb.OperationInsert && r.UUID.GoUUID == "" {
+			t.Fatalf("result %d (%s %s) = %+v", i, ops[i].Op, ops[i].Table, r)
+		}
+	}
+	for range 2 {
+		res, err = c.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: vtep.UcastMacsRemoteTable, Columns: []string{"MAC", "ipaddr"}})
+		if err != nil {
+			t.Fatalf("select every remote mac: %v", err)
+		}
+		if len(res) != 1 || len(res[0].Rows) != n {
+			t.Fatalf("select every remote mac: %d results, %d rows; want 1, %d", len(res), len(res[0].Rows), n)
+		}
+	}
+	if err := c.Echo(ctx); err != nil {
+		t.Fatalf("Echo after the big messages: %v", err)
+	}
+}
+
+// TestTxnConnReadsAheadOfBigMessage: what the reader read ahead of a
+// message larger than bigMessage (the next messages, in the same write)
+// is not lost when its decoder is replaced.
+func TestTxnConnReadsAheadOfBigMessage(t *testing.T) {
+	ours, peer := net.Pipe()
+	got := make(chan string, 4)
+	c := &txnConn{db: "hardware_vtep", conn: ours, pending: map[uint64]pendingCall{}, done: make(chan struct{}),
+		notify: func(method string, params json.RawMessage) { got <- fmt.Sprintf("%s %d", method, len(params)) }}
+	go c.read()
+	t.Cleanup(func() { peer.Close(); c.Close() })
+	big := `{"id":null,"method":"big","params":["` + strings.Repeat("x", 2*bigMessage) + `"]}`
+	small := `{"id":null,"method":"small","params":[]}`
+	go func() { _, _ = peer.Write([]byte(big + small + big + small)) }()
+	var seen []string
+	for range 4 {
+		select {
+		case s := <-got:
+			seen = append(seen, s)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("notifications after %v: none", seen)
+		}
+	}
+	bigLen := fmt.Sprintf("big %d", 2*bigMessage+4)
+	if d := cmp.Diff([]string{bigLen, "small 2", bigLen, "small 2"}, seen); d != "" {
+		t.Fatalf("notifications (-want +got):\n%s", d)
 	}
 }
