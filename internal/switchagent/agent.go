@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -131,7 +132,8 @@ type Agent struct {
 	loop       *reconcile.Loop
 	cacheEvent chan struct{} // any cache event (for waiting on our own writes)
 
-	m *agentMetrics
+	m   *agentMetrics
+	mem *memRelease // after bulk transactions (release.go)
 
 	sessions uint64 // sessions dialled (sessionLoop only; see session.gen)
 
@@ -225,6 +227,7 @@ func New(cfg Config, plans planstream.SwitchSource, rep Reporter) (*Agent, error
 		BackoffMin: cfg.BackoffMin, BackoffMax: cfg.BackoffMax, Resync: cfg.AuditInterval,
 		Metrics: a.m.rec, QueueDepth: a.queued,
 	})
+	a.mem = newMemRelease(releaseInterval, debug.FreeOSMemory, a.m.released.Inc)
 	return a, nil
 }
 
@@ -269,6 +272,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.sessionLoop(ctx) })
 	wg.Go(func() { a.loop.Run(ctx, a.pass) })
+	wg.Go(func() { a.mem.run(ctx) })
 	wg.Wait()
 	a.m.connected.Set(0)
 
@@ -848,11 +852,25 @@ func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.
 		pre = []ovsdb.Operation{*fence}
 	}
 	ops := ch.ops
+	// Once the request is on the wire, the rows of the remote MAC inserts
+	// (most of a bulk transaction, and most of its memory) are let go:
+	// the view takes them from ins, the rest of apply needs no row.
+	ins := remoteInserts(ops)
+	sent := make(chan struct{})
 	res, err := s.txn.transactLists(ctx, func(res []ovsdb.OperationResult) {
+		<-sent
 		if len(res) < len(pre) || len(pre) > 0 && res[0].Error != "" {
 			return // fenced: nothing written
 		}
-		s.remote.applyTxn(ops, res[len(pre):])
+		s.remote.applyTxn(ops, ins, res[len(pre):])
+	}, func() {
+		for _, r := range ins {
+			ops[r.op].Row = nil
+		}
+		close(sent)
+		if len(ops) >= releaseOps {
+			a.mem.request()
+		}
 	}, pre, ops)
 	committed := time.Now()
 	a.log.Debug("transaction done", "ops", len(ch.ops), "duration", committed.Sub(txStart))

@@ -144,7 +144,7 @@ func TestSeedWorkflow(t *testing.T) {
 
 // agentMetricValues are the switch agent's metrics on a registry.
 type agentMetricValues struct {
-	ok, errors, transactions, connected, queue float64
+	ok, errors, transactions, connected, queue, released float64
 }
 
 func agentCounts(t testing.TB, reg *prometheus.Registry) agentMetricValues {
@@ -174,6 +174,8 @@ func agentCounts(t testing.TB, reg *prometheus.Registry) agentMetricValues {
 				v.connected = m.GetGauge().GetValue()
 			case "l2gw_switchagent_transaction_operations":
 				v.transactions = float64(m.GetHistogram().GetSampleCount())
+			case "l2gw_switchagent_memory_releases_total":
+				v.released = m.GetCounter().GetValue()
 			}
 		}
 	}

@@ -274,13 +274,13 @@ func (v *remoteView) monitor(ctx context.Context, t *txnConn) error {
 		v.count(rowsInitial, len(rows))
 		return nil, nil
 	}
-	if _, _, err := t.call(ctx, "monitor_cond", enc, hook); err != nil {
+	if _, _, err := t.call(ctx, "monitor_cond", enc, hook, nil); err != nil {
 		return fmt.Errorf("monitor %s: %w", vtep.UcastMacsRemoteTable, err)
 	}
 	if prev != "" {
 		_, _, err := t.call(ctx, "monitor_cancel", func(b []byte) ([]byte, error) {
 			return append(appendString(append(b, '['), prev), ']'), nil
-		}, nil)
+		}, nil, nil)
 		if err != nil {
 			return fmt.Errorf("cancel monitor %s: %w", prev, err)
 		}
@@ -367,7 +367,7 @@ var errUnresolved = errors.New("operation not followed")
 // UUIDs they reference resolved from the results), updated and deleted.
 // A transaction that failed (an error in any result) wrote nothing. An
 // operation the view cannot follow marks it for a rebuild.
-func (v *remoteView) applyTxn(ops []ovsdb.Operation, res []ovsdb.OperationResult) {
+func (v *remoteView) applyTxn(ops []ovsdb.Operation, ins []remoteInsert, res []ovsdb.OperationResult) {
 	if len(res) < len(ops) {
 		return
 	}
@@ -405,7 +405,13 @@ func (v *remoteView) applyTxn(ops []ovsdb.Operation, res []ovsdb.OperationResult
 		switch op.Op {
 		case ovsdb.OperationInsert:
 			r := &vtep.UcastMacsRemote{UUID: res[i].UUID.GoUUID}
-			if err = setRemoteCols(r, op.Row, ref); err == nil {
+			if len(ins) > 0 && ins[0].op == i {
+				err = ins[0].set(r, ref)
+				ins = ins[1:]
+			} else {
+				err = setRemoteCols(r, op.Row, ref)
+			}
+			if err == nil {
 				v.put(r)
 			}
 		case ovsdb.OperationUpdate, ovsdb.OperationDelete:
@@ -430,6 +436,68 @@ func (v *remoteView) applyTxn(ops []ovsdb.Operation, res []ovsdb.OperationResult
 			v.stale = true
 		}
 	}
+}
+
+// remoteInsert is the row of a transaction's Ucast_Macs_Remote insert (its
+// operation's index, its columns), kept for the view while the operations
+// themselves, ~600 bytes each with their row maps, are let go once they
+// are on the wire (agent.apply).
+type remoteInsert struct {
+	op        int
+	mac, ip   string
+	ls, locat ovsdb.UUID
+	hasIP     bool
+}
+
+// remoteInserts takes the rows of the Ucast_Macs_Remote inserts of ops
+// that hold the columns the diff writes and no other (the others keep
+// their rows).
+func remoteInserts(ops []ovsdb.Operation) []remoteInsert {
+	var out []remoteInsert
+	for i := range ops {
+		op := &ops[i]
+		if op.Op != ovsdb.OperationInsert || op.Table != vtep.UcastMacsRemoteTable {
+			continue
+		}
+		r := remoteInsert{op: i}
+		mac, ok1 := op.Row[vtep.UcastMacsRemoteMACColumn].(string)
+		ls, ok2 := op.Row[vtep.UcastMacsRemoteLogicalSwitchColumn].(ovsdb.UUID)
+		loc, ok3 := op.Row[vtep.UcastMacsRemoteLocatorColumn].(ovsdb.UUID)
+		ip, hasIP := op.Row[vtep.UcastMacsRemoteIpaddrColumn]
+		r.mac, r.ls, r.locat = mac, ls, loc
+		if hasIP {
+			r.ip, r.hasIP = ip.(string)
+		}
+		if !ok1 || !ok2 || !ok3 || hasIP != r.hasIP || len(op.Row) != 3+boolInt(hasIP) {
+			continue
+		}
+		if out == nil {
+			out = make([]remoteInsert, 0, len(ops)-i)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// set sets the columns of u the insert wrote (setRemoteCols of its row).
+func (r remoteInsert) set(u *vtep.UcastMacsRemote, ref func(any) (string, error)) error {
+	var err error
+	u.MAC = r.mac
+	if r.hasIP {
+		u.Ipaddr = r.ip
+	}
+	if u.LogicalSwitch, err = ref(r.ls); err != nil {
+		return err
+	}
+	u.Locator, err = ref(r.locat)
+	return err
 }
 
 // followed reports whether where is one the view can match exactly: one

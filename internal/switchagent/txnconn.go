@@ -211,7 +211,10 @@ func isError(e json.RawMessage) bool { return len(e) > 0 && string(e) != "null" 
 // call sends method with the params enc appends and waits for its
 // result, and what hook (nil: none; see pendingCall) made of it. A failed
 // write closes the connection: part of a request may be on the wire.
-func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]byte, error), hook func(json.RawMessage) (any, error)) (json.RawMessage, any, error) {
+//
+// sent, when set, runs once the whole request is on the wire, before the
+// reply is waited for.
+func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]byte, error), hook func(json.RawMessage) (any, error), sent func()) (json.RawMessage, any, error) {
 	ch := make(chan rpcReply, 1)
 	t.mu.Lock()
 	if t.err != nil {
@@ -240,6 +243,9 @@ func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]b
 			t.conn.Close()
 		}
 		return nil, nil, fmt.Errorf("%s: %w", method, err)
+	}
+	if sent != nil {
+		sent()
 	}
 	select {
 	case r, ok := <-ch:
@@ -278,13 +284,14 @@ func (t *txnConn) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb
 // then does not run when the call is abandoned (ctx done) or the
 // connection fails before the reply.
 func (t *txnConn) TransactThen(ctx context.Context, then func([]ovsdb.OperationResult), ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
-	return t.transactLists(ctx, then, ops)
+	return t.transactLists(ctx, then, nil, ops)
 }
 
 // transactLists is TransactThen of the operations of lists one after the
 // other (a fence before a diff's operations without copying them), written
-// out as they are encoded.
-func (t *txnConn) transactLists(ctx context.Context, then func([]ovsdb.OperationResult), lists ...[]ovsdb.Operation) ([]ovsdb.OperationResult, error) {
+// out as they are encoded; sent (may be nil) runs once they are all on the
+// wire (see call).
+func (t *txnConn) transactLists(ctx context.Context, then func([]ovsdb.OperationResult), sent func(), lists ...[]ovsdb.Operation) ([]ovsdb.OperationResult, error) {
 	hook := func(raw json.RawMessage) (any, error) {
 		res, err := decodeResults(raw)
 		if err != nil {
@@ -311,7 +318,7 @@ func (t *txnConn) transactLists(ctx context.Context, then func([]ovsdb.Operation
 			}
 		}
 		return append(b, ']'), nil
-	}, hook)
+	}, hook, sent)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +328,7 @@ func (t *txnConn) transactLists(ctx context.Context, then func([]ovsdb.Operation
 
 // Echo sends an echo request and waits for its reply.
 func (t *txnConn) Echo(ctx context.Context) error {
-	_, _, err := t.call(ctx, "echo", func(b []byte) ([]byte, error) { return append(b, `["l2gw"]`...), nil }, nil)
+	_, _, err := t.call(ctx, "echo", func(b []byte) ([]byte, error) { return append(b, `["l2gw"]`...), nil }, nil, nil)
 	return err
 }
 
