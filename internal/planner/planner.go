@@ -166,14 +166,14 @@ type LocalMACKey struct {
 type netPlan struct {
 	ls       LogicalSwitch
 	bindings map[string][]BindingKey // per switch taking part (key present even without bindings)
-	macs     map[MACKey]RemoteMAC    // identical on every switch of the network
 	mcast    *McastRemote            // nil: no unknown-dst row
 	hostIfs  map[string][]string     // hosts with a port on the network -> sorted up interfaces
 	fdb      []FDBEntry              // the gateway's part of every host's network
 	flood    []string
 	peers    []Peer // standalone: every host VTEP of the network, sorted; never changed in place
 
-	// byVTEP holds the MACs of macs by locator: the peers' MAC lists.
+	// byVTEP holds the network's MACs (their rows: netPlan.row) by
+	// locator: the peers' MAC lists.
 	byVTEP index
 
 	// Per-port state, so that a port change updates the rows of that port
