@@ -2,6 +2,7 @@ package switchagent
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -358,6 +359,14 @@ type opResult struct {
 }
 
 func decodeResults(raw json.RawMessage) ([]ovsdb.OperationResult, error) {
+	if out, ok := decodeInsertResults(raw); ok {
+		return out, nil
+	}
+	return decodeResultsJSON(raw)
+}
+
+// decodeResultsJSON decodes any transaction's results.
+func decodeResultsJSON(raw json.RawMessage) ([]ovsdb.OperationResult, error) {
 	var rs []*opResult // null: the result of a transaction's "null" entries
 	if err := json.Unmarshal(raw, &rs); err != nil {
 		return nil, fmt.Errorf("transact result: %w", err)
@@ -373,4 +382,61 @@ func decodeResults(raw json.RawMessage) ([]ovsdb.OperationResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// decodeInsertResults decodes the results of a transaction whose every
+// result is an insert's ({"uuid":["uuid","…"]}), a count ({"count":N}) or
+// empty ({}), as ovsdb-server writes them (no spaces): a bulk
+// transaction's. ok is false for anything else (an error, rows, other
+// spacing), which json decodes. Per result, only the UUID's string is
+// allocated: a 10,000-row reply was ~3 MB of garbage through json, made
+// while the agent's memory had just been returned (release.go).
+func decodeInsertResults(raw []byte) ([]ovsdb.OperationResult, bool) {
+	const uuidPrefix, uuidLen = `{"uuid":["uuid","`, 36
+	if len(raw) < 2 || raw[0] != '[' || raw[len(raw)-1] != ']' {
+		return nil, false
+	}
+	body := raw[1 : len(raw)-1]
+	out := make([]ovsdb.OperationResult, 0, bytes.Count(body, []byte("},{"))+1)
+	for len(body) > 0 {
+		var r ovsdb.OperationResult
+		switch {
+		case bytes.HasPrefix(body, []byte(uuidPrefix)):
+			rest := body[len(uuidPrefix):]
+			if len(rest) < uuidLen+3 || string(rest[uuidLen:uuidLen+3]) != `"]}` {
+				return nil, false
+			}
+			if r.UUID.GoUUID = string(rest[:uuidLen]); !isUUID(r.UUID.GoUUID) {
+				return nil, false
+			}
+			body = rest[uuidLen+3:]
+		case bytes.HasPrefix(body, []byte("{}")):
+			body = body[2:]
+		case bytes.HasPrefix(body, []byte(`{"count":`)):
+			rest := body[len(`{"count":`):]
+			i := 0
+			for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+				i++
+			}
+			if i == 0 || i > 9 || i >= len(rest) || rest[i] != '}' {
+				return nil, false
+			}
+			n, err := strconv.Atoi(string(rest[:i]))
+			if err != nil {
+				return nil, false
+			}
+			r.Count = n
+			body = rest[i+1:]
+		default:
+			return nil, false
+		}
+		out = append(out, r)
+		if len(body) > 0 {
+			if body[0] != ',' || len(body) == 1 {
+				return nil, false
+			}
+			body = body[1:]
+		}
+	}
+	return out, true
 }

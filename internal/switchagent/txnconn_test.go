@@ -292,3 +292,44 @@ func TestTxnConnReadsAheadOfBigMessage(t *testing.T) {
 		t.Fatalf("notifications (-want +got):\n%s", d)
 	}
 }
+
+// TestDecodeInsertResults: the fast path decodes what the json path
+// decodes, and leaves to it (ok false) every result it does not know.
+func TestDecodeInsertResults(t *testing.T) {
+	const u1, u2 = "0b0c8c9e-5d4a-4c1b-9b53-5f6f3f1b2a01", "a1b2c3d4-0000-4000-8000-00000000beef"
+	for _, tc := range []struct {
+		raw  string
+		fast bool
+	}{
+		{`[{"uuid":["uuid","` + u1 + `"]},{"uuid":["uuid","` + u2 + `"]}]`, true},
+		{`[{},{"count":3},{"uuid":["uuid","` + u1 + `"]},{"count":0}]`, true},
+		{`[]`, true},
+		{`[{"uuid":["uuid","` + u1 + `"]},{"error":"constraint violation","details":"x"}]`, false},
+		{`[{"rows":[{"MAC":"aa:00:00:00:00:01"}]}]`, false},
+		{`[{"uuid": ["uuid", "` + u1 + `"]}]`, false},
+		{`[{"uuid":["uuid","not-a-uuid-not-a-uuid-not-a-uuid-xx"]}]`, false},
+		{`[null,{"count":1}]`, false},
+		{`[{"count":12345678901}]`, false},
+		{`[{"count":1},]`, false},
+		{`[{"uuid":["uuid","` + u1 + `"]}{"count":1}]`, false},
+	} {
+		got, ok := decodeInsertResults([]byte(tc.raw))
+		if ok != tc.fast {
+			t.Errorf("decodeInsertResults(%s) ok = %v; want %v", tc.raw, ok, tc.fast)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		want, err := decodeResultsJSON([]byte(tc.raw))
+		if err != nil {
+			t.Fatalf("decodeResultsJSON(%s): %v", tc.raw, err)
+		}
+		if len(want) == 0 {
+			want = []ovsdb.OperationResult{}
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("decodeInsertResults(%s) (-json +fast):\n%s", tc.raw, d)
+		}
+	}
+}
