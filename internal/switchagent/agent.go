@@ -846,61 +846,58 @@ func (a *Agent) setStatus(sw *served, st model.SwitchStatus, force bool) {
 // set; ErrFenced when it failed.
 func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.Operation) (time.Time, map[string]bool, error) {
 	txStart := time.Now()
-	a.m.txOps.Observe(float64(len(ch.ops)))
+	n := len(ch.ops)
+	a.m.txOps.Observe(float64(n))
 	var pre []ovsdb.Operation
 	if fence != nil {
 		pre = []ovsdb.Operation{*fence}
 	}
+	// Once the request is on the wire the operations go (with their row
+	// maps ~600 bytes each, most of a bulk transaction's memory): what is
+	// needed of them once the results are back is in sh.
+	sh := shapeOf(ch.ops)
 	ops := ch.ops
-	// Once the request is on the wire, the rows of the remote MAC inserts
-	// (most of a bulk transaction, and most of its memory) are let go:
-	// the view takes them from ins, the rest of apply needs no row.
-	ins := remoteInserts(ops)
 	sent := make(chan struct{})
 	res, err := s.txn.transactLists(ctx, func(res []ovsdb.OperationResult) {
 		<-sent
 		if len(res) < len(pre) || len(pre) > 0 && res[0].Error != "" {
 			return // fenced: nothing written
 		}
-		s.remote.applyTxn(ops, ins, res[len(pre):])
+		s.remote.applyTxn(sh, res[len(pre):])
 	}, func() {
-		for _, r := range ins {
-			ops[r.op].Row = nil
-		}
+		ch.ops, ops = nil, nil
 		close(sent)
-		if len(ops) >= releaseOps {
+		if n >= releaseOps {
 			a.mem.request()
 		}
 	}, pre, ops)
 	committed := time.Now()
-	a.log.Debug("transaction done", "ops", len(ch.ops), "duration", committed.Sub(txStart))
+	a.log.Debug("transaction done", "ops", n, "duration", committed.Sub(txStart))
 	if err != nil {
 		s.fail("transact: " + err.Error())
-		return time.Time{}, nil, fmt.Errorf("transact %d operations: %w", len(ch.ops), err)
+		return time.Time{}, nil, fmt.Errorf("transact %d operations: %w", n, err)
 	}
 	if fence != nil {
 		if len(res) > 0 && res[0].Error != "" {
 			a.log.Warn("transaction fenced: the switch carries another agent's epoch, nothing written",
-				"ops", len(ch.ops), "error", res[0].Error, "details", res[0].Details)
+				"ops", n, "error", res[0].Error, "details", res[0].Details)
 			return time.Time{}, nil, ErrFenced
 		}
 		if len(res) > 0 {
 			res = res[1:]
 		}
 	}
-	if opErrs, err := ovsdb.CheckOperationResults(res, ch.ops); err != nil {
-		detail := err.Error()
-		if len(opErrs) > 0 {
-			detail = opErrs[0].Error()
-		} else if len(res) > len(ch.ops) {
-			detail = res[len(ch.ops)].Error + ": " + res[len(ch.ops)].Details
-		}
-		return time.Time{}, nil, fmt.Errorf("transaction of %d operations failed: %s", len(ch.ops), detail)
+	if detail, failed := checkResults(res, n); failed {
+		return time.Time{}, nil, fmt.Errorf("transaction of %d operations failed: %s", n, detail)
 	}
 	var inserted []rowRef
-	written := map[string]bool{}
-	for i, op := range ch.ops {
-		if op.Op == ovsdb.OperationInsert && i < len(res) {
+	written := make(map[string]bool, len(sh.ins)+len(ch.deleted))
+	for _, r := range sh.ins {
+		written[res[r.op].UUID.GoUUID] = false
+	}
+	for _, x := range sh.rest {
+		i, op := x.i, &x.op
+		if op.Op == ovsdb.OperationInsert {
 			if op.Table != vtep.UcastMacsRemoteTable {
 				inserted = append(inserted, rowRef{op.Table, res[i].UUID.GoUUID})
 			}
@@ -924,10 +921,33 @@ func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.
 			deleted = append(deleted, r)
 		}
 	}
-	// The rows are on the switch: let them go while the cache catches up,
-	// which for 10,000 rows takes longer than the transaction itself.
-	ch.ops = nil
 	return committed, written, a.waitCache(ctx, s, inserted, deleted)
+}
+
+// checkResults is ovsdb.CheckOperationResults for n operations without
+// them (they are gone, see apply): the text of the first failed result,
+// or of the transaction's extra error result; failed reports one.
+func checkResults(res []ovsdb.OperationResult, n int) (detail string, failed bool) {
+	if len(res) < n {
+		return fmt.Sprintf("ovsdb transaction error. %d operations submitted but only %d results received", n, len(res)), true
+	}
+	var one [1]ovsdb.Operation // the error text does not depend on it
+	for i, r := range res {
+		if i >= n {
+			if r.Error == "" {
+				return "", false
+			}
+			if detail != "" {
+				return detail, true
+			}
+			return r.Error + ": " + r.Details, true
+		}
+		if r.Error != "" && detail == "" {
+			errs, _ := ovsdb.CheckOperationResults(res[i:i+1], one[:])
+			detail = errs[0].Error()
+		}
+	}
+	return detail, detail != ""
 }
 
 func (a *Agent) waitCache(ctx context.Context, s *session, present, absent []rowRef) error {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ovn-org/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
@@ -180,4 +181,37 @@ func agentCounts(t testing.TB, reg *prometheus.Registry) agentMetricValues {
 		}
 	}
 	return v
+}
+
+// TestCheckResults: checkResults of n operations says what
+// ovsdb.CheckOperationResults of n operations says (as apply used it).
+func TestCheckResults(t *testing.T) {
+	ok, cv := ovsdb.OperationResult{}, ovsdb.OperationResult{Error: "constraint violation", Details: "dup"}
+	extra := ovsdb.OperationResult{Error: "aborted", Details: "commit failed"}
+	for _, tc := range []struct {
+		name string
+		res  []ovsdb.OperationResult
+		n    int
+	}{
+		{"all ok", []ovsdb.OperationResult{ok, ok}, 2},
+		{"too few", []ovsdb.OperationResult{ok}, 2},
+		{"one failed", []ovsdb.OperationResult{ok, cv}, 2},
+		{"extra error", []ovsdb.OperationResult{ok, ok, extra}, 2},
+		{"failed and extra", []ovsdb.OperationResult{cv, ok, extra}, 2},
+	} {
+		opErrs, err := ovsdb.CheckOperationResults(tc.res, make([]ovsdb.Operation, tc.n))
+		want := ""
+		if err != nil {
+			want = err.Error()
+			if len(opErrs) > 0 {
+				want = opErrs[0].Error()
+			} else if len(tc.res) > tc.n {
+				want = tc.res[tc.n].Error + ": " + tc.res[tc.n].Details
+			}
+		}
+		got, failed := checkResults(tc.res, tc.n)
+		if got != want || failed != (err != nil) {
+			t.Errorf("%s: checkResults = %q, %v; want %q, %v", tc.name, got, failed, want, err != nil)
+		}
+	}
 }

@@ -367,8 +367,8 @@ var errUnresolved = errors.New("operation not followed")
 // UUIDs they reference resolved from the results), updated and deleted.
 // A transaction that failed (an error in any result) wrote nothing. An
 // operation the view cannot follow marks it for a rebuild.
-func (v *remoteView) applyTxn(ops []ovsdb.Operation, ins []remoteInsert, res []ovsdb.OperationResult) {
-	if len(res) < len(ops) {
+func (v *remoteView) applyTxn(sh txnShape, res []ovsdb.OperationResult) {
+	if len(res) < sh.n {
 		return
 	}
 	for _, r := range res {
@@ -377,9 +377,9 @@ func (v *remoteView) applyTxn(ops []ovsdb.Operation, ins []remoteInsert, res []o
 		}
 	}
 	named := map[string]string{}
-	for i, op := range ops {
-		if op.Op == ovsdb.OperationInsert && op.UUIDName != "" {
-			named[op.UUIDName] = res[i].UUID.GoUUID
+	for _, x := range sh.rest {
+		if x.op.Op == ovsdb.OperationInsert && x.op.UUIDName != "" {
+			named[x.op.UUIDName] = res[x.i].UUID.GoUUID
 		}
 	}
 	ref := func(x any) (string, error) {
@@ -397,40 +397,46 @@ func (v *remoteView) applyTxn(ops []ovsdb.Operation, ins []remoteInsert, res []o
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for i, op := range ops {
-		if op.Table != vtep.UcastMacsRemoteTable {
-			continue
-		}
+	ins, rest := sh.ins, sh.rest
+	for i := range sh.n {
 		var err error
-		switch op.Op {
-		case ovsdb.OperationInsert:
+		switch {
+		case len(ins) > 0 && ins[0].op == i:
 			r := &vtep.UcastMacsRemote{UUID: res[i].UUID.GoUUID}
-			if len(ins) > 0 && ins[0].op == i {
-				err = ins[0].set(r, ref)
-				ins = ins[1:]
-			} else {
-				err = setRemoteCols(r, op.Row, ref)
-			}
-			if err == nil {
+			if err = ins[0].set(r, ref); err == nil {
 				v.put(r)
 			}
-		case ovsdb.OperationUpdate, ovsdb.OperationDelete:
-			for _, old := range v.matching(op.Where) {
-				if op.Op == ovsdb.OperationDelete {
-					v.drop(old.UUID)
-					continue
-				}
-				r := *old
-				if err = setRemoteCols(&r, op.Row, ref); err != nil {
-					break
-				}
-				v.put(&r)
+			ins = ins[1:]
+		case len(rest) > 0 && rest[0].i == i:
+			op := &rest[0].op
+			rest = rest[1:]
+			if op.Table != vtep.UcastMacsRemoteTable {
+				continue
 			}
-			if op.Op == ovsdb.OperationUpdate && !followed(op.Where) {
-				err = fmt.Errorf("%w: where %v", errUnresolved, op.Where)
+			switch op.Op {
+			case ovsdb.OperationInsert:
+				r := &vtep.UcastMacsRemote{UUID: res[i].UUID.GoUUID}
+				if err = setRemoteCols(r, op.Row, ref); err == nil {
+					v.put(r)
+				}
+			case ovsdb.OperationUpdate, ovsdb.OperationDelete:
+				for _, old := range v.matching(op.Where) {
+					if op.Op == ovsdb.OperationDelete {
+						v.drop(old.UUID)
+						continue
+					}
+					r := *old
+					if err = setRemoteCols(&r, op.Row, ref); err != nil {
+						break
+					}
+					v.put(&r)
+				}
+				if op.Op == ovsdb.OperationUpdate && !followed(op.Where) {
+					err = fmt.Errorf("%w: where %v", errUnresolved, op.Where)
+				}
+			default:
+				err = fmt.Errorf("%w: %s", errUnresolved, op.Op)
 			}
-		default:
-			err = fmt.Errorf("%w: %s", errUnresolved, op.Op)
 		}
 		if err != nil {
 			v.stale = true
@@ -468,7 +474,7 @@ func remoteInserts(ops []ovsdb.Operation) []remoteInsert {
 		if hasIP {
 			r.ip, r.hasIP = ip.(string)
 		}
-		if !ok1 || !ok2 || !ok3 || hasIP != r.hasIP || len(op.Row) != 3+boolInt(hasIP) {
+		if !ok1 || !ok2 || !ok3 || hasIP != r.hasIP || len(op.Row) != 3+boolInt(hasIP) || op.UUIDName != "" {
 			continue
 		}
 		if out == nil {
@@ -477,6 +483,35 @@ func remoteInserts(ops []ovsdb.Operation) []remoteInsert {
 		out = append(out, r)
 	}
 	return out
+}
+
+// txnShape is what the agent needs of a transaction's operations once
+// their results are back: how many there were, the rows of its remote MAC
+// inserts (compact) and every other operation whole (in a bulk
+// transaction: the locators, logical switch, flood row and bindings, a
+// hundred or so), by index.
+type txnShape struct {
+	n    int
+	ins  []remoteInsert
+	rest []indexedOp
+}
+
+type indexedOp struct {
+	i  int
+	op ovsdb.Operation
+}
+
+func shapeOf(ops []ovsdb.Operation) txnShape {
+	sh := txnShape{n: len(ops), ins: remoteInserts(ops)}
+	j := 0
+	for i := range ops {
+		if j < len(sh.ins) && sh.ins[j].op == i {
+			j++
+			continue
+		}
+		sh.rest = append(sh.rest, indexedOp{i, ops[i]})
+	}
+	return sh
 }
 
 func boolInt(b bool) int {
