@@ -68,7 +68,7 @@ func (p *Planner) computeNetwork(n string) *netPlan {
 	}
 
 	np.ports = make(map[string]portContrib, len(p.portsByNet[n]))
-	np.claims = make(map[string][]claim, len(p.portsByNet[n]))
+	np.claims = make(map[string][]*claim, len(p.portsByNet[n]))
 	np.vtepRefs = map[string]int{}
 	np.hostPorts = map[string]map[string]string{}
 	vtepOf := map[string]string{}
@@ -356,7 +356,7 @@ func (p *Planner) applySwitchSide(n string, old, np *netPlan, tr *tracker) {
 			touch(t.mcast, sp.McastRemotes, n)
 			delete(sp.McastRemotes, n)
 		}
-		var oldC, newC map[string][]claim // the MACs' claims, whose winners are the rows
+		var oldC, newC map[string][]*claim // the MACs' claims, whose winners are the rows
 		if inOld {
 			oldC = old.claims
 		}

@@ -179,7 +179,7 @@ type netPlan struct {
 	// Per-port state, so that a port change updates the rows of that port
 	// only (see applyPorts).
 	ports     map[string]portContrib       // by port id
-	claims    map[string][]claim           // by MAC: every port claiming it
+	claims    map[string][]*claim          // by MAC: every port claiming it (the claims of ports)
 	vtepRefs  map[string]int               // host VTEP -> ports behind it
 	hostPorts map[string]map[string]string // host -> port id -> bridged interface ("" for none)
 }

@@ -26,10 +26,10 @@ func (c claim) less(d claim) bool {
 	return c.portID < d.portID
 }
 
-func winner(cs []claim) RemoteMAC {
+func winner(cs []*claim) RemoteMAC {
 	best := cs[0]
 	for _, c := range cs[1:] {
-		if c.less(best) {
+		if c.less(*best) {
 			best = c
 		}
 	}
@@ -146,7 +146,8 @@ func (np *netPlan) addPort(pid string, c portContrib, t *portTouch) {
 		np.hostPorts[c.host] = hp
 	}
 	hp[pid] = c.iface
-	for _, cl := range c.claims {
+	for i := range c.claims {
+		cl := &c.claims[i] // shared with np.ports[pid], never changed: a claim is kept once
 		if t != nil {
 			t.note(np, cl.row.MAC)
 		}
@@ -177,7 +178,7 @@ func (np *netPlan) removePort(pid string, t *portTouch) {
 	}
 	for _, cl := range c.claims {
 		t.note(np, cl.row.MAC)
-		cs := slices.DeleteFunc(np.claims[cl.row.MAC], func(x claim) bool { return x.portID == pid })
+		cs := slices.DeleteFunc(np.claims[cl.row.MAC], func(x *claim) bool { return x.portID == pid })
 		if len(cs) == 0 {
 			delete(np.claims, cl.row.MAC)
 		} else {
