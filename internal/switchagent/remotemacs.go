@@ -61,12 +61,17 @@ type rowKey struct{ ls, mac string }
 // (logical switch, MAC). Rows are never modified once in the view: a
 // change replaces the pointer, so readers may keep them.
 type remoteView struct {
-	mu    sync.RWMutex
-	rows  map[string]*vtep.UcastMacsRemote
-	byKey map[rowKey][]*vtep.UcastMacsRemote // mostly one row each
-	monID string                             // the current monitor: other monitors' notifications are ignored
-	seq   int                                // monitors requested (ids)
-	stale bool                               // a notification the view could not apply: rebuild it
+	mu   sync.RWMutex
+	rows map[string]*vtep.UcastMacsRemote
+	// byKey holds the first row of each (logical switch, MAC); dups all
+	// the rows of the keys with more than one (duplicates another writer
+	// made: rare), in the order they came. A slice per key was 0.4 MB of a
+	// 10,000-row view.
+	byKey map[rowKey]*vtep.UcastMacsRemote
+	dups  map[rowKey][]*vtep.UcastMacsRemote
+	monID string // the current monitor: other monitors' notifications are ignored
+	seq   int    // monitors requested (ids)
+	stale bool   // a notification the view could not apply: rebuild it
 
 	counts [rowKinds]atomic.Uint64 // rows received from the monitor, by kind
 	// counted, when set, is told the rows received, by kind.
@@ -74,7 +79,8 @@ type remoteView struct {
 }
 
 func newRemoteView(counted func(kind, n int)) *remoteView {
-	return &remoteView{rows: map[string]*vtep.UcastMacsRemote{}, byKey: map[rowKey][]*vtep.UcastMacsRemote{}, counted: counted}
+	return &remoteView{rows: map[string]*vtep.UcastMacsRemote{}, byKey: map[rowKey]*vtep.UcastMacsRemote{},
+		dups: map[rowKey][]*vtep.UcastMacsRemote{}, counted: counted}
 }
 
 func (v *remoteView) count(kind, n int) {
@@ -111,7 +117,14 @@ func (v *remoteView) snapshot() map[string]*vtep.UcastMacsRemote {
 func (v *remoteView) byRowKey(ls, mac string) []*vtep.UcastMacsRemote {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return slices.Clone(v.byKey[rowKey{ls, mac}])
+	k := rowKey{ls, mac}
+	if rs, ok := v.dups[k]; ok {
+		return slices.Clone(rs)
+	}
+	if r := v.byKey[k]; r != nil {
+		return []*vtep.UcastMacsRemote{r}
+	}
+	return nil
 }
 
 // has reports whether the view holds row uuid.
@@ -137,7 +150,14 @@ func (v *remoteView) put(r *vtep.UcastMacsRemote) (old *vtep.UcastMacsRemote) {
 	}
 	v.rows[r.UUID] = r
 	k := rowKey{r.LogicalSwitch, r.MAC}
-	v.byKey[k] = append(v.byKey[k], r)
+	switch first := v.byKey[k]; {
+	case first == nil:
+		v.byKey[k] = r
+	case v.dups[k] != nil:
+		v.dups[k] = append(v.dups[k], r)
+	default:
+		v.dups[k] = []*vtep.UcastMacsRemote{first, r}
+	}
 	return old
 }
 
@@ -152,11 +172,24 @@ func (v *remoteView) drop(uuid string) (old *vtep.UcastMacsRemote) {
 
 func (v *remoteView) unindex(r *vtep.UcastMacsRemote) {
 	k := rowKey{r.LogicalSwitch, r.MAC}
-	rs := slices.DeleteFunc(v.byKey[k], func(x *vtep.UcastMacsRemote) bool { return x.UUID == r.UUID })
-	if len(rs) == 0 {
+	rs, ok := v.dups[k]
+	if !ok {
+		if first := v.byKey[k]; first != nil && first.UUID == r.UUID {
+			delete(v.byKey, k)
+		}
+		return
+	}
+	rs = slices.DeleteFunc(rs, func(x *vtep.UcastMacsRemote) bool { return x.UUID == r.UUID })
+	switch len(rs) {
+	case 0:
+		delete(v.dups, k)
 		delete(v.byKey, k)
-	} else {
-		v.byKey[k] = rs
+	case 1:
+		delete(v.dups, k)
+		v.byKey[k] = rs[0]
+	default:
+		v.dups[k] = rs
+		v.byKey[k] = rs[0]
 	}
 }
 
@@ -266,7 +299,8 @@ func (v *remoteView) monitor(ctx context.Context, t *txnConn) error {
 			rows[u] = r
 		}
 		v.mu.Lock()
-		v.rows, v.byKey, v.monID, v.stale = map[string]*vtep.UcastMacsRemote{}, map[rowKey][]*vtep.UcastMacsRemote{}, id, false
+		v.rows, v.byKey, v.dups, v.monID, v.stale = map[string]*vtep.UcastMacsRemote{}, map[rowKey]*vtep.UcastMacsRemote{},
+			map[rowKey][]*vtep.UcastMacsRemote{}, id, false
 		for _, r := range rows {
 			v.put(r)
 		}

@@ -54,7 +54,8 @@ type rpcReply struct {
 // pendingCall is a call waiting for its reply. hook, when set, runs in
 // the reader goroutine on a successful reply before any later message is
 // read: what it records is in place before the notifications that follow
-// the reply are applied.
+// the reply are applied. Its result is valid only during the hook (the
+// call then returns no raw result, only what hook made of it).
 type pendingCall struct {
 	ch   chan rpcReply
 	hook func(result json.RawMessage) (any, error)
@@ -93,13 +94,23 @@ func dialTxn(ctx context.Context, target, db string, tlsConf *tls.Config, notify
 	return t, nil
 }
 
+// rawRef is a JSON value in the decoder's buffer, not copied out of it
+// as json.RawMessage is (a 10,000-row transaction's results are ~0.5 MB):
+// valid until the next Decode.
+type rawRef []byte
+
+func (r *rawRef) UnmarshalJSON(b []byte) error {
+	*r = b
+	return nil
+}
+
 // rpcMsg is any message the server sends: a reply (id, result, error) or
 // a request (id, method, params).
 type rpcMsg struct {
 	ID     json.RawMessage `json:"id"`
 	Method string          `json:"method"`
 	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
+	Result rawRef          `json:"result"`
 	Error  json.RawMessage `json:"error"`
 }
 
@@ -151,9 +162,13 @@ func (t *txnConn) read() {
 		if !ok {
 			continue
 		}
-		r := rpcReply{result: m.Result, err: m.Error}
-		if pc.hook != nil && !isError(r.err) {
-			r.val, r.hookErr = pc.hook(r.result)
+		r := rpcReply{err: m.Error}
+		if pc.hook != nil {
+			if !isError(r.err) {
+				r.val, r.hookErr = pc.hook(json.RawMessage(m.Result))
+			}
+		} else {
+			r.result = bytes.Clone(m.Result) // m.Result is the decoder's
 		}
 		pc.ch <- r
 	}
