@@ -126,9 +126,8 @@ func (t *txnConn) read() {
 		}
 		if len(m.Result)+len(m.Params) > bigMessage {
 			// The decoder keeps a buffer as large as the largest message
-			// (a 10,000-row monitor reply or transaction result: MBs) for
-			// the connection's life; a new one starts small, after what
-			// the old one read ahead.
+			// (a 10,000-row monitor reply: MBs) for the connection's life;
+			// a new one starts small, after what the old one read ahead.
 			src = io.MultiReader(dec.Buffered(), src)
 			dec = json.NewDecoder(src)
 		}
@@ -185,8 +184,10 @@ func (t *txnConn) read() {
 }
 
 // bigMessage is the size of a message after which the reader lets its
-// decoder's buffer go.
-const bigMessage = 256 << 10
+// decoder's buffer go. Smaller ones (a 10,000-row transaction's results:
+// ~0.5 MB) keep it: the next one would regrow it by doubling, allocating
+// twice its size.
+const bigMessage = 1 << 20
 
 // spillAt is how much of a request send holds before enc writes it out
 // (spill): a 10,000-row transaction is ~2 MB of JSON, which was built
