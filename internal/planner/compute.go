@@ -70,7 +70,8 @@ func (p *Planner) computeNetwork(n string) *netPlan {
 	np.ports = make(map[string]portContrib, len(p.portsByNet[n]))
 	np.claims = make(map[string][]*claim, len(p.portsByNet[n]))
 	np.vtepRefs = map[string]int{}
-	np.hostPorts = map[string]map[string]string{}
+	np.hostPorts = map[string]int{}
+	np.portIfs = map[string]map[string]string{}
 	vtepOf := map[string]string{}
 	for pid := range p.portsByNet[n] {
 		pt := p.ports[pid]
@@ -79,7 +80,7 @@ func (p *Planner) computeNetwork(n string) *netPlan {
 			vtep = p.hostVTEP(pt.host)
 			vtepOf[pt.host] = vtep
 		}
-		np.addPort(pid, contribution(n, pid, pt, vtep), nil)
+		np.addPort(pid, contribution(n, pid, pt, vtep), pt.iface, nil)
 	}
 	np.byVTEP = index{}
 	for _, cs := range np.claims {

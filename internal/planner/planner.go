@@ -136,7 +136,7 @@ type Planner struct {
 	connsByNet  index
 	connsByGw   index
 	networks    map[string]model.Network
-	ports       map[string]port // by id
+	ports       map[string]*port // by id (pointers: a map's slack costs 8 bytes a slot, not a record)
 	portsByNet  index
 	hostNets    map[string]map[string]int // binding host name -> network -> its ports there
 	hosts       map[string]model.Host
@@ -181,7 +181,8 @@ type netPlan struct {
 	ports     map[string]portContrib       // by port id
 	claims    map[string][]*claim          // by MAC: every port claiming it (the claims of ports)
 	vtepRefs  map[string]int               // host VTEP -> ports behind it
-	hostPorts map[string]map[string]string // host -> port id -> bridged interface ("" for none)
+	hostPorts map[string]int               // host -> its ports on the network
+	portIfs   map[string]map[string]string // host -> port id -> bridged interface, of the ports that have one
 }
 
 // New validates cfg and returns a Planner holding the plans of inv.
@@ -236,7 +237,7 @@ func (p *Planner) reset() {
 	p.connsByNet = index{}
 	p.connsByGw = index{}
 	p.networks = map[string]model.Network{}
-	p.ports = map[string]port{}
+	p.ports = map[string]*port{}
 	p.portsByNet = index{}
 	p.hostNets = map[string]map[string]int{}
 	p.hosts = map[string]model.Host{}

@@ -36,11 +36,11 @@ func winner(cs []*claim) RemoteMAC {
 	return best.row
 }
 
-// portContrib is what one port contributes to its network.
+// portContrib is what one port contributes to its network (its bridged
+// interface is in netPlan.portIfs).
 type portContrib struct {
 	host   string // binding host name, "" when unbound
 	vtep   string // that host's VTEP IP, "" when unknown
-	iface  string // interface the host bridges, "" when none or admin down
 	claims []claim
 }
 
@@ -59,8 +59,8 @@ type port struct {
 // newPort keeps of pt what plans depend on. Admin-down ports keep their MAC
 // rows (the MAC is still bound there, as in the original) but their
 // interface is not bridged.
-func newPort(pt model.Port) port {
-	rec := port{
+func newPort(pt model.Port) *port {
+	rec := &port{
 		network: unique.Make(pt.NetworkID).Value(),
 		host:    unique.Make(pt.HostID).Value(),
 		mac:     normMAC(pt.MACAddress),
@@ -77,13 +77,9 @@ func newPort(pt model.Port) port {
 
 // contribution computes what port pt (id pid, of network n, on a host whose
 // VTEP is vtep) contributes.
-func contribution(n, pid string, pt port, vtep string) portContrib {
+func contribution(n, pid string, pt *port, vtep string) portContrib {
 	c := portContrib{host: pt.host, vtep: vtep}
-	if pt.host == "" {
-		return c
-	}
-	c.iface = pt.iface
-	if vtep == "" {
+	if pt.host == "" || vtep == "" {
 		return c
 	}
 	own := pt.mac
@@ -135,17 +131,20 @@ func (np *netPlan) row(mac string) (RemoteMAC, bool) {
 	return winner(cs), true
 }
 
-func (np *netPlan) addPort(pid string, c portContrib, t *portTouch) {
+func (np *netPlan) addPort(pid string, c portContrib, iface string, t *portTouch) {
 	if c.host == "" {
 		return
 	}
 	np.ports[pid] = c
-	hp := np.hostPorts[c.host]
-	if hp == nil {
-		hp = map[string]string{}
-		np.hostPorts[c.host] = hp
+	np.hostPorts[c.host]++
+	if iface != "" {
+		ifs := np.portIfs[c.host]
+		if ifs == nil {
+			ifs = map[string]string{}
+			np.portIfs[c.host] = ifs
+		}
+		ifs[pid] = iface
 	}
-	hp[pid] = c.iface
 	for i := range c.claims {
 		cl := &c.claims[i] // shared with np.ports[pid], never changed: a claim is kept once
 		if t != nil {
@@ -170,10 +169,13 @@ func (np *netPlan) removePort(pid string, t *portTouch) {
 		return
 	}
 	delete(np.ports, pid)
-	if hp := np.hostPorts[c.host]; hp != nil {
-		delete(hp, pid)
-		if len(hp) == 0 {
-			delete(np.hostPorts, c.host)
+	if np.hostPorts[c.host]--; np.hostPorts[c.host] <= 0 {
+		delete(np.hostPorts, c.host)
+	}
+	if ifs := np.portIfs[c.host]; ifs != nil {
+		delete(ifs, pid)
+		if len(ifs) == 0 {
+			delete(np.portIfs, c.host)
 		}
 	}
 	for _, cl := range c.claims {
@@ -199,7 +201,7 @@ func (np *netPlan) removePort(pid string, t *portTouch) {
 // host h (nil when none).
 func (np *netPlan) interfaces(h string) []string {
 	var ifs []string
-	for _, itf := range np.hostPorts[h] {
+	for _, itf := range np.portIfs[h] {
 		if itf != "" {
 			ifs = append(ifs, itf)
 		}
@@ -244,7 +246,7 @@ func (p *Planner) applyPorts(n string, pids map[string]struct{}, tr *tracker) {
 	for pid := range pids {
 		np.removePort(pid, t)
 		if pt, ok := p.ports[pid]; ok && pt.network == n {
-			np.addPort(pid, contribution(n, pid, pt, p.hostVTEP(pt.host)), t)
+			np.addPort(pid, contribution(n, pid, pt, p.hostVTEP(pt.host)), pt.iface, t)
 		}
 	}
 	moved := map[string]struct{}{} // VTEPs whose MAC set changed
