@@ -858,12 +858,12 @@ func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.
 	sh := shapeOf(ch.ops)
 	ops := ch.ops
 	sent := make(chan struct{})
-	res, err := s.txn.transactLists(ctx, func(res []ovsdb.OperationResult) {
+	res, err := s.txn.transactLists(ctx, func(res txnResults) {
 		<-sent
-		if len(res) < len(pre) || len(pre) > 0 && res[0].Error != "" {
+		if res.Len() < len(pre) || len(pre) > 0 && res.Error(0) != "" {
 			return // fenced: nothing written
 		}
-		s.remote.applyTxn(sh, res[len(pre):])
+		s.remote.applyTxn(sh, res.From(len(pre)))
 	}, func() {
 		ch.ops, ops = nil, nil
 		close(sent)
@@ -878,34 +878,34 @@ func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.
 		return time.Time{}, nil, fmt.Errorf("transact %d operations: %w", n, err)
 	}
 	if fence != nil {
-		if len(res) > 0 && res[0].Error != "" {
+		if res.Len() > 0 && res.Error(0) != "" {
 			a.log.Warn("transaction fenced: the switch carries another agent's epoch, nothing written",
-				"ops", n, "error", res[0].Error, "details", res[0].Details)
+				"ops", n, "error", res.Error(0), "details", res.All()[0].Details)
 			return time.Time{}, nil, ErrFenced
 		}
-		if len(res) > 0 {
-			res = res[1:]
+		if res.Len() > 0 {
+			res = res.From(1)
 		}
 	}
-	if detail, failed := checkResults(res, n); failed {
+	if detail, failed := checkResults(res.all, res.Len(), n); failed {
 		return time.Time{}, nil, fmt.Errorf("transaction of %d operations failed: %s", n, detail)
 	}
 	var inserted []rowRef
 	written := make(map[string]bool, len(sh.ins)+len(ch.deleted))
 	for _, r := range sh.ins {
-		written[res[r.op].UUID.GoUUID] = false
+		written[res.UUID(r.op)] = false
 	}
 	for _, x := range sh.rest {
 		i, op := x.i, &x.op
 		if op.Op == ovsdb.OperationInsert {
 			if op.Table != vtep.UcastMacsRemoteTable {
-				inserted = append(inserted, rowRef{op.Table, res[i].UUID.GoUUID})
+				inserted = append(inserted, rowRef{op.Table, res.UUID(i)})
 			}
 			if op.Table == vtep.LogicalSwitchTable && op.UUIDName != "" {
-				ch.resolveLS(op.UUIDName, res[i].UUID.GoUUID)
+				ch.resolveLS(op.UUIDName, res.UUID(i))
 			}
 			if op.Table == vtep.UcastMacsRemoteTable {
-				written[res[i].UUID.GoUUID] = false
+				written[res.UUID(i)] = false
 			}
 		} else if op.Table == vtep.UcastMacsRemoteTable && op.Op == ovsdb.OperationUpdate && len(op.Where) == 1 {
 			if u, ok := op.Where[0].Value.(ovsdb.UUID); ok {
@@ -926,10 +926,12 @@ func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.
 
 // checkResults is ovsdb.CheckOperationResults for n operations without
 // them (they are gone, see apply): the text of the first failed result,
-// or of the transaction's extra error result; failed reports one.
-func checkResults(res []ovsdb.OperationResult, n int) (detail string, failed bool) {
-	if len(res) < n {
-		return fmt.Sprintf("ovsdb transaction error. %d operations submitted but only %d results received", n, len(res)), true
+// or of the transaction's extra error result; failed reports one. res are
+// the results whole (nil when they were all successes: see txnResults),
+// count how many there were.
+func checkResults(res []ovsdb.OperationResult, count, n int) (detail string, failed bool) {
+	if count < n {
+		return fmt.Sprintf("ovsdb transaction error. %d operations submitted but only %d results received", n, count), true
 	}
 	var one [1]ovsdb.Operation // the error text does not depend on it
 	for i, r := range res {

@@ -209,9 +209,17 @@ func TestCheckResults(t *testing.T) {
 				want = tc.res[tc.n].Error + ": " + tc.res[tc.n].Details
 			}
 		}
-		got, failed := checkResults(tc.res, tc.n)
+		got, failed := checkResults(tc.res, len(tc.res), tc.n)
 		if got != want || failed != (err != nil) {
 			t.Errorf("%s: checkResults = %q, %v; want %q, %v", tc.name, got, failed, want, err != nil)
 		}
+	}
+	// Compact results (txnResults without all) are successes: only their
+	// number can fail.
+	if d, failed := checkResults(nil, 2, 2); failed {
+		t.Errorf("checkResults(2 compact results of 2 operations) = %q, failed", d)
+	}
+	if _, failed := checkResults(nil, 1, 2); !failed {
+		t.Error("checkResults(1 compact result of 2 operations) did not fail")
 	}
 }

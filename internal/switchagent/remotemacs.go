@@ -401,11 +401,11 @@ var errUnresolved = errors.New("operation not followed")
 // UUIDs they reference resolved from the results), updated and deleted.
 // A transaction that failed (an error in any result) wrote nothing. An
 // operation the view cannot follow marks it for a rebuild.
-func (v *remoteView) applyTxn(sh txnShape, res []ovsdb.OperationResult) {
-	if len(res) < sh.n {
+func (v *remoteView) applyTxn(sh txnShape, res txnResults) {
+	if res.Len() < sh.n {
 		return
 	}
-	for _, r := range res {
+	for _, r := range res.all {
 		if r.Error != "" {
 			return
 		}
@@ -413,7 +413,7 @@ func (v *remoteView) applyTxn(sh txnShape, res []ovsdb.OperationResult) {
 	named := map[string]string{}
 	for _, x := range sh.rest {
 		if x.op.Op == ovsdb.OperationInsert && x.op.UUIDName != "" {
-			named[x.op.UUIDName] = res[x.i].UUID.GoUUID
+			named[x.op.UUIDName] = res.UUID(x.i)
 		}
 	}
 	ref := func(x any) (string, error) {
@@ -436,7 +436,7 @@ func (v *remoteView) applyTxn(sh txnShape, res []ovsdb.OperationResult) {
 		var err error
 		switch {
 		case len(ins) > 0 && ins[0].op == i:
-			r := &vtep.UcastMacsRemote{UUID: res[i].UUID.GoUUID}
+			r := &vtep.UcastMacsRemote{UUID: res.UUID(i)}
 			if err = ins[0].set(r, ref); err == nil {
 				v.put(r)
 			}
@@ -449,7 +449,7 @@ func (v *remoteView) applyTxn(sh txnShape, res []ovsdb.OperationResult) {
 			}
 			switch op.Op {
 			case ovsdb.OperationInsert:
-				r := &vtep.UcastMacsRemote{UUID: res[i].UUID.GoUUID}
+				r := &vtep.UcastMacsRemote{UUID: res.UUID(i)}
 				if err = setRemoteCols(r, op.Row, ref); err == nil {
 					v.put(r)
 				}

@@ -301,16 +301,25 @@ func (t *txnConn) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb
 // then does not run when the call is abandoned (ctx done) or the
 // connection fails before the reply.
 func (t *txnConn) TransactThen(ctx context.Context, then func([]ovsdb.OperationResult), ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
-	return t.transactLists(ctx, then, nil, ops)
+	var hook func(txnResults)
+	if then != nil {
+		hook = func(r txnResults) { then(r.All()) }
+	}
+	res, err := t.transactLists(ctx, hook, nil, ops)
+	if err != nil {
+		return nil, err
+	}
+	return res.All(), nil
 }
 
 // transactLists is TransactThen of the operations of lists one after the
 // other (a fence before a diff's operations without copying them), written
 // out as they are encoded; sent (may be nil) runs once they are all on the
-// wire (see call).
-func (t *txnConn) transactLists(ctx context.Context, then func([]ovsdb.OperationResult), sent func(), lists ...[]ovsdb.Operation) ([]ovsdb.OperationResult, error) {
+// wire (see call). The results are compact for a bulk transaction's
+// (txnResults).
+func (t *txnConn) transactLists(ctx context.Context, then func(txnResults), sent func(), lists ...[]ovsdb.Operation) (txnResults, error) {
 	hook := func(raw json.RawMessage) (any, error) {
-		res, err := decodeResults(raw)
+		res, err := decodeTxnResults(raw)
 		if err != nil {
 			return nil, err
 		}
@@ -337,9 +346,9 @@ func (t *txnConn) transactLists(ctx context.Context, then func([]ovsdb.Operation
 		return append(b, ']'), nil
 	}, hook, sent)
 	if err != nil {
-		return nil, err
+		return txnResults{}, err
 	}
-	res, _ := val.([]ovsdb.OperationResult)
+	res, _ := val.(txnResults)
 	return res, nil
 }
 
@@ -374,11 +383,81 @@ type opResult struct {
 	Rows    []ovsdb.Row `json:"rows"`
 }
 
-func decodeResults(raw json.RawMessage) ([]ovsdb.OperationResult, error) {
-	if out, ok := decodeInsertResults(raw); ok {
-		return out, nil
+// txnResults are a transaction's results. When every operation succeeded
+// with an insert's, a count or an empty result (a bulk transaction's),
+// they are kept as each operation's inserted UUID ("" for the others) and
+// the non-zero counts: 16 bytes a result instead of an
+// ovsdb.OperationResult's 80, decoded after the agent's memory was
+// returned (release.go). Otherwise all holds them whole.
+type txnResults struct {
+	uuids  []string
+	counts map[int]int
+	all    []ovsdb.OperationResult
+}
+
+// Len is the number of results.
+func (r txnResults) Len() int {
+	if r.all != nil {
+		return len(r.all)
 	}
-	return decodeResultsJSON(raw)
+	return len(r.uuids)
+}
+
+// UUID is the row result i inserted, "" for none.
+func (r txnResults) UUID(i int) string {
+	if r.all != nil {
+		return r.all[i].UUID.GoUUID
+	}
+	return r.uuids[i]
+}
+
+// Error is result i's error, "" for none.
+func (r txnResults) Error(i int) string {
+	if r.all != nil {
+		return r.all[i].Error
+	}
+	return ""
+}
+
+// From drops the first i results.
+func (r txnResults) From(i int) txnResults {
+	if i == 0 {
+		return r
+	}
+	if r.all != nil {
+		return txnResults{all: r.all[i:]}
+	}
+	counts := map[int]int{}
+	for j, c := range r.counts {
+		if j >= i {
+			counts[j-i] = c
+		}
+	}
+	return txnResults{uuids: r.uuids[i:], counts: counts}
+}
+
+// All returns the results whole.
+func (r txnResults) All() []ovsdb.OperationResult {
+	if r.all != nil || r.uuids == nil {
+		return r.all
+	}
+	out := make([]ovsdb.OperationResult, len(r.uuids))
+	for i, u := range r.uuids {
+		out[i].UUID.GoUUID = u
+		out[i].Count = r.counts[i]
+	}
+	return out
+}
+
+func decodeTxnResults(raw json.RawMessage) (txnResults, error) {
+	if r, ok := decodeInsertResults(raw); ok {
+		return r, nil
+	}
+	all, err := decodeResultsJSON(raw)
+	if all == nil {
+		all = []ovsdb.OperationResult{}
+	}
+	return txnResults{all: all}, err
 }
 
 // decodeResultsJSON decodes any transaction's results.
@@ -407,23 +486,23 @@ func decodeResultsJSON(raw json.RawMessage) ([]ovsdb.OperationResult, error) {
 // spacing), which json decodes. Per result, only the UUID's string is
 // allocated: a 10,000-row reply was ~3 MB of garbage through json, made
 // while the agent's memory had just been returned (release.go).
-func decodeInsertResults(raw []byte) ([]ovsdb.OperationResult, bool) {
+func decodeInsertResults(raw []byte) (txnResults, bool) {
 	const uuidPrefix, uuidLen = `{"uuid":["uuid","`, 36
 	if len(raw) < 2 || raw[0] != '[' || raw[len(raw)-1] != ']' {
-		return nil, false
+		return txnResults{}, false
 	}
 	body := raw[1 : len(raw)-1]
-	out := make([]ovsdb.OperationResult, 0, bytes.Count(body, []byte("},{"))+1)
+	r := txnResults{uuids: make([]string, 0, bytes.Count(body, []byte("},{"))+1)}
 	for len(body) > 0 {
-		var r ovsdb.OperationResult
+		u := ""
 		switch {
 		case bytes.HasPrefix(body, []byte(uuidPrefix)):
 			rest := body[len(uuidPrefix):]
 			if len(rest) < uuidLen+3 || string(rest[uuidLen:uuidLen+3]) != `"]}` {
-				return nil, false
+				return txnResults{}, false
 			}
-			if r.UUID.GoUUID = string(rest[:uuidLen]); !isUUID(r.UUID.GoUUID) {
-				return nil, false
+			if u = string(rest[:uuidLen]); !isUUID(u) {
+				return txnResults{}, false
 			}
 			body = rest[uuidLen+3:]
 		case bytes.HasPrefix(body, []byte("{}")):
@@ -435,24 +514,29 @@ func decodeInsertResults(raw []byte) ([]ovsdb.OperationResult, bool) {
 				i++
 			}
 			if i == 0 || i > 9 || i >= len(rest) || rest[i] != '}' {
-				return nil, false
+				return txnResults{}, false
 			}
 			n, err := strconv.Atoi(string(rest[:i]))
 			if err != nil {
-				return nil, false
+				return txnResults{}, false
 			}
-			r.Count = n
+			if n != 0 {
+				if r.counts == nil {
+					r.counts = map[int]int{}
+				}
+				r.counts[len(r.uuids)] = n
+			}
 			body = rest[i+1:]
 		default:
-			return nil, false
+			return txnResults{}, false
 		}
-		out = append(out, r)
+		r.uuids = append(r.uuids, u)
 		if len(body) > 0 {
 			if body[0] != ',' || len(body) == 1 {
-				return nil, false
+				return txnResults{}, false
 			}
 			body = body[1:]
 		}
 	}
-	return out, true
+	return r, true
 }

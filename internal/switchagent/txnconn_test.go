@@ -328,8 +328,16 @@ func TestDecodeInsertResults(t *testing.T) {
 		if len(want) == 0 {
 			want = []ovsdb.OperationResult{}
 		}
-		if d := cmp.Diff(want, got); d != "" {
+		if d := cmp.Diff(want, got.All()); d != "" {
 			t.Errorf("decodeInsertResults(%s) (-json +fast):\n%s", tc.raw, d)
+		}
+		if got.Len() != len(want) {
+			t.Errorf("decodeInsertResults(%s).Len() = %d; want %d", tc.raw, got.Len(), len(want))
+		}
+		if len(want) > 0 {
+			if g, w := got.From(1).All(), want[1:]; !cmp.Equal(w, g) {
+				t.Errorf("decodeInsertResults(%s).From(1) = %v; want %v", tc.raw, g, w)
+			}
 		}
 	}
 }
