@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -15,6 +17,7 @@ import (
 type memStats struct {
 	ok                                        bool
 	heapInuse, heapIdle, heapReleased, nextGC float64
+	sys                                       float64 // all the Go runtime holds (heap, stacks, metadata)
 }
 
 // readMemStats scrapes url's /metrics (noauth: the bench's server).
@@ -37,6 +40,7 @@ func readMemStats(ctx context.Context, hc *http.Client, url string) (memStats, e
 		"go_memstats_heap_idle_bytes":     &m.heapIdle,
 		"go_memstats_heap_released_bytes": &m.heapReleased,
 		"go_memstats_next_gc_bytes":       &m.nextGC,
+		"go_memstats_sys_bytes":           &m.sys,
 	}
 	found := 0
 	sc := bufio.NewScanner(resp.Body)
@@ -57,4 +61,43 @@ func readMemStats(ctx context.Context, hc *http.Client, url string) (memStats, e
 	}
 	m.ok = true
 	return m, nil
+}
+
+// rssSplit is the resident memory of a process by kind (/proc/PID/status):
+// anonymous (the Go heap, stacks, SQLite's page caches) and file-backed
+// (mostly the binary's own pages, shared with the page cache).
+type rssSplit struct{ anon, file int64 }
+
+// readRSSSplit reads RssAnon and RssFile of pid.
+func readRSSSplit(pid int) (rssSplit, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return rssSplit{}, err
+	}
+	var s rssSplit
+	found := 0
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		var p *int64
+		switch {
+		case !ok:
+			continue
+		case k == "RssAnon":
+			p = &s.anon
+		case k == "RssFile":
+			p = &s.file
+		default:
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return rssSplit{}, fmt.Errorf("parse %s %q: %w", k, v, err)
+		}
+		*p = kb << 10
+		found++
+	}
+	if found != 2 {
+		return rssSplit{}, fmt.Errorf("/proc/%d/status: no RssAnon or RssFile", pid)
+	}
+	return s, nil
 }

@@ -21,6 +21,7 @@ type report struct {
 	convL2GWCPUSettled                     []time.Duration
 	raw2Txn, raw2Seen, raw2CPU             []time.Duration
 	rss, rssRest                           int64
+	split, splitRest                       rssSplit
 	mem                                    memStats
 }
 
@@ -109,12 +110,18 @@ func (r report) print(w io.Writer) {
 		verdict(len(r.resync) > 0 && median(r.resync) < time.Second))
 	fmt.Fprintf(tw, "  from the start of vtep-ctl add-ps\t%s\t\n", stat(r.resyncCtl))
 	fmt.Fprintf(tw, "server RSS after convergence\t%.0f MB\t< 60 MB (%s)\n", float64(r.rss)/(1<<20), verdict(r.rss < 60<<20))
+	fmt.Fprintf(tw, "  anonymous / file-backed (the binary)\t%.0f / %.0f MB\t\n", float64(r.split.anon)/(1<<20), float64(r.split.file)/(1<<20))
 	if r.rssRest > 0 {
 		fmt.Fprintf(tw, "  at rest, %s later\t%.0f MB\t\n", restDelay, float64(r.rssRest)/(1<<20))
+		fmt.Fprintf(tw, "  at rest: anonymous / file-backed\t%.0f / %.0f MB\t\n", float64(r.splitRest.anon)/(1<<20), float64(r.splitRest.file)/(1<<20))
 	}
 	if r.mem.ok {
 		fmt.Fprintf(tw, "  Go heap in use / free, not returned / GC goal\t%.0f / %.0f / %.0f MB\t\n",
 			r.mem.heapInuse/(1<<20), (r.mem.heapIdle-r.mem.heapReleased)/(1<<20), r.mem.nextGC/(1<<20))
+		// What is anonymous but not the Go runtime's: SQLite's own
+		// allocations (page caches; modernc's allocator maps its own).
+		fmt.Fprintf(tw, "  anonymous, not the Go runtime's (SQLite)\t%.0f MB\t\n",
+			(float64(r.split.anon)-(r.mem.sys-r.mem.heapReleased))/(1<<20))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

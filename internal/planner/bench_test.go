@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/l2gw/l2gw/internal/model"
@@ -134,4 +135,29 @@ func BenchmarkConnectionCreate10kPorts(b *testing.B) {
 		p.DeleteConnection(conn.ID)
 		p.Flush()
 	}
+}
+
+// BenchmarkRetained10kPorts reports the heap a planner of bigInventory(10000)
+// (its connection included) keeps live: the per-port state and the plans of
+// two switches and 100 hosts, with the strings it holds of the inventory (in
+// the server those are read from the store for the planner alone).
+func BenchmarkRetained10kPorts(b *testing.B) {
+	var live uint64
+	for b.Loop() {
+		before := heapLive()
+		p, err := New(Config{}, bigInventory(10000))
+		if err != nil {
+			b.Fatal(err)
+		}
+		live = heapLive() - before
+		runtime.KeepAlive(p)
+	}
+	b.ReportMetric(float64(live), "live-B")
+}
+
+func heapLive() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

@@ -68,24 +68,23 @@ func (p *Planner) computeNetwork(n string) *netPlan {
 	}
 
 	np.ports = make(map[string]portContrib, len(p.portsByNet[n]))
-	np.claims = make(map[string][]claim, len(p.portsByNet[n]))
+	np.claims = make(map[string][]*claim, len(p.portsByNet[n]))
 	np.vtepRefs = map[string]int{}
-	np.hostPorts = map[string]map[string]string{}
+	np.hostPorts = map[string]int{}
+	np.portIfs = map[string]map[string]string{}
 	vtepOf := map[string]string{}
 	for pid := range p.portsByNet[n] {
 		pt := p.ports[pid]
-		vtep, ok := vtepOf[pt.HostID]
+		vtep, ok := vtepOf[pt.host]
 		if !ok {
-			vtep = p.hostVTEP(pt.HostID)
-			vtepOf[pt.HostID] = vtep
+			vtep = p.hostVTEP(pt.host)
+			vtepOf[pt.host] = vtep
 		}
-		np.addPort(pid, contribution(n, pt, vtep), nil)
+		np.addPort(pid, contribution(n, pid, pt, vtep), pt.iface, nil)
 	}
-	np.macs = make(map[MACKey]RemoteMAC, len(np.claims))
 	np.byVTEP = index{}
 	for _, cs := range np.claims {
 		row := winner(cs)
-		np.macs[row.Key()] = row
 		np.byVTEP.add(row.LocatorIP, row.MAC)
 	}
 	for h := range np.hostPorts {
@@ -246,7 +245,7 @@ func (p *Planner) gatewayFDB(n string, np *netPlan) []FDBEntry {
 			continue
 		}
 		mac := normMAC(m.MAC)
-		if _, vm := np.macs[MACKey{LogicalSwitch: n, MAC: mac}]; vm && !p.cfg.GatewayOnly {
+		if _, vm := np.claims[mac]; vm && !p.cfg.GatewayOnly {
 			continue
 		}
 		dst := ipv4(m.LocatorIP)
@@ -358,21 +357,24 @@ func (p *Planner) applySwitchSide(n string, old, np *netPlan, tr *tracker) {
 			touch(t.mcast, sp.McastRemotes, n)
 			delete(sp.McastRemotes, n)
 		}
-		var oldM, newM map[MACKey]RemoteMAC
+		var oldC, newC map[string][]*claim // the MACs' claims, whose winners are the rows
 		if inOld {
-			oldM = old.macs
+			oldC = old.claims
 		}
 		if inNew {
-			newM = np.macs
+			newC = np.claims
 		}
-		for k, v := range newM {
-			if ov, ok := oldM[k]; !ok || ov != v {
+		for mac, cs := range newC {
+			v := winner(cs)
+			if ocs, ok := oldC[mac]; !ok || winner(ocs) != v {
+				k := MACKey{LogicalSwitch: n, MAC: mac}
 				touch(t.macs, sp.RemoteMACs, k)
 				sp.RemoteMACs[k] = v
 			}
 		}
-		for k := range oldM {
-			if _, ok := newM[k]; !ok {
+		for mac := range oldC {
+			if _, ok := newC[mac]; !ok {
+				k := MACKey{LogicalSwitch: n, MAC: mac}
 				touch(t.macs, sp.RemoteMACs, k)
 				delete(sp.RemoteMACs, k)
 			}

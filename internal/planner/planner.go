@@ -136,9 +136,9 @@ type Planner struct {
 	connsByNet  index
 	connsByGw   index
 	networks    map[string]model.Network
-	ports       map[string]model.Port
+	ports       map[string]*port // by id (pointers: a map's slack costs 8 bytes a slot, not a record)
 	portsByNet  index
-	portsByHost index // binding host name -> port ids
+	hostNets    map[string]map[string]int // binding host name -> network -> its ports there
 	hosts       map[string]model.Host
 	hostsByName index
 	switches    map[string]model.Switch // by name
@@ -166,22 +166,23 @@ type LocalMACKey struct {
 type netPlan struct {
 	ls       LogicalSwitch
 	bindings map[string][]BindingKey // per switch taking part (key present even without bindings)
-	macs     map[MACKey]RemoteMAC    // identical on every switch of the network
 	mcast    *McastRemote            // nil: no unknown-dst row
 	hostIfs  map[string][]string     // hosts with a port on the network -> sorted up interfaces
 	fdb      []FDBEntry              // the gateway's part of every host's network
 	flood    []string
 	peers    []Peer // standalone: every host VTEP of the network, sorted; never changed in place
 
-	// byVTEP holds the MACs of macs by locator: the peers' MAC lists.
+	// byVTEP holds the network's MACs (their rows: netPlan.row) by
+	// locator: the peers' MAC lists.
 	byVTEP index
 
 	// Per-port state, so that a port change updates the rows of that port
 	// only (see applyPorts).
 	ports     map[string]portContrib       // by port id
-	claims    map[string][]claim           // by MAC: every port claiming it
+	claims    map[string][]*claim          // by MAC: every port claiming it (the claims of ports)
 	vtepRefs  map[string]int               // host VTEP -> ports behind it
-	hostPorts map[string]map[string]string // host -> port id -> bridged interface ("" for none)
+	hostPorts map[string]int               // host -> its ports on the network
+	portIfs   map[string]map[string]string // host -> port id -> bridged interface, of the ports that have one
 }
 
 // New validates cfg and returns a Planner holding the plans of inv.
@@ -236,9 +237,9 @@ func (p *Planner) reset() {
 	p.connsByNet = index{}
 	p.connsByGw = index{}
 	p.networks = map[string]model.Network{}
-	p.ports = map[string]model.Port{}
+	p.ports = map[string]*port{}
 	p.portsByNet = index{}
-	p.portsByHost = index{}
+	p.hostNets = map[string]map[string]int{}
 	p.hosts = map[string]model.Host{}
 	p.hostsByName = index{}
 	p.switches = map[string]model.Switch{}
@@ -346,10 +347,11 @@ func (p *Planner) DeleteNetwork(id string) {
 // UpsertPort stages a created or updated port.
 func (p *Planner) UpsertPort(pt model.Port) {
 	p.DeletePort(pt.ID)
-	p.ports[pt.ID] = pt
-	p.portsByNet.add(pt.NetworkID, pt.ID)
-	p.portsByHost.add(pt.HostID, pt.ID)
-	p.dirtyPort.add(pt.NetworkID, pt.ID)
+	rec := newPort(pt)
+	p.ports[pt.ID] = rec
+	p.portsByNet.add(rec.network, pt.ID)
+	p.hostNetAdd(rec.host, rec.network, 1)
+	p.dirtyPort.add(rec.network, pt.ID)
 }
 
 // DeletePort stages the deletion of a port.
@@ -359,9 +361,25 @@ func (p *Planner) DeletePort(id string) {
 		return
 	}
 	delete(p.ports, id)
-	p.portsByNet.del(old.NetworkID, id)
-	p.portsByHost.del(old.HostID, id)
-	p.dirtyPort.add(old.NetworkID, id)
+	p.portsByNet.del(old.network, id)
+	p.hostNetAdd(old.host, old.network, -1)
+	p.dirtyPort.add(old.network, id)
+}
+
+// hostNetAdd counts d more ports of network n bound to host h.
+func (p *Planner) hostNetAdd(h, n string, d int) {
+	nets := p.hostNets[h]
+	if nets == nil {
+		nets = map[string]int{}
+		p.hostNets[h] = nets
+	}
+	nets[n] += d
+	if nets[n] <= 0 {
+		delete(nets, n)
+		if len(nets) == 0 {
+			delete(p.hostNets, h)
+		}
+	}
 }
 
 // UpsertHost stages a created or updated host. Only its name and VTEP IP
@@ -390,8 +408,8 @@ func (p *Planner) DeleteHost(id string) {
 }
 
 func (p *Planner) markPortsOfHost(name string) {
-	for pid := range p.portsByHost[name] {
-		p.dirtyFull[p.ports[pid].NetworkID] = struct{}{}
+	for n := range p.hostNets[name] {
+		p.dirtyFull[n] = struct{}{}
 	}
 }
 

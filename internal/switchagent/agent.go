@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -131,7 +132,8 @@ type Agent struct {
 	loop       *reconcile.Loop
 	cacheEvent chan struct{} // any cache event (for waiting on our own writes)
 
-	m *agentMetrics
+	m   *agentMetrics
+	mem *memRelease // after bulk transactions (release.go)
 
 	sessions uint64 // sessions dialled (sessionLoop only; see session.gen)
 
@@ -225,6 +227,7 @@ func New(cfg Config, plans planstream.SwitchSource, rep Reporter) (*Agent, error
 		BackoffMin: cfg.BackoffMin, BackoffMax: cfg.BackoffMax, Resync: cfg.AuditInterval,
 		Metrics: a.m.rec, QueueDepth: a.queued,
 	})
+	a.mem = newMemRelease(releaseInterval, debug.FreeOSMemory, a.m.released.Inc)
 	return a, nil
 }
 
@@ -269,6 +272,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.sessionLoop(ctx) })
 	wg.Go(func() { a.loop.Run(ctx, a.pass) })
+	wg.Go(func() { a.mem.run(ctx) })
 	wg.Wait()
 	a.m.connected.Set(0)
 
@@ -842,49 +846,66 @@ func (a *Agent) setStatus(sw *served, st model.SwitchStatus, force bool) {
 // set; ErrFenced when it failed.
 func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.Operation) (time.Time, map[string]bool, error) {
 	txStart := time.Now()
-	a.m.txOps.Observe(float64(len(ch.ops)))
-	ops := ch.ops
+	n := len(ch.ops)
+	a.m.txOps.Observe(float64(n))
+	var pre []ovsdb.Operation
 	if fence != nil {
-		ops = append([]ovsdb.Operation{*fence}, ch.ops...)
+		pre = []ovsdb.Operation{*fence}
 	}
-	res, err := s.txn.TransactThen(ctx, func(res []ovsdb.OperationResult) { s.remote.applyTxn(ops, res) }, ops...)
+	// Once the request is on the wire the operations go (with their row
+	// maps ~600 bytes each, most of a bulk transaction's memory): what is
+	// needed of them once the results are back is in sh.
+	sh := shapeOf(ch.ops)
+	ops := ch.ops
+	sent := make(chan struct{})
+	res, err := s.txn.transactLists(ctx, func(res txnResults) {
+		<-sent
+		if res.Len() < len(pre) || len(pre) > 0 && res.Error(0) != "" {
+			return // fenced: nothing written
+		}
+		s.remote.applyTxn(sh, res.From(len(pre)))
+	}, func() {
+		ch.ops, ops = nil, nil
+		close(sent)
+		if n >= releaseOps {
+			a.mem.request()
+		}
+	}, pre, ops)
 	committed := time.Now()
-	a.log.Debug("transaction done", "ops", len(ch.ops), "duration", committed.Sub(txStart))
+	a.log.Debug("transaction done", "ops", n, "duration", committed.Sub(txStart))
 	if err != nil {
 		s.fail("transact: " + err.Error())
-		return time.Time{}, nil, fmt.Errorf("transact %d operations: %w", len(ch.ops), err)
+		return time.Time{}, nil, fmt.Errorf("transact %d operations: %w", n, err)
 	}
 	if fence != nil {
-		if len(res) > 0 && res[0].Error != "" {
+		if res.Len() > 0 && res.Error(0) != "" {
 			a.log.Warn("transaction fenced: the switch carries another agent's epoch, nothing written",
-				"ops", len(ch.ops), "error", res[0].Error, "details", res[0].Details)
+				"ops", n, "error", res.Error(0), "details", res.All()[0].Details)
 			return time.Time{}, nil, ErrFenced
 		}
-		if len(res) > 0 {
-			res = res[1:]
+		if res.Len() > 0 {
+			res = res.From(1)
 		}
 	}
-	if opErrs, err := ovsdb.CheckOperationResults(res, ch.ops); err != nil {
-		detail := err.Error()
-		if len(opErrs) > 0 {
-			detail = opErrs[0].Error()
-		} else if len(res) > len(ch.ops) {
-			detail = res[len(ch.ops)].Error + ": " + res[len(ch.ops)].Details
-		}
-		return time.Time{}, nil, fmt.Errorf("transaction of %d operations failed: %s", len(ch.ops), detail)
+	if detail, failed := checkResults(res.all, res.Len(), n); failed {
+		return time.Time{}, nil, fmt.Errorf("transaction of %d operations failed: %s", n, detail)
 	}
 	var inserted []rowRef
-	written := map[string]bool{}
-	for i, op := range ch.ops {
-		if op.Op == ovsdb.OperationInsert && i < len(res) {
+	written := make(map[string]bool, len(sh.ins)+len(ch.deleted))
+	for _, r := range sh.ins {
+		written[res.UUID(r.op)] = false
+	}
+	for _, x := range sh.rest {
+		i, op := x.i, &x.op
+		if op.Op == ovsdb.OperationInsert {
 			if op.Table != vtep.UcastMacsRemoteTable {
-				inserted = append(inserted, rowRef{op.Table, res[i].UUID.GoUUID})
+				inserted = append(inserted, rowRef{op.Table, res.UUID(i)})
 			}
 			if op.Table == vtep.LogicalSwitchTable && op.UUIDName != "" {
-				ch.resolveLS(op.UUIDName, res[i].UUID.GoUUID)
+				ch.resolveLS(op.UUIDName, res.UUID(i))
 			}
 			if op.Table == vtep.UcastMacsRemoteTable {
-				written[res[i].UUID.GoUUID] = false
+				written[res.UUID(i)] = false
 			}
 		} else if op.Table == vtep.UcastMacsRemoteTable && op.Op == ovsdb.OperationUpdate && len(op.Where) == 1 {
 			if u, ok := op.Where[0].Value.(ovsdb.UUID); ok {
@@ -900,10 +921,35 @@ func (a *Agent) apply(ctx context.Context, s *session, ch *change, fence *ovsdb.
 			deleted = append(deleted, r)
 		}
 	}
-	// The rows are on the switch: let them go while the cache catches up,
-	// which for 10,000 rows takes longer than the transaction itself.
-	ch.ops = nil
 	return committed, written, a.waitCache(ctx, s, inserted, deleted)
+}
+
+// checkResults is ovsdb.CheckOperationResults for n operations without
+// them (they are gone, see apply): the text of the first failed result,
+// or of the transaction's extra error result; failed reports one. res are
+// the results whole (nil when they were all successes: see txnResults),
+// count how many there were.
+func checkResults(res []ovsdb.OperationResult, count, n int) (detail string, failed bool) {
+	if count < n {
+		return fmt.Sprintf("ovsdb transaction error. %d operations submitted but only %d results received", n, count), true
+	}
+	var one [1]ovsdb.Operation // the error text does not depend on it
+	for i, r := range res {
+		if i >= n {
+			if r.Error == "" {
+				return "", false
+			}
+			if detail != "" {
+				return detail, true
+			}
+			return r.Error + ": " + r.Details, true
+		}
+		if r.Error != "" && detail == "" {
+			errs, _ := ovsdb.CheckOperationResults(res[i:i+1], one[:])
+			detail = errs[0].Error()
+		}
+	}
+	return detail, detail != ""
 }
 
 func (a *Agent) waitCache(ctx context.Context, s *session, present, absent []rowRef) error {

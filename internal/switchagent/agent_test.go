@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ovn-org/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
@@ -144,7 +145,7 @@ func TestSeedWorkflow(t *testing.T) {
 
 // agentMetricValues are the switch agent's metrics on a registry.
 type agentMetricValues struct {
-	ok, errors, transactions, connected, queue float64
+	ok, errors, transactions, connected, queue, released float64
 }
 
 func agentCounts(t testing.TB, reg *prometheus.Registry) agentMetricValues {
@@ -174,8 +175,51 @@ func agentCounts(t testing.TB, reg *prometheus.Registry) agentMetricValues {
 				v.connected = m.GetGauge().GetValue()
 			case "l2gw_switchagent_transaction_operations":
 				v.transactions = float64(m.GetHistogram().GetSampleCount())
+			case "l2gw_switchagent_memory_releases_total":
+				v.released = m.GetCounter().GetValue()
 			}
 		}
 	}
 	return v
+}
+
+// TestCheckResults: checkResults of n operations says what
+// ovsdb.CheckOperationResults of n operations says (as apply used it).
+func TestCheckResults(t *testing.T) {
+	ok, cv := ovsdb.OperationResult{}, ovsdb.OperationResult{Error: "constraint violation", Details: "dup"}
+	extra := ovsdb.OperationResult{Error: "aborted", Details: "commit failed"}
+	for _, tc := range []struct {
+		name string
+		res  []ovsdb.OperationResult
+		n    int
+	}{
+		{"all ok", []ovsdb.OperationResult{ok, ok}, 2},
+		{"too few", []ovsdb.OperationResult{ok}, 2},
+		{"one failed", []ovsdb.OperationResult{ok, cv}, 2},
+		{"extra error", []ovsdb.OperationResult{ok, ok, extra}, 2},
+		{"failed and extra", []ovsdb.OperationResult{cv, ok, extra}, 2},
+	} {
+		opErrs, err := ovsdb.CheckOperationResults(tc.res, make([]ovsdb.Operation, tc.n))
+		want := ""
+		if err != nil {
+			want = err.Error()
+			if len(opErrs) > 0 {
+				want = opErrs[0].Error()
+			} else if len(tc.res) > tc.n {
+				want = tc.res[tc.n].Error + ": " + tc.res[tc.n].Details
+			}
+		}
+		got, failed := checkResults(tc.res, len(tc.res), tc.n)
+		if got != want || failed != (err != nil) {
+			t.Errorf("%s: checkResults = %q, %v; want %q, %v", tc.name, got, failed, want, err != nil)
+		}
+	}
+	// Compact results (txnResults without all) are successes: only their
+	// number can fail.
+	if d, failed := checkResults(nil, 2, 2); failed {
+		t.Errorf("checkResults(2 compact results of 2 operations) = %q, failed", d)
+	}
+	if _, failed := checkResults(nil, 1, 2); !failed {
+		t.Error("checkResults(1 compact result of 2 operations) did not fail")
+	}
 }

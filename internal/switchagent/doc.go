@@ -91,4 +91,10 @@
 // per database, not per Physical_Switch: one agent serves every switch of a
 // database; agents sharing one database (each pinned to a switch) must use
 // distinct Owner values and logical switch names.
+//
+// Memory (release.go): a transaction is written out as it is encoded, its
+// operations are let go once on the wire, and after one of releaseOps
+// operations or more the agent returns the process's free memory to the OS
+// (at most once a second) while the switch ingests the rows: a bulk sync's
+// garbage would otherwise stay resident until the next burst.
 package switchagent

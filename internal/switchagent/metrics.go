@@ -15,6 +15,7 @@ type agentMetrics struct {
 	txOps     prometheus.Observer // l2gw_switchagent_transaction_operations
 	collapsed prometheus.Counter  // l2gw_switchagent_plan_deltas_collapsed_total
 	fenced    prometheus.Counter  // l2gw_switchagent_fenced_transactions_total
+	released  prometheus.Counter  // l2gw_switchagent_memory_releases_total
 	// remoteRows are l2gw_switchagent_remote_mac_rows_total by kind
 	// (rowKindNames).
 	remoteRows [rowKinds]prometheus.Counter
@@ -43,6 +44,10 @@ func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
 		fenced: metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "l2gw_switchagent_fenced_transactions_total",
 			Help: "Transactions that failed on their lease epoch fence: another agent had taken the switch over.",
+		})),
+		released: metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "l2gw_switchagent_memory_releases_total",
+			Help: "Times a switch agent returned the process's free memory to the OS after writing a bulk transaction (release.go).",
 		})),
 	}
 	for k, name := range rowKindNames {

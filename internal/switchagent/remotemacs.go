@@ -61,12 +61,17 @@ type rowKey struct{ ls, mac string }
 // (logical switch, MAC). Rows are never modified once in the view: a
 // change replaces the pointer, so readers may keep them.
 type remoteView struct {
-	mu    sync.RWMutex
-	rows  map[string]*vtep.UcastMacsRemote
-	byKey map[rowKey][]*vtep.UcastMacsRemote // mostly one row each
-	monID string                             // the current monitor: other monitors' notifications are ignored
-	seq   int                                // monitors requested (ids)
-	stale bool                               // a notification the view could not apply: rebuild it
+	mu   sync.RWMutex
+	rows map[string]*vtep.UcastMacsRemote
+	// byKey holds the first row of each (logical switch, MAC); dups all
+	// the rows of the keys with more than one (duplicates another writer
+	// made: rare), in the order they came. A slice per key was 0.4 MB of a
+	// 10,000-row view.
+	byKey map[rowKey]*vtep.UcastMacsRemote
+	dups  map[rowKey][]*vtep.UcastMacsRemote
+	monID string // the current monitor: other monitors' notifications are ignored
+	seq   int    // monitors requested (ids)
+	stale bool   // a notification the view could not apply: rebuild it
 
 	counts [rowKinds]atomic.Uint64 // rows received from the monitor, by kind
 	// counted, when set, is told the rows received, by kind.
@@ -74,7 +79,8 @@ type remoteView struct {
 }
 
 func newRemoteView(counted func(kind, n int)) *remoteView {
-	return &remoteView{rows: map[string]*vtep.UcastMacsRemote{}, byKey: map[rowKey][]*vtep.UcastMacsRemote{}, counted: counted}
+	return &remoteView{rows: map[string]*vtep.UcastMacsRemote{}, byKey: map[rowKey]*vtep.UcastMacsRemote{},
+		dups: map[rowKey][]*vtep.UcastMacsRemote{}, counted: counted}
 }
 
 func (v *remoteView) count(kind, n int) {
@@ -111,7 +117,14 @@ func (v *remoteView) snapshot() map[string]*vtep.UcastMacsRemote {
 func (v *remoteView) byRowKey(ls, mac string) []*vtep.UcastMacsRemote {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return slices.Clone(v.byKey[rowKey{ls, mac}])
+	k := rowKey{ls, mac}
+	if rs, ok := v.dups[k]; ok {
+		return slices.Clone(rs)
+	}
+	if r := v.byKey[k]; r != nil {
+		return []*vtep.UcastMacsRemote{r}
+	}
+	return nil
 }
 
 // has reports whether the view holds row uuid.
@@ -137,7 +150,14 @@ func (v *remoteView) put(r *vtep.UcastMacsRemote) (old *vtep.UcastMacsRemote) {
 	}
 	v.rows[r.UUID] = r
 	k := rowKey{r.LogicalSwitch, r.MAC}
-	v.byKey[k] = append(v.byKey[k], r)
+	switch first := v.byKey[k]; {
+	case first == nil:
+		v.byKey[k] = r
+	case v.dups[k] != nil:
+		v.dups[k] = append(v.dups[k], r)
+	default:
+		v.dups[k] = []*vtep.UcastMacsRemote{first, r}
+	}
 	return old
 }
 
@@ -152,11 +172,24 @@ func (v *remoteView) drop(uuid string) (old *vtep.UcastMacsRemote) {
 
 func (v *remoteView) unindex(r *vtep.UcastMacsRemote) {
 	k := rowKey{r.LogicalSwitch, r.MAC}
-	rs := slices.DeleteFunc(v.byKey[k], func(x *vtep.UcastMacsRemote) bool { return x.UUID == r.UUID })
-	if len(rs) == 0 {
+	rs, ok := v.dups[k]
+	if !ok {
+		if first := v.byKey[k]; first != nil && first.UUID == r.UUID {
+			delete(v.byKey, k)
+		}
+		return
+	}
+	rs = slices.DeleteFunc(rs, func(x *vtep.UcastMacsRemote) bool { return x.UUID == r.UUID })
+	switch len(rs) {
+	case 0:
+		delete(v.dups, k)
 		delete(v.byKey, k)
-	} else {
-		v.byKey[k] = rs
+	case 1:
+		delete(v.dups, k)
+		v.byKey[k] = rs[0]
+	default:
+		v.dups[k] = rs
+		v.byKey[k] = rs[0]
 	}
 }
 
@@ -266,7 +299,8 @@ func (v *remoteView) monitor(ctx context.Context, t *txnConn) error {
 			rows[u] = r
 		}
 		v.mu.Lock()
-		v.rows, v.byKey, v.monID, v.stale = map[string]*vtep.UcastMacsRemote{}, map[rowKey][]*vtep.UcastMacsRemote{}, id, false
+		v.rows, v.byKey, v.dups, v.monID, v.stale = map[string]*vtep.UcastMacsRemote{}, map[rowKey]*vtep.UcastMacsRemote{},
+			map[rowKey][]*vtep.UcastMacsRemote{}, id, false
 		for _, r := range rows {
 			v.put(r)
 		}
@@ -274,13 +308,13 @@ func (v *remoteView) monitor(ctx context.Context, t *txnConn) error {
 		v.count(rowsInitial, len(rows))
 		return nil, nil
 	}
-	if _, _, err := t.call(ctx, "monitor_cond", enc, hook); err != nil {
+	if _, _, err := t.call(ctx, "monitor_cond", enc, hook, nil); err != nil {
 		return fmt.Errorf("monitor %s: %w", vtep.UcastMacsRemoteTable, err)
 	}
 	if prev != "" {
 		_, _, err := t.call(ctx, "monitor_cancel", func(b []byte) ([]byte, error) {
 			return append(appendString(append(b, '['), prev), ']'), nil
-		}, nil)
+		}, nil, nil)
 		if err != nil {
 			return fmt.Errorf("cancel monitor %s: %w", prev, err)
 		}
@@ -367,19 +401,19 @@ var errUnresolved = errors.New("operation not followed")
 // UUIDs they reference resolved from the results), updated and deleted.
 // A transaction that failed (an error in any result) wrote nothing. An
 // operation the view cannot follow marks it for a rebuild.
-func (v *remoteView) applyTxn(ops []ovsdb.Operation, res []ovsdb.OperationResult) {
-	if len(res) < len(ops) {
+func (v *remoteView) applyTxn(sh txnShape, res txnResults) {
+	if res.Len() < sh.n {
 		return
 	}
-	for _, r := range res {
+	for _, r := range res.all {
 		if r.Error != "" {
 			return
 		}
 	}
 	named := map[string]string{}
-	for i, op := range ops {
-		if op.Op == ovsdb.OperationInsert && op.UUIDName != "" {
-			named[op.UUIDName] = res[i].UUID.GoUUID
+	for _, x := range sh.rest {
+		if x.op.Op == ovsdb.OperationInsert && x.op.UUIDName != "" {
+			named[x.op.UUIDName] = res.UUID(x.i)
 		}
 	}
 	ref := func(x any) (string, error) {
@@ -397,39 +431,142 @@ func (v *remoteView) applyTxn(ops []ovsdb.Operation, res []ovsdb.OperationResult
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for i, op := range ops {
-		if op.Table != vtep.UcastMacsRemoteTable {
-			continue
-		}
+	ins, rest := sh.ins, sh.rest
+	for i := range sh.n {
 		var err error
-		switch op.Op {
-		case ovsdb.OperationInsert:
-			r := &vtep.UcastMacsRemote{UUID: res[i].UUID.GoUUID}
-			if err = setRemoteCols(r, op.Row, ref); err == nil {
+		switch {
+		case len(ins) > 0 && ins[0].op == i:
+			r := &vtep.UcastMacsRemote{UUID: res.UUID(i)}
+			if err = ins[0].set(r, ref); err == nil {
 				v.put(r)
 			}
-		case ovsdb.OperationUpdate, ovsdb.OperationDelete:
-			for _, old := range v.matching(op.Where) {
-				if op.Op == ovsdb.OperationDelete {
-					v.drop(old.UUID)
-					continue
-				}
-				r := *old
-				if err = setRemoteCols(&r, op.Row, ref); err != nil {
-					break
-				}
-				v.put(&r)
+			ins = ins[1:]
+		case len(rest) > 0 && rest[0].i == i:
+			op := &rest[0].op
+			rest = rest[1:]
+			if op.Table != vtep.UcastMacsRemoteTable {
+				continue
 			}
-			if op.Op == ovsdb.OperationUpdate && !followed(op.Where) {
-				err = fmt.Errorf("%w: where %v", errUnresolved, op.Where)
+			switch op.Op {
+			case ovsdb.OperationInsert:
+				r := &vtep.UcastMacsRemote{UUID: res.UUID(i)}
+				if err = setRemoteCols(r, op.Row, ref); err == nil {
+					v.put(r)
+				}
+			case ovsdb.OperationUpdate, ovsdb.OperationDelete:
+				for _, old := range v.matching(op.Where) {
+					if op.Op == ovsdb.OperationDelete {
+						v.drop(old.UUID)
+						continue
+					}
+					r := *old
+					if err = setRemoteCols(&r, op.Row, ref); err != nil {
+						break
+					}
+					v.put(&r)
+				}
+				if op.Op == ovsdb.OperationUpdate && !followed(op.Where) {
+					err = fmt.Errorf("%w: where %v", errUnresolved, op.Where)
+				}
+			default:
+				err = fmt.Errorf("%w: %s", errUnresolved, op.Op)
 			}
-		default:
-			err = fmt.Errorf("%w: %s", errUnresolved, op.Op)
 		}
 		if err != nil {
 			v.stale = true
 		}
 	}
+}
+
+// remoteInsert is the row of a transaction's Ucast_Macs_Remote insert (its
+// operation's index, its columns), kept for the view while the operations
+// themselves, ~600 bytes each with their row maps, are let go once they
+// are on the wire (agent.apply).
+type remoteInsert struct {
+	op        int
+	mac, ip   string
+	ls, locat ovsdb.UUID
+	hasIP     bool
+}
+
+// remoteInserts takes the rows of the Ucast_Macs_Remote inserts of ops
+// that hold the columns the diff writes and no other (the others keep
+// their rows).
+func remoteInserts(ops []ovsdb.Operation) []remoteInsert {
+	var out []remoteInsert
+	for i := range ops {
+		op := &ops[i]
+		if op.Op != ovsdb.OperationInsert || op.Table != vtep.UcastMacsRemoteTable {
+			continue
+		}
+		r := remoteInsert{op: i}
+		mac, ok1 := op.Row[vtep.UcastMacsRemoteMACColumn].(string)
+		ls, ok2 := op.Row[vtep.UcastMacsRemoteLogicalSwitchColumn].(ovsdb.UUID)
+		loc, ok3 := op.Row[vtep.UcastMacsRemoteLocatorColumn].(ovsdb.UUID)
+		ip, hasIP := op.Row[vtep.UcastMacsRemoteIpaddrColumn]
+		r.mac, r.ls, r.locat = mac, ls, loc
+		if hasIP {
+			r.ip, r.hasIP = ip.(string)
+		}
+		if !ok1 || !ok2 || !ok3 || hasIP != r.hasIP || len(op.Row) != 3+boolInt(hasIP) || op.UUIDName != "" {
+			continue
+		}
+		if out == nil {
+			out = make([]remoteInsert, 0, len(ops)-i)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// txnShape is what the agent needs of a transaction's operations once
+// their results are back: how many there were, the rows of its remote MAC
+// inserts (compact) and every other operation whole (in a bulk
+// transaction: the locators, logical switch, flood row and bindings, a
+// hundred or so), by index.
+type txnShape struct {
+	n    int
+	ins  []remoteInsert
+	rest []indexedOp
+}
+
+type indexedOp struct {
+	i  int
+	op ovsdb.Operation
+}
+
+func shapeOf(ops []ovsdb.Operation) txnShape {
+	sh := txnShape{n: len(ops), ins: remoteInserts(ops)}
+	j := 0
+	for i := range ops {
+		if j < len(sh.ins) && sh.ins[j].op == i {
+			j++
+			continue
+		}
+		sh.rest = append(sh.rest, indexedOp{i, ops[i]})
+	}
+	return sh
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// set sets the columns of u the insert wrote (setRemoteCols of its row).
+func (r remoteInsert) set(u *vtep.UcastMacsRemote, ref func(any) (string, error)) error {
+	var err error
+	u.MAC = r.mac
+	if r.hasIP {
+		u.Ipaddr = r.ip
+	}
+	if u.LogicalSwitch, err = ref(r.ls); err != nil {
+		return err
+	}
+	u.Locator, err = ref(r.locat)
+	return err
 }
 
 // followed reports whether where is one the view can match exactly: one

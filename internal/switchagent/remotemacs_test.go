@@ -327,3 +327,44 @@ func TestTakeoverRebuildsRemoteView(t *testing.T) {
 		t.Errorf("state after b took over (-a's +b's):\n%s", d)
 	}
 }
+
+// TestRemoteViewDuplicateKeys: rows sharing a (logical switch, MAC) (a
+// duplicate another writer made) are all found by byRowKey, in the order
+// they came, while some are dropped or moved to another key.
+func TestRemoteViewDuplicateKeys(t *testing.T) {
+	v := newRemoteView(nil)
+	row := func(u, mac string) *vtep.UcastMacsRemote {
+		return &vtep.UcastMacsRemote{UUID: u, LogicalSwitch: "ls", MAC: mac}
+	}
+	uuids := func(mac string) []string {
+		var out []string
+		for _, r := range v.byRowKey("ls", mac) {
+			out = append(out, r.UUID)
+		}
+		return out
+	}
+	check := func(step string, want map[string][]string) {
+		t.Helper()
+		for mac, w := range want {
+			if d := cmp.Diff(w, uuids(mac)); d != "" {
+				t.Errorf("%s: rows of %s (-want +got):\n%s", step, mac, d)
+			}
+		}
+	}
+	v.put(row("u1", "m1"))
+	v.put(row("u2", "m1"))
+	v.put(row("u3", "m1"))
+	v.put(row("u4", "m2"))
+	check("three rows of m1", map[string][]string{"m1": {"u1", "u2", "u3"}, "m2": {"u4"}})
+	v.drop("u1")
+	check("first dropped", map[string][]string{"m1": {"u2", "u3"}})
+	v.put(row("u2", "m2")) // moved to another MAC
+	check("one moved", map[string][]string{"m1": {"u3"}, "m2": {"u4", "u2"}})
+	v.drop("u4")
+	v.drop("u3")
+	check("dropped", map[string][]string{"m1": nil, "m2": {"u2"}})
+	v.drop("u2")
+	if len(v.byKey) != 0 || len(v.dups) != 0 || len(v.rows) != 0 {
+		t.Errorf("empty view holds byKey %v, dups %v, rows %v", v.byKey, v.dups, v.rows)
+	}
+}

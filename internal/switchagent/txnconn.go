@@ -2,11 +2,13 @@ package switchagent
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -52,7 +54,8 @@ type rpcReply struct {
 // pendingCall is a call waiting for its reply. hook, when set, runs in
 // the reader goroutine on a successful reply before any later message is
 // read: what it records is in place before the notifications that follow
-// the reply are applied.
+// the reply are applied. Its result is valid only during the hook (the
+// call then returns no raw result, only what hook made of it).
 type pendingCall struct {
 	ch   chan rpcReply
 	hook func(result json.RawMessage) (any, error)
@@ -91,24 +94,42 @@ func dialTxn(ctx context.Context, target, db string, tlsConf *tls.Config, notify
 	return t, nil
 }
 
+// rawRef is a JSON value in the decoder's buffer, not copied out of it
+// as json.RawMessage is (a 10,000-row transaction's results are ~0.5 MB):
+// valid until the next Decode.
+type rawRef []byte
+
+func (r *rawRef) UnmarshalJSON(b []byte) error {
+	*r = b
+	return nil
+}
+
 // rpcMsg is any message the server sends: a reply (id, result, error) or
 // a request (id, method, params).
 type rpcMsg struct {
 	ID     json.RawMessage `json:"id"`
 	Method string          `json:"method"`
 	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
+	Result rawRef          `json:"result"`
 	Error  json.RawMessage `json:"error"`
 }
 
 func (t *txnConn) read() {
 	defer close(t.done)
-	dec := json.NewDecoder(bufio.NewReaderSize(t.conn, 64<<10))
+	var src io.Reader = bufio.NewReaderSize(t.conn, 64<<10)
+	dec := json.NewDecoder(src)
 	var err error
 	for {
 		var m rpcMsg
 		if err = dec.Decode(&m); err != nil {
 			break
+		}
+		if len(m.Result)+len(m.Params) > bigMessage {
+			// The decoder keeps a buffer as large as the largest message
+			// (a 10,000-row monitor reply: MBs) for the connection's life;
+			// a new one starts small, after what the old one read ahead.
+			src = io.MultiReader(dec.Buffered(), src)
+			dec = json.NewDecoder(src)
 		}
 		if m.Method != "" {
 			if m.Method == "echo" { // the server's probe (RFC 7047 §4.1.11)
@@ -140,9 +161,13 @@ func (t *txnConn) read() {
 		if !ok {
 			continue
 		}
-		r := rpcReply{result: m.Result, err: m.Error}
-		if pc.hook != nil && !isError(r.err) {
-			r.val, r.hookErr = pc.hook(r.result)
+		r := rpcReply{err: m.Error}
+		if pc.hook != nil {
+			if !isError(r.err) {
+				r.val, r.hookErr = pc.hook(json.RawMessage(m.Result))
+			}
+		} else {
+			r.result = bytes.Clone(m.Result) // m.Result is the decoder's
 		}
 		pc.ch <- r
 	}
@@ -158,19 +183,44 @@ func (t *txnConn) read() {
 	t.conn.Close()
 }
 
-// send writes the request enc appends to an empty buffer.
+// bigMessage is the size of a message after which the reader lets its
+// decoder's buffer go. Smaller ones (a 10,000-row transaction's results:
+// ~0.5 MB) keep it: the next one would regrow it by doubling, allocating
+// twice its size.
+const bigMessage = 1 << 20
+
+// spillAt is how much of a request send holds before enc writes it out
+// (spill): a 10,000-row transaction is ~2 MB of JSON, which was built
+// whole, grown by doubling, before its first byte left.
+const spillAt = 64 << 10
+
+// send writes the request enc appends to an empty buffer; enc may write
+// out what it has appended so far with spill. A failed enc or write may
+// leave part of the request on the wire (call closes the connection).
 func (t *txnConn) send(enc func([]byte) ([]byte, error)) error {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	b, err := enc(t.buf[:0])
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = t.conn.Write(b)
 	}
-	_, err = t.conn.Write(b)
 	if cap(b) <= 1<<20 {
-		t.buf = b // keep small buffers; a 10k-row transaction's is let go
+		t.buf = b[:0] // keep small buffers (spill keeps them small)
 	}
 	return err
+}
+
+// spill writes b out when it holds spillAt bytes or more and returns what
+// to append the rest of the request to. Only in an enc of send (under
+// wmu).
+func (t *txnConn) spill(b []byte) ([]byte, error) {
+	if len(b) < spillAt {
+		return b, nil
+	}
+	if _, err := t.conn.Write(b); err != nil {
+		return b, err
+	}
+	return b[:0], nil
 }
 
 func isError(e json.RawMessage) bool { return len(e) > 0 && string(e) != "null" }
@@ -178,7 +228,10 @@ func isError(e json.RawMessage) bool { return len(e) > 0 && string(e) != "null" 
 // call sends method with the params enc appends and waits for its
 // result, and what hook (nil: none; see pendingCall) made of it. A failed
 // write closes the connection: part of a request may be on the wire.
-func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]byte, error), hook func(json.RawMessage) (any, error)) (json.RawMessage, any, error) {
+//
+// sent, when set, runs once the whole request is on the wire, before the
+// reply is waited for.
+func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]byte, error), hook func(json.RawMessage) (any, error), sent func()) (json.RawMessage, any, error) {
 	ch := make(chan rpcReply, 1)
 	t.mu.Lock()
 	if t.err != nil {
@@ -207,6 +260,9 @@ func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]b
 			t.conn.Close()
 		}
 		return nil, nil, fmt.Errorf("%s: %w", method, err)
+	}
+	if sent != nil {
+		sent()
 	}
 	select {
 	case r, ok := <-ch:
@@ -245,8 +301,25 @@ func (t *txnConn) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb
 // then does not run when the call is abandoned (ctx done) or the
 // connection fails before the reply.
 func (t *txnConn) TransactThen(ctx context.Context, then func([]ovsdb.OperationResult), ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
+	var hook func(txnResults)
+	if then != nil {
+		hook = func(r txnResults) { then(r.All()) }
+	}
+	res, err := t.transactLists(ctx, hook, nil, ops)
+	if err != nil {
+		return nil, err
+	}
+	return res.All(), nil
+}
+
+// transactLists is TransactThen of the operations of lists one after the
+// other (a fence before a diff's operations without copying them), written
+// out as they are encoded; sent (may be nil) runs once they are all on the
+// wire (see call). The results are compact for a bulk transaction's
+// (txnResults).
+func (t *txnConn) transactLists(ctx context.Context, then func(txnResults), sent func(), lists ...[]ovsdb.Operation) (txnResults, error) {
 	hook := func(raw json.RawMessage) (any, error) {
-		res, err := decodeResults(raw)
+		res, err := decodeTxnResults(raw)
 		if err != nil {
 			return nil, err
 		}
@@ -258,23 +331,30 @@ func (t *txnConn) TransactThen(ctx context.Context, then func([]ovsdb.OperationR
 	_, val, err := t.call(ctx, "transact", func(b []byte) ([]byte, error) {
 		b = append(b, '[')
 		b = appendString(b, t.db)
-		if len(ops) == 0 {
-			return append(b, ']'), nil
+		for _, ops := range lists {
+			for i := range ops {
+				b = append(b, ',')
+				var err error
+				if b, err = appendOp(b, &ops[i]); err != nil {
+					return b, fmt.Errorf("operation %d (%s %s): %w", i, ops[i].Op, ops[i].Table, err)
+				}
+				if b, err = t.spill(b); err != nil {
+					return b, err
+				}
+			}
 		}
-		b = append(b, ',')
-		b, err := appendOpList(b, ops)
-		return append(b, ']'), err
-	}, hook)
+		return append(b, ']'), nil
+	}, hook, sent)
 	if err != nil {
-		return nil, err
+		return txnResults{}, err
 	}
-	res, _ := val.([]ovsdb.OperationResult)
+	res, _ := val.(txnResults)
 	return res, nil
 }
 
 // Echo sends an echo request and waits for its reply.
 func (t *txnConn) Echo(ctx context.Context) error {
-	_, _, err := t.call(ctx, "echo", func(b []byte) ([]byte, error) { return append(b, `["l2gw"]`...), nil }, nil)
+	_, _, err := t.call(ctx, "echo", func(b []byte) ([]byte, error) { return append(b, `["l2gw"]`...), nil }, nil, nil)
 	return err
 }
 
@@ -303,7 +383,85 @@ type opResult struct {
 	Rows    []ovsdb.Row `json:"rows"`
 }
 
-func decodeResults(raw json.RawMessage) ([]ovsdb.OperationResult, error) {
+// txnResults are a transaction's results. When every operation succeeded
+// with an insert's, a count or an empty result (a bulk transaction's),
+// they are kept as each operation's inserted UUID ("" for the others) and
+// the non-zero counts: 16 bytes a result instead of an
+// ovsdb.OperationResult's 80, decoded after the agent's memory was
+// returned (release.go). Otherwise all holds them whole.
+type txnResults struct {
+	uuids  []string
+	counts map[int]int
+	all    []ovsdb.OperationResult
+}
+
+// Len is the number of results.
+func (r txnResults) Len() int {
+	if r.all != nil {
+		return len(r.all)
+	}
+	return len(r.uuids)
+}
+
+// UUID is the row result i inserted, "" for none.
+func (r txnResults) UUID(i int) string {
+	if r.all != nil {
+		return r.all[i].UUID.GoUUID
+	}
+	return r.uuids[i]
+}
+
+// Error is result i's error, "" for none.
+func (r txnResults) Error(i int) string {
+	if r.all != nil {
+		return r.all[i].Error
+	}
+	return ""
+}
+
+// From drops the first i results.
+func (r txnResults) From(i int) txnResults {
+	if i == 0 {
+		return r
+	}
+	if r.all != nil {
+		return txnResults{all: r.all[i:]}
+	}
+	counts := map[int]int{}
+	for j, c := range r.counts {
+		if j >= i {
+			counts[j-i] = c
+		}
+	}
+	return txnResults{uuids: r.uuids[i:], counts: counts}
+}
+
+// All returns the results whole.
+func (r txnResults) All() []ovsdb.OperationResult {
+	if r.all != nil || r.uuids == nil {
+		return r.all
+	}
+	out := make([]ovsdb.OperationResult, len(r.uuids))
+	for i, u := range r.uuids {
+		out[i].UUID.GoUUID = u
+		out[i].Count = r.counts[i]
+	}
+	return out
+}
+
+func decodeTxnResults(raw json.RawMessage) (txnResults, error) {
+	if r, ok := decodeInsertResults(raw); ok {
+		return r, nil
+	}
+	all, err := decodeResultsJSON(raw)
+	if all == nil {
+		all = []ovsdb.OperationResult{}
+	}
+	return txnResults{all: all}, err
+}
+
+// decodeResultsJSON decodes any transaction's results.
+func decodeResultsJSON(raw json.RawMessage) ([]ovsdb.OperationResult, error) {
 	var rs []*opResult // null: the result of a transaction's "null" entries
 	if err := json.Unmarshal(raw, &rs); err != nil {
 		return nil, fmt.Errorf("transact result: %w", err)
@@ -319,4 +477,66 @@ func decodeResults(raw json.RawMessage) ([]ovsdb.OperationResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// decodeInsertResults decodes the results of a transaction whose every
+// result is an insert's ({"uuid":["uuid","…"]}), a count ({"count":N}) or
+// empty ({}), as ovsdb-server writes them (no spaces): a bulk
+// transaction's. ok is false for anything else (an error, rows, other
+// spacing), which json decodes. Per result, only the UUID's string is
+// allocated: a 10,000-row reply was ~3 MB of garbage through json, made
+// while the agent's memory had just been returned (release.go).
+func decodeInsertResults(raw []byte) (txnResults, bool) {
+	const uuidPrefix, uuidLen = `{"uuid":["uuid","`, 36
+	if len(raw) < 2 || raw[0] != '[' || raw[len(raw)-1] != ']' {
+		return txnResults{}, false
+	}
+	body := raw[1 : len(raw)-1]
+	r := txnResults{uuids: make([]string, 0, bytes.Count(body, []byte("},{"))+1)}
+	for len(body) > 0 {
+		u := ""
+		switch {
+		case bytes.HasPrefix(body, []byte(uuidPrefix)):
+			rest := body[len(uuidPrefix):]
+			if len(rest) < uuidLen+3 || string(rest[uuidLen:uuidLen+3]) != `"]}` {
+				return txnResults{}, false
+			}
+			if u = string(rest[:uuidLen]); !isUUID(u) {
+				return txnResults{}, false
+			}
+			body = rest[uuidLen+3:]
+		case bytes.HasPrefix(body, []byte("{}")):
+			body = body[2:]
+		case bytes.HasPrefix(body, []byte(`{"count":`)):
+			rest := body[len(`{"count":`):]
+			i := 0
+			for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+				i++
+			}
+			if i == 0 || i > 9 || i >= len(rest) || rest[i] != '}' {
+				return txnResults{}, false
+			}
+			n, err := strconv.Atoi(string(rest[:i]))
+			if err != nil {
+				return txnResults{}, false
+			}
+			if n != 0 {
+				if r.counts == nil {
+					r.counts = map[int]int{}
+				}
+				r.counts[len(r.uuids)] = n
+			}
+			body = rest[i+1:]
+		default:
+			return txnResults{}, false
+		}
+		r.uuids = append(r.uuids, u)
+		if len(body) > 0 {
+			if body[0] != ',' || len(body) == 1 {
+				return txnResults{}, false
+			}
+			body = body[1:]
+		}
+	}
+	return r, true
 }

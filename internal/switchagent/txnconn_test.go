@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,5 +226,118 @@ func TestTxnConnAnswersEcho(t *testing.T) {
 	want := map[string]any{"id": "echo", "result": []any{1.0, "x"}, "error": nil}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("echo reply (-want +got):\n%s", d)
+	}
+}
+
+// TestTxnConnBigMessages: a transaction far larger than spillAt goes out
+// in pieces and commits whole; its results (~0.4 MB) keep the reader's
+// decoder, a select of every column of every row (~2 MB, over bigMessage)
+// replaces it, and the connection goes on working after them.
+func TestTxnConnBigMessages(t *testing.T) {
+	o := newSwitch(t, false, "port1", "port2")
+	c := dialTestTxn(t, o.UnixTarget())
+	ctx := context.Background()
+	const n = 8000 // ~1.6 MB of request, ~0.4 MB of results
+	ops := ingestOps(n, 50)
+	res, err := c.Transact(ctx, ops...)
+	if err != nil {
+		t.Fatalf("Transact(%d operations): %v", len(ops), err)
+	}
+	if len(res) != len(ops) {
+		t.Fatalf("Transact(%d operations) = %d results", len(ops), len(res))
+	}
+	for i, r := range res {
+		if r.Error != "" || ops[i].Op == ovsdb.OperationInsert && r.UUID.GoUUID == "" {
+			t.Fatalf("result %d (%s %s) = %+v", i, ops[i].Op, ops[i].Table, r)
+		}
+	}
+	for range 2 {
+		res, err = c.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: vtep.UcastMacsRemoteTable})
+		if err != nil {
+			t.Fatalf("select every remote mac: %v", err)
+		}
+		if len(res) != 1 || len(res[0].Rows) != n {
+			t.Fatalf("select every remote mac: %d results, %d rows; want 1, %d", len(res), len(res[0].Rows), n)
+		}
+	}
+	if err := c.Echo(ctx); err != nil {
+		t.Fatalf("Echo after the big messages: %v", err)
+	}
+}
+
+// TestTxnConnReadsAheadOfBigMessage: what the reader read ahead of a
+// message larger than bigMessage (the next messages, in the same write)
+// is not lost when its decoder is replaced.
+func TestTxnConnReadsAheadOfBigMessage(t *testing.T) {
+	ours, peer := net.Pipe()
+	got := make(chan string, 4)
+	c := &txnConn{db: "hardware_vtep", conn: ours, pending: map[uint64]pendingCall{}, done: make(chan struct{}),
+		notify: func(method string, params json.RawMessage) { got <- fmt.Sprintf("%s %d", method, len(params)) }}
+	go c.read()
+	t.Cleanup(func() { peer.Close(); c.Close() })
+	big := `{"id":null,"method":"big","params":["` + strings.Repeat("x", 2*bigMessage) + `"]}`
+	small := `{"id":null,"method":"small","params":[]}`
+	go func() { _, _ = peer.Write([]byte(big + small + big + small)) }()
+	var seen []string
+	for range 4 {
+		select {
+		case s := <-got:
+			seen = append(seen, s)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("notifications after %v: none", seen)
+		}
+	}
+	bigLen := fmt.Sprintf("big %d", 2*bigMessage+4)
+	if d := cmp.Diff([]string{bigLen, "small 2", bigLen, "small 2"}, seen); d != "" {
+		t.Fatalf("notifications (-want +got):\n%s", d)
+	}
+}
+
+// TestDecodeInsertResults: the fast path decodes what the json path
+// decodes, and leaves to it (ok false) every result it does not know.
+func TestDecodeInsertResults(t *testing.T) {
+	const u1, u2 = "0b0c8c9e-5d4a-4c1b-9b53-5f6f3f1b2a01", "a1b2c3d4-0000-4000-8000-00000000beef"
+	for _, tc := range []struct {
+		raw  string
+		fast bool
+	}{
+		{`[{"uuid":["uuid","` + u1 + `"]},{"uuid":["uuid","` + u2 + `"]}]`, true},
+		{`[{},{"count":3},{"uuid":["uuid","` + u1 + `"]},{"count":0}]`, true},
+		{`[]`, true},
+		{`[{"uuid":["uuid","` + u1 + `"]},{"error":"constraint violation","details":"x"}]`, false},
+		{`[{"rows":[{"MAC":"aa:00:00:00:00:01"}]}]`, false},
+		{`[{"uuid": ["uuid", "` + u1 + `"]}]`, false},
+		{`[{"uuid":["uuid","not-a-uuid-not-a-uuid-not-a-uuid-xx"]}]`, false},
+		{`[null,{"count":1}]`, false},
+		{`[{"count":12345678901}]`, false},
+		{`[{"count":1},]`, false},
+		{`[{"uuid":["uuid","` + u1 + `"]}{"count":1}]`, false},
+	} {
+		got, ok := decodeInsertResults([]byte(tc.raw))
+		if ok != tc.fast {
+			t.Errorf("decodeInsertResults(%s) ok = %v; want %v", tc.raw, ok, tc.fast)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		want, err := decodeResultsJSON([]byte(tc.raw))
+		if err != nil {
+			t.Fatalf("decodeResultsJSON(%s): %v", tc.raw, err)
+		}
+		if len(want) == 0 {
+			want = []ovsdb.OperationResult{}
+		}
+		if d := cmp.Diff(want, got.All()); d != "" {
+			t.Errorf("decodeInsertResults(%s) (-json +fast):\n%s", tc.raw, d)
+		}
+		if got.Len() != len(want) {
+			t.Errorf("decodeInsertResults(%s).Len() = %d; want %d", tc.raw, got.Len(), len(want))
+		}
+		if len(want) > 0 {
+			if g, w := got.From(1).All(), want[1:]; !cmp.Equal(w, g) {
+				t.Errorf("decodeInsertResults(%s).From(1) = %v; want %v", tc.raw, g, w)
+			}
+		}
 	}
 }
