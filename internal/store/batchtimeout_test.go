@@ -12,6 +12,19 @@ import (
 	"github.com/l2gw/l2gw/internal/testenv"
 )
 
+// testPostgresStore opens a store on a PostgreSQL server of the test's own.
+func testPostgresStore(t *testing.T, cfg Config) *sqlStore {
+	t.Helper()
+	pg := testenv.StartPostgresServer(t)
+	cfg.PollInterval = 50 * time.Millisecond
+	st, err := Open(t.Context(), testenv.PostgresDatabase(t, pg.DSN), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st.(*sqlStore)
+}
+
 // TestWriteOutlastsBatchTimeout: on PostgreSQL, a write whose function is
 // still running when its batch's Config.Timeout passes (between two
 // statements; database/sql rolls the transaction back at that moment)
@@ -19,14 +32,8 @@ import (
 // has already been committed or rolled back", as it was when statements
 // ran under the request's context), and the store writes again at once.
 func TestWriteOutlastsBatchTimeout(t *testing.T) {
-	pg := testenv.StartPostgresServer(t)
 	const timeout = 300 * time.Millisecond
-	st, err := Open(t.Context(), testenv.PostgresDatabase(t, pg.DSN), Config{Timeout: timeout, PollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	s := st.(*sqlStore)
+	s := testPostgresStore(t, Config{Timeout: timeout})
 	ctx := context.Background()
 	slow := func(w *wtx) error {
 		if _, err := w.exec(ctx, `UPDATE revision SET rev = rev WHERE id = 1`); err != nil {
@@ -36,7 +43,7 @@ func TestWriteOutlastsBatchTimeout(t *testing.T) {
 		_, err := w.exec(ctx, `UPDATE revision SET rev = rev WHERE id = 1`)
 		return err
 	}
-	_, err = s.write(ctx, slow)
+	_, err := s.write(ctx, slow)
 	if err == nil || !IsUnavailable(err) {
 		t.Fatalf("write outlasting the batch's timeout = %v; want an unavailable error (503)", err)
 	}
@@ -59,13 +66,7 @@ func TestWriteOutlastsBatchTimeout(t *testing.T) {
 // every case the failed write leaves nothing and the others commit, each
 // once.
 func TestBatchWithoutSavepoints(t *testing.T) {
-	pg := testenv.StartPostgresServer(t)
-	st, err := Open(t.Context(), testenv.PostgresDatabase(t, pg.DSN), Config{PollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	s := st.(*sqlStore)
+	s := testPostgresStore(t, Config{})
 	ctx := context.Background()
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE t (k TEXT PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
@@ -164,13 +165,7 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 // fails (the transaction with it) fails alone once the batch ran again
 // with savepoints, and one given up on before its batch is not run.
 func TestBatchPrefetch(t *testing.T) {
-	pg := testenv.StartPostgresServer(t)
-	st, err := Open(t.Context(), testenv.PostgresDatabase(t, pg.DSN), Config{PollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	s := st.(*sqlStore)
+	s := testPostgresStore(t, Config{})
 	ctx := context.Background()
 	nets, err := s.CreateNetworks(ctx, []model.Network{{Name: "n"}})
 	if err != nil {
