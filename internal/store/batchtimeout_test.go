@@ -101,13 +101,11 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 		{"a connection create refused by its checks", 1, func(w *wtx) error {
 			vlan := 5
 			c := model.Connection{ID: "c", GatewayID: "no-such-gateway", NetworkID: "no-such-network", SegmentationID: &vlan}
-			st, rd := connectionChecksStatement(s.d, c)
-			return createConnection(ctx, w, c, st, rd)
+			return createConnection(ctx, w, c, connectionChecksStatement(s.d, c))
 		}},
 		{"a port create refused by its checks", 1, func(w *wtx) error {
 			p := model.Port{ID: "p", NetworkID: "no-such-network", MACAddress: "fa:16:3e:00:00:01"}
-			st, pc := checkedPortInsert(p)
-			return insertPortChecked(ctx, w, p, st, pc)
+			return checkedPortInsert(p).run(ctx, w)
 		}},
 		{"a failed statement", 2, func(w *wtx) error {
 			_, err := w.exec(ctx, `SELECT 1/0`)
@@ -201,15 +199,15 @@ func TestBatchPrefetch(t *testing.T) {
 				p.MACAddress = fmt.Sprintf("fa:16:3e:00:01:%02x", mac)
 				p.CreatedAt = now()
 				p.UpdatedAt = p.CreatedAt
-				first, pc := checkedPortInsert(p)
+				pi := checkedPortInsert(p)
 				fn := func(w *wtx) error {
-					if err := insertPortChecked(ctx, w, p, first, pc); err != nil {
+					if err := pi.run(ctx, w); err != nil {
 						return err
 					}
 					w.change(KindPort, p.ID, OpCreate)
 					return nil
 				}
-				return &wreq{ctx: ctx, first: first, fn: fn, done: make(chan struct{})}
+				return &wreq{ctx: ctx, first: &pi.st, fn: fn, done: make(chan struct{})}
 			}
 			batch := []*wreq{write(ctx, model.Port{NetworkID: netID}), write(tc.ctx, tc.middle), write(ctx, model.Port{NetworkID: netID})}
 			counted := batch[0].fn

@@ -56,9 +56,9 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 		v := *c.SegmentationID
 		c.SegmentationID = &v
 	}
-	st, rd := connectionChecksStatement(s.d, c)
-	_, err := s.writeFirst(ctx, st, func(w *wtx) error {
-		if err := createConnection(ctx, w, c, st, rd); err != nil {
+	rd := connectionChecksStatement(s.d, c)
+	_, err := s.writeFirst(ctx, &rd.st, func(w *wtx) error {
+		if err := createConnection(ctx, w, c, rd); err != nil {
 			return err
 		}
 		w.change(KindConnection, c.ID, OpCreate)
@@ -72,12 +72,12 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c model.Connection) (mo
 }
 
 // createConnection checks connection c in w's transaction, and inserts it.
-func createConnection(ctx context.Context, w *wtx, c model.Connection, st *statement, rd *connectionRead) error {
+func createConnection(ctx context.Context, w *wtx, c model.Connection, rd *connectionRead) error {
 	// The gateway and what the checks need, in one statement: a round trip
 	// each counts on PostgreSQL, where the same statement also inserts the
 	// connection when every check passes.
 	unnote := w.unnote()
-	if err := w.run(ctx, st); err != nil {
+	if err := w.run(ctx, &rd.st); err != nil {
 		return fmt.Errorf("create connection: %w", err)
 	}
 	gw, gwFound, pre := rd.gw, rd.found, rd.pre
@@ -148,8 +148,7 @@ type connectionChecks struct {
 // network's type, whether the gateway is connected to the network already
 // and, per device, whether it is a reported switch, up, with every
 // interface an up port; a device that is not is looked at again by
-// checkDeviceSlow for the exact refusal. It reads into the connectionRead
-// returned with it.
+// checkDeviceSlow for the exact refusal, with what it reads once it ran.
 //
 // On PostgreSQL the same statement inserts c and its bindings when every
 // check passes on what it reads (one round trip for a connection create,
@@ -159,7 +158,7 @@ type connectionChecks struct {
 //
 // The gateway is read in the write's transaction, not taken from the cache:
 // see wtx.gatewaysCached.
-func connectionChecksStatement(d dialect, c model.Connection) (*statement, *connectionRead) {
+func connectionChecksStatement(d dialect, c model.Connection) *connectionRead {
 	const checks = `WITH chk AS (SELECT n.network_type AS net_type,
 		EXISTS (SELECT 1 FROM connections WHERE gateway_id = $2 AND network_id = $1) AS dup,
 		g.id AS gid, g.name AS gname, g.tenant_id AS gtenant, g.revision_number AS grev,
@@ -191,7 +190,8 @@ func connectionChecksStatement(d dialect, c model.Connection) (*statement, *conn
 		ON CONFLICT DO NOTHING RETURNING 1)
 	SELECT ` + columns + `, (SELECT ok FROM ok), (SELECT count(*) FROM b) FROM chk ORDER BY dpos, ipos`
 	rd := &connectionRead{}
-	st := &statement{scan: rd.scan}
+	st := &rd.st
+	st.scan = rd.scan
 	if d == dialectPostgres {
 		var seg any
 		if c.SegmentationID != nil {
@@ -202,18 +202,20 @@ func connectionChecksStatement(d dialect, c model.Connection) (*statement, *conn
 	} else {
 		st.text, st.args = checks+` SELECT `+columns+`, false, 0 FROM chk ORDER BY dpos, ipos`, []any{c.NetworkID, c.GatewayID}
 	}
-	return st, rd
+	return rd
 }
 
-// connectionRead is what the statement of connectionChecksStatement read.
+// connectionRead is the statement of connectionChecksStatement, and what it
+// read once it ran.
 type connectionRead struct {
+	st    statement
 	gw    model.Gateway
 	found bool // the gateway
 	pre   connectionChecks
 }
 
 func (rd *connectionRead) scan(rows rowScanner) error {
-	*rd = connectionRead{} // a write may run again
+	rd.gw, rd.found, rd.pre = model.Gateway{}, false, connectionChecks{} // a write may run again
 	gw, out := &rd.gw, &rd.pre
 	for rows.Next() {
 		var (
@@ -255,9 +257,10 @@ func (rd *connectionRead) scan(rows rowScanner) error {
 	return rows.Err()
 }
 
-// boundAll checks that the insert of connectionChecksStatement bound every VLAN
-// of connection c: a triple bound by another connection is the conflict
-// (the first in the gateway's order is named), and c is not created.
+// boundAll checks that the insert of connectionChecksStatement bound every
+// VLAN of connection c: a triple bound by another connection is the
+// conflict (the first in the gateway's order is named), and c is not
+// created.
 func (pre connectionChecks) boundAll(ctx context.Context, w *wtx, gw model.Gateway, c model.Connection) error {
 	want := bindingsOf(gw, c)
 	if pre.bound == len(want) {
@@ -306,8 +309,8 @@ func insertConnection(ctx context.Context, w *wtx, gw model.Gateway, c model.Con
 // up and that each interface is an up port of it (networking-l2gw's
 // _check_port_fault_status_and_switch_fault_status, same exceptions, in
 // the same order), with one statement per interface: the statement of
-// connectionChecksStatement answers the usual case, where all is well, and this finds which check
-// fails.
+// connectionChecksStatement answers the usual case, where all is well,
+// and this finds which check fails.
 func checkDeviceSlow(ctx context.Context, w *wtx, d model.Device) error {
 	var reported bool
 	var fault string
@@ -553,10 +556,10 @@ func listConnections(ctx context.Context, d db, q Query) ([]model.Connection, er
 }
 
 func (s *sqlStore) DeleteConnection(ctx context.Context, id string) error {
-	st, found := deleteByIDStatement("connections", id)
-	_, err := s.writeFirst(ctx, st, func(w *wtx) error {
+	del := deletionByID("connections", id)
+	_, err := s.writeFirst(ctx, &del.st, func(w *wtx) error {
 		// The bindings go with it (ON DELETE CASCADE; SQLite runs with foreign_keys on).
-		if err := runDelete(ctx, w, "connections", st, found, connectionNotFound()); err != nil {
+		if err := del.run(ctx, w, connectionNotFound()); err != nil {
 			return err
 		}
 		w.change(KindConnection, id, OpDelete)

@@ -61,21 +61,22 @@ func (s *sqlStore) CreatePorts(ctx context.Context, ports []model.Port) ([]model
 	// statement: a round trip each counts there. A single one is the
 	// write's first statement, sent with those of the writes next to it.
 	checked := func(p model.Port) bool { return s.d == dialectPostgres && p.MACAddress != "" }
+	var only *portInsertion
 	var first *statement
-	var firstChecked *portChecked
 	if len(ports) == 1 && checked(ports[0]) {
-		first, firstChecked = checkedPortInsert(ports[0])
+		only = checkedPortInsert(ports[0])
+		first = &only.st
 	}
 	out := make([]model.Port, len(ports))
 	_, err := s.writeFirst(ctx, first, func(w *wtx) error {
 		known := map[string]bool{}
 		for i, p := range ports {
 			if checked(p) {
-				st, pc := first, firstChecked
-				if st == nil {
-					st, pc = checkedPortInsert(p)
+				pi := only
+				if pi == nil {
+					pi = checkedPortInsert(p)
 				}
-				if err := insertPortChecked(ctx, w, p, st, pc); err != nil {
+				if err := pi.run(ctx, w); err != nil {
 					return err
 				}
 				w.change(KindPort, p.ID, OpCreate)
@@ -207,38 +208,42 @@ func portInsertFailed(p model.Port, err error) error {
 	return fmt.Errorf("create port: %w", err)
 }
 
-// portChecked is what a checked portInsert answers.
-type portChecked struct{ netFound, macFree bool }
+// portInsertion is the statement of a port given its MAC on PostgreSQL
+// (portInsert with its lists, checked), as a write's first statement, and
+// what it answered once it ran.
+type portInsertion struct {
+	p                 model.Port
+	st                statement
+	netFound, macFree bool
+}
 
-// checkedPortInsert is the statement of a port given its MAC on
-// PostgreSQL: portInsert with its lists, checked.
-func checkedPortInsert(p model.Port) (*statement, *portChecked) {
+func checkedPortInsert(p model.Port) *portInsertion {
+	pi := &portInsertion{p: p}
 	text, args := portInsert(p, len(p.FixedIPs)+len(p.AllowedAddressPairs) > 0, true)
-	pc := &portChecked{}
-	return &statement{text: text, args: args, scan: func(rows rowScanner) error {
-		*pc = portChecked{} // a write may run again
+	pi.st = statement{text: text, args: args, scan: func(rows rowScanner) error {
+		pi.netFound, pi.macFree = false, false // a write may run again
 		for rows.Next() {
-			if err := rows.Scan(&pc.netFound, &pc.macFree); err != nil {
+			if err := rows.Scan(&pi.netFound, &pi.macFree); err != nil {
 				return err
 			}
 		}
 		return rows.Err()
-	}}, pc
+	}}
+	return pi
 }
 
-// insertPortChecked runs st, a checkedPortInsert of p, as the write's
-// first statement.
-func insertPortChecked(ctx context.Context, w *wtx, p model.Port, st *statement, pc *portChecked) error {
+// run inserts the port as w's first statement.
+func (pi *portInsertion) run(ctx context.Context, w *wtx) error {
 	unnote := w.unnote()
-	if err := w.run(ctx, st); err != nil {
-		return portInsertFailed(p, err)
+	if err := w.run(ctx, &pi.st); err != nil {
+		return portInsertFailed(pi.p, err)
 	}
-	if !pc.netFound || !pc.macFree {
+	if !pi.netFound || !pi.macFree {
 		unnote() // nothing was inserted
-		if !pc.netFound {
-			return networkNotFound(p.NetworkID)
+		if !pi.netFound {
+			return networkNotFound(pi.p.NetworkID)
 		}
-		return macInUse(p.NetworkID, p.MACAddress)
+		return macInUse(pi.p.NetworkID, pi.p.MACAddress)
 	}
 	return nil
 }
@@ -407,9 +412,9 @@ func (s *sqlStore) UpdatePort(ctx context.Context, p model.Port) (model.Port, er
 }
 
 func (s *sqlStore) DeletePort(ctx context.Context, id string) error {
-	st, found := deleteByIDStatement("ports", id)
-	_, err := s.writeFirst(ctx, st, func(w *wtx) error {
-		if err := runDelete(ctx, w, "ports", st, found, portNotFound(id)); err != nil {
+	del := deletionByID("ports", id)
+	_, err := s.writeFirst(ctx, &del.st, func(w *wtx) error {
+		if err := del.run(ctx, w, portNotFound(id)); err != nil {
 			return err
 		}
 		w.change(KindPort, id, OpDelete)

@@ -360,10 +360,16 @@ func (w *wtx) change(k Kind, id string, op Op) {
 // write runs fn in one write transaction and returns the revision after it.
 // Concurrent writes are group-committed (writeSQLite, writePostgres).
 func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, error) {
+	return s.writeFirst(ctx, nil, fn)
+}
+
+// writeFirst is write for a write whose fn begins with statement first
+// (run by w.run), or with none when first is nil.
+func (s *sqlStore) writeFirst(ctx context.Context, first *statement, fn func(w *wtx) error) (int64, error) {
 	if s.wconn != nil {
 		return s.writeSQLite(ctx, fn)
 	}
-	return s.writePostgres(ctx, fn)
+	return s.writePostgres(ctx, &wreq{ctx: ctx, fn: fn, first: first, done: make(chan struct{})})
 }
 
 // writePostgres group-commits as writeSQLite does: concurrent writers of
@@ -372,11 +378,7 @@ func (s *sqlStore) write(ctx context.Context, fn func(w *wtx) error) (int64, err
 // batch. The revision row is locked FOR UPDATE, which serialises batches
 // across replicas, so revisions stay gap-free in commit order. Waiting for
 // the writer and the batch itself are bounded by Config.Timeout.
-func (s *sqlStore) writePostgres(ctx context.Context, fn func(w *wtx) error) (int64, error) {
-	return s.writePostgresReq(ctx, &wreq{ctx: ctx, fn: fn, done: make(chan struct{})})
-}
-
-func (s *sqlStore) writePostgresReq(ctx context.Context, req *wreq) (int64, error) {
+func (s *sqlStore) writePostgres(ctx context.Context, req *wreq) (int64, error) {
 	s.qmu.Lock()
 	s.queue = append(s.queue, req)
 	s.qmu.Unlock()
@@ -468,6 +470,12 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 		return finish(fmt.Errorf("begin: %w", err))
 	}
 	defer conn.Close()
+	committedAll := false
+	defer func() {
+		if !committedAll {
+			rollback(conn)
+		}
+	}()
 	var rev, compacted int64
 	if err := pipeline(bctx, conn, func(b *pgx.Batch) {
 		b.Queue(`BEGIN`)
@@ -475,17 +483,9 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 			return r.Scan(&rev, &compacted)
 		})
 	}); err != nil {
-		rollback(conn)
 		return finish(fmt.Errorf("begin and lock revision: %w", err))
 	}
-	done := false
-	defer func() {
-		if !done {
-			rollback(conn)
-		}
-	}()
 	d := db{s: s, pool: s.w, conn: conn, batch: bctx}
-	startRev := rev
 	s.batchGateways = false
 	defer func() { s.batchGateways = false }()
 	var committed []*wreq
@@ -545,10 +545,10 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 		// No RELEASE: the next SAVEPOINT w shadows this one (ROLLBACK TO
 		// names the newest), and a round trip per write is saved.
 	}
-	if err := s.commitBatchPostgres(bctx, d, committed, rev > startRev, rev); err != nil {
+	if err := s.commitBatchPostgres(bctx, d, committed, rev); err != nil {
 		return finish(err)
 	}
-	done = true
+	committedAll = true
 	for _, r := range committed {
 		if len(r.w.changes) > 0 {
 			s.committedPostgres(r.rev, &r.w.delta)
@@ -584,15 +584,6 @@ type rowScanner interface {
 	Next() bool
 	Scan(dest ...any) error
 	Err() error
-}
-
-// writeFirst is write for a write whose fn begins with statement first,
-// run by w.run.
-func (s *sqlStore) writeFirst(ctx context.Context, first *statement, fn func(w *wtx) error) (int64, error) {
-	if s.wconn != nil {
-		return s.writeSQLite(ctx, fn)
-	}
-	return s.writePostgresReq(ctx, &wreq{ctx: ctx, fn: fn, first: first, done: make(chan struct{})})
 }
 
 // run runs st, the write's first statement, and reads its rows; in a
@@ -853,35 +844,28 @@ func (s *sqlStore) compactIfDue(ctx context.Context, d db, n int) error {
 // replicas (replica.go) in one statement (data-modifying WITH clauses run
 // to completion whether or not the query reads them), pipelined with the
 // COMMIT: a round trip per batch for what was three more per write.
-func (s *sqlStore) commitBatchPostgres(ctx context.Context, d db, writes []*wreq, changed bool, rev int64) error {
-	type row struct {
-		rev int64
-		seq int
-		c   Change
-	}
-	var rows []row
+func (s *sqlStore) commitBatchPostgres(ctx context.Context, d db, writes []*wreq, rev int64) error {
+	// One statement text whatever the batch's size (arrays, not a VALUES
+	// row per change), so that it stays one prepared statement.
+	var revs []int64
+	var seqs []int32
+	var kinds, ids, ops []string
 	for _, r := range writes {
 		for i, c := range r.w.changes {
-			rows = append(rows, row{r.rev, i, c})
+			revs, seqs = append(revs, r.rev), append(seqs, int32(i))
+			kinds, ids, ops = append(kinds, string(c.Kind)), append(ids, c.ID), append(ops, string(c.Op))
 		}
 	}
+	changed := len(revs) > 0
 	if changed {
 		// Before the log grows by this batch: the rows it keeps are then
 		// the batch's more than Config.ChangeLogKeep, never fewer.
-		if err := s.compactIfDue(ctx, d, len(rows)); err != nil {
+		if err := s.compactIfDue(ctx, d, len(revs)); err != nil {
 			return err
 		}
 	}
 	err := pipeline(ctx, d.conn, func(b *pgx.Batch) {
 		if changed {
-			// One statement text whatever the batch's size (arrays, not a
-			// VALUES row per change), so that it stays one prepared
-			// statement.
-			revs, seqs := make([]int64, len(rows)), make([]int32, len(rows))
-			kinds, ids, ops := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
-			for i, r := range rows {
-				revs[i], seqs[i], kinds[i], ids[i], ops[i] = r.rev, int32(r.seq), string(r.c.Kind), r.c.ID, string(r.c.Op)
-			}
 			const q = `WITH c AS (INSERT INTO changes (rev, seq, kind, obj_id, op) ` +
 				`SELECT * FROM unnest($3::bigint[], $4::integer[], $5::text[], $6::text[], $7::text[])), ` +
 				`r AS (UPDATE revision SET rev = $1 WHERE id = 1) SELECT pg_notify('l2gw_revision', $2)`
@@ -1248,31 +1232,37 @@ func byID[T any](ctx context.Context, id string, list func(context.Context, Quer
 // deleteByID deletes the row id of table (its dependants go by ON DELETE
 // CASCADE), failing with notFound when there is none.
 func deleteByID(ctx context.Context, w *wtx, table, id string, notFound error) error {
-	st, found := deleteByIDStatement(table, id)
-	return runDelete(ctx, w, table, st, found, notFound)
+	return deletionByID(table, id).run(ctx, w, notFound)
 }
 
-// deleteByIDStatement is the statement that deletes table's row id, and
-// whether it found one once it ran.
-func deleteByIDStatement(table, id string) (st *statement, found *bool) {
-	found = new(bool)
-	return &statement{text: `DELETE FROM ` + table + ` WHERE id = $1 RETURNING id`, args: []any{id}, scan: func(rows rowScanner) error {
-		*found = false // a write may run again
+// rowDelete is the statement that deletes a row by its id, as a write's
+// first statement, and whether it found the row once it ran.
+type rowDelete struct {
+	table string
+	st    statement
+	found bool
+}
+
+func deletionByID(table, id string) *rowDelete {
+	d := &rowDelete{table: table}
+	d.st = statement{text: `DELETE FROM ` + table + ` WHERE id = $1 RETURNING id`, args: []any{id}, scan: func(rows rowScanner) error {
+		d.found = false // a write may run again
 		for rows.Next() {
-			*found = true
+			d.found = true
 		}
 		return rows.Err()
-	}}, found
+	}}
+	return d
 }
 
-// runDelete runs st, a deleteByIDStatement, as the write's first
-// statement: notFound when there was no row.
-func runDelete(ctx context.Context, w *wtx, table string, st *statement, found *bool, notFound error) error {
+// run runs the delete as w's first statement: notFound when there was no
+// row.
+func (d *rowDelete) run(ctx context.Context, w *wtx, notFound error) error {
 	unnote := w.unnote()
-	if err := w.run(ctx, st); err != nil {
-		return fmt.Errorf("delete from %s: %w", table, err)
+	if err := w.run(ctx, &d.st); err != nil {
+		return fmt.Errorf("delete from %s: %w", d.table, err)
 	}
-	if !*found {
+	if !d.found {
 		unnote() // nothing deleted
 		return notFound
 	}
