@@ -232,6 +232,11 @@ func isError(e json.RawMessage) bool { return len(e) > 0 && string(e) != "null" 
 // sent, when set, runs once the whole request is on the wire, before the
 // reply is waited for.
 func (t *txnConn) call(ctx context.Context, method string, enc func([]byte) ([]byte, error), hook func(json.RawMessage) (any, error), sent func()) (json.RawMessage, any, error) {
+	// A call given up on before it is sent is not sent: otherwise a reply
+	// quick enough to be waiting beside ctx.Done() would win half the time.
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
 	ch := make(chan rpcReply, 1)
 	t.mu.Lock()
 	if t.err != nil {
