@@ -93,7 +93,7 @@ func (s *sqlStore) AcquireLease(ctx context.Context, kind LeaseKind, name, agent
 	var out Lease
 	_, err := s.write(ctx, func(w *wtx) error {
 		t := now()
-		cur, found, err := getLease(ctx, w.db, kind, name)
+		cur, found, err := getLease(ctx, w.db, kind, name, true)
 		if err != nil {
 			return err
 		}
@@ -117,45 +117,41 @@ func (s *sqlStore) AcquireLease(ctx context.Context, kind LeaseKind, name, agent
 }
 
 // RenewLease extends the agent instance's lease of the given epoch by ttl,
-// in one transaction, even past its expiry as long as nobody took it over.
+// in one statement, even past its expiry as long as nobody took it over.
 // A lease now held by another instance, or released, is refused with
 // ErrConflict (LeaseLost).
 func (s *sqlStore) RenewLease(ctx context.Context, kind LeaseKind, name, agent, instance string, epoch int64, ttl time.Duration) (Lease, error) {
 	if err := checkLeaseArgs(kind, name, agent, instance, ttl); err != nil {
 		return Lease{}, err
 	}
-	// One statement while the lease is the instance's, sent with those of
-	// the writes next to it: a hundred switches' leases are renewed every
-	// second, each in a batch that every replica's writes wait for.
+	// A hundred switches' leases are renewed every second: each is one
+	// statement, outside the group commit (a renewal logs no change, and
+	// takeovers lock the lease's row, see getLease).
 	var out Lease
-	var renewed bool
 	t := now()
-	first := &statement{
-		text: `UPDATE switch_leases SET expires_at = $1, renewed_at = $2
-			WHERE kind = $3 AND name = $4 AND agent = $5 AND instance = $6 AND epoch = $7 RETURNING ` + leaseCols,
-		args: []any{toMicros(t.Add(ttl)), toMicros(t), string(kind), name, agent, instance, epoch},
-		scan: func(rows rowScanner) error {
-			renewed = false // a write may run again
-			for rows.Next() {
-				l, err := scanLease(rows.Scan)
-				if err != nil {
-					return err
-				}
-				out, renewed = l, true
+	err := s.writeUnlogged(ctx, func(d db) error {
+		rows, err := d.query(ctx, `UPDATE switch_leases SET expires_at = $1, renewed_at = $2
+			WHERE kind = $3 AND name = $4 AND agent = $5 AND instance = $6 AND epoch = $7 RETURNING `+leaseCols,
+			toMicros(t.Add(ttl)), toMicros(t), string(kind), name, agent, instance, epoch)
+		if err != nil {
+			return fmt.Errorf("write lease: %w", err)
+		}
+		renewed := false
+		for rows.Next() {
+			if out, err = scanLease(rows.Scan); err != nil {
+				rows.Close()
+				return fmt.Errorf("write lease: %w", err)
 			}
-			return rows.Err()
-		},
-	}
-	_, err := s.writeFirst(ctx, first, func(w *wtx) error {
-		unnote := w.unnote()
-		if err := w.run(ctx, first); err != nil {
+			renewed = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return fmt.Errorf("write lease: %w", err)
 		}
 		if renewed {
 			return nil
 		}
-		unnote() // no row changed
-		cur, _, err := getLease(ctx, w.db, kind, name)
+		cur, _, err := getLease(ctx, d, kind, name, false)
 		if err != nil {
 			return err
 		}
@@ -174,7 +170,7 @@ func (s *sqlStore) RenewLease(ctx context.Context, kind LeaseKind, name, agent, 
 // lease the instance does not hold does nothing.
 func (s *sqlStore) ReleaseLease(ctx context.Context, kind LeaseKind, name, agent, instance string, epoch int64) error {
 	_, err := s.write(ctx, func(w *wtx) error {
-		cur, found, err := getLease(ctx, w.db, kind, name)
+		cur, found, err := getLease(ctx, w.db, kind, name, true)
 		if err != nil || !found || !cur.heldBy(agent, instance) || cur.Epoch != epoch {
 			return err
 		}
@@ -220,8 +216,16 @@ func scanLease(sc func(...any) error) (Lease, error) {
 	return l, nil
 }
 
-func getLease(ctx context.Context, d db, kind LeaseKind, name string) (Lease, bool, error) {
-	l, err := scanLease(d.queryRow(ctx, `SELECT `+leaseCols+` FROM switch_leases WHERE kind = $1 AND name = $2`, string(kind), name).Scan)
+// getLease reads the lease of (kind, name). With lock, on PostgreSQL, the
+// lease's row stays locked until the write commits: renewals run outside
+// the group commit (RenewLease), and a takeover or a release must not
+// decide on a row a renewal is changing.
+func getLease(ctx context.Context, d db, kind LeaseKind, name string, lock bool) (Lease, bool, error) {
+	q := `SELECT ` + leaseCols + ` FROM switch_leases WHERE kind = $1 AND name = $2`
+	if lock && d.s.d == dialectPostgres {
+		q += ` FOR UPDATE`
+	}
+	l, err := scanLease(d.queryRow(ctx, q, string(kind), name).Scan)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Lease{}, false, nil

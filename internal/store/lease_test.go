@@ -3,8 +3,10 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,4 +171,66 @@ func runLeaseStep(t *testing.T, s store.Store, i int, st leaseStep) {
 	if ls[0].Agent != st.wantAgent || ls[0].Epoch != st.wantEpoch {
 		t.Fatalf("step %d %s by %s: lease held by %q epoch %d; want %q epoch %d", i, st.op, st.agent, ls[0].Agent, ls[0].Epoch, st.wantAgent, st.wantEpoch)
 	}
+}
+
+// TestLeaseRenewalRacesTakeover: renewals run outside the group commit on
+// PostgreSQL; a takeover on another replica at the same moment must see
+// either the renewal (and be refused) or its own new epoch refuse the
+// renewal, never both succeed.
+func TestLeaseRenewalRacesTakeover(t *testing.T) {
+	pg := testenv.StartPostgresServer(t)
+	rs := openReplicas(t, testenv.PostgresDatabase(t, pg.DSN), 2, store.Config{})
+	holder, standby := rs[0], rs[1]
+	ctx := t.Context()
+	const leases = 64
+	name := func(i int) string { return fmt.Sprintf("sw%02d", i) }
+	for i := range leases {
+		if _, err := holder.AcquireLease(ctx, store.LeaseSwitch, name(i), "a", "a-i", store.MinLeaseTTL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(store.MinLeaseTTL + 50*time.Millisecond) // every lease lapsed, none taken over
+	type outcome struct{ renewed, took bool }
+	out := make([]outcome, leases)
+	var wg sync.WaitGroup
+	for i := range leases {
+		wg.Go(func() {
+			_, err := holder.RenewLease(ctx, store.LeaseSwitch, name(i), "a", "a-i", 1, time.Minute)
+			if err != nil && !errors.Is(err, model.ErrConflict) {
+				t.Errorf("renew %s: %v", name(i), err)
+			}
+			out[i].renewed = err == nil
+		})
+		wg.Go(func() {
+			_, err := standby.AcquireLease(ctx, store.LeaseSwitch, name(i), "b", "b-i", time.Minute)
+			if err != nil && !errors.Is(err, model.ErrConflict) {
+				t.Errorf("take over %s: %v", name(i), err)
+			}
+			out[i].took = err == nil
+		})
+	}
+	wg.Wait()
+	ls, err := holder.ListLeases(ctx, store.LeaseSwitch, store.Query{})
+	if err != nil || len(ls) != leases {
+		t.Fatalf("ListLeases = %d leases, %v; want %d", len(ls), err, leases)
+	}
+	var renewals, takeovers int
+	for i, l := range ls {
+		o := out[i]
+		switch {
+		case o.renewed && o.took:
+			t.Errorf("%s: both the renewal and the takeover succeeded (held by %s, epoch %d)", l.Name, l.Agent, l.Epoch)
+		case o.renewed && (l.Agent != "a" || l.Epoch != 1), o.took && (l.Agent != "b" || l.Epoch != 2):
+			t.Errorf("%s: renewed %v, taken over %v, but held by %s epoch %d", l.Name, o.renewed, o.took, l.Agent, l.Epoch)
+		case !o.renewed && !o.took:
+			t.Errorf("%s: neither the renewal nor the takeover succeeded", l.Name)
+		}
+		if o.renewed {
+			renewals++
+		}
+		if o.took {
+			takeovers++
+		}
+	}
+	t.Logf("%d renewals, %d takeovers won", renewals, takeovers)
 }

@@ -316,13 +316,36 @@ func (s *sqlStore) SetSwitchStatus(ctx context.Context, st model.SwitchStatus) e
 		return model.NewFault(model.ErrInvalid, "InvalidInput", "Invalid input for operation: switch name is empty.")
 	}
 	t := now()
+	lastSync := toMicros(st.LastSync.UTC().Truncate(time.Microsecond))
+	problems := problemsJSON(st.Problems)
+	if st.Connected {
+		// The usual report, after each sync of a switch whose agent this
+		// replica hears from already: only what is recorded without a
+		// revision changes, so it needs no place in the group commit.
+		var updated bool
+		err := s.writeUnlogged(ctx, func(d db) error {
+			res, err := d.exec(ctx, `UPDATE switches SET last_seen = $1, heartbeat = $1, last_sync = $2, sync_revision = $3
+				WHERE name = $4 AND connected AND presence_owner = $5 AND heartbeat > $6 AND sync_error = $7 AND sync_problems = $8`,
+				toMicros(t), lastSync, st.Revision, st.Name, s.replica, toMicros(t.Add(-s.cfg.PresenceExpiry)), st.Error, problems)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			updated = n > 0
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("set switch status: %w", err)
+		}
+		if updated {
+			return nil
+		}
+	}
 	_, err := s.write(ctx, func(w *wtx) error {
 		cur, ok, err := getSwitchTx(ctx, w.db, st.Name)
 		if err != nil {
 			return err
 		}
-		lastSync := toMicros(st.LastSync.UTC().Truncate(time.Microsecond))
-		problems := problemsJSON(st.Problems)
 		if !ok {
 			var seen int64
 			owner := ""
