@@ -76,8 +76,8 @@ type Feed struct {
 	rev      int64
 	closed   bool
 	changed  chan struct{} // closed and replaced when rev advances or the feed closes
-	switches map[*Watch[planner.SwitchPlan, planner.SwitchDelta]]struct{}
-	hosts    map[*Watch[planner.HostPlan, planner.HostDelta]]struct{}
+	switches watchers[planner.SwitchPlan, planner.SwitchDelta]
+	hosts    watchers[planner.HostPlan, planner.HostDelta]
 	marks    marks // when plans and objects last changed (resume.go)
 	m        *feedMetrics
 }
@@ -106,8 +106,8 @@ func New(src Source, cfg Config) (*Feed, error) {
 	return &Feed{
 		src: src, cfg: cfg, log: log,
 		changed:  make(chan struct{}),
-		switches: map[*Watch[planner.SwitchPlan, planner.SwitchDelta]]struct{}{},
-		hosts:    map[*Watch[planner.HostPlan, planner.HostDelta]]struct{}{},
+		switches: watchers[planner.SwitchPlan, planner.SwitchDelta]{},
+		hosts:    watchers[planner.HostPlan, planner.HostDelta]{},
 		m:        newFeedMetrics(cfg.Registerer),
 	}, nil
 }
@@ -149,10 +149,10 @@ func (f *Feed) Run(ctx context.Context) error {
 	f.closed = true
 	close(f.changed)
 	f.changed = make(chan struct{})
-	for w := range f.switches {
+	for w := range f.switches.all() {
 		w.stop()
 	}
-	for w := range f.hosts {
+	for w := range f.hosts.all() {
 		w.stop()
 	}
 	f.mu.Unlock()
@@ -249,10 +249,10 @@ func (f *Feed) snapshot(ctx context.Context) error {
 	f.p = p
 	f.rev = snap.Revision
 	f.marks.reset(snap.Revision)
-	for w := range f.switches {
+	for w := range f.switches.all() {
 		w.reset()
 	}
-	for w := range f.hosts {
+	for w := range f.hosts.all() {
 		w.reset()
 	}
 	f.advanceLocked()
@@ -294,13 +294,13 @@ func (f *Feed) follow(ctx context.Context) (int, error) {
 	res := f.p.Flush()
 	f.rev = rev
 	f.marks.note(chs, res, rev)
-	for w := range f.switches {
-		if d, ok := res.Switches[w.name]; ok {
+	for name, d := range res.Switches {
+		for w := range f.switches[name] {
 			w.push(rev, &d, f.cfg.MaxPending)
 		}
 	}
-	for w := range f.hosts {
-		if d, ok := res.Hosts[w.name]; ok {
+	for name, d := range res.Hosts {
+		for w := range f.hosts[name] {
 			w.push(rev, &d, f.cfg.MaxPending)
 		}
 	}

@@ -2,6 +2,7 @@ package planfeed
 
 import (
 	"context"
+	"iter"
 	"sync"
 
 	"github.com/l2gw/l2gw/internal/planner"
@@ -19,19 +20,53 @@ type Plans[P, D any] struct {
 type kind[P, D any] struct {
 	plan     func(*planner.Planner, string) P
 	marks    func(*marks) map[string]int64
-	watchers func(*Feed) map[*Watch[P, D]]struct{}
+	watchers func(*Feed) watchers[P, D]
+}
+
+// watchers are a feed's watches of one kind by plan name: a batch of
+// changes touches a few plans of thousands, and only their watches are
+// visited.
+type watchers[P, D any] map[string]map[*Watch[P, D]]struct{}
+
+func (ws watchers[P, D]) add(w *Watch[P, D]) {
+	m := ws[w.name]
+	if m == nil {
+		m = map[*Watch[P, D]]struct{}{}
+		ws[w.name] = m
+	}
+	m[w] = struct{}{}
+}
+
+func (ws watchers[P, D]) remove(w *Watch[P, D]) {
+	delete(ws[w.name], w)
+	if len(ws[w.name]) == 0 {
+		delete(ws, w.name)
+	}
+}
+
+// all yields every watch.
+func (ws watchers[P, D]) all() iter.Seq[*Watch[P, D]] {
+	return func(yield func(*Watch[P, D]) bool) {
+		for _, m := range ws {
+			for w := range m {
+				if !yield(w) {
+					return
+				}
+			}
+		}
+	}
 }
 
 var (
 	switchKind = &kind[planner.SwitchPlan, planner.SwitchDelta]{
 		plan:     (*planner.Planner).SwitchPlan,
 		marks:    func(m *marks) map[string]int64 { return m.switches },
-		watchers: func(f *Feed) map[*Watch[planner.SwitchPlan, planner.SwitchDelta]]struct{} { return f.switches },
+		watchers: func(f *Feed) watchers[planner.SwitchPlan, planner.SwitchDelta] { return f.switches },
 	}
 	hostKind = &kind[planner.HostPlan, planner.HostDelta]{
 		plan:     (*planner.Planner).HostPlan,
 		marks:    func(m *marks) map[string]int64 { return m.hosts },
-		watchers: func(f *Feed) map[*Watch[planner.HostPlan, planner.HostDelta]]struct{} { return f.hosts },
+		watchers: func(f *Feed) watchers[planner.HostPlan, planner.HostDelta] { return f.hosts },
 	}
 )
 
@@ -67,7 +102,7 @@ func (p Plans[P, D]) Watch(ctx context.Context, name string, from int64) (planst
 	if f.closed {
 		return nil, ErrClosed
 	}
-	p.k.watchers(f)[w] = struct{}{}
+	p.k.watchers(f).add(w)
 	w.stopCtx = context.AfterFunc(ctx, w.Close)
 	return w, nil
 }
@@ -98,7 +133,7 @@ type Watch[P, D any] struct {
 func (w *Watch[P, D]) Close() {
 	w.f.mu.Lock()
 	w.mu.Lock()
-	delete(w.k.watchers(w.f), w)
+	w.k.watchers(w.f).remove(w)
 	if !w.stopped {
 		w.stopped = true
 		w.wakeLocked()

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 
@@ -497,13 +498,24 @@ func (p *Planner) flush(tr *tracker) {
 	clear(p.dirtyBind)
 	clear(p.dirtyHost)
 	clear(p.dirtyPort)
-	for name, sp := range p.swPlans {
-		if sp.Empty() {
+	if tr == nil {
+		p.dropEmpty(maps.Keys(p.swPlans), maps.Keys(p.hostPlans))
+		return
+	}
+	// Only a plan flush touched can have become empty: the others are
+	// thousands of hosts a port change leaves alone.
+	p.dropEmpty(maps.Keys(tr.switches), maps.Keys(tr.hosts))
+}
+
+// dropEmpty drops the named plans that hold nothing.
+func (p *Planner) dropEmpty(switches, hosts iter.Seq[string]) {
+	for name := range switches {
+		if sp := p.swPlans[name]; sp != nil && sp.Empty() {
 			delete(p.swPlans, name)
 		}
 	}
-	for name, hp := range p.hostPlans {
-		if hp.Empty() {
+	for name := range hosts {
+		if hp := p.hostPlans[name]; hp != nil && hp.Empty() {
 			delete(p.hostPlans, name)
 		}
 	}
