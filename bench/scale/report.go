@@ -54,6 +54,11 @@ func (r report) print(w io.Writer) {
 		fmt.Fprintf(tw, "churn %d changes/s: port create -> row on the switch p50 / p99 (%d creates)\t%s / %s\t< 50 ms (%s)\n",
 			o.churnRate, len(r.createRow), ms(q(r.createRow, 0.5)), ms(p99), verdict(p99 < targetP99))
 		fmt.Fprintf(tw, "  port create API call p50 / p99\t%s / %s\t\n", ms(q(r.createAPI, 0.5)), ms(q(r.createAPI, 0.99)))
+		after := make([]time.Duration, len(r.createRow))
+		for i := range after {
+			after[i] = max(0, r.createRow[i]-r.createAPI[i])
+		}
+		fmt.Fprintf(tw, "  API answer -> row on the switch p50 / p99\t%s / %s\t\n", ms(q(after, 0.5)), ms(q(after, 0.99)))
 		fmt.Fprintf(tw, "  fan-out: port create -> MAC at each peer host p50 / p99 (%d deliveries, %d MACs unfinished)\t%s / %s\t\n",
 			len(r.fanout), r.fanoutMissing, ms(q(r.fanout, 0.5)), ms(q(r.fanout, 0.99)))
 		fmt.Fprintf(tw, "  errors\t%d\t\n", r.churnErrors)
