@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -20,11 +21,12 @@ import (
 )
 
 // Several `l2gw server` replicas may share one PostgreSQL database. Each
-// commit sends pg_notify('l2gw_revision', rev) inside its transaction; every
+// commit sends pg_notify('l2gw_revision', note) inside its transaction (a
+// commitNote: the revision, the one before, the kinds that changed); every
 // replica LISTENs on that channel (listener below) and takes the revision in
-// (takeIn): the gateway and connection caches drop what another replica
-// changed, and the revision is published to Notify and WaitRevision, which
-// wake the plan feed. When the listening connection is lost, the listener
+// (takeInNote, takeIn): the gateway and connection caches drop what another
+// replica changed, and the revision is published to Notify and
+// WaitRevision, which wake the plan feed. When the listening connection is lost, the listener
 // polls the revision row until it is back, so a lost notification delays
 // a replica by at most the poll interval, never for good.
 //
@@ -182,6 +184,70 @@ func (s *sqlStore) takeIn(ctx context.Context, rev int64) error {
 		s.committed(rev)
 		return nil
 	}
+}
+
+// commitNote is the payload of a commit's notification: the revision the
+// commit moved the database to, the one before it, and whether it changed
+// gateways or connections. A replica that has taken in prev takes in the
+// commit from the note alone (takeInNote), without reading the change
+// log: four round trips between a commit and the other replicas' plans.
+type commitNote struct {
+	rev, prev int64 // prev is -1 when unknown
+	gw, conn  bool
+}
+
+// String is the payload: "rev prev kinds", kinds "g", "c", "gc" or "-".
+func (n commitNote) String() string {
+	kinds := ""
+	if n.gw {
+		kinds += "g"
+	}
+	if n.conn {
+		kinds += "c"
+	}
+	if kinds == "" {
+		kinds = "-"
+	}
+	return strconv.FormatInt(n.rev, 10) + " " + strconv.FormatInt(n.prev, 10) + " " + kinds
+}
+
+// parseCommitNote reads a payload; a bare revision (an older replica's
+// payload) gives a note whose prev is unknown.
+func parseCommitNote(payload string) (commitNote, bool) {
+	f := strings.Fields(payload)
+	if len(f) != 1 && len(f) != 3 {
+		return commitNote{}, false
+	}
+	rev, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return commitNote{}, false
+	}
+	n := commitNote{rev: rev, prev: -1}
+	if len(f) == 1 {
+		return n, true
+	}
+	if n.prev, err = strconv.ParseInt(f[1], 10, 64); err != nil || n.prev >= rev {
+		return commitNote{}, false
+	}
+	n.gw, n.conn = strings.Contains(f[2], "g"), strings.Contains(f[2], "c")
+	return n, true
+}
+
+// takeInNote takes in a commit from its notification: from the note when
+// every revision up to its prev is taken in, otherwise by reading the gap
+// (takeIn).
+func (s *sqlStore) takeInNote(ctx context.Context, n commitNote) error {
+	c := s.cache
+	c.mu.Lock()
+	if n.prev >= 0 && c.processed == n.prev {
+		c.bumpLocked(n.gw, n.conn)
+		c.processed = n.rev
+		c.mu.Unlock()
+		s.committed(n.rev)
+		return nil
+	}
+	c.mu.Unlock()
+	return s.takeIn(ctx, n.rev)
 }
 
 // kindsChanged reports whether revisions in (from, to] changed gateways or
@@ -382,8 +448,8 @@ func (l *listener) listen(ctx context.Context, up func()) error {
 			return ctx.Err()
 		case err == nil:
 			l.answered()
-			if rev, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
-				_ = l.s.takeIn(ctx, rev) // a failure is retried by the next poll
+			if note, ok := parseCommitNote(n.Payload); ok {
+				_ = l.s.takeInNote(ctx, note) // a failure is retried by the next poll
 			}
 		case pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded):
 			// Silence: check that the server still answers, then poll.

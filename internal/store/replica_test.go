@@ -86,6 +86,42 @@ func TestReplicasFollowEachOther(t *testing.T) {
 	}
 	check("gw1")
 
+	// A connection create (no gateway change) moves B's connection list
+	// generation, and a network create neither.
+	connGen, _ := b.ListGeneration(store.KindConnection)
+	net := mustNetwork(t, a, model.Network{Name: "n1", VNI: 5001})
+	waitFor := func() {
+		t.Helper()
+		rev, err := a.Revision(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := b.WaitRevision(wctx, rev); err != nil {
+			t.Fatalf("B.WaitRevision(%d): %v", rev, err)
+		}
+	}
+	waitFor()
+	if g, _ := b.ListGeneration(store.KindConnection); g != connGen {
+		t.Fatalf("B's connection list generation moved (%d -> %d) at a network create", connGen, g)
+	}
+	mustReport(t, a, "sw1", "p1")
+	gw, err := b.ListGateways(ctx, store.Query{Names: []string{"gw1"}})
+	if err != nil || len(gw) != 1 {
+		t.Fatalf("B.ListGateways(gw1) = %v, %v", gw, err)
+	}
+	if _, err := a.CreateConnection(ctx, model.Connection{GatewayID: gw[0].ID, NetworkID: net.ID, SegmentationID: intp(300)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor()
+	if g, _ := b.ListGeneration(store.KindConnection); g == connGen {
+		t.Fatalf("B's connection list generation is %d after A's connection create; want a new one", g)
+	}
+	if cs, err := b.ListConnections(ctx, store.Query{}); err != nil || len(cs) != 1 {
+		t.Fatalf("B.ListConnections() = %v, %v; want A's connection", cs, err)
+	}
+
 	// Kill B's (and A's) LISTEN connections: B must still follow, by polling.
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {

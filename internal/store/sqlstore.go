@@ -874,13 +874,19 @@ func (s *sqlStore) commitBatchPostgres(ctx context.Context, d db, writes []*wreq
 	var revs []int64
 	var seqs []int32
 	var kinds, ids, ops []string
+	note := commitNote{rev: rev, prev: -1}
 	for _, r := range writes {
 		for i, c := range r.w.changes {
 			revs, seqs = append(revs, r.rev), append(seqs, int32(i))
 			kinds, ids, ops = append(kinds, string(c.Kind)), append(ids, c.ID), append(ops, string(c.Op))
+			note.gw = note.gw || c.Kind == KindGateway
+			note.conn = note.conn || c.Kind == KindConnection
 		}
 	}
 	changed := len(revs) > 0
+	if changed {
+		note.prev = revs[0] - 1
+	}
 	if changed {
 		// Before the log grows by this batch: the rows it keeps are then
 		// the batch's more than Config.ChangeLogKeep, never fewer.
@@ -893,7 +899,7 @@ func (s *sqlStore) commitBatchPostgres(ctx context.Context, d db, writes []*wreq
 			const q = `WITH c AS (INSERT INTO changes (rev, seq, kind, obj_id, op) ` +
 				`SELECT * FROM unnest($3::bigint[], $4::integer[], $5::text[], $6::text[], $7::text[])), ` +
 				`r AS (UPDATE revision SET rev = $1 WHERE id = 1) SELECT pg_notify('l2gw_revision', $2)`
-			b.Queue(q, rev, strconv.FormatInt(rev, 10), revs, seqs, kinds, ids, ops)
+			b.Queue(q, rev, note.String(), revs, seqs, kinds, ids, ops)
 		}
 		b.Queue(`COMMIT`).Exec(func(ct pgconn.CommandTag) error {
 			// COMMIT of a transaction that failed answers ROLLBACK, not an
