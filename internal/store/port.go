@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -281,22 +282,21 @@ func listPorts(ctx context.Context, d db, q Query) ([]model.Port, error) {
 	wh.in("host_id", q.HostIDs)
 	wh.page("id", q)
 	filtered := len(wh.conds) > 0 || q.Limit > 0
-	rows, err := d.query(ctx, `SELECT id, name, network_id, tenant_id, mac_address, host_id, device_owner, device_id, admin_state_up, interface_name, created_at, updated_at, status FROM ports`+
-		wh.String()+wh.tail("id", q), wh.args...)
+	if filtered && d.s.d == dialectPostgres {
+		return listPortsPostgres(ctx, d, wh, q)
+	}
+	rows, err := d.query(ctx, `SELECT `+portCols+` FROM ports`+wh.String()+wh.tail("id", q), wh.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list ports: %w", err)
 	}
 	out := []model.Port{}
 	idx := map[string]int{}
 	for rows.Next() {
-		var p model.Port
-		var c, u int64
-		if err := rows.Scan(&p.ID, &p.Name, &p.NetworkID, &p.TenantID, &p.MACAddress, &p.HostID, &p.DeviceOwner, &p.DeviceID,
-			&p.AdminStateUp, &p.InterfaceName, &c, &u, &p.Status); err != nil {
+		p, err := scanPort(rows.Scan)
+		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list ports: %w", err)
 		}
-		p.CreatedAt, p.UpdatedAt = fromMicros(c), fromMicros(u)
 		idx[p.ID] = len(out)
 		out = append(out, p)
 	}
@@ -333,6 +333,55 @@ func listPorts(ctx context.Context, d db, q Query) ([]model.Port, error) {
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("list port address pairs: %w", err)
+	}
+	return out, nil
+}
+
+// portCols are the columns of a port's own row, in scanPort's order.
+const portCols = `id, name, network_id, tenant_id, mac_address, host_id, device_owner, device_id, admin_state_up, interface_name, created_at, updated_at, status`
+
+func scanPort(scan func(...any) error, extra ...any) (model.Port, error) {
+	var p model.Port
+	var c, u int64
+	err := scan(append([]any{&p.ID, &p.Name, &p.NetworkID, &p.TenantID, &p.MACAddress, &p.HostID, &p.DeviceOwner, &p.DeviceID,
+		&p.AdminStateUp, &p.InterfaceName, &c, &u, &p.Status}, extra...)...)
+	p.CreatedAt, p.UpdatedAt = fromMicros(c), fromMicros(u)
+	return p, err
+}
+
+// listPortsPostgres reads the ports a filtered query selects with their
+// fixed IPs and address pairs in one statement: on PostgreSQL each
+// statement is a round trip, and the plan feed reads the port of every
+// port change (GetPort) between a commit and the switches' plans.
+func listPortsPostgres(ctx context.Context, d db, wh where, q Query) ([]model.Port, error) {
+	out := []model.Port{}
+	err := scanRows(ctx, d, `SELECT `+portCols+`,
+		(SELECT COALESCE(json_agg(json_build_array(f.subnet_id, f.ip_address) ORDER BY f.position), '[]') FROM port_fixed_ips f WHERE f.port_id = ports.id)::text,
+		(SELECT COALESCE(json_agg(json_build_array(a.ip_address, a.mac_address) ORDER BY a.position), '[]') FROM port_address_pairs a WHERE a.port_id = ports.id)::text
+		FROM ports`+wh.String()+wh.tail("id", q), wh.args, func(sc func(...any) error) error {
+		var ips, pairs string
+		p, err := scanPort(sc, &ips, &pairs)
+		if err != nil {
+			return err
+		}
+		var fs, as [][2]string
+		if err := json.Unmarshal([]byte(ips), &fs); err != nil {
+			return fmt.Errorf("fixed ips of port %s: %w", p.ID, err)
+		}
+		if err := json.Unmarshal([]byte(pairs), &as); err != nil {
+			return fmt.Errorf("address pairs of port %s: %w", p.ID, err)
+		}
+		for _, f := range fs {
+			p.FixedIPs = append(p.FixedIPs, model.FixedIP{SubnetID: f[0], IPAddress: f[1]})
+		}
+		for _, a := range as {
+			p.AllowedAddressPairs = append(p.AllowedAddressPairs, model.AddressPair{IPAddress: a[0], MACAddress: a[1]})
+		}
+		out = append(out, p)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list ports: %w", err)
 	}
 	return out, nil
 }
