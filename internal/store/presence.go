@@ -64,8 +64,9 @@ func (s *sqlStore) HostGone(ctx context.Context, name, reason string) error {
 }
 
 // ClaimPresence makes this replica the owner of the presence of the named
-// switches' and hosts' agents that show connected, and renews their
-// heartbeat: the replica holding an agent's plan stream calls it
+// switches' and hosts' agents that show connected and that another replica
+// owns, and renews their heartbeat (this replica renews those it owns:
+// renewPresence): the replica holding an agent's plan stream calls it
 // periodically, so that it owns the presence even when the agent's status
 // reached another replica (through a load balancer), and its mark at the
 // stream's end applies.
@@ -86,6 +87,7 @@ func (s *sqlStore) ClaimPresence(ctx context.Context, switches, hosts []string) 
 			wh.conds = nil
 			wh.in("name", names)
 			wh.conds = append(wh.conds, "connected")
+			wh.cond("presence_owner <> ?", s.replica)
 			if _, err := w.exec(ctx, `UPDATE `+table+` SET `+set+wh.String(), wh.args...); err != nil {
 				return fmt.Errorf("claim presence: %w", err)
 			}
@@ -96,15 +98,21 @@ func (s *sqlStore) ClaimPresence(ctx context.Context, switches, hosts []string) 
 }
 
 // renewPresence renews the heartbeats this replica owns and records the
-// presences whose heartbeat expired (any replica's) as disconnected.
+// presences whose heartbeat expired (any replica's) as disconnected. A
+// heartbeat stamped by a status less than half a renewal period ago is
+// left alone: under churn agents report every second or so, and renewing
+// all thousand rows at once held the revision lock long enough for a burst
+// of slow writes every renewal (bench/scale). A heartbeat is thus at most
+// 1.5 periods (half the expiry) old when renewed.
 func (s *sqlStore) renewPresence(ctx context.Context) error {
-	t := toMicros(now())
-	stale := toMicros(now().Add(-s.cfg.PresenceExpiry))
+	t := now()
+	due := toMicros(t.Add(-s.cfg.PresenceExpiry / 6))
+	stale := toMicros(t.Add(-s.cfg.PresenceExpiry))
 	_, err := s.write(ctx, func(w *wtx) error {
-		if _, err := w.exec(ctx, `UPDATE switches SET heartbeat = $1 WHERE connected AND presence_owner = $2`, t, s.replica); err != nil {
+		if _, err := w.exec(ctx, `UPDATE switches SET heartbeat = $1 WHERE connected AND presence_owner = $2 AND heartbeat < $3`, toMicros(t), s.replica, due); err != nil {
 			return fmt.Errorf("renew switch presence: %w", err)
 		}
-		if _, err := w.exec(ctx, `UPDATE host_status SET heartbeat = $1 WHERE connected AND presence_owner = $2`, t, s.replica); err != nil {
+		if _, err := w.exec(ctx, `UPDATE host_status SET heartbeat = $1 WHERE connected AND presence_owner = $2 AND heartbeat < $3`, toMicros(t), s.replica, due); err != nil {
 			return fmt.Errorf("renew host presence: %w", err)
 		}
 		rows, err := w.query(ctx, `SELECT name FROM switches WHERE connected AND heartbeat < $1`, stale)

@@ -842,12 +842,15 @@ func (s *sqlStore) logChanges(ctx context.Context, w *wtx, rev int64, bump bool)
 	return nil
 }
 
-// logged counts n more change-log rows written and, every so many, asks
-// the compactor (compactLoop) to cut the log down to Config.ChangeLogKeep
-// entries. Callers hold the writer (wmu or wsem).
+// logged counts n more change-log rows written and, every tenth of
+// Config.ChangeLogKeep, asks the compactor (compactLoop) to cut the log
+// down to ChangeLogKeep entries. Finding the cut costs a scan of that many
+// entries whatever is cut: every 1,000 changes, it was a burst of slow
+// writes every ~10 s under bench/scale churn. Callers hold the writer (wmu
+// or wsem).
 func (s *sqlStore) logged(n int) {
 	s.sinceCompact += n
-	if s.sinceCompact < max(1, min(s.cfg.ChangeLogKeep/10, 1000)) {
+	if s.sinceCompact < max(1, s.cfg.ChangeLogKeep/10) {
 		return
 	}
 	s.sinceCompact = 0

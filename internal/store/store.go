@@ -211,8 +211,9 @@ type Config struct {
 	// one; zero values mean 1000 and 2000 (Neutron's vni_ranges of the original).
 	VNIMin, VNIMax int
 	// ChangeLogKeep is how many change-log entries are kept; older ones are
-	// compacted away (Changes then reports ErrCompacted). Zero means
-	// DefaultChangeLogKeep (100,000).
+	// compacted away (Changes then reports ErrCompacted) once a tenth more
+	// has been written, so the log holds up to 1.1 times as many. Zero
+	// means DefaultChangeLogKeep (100,000).
 	ChangeLogKeep int
 	Logger        *slog.Logger // nil discards
 	// Timeout bounds one operation on PostgreSQL: connecting, each read
