@@ -52,10 +52,9 @@ func TestReplicasFollowEachOther(t *testing.T) {
 	if !ok {
 		t.Fatal("B.ListGeneration(gateway) not ok on PostgreSQL")
 	}
-	check := func(name string) {
+	// caughtUp waits until B has taken in A's revision, and returns it.
+	caughtUp := func() int64 {
 		t.Helper()
-		wake := b.Notify()
-		gw := newGateway(t, a, name)
 		rev, err := a.Revision(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -65,6 +64,13 @@ func TestReplicasFollowEachOther(t *testing.T) {
 		if err := b.WaitRevision(wctx, rev); err != nil {
 			t.Fatalf("B.WaitRevision(%d) after A's commit: %v", rev, err)
 		}
+		return rev
+	}
+	check := func(name string) {
+		t.Helper()
+		wake := b.Notify()
+		gw := newGateway(t, a, name)
+		rev := caughtUp()
 		select {
 		case <-wake:
 		default:
@@ -90,19 +96,7 @@ func TestReplicasFollowEachOther(t *testing.T) {
 	// generation, and a network create neither.
 	connGen, _ := b.ListGeneration(store.KindConnection)
 	net := mustNetwork(t, a, model.Network{Name: "n1", VNI: 5001})
-	waitFor := func() {
-		t.Helper()
-		rev, err := a.Revision(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if err := b.WaitRevision(wctx, rev); err != nil {
-			t.Fatalf("B.WaitRevision(%d): %v", rev, err)
-		}
-	}
-	waitFor()
+	caughtUp()
 	if g, _ := b.ListGeneration(store.KindConnection); g != connGen {
 		t.Fatalf("B's connection list generation moved (%d -> %d) at a network create", connGen, g)
 	}
@@ -114,7 +108,7 @@ func TestReplicasFollowEachOther(t *testing.T) {
 	if _, err := a.CreateConnection(ctx, model.Connection{GatewayID: gw[0].ID, NetworkID: net.ID, SegmentationID: intp(300)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor()
+	caughtUp()
 	if g, _ := b.ListGeneration(store.KindConnection); g == connGen {
 		t.Fatalf("B's connection list generation is %d after A's connection create; want a new one", g)
 	}
