@@ -158,7 +158,9 @@ func (s *sqlStore) presenceLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		start := time.Now()
 		err := s.renewPresence(ctx)
+		s.log.Debug("presence renewed", "duration", time.Since(start))
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
 			s.log.Warn("cannot renew agents' presence", "err", err)

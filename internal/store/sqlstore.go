@@ -494,6 +494,7 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 	// and the change log with COMMIT, in one round trip each (pipeline). A
 	// batch holds the lock that every replica's writes wait for from the
 	// first round trip to the last.
+	start := time.Now()
 	conn, err := s.w.Conn(bctx)
 	if err != nil {
 		return finish(fmt.Errorf("begin: %w", err))
@@ -514,6 +515,7 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 	}); err != nil {
 		return finish(fmt.Errorf("begin and lock revision: %w", err))
 	}
+	locked := time.Now()
 	d := db{s: s, pool: s.w, conn: conn, batch: bctx}
 	s.batchGateways = false
 	defer func() { s.batchGateways = false }()
@@ -578,6 +580,10 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 		return finish(err)
 	}
 	committedAll = true
+	if d := time.Since(start); d > slowBatch {
+		s.log.Debug("slow write batch", "writes", len(batch), "revision", rev,
+			"lock_wait", locked.Sub(start), "duration", d)
+	}
 	for _, r := range committed {
 		if len(r.w.changes) > 0 {
 			s.committedPostgres(r.rev, &r.w.delta)
@@ -585,6 +591,10 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 	}
 	return finish(nil)
 }
+
+// slowBatch is how long a PostgreSQL batch may take before it is logged
+// (at debug level: to find what holds the revision lock in a burst).
+const slowBatch = 20 * time.Millisecond
 
 // wreq is one write waiting for a group commit (writeSQLite, writePostgres).
 type wreq struct {
@@ -868,9 +878,11 @@ func (s *sqlStore) compactLoop(ctx context.Context) {
 			return
 		case <-s.compactKick:
 		}
+		start := time.Now()
 		if err := s.compact(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("cannot compact the change log", "err", err)
 		}
+		s.log.Debug("change log compacted", "duration", time.Since(start))
 	}
 }
 
