@@ -117,7 +117,7 @@ func (l *lab) closeMonitors() {
 func (l *lab) startServers(ctx context.Context) error {
 	l.servers, l.apis, l.links, l.pprofAddrs = nil, nil, nil, nil
 	for r := range l.o.replicas {
-		args := append([]string{"--database", l.dsn, "--data-dir", filepath.Join(l.tmp, fmt.Sprintf("state-%d", r))}, l.serverArgs...)
+		args := append([]string{"--database", l.dsn, "--data-dir", filepath.Join(l.tmp, fmt.Sprintf("state-%d", r)), "--log-level", l.o.serverLogLevel}, l.serverArgs...)
 		if l.o.profile != "" {
 			addr, err := freeLoopbackAddr()
 			if err != nil {

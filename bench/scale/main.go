@@ -44,12 +44,12 @@ import (
 )
 
 type options struct {
-	switches, hosts, ports, networks, hostsPerNetwork int
-	switchesPerAgent, replicas, batch                 int
-	churnRate                                         int
-	churnDuration, coldProfile                        time.Duration
-	database, binary, state, profile, agentLogLevel   string
-	keep, postgres                                    bool
+	switches, hosts, ports, networks, hostsPerNetwork               int
+	switchesPerAgent, replicas, batch                               int
+	churnRate                                                       int
+	churnDuration, coldProfile                                      time.Duration
+	database, binary, state, profile, agentLogLevel, serverLogLevel string
+	keep, postgres                                                  bool
 }
 
 func main() {
@@ -71,6 +71,7 @@ func main() {
 	flag.DurationVar(&o.coldProfile, "cold-profile", 20*time.Second, "with -profile: how much of the cold start to profile")
 	flag.BoolVar(&o.postgres, "postgres", false, "start a private PostgreSQL server for the run (testenv.RunPostgres: fsync off) and use it as -database")
 	flag.StringVar(&o.agentLogLevel, "agent-log-level", "warn", "the switch agents' --log-level (their logs are in the temp folder: -keep)")
+	flag.StringVar(&o.serverLogLevel, "server-log-level", "info", "the replicas' --log-level (debug logs slow write batches on PostgreSQL; the logs are in the temp folder: -keep)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (logs, databases) and print its path")
 	flag.Parse()
 	if err := o.check(); err != nil {

@@ -318,7 +318,9 @@ func (l *lab) churn(ctx context.Context, f *fleet, netIDs []string, r *report) e
 	}
 	tick := time.NewTicker(time.Second / time.Duration(o.churnRate))
 	defer tick.Stop()
-	end := time.Now().Add(o.churnDuration)
+	begin := time.Now()
+	r.churnBegan = begin
+	end := begin.Add(o.churnDuration)
 	next := o.ports
 	for k := 0; time.Now().Before(end); k++ {
 		select {
@@ -326,7 +328,10 @@ func (l *lab) churn(ctx context.Context, f *fleet, netIDs []string, r *report) e
 			return ctx.Err()
 		case <-tick.C:
 		}
-		api := l.apis[k%len(l.apis)]
+		// Changes alternate between creates and deletes, and each kind
+		// between the replicas.
+		replica := k / 2 % len(l.apis)
+		api := l.apis[replica]
 		if k%2 == 1 {
 			mu.Lock()
 			var id string
@@ -378,8 +383,7 @@ func (l *lab) churn(ctx context.Context, f *fleet, netIDs []string, r *report) e
 			}
 			mu.Lock()
 			created = append(created, p.ID)
-			r.createAPI = append(r.createAPI, dAPI)
-			r.createRow = append(r.createRow, at.Sub(t0))
+			r.creates = append(r.creates, churnCreate{start: t0.Sub(begin), replica: replica, api: dAPI, row: at.Sub(t0)})
 			mu.Unlock()
 		})
 	}
