@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -238,5 +241,123 @@ func TestBatchPrefetch(t *testing.T) {
 				t.Errorf("the first write ran %d times; want %d", runs, tc.wantRuns)
 			}
 		})
+	}
+}
+
+// TestGatewayWritesInOneBatch: gateway creates and deletes that share a
+// batch (on PostgreSQL, their statements sent together: prefetch) each
+// see the writes before them, and fail alone when refused or when their
+// statement fails.
+func TestGatewayWritesInOneBatch(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			var s *sqlStore
+			if engine == "postgres" {
+				s = testPostgresStore(t, Config{})
+			} else {
+				st, err := Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "l2gw.db"), Config{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				s = st.(*sqlStore)
+			}
+			testGatewayWritesInOneBatch(t, s)
+		})
+	}
+}
+
+func testGatewayWritesInOneBatch(t *testing.T, s *sqlStore) {
+	ctx := t.Context()
+	gw := func(id string) model.Gateway {
+		return model.Gateway{ID: id, Name: id, Devices: []model.Device{{Name: "sw-" + id, Interfaces: []model.Interface{{Name: "p1"}}}}}
+	}
+	for _, id := range []string{"free", "used", "dup"} {
+		if _, err := s.CreateGateway(ctx, gw(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nets, err := s.CreateNetworks(ctx, []model.Network{{Name: "n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReportSwitch(ctx, model.SwitchReport{Switch: model.Switch{Name: "sw-used", Ports: []model.SwitchPort{{Name: "p1"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	vlan := 100
+	if _, err := s.CreateConnection(ctx, model.Connection{GatewayID: "used", NetworkID: nets[0].ID, SegmentationID: &vlan}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(id string) func() error {
+		return func() error { _, err := s.CreateGateway(ctx, gw(id)); return err }
+	}
+	del := func(id string) func() error { return func() error { return s.DeleteGateway(ctx, id) } }
+	// On PostgreSQL the first batch runs without savepoints, every
+	// statement sent at once; the second has a statement that fails, so
+	// it runs again with a savepoint per write.
+	batchOfWrites(t, s, []batchWrite{
+		{"create new", create("new"), ""},
+		{"delete free", del("free"), ""},
+		{"delete used", del("used"), "L2GatewayInUse"},
+		{"delete none", del("none"), "L2GatewayNotFound"},
+		{"create free again", create("free"), ""},
+		{"delete new", del("new"), ""},
+		// Refused for what it found, not for what a write after it did.
+		{"delete later", del("later"), "L2GatewayNotFound"},
+		{"create later", create("later"), ""},
+	})
+	batchOfWrites(t, s, []batchWrite{
+		{"create other", create("other"), ""},
+		{"create dup", create("dup"), "L2GatewayExists"},
+		{"delete later", del("later"), ""},
+	})
+	gws, err := s.ListGateways(ctx, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, g := range gws {
+		ids = append(ids, g.ID)
+	}
+	slices.Sort(ids)
+	if want := []string{"dup", "free", "other", "used"}; !slices.Equal(ids, want) {
+		t.Errorf("gateways %v; want %v", ids, want)
+	}
+}
+
+// batchWrite is a write of batchOfWrites.
+type batchWrite struct {
+	name    string
+	do      func() error
+	wantErr string // the type of its fault, "" for none
+}
+
+// batchOfWrites runs writes as one batch of s, in their order: queued one
+// after the other while the writer's slot is held, then let go.
+func batchOfWrites(t *testing.T, s *sqlStore, writes []batchWrite) {
+	t.Helper()
+	s.wsem <- struct{}{}
+	errs := make([]error, len(writes))
+	var wg sync.WaitGroup
+	for i, w := range writes {
+		wg.Go(func() { errs[i] = w.do() })
+		testenv.Eventually(t, 5*time.Second, "the write queued", func() (bool, string) {
+			s.qmu.Lock()
+			defer s.qmu.Unlock()
+			return len(s.queue) == i+1, fmt.Sprintf("%d writes queued; want %d", len(s.queue), i+1)
+		})
+	}
+	<-s.wsem
+	wg.Wait()
+	for i, w := range writes {
+		got := ""
+		if f, ok := errors.AsType[*model.Fault](errs[i]); ok {
+			got = f.Type
+		} else if errs[i] != nil {
+			got = errs[i].Error()
+		}
+		if got != w.wantErr {
+			t.Errorf("%s: err %v; want %q", w.name, errs[i], w.wantErr)
+		}
 	}
 }

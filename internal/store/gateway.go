@@ -103,8 +103,14 @@ func (s *sqlStore) CreateGateway(ctx context.Context, gw model.Gateway) (model.G
 	}
 	gw.Devices = devs
 	gw.RevisionNumber = 1
-	_, err := s.write(ctx, func(w *wtx) error {
-		if err := insertGateway(ctx, w, gw); err != nil {
+	// On PostgreSQL the insert is one statement, the write's first: sent
+	// with those of the writes next to it.
+	var first *statement
+	if s.d == dialectPostgres {
+		first = gatewayInsert(gw)
+	}
+	_, err := s.writeFirst(ctx, first, func(w *wtx) error {
+		if err := insertGateway(ctx, w, gw, first); err != nil {
 			return err
 		}
 		w.change(KindGateway, gw.ID, OpCreate)
@@ -125,34 +131,46 @@ func gatewayDeviceExists(id string) error {
 	return model.NewFault(model.ErrConflict, "L2GatewayDeviceExists", "L2 Gateway Device %s already exists.", id)
 }
 
-// insertGateway inserts gw with its devices and interfaces. On PostgreSQL
-// that is one statement (data-modifying WITH; the foreign keys are checked
-// at its end), a round trip instead of one per row; SQLite, which has no
-// data-modifying WITH and no round trips, takes a statement per row.
-func insertGateway(ctx context.Context, w *wtx, gw model.Gateway) error {
-	const insertGW = `INSERT INTO gateways (id, name, tenant_id, revision_number) VALUES ($1, $2, $3, $4)`
-	if w.s.d == dialectPostgres {
-		var q strings.Builder
-		args := []any{gw.ID, gw.Name, gw.TenantID, gw.RevisionNumber}
-		q.WriteString(`WITH g AS (` + insertGW + `)`)
-		arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-		for i, d := range gw.Devices {
-			fmt.Fprintf(&q, `, d%d AS (INSERT INTO gateway_devices (id, gateway_id, position, name) VALUES (%s, $1, %s, %s))`, i, arg(d.ID), arg(i), arg(d.Name))
-			if len(d.Interfaces) == 0 {
-				continue
-			}
-			fmt.Fprintf(&q, `, i%d AS (INSERT INTO gateway_interfaces (device_id, position, name, segmentation_ids) VALUES `, i)
-			dev := arg(d.ID)
-			for j, it := range d.Interfaces {
-				if j > 0 {
-					q.WriteString(", ")
-				}
-				fmt.Fprintf(&q, `(%s, %s, %s, %s)`, dev, arg(j), arg(it.Name), arg(formatVLANs(it.SegmentationIDs)))
-			}
-			q.WriteString(`)`)
+const insertGW = `INSERT INTO gateways (id, name, tenant_id, revision_number) VALUES ($1, $2, $3, $4)`
+
+// gatewayInsert is the statement that inserts gw with its devices and
+// interfaces on PostgreSQL: one statement (data-modifying WITH; the
+// foreign keys are checked at its end), a round trip instead of one per
+// row.
+func gatewayInsert(gw model.Gateway) *statement {
+	var q strings.Builder
+	args := []any{gw.ID, gw.Name, gw.TenantID, gw.RevisionNumber}
+	q.WriteString(`WITH g AS (` + insertGW + `)`)
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	for i, d := range gw.Devices {
+		fmt.Fprintf(&q, `, d%d AS (INSERT INTO gateway_devices (id, gateway_id, position, name) VALUES (%s, $1, %s, %s))`, i, arg(d.ID), arg(i), arg(d.Name))
+		if len(d.Interfaces) == 0 {
+			continue
 		}
-		q.WriteString(` SELECT 1`)
-		_, err := w.exec(ctx, q.String(), args...)
+		fmt.Fprintf(&q, `, i%d AS (INSERT INTO gateway_interfaces (device_id, position, name, segmentation_ids) VALUES `, i)
+		dev := arg(d.ID)
+		for j, it := range d.Interfaces {
+			if j > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, `(%s, %s, %s, %s)`, dev, arg(j), arg(it.Name), arg(formatVLANs(it.SegmentationIDs)))
+		}
+		q.WriteString(`)`)
+	}
+	q.WriteString(` SELECT 1`)
+	return &statement{text: q.String(), args: args, scan: func(rows rowScanner) error {
+		for rows.Next() {
+		}
+		return rows.Err()
+	}}
+}
+
+// insertGateway inserts gw with its devices and interfaces: on PostgreSQL
+// by running st, its gatewayInsert; SQLite, which has no data-modifying
+// WITH and no round trips, takes a statement per row.
+func insertGateway(ctx context.Context, w *wtx, gw model.Gateway, st *statement) error {
+	if st != nil {
+		err := w.run(ctx, st)
 		var pe *pgconn.PgError
 		switch {
 		case err == nil:
@@ -646,29 +664,69 @@ func describeVLANs(v []int) string {
 }
 
 func (s *sqlStore) DeleteGateway(ctx context.Context, id string) error {
-	_, err := s.write(ctx, func(w *wtx) error {
-		// One statement when it succeeds; why it did not is read after.
-		res, err := w.exec(ctx, `DELETE FROM gateways WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM connections WHERE gateway_id = $1)`, id)
-		if err != nil {
-			return fmt.Errorf("delete gateway: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("delete gateway: %w", err)
-		} else if n == 0 {
-			var exists bool
-			if err := w.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM gateways WHERE id = $1)`, id).Scan(&exists); err != nil {
-				return fmt.Errorf("delete gateway: %w", err)
-			}
-			if !exists {
-				return gatewayNotFound(id)
-			}
-			return model.NewFault(model.ErrInUse, "L2GatewayInUse", "L2 Gateway '%s' still has active mappings with one or more neutron networks.", id)
+	del := s.gatewayDeletion(id)
+	_, err := s.writeFirst(ctx, &del.st, func(w *wtx) error {
+		if err := del.run(ctx, w); err != nil {
+			return err
 		}
 		w.change(KindGateway, id, OpDelete)
 		w.delGateway(id)
 		return nil
 	})
 	return err
+}
+
+// gatewayDeletion is the statement that deletes a gateway no connection
+// uses, as a write's first statement, and what it found once it ran.
+type gatewayDeletion struct {
+	id               string
+	st               statement
+	deleted, existed bool
+}
+
+func (s *sqlStore) gatewayDeletion(id string) *gatewayDeletion {
+	g := &gatewayDeletion{id: id}
+	const del = `DELETE FROM gateways WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM connections WHERE gateway_id = $1)`
+	// SQLite: a row when it deleted; why it did not is read after.
+	text := del + ` RETURNING 1, 1`
+	if s.d == dialectPostgres {
+		// Why, in the same statement: the outer SELECT sees the rows as
+		// they were before the DELETE. Read after, it could see the first
+		// statements of later writes, sent with this one (prefetch).
+		text = `WITH d AS (` + del + ` RETURNING 1) SELECT EXISTS (SELECT 1 FROM d), EXISTS (SELECT 1 FROM gateways WHERE id = $1)`
+	}
+	g.st = statement{text: text, args: []any{id}, scan: func(rows rowScanner) error {
+		g.deleted, g.existed = false, false // a write may run again
+		for rows.Next() {
+			if err := rows.Scan(&g.deleted, &g.existed); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}}
+	return g
+}
+
+// run deletes the gateway as w's first statement: not found, or in use,
+// when it did not.
+func (g *gatewayDeletion) run(ctx context.Context, w *wtx) error {
+	unnote := w.unnote()
+	if err := w.run(ctx, &g.st); err != nil {
+		return fmt.Errorf("delete gateway: %w", err)
+	}
+	if g.deleted {
+		return nil
+	}
+	unnote() // nothing deleted
+	if w.s.d != dialectPostgres {
+		if err := w.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM gateways WHERE id = $1)`, g.id).Scan(&g.existed); err != nil {
+			return fmt.Errorf("delete gateway: %w", err)
+		}
+	}
+	if !g.existed {
+		return gatewayNotFound(g.id)
+	}
+	return model.NewFault(model.ErrInUse, "L2GatewayInUse", "L2 Gateway '%s' still has active mappings with one or more neutron networks.", g.id)
 }
 
 // errNoRows is sql.ErrNoRows, for errors.Is in callers of queryRow.
