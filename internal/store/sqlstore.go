@@ -506,16 +506,34 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 			rollback(conn)
 		}
 	}()
+	// The first statements of the writes at the head of the batch go
+	// with the lock (see prefetch).
 	var rev, compacted int64
+	var heads []*wreq
+	if !savepoints {
+		heads = prefetchable(batch)
+	}
+	locked := false
 	if err := pipeline(bctx, conn, func(b *pgx.Batch) {
 		b.Queue(`BEGIN`)
 		b.Queue(`SELECT rev, compacted FROM revision WHERE id = 1 FOR UPDATE`).QueryRow(func(r pgx.Row) error {
-			return r.Scan(&rev, &compacted)
+			if err := r.Scan(&rev, &compacted); err != nil {
+				return err
+			}
+			locked = true
+			return nil
 		})
+		queueFirsts(b, heads)
 	}); err != nil {
+		if locked {
+			return false // a write's first statement failed, and the transaction with it
+		}
 		return finish(fmt.Errorf("begin and lock revision: %w", err))
 	}
-	locked := time.Now()
+	for _, r := range heads {
+		r.prefetched = true
+	}
+	firstRoundTrip := time.Now()
 	d := db{s: s, pool: s.w, conn: conn, batch: bctx}
 	s.batchGateways = false
 	defer func() { s.batchGateways = false }()
@@ -582,7 +600,7 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 	committedAll = true
 	if d := time.Since(start); d > slowBatch {
 		s.log.Debug("slow write batch", "writes", len(batch), "revision", rev,
-			"lock_wait", locked.Sub(start), "duration", d)
+			"first_round_trip", firstRoundTrip.Sub(start), "duration", d)
 	}
 	for _, r := range committed {
 		if len(r.w.changes) > 0 {
@@ -649,30 +667,40 @@ func (w *wtx) run(ctx context.Context, st *statement) error {
 // what the writes do after their first statement runs after them all.
 // False: a statement failed, and the transaction with it.
 func (s *sqlStore) prefetch(ctx context.Context, conn *sql.Conn, batch []*wreq) bool {
-	var run []*wreq
-	for _, r := range batch {
-		if r.first == nil {
-			break
-		}
-		if !r.prefetched && r.ctx.Err() == nil { // one given up on is not run at all
-			run = append(run, r)
-		}
-	}
+	run := prefetchable(batch)
 	if len(run) == 0 {
 		return true
 	}
-	err := pipeline(ctx, conn, func(b *pgx.Batch) {
-		for _, r := range run {
-			b.Queue(r.first.text, r.first.args...).Query(func(rows pgx.Rows) error { return r.first.scan(rows) })
-		}
-	})
-	if err != nil {
+	if err := pipeline(ctx, conn, func(b *pgx.Batch) { queueFirsts(b, run) }); err != nil {
 		return false
 	}
 	for _, r := range run {
 		r.prefetched = true
 	}
 	return true
+}
+
+// prefetchable is the writes at the head of batch that have a first
+// statement not sent yet, but those given up on, which are not run at all.
+func prefetchable(batch []*wreq) []*wreq {
+	var run []*wreq
+	for _, r := range batch {
+		if r.first == nil {
+			break
+		}
+		if !r.prefetched && r.ctx.Err() == nil {
+			run = append(run, r)
+		}
+	}
+	return run
+}
+
+// queueFirsts adds the first statements of run to b, each read by its
+// write's scan.
+func queueFirsts(b *pgx.Batch, run []*wreq) {
+	for _, r := range run {
+		b.Queue(r.first.text, r.first.args...).Query(func(rows pgx.Rows) error { return r.first.scan(rows) })
+	}
 }
 
 // writeSQLite group-commits: a writer queues its request, and whoever
