@@ -29,6 +29,11 @@ type VTEP struct {
 // session is one OVSDB connection.
 type session struct {
 	c client.Client
+	// live is done once the session has ended. A read from a client
+	// that lost its connection waits for the cache to be consistent
+	// again, which that client never is: a pass that began on it would
+	// hold the loop for reconcileTimeout, the new session's pass behind it.
+	live context.Context
 }
 
 // New validates cfg and returns a soft VTEP that logs to logger.
@@ -104,6 +109,9 @@ func (v *VTEP) Run(ctx context.Context) error {
 	return nil
 }
 
+// errSessionEnded is why a pass stopped when its OVSDB session ended.
+var errSessionEnded = errors.New("ovsdb session ended")
+
 // reconcileTimeout bounds one reconcile, so a hung database connection
 // cannot stall the loop.
 const reconcileTimeout = 30 * time.Second
@@ -124,11 +132,20 @@ func (v *VTEP) pass(ctx context.Context, dp *dataplane) reconcile.Outcome {
 // reports learnt MACs and port faults. Without a database connection it
 // leaves Linux alone: a switch keeps forwarding while its controller
 // connection is down.
-func (v *VTEP) reconcile(ctx context.Context, dp *dataplane) error {
+func (v *VTEP) reconcile(ctx context.Context, dp *dataplane) (err error) {
 	s := v.db.Load()
 	if s == nil {
 		return nil
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(s.live, func() { cancel(errSessionEnded) })
+	defer stop()
+	defer func() {
+		if err != nil && errors.Is(context.Cause(ctx), errSessionEnded) {
+			err = fmt.Errorf("%w: %w", errSessionEnded, err)
+		}
+	}()
 	snap, err := readSnapshot(ctx, s.c, v.cfg.Name)
 	if err != nil {
 		return err
@@ -191,9 +208,11 @@ func (v *VTEP) runDB(ctx context.Context) {
 		}
 		bo.Reset()
 		v.log.Info("ovsdb connected", "ovsdb", v.cfg.OVSDB)
-		v.db.Store(&session{c: c})
+		live, end := context.WithCancel(ctx)
+		v.db.Store(&session{c: c, live: live})
 		v.trigger()
 		v.waitDisconnect(ctx, c)
+		end()
 		v.db.Store(nil)
 		c.Close()
 		if ctx.Err() == nil {
