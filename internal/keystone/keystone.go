@@ -211,8 +211,15 @@ func (v *Validator) run(ctx context.Context, key [32]byte, token string, c *call
 	v.cache[key] = e
 }
 
-// validate asks Keystone, renewing the service token once if Keystone
-// answers 401 for it.
+// revocationGranularity is how finely Keystone dates revocation events
+// and tokens: a second. A token issued in the second of an event that
+// revokes its user's tokens (the user disabled and enabled again, say) is
+// revoked with them.
+const revocationGranularity = time.Second
+
+// validate asks Keystone, renewing the service token if Keystone answers
+// 401 for it: at once, and if the new token is refused too (issued in the
+// second of the revocation), once more a revocationGranularity later.
 func (v *Validator) validate(ctx context.Context, token string) (*Token, error) {
 	for attempt := 0; ; attempt++ {
 		svc, err := v.svc.Token(ctx)
@@ -220,11 +227,19 @@ func (v *Validator) validate(ctx context.Context, token string) (*Token, error) 
 			return nil, fmt.Errorf("service login: %w", err)
 		}
 		tok, status, err := v.check(ctx, svc, token)
-		if status == http.StatusUnauthorized && attempt == 0 {
-			v.svc.Invalidate(svc)
-			continue
+		if status != http.StatusUnauthorized || attempt == 2 {
+			return tok, err
 		}
-		return tok, err
+		v.svc.Invalidate(svc)
+		if attempt == 1 {
+			t := time.NewTimer(revocationGranularity)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("%w: renew the service token: %w", ErrUnavailable, ctx.Err())
+			case <-t.C:
+			}
+		}
 	}
 }
 

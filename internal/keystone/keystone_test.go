@@ -26,6 +26,9 @@ type fake struct {
 	gate      chan struct{} // when set, validations wait on it
 	loginGate chan struct{} // when set, logins wait on it
 	unhealthy atomic.Bool
+	// revokedAtIssue is how many of the next logins issue a token that is
+	// already revoked (in the second of a revocation event).
+	revokedAtIssue atomic.Int32
 }
 
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -47,8 +50,12 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			<-gate
 			f.mu.Lock()
 		}
-		f.svc = "svc-" + string(rune('0'+n))
-		w.Header().Set("X-Subject-Token", f.svc)
+		tok := "svc-" + string(rune('0'+n))
+		f.svc = tok
+		if f.revokedAtIssue.Add(-1) >= 0 {
+			f.svc = "revoked"
+		}
+		w.Header().Set("X-Subject-Token", tok)
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write([]byte(`{"token":{}}`))
 	case http.MethodGet:
@@ -221,6 +228,25 @@ func TestServiceTokenRenewedOn401(t *testing.T) {
 	}
 	if n := f.logins.Load(); n != 2 {
 		t.Errorf("logins = %d; want 2", n)
+	}
+}
+
+func TestServiceTokenRevokedAtIssue(t *testing.T) {
+	f, _, v := setup(t, Config{})
+	ctx := context.Background()
+	if _, err := v.Validate(ctx, "good"); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.svc = "revoked" // the service user disabled and enabled again
+	f.tokens["other"] = time.Now().Add(time.Hour)
+	f.mu.Unlock()
+	f.revokedAtIssue.Store(1) // the renewal falls in the revocation's second
+	if _, err := v.Validate(ctx, "other"); err != nil {
+		t.Fatalf("Validate = %v; want the service token renewed again and success", err)
+	}
+	if n := f.logins.Load(); n != 3 {
+		t.Errorf("logins = %d; want 3", n)
 	}
 }
 
