@@ -214,39 +214,32 @@ func TestSingleflight(t *testing.T) {
 }
 
 func TestServiceTokenRenewedOn401(t *testing.T) {
-	f, _, v := setup(t, Config{})
-	ctx := context.Background()
-	if _, err := v.Validate(ctx, "good"); err != nil {
-		t.Fatal(err)
-	}
-	f.mu.Lock()
-	f.svc = "revoked" // Keystone no longer accepts l2gw's token
-	f.tokens["other"] = time.Now().Add(time.Hour)
-	f.mu.Unlock()
-	if _, err := v.Validate(ctx, "other"); err != nil {
-		t.Fatalf("Validate after the service token was revoked = %v; want renewed and success", err)
-	}
-	if n := f.logins.Load(); n != 2 {
-		t.Errorf("logins = %d; want 2", n)
-	}
-}
-
-func TestServiceTokenRevokedAtIssue(t *testing.T) {
-	f, _, v := setup(t, Config{})
-	ctx := context.Background()
-	if _, err := v.Validate(ctx, "good"); err != nil {
-		t.Fatal(err)
-	}
-	f.mu.Lock()
-	f.svc = "revoked" // the service user disabled and enabled again
-	f.tokens["other"] = time.Now().Add(time.Hour)
-	f.mu.Unlock()
-	f.revokedAtIssue.Store(1) // the renewal falls in the revocation's second
-	if _, err := v.Validate(ctx, "other"); err != nil {
-		t.Fatalf("Validate = %v; want the service token renewed again and success", err)
-	}
-	if n := f.logins.Load(); n != 3 {
-		t.Errorf("logins = %d; want 3", n)
+	for _, tc := range []struct {
+		name           string
+		revokedAtIssue int32 // renewals that fall in the revocation's second
+		wantLogins     int32
+	}{
+		{"renewed", 0, 2},
+		{"renewed in the second of its revocation", 1, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _, v := setup(t, Config{})
+			ctx := context.Background()
+			if _, err := v.Validate(ctx, "good"); err != nil {
+				t.Fatal(err)
+			}
+			f.mu.Lock()
+			f.svc = "revoked" // Keystone no longer accepts l2gw's token
+			f.tokens["other"] = time.Now().Add(time.Hour)
+			f.mu.Unlock()
+			f.revokedAtIssue.Store(tc.revokedAtIssue)
+			if _, err := v.Validate(ctx, "other"); err != nil {
+				t.Fatalf("Validate after the service token was revoked = %v; want renewed and success", err)
+			}
+			if n := f.logins.Load(); n != tc.wantLogins {
+				t.Errorf("logins = %d; want %d", n, tc.wantLogins)
+			}
+		})
 	}
 }
 
