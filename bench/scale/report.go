@@ -52,12 +52,13 @@ func (r report) print(w io.Writer) {
 			r.rss[i]>>20, r.rssAfterChurn[i]>>20, r.peak[i]>>20, verdict(max(r.rss[i], r.rssAfterChurn[i]) < targetRSS))
 	}
 	fmt.Fprintf(tw, "plan streams open\t%d hosts + %d switches\t\n", o.hosts, o.switches)
+	var p99 time.Duration // of the creates' row on the switch
 	if len(r.creates) > 0 {
 		var api, row, after []time.Duration
 		for _, c := range r.creates {
 			api, row, after = append(api, c.api), append(row, c.row), append(after, max(0, c.row-c.api))
 		}
-		p99 := q(row, 0.99)
+		p99 = q(row, 0.99)
 		fmt.Fprintf(tw, "churn %d changes/s: port create -> row on the switch p50 / p99 (%d creates)\t%s / %s\t< 50 ms (%s)\n",
 			o.churnRate, len(row), ms(q(row, 0.5)), ms(p99), verdict(p99 < targetP99))
 		fmt.Fprintf(tw, "  port create API call p50 / p99\t%s / %s\t\n", ms(q(api, 0.5)), ms(q(api, 0.99)))
@@ -68,7 +69,7 @@ func (r report) print(w io.Writer) {
 	}
 	tw.Flush()
 	if len(r.creates) > 0 {
-		printSlowest(w, r.churnBegan, r.creates)
+		printSlowest(w, r.churnBegan, r.creates, p99)
 	}
 }
 
@@ -79,15 +80,10 @@ type churnCreate struct {
 	api, row time.Duration // until the API answered; until the row was on the switch
 }
 
-// printSlowest lists the creates slower than the p99 in the order they
-// were made, so that bursts show with the time they happened at (to lay
-// beside the servers' logs and PostgreSQL's).
-func printSlowest(w io.Writer, began time.Time, creates []churnCreate) {
-	row := make([]time.Duration, len(creates))
-	for i, c := range creates {
-		row[i] = c.row
-	}
-	p99 := q(row, 0.99)
+// printSlowest lists the creates slower than p99 (of their row on the
+// switch) in the order they were made, so that bursts show with the time
+// they happened at (to lay beside the servers' logs and PostgreSQL's).
+func printSlowest(w io.Writer, began time.Time, creates []churnCreate, p99 time.Duration) {
 	var slow []churnCreate
 	for _, c := range creates {
 		if c.row > p99 {

@@ -907,10 +907,12 @@ func (s *sqlStore) compactLoop(ctx context.Context) {
 		case <-s.compactKick:
 		}
 		start := time.Now()
-		if err := s.compact(ctx); err != nil && ctx.Err() == nil {
+		switch err := s.compact(ctx); {
+		case err == nil:
+			s.log.Debug("change log compacted", "duration", time.Since(start))
+		case ctx.Err() == nil:
 			s.log.Warn("cannot compact the change log", "err", err)
 		}
-		s.log.Debug("change log compacted", "duration", time.Since(start))
 	}
 }
 
