@@ -37,6 +37,11 @@ type objCache struct {
 	// connection changes the cache (and the generations) have taken in
 	// (replica.go).
 	processed int64
+	// inFlight is, on PostgreSQL, the revision of this process's batch
+	// between its COMMIT and the end of its committedPostgres calls; 0
+	// when none (replica.go).
+	inFlight int64
+	loads    int // times the cache was read from the database
 }
 
 // cacheDelta is what one write transaction did to gateways and connections.
@@ -152,6 +157,7 @@ func (c *objCache) get(ctx context.Context, s *sqlStore) ([]model.Gateway, []mod
 			return nil, nil, err
 		}
 		c.gws, c.conns, c.loaded = gws, conns, true
+		c.loads++
 	}
 	return c.gws, c.conns, nil
 }

@@ -121,6 +121,20 @@ func (s *sqlStore) Check(ctx context.Context) error {
 	return err
 }
 
+// committing marks rev as the revision of this process's batch being
+// committed (0: none any more): its notification, or a poll that reads
+// it, is the batch's to take in (takeInNote, takeIn). A batch whose COMMIT
+// failed may still have committed (the answer lost): clearing it then asks
+// the listener to read the revision.
+func (s *sqlStore) committing(rev int64, failed bool) {
+	s.cache.mu.Lock()
+	s.cache.inFlight = rev
+	s.cache.mu.Unlock()
+	if failed {
+		s.listen.poke()
+	}
+}
+
 // committedPostgres takes in a revision this process committed; d is what
 // it did to gateways and connections. When every revision before it is
 // taken in already, the caches apply d and the revision is published at
@@ -164,9 +178,9 @@ func (s *sqlStore) takeIn(ctx context.Context, rev int64) error {
 	c := s.cache
 	for {
 		c.mu.RLock()
-		from := c.processed
+		from, inFlight := c.processed, c.inFlight
 		c.mu.RUnlock()
-		if rev <= from {
+		if rev <= from || rev == inFlight { // the batch of rev takes it in (committing)
 			return nil
 		}
 		gw, conn, err := s.kindsChanged(ctx, from, rev)
@@ -236,9 +250,18 @@ func parseCommitNote(payload string) (commitNote, bool) {
 // takeInNote takes in a commit from its notification: from the note when
 // every revision up to its prev is taken in, otherwise by reading the gap
 // (takeIn).
+//
+// The notification of this process's own batch often comes back before the
+// batch has taken its writes in (committedPostgres): taken in from the
+// note, it would drop the caches, and have them read everything again, for
+// changes the batch is about to apply to them. It is left to the batch.
 func (s *sqlStore) takeInNote(ctx context.Context, n commitNote) error {
 	c := s.cache
 	c.mu.Lock()
+	if n.rev == c.inFlight {
+		c.mu.Unlock()
+		return nil
+	}
 	if n.prev >= 0 && c.processed == n.prev {
 		c.bumpLocked(n.gw, n.conn)
 		c.processed = n.rev

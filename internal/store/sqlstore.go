@@ -594,7 +594,12 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 		// No RELEASE: the next SAVEPOINT w shadows this one (ROLLBACK TO
 		// names the newest), and a round trip per write is saved.
 	}
+	changed := slices.ContainsFunc(committed, func(r *wreq) bool { return len(r.w.changes) > 0 })
+	if changed {
+		s.committing(rev, false)
+	}
 	if err := s.commitBatchPostgres(bctx, d, committed, rev); err != nil {
+		s.committing(0, changed)
 		return finish(err)
 	}
 	committedAll = true
@@ -607,6 +612,7 @@ func (s *sqlStore) tryBatchPostgres(bctx context.Context, batch []*wreq, savepoi
 			s.committedPostgres(r.rev, &r.w.delta)
 		}
 	}
+	s.committing(0, false)
 	return finish(nil)
 }
 
