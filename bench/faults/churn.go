@@ -14,6 +14,7 @@ import (
 
 	"github.com/l2gw/l2gw/internal/client"
 	"github.com/l2gw/l2gw/internal/neutron"
+	"github.com/l2gw/l2gw/internal/store"
 )
 
 // state is what the churn knows of an object from the answers it got.
@@ -32,6 +33,7 @@ func (s state) String() string { return [...]string{"absent", "present", "unknow
 type portRec struct {
 	name, id string
 	st       state
+	sent     time.Time // when the write that left it unknown was sent
 }
 
 // connKey is a connection the churn toggles: at most one per gateway and
@@ -43,7 +45,18 @@ type connRec struct {
 	vlan int
 	id   string
 	st   state
+	sent time.Time // when the write that left it unknown was sent
 }
+
+// lateCommit is how long after it was sent a write without an answer may
+// still commit: a replica bounds a write's wait for its batch and the batch
+// each by its database timeout (store.DefaultTimeout, the replicas'
+// --db-timeout), and a write whose client went away is not undone. Until
+// then, what the replicas show of it is no answer: the churn's pause
+// cancels the requests in flight, and a write held up by a partition
+// committed on replica B 3 s after its request, once the link was back
+// and after the trial's check had found it absent (seed 1205, trial 65).
+const lateCommit = 2*store.DefaultTimeout + time.Second
 
 // ledger is the churn's record of every write and its answer: what must
 // exist after a fault (every 2xx create not deleted since), what must not
@@ -147,6 +160,7 @@ func (c *churn) portWrite(ctx context.Context, cl *client.Client) {
 		rec = deletable[c.rnd.IntN(len(deletable))]
 		rec.st = unknown
 	}
+	rec.sent = time.Now()
 	seq := l.seq
 	l.mu.Unlock()
 
@@ -202,7 +216,7 @@ func (c *churn) toggleConnection(ctx context.Context, cl *client.Client) {
 	slices.SortFunc(cands, func(a, b *connRec) int { return strings.Compare(a.key.gw+a.key.net, b.key.gw+b.key.net) })
 	r := cands[c.rnd.IntN(len(cands))]
 	was := r.st
-	r.st = unknown
+	r.st, r.sent = unknown, time.Now()
 	l.mu.Unlock()
 
 	if was == absent {
@@ -245,7 +259,8 @@ func (c *churn) toggleConnection(ctx context.Context, cl *client.Client) {
 // with the ledger: a present object missing, an absent one shown, or an
 // object the churn never wrote is a difference, and so is a disagreement
 // between the replicas. With no difference, it returns a function that
-// resolves the ledger's unknown objects to what the replicas show.
+// resolves the ledger's unknown objects to what the replicas show, those
+// that can no longer commit (resolveUnknown).
 func (l *ledger) apiDiff(ctx context.Context, clients [2]*client.Client) (diff []string, resolve func(), err error) {
 	type view struct {
 		ports map[string]string  // name -> id
@@ -315,26 +330,31 @@ func (l *ledger) apiDiff(ctx context.Context, clients [2]*client.Client) (diff [
 	if len(diff) > 0 {
 		return diff, nil, nil
 	}
-	return nil, func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		for _, p := range l.ports {
-			if p.st == unknown {
-				p.id, p.st = views[0].ports[p.name], present
-				if p.id == "" {
-					p.st = absent
-				}
+	return nil, func() { l.resolveUnknown(views[0].ports, views[0].conns, time.Now()) }, nil
+}
+
+// resolveUnknown sets the objects left unknown by writes sent at least
+// lateCommit before now to what a replica shows (ports by name, connections
+// by key, as read at now); the others stay unknown.
+func (l *ledger) resolveUnknown(ports map[string]string, conns map[connKey]string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range l.ports {
+		if p.st == unknown && now.Sub(p.sent) >= lateCommit {
+			p.id, p.st = ports[p.name], present
+			if p.id == "" {
+				p.st = absent
 			}
 		}
-		for _, r := range l.conns {
-			if r.st == unknown {
-				r.id, r.st = views[0].conns[r.key], present
-				if r.id == "" {
-					r.st = absent
-				}
+	}
+	for _, r := range l.conns {
+		if r.st == unknown && now.Sub(r.sent) >= lateCommit {
+			r.id, r.st = conns[r.key], present
+			if r.id == "" {
+				r.st = absent
 			}
 		}
-	}, nil
+	}
 }
 
 // takeAnomalies returns and clears the answers that contradicted the ledger.

@@ -244,7 +244,8 @@ func converge(ctx context.Context, l *lab, c *churn, st store.Store, from time.T
 		}
 		if err == nil && len(diff) == 0 {
 			// Each check reads its own moment; with the churn paused, the
-			// stored state is stable.
+			// stored state changes only by writes without an answer that
+			// still commit (lateCommit), and the checks then run again.
 			var cov coverage
 			diff, cov, err = devicesDiff(ctx, l, st)
 			if err != nil {
