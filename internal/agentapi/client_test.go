@@ -81,8 +81,8 @@ func TestAgentLinkWatchReconnectsAndResumes(t *testing.T) {
 		t.Errorf("plan after resume (-before +after):\n%s", diff)
 	}
 	reqs := e.planRequests()
-	if len(reqs) < 2 || !strings.HasSuffix(reqs[len(reqs)-1], "?revision="+itoa(u.Revision)) {
-		t.Errorf("plan requests = %v; want the last to resume from revision %d", reqs, u.Revision)
+	if len(reqs) < 2 || !strings.HasSuffix(reqs[len(reqs)-1], e.resumeQuery(u.Revision)) {
+		t.Errorf("plan requests = %v; want the last to resume from revision %d of feed %s", reqs, u.Revision, e.feed.ID())
 	}
 
 	// Deltas keep flowing on the new stream.
@@ -118,7 +118,7 @@ func TestAgentLinkDetectsSilentStream(t *testing.T) {
 		reqs := e.planRequests()
 		n := 0
 		for _, r := range reqs {
-			if strings.HasSuffix(r, "?revision="+itoa(first.Revision)) {
+			if strings.HasSuffix(r, e.resumeQuery(first.Revision)) {
 				n++
 			}
 		}

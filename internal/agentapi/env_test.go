@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -168,10 +169,22 @@ type stream struct {
 // stream headers.
 func (e *env) openStream(path string, rev int64, hdr ...string) *stream {
 	e.t.Helper()
+	return e.openStreamOf(path, rev, e.feed.ID(), hdr...)
+}
+
+// resumeQuery is the query of a link's plan stream resuming from rev of
+// e's feed.
+func (e *env) resumeQuery(rev int64) string {
+	return "?" + url.Values{"revision": {strconv.FormatInt(rev, 10)}, agentwire.FeedParam: {e.feed.ID()}}.Encode()
+}
+
+// openStreamOf is openStream resuming a plan of the given feed.
+func (e *env) openStreamOf(path string, rev int64, feed string, hdr ...string) *stream {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(e.ctx)
 	u := e.srv.URL + path
 	if rev > 0 {
-		u += "?revision=" + strconv.FormatInt(rev, 10)
+		u += "?revision=" + strconv.FormatInt(rev, 10) + "&" + agentwire.FeedParam + "=" + url.QueryEscape(feed)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

@@ -107,7 +107,7 @@ func TestAgentLinkDeltas(t *testing.T) {
 		t.Fatalf("events after a resumed reconnect = %+v; want one resumed event at revision %d", evs, cur)
 	}
 	reqs := e.planRequests()
-	if len(reqs) < 2 || !strings.HasSuffix(reqs[len(reqs)-1], "?revision="+itoa(before)) {
+	if len(reqs) < 2 || !strings.HasSuffix(reqs[len(reqs)-1], e.resumeQuery(before)) {
 		t.Errorf("plan requests = %v; want the last to resume from revision %d", reqs, before)
 	}
 

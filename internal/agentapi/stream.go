@@ -107,6 +107,11 @@ func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, k
 		return
 	}
 	log := h.log.With(kind, name)
+	if feed := r.URL.Query().Get(agentwire.FeedParam); from > 0 && feed != src.FeedID() {
+		// A plan another feed computed (see agentwire's Resume).
+		log.DebugContext(ctx, "plan of another feed: sending a snapshot", "from", from, "feed", feed)
+		from = 0
+	}
 	gate, ok := h.gate.open()
 	if !ok {
 		writeDatabaseUnreachable(w)
@@ -128,6 +133,7 @@ func serveStream[P, D any](h *Handler, w http.ResponseWriter, r *http.Request, k
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no") // reverse proxies: do not buffer
 	w.Header().Set(agentwire.KeepaliveHeader, ka.String())
+	w.Header().Set(agentwire.FeedHeader, src.FeedID())
 	w.WriteHeader(http.StatusOK)
 	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: 2 * ka}
 	if err := sw.rc.Flush(); err != nil {

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +47,9 @@ type Config struct {
 type Link struct {
 	c   *client.Client
 	cfg Config
+	// feeds holds, per plan path, the feed (agentwire.FeedHeader) of the
+	// stream the last event came on: a resume names it.
+	feeds sync.Map
 }
 
 // New returns the link through c. c's HTTP client must not time out whole
@@ -117,11 +121,15 @@ type source[P, D any] struct {
 // first failure; planstream.Follow opens the next.
 func (s source[P, D]) Watch(ctx context.Context, name string, from int64) (planstream.Stream[P, D], error) {
 	sctx, cancel := context.WithCancel(ctx)
+	path := s.path(name)
 	q := url.Values{}
 	if from > 0 {
 		q.Set("revision", strconv.FormatInt(from, 10))
+		if feed, ok := s.l.feeds.Load(path); ok && feed != "" {
+			q.Set(agentwire.FeedParam, feed.(string))
+		}
 	}
-	resp, err := s.l.c.Open(sctx, s.path(name), q, agentwire.ContentTypeStream)
+	resp, err := s.l.c.Open(sctx, path, q, agentwire.ContentTypeStream)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -134,7 +142,8 @@ func (s source[P, D]) Watch(ctx context.Context, name string, from int64) (plans
 			idle = 45 * time.Second
 		}
 	}
-	st := &stream[P, D]{body: resp.Body, cancel: cancel, idle: idle, failed: s.l.c.Failed}
+	st := &stream[P, D]{body: resp.Body, cancel: cancel, idle: idle, failed: s.l.c.Failed,
+		received: func() { s.l.feeds.Store(path, resp.Header.Get(agentwire.FeedHeader)) }}
 	st.timer = time.AfterFunc(idle, func() { st.dead.Store(true); cancel() })
 	st.dec = json.NewDecoder(&idleReader{r: resp.Body, timer: st.timer, idle: idle})
 	return st, nil
@@ -153,6 +162,8 @@ type stream[P, D any] struct {
 	// failed moves the link to its next server (with several): a stream
 	// that broke or went silent says the server it came from is in trouble.
 	failed func()
+	// received records the stream's feed as the one of the last event.
+	received func()
 }
 
 func (s *stream[P, D]) Next(ctx context.Context) (planner.Event[P, D], error) {
@@ -177,6 +188,7 @@ func (s *stream[P, D]) Next(ctx context.Context) (planner.Event[P, D], error) {
 			return ev, fmt.Errorf("read plan stream: %w", err)
 		}
 		if ev.Type != agentwire.EventKeepalive {
+			s.received()
 			return ev, nil
 		}
 	}

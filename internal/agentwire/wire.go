@@ -32,12 +32,18 @@
 //
 // Resume: a client that holds the plan at revision N (the revision of the
 // last snapshot, delta or resumed event it received) reconnects with
-// ?revision=N. When that plan is still current — the server has computed
-// plans at least up to N and the named plan has not changed after N, as far
-// as the serving process knows (it dates changes older than its own start,
-// or its last re-read of the change log, at that moment) — the stream starts
-// with a resumed event and then carries only newer deltas. Otherwise, and
-// always without ?revision or with revision=0, it starts with a snapshot.
+// ?revision=N&feed=F, F the FeedHeader of the stream that event came on.
+// When F is the serving process's feed and that plan is still current —
+// the server has computed plans at least up to N and the named plan has
+// not changed after N, as far as the serving process knows (it dates
+// changes older than its own start, or its last re-read of the change
+// log, at that moment) — the stream starts with a resumed event and then
+// carries only newer deltas. Otherwise, and always without ?revision, with
+// revision=0 or without the feed, it starts with a snapshot. A plan at N is
+// only comparable on the feed that computed it: a replica reads changes in
+// batches of its own, so a port or connection created and deleted between
+// two of its batches was never in its plans, but may be in the plan at N
+// that another replica sent.
 // Revisions are the store's global revisions; a plan's revision only ever
 // grows on one server's streams.
 //
@@ -75,6 +81,13 @@ const Prefix = "/l2gw/v1"
 
 // ContentTypeStream is the media type of plan streams.
 const ContentTypeStream = "application/x-ndjson"
+
+// FeedHeader names, on a plan stream's response, the plan feed its events
+// come from; FeedParam sends it back on a resume (see Resume).
+const (
+	FeedHeader = "L2gw-Plan-Feed"
+	FeedParam  = "feed"
+)
 
 // KeepaliveHeader announces the longest gap between two lines of a plan
 // stream, as a Go duration ("15s").

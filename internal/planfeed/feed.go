@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/l2gw/l2gw/internal/model"
@@ -70,6 +71,7 @@ type Feed struct {
 	src Source
 	cfg Config
 	log *slog.Logger
+	id  string // this feed among the processes serving plans (ID)
 
 	mu       sync.Mutex
 	p        *planner.Planner // nil until the first snapshot
@@ -104,13 +106,20 @@ func New(src Source, cfg Config) (*Feed, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Feed{
-		src: src, cfg: cfg, log: log,
+		src: src, cfg: cfg, log: log, id: uuid.NewString(),
 		changed:  make(chan struct{}),
 		switches: watchers[planner.SwitchPlan, planner.SwitchDelta]{},
 		hosts:    watchers[planner.HostPlan, planner.HostDelta]{},
 		m:        newFeedMetrics(cfg.Registerer),
 	}, nil
 }
+
+// ID identifies this feed. A watcher's plan at a revision can be resumed
+// only on the feed that computed it: another feed (another replica, or this
+// process restarted) computed its plans at other moments, and may never have
+// held an object that came and went between two of them, which the
+// watcher's plan still holds.
+func (f *Feed) ID() string { return f.id }
 
 // Revision returns the store revision the plans are computed at (0 before
 // the first snapshot).

@@ -87,6 +87,9 @@ var (
 	_ planstream.HostSource   = Plans[planner.HostPlan, planner.HostDelta]{}
 )
 
+// FeedID is the ID of the feed the plans come from (Feed.ID).
+func (p Plans[P, D]) FeedID() string { return p.f.ID() }
+
 // Watch subscribes to the named plan. It does not block: the first Next
 // waits for the feed's first snapshot. A watcher that holds the plan at
 // revision from gets a resumed event first when that plan is still current
