@@ -97,6 +97,19 @@ func TestTakeInOwnCommit(t *testing.T) {
 			}
 		})
 	}
+	// A batch that finds a gap before its writes (another replica's commit
+	// not taken in yet) hands its revision to the listener.
+	s.cache.mu.Lock()
+	s.cache.processed, s.cache.loaded = base, true
+	s.cache.mu.Unlock()
+	s.committing(base+3, false)
+	s.committedPostgres(base+2, &cacheDelta{})
+	s.cache.mu.RLock()
+	inFlight := s.cache.inFlight
+	s.cache.mu.RUnlock()
+	if inFlight != 0 {
+		t.Errorf("after a gap, revision %d is still left to the batch; want it the listener's", inFlight)
+	}
 	s.cache.mu.Lock()
 	s.cache.processed, s.cache.inFlight = base, 0
 	s.cache.mu.Unlock()

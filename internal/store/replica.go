@@ -139,7 +139,9 @@ func (s *sqlStore) committing(rev int64, failed bool) {
 // it did to gateways and connections. When every revision before it is
 // taken in already, the caches apply d and the revision is published at
 // once; otherwise another replica committed in between, and the caches are
-// dropped and the listener publishes the revision once it took in the gap.
+// dropped and the listener publishes the revision once it took in the gap:
+// the batch's revision is no longer left to the batch (committing), or the
+// listener would wait for its next poll to take it in.
 func (s *sqlStore) committedPostgres(rev int64, d *cacheDelta) {
 	c := s.cache
 	c.mu.Lock()
@@ -154,6 +156,7 @@ func (s *sqlStore) committedPostgres(rev int64, d *cacheDelta) {
 		c.bumpLocked(len(d.gwPut)+len(d.gwDel) > 0, len(d.connPut)+len(d.connDel) > 0)
 	}
 	c.loaded = false
+	c.inFlight = 0
 	c.mu.Unlock()
 	s.listen.poke()
 }
