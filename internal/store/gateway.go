@@ -695,15 +695,7 @@ func (s *sqlStore) gatewayDeletion(id string) *gatewayDeletion {
 		// statements of later writes, sent with this one (prefetch).
 		text = `WITH d AS (` + del + ` RETURNING 1) SELECT EXISTS (SELECT 1 FROM d), EXISTS (SELECT 1 FROM gateways WHERE id = $1)`
 	}
-	g.st = statement{text: text, args: []any{id}, scan: func(rows rowScanner) error {
-		g.deleted, g.existed = false, false // a write may run again
-		for rows.Next() {
-			if err := rows.Scan(&g.deleted, &g.existed); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
-	}}
+	g.st = statement{text: text, args: []any{id}, scan: scanFlags(&g.deleted, &g.existed)}
 	return g
 }
 

@@ -221,15 +221,7 @@ type portInsertion struct {
 func checkedPortInsert(p model.Port) *portInsertion {
 	pi := &portInsertion{p: p}
 	text, args := portInsert(p, len(p.FixedIPs)+len(p.AllowedAddressPairs) > 0, true)
-	pi.st = statement{text: text, args: args, scan: func(rows rowScanner) error {
-		pi.netFound, pi.macFree = false, false // a write may run again
-		for rows.Next() {
-			if err := rows.Scan(&pi.netFound, &pi.macFree); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
-	}}
+	pi.st = statement{text: text, args: args, scan: scanFlags(&pi.netFound, &pi.macFree)}
 	return pi
 }
 

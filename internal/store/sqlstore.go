@@ -642,6 +642,21 @@ type statement struct {
 	scan func(rows rowScanner) error
 }
 
+// scanFlags reads the two booleans of a statement's one row into a and b;
+// without a row both are false. They are set anew at each run (a write may
+// run again).
+func scanFlags(a, b *bool) func(rows rowScanner) error {
+	return func(rows rowScanner) error {
+		*a, *b = false, false
+		for rows.Next() {
+			if err := rows.Scan(a, b); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+}
+
 // rowScanner is what *sql.Rows and pgx.Rows have in common.
 type rowScanner interface {
 	Next() bool
